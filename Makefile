@@ -1,0 +1,85 @@
+# calmswap: staged blue-green deploys for Docker Compose on small machines.
+# Every target installs what it needs itself: `make deploy` and `make test` work on a fresh clone.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
+
+SOURCES := $(wildcard lib/*.ts scripts/*.ts) build.mjs package-lock.json
+# Extra flags for a script: make deploy ARGS=--dry-run, make cleanup ARGS=--yes
+ARGS ?=
+
+.PHONY: help deps build docker images deploy rollback cleanup status health history doctor switch down test test-unit test-e2e bench typecheck clean
+
+help: ## this list
+	@printf 'calmswap targets (pass flags with ARGS=..., e.g. make deploy ARGS=--dry-run):\n\n'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@printf '\nEvery script also answers --help with its env vars and exit codes: node dist/deploy.mjs --help\n'
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+deps: node_modules/.package-lock.json ## install node dependencies (npm ci)
+
+dist/.built: node_modules/.package-lock.json $(SOURCES)
+	node build.mjs
+	@touch $@
+
+build: dist/.built ## bundle scripts/*.ts into self-contained dist/*.mjs
+
+docker: ## install and start Docker Engine + Compose v2 if missing (Debian, root)
+	@provision/docker.sh
+
+images: docker ## official images, or build the offline base image when no registry answers
+	@provision/images.sh
+
+deploy: build images ## deploy the example stack: the color that is not live gets the new release
+	node dist/deploy.mjs $(ARGS)
+
+rollback: build ## traffic back to the previous color, its workers resumed
+	node dist/rollback.mjs $(ARGS)
+
+cleanup: build ## remove the old color (asks first; ARGS=--yes to skip the question)
+	node dist/cleanup.mjs $(ARGS)
+
+status: build ## live color, containers, health, CPU pressure, lock (ARGS=--json)
+	@node dist/status.mjs $(ARGS)
+
+health: build ## health-check a color's web (ARGS="--color green")
+	node dist/health.mjs $(ARGS)
+
+history: build ## past deploys, rollbacks and cleanups (ARGS=--json)
+	@node dist/history.mjs $(ARGS)
+
+doctor: build ## check docker, compose, config, the compose contract, nginx and ports
+	node dist/doctor.mjs $(ARGS)
+
+down: ## remove the whole example stack (all three projects) and its state
+	-for p in blue green shared; do docker compose -p $${CALMSWAP_PREFIX:-calmswap}-$$p down -t 5 --remove-orphans; done
+	rm -rf .calmswap
+
+test: deps ## unit + plan tests, then end-to-end tests on real Docker when it is here
+	vitest run --project unit --project plan
+	@if docker info >/dev/null 2>&1 && docker compose version >/dev/null 2>&1; then \
+	  provision/images.sh && vitest run --project e2e; \
+	elif [ "$${CI:-}" = true ]; then \
+	  echo "FAILED: CI=true but no Docker Engine with Compose v2 is reachable, so the end-to-end tests cannot run (make docker)" >&2; exit 1; \
+	else \
+	  echo "SKIPPED: end-to-end tests. No Docker Engine with Compose v2 is reachable here; run 'make docker' (root) and 'make test' again." >&2; \
+	fi
+
+test-unit: deps ## unit + plan tests only (no Docker needed)
+	vitest run --project unit --project plan
+
+test-e2e: deps images ## end-to-end tests only (real Docker)
+	vitest run --project e2e
+
+bench: build images ## measure deploy strategies under load (not part of make test)
+	node --import tsx bench/bench.ts $(ARGS)
+
+typecheck: deps
+	tsc --noEmit
+
+clean: ## remove build output
+	rm -rf dist

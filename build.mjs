@@ -1,0 +1,26 @@
+// Bundles every script into one self-contained dist/<name>.mjs: no tsx at run time
+// (a tsx start costs about a CPU-second on a Pi), and one file to copy to another box.
+import { build } from 'esbuild'
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
+
+const scripts = readdirSync('scripts').filter((f) => f.endsWith('.ts'))
+await build({
+  entryPoints: scripts.map((f) => `scripts/${f}`),
+  outdir: 'dist',
+  outExtension: { '.js': '.mjs' },
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  splitting: false,
+  legalComments: 'none',
+  logLevel: 'warning',
+  // zx and undici still call require() for node built-ins here and there.
+  banner: { js: "import { createRequire as __calmswapRequire } from 'node:module'; const require = __calmswapRequire(import.meta.url);" },
+})
+// The sources' shebang runs tsx; the bundles need only node.
+for (const f of scripts) {
+  const out = `dist/${f.replace(/\.ts$/, '.mjs')}`
+  writeFileSync(out, readFileSync(out, 'utf8').replace(/^#!.*\n/, '#!/usr/bin/env node\n'), { mode: 0o755 })
+}
+console.error(`built ${scripts.length} scripts into dist/`)

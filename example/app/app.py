@@ -1,0 +1,82 @@
+"""The example web app: one Celery task per request, /health/ for calmswap.
+
+APP_FAULT makes a release misbehave on purpose, for the end-to-end tests:
+  health500  /health/ answers 500        hang      /health/ never answers
+  refuse     the process exits at once    flap      /health/ alternates 200 and 500
+  die:N      the process exits N seconds after it first passes a health check
+"""
+import json
+import os
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from tasks import _counters, app as celery_app
+
+COLOR = os.environ.get("DEPLOY_COLOR", "none")
+RELEASE = os.environ.get("CALMSWAP_RELEASE", "dev")
+FAULT = os.environ.get("APP_FAULT", "")
+BOOT_DELAY = float(os.environ.get("BOOT_DELAY", "0"))
+
+_flap = [0]
+_dying = [False]
+
+
+def die_later(seconds):
+    time.sleep(seconds)
+    os._exit(3)
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def reply(self, status, body):
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("X-Deploy-Color", COLOR)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self):
+        if self.path.startswith("/health"):
+            return self.health()
+        # The real work: every page view queues a task, as a Django view calling .delay() would.
+        _counters.incr("calmswap:enqueued")
+        celery_app.send_task("tasks.record")
+        self.reply(200, {"color": COLOR, "release": RELEASE})
+
+    def health(self):
+        if FAULT == "health500":
+            return self.reply(500, {"ok": False})
+        if FAULT == "hang":
+            time.sleep(3600)
+        if FAULT == "flap":
+            _flap[0] += 1
+            if _flap[0] % 2 == 0:
+                return self.reply(500, {"ok": False})
+        if FAULT.startswith("die:") and not _dying[0]:
+            _dying[0] = True
+            threading.Thread(target=die_later, args=(float(FAULT[4:]),), daemon=True).start()
+        self.reply(200, {"ok": True, "color": COLOR, "release": RELEASE})
+
+
+def main():
+    if FAULT == "refuse":
+        sys.exit("APP_FAULT=refuse: exiting before listening")
+    # Stands in for Django's start-up (imports, migrations check) so the benchmark
+    # can measure time-to-switch against a known boot time.
+    time.sleep(BOOT_DELAY)
+    server = ThreadingHTTPServer(("0.0.0.0", 8000), Handler)
+    server.daemon_threads = True
+    print(f"web {COLOR} {RELEASE} listening on :8000", flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

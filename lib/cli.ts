@@ -1,0 +1,150 @@
+// The shell around every script: flags, --help, config, signals, and the one place
+// that turns an outcome into an exit code (0 ok, 1 a step failed, 2 usage or config).
+import { realpathSync } from 'node:fs'
+import { basename } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs, type ParseArgsConfig } from 'node:util'
+import { ConfigError, loadConfig, SETTINGS, type Config } from './config.ts'
+import { makeContext, type Ctx } from './context.ts'
+import { DryRunExecutor, ShellExecutor, type Executor } from './exec.ts'
+import { UsageError } from './errors.ts'
+import { Ui } from './ui.ts'
+
+export interface ScriptSpec {
+  readonly name: string
+  readonly summary: string
+  readonly usage: string
+  readonly options?: ParseArgsConfig['options']
+  readonly allowPositionals?: boolean
+  readonly dryRun?: boolean
+  readonly notes?: string
+}
+
+export type Flags = Record<string, string | boolean | undefined>
+
+export interface Invocation {
+  readonly flags: Flags
+  readonly positionals: readonly string[]
+}
+
+/**
+ * True when this module is the script being run. Bundled scripts share one file,
+ * so the script name must match too: only the entry script runs its main.
+ */
+export function isMain(moduleUrl: string, name: string): boolean {
+  const entry = process.argv[1]
+  if (!entry) return false
+  try {
+    const self = realpathSync(fileURLToPath(moduleUrl))
+    const argv1 = realpathSync(entry)
+    return self === argv1 && basename(argv1).replace(/\.(ts|mts|js|mjs)$/, '') === name
+  } catch {
+    return false
+  }
+}
+
+const COMMON: NonNullable<ParseArgsConfig['options']> = {
+  help: { type: 'boolean', short: 'h' },
+  json: { type: 'boolean' },
+  verbose: { type: 'boolean', short: 'v' },
+  config: { type: 'string' },
+}
+
+export function helpText(spec: ScriptSpec): string {
+  const own = Object.entries(spec.options ?? {}).map(([k, o]) => `  --${k}${o.type === 'string' ? ' <value>' : ''}`)
+  const env = SETTINGS.map((s) => `  ${s.env.padEnd(28)} ${(s.def || '""').padEnd(22)} ${s.doc}`)
+  return [
+    `${spec.name}: ${spec.summary}`,
+    '',
+    `Usage: ${spec.usage}`,
+    '',
+    'Options:',
+    ...own,
+    ...(spec.dryRun ? ['  --dry-run             print every command and file write, change nothing'] : []),
+    '  --json                one JSON event per line on stdout',
+    '  --verbose, -v         show every docker command',
+    '  --config <file>       JSON config file (also CALMSWAP_CONFIG; default ./calmswap.json if present)',
+    '  --help, -h            this text',
+    ...(spec.notes ? ['', spec.notes] : []),
+    '',
+    'Environment (name, default, meaning):',
+    ...env,
+    '  NO_COLOR                     turns colors off; CI=true turns the spinner off',
+    '',
+    'Exit codes: 0 ok, 1 a step failed (rolled back where it could be), 2 usage or config error (nothing touched).',
+  ].join('\n')
+}
+
+export interface RunDeps {
+  argv?: string[]
+  env?: Record<string, string | undefined>
+  executor?: Executor
+  ui?: Ui
+}
+
+/** Parses flags and config, wires signals, runs main, and sets process.exitCode. */
+export async function run(spec: ScriptSpec, main: (ctx: Ctx, inv: Invocation) => Promise<number | void>, deps: RunDeps = {}): Promise<number> {
+  const code = await runInner(spec, main, deps)
+  process.exitCode = code
+  return code
+}
+
+async function runInner(spec: ScriptSpec, main: (ctx: Ctx, inv: Invocation) => Promise<number | void>, deps: RunDeps): Promise<number> {
+  let flags: Flags
+  let positionals: string[]
+  const options = { ...COMMON, ...(spec.dryRun ? { 'dry-run': { type: 'boolean' as const } } : {}), ...spec.options }
+  try {
+    const parsed = parseArgs({ args: deps.argv ?? process.argv.slice(2), options, allowPositionals: spec.allowPositionals ?? false, strict: true })
+    flags = parsed.values as Flags
+    positionals = parsed.positionals
+  } catch (e) {
+    process.stderr.write(`${spec.name}: ${(e as Error).message}\nTry: ${spec.name} --help\n`)
+    return 2
+  }
+  if (flags.help) {
+    process.stdout.write(`${helpText(spec)}\n`)
+    return 0
+  }
+  const ui = deps.ui ?? new Ui({ json: Boolean(flags.json), verbose: Boolean(flags.verbose) })
+  let config: Config
+  try {
+    config = loadConfig({ env: deps.env, file: flags.config as string | undefined })
+  } catch (e) {
+    return report(ui, e)
+  }
+
+  const real = deps.executor ?? new ShellExecutor()
+  const exec = flags['dry-run'] ? new DryRunExecutor(real, (line) => ui.data(line)) : real
+  const abort = new AbortController()
+  let signals = 0
+  const onSignal = (sig: NodeJS.Signals) => {
+    signals++
+    if (signals === 1) {
+      ui.warn(`${sig}: finishing the current command, then landing in a safe state (press again to exit at once)`)
+      abort.abort(sig)
+    } else {
+      ui.error(`${sig} again: exiting now. The state file records how far it got; run the same command to continue.`)
+      process.exit(130)
+    }
+  }
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+  try {
+    const ctx = makeContext({ config, exec, ui, signal: abort.signal })
+    return (await main(ctx, { flags, positionals })) ?? 0
+  } catch (e) {
+    return report(ui, e)
+  } finally {
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
+  }
+}
+
+function report(ui: Ui, e: unknown): number {
+  const err = e as Error
+  const usage = err instanceof ConfigError || err instanceof UsageError
+  ui.error(err.message)
+  ui.event('exit', { code: usage ? 2 : 1, error: err.name })
+  if (ui.verbose && !usage && err.stack) ui.detail(err.stack)
+  return usage ? 2 : 1
+}

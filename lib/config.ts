@@ -1,0 +1,328 @@
+// One frozen, validated config object. Every setting is a row of SETTINGS, which
+// drives parsing, validation, `--help` and the README table alike, so they cannot drift.
+import { existsSync, readFileSync } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
+
+export type Color = 'blue' | 'green'
+export const COLORS: readonly Color[] = ['blue', 'green']
+export const otherColor = (c: Color): Color => (c === 'blue' ? 'green' : 'blue')
+
+export type PauseMode = 'stop' | 'pause'
+export type ProxyMode = 'container' | 'host' | 'command' | 'none'
+
+export interface Config {
+  readonly prefix: string
+  readonly composeFile: string
+  readonly projectDir: string
+  readonly stateDir: string
+  readonly docker: string
+  readonly ports: Readonly<Record<Color, number>>
+  readonly portVar: string
+  readonly roles: Readonly<{
+    web: readonly string[]
+    core: readonly string[]
+    workers: readonly string[]
+    singletons: readonly string[]
+    shared: readonly string[]
+  }>
+  readonly pauseMode: PauseMode
+  readonly stopGraceS: number
+  readonly health: Readonly<{
+    path: string
+    host: string
+    status: number
+    body: string
+    timeoutMs: number
+    deadlineMs: number
+    intervalMs: number
+    passes: number
+  }>
+  readonly proxy: Readonly<{
+    mode: ProxyMode
+    service: string
+    url: string
+    upstreamFile: string
+    upstreamName: string
+    template: string
+    nginx: string
+    command: readonly string[]
+  }>
+  readonly calm: Readonly<{ threshold: number; waitMs: number }>
+  readonly build: 'auto' | 'never'
+  readonly release: string
+  readonly logTail: number
+}
+
+/** A usage or config mistake: exit 2, reported before anything is touched. */
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`${problems.length} config problem${problems.length === 1 ? '' : 's'}:\n${problems.map((p) => `  - ${p}`).join('\n')}`)
+    this.name = 'ConfigError'
+  }
+}
+
+type Kind = 'name' | 'names' | 'port' | 'envvar' | 'path' | 'duration' | 'int' | 'percent' | 'httpPath' | 'host' | 'regex' | 'url' | 'argv' | 'text' | `enum:${string}`
+
+interface Setting {
+  key: string
+  env: string
+  def: string
+  kind: Kind
+  doc: string
+  min?: number
+  max?: number
+}
+
+export const SETTINGS: readonly Setting[] = [
+  { key: 'prefix', env: 'CALMSWAP_PREFIX', def: 'calmswap', kind: 'name', doc: 'Compose project prefix: <prefix>-blue, <prefix>-green, <prefix>-shared' },
+  { key: 'composeFile', env: 'CALMSWAP_COMPOSE_FILE', def: 'compose.yml', kind: 'path', doc: 'The compose file all three projects run' },
+  { key: 'stateDir', env: 'CALMSWAP_STATE_DIR', def: '.calmswap', kind: 'path', doc: 'State, lock, history and the upstream file live here' },
+  { key: 'docker', env: 'CALMSWAP_DOCKER', def: 'docker', kind: 'path', doc: 'The docker CLI to call' },
+  { key: 'bluePort', env: 'CALMSWAP_BLUE_PORT', def: '18001', kind: 'port', doc: "Host port of blue's web" },
+  { key: 'greenPort', env: 'CALMSWAP_GREEN_PORT', def: '18002', kind: 'port', doc: "Host port of green's web" },
+  { key: 'portVar', env: 'CALMSWAP_PORT_VAR', def: 'WEB_PORT', kind: 'envvar', doc: 'Variable the compose file interpolates for the web port' },
+  { key: 'web', env: 'CALMSWAP_WEB', def: 'web', kind: 'names', doc: 'Web services: started first, health-checked, get traffic' },
+  { key: 'core', env: 'CALMSWAP_CORE', def: '', kind: 'names', doc: 'Other colored services started with web (before the switch)' },
+  { key: 'workers', env: 'CALMSWAP_WORKERS', def: 'worker', kind: 'names', doc: 'Worker services: paused first, started after the switch' },
+  { key: 'singletons', env: 'CALMSWAP_SINGLETONS', def: 'beat', kind: 'names', doc: 'Never two at once across colors (Celery beat)' },
+  { key: 'shared', env: 'CALMSWAP_SHARED', def: 'redis,proxy', kind: 'names', doc: 'Services of the shared project, never duplicated' },
+  { key: 'pauseMode', env: 'CALMSWAP_PAUSE_MODE', def: 'stop', kind: 'enum:stop|pause', doc: 'stop: SIGTERM + grace (warm shutdown); pause: cgroup freeze' },
+  { key: 'stopGrace', env: 'CALMSWAP_STOP_GRACE', def: '30s', kind: 'duration', doc: 'How long workers get to finish in-flight tasks', max: 3600_000 },
+  { key: 'healthPath', env: 'CALMSWAP_HEALTH_PATH', def: '/health/', kind: 'httpPath', doc: 'Path polled on the new web' },
+  { key: 'healthHost', env: 'CALMSWAP_HEALTH_HOST', def: '', kind: 'host', doc: "Host header for the check (Django's ALLOWED_HOSTS)" },
+  { key: 'healthStatus', env: 'CALMSWAP_HEALTH_STATUS', def: '200', kind: 'int', doc: 'Expected HTTP status', min: 100, max: 599 },
+  { key: 'healthBody', env: 'CALMSWAP_HEALTH_BODY', def: '', kind: 'regex', doc: 'Regex the body must match (empty: any)' },
+  { key: 'healthTimeout', env: 'CALMSWAP_HEALTH_TIMEOUT', def: '2s', kind: 'duration', doc: 'Timeout of one try', max: 120_000 },
+  { key: 'healthDeadline', env: 'CALMSWAP_HEALTH_DEADLINE', def: '25s', kind: 'duration', doc: 'Give up on the new web after this long', max: 3600_000 },
+  { key: 'healthInterval', env: 'CALMSWAP_HEALTH_INTERVAL', def: '1s', kind: 'duration', doc: 'Longest pause between tries (backoff starts at 100ms)', max: 60_000 },
+  { key: 'healthPasses', env: 'CALMSWAP_HEALTH_PASSES', def: '3', kind: 'int', doc: 'Consecutive passes needed before the switch', min: 1, max: 50 },
+  { key: 'proxy', env: 'CALMSWAP_PROXY', def: 'container', kind: 'enum:container|host|command|none', doc: 'Where nginx runs: a shared-project container, the host, your command, or none' },
+  { key: 'proxyService', env: 'CALMSWAP_PROXY_SERVICE', def: 'proxy', kind: 'name', doc: 'The nginx service of the shared project (proxy=container)' },
+  { key: 'proxyUrl', env: 'CALMSWAP_PROXY_URL', def: 'http://127.0.0.1:8080', kind: 'url', doc: 'Checked after each switch; empty skips that check' },
+  { key: 'upstreamFile', env: 'CALMSWAP_UPSTREAM_FILE', def: '', kind: 'path', doc: 'The nginx upstream file calmswap writes (default <stateDir>/nginx/upstream.conf)' },
+  { key: 'upstreamName', env: 'CALMSWAP_UPSTREAM_NAME', def: 'calmswap_web', kind: 'name', doc: 'Name of the nginx upstream block' },
+  { key: 'upstreamTemplate', env: 'CALMSWAP_UPSTREAM_TEMPLATE', def: '', kind: 'path', doc: 'Own template for the upstream file ({{name}} {{port}} {{color}} {{backup}})' },
+  { key: 'nginx', env: 'CALMSWAP_NGINX', def: 'nginx', kind: 'path', doc: 'nginx binary (proxy=host)' },
+  { key: 'switchCommand', env: 'CALMSWAP_SWITCH_COMMAND', def: '', kind: 'argv', doc: 'Command run to switch (proxy=command), split on spaces, no shell; gets CALMSWAP_COLOR and CALMSWAP_PORT' },
+  { key: 'cpuCalm', env: 'CALMSWAP_CPU_CALM', def: '60', kind: 'percent', doc: 'Before each stage wait until CPU pressure (PSI some avg10 %) is below this; 0 turns it off' },
+  { key: 'cpuWait', env: 'CALMSWAP_CPU_WAIT', def: '20s', kind: 'duration', doc: 'Longest wait for calm before going on anyway', max: 600_000 },
+  { key: 'build', env: 'CALMSWAP_BUILD', def: 'auto', kind: 'enum:auto|never', doc: 'auto: build images with a build: section before anything pauses' },
+  { key: 'release', env: 'CALMSWAP_RELEASE', def: '', kind: 'text', doc: 'Release label for state and history (default: git short hash, else a timestamp)' },
+  { key: 'logTail', env: 'CALMSWAP_LOG_TAIL', def: '40', kind: 'int', doc: 'Log lines of the failed color printed on rollback', min: 0, max: 10_000 },
+]
+
+// Compose's own rule for project and service names; also keeps every argv element free of
+// shell metacharacters, so a name can never be read as anything but a name.
+const NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/
+const ENVVAR = /^[A-Za-z_][A-Za-z0-9_]*$/
+const HOST = /^[A-Za-z0-9.-]+(:[0-9]{1,5})?$/
+
+/** Parses "30s", "1500ms", "2m" or a bare number of seconds. */
+export function parseDuration(text: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim())
+  if (!m) return undefined
+  const n = Number(m[1])
+  const unit = m[2] ?? 's'
+  return Math.round(n * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[unit]!)
+}
+
+const splitList = (v: string) => v.split(/[\s,]+/).filter(Boolean)
+
+function parseValue(s: Setting, raw: string, problems: string[]): unknown {
+  const bad = (why: string) => {
+    problems.push(`${s.env}=${JSON.stringify(raw)}: ${why}`)
+    return undefined
+  }
+  const kind = s.kind
+  if (kind.startsWith('enum:')) {
+    const options = kind.slice(5).split('|')
+    return options.includes(raw) ? raw : bad(`must be one of ${options.join(', ')}`)
+  }
+  switch (kind) {
+    case 'name':
+      return NAME.test(raw) ? raw : bad('must be lowercase letters, digits, "-" or "_", starting with a letter or digit')
+    case 'names': {
+      const names = splitList(raw)
+      const wrong = names.filter((n) => !NAME.test(n))
+      if (wrong.length) return bad(`not a valid service name: ${wrong.join(', ')}`)
+      if (new Set(names).size !== names.length) return bad('lists a service twice')
+      return names
+    }
+    case 'port': {
+      const n = Number(raw)
+      return /^\d+$/.test(raw) && n >= 1 && n <= 65535 ? n : bad('must be a port number 1-65535')
+    }
+    case 'int': {
+      const n = Number(raw)
+      if (!/^\d+$/.test(raw)) return bad('must be a whole number')
+      if ((s.min !== undefined && n < s.min) || (s.max !== undefined && n > s.max)) return bad(`must be from ${s.min} to ${s.max}`)
+      return n
+    }
+    case 'percent': {
+      const n = Number(raw)
+      return raw !== '' && Number.isFinite(n) && n >= 0 && n <= 100 ? n : bad('must be a percentage 0-100')
+    }
+    case 'duration': {
+      const ms = parseDuration(raw)
+      if (ms === undefined) return bad('must be a duration like 500ms, 30s or 2m')
+      if (s.max !== undefined && ms > s.max) return bad(`must be at most ${s.max / 1000}s`)
+      return ms
+    }
+    case 'envvar':
+      return ENVVAR.test(raw) ? raw : bad('must be a valid environment variable name')
+    case 'httpPath':
+      return raw.startsWith('/') && !/[\s]/.test(raw) ? raw : bad('must start with "/" and contain no spaces')
+    case 'host':
+      return raw === '' || HOST.test(raw) ? raw : bad('must be a host name like example.com')
+    case 'regex':
+      try {
+        new RegExp(raw)
+        return raw
+      } catch {
+        return bad('is not a valid regular expression')
+      }
+    case 'url':
+      if (raw === '') return raw
+      try {
+        const u = new URL(raw)
+        if (u.protocol !== 'http:' && u.protocol !== 'https:') return bad('must be an http:// or https:// URL')
+        return raw.replace(/\/+$/, '')
+      } catch {
+        return bad('is not a valid URL')
+      }
+    case 'path':
+      return raw.includes('\0') ? bad('contains a NUL byte') : raw
+    case 'argv':
+      return splitList(raw)
+    case 'text':
+      return /^[A-Za-z0-9._:+-]{0,128}$/.test(raw) ? raw : bad('may contain only letters, digits and . _ : + -')
+  }
+}
+
+export interface ConfigSources {
+  env?: Record<string, string | undefined>
+  cwd?: string
+  /** Path of a JSON file whose keys are SETTINGS keys or env names. */
+  file?: string
+}
+
+function readFileSettings(path: string, problems: string[]): Record<string, string> {
+  let data: unknown
+  try {
+    data = JSON.parse(readFileSync(path, 'utf8'))
+  } catch (e) {
+    problems.push(`config file ${path}: ${(e as Error).message}`)
+    return {}
+  }
+  if (!data || typeof data !== 'object' || Array.isArray(data)) {
+    problems.push(`config file ${path}: must hold a JSON object`)
+    return {}
+  }
+  const out: Record<string, string> = {}
+  for (const [k, v] of Object.entries(data)) {
+    const s = SETTINGS.find((x) => x.key === k || x.env === k)
+    if (!s) {
+      problems.push(`config file ${path}: unknown setting "${k}"`)
+      continue
+    }
+    out[s.key] = Array.isArray(v) ? v.join(',') : String(v)
+  }
+  return out
+}
+
+/**
+ * Builds the config from (lowest first) defaults, the optional JSON file
+ * (CALMSWAP_CONFIG, or ./calmswap.json when present) and env vars.
+ * Throws one ConfigError holding every problem found.
+ */
+export function loadConfig(sources: ConfigSources = {}): Config {
+  const env = sources.env ?? process.env
+  const cwd = sources.cwd ?? process.cwd()
+  const problems: string[] = []
+
+  const filePath = sources.file ?? env.CALMSWAP_CONFIG ?? (existsSync(join(cwd, 'calmswap.json')) ? 'calmswap.json' : '')
+  const fromFile = filePath ? readFileSettings(resolve(cwd, filePath), problems) : {}
+
+  const v: Record<string, any> = {}
+  for (const s of SETTINGS) {
+    const raw = env[s.env] ?? fromFile[s.key] ?? s.def
+    v[s.key] = parseValue(s, raw.trim(), problems)
+  }
+
+  if (v.bluePort !== undefined && v.bluePort === v.greenPort) problems.push(`CALMSWAP_BLUE_PORT and CALMSWAP_GREEN_PORT are both ${v.bluePort}: each color needs its own port`)
+  if (v.web?.length === 0) problems.push('CALMSWAP_WEB: name at least one web service')
+
+  const roleKeys = ['web', 'core', 'workers', 'singletons', 'shared'] as const
+  const seen = new Map<string, string>()
+  for (const role of roleKeys) {
+    for (const name of v[role] ?? []) {
+      const prev = seen.get(name)
+      if (prev) problems.push(`service "${name}" has two roles (${prev} and ${role}); give it one`)
+      else seen.set(name, role)
+    }
+  }
+  if (v.proxy === 'container' && v.shared && v.proxyService && !v.shared.includes(v.proxyService)) {
+    problems.push(`CALMSWAP_PROXY=container needs the proxy service "${v.proxyService}" among CALMSWAP_SHARED (${v.shared.join(',') || 'empty'})`)
+  }
+  if (v.proxy === 'command' && v.switchCommand?.length === 0) problems.push('CALMSWAP_PROXY=command needs CALMSWAP_SWITCH_COMMAND')
+  if (v.healthTimeout !== undefined && v.healthDeadline !== undefined && v.healthTimeout > v.healthDeadline) {
+    problems.push(`CALMSWAP_HEALTH_TIMEOUT (${v.healthTimeout}ms) is longer than CALMSWAP_HEALTH_DEADLINE (${v.healthDeadline}ms)`)
+  }
+  if (v.healthTimeout === 0) problems.push('CALMSWAP_HEALTH_TIMEOUT must be more than 0')
+
+  const composeFile = v.composeFile ? resolve(cwd, v.composeFile) : ''
+  if (composeFile && !existsSync(composeFile)) problems.push(`CALMSWAP_COMPOSE_FILE: ${composeFile} does not exist`)
+  const template = v.upstreamTemplate ? resolve(cwd, v.upstreamTemplate) : ''
+  if (template && !existsSync(template)) problems.push(`CALMSWAP_UPSTREAM_TEMPLATE: ${template} does not exist`)
+
+  if (problems.length) throw new ConfigError(problems)
+
+  const stateDir = resolve(cwd, v.stateDir)
+  const config: Config = {
+    prefix: v.prefix,
+    composeFile,
+    projectDir: dirname(composeFile),
+    stateDir,
+    docker: v.docker,
+    ports: { blue: v.bluePort, green: v.greenPort },
+    portVar: v.portVar,
+    roles: { web: v.web, core: v.core, workers: v.workers, singletons: v.singletons, shared: v.shared },
+    pauseMode: v.pauseMode,
+    stopGraceS: Math.ceil(v.stopGrace / 1000),
+    health: {
+      path: v.healthPath,
+      host: v.healthHost,
+      status: v.healthStatus,
+      body: v.healthBody,
+      timeoutMs: v.healthTimeout,
+      deadlineMs: v.healthDeadline,
+      intervalMs: v.healthInterval,
+      passes: v.healthPasses,
+    },
+    proxy: {
+      mode: v.proxy,
+      service: v.proxyService,
+      url: v.proxyUrl,
+      upstreamFile: v.upstreamFile ? resolve(cwd, v.upstreamFile) : join(stateDir, 'nginx', 'upstream.conf'),
+      upstreamName: v.upstreamName,
+      template,
+      nginx: v.nginx,
+      command: v.switchCommand,
+    },
+    calm: { threshold: v.cpuCalm, waitMs: v.cpuWait },
+    build: v.build,
+    release: v.release,
+    logTail: v.logTail,
+  }
+  return deepFreeze(config)
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object') {
+    for (const k of Object.keys(o)) deepFreeze((o as any)[k])
+    Object.freeze(o)
+  }
+  return o
+}
+
+export const coloredServices = (c: Config): string[] => [...c.roles.web, ...c.roles.core, ...c.roles.workers, ...c.roles.singletons]

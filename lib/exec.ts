@@ -1,0 +1,131 @@
+// The one place that runs commands. Steps build Cmds (lib/compose.ts) and hand them here,
+// so --dry-run, --verbose and the recording executor of the plan tests see every effect.
+import { mkdirSync, openSync, writeSync, fsyncSync, closeSync, renameSync, unlinkSync } from 'node:fs'
+import { dirname } from 'node:path'
+import { $ } from 'zx'
+import { render, type Cmd } from './compose.ts'
+
+export interface Result {
+  readonly code: number
+  readonly stdout: string
+  readonly stderr: string
+}
+
+export interface Executor {
+  readonly dryRun: boolean
+  /** Never throws for a non-zero exit; see `must`. */
+  run(cmd: Cmd): Promise<Result>
+  /** Atomic: readers see the old file or the new one, never half of either. */
+  writeFile(path: string, content: string): Promise<void>
+  /** Called for each command before it runs (verbose output, cache invalidation). */
+  onRun?: (cmd: Cmd, planned: boolean) => void
+}
+
+export class CommandError extends Error {
+  constructor(
+    readonly cmd: Cmd,
+    readonly result: Result,
+  ) {
+    const tail = (result.stderr || result.stdout).trim().split('\n').slice(-8).join('\n')
+    super(`command failed (exit ${result.code}): ${render(cmd)}${tail ? `\n${tail}` : ''}`)
+    this.name = 'CommandError'
+  }
+}
+
+/** Runs a command that has to succeed and returns its stdout. */
+export async function must(exec: Executor, cmd: Cmd): Promise<string> {
+  const r = await exec.run(cmd)
+  if (r.code !== 0) throw new CommandError(cmd, r)
+  return r.stdout
+}
+
+export function writeFileAtomic(path: string, content: string): void {
+  mkdirSync(dirname(path), { recursive: true })
+  const tmp = `${path}.tmp-${process.pid}`
+  try {
+    const fd = openSync(tmp, 'w', 0o644)
+    try {
+      writeSync(fd, content)
+      fsyncSync(fd)
+    } finally {
+      closeSync(fd)
+    }
+    renameSync(tmp, path)
+  } catch (e) {
+    try {
+      unlinkSync(tmp)
+    } catch {}
+    throw e
+  }
+}
+
+export class ShellExecutor implements Executor {
+  readonly dryRun = false
+  onRun?: (cmd: Cmd, planned: boolean) => void
+
+  async run(cmd: Cmd): Promise<Result> {
+    this.onRun?.(cmd, false)
+    // detached: a Ctrl-C on the terminal reaches calmswap alone, which then decides how to
+    // land safely, instead of also killing a half-done `docker compose up`.
+    const p = await $({
+      env: { ...process.env, ...cmd.env },
+      quiet: true,
+      nothrow: true,
+      detached: true,
+      verbose: false,
+      timeout: cmd.timeoutMs,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })`${cmd.argv}`
+    return { code: p.exitCode ?? 1, stdout: p.stdout, stderr: p.stderr }
+  }
+
+  async writeFile(path: string, content: string): Promise<void> {
+    writeFileAtomic(path, content)
+  }
+}
+
+/** --dry-run: reads the host for real, prints every change instead of making it. */
+export class DryRunExecutor implements Executor {
+  readonly dryRun = true
+  onRun?: (cmd: Cmd, planned: boolean) => void
+  constructor(
+    private readonly real: Executor,
+    private readonly print: (line: string) => void,
+  ) {}
+
+  async run(cmd: Cmd): Promise<Result> {
+    if (!cmd.mutates) return this.real.run(cmd)
+    this.onRun?.(cmd, true)
+    this.print(render(cmd))
+    return { code: 0, stdout: '', stderr: '' }
+  }
+
+  async writeFile(path: string, content: string): Promise<void> {
+    this.print(`write ${path} <<EOF\n${content.trimEnd()}\nEOF`)
+  }
+}
+
+export type Responder = (cmd: Cmd) => Partial<Result> | undefined
+
+/** For plan tests: records what a step would run; answers from a responder. */
+export class RecordingExecutor implements Executor {
+  readonly dryRun = false
+  readonly calls: Cmd[] = []
+  readonly files = new Map<string, string>()
+  readonly log: string[] = []
+  onRun?: (cmd: Cmd, planned: boolean) => void
+  constructor(private readonly respond: Responder = () => undefined) {}
+
+  async run(cmd: Cmd): Promise<Result> {
+    this.onRun?.(cmd, false)
+    this.calls.push(cmd)
+    this.log.push(render(cmd))
+    const r = this.respond(cmd) ?? {}
+    return { code: r.code ?? 0, stdout: r.stdout ?? '', stderr: r.stderr ?? '' }
+  }
+
+  async writeFile(path: string, content: string): Promise<void> {
+    this.files.set(path, content)
+    this.log.push(`write ${path}`)
+  }
+}

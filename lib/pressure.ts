@@ -1,0 +1,76 @@
+// CPU pressure: PSI where the kernel has it, the load average where it does not.
+import { readFileSync } from 'node:fs'
+import { availableParallelism, loadavg } from 'node:os'
+
+export interface Pressure {
+  readonly source: 'psi' | 'loadavg'
+  /** PSI "some avg10" in %, or the 1-minute load per core in %. */
+  readonly value: number
+  /** PSI "some total" in µs (cumulative stall), when PSI exists. */
+  readonly totalUs?: number
+}
+
+export function parsePsi(text: string): { avg10: number; total: number } | null {
+  const m = /^some avg10=([\d.]+) avg60=[\d.]+ avg300=[\d.]+ total=(\d+)/m.exec(text)
+  return m ? { avg10: Number(m[1]), total: Number(m[2]) } : null
+}
+
+export function readPressure(psiFile = '/proc/pressure/cpu'): Pressure {
+  try {
+    const p = parsePsi(readFileSync(psiFile, 'utf8'))
+    if (p) return { source: 'psi', value: p.avg10, totalUs: p.total }
+  } catch {}
+  return { source: 'loadavg', value: Math.round((loadavg()[0]! / availableParallelism()) * 1000) / 10 }
+}
+
+export interface CalmOptions {
+  readonly threshold: number
+  readonly waitMs: number
+  readonly pollMs?: number
+  readonly read?: () => Pressure
+  readonly signal?: AbortSignal
+  readonly onWait?: (p: Pressure, elapsedMs: number) => void
+}
+
+export interface CalmResult {
+  readonly calm: boolean
+  readonly waitedMs: number
+  readonly last: Pressure
+}
+
+/**
+ * Waits until CPU pressure falls below the threshold, but never past waitMs:
+ * a deploy that waits forever for a quiet CPU is as stuck as one that stalls it.
+ */
+export async function waitForCalm(o: CalmOptions): Promise<CalmResult> {
+  const read = o.read ?? (() => readPressure())
+  const t0 = performance.now()
+  let last = read()
+  if (o.threshold <= 0) return { calm: true, waitedMs: 0, last }
+  while (last.value >= o.threshold) {
+    const elapsed = performance.now() - t0
+    if (elapsed >= o.waitMs || o.signal?.aborted) return { calm: false, waitedMs: elapsed, last }
+    o.onWait?.(last, elapsed)
+    await new Promise((r) => setTimeout(r, Math.min(o.pollMs ?? 500, o.waitMs - elapsed)))
+    last = read()
+  }
+  return { calm: true, waitedMs: performance.now() - t0, last }
+}
+
+/** Before a stage: waits for calm, logs the wait, and goes on anyway at the deadline. */
+export async function calmBefore(
+  ctx: { config: { calm: { threshold: number; waitMs: number } }; ui: { detail(m: string): void; wait<T>(l: string, f: (u: (t: string) => void) => Promise<T>): Promise<T>; event(t: string, d?: Record<string, unknown>): void }; signal: AbortSignal; exec: { dryRun: boolean } },
+  stage: string,
+  read?: () => Pressure,
+): Promise<CalmResult | null> {
+  const { threshold, waitMs } = ctx.config.calm
+  if (threshold <= 0 || ctx.exec.dryRun) return null
+  const r = await ctx.ui.wait(`waiting for CPU pressure below ${threshold}% before ${stage}`, (update) =>
+    waitForCalm({ threshold, waitMs, read, signal: ctx.signal, onWait: (p) => update(`waiting for calm before ${stage}: ${p.source} ${p.value}% (threshold ${threshold}%)`) }),
+  )
+  if (r.waitedMs >= 100 || !r.calm) {
+    ctx.ui.detail(`  ${r.calm ? 'calm' : 'still busy, going on'} after ${Math.round(r.waitedMs)}ms before ${stage} (${r.last.source} ${r.last.value}%)`)
+  }
+  ctx.ui.event('calm', { stage, calm: r.calm, waitedMs: Math.round(r.waitedMs), source: r.last.source, value: r.last.value })
+  return r
+}

@@ -1,0 +1,139 @@
+// The traffic switch: an nginx upstream that names the live color's port.
+// Written atomically, checked with `nginx -t`, then reloaded gracefully; a failed
+// check restores the old file, so there is no reload and no switch.
+import { existsSync, readFileSync, rmSync } from 'node:fs'
+import type { Color, Config } from './config.ts'
+import { dockerExec, type Cmd } from './compose.ts'
+import type { Ctx } from './context.ts'
+import { CommandError, must } from './exec.ts'
+import { StepError } from './errors.ts'
+import { waitHealthy } from './health.ts'
+import type { Upstream } from './state.ts'
+
+export const LOOPBACK = '127.0.0.1'
+
+export function renderUpstream(c: Config, color: Color, backup: Color | null, template?: string): string {
+  const backupLine = backup ? `server ${LOOPBACK}:${c.ports[backup]} backup;` : ''
+  if (template) {
+    return template
+      .replaceAll('{{name}}', c.proxy.upstreamName)
+      .replaceAll('{{port}}', String(c.ports[color]))
+      .replaceAll('{{color}}', color)
+      .replaceAll('{{backup}}', backupLine)
+  }
+  return [
+    `# Written by calmswap ${new Date().toISOString()}. Live color: ${color}. The next switch replaces this file.`,
+    `upstream ${c.proxy.upstreamName} {`,
+    `  server ${LOOPBACK}:${c.ports[color]};`,
+    // The previous color, while it still runs, catches requests the new web drops
+    // (nginx retries a failed GET on the backup), so a web that dies right after
+    // the switch costs no failed request.
+    ...(backupLine ? [`  ${backupLine}`] : []),
+    '  keepalive 8;',
+    '}',
+    `map $host $calmswap_color { default "${color}"; }`,
+    '',
+  ].join('\n')
+}
+
+export interface ProxyCommands {
+  readonly test: Cmd | null
+  readonly reload: Cmd
+}
+
+/** `proxyContainer` is the running nginx container of the shared project (proxy=container). */
+export function proxyCommands(c: Config, color: Color, proxyContainer?: string): ProxyCommands | null {
+  switch (c.proxy.mode) {
+    case 'container':
+      if (!proxyContainer) throw new StepError(`the proxy container (service "${c.proxy.service}" of ${c.prefix}-shared) is not running`)
+      return {
+        test: dockerExec(c, proxyContainer, ['nginx', '-t'], false),
+        reload: dockerExec(c, proxyContainer, ['nginx', '-s', 'reload'], true),
+      }
+    case 'host':
+      return {
+        test: { argv: [c.proxy.nginx, '-t'], mutates: false },
+        reload: { argv: [c.proxy.nginx, '-s', 'reload'], mutates: true },
+      }
+    case 'command':
+      return {
+        test: null,
+        reload: {
+          argv: c.proxy.command,
+          env: { CALMSWAP_COLOR: color, CALMSWAP_PORT: String(c.ports[color]), CALMSWAP_UPSTREAM_FILE: c.proxy.upstreamFile },
+          mutates: true,
+        },
+      }
+    case 'none':
+      return null
+  }
+}
+
+export async function proxyContainer(ctx: Ctx): Promise<string | undefined> {
+  if (ctx.config.proxy.mode !== 'container') return undefined
+  const inv = await ctx.inventory()
+  return inv.of('shared', [ctx.config.proxy.service]).find((c) => c.state === 'running')?.name
+}
+
+const readTemplate = (c: Config) => (c.proxy.template ? readFileSync(c.proxy.template, 'utf8') : undefined)
+
+/** Writes the upstream file without reloading: for the first start of the proxy. */
+export async function writeUpstream(ctx: Ctx, color: Color, backup: Color | null): Promise<void> {
+  await ctx.exec.writeFile(ctx.config.proxy.upstreamFile, renderUpstream(ctx.config, color, backup, readTemplate(ctx.config)))
+}
+
+export async function switchTraffic(ctx: Ctx, color: Color, backup: Color | null): Promise<Upstream> {
+  const c = ctx.config
+  const file = c.proxy.upstreamFile
+  const cmds = proxyCommands(c, color, await proxyContainer(ctx))
+  const before = existsSync(file) ? readFileSync(file, 'utf8') : null
+  await writeUpstream(ctx, color, backup)
+  if (cmds?.test) {
+    const r = await ctx.exec.run(cmds.test)
+    if (r.code !== 0) {
+      if (before === null) rmSync(file, { force: true })
+      else await ctx.exec.writeFile(file, before)
+      throw new StepError(`nginx -t rejected the new upstream; the old one is back in place, nothing was reloaded:\n${(r.stderr || r.stdout).trim()}`)
+    }
+  }
+  if (cmds) {
+    try {
+      await must(ctx.exec, cmds.reload)
+    } catch (e) {
+      if (before !== null) await ctx.exec.writeFile(file, before)
+      throw e instanceof CommandError ? new StepError(`reloading the proxy failed: ${e.message}`) : e
+    }
+  }
+  const upstream: Upstream = { color, port: c.ports[color], backup: backup ? c.ports[backup] : null }
+  ctx.state.update((s) => ({ ...s, upstream }))
+  return upstream
+}
+
+/**
+ * After a switch, asks the proxy itself: the new color must answer there, not just on
+ * its own port. A color header, when the proxy sets one, must name the new color.
+ */
+export async function verifyThroughProxy(ctx: Ctx, color: Color): Promise<void> {
+  const c = ctx.config
+  if (!c.proxy.url || c.proxy.mode === 'none' || ctx.exec.dryRun) return
+  const url = `${c.proxy.url}${c.health.path}`
+  const r = await ctx.ui.wait(`checking ${url} through the proxy`, (update) =>
+    waitHealthy(url, {
+      host: c.health.host,
+      status: c.health.status,
+      body: c.health.body,
+      timeoutMs: c.health.timeoutMs,
+      deadlineMs: Math.max(5_000, c.health.timeoutMs * 3),
+      intervalMs: 500,
+      passes: c.health.passes,
+      signal: ctx.signal,
+      extra: async (res) => {
+        const seen = res.headers?.['x-calmswap-color']
+        return seen && seen !== color ? `proxy still answers from ${seen}` : null
+      },
+      onTry: (t) => update(`through the proxy: try ${t.attempt}, ${t.reason ?? 'pass'} (${t.passes}/${c.health.passes})`),
+    }),
+  )
+  if (!r.ok) throw new StepError(`the proxy does not serve ${color} at ${url}: ${r.last?.reason ?? 'no answer'}`)
+}
+

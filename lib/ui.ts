@@ -1,0 +1,127 @@
+// Human output on stderr (steps, timings, spinner); data and --json events on stdout.
+import pc from 'picocolors'
+import { render, type Cmd } from './compose.ts'
+
+export interface UiOptions {
+  json?: boolean
+  verbose?: boolean
+  color?: boolean
+  interactive?: boolean
+  err?: NodeJS.WritableStream & { isTTY?: boolean }
+  out?: NodeJS.WritableStream
+}
+
+export interface Timing {
+  readonly step: string
+  readonly ms: number
+  readonly ok: boolean
+}
+
+const FRAMES = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏']
+
+export const fmtMs = (ms: number) => (ms < 1000 ? `${Math.round(ms)}ms` : `${(ms / 1000).toFixed(1)}s`)
+
+export class Ui {
+  readonly json: boolean
+  readonly verbose: boolean
+  readonly interactive: boolean
+  readonly c: ReturnType<typeof pc.createColors>
+  readonly timings: Timing[] = []
+  private readonly err: NodeJS.WritableStream
+  private readonly out: NodeJS.WritableStream
+
+  constructor(o: UiOptions = {}) {
+    this.err = o.err ?? process.stderr
+    this.out = o.out ?? process.stdout
+    const tty = Boolean((this.err as { isTTY?: boolean }).isTTY)
+    this.json = o.json ?? false
+    this.verbose = o.verbose ?? false
+    this.c = pc.createColors(o.color ?? (!('NO_COLOR' in process.env) && (tty || 'FORCE_COLOR' in process.env)))
+    this.interactive = o.interactive ?? (tty && !process.env.CI && !this.json)
+  }
+
+  /** One JSON object per line on stdout, for machines. */
+  event(type: string, data: Record<string, unknown> = {}) {
+    if (this.json) this.out.write(`${JSON.stringify({ type, at: new Date().toISOString(), ...data })}\n`)
+  }
+
+  /** Data, for pipes: always stdout. */
+  data(text: string) {
+    this.out.write(text.endsWith('\n') ? text : `${text}\n`)
+  }
+
+  private line(text: string) {
+    this.err.write(`${text}\n`)
+  }
+
+  info(msg: string) {
+    this.line(msg)
+    this.event('info', { message: msg })
+  }
+  detail(msg: string) {
+    this.line(this.c.dim(msg))
+  }
+  warn(msg: string) {
+    this.line(this.c.yellow(`! ${msg}`))
+    this.event('warn', { message: msg })
+  }
+  error(msg: string) {
+    this.line(this.c.red(`✗ ${msg}`))
+    this.event('error', { message: msg })
+  }
+  ok(msg: string) {
+    this.line(this.c.green(`✓ ${msg}`))
+  }
+
+  command(cmd: Cmd, planned: boolean) {
+    if (this.verbose && !planned) this.line(this.c.dim(`  $ ${render(cmd)}`))
+    this.event('command', { argv: cmd.argv, env: cmd.env ?? {}, planned })
+  }
+
+  /** Runs one named step: a header, then its time, or its failure. */
+  async step<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    const t0 = performance.now()
+    this.line(`${this.c.cyan('▸')} ${this.c.bold(name)}`)
+    this.event('step-start', { step: name })
+    try {
+      const r = await fn()
+      const ms = performance.now() - t0
+      this.timings.push({ step: name, ms, ok: true })
+      this.line(`${this.c.green('✓')} ${name} ${this.c.dim(fmtMs(ms))}`)
+      this.event('step-end', { step: name, ms: Math.round(ms), ok: true })
+      return r
+    } catch (e) {
+      const ms = performance.now() - t0
+      this.timings.push({ step: name, ms, ok: false })
+      this.line(`${this.c.red('✗')} ${name} ${this.c.dim(fmtMs(ms))}`)
+      this.event('step-end', { step: name, ms: Math.round(ms), ok: false, error: (e as Error).message })
+      throw e
+    }
+  }
+
+  /** A spinner with elapsed time while waiting; plain lines when not on a TTY or in CI. */
+  async wait<T>(label: string, fn: (update: (text: string) => void) => Promise<T>): Promise<T> {
+    const t0 = performance.now()
+    let text = label
+    if (!this.interactive) return fn((t) => (text = t))
+    let i = 0
+    const draw = () => this.err.write(`\r\x1b[2K${this.c.cyan(FRAMES[i++ % FRAMES.length]!)} ${text} ${this.c.dim(fmtMs(performance.now() - t0))}`)
+    const timer = setInterval(draw, 100)
+    draw()
+    try {
+      return await fn((t) => (text = t))
+    } finally {
+      clearInterval(timer)
+      this.err.write('\r\x1b[2K')
+    }
+  }
+
+  summary(title: string) {
+    if (!this.timings.length) return
+    const total = this.timings.reduce((a, t) => a + t.ms, 0)
+    const width = Math.max(...this.timings.map((t) => t.step.length))
+    this.line(this.c.bold(title))
+    for (const t of this.timings) this.line(`  ${t.ok ? this.c.green('✓') : this.c.red('✗')} ${t.step.padEnd(width)}  ${fmtMs(t.ms).padStart(7)}`)
+    this.line(`    ${'total'.padEnd(width)}  ${fmtMs(total).padStart(7)}`)
+  }
+}

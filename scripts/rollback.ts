@@ -1,0 +1,129 @@
+#!/usr/bin/env -S npx tsx
+// Rollback, from any point of a failed deploy or after a successful one while the old
+// color exists: traffic back to the old color, the new singletons stopped before the old
+// ones resume (never two beats), the old workers resumed, the new color stopped.
+import type { Color } from '../lib/config.ts'
+import { coloredServices } from '../lib/config.ts'
+import { logs, start, stop, unpause } from '../lib/compose.ts'
+import type { Ctx } from '../lib/context.ts'
+import { must } from '../lib/exec.ts'
+import { StepError } from '../lib/errors.ts'
+import { acquireLock } from '../lib/lock.ts'
+import type { State } from '../lib/state.ts'
+import { switchTraffic, verifyThroughProxy } from '../lib/traffic.ts'
+import { isMain, run } from '../lib/cli.ts'
+import { health } from './health.ts'
+import { finishOp, reportInterrupted, startOp } from '../lib/op.ts'
+
+export interface RollbackPlan {
+  /** The color to go back to; null when the failed deploy was the first one. */
+  readonly good: Color | null
+  readonly bad: Color
+}
+
+/** What a rollback started now would do, from the journal or the live/previous colors. */
+export function rollbackPlan(s: State): RollbackPlan {
+  const j = s.journal
+  if (j?.op === 'deploy') return { good: j.from, bad: j.to }
+  if (j?.op === 'rollback') return { good: j.to, bad: j.from! }
+  if (j?.op === 'cleanup') throw new StepError(`a cleanup of ${j.from} was interrupted; run cleanup to finish it first`)
+  if (!s.live) throw new StepError('nothing is deployed yet: there is nothing to roll back')
+  if (!s.previous) throw new StepError(`nothing to roll back to: ${s.live} is live and no previous color is kept (cleanup removed it)`)
+  return { good: s.previous, bad: s.live }
+}
+
+/**
+ * The rollback itself. Runs to the end even after Ctrl-C: stopping halfway is what would
+ * leave the host with no color serving.
+ */
+export async function rollbackTo(ctx0: Ctx, plan: RollbackPlan, reason?: Error): Promise<void> {
+  const ctx: Ctx = { ...ctx0, signal: new AbortController().signal, checkpoint() {} }
+  const c = ctx.config
+  const { good, bad } = plan
+  const grace = { timeoutMs: (c.stopGraceS + 60) * 1000 }
+  ctx.state.update((s) => ({ ...s, journal: { op: 'rollback', from: bad, to: good ?? bad, release: s.journal?.release ?? s.release ?? '', startedAt: new Date().toISOString(), pid: process.pid, done: [] } }))
+
+  if (good) {
+    let inv = await ctx.inventory(true)
+    const webs = [...c.roles.web, ...c.roles.core]
+    if (!inv.exists(good)) throw new StepError(`cannot roll back: ${good} has no containers left (cleanup removed it). Deploy a fixed release instead.`)
+    const down = webs.filter((s) => !inv.running(good, [s]).length)
+    if (down.length) {
+      await must(ctx.exec, { ...(inv.paused(good, down).length ? unpause(c, good, down) : start(c, good, down)), timeoutMs: 300_000 })
+      await health(ctx, good)
+    }
+    const upstream = ctx.state.load().upstream
+    if (upstream?.color !== good || upstream.backup !== null) {
+      await ctx.ui.step(`switch back to ${good}`, async () => {
+        await switchTraffic(ctx, good, null)
+        await verifyThroughProxy(ctx, good)
+      })
+    }
+    inv = await ctx.inventory()
+    const badSingletons = inv.services(bad, c.roles.singletons, ['running', 'restarting', 'paused'])
+    if (badSingletons.length) await must(ctx.exec, { ...stop(c, bad, badSingletons), ...grace })
+    inv = await ctx.inventory()
+    const rest = [...c.roles.workers, ...c.roles.singletons]
+    const frozen = inv.paused(good, rest)
+    const stopped = inv.stopped(good, rest)
+    if (frozen.length) await must(ctx.exec, unpause(c, good, frozen))
+    if (stopped.length) await must(ctx.exec, { ...start(c, good, stopped), timeoutMs: 300_000 })
+    ctx.ui.detail(`  ${good} workers resumed: ${[...frozen, ...stopped].join(', ') || 'none needed'}`)
+  }
+
+  const inv = await ctx.inventory()
+  const badRunning = inv.services(bad, coloredServices(c), ['running', 'restarting', 'paused'])
+  if (inv.paused(bad, badRunning).length) await must(ctx.exec, unpause(c, bad, inv.paused(bad, badRunning)))
+  if (badRunning.length) await must(ctx.exec, { ...stop(c, bad, badRunning), ...grace })
+
+  if (reason && c.logTail > 0 && !ctx.exec.dryRun) {
+    const r = await ctx.exec.run(logs(c, bad, c.roles.web))
+    const text = (r.stdout + r.stderr).trim()
+    if (text) {
+      ctx.ui.warn(`last ${c.logTail} log lines of ${bad} web:`)
+      ctx.ui.detail(text)
+    }
+  }
+  ctx.state.update((s) => ({
+    ...s,
+    live: good,
+    previous: bad,
+    release: good === s.live ? s.release : s.previousRelease,
+    previousRelease: good === s.live ? (s.journal?.release ?? s.previousRelease) : s.release,
+    journal: null,
+  }))
+}
+
+export async function rollback(ctx: Ctx): Promise<void> {
+  const lock = acquireLock(ctx.config.stateDir, 'rollback')
+  try {
+    if (lock.tookOver) ctx.ui.warn(`took over the lock of a ${lock.tookOver.op} (pid ${lock.tookOver.pid}) that is no longer running`)
+    const s = ctx.state.load()
+    reportInterrupted(ctx, s)
+    const plan = rollbackPlan(s)
+    const op = startOp(ctx, 'rollback', plan.bad, plan.good)
+    try {
+      await ctx.ui.step(`rollback ${plan.bad} → ${plan.good ?? 'nothing'}`, () => rollbackTo(ctx, plan))
+      finishOp(ctx, op, 'ok')
+      ctx.ui.ok(plan.good ? `${plan.good} serves again; ${plan.bad} is stopped (remove it with cleanup)` : `${plan.bad} stopped`)
+    } catch (e) {
+      finishOp(ctx, op, 'failed', e as Error)
+      throw e
+    }
+  } finally {
+    lock.release()
+  }
+}
+
+if (isMain(import.meta.url, 'rollback')) {
+  void run(
+    {
+      name: 'rollback',
+      summary: 'send traffic back to the previous color and resume its workers',
+      usage: 'rollback [--dry-run]',
+      dryRun: true,
+    },
+    async (ctx) => rollback(ctx),
+  )
+}
+
