@@ -10,7 +10,8 @@ export default defineConfig({
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],
           // One Docker daemon on two cores: stacks run one after another.
-          fileParallelism: false,
+          pool: 'forks',
+          poolOptions: { forks: { singleFork: true } },
           sequence: { concurrent: false },
           testTimeout: 300_000,
           hookTimeout: 300_000,

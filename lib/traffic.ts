@@ -109,6 +109,16 @@ export async function switchTraffic(ctx: Ctx, color: Color, backup: Color | null
   return upstream
 }
 
+/** Reads the proxy's own account of who answered; null when it is the expected color. */
+export function upstreamMismatch(headers: Record<string, string | string[] | undefined> | undefined, color: Color, port: number): string | null {
+  const seen = headers?.['x-calmswap-color']
+  if (seen && seen !== color) return `proxy still routes to ${seen}`
+  // "$upstream_addr" lists every server tried; the last one answered.
+  const addr = String(headers?.['x-calmswap-upstream'] ?? '').split(',').at(-1)?.trim()
+  if (addr && !addr.endsWith(`:${port}`)) return `answered by ${addr}, not ${color} (:${port})`
+  return null
+}
+
 /**
  * After a switch, asks the proxy itself: the new color must answer there, not just on
  * its own port. A color header, when the proxy sets one, must name the new color.
@@ -127,10 +137,7 @@ export async function verifyThroughProxy(ctx: Ctx, color: Color): Promise<void> 
       intervalMs: 500,
       passes: c.health.passes,
       signal: ctx.signal,
-      extra: async (res) => {
-        const seen = res.headers?.['x-calmswap-color']
-        return seen && seen !== color ? `proxy still answers from ${seen}` : null
-      },
+      extra: async (res) => upstreamMismatch(res.headers, color, c.ports[color]),
       onTry: (t) => update(`through the proxy: try ${t.attempt}, ${t.reason ?? 'pass'} (${t.passes}/${c.health.passes})`),
     }),
   )

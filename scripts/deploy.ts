@@ -12,7 +12,7 @@ import { StepError } from '../lib/errors.ts'
 import { checkContract, readComposeModel, servicesWithBuild, type ComposeModel } from '../lib/contract.ts'
 import { acquireLock } from '../lib/lock.ts'
 import { finishOp, reportInterrupted, startOp } from '../lib/op.ts'
-import { writeUpstream } from '../lib/traffic.ts'
+import { verifyThroughProxy, writeUpstream } from '../lib/traffic.ts'
 import { isMain, run } from '../lib/cli.ts'
 import { pauseWorkers } from './pause-workers.ts'
 import { upCore } from './up-core.ts'
@@ -21,7 +21,7 @@ import { switchTo } from './switch.ts'
 import { upRest } from './up-rest.ts'
 import { rollbackTo } from './rollback.ts'
 
-export const DEPLOY_STEPS = ['build', 'shared', 'pause-workers', 'up-core', 'health', 'switch', 'up-rest'] as const
+export const DEPLOY_STEPS = ['build', 'shared', 'pause-workers', 'up-core', 'health', 'switch', 'up-rest', 'verify'] as const
 export type DeployStep = (typeof DEPLOY_STEPS)[number]
 
 /** Docker reachable and the compose file within the contract, before anything changes. */
@@ -113,6 +113,12 @@ export async function deploy(ctx0: Ctx): Promise<DeployResult> {
       health: () => health(ctx, to),
       switch: async () => switchTo(ctx, to, (await oldWebRuns()) ? from : null),
       'up-rest': () => upRest(ctx, to),
+      // Once more after the workers started: a web that died right after the switch
+      // is caught here, while the old web still runs and can take the traffic back.
+      verify: async () => {
+        await health(ctx, to)
+        await verifyThroughProxy(ctx, to)
+      },
     }
     try {
       for (const name of DEPLOY_STEPS) {
@@ -166,7 +172,7 @@ if (isMain(import.meta.url, 'deploy')) {
       summary: 'staged blue-green deploy of the compose stack',
       usage: 'deploy [--dry-run] [--json] [--verbose]',
       dryRun: true,
-      notes: 'Steps: build, shared, pause-workers, up-core, health, switch, up-rest. A failure rolls back.',
+      notes: `Steps: ${DEPLOY_STEPS.join(', ')}. A failure, or Ctrl-C, rolls back.`,
     },
     async (ctx) => {
       await deploy(ctx)
