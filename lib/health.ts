@@ -94,10 +94,11 @@ export async function waitHealthy(url: string, o: WaitOptions): Promise<WaitResu
   try {
     while (!o.signal?.aborted) {
       const elapsed = performance.now() - t0
-      const left = o.deadlineMs - elapsed
-      if (left <= 0) break
+      const left = Math.floor(o.deadlineMs - elapsed)
+      // A try with a sliver of time left can only time out: its verdict would be noise.
+      if (left < Math.min(o.timeoutMs, 50)) break
       attempt++
-      const result = await probe(url, { ...o, dispatcher, timeoutMs: Math.min(o.timeoutMs, Math.max(left, 1)) })
+      const result = await probe(url, { ...o, dispatcher, timeoutMs: Math.min(o.timeoutMs, left) })
       let reason = result.ok ? undefined : result.error
       if (result.ok && o.extra) reason = (await o.extra(result)) ?? undefined
       passes = reason === undefined ? passes + 1 : 0

@@ -126,7 +126,9 @@ export class StateStore {
       writeFileSync(probe, 'x'.repeat(4096))
       rmSync(probe)
     } catch (e) {
-      rmSync(probe, { force: true })
+      try {
+        rmSync(probe, { force: true })
+      } catch {}
       const code = (e as NodeJS.ErrnoException).code
       const why = code === 'ENOSPC' ? 'the disk is full' : code === 'EACCES' || code === 'EROFS' || code === 'EPERM' ? 'it is not writable' : (e as Error).message
       throw new StateError(`state folder ${this.dir} cannot be written: ${why}. Nothing was changed. Fix it or set CALMSWAP_STATE_DIR.`)

@@ -1,0 +1,110 @@
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { ConfigError, loadConfig, parseDuration, SETTINGS } from '../../lib/config.ts'
+
+const dir = mkdtempSync(join(tmpdir(), 'calmswap-config-'))
+writeFileSync(join(dir, 'compose.yml'), 'services: {}\n')
+const load = (env: Record<string, string> = {}) => loadConfig({ env, cwd: dir })
+const problems = (env: Record<string, string>): string[] => {
+  try {
+    load(env)
+    return []
+  } catch (e) {
+    if (e instanceof ConfigError) return [...e.problems]
+    throw e
+  }
+}
+
+describe('defaults', () => {
+  const c = load()
+  it('ports match the original script', () => expect(c.ports).toEqual({ blue: 18001, green: 18002 }))
+  it('roles', () => expect(c.roles).toEqual({ web: ['web'], core: [], workers: ['worker'], singletons: ['beat'], shared: ['redis', 'proxy'] }))
+  it('health: 2s per try, 1s apart at most', () => expect([c.health.timeoutMs, c.health.intervalMs, c.health.path]).toEqual([2000, 1000, '/health/']))
+  it('stop mode with a 30s grace', () => expect([c.pauseMode, c.stopGraceS]).toEqual(['stop', 30]))
+  it('upstream file lives in the state dir', () => expect(c.proxy.upstreamFile).toBe(join(dir, '.calmswap', 'nginx', 'upstream.conf')))
+  it('is frozen all the way down', () => expect(Object.isFrozen(c.roles.web)).toBe(true))
+  it('every setting has an env name and a doc', () => expect(SETTINGS.every((s) => s.env.startsWith('CALMSWAP_') && s.doc.length > 10)).toBe(true))
+})
+
+describe('durations', () => {
+  it.each([
+    ['500ms', 500],
+    ['2s', 2000],
+    ['1.5s', 1500],
+    ['2m', 120_000],
+    ['30', 30_000],
+    ['soon', undefined],
+    ['-1s', undefined],
+    ['', undefined],
+  ])('%s → %s', (text, ms) => expect(parseDuration(text)).toBe(ms))
+})
+
+// The table of bad inputs: each row must be refused, naming the variable.
+describe('bad input is refused', () => {
+  it.each([
+    ['CALMSWAP_PREFIX', 'My App'],
+    ['CALMSWAP_PREFIX', 'app;rm -rf /'],
+    ['CALMSWAP_PREFIX', '$(reboot)'],
+    ['CALMSWAP_PREFIX', '-leading-dash'],
+    ['CALMSWAP_WEB', 'web`id`'],
+    ['CALMSWAP_WORKERS', 'worker,Worker2'],
+    ['CALMSWAP_SHARED', 'redis,redis'],
+    ['CALMSWAP_BLUE_PORT', '0'],
+    ['CALMSWAP_BLUE_PORT', '70000'],
+    ['CALMSWAP_GREEN_PORT', '80a'],
+    ['CALMSWAP_PORT_VAR', '1PORT'],
+    ['CALMSWAP_PORT_VAR', 'WEB PORT'],
+    ['CALMSWAP_PAUSE_MODE', 'freeze'],
+    ['CALMSWAP_PROXY', 'traefik'],
+    ['CALMSWAP_STOP_GRACE', 'forever'],
+    ['CALMSWAP_STOP_GRACE', '2h'],
+    ['CALMSWAP_HEALTH_TIMEOUT', '0'],
+    ['CALMSWAP_HEALTH_DEADLINE', '3 s'],
+    ['CALMSWAP_HEALTH_PATH', 'health/'],
+    ['CALMSWAP_HEALTH_HOST', 'exa mple.com'],
+    ['CALMSWAP_HEALTH_STATUS', '99'],
+    ['CALMSWAP_HEALTH_BODY', '(unclosed'],
+    ['CALMSWAP_HEALTH_PASSES', '0'],
+    ['CALMSWAP_PROXY_URL', 'ftp://127.0.0.1'],
+    ['CALMSWAP_PROXY_URL', 'not a url'],
+    ['CALMSWAP_CPU_CALM', '150'],
+    ['CALMSWAP_CPU_CALM', 'high'],
+    ['CALMSWAP_CPU_WAIT', '1h'],
+    ['CALMSWAP_BUILD', 'sometimes'],
+    ['CALMSWAP_RELEASE', 'v1; reboot'],
+    ['CALMSWAP_LOG_TAIL', '-5'],
+    ['CALMSWAP_COMPOSE_FILE', 'missing.yml'],
+    ['CALMSWAP_UPSTREAM_TEMPLATE', 'missing.tpl'],
+  ])('%s=%j', (name, value) => expect(problems({ [name]: value }).join('\n')).toContain(name))
+})
+
+describe('cross-field checks', () => {
+  it('same port for both colors', () => expect(problems({ CALMSWAP_BLUE_PORT: '9000', CALMSWAP_GREEN_PORT: '9000' })[0]).toMatch(/each color needs its own port/))
+  it('a service with two roles', () => expect(problems({ CALMSWAP_WORKERS: 'web' })[0]).toMatch(/"web" has two roles/))
+  it('no web service', () => expect(problems({ CALMSWAP_WEB: '' })[0]).toMatch(/at least one web/))
+  it('container proxy must be shared', () => expect(problems({ CALMSWAP_SHARED: 'redis' })[0]).toMatch(/proxy service "proxy" among CALMSWAP_SHARED/))
+  it('command proxy needs a command', () => expect(problems({ CALMSWAP_PROXY: 'command' })[0]).toMatch(/needs CALMSWAP_SWITCH_COMMAND/))
+  it('try timeout above deadline', () => expect(problems({ CALMSWAP_HEALTH_TIMEOUT: '30s', CALMSWAP_HEALTH_DEADLINE: '10s' })[0]).toMatch(/longer than/))
+  it('reports every problem at once', () => expect(problems({ CALMSWAP_PREFIX: 'A B', CALMSWAP_BLUE_PORT: 'x', CALMSWAP_PAUSE_MODE: 'nap' })).toHaveLength(3))
+})
+
+describe('config file', () => {
+  it('is read, and env wins over it', () => {
+    const file = join(dir, 'calmswap.test.json')
+    writeFileSync(file, JSON.stringify({ prefix: 'fromfile', workers: ['w1', 'w2'], CALMSWAP_BLUE_PORT: 9001 }))
+    const c = loadConfig({ env: { CALMSWAP_BLUE_PORT: '9100' }, cwd: dir, file })
+    expect([c.prefix, c.roles.workers, c.ports.blue]).toEqual(['fromfile', ['w1', 'w2'], 9100])
+  })
+  it('unknown keys are refused', () => {
+    const file = join(dir, 'calmswap.bad.json')
+    writeFileSync(file, JSON.stringify({ prefx: 'typo' }))
+    expect(() => loadConfig({ env: {}, cwd: dir, file })).toThrow(/unknown setting "prefx"/)
+  })
+  it('broken JSON is a config error', () => {
+    const file = join(dir, 'calmswap.broken.json')
+    writeFileSync(file, '{ nope')
+    expect(() => loadConfig({ env: {}, cwd: dir, file })).toThrow(ConfigError)
+  })
+})
