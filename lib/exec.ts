@@ -112,20 +112,21 @@ export class RecordingExecutor implements Executor {
   readonly dryRun = false
   readonly calls: Cmd[] = []
   readonly files = new Map<string, string>()
-  readonly log: string[] = []
+  /** Commands and file writes, in the order they happened. */
+  readonly events: ({ cmd: Cmd } | { write: string; content: string })[] = []
   onRun?: (cmd: Cmd, planned: boolean) => void
   constructor(private readonly respond: Responder = () => undefined) {}
 
   async run(cmd: Cmd): Promise<Result> {
     this.onRun?.(cmd, false)
     this.calls.push(cmd)
-    this.log.push(render(cmd))
+    this.events.push({ cmd })
     const r = this.respond(cmd) ?? {}
     return { code: r.code ?? 0, stdout: r.stdout ?? '', stderr: r.stderr ?? '' }
   }
 
   async writeFile(path: string, content: string): Promise<void> {
     this.files.set(path, content)
-    this.log.push(`write ${path}`)
+    this.events.push({ write: path, content })
   }
 }

@@ -59,11 +59,14 @@ export async function rollbackTo(ctx0: Ctx, plan: RollbackPlan, reason?: Error):
         await verifyThroughProxy(ctx, good)
       })
     }
-    inv = await ctx.inventory()
-    const badSingletons = inv.services(bad, c.roles.singletons, ['running', 'restarting', 'paused'])
-    if (badSingletons.length) await must(ctx.exec, { ...stop(c, bad, badSingletons), ...grace })
-    inv = await ctx.inventory()
+    // The new workers and singletons go first: no second beat, and no two sets of
+    // workers competing for the CPU while the old ones come back.
     const rest = [...c.roles.workers, ...c.roles.singletons]
+    inv = await ctx.inventory()
+    const badRest = inv.services(bad, rest, ['running', 'restarting', 'paused'])
+    if (inv.paused(bad, badRest).length) await must(ctx.exec, unpause(c, bad, inv.paused(bad, badRest)))
+    if (badRest.length) await must(ctx.exec, { ...stop(c, bad, badRest), ...grace })
+    inv = await ctx.inventory()
     const frozen = inv.paused(good, rest)
     const stopped = inv.stopped(good, rest)
     if (frozen.length) await must(ctx.exec, unpause(c, good, frozen))

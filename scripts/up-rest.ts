@@ -15,7 +15,8 @@ export async function upRest(ctx: Ctx, color: Color): Promise<void> {
   const { workers, singletons } = c.roles
   // Never two singletons: whatever still runs in the other color stops first.
   const other = otherColor(color)
-  const stray = (await ctx.inventory()).services(other, singletons, ['running', 'restarting', 'paused'])
+  // (A dry run sees the host before its planned stops, so it would plan this stop twice.)
+  const stray = ctx.exec.dryRun ? [] : (await ctx.inventory()).services(other, singletons, ['running', 'restarting', 'paused'])
   if (stray.length) await must(ctx.exec, { ...stop(c, other, stray), timeoutMs: (c.stopGraceS + 60) * 1000 })
   // One compose call per worker service, so each starts on a calm CPU; singletons ride
   // along with the last one (they are light), saving a compose call.

@@ -1,0 +1,181 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { ConfigError } from '../../lib/config.ts'
+import { DryRunExecutor } from '../../lib/exec.ts'
+import { makeContext } from '../../lib/context.ts'
+import { LockedError, acquireLock } from '../../lib/lock.ts'
+import { Interrupted } from '../../lib/errors.ts'
+import { deploy } from '../../scripts/deploy.ts'
+import { rollback } from '../../scripts/rollback.ts'
+import { cleanup } from '../../scripts/cleanup.ts'
+import { blueLive, harness, type Harness } from './world.ts'
+
+let h: Harness
+afterEach(() => h?.close())
+
+describe('deploy plan', () => {
+  it('first deploy bootstraps shared, then blue, then the switch', async () => {
+    h = await harness()
+    await deploy(h.ctx)
+    expect(h.plan()).toEqual(['blue build web worker beat', 'write', 'shared up redis proxy', 'blue up web', 'write', 'reload', 'blue up worker beat'])
+    expect(h.ctx.state.load()).toMatchObject({ live: 'blue', previous: null, journal: null, release: 'r2' })
+  })
+
+  it('blue → green: build first, free the CPU, web alone, switch with blue as backup, then workers', async () => {
+    h = await harness({ state: { live: 'blue', release: 'r1' }, setup: blueLive })
+    await deploy(h.ctx)
+    expect(h.plan()).toEqual(['green build web worker beat', 'blue stop worker beat', 'green up web', 'write', 'reload', 'green up worker beat'])
+    expect([...h.exec.files.values()].at(-1)).toMatch(new RegExp(`server 127.0.0.1:${h.config.ports.green};\\n  server 127.0.0.1:${h.config.ports.blue} backup;`))
+    expect(h.ctx.state.load()).toMatchObject({ live: 'green', previous: 'blue', release: 'r2', previousRelease: 'r1' })
+  })
+
+  it('pause mode freezes workers but stops beat', async () => {
+    h = await harness({ state: { live: 'blue' }, setup: blueLive, env: { CALMSWAP_PAUSE_MODE: 'pause' } })
+    await deploy(h.ctx)
+    expect(h.plan().slice(1, 3)).toEqual(['blue stop beat', 'blue pause worker'])
+  })
+
+  it('passes the grace period to stop', async () => {
+    h = await harness({ state: { live: 'blue' }, setup: blueLive, env: { CALMSWAP_STOP_GRACE: '90s' } })
+    await deploy(h.ctx)
+    expect(h.exec.calls.find((c) => c.argv.includes('stop'))!.argv).toContain('90')
+  })
+
+  it('a failed health check rolls back before any switch', async () => {
+    h = await harness({ state: { live: 'blue', upstream: { color: 'blue', port: 1, backup: null } }, setup: blueLive })
+    h.world.webStatus.green = 500
+    await expect(deploy(h.ctx)).rejects.toThrow(/failed and was rolled back; blue serves as before/)
+    expect(h.plan()).toEqual(['green build web worker beat', 'blue stop worker beat', 'green up web', 'blue start worker beat', 'green stop web'])
+    expect(h.ctx.state.load()).toMatchObject({ live: 'blue', journal: null })
+    expect(h.out.join('')).toMatch(/status 500, expected 200/)
+  })
+
+  it('a compose failure after the switch switches back, then resumes blue', async () => {
+    h = await harness({ state: { live: 'blue' }, setup: blueLive })
+    h.world.failOn = (a) => (a.includes('up') && a.includes('worker') ? 1 : undefined)
+    await expect(deploy(h.ctx)).rejects.toThrow(/rolled back/)
+    expect(h.plan().slice(3)).toEqual(['write', 'reload', 'green up worker beat', 'write', 'reload', 'blue start worker beat', 'green stop web'])
+    expect([...h.exec.files.values()].at(-1)).toContain(`server 127.0.0.1:${h.config.ports.blue};`)
+    expect(h.world.state('app-blue', 'beat')).toBe('running')
+  })
+
+  it('refuses to start while another operation holds the lock, and runs nothing', async () => {
+    h = await harness({ state: { live: 'blue' }, setup: blueLive })
+    const held = acquireLock(h.config.stateDir, 'deploy')
+    try {
+      await expect(deploy(h.ctx)).rejects.toThrow(LockedError)
+      expect(h.exec.calls).toEqual([])
+    } finally {
+      held.release()
+    }
+  })
+
+  it('a compose file that breaks the contract stops it before any change', async () => {
+    h = await harness({ state: { live: 'blue' }, setup: blueLive })
+    h.world.model.services.db = { image: 'postgres:16' }
+    await expect(deploy(h.ctx)).rejects.toThrow(ConfigError)
+    expect(h.plan()).toEqual([])
+  })
+
+  it('an unreachable daemon stops it before any change', async () => {
+    h = await harness({ state: { live: 'blue' }, setup: blueLive })
+    h.world.failOn = (a) => (a[1] === 'info' ? 1 : undefined)
+    await expect(deploy(h.ctx)).rejects.toThrow(/cannot reach the Docker daemon.*Nothing was changed/)
+    expect(h.plan()).toEqual([])
+  })
+
+  it('continues an interrupted deploy from its journal', async () => {
+    const journal = { op: 'deploy', from: 'blue', to: 'green', release: 'r2', startedAt: 'then', pid: 1, done: ['build', 'shared', 'pause-workers', 'up-core'] } as const
+    h = await harness({
+      state: { live: 'blue', journal },
+      setup: (w) => {
+        blueLive(w)
+        w.set('app-blue', 'worker', 'exited')
+        w.set('app-blue', 'beat', 'exited')
+        w.set('app-green', 'web', 'running')
+      },
+    })
+    await deploy(h.ctx)
+    expect(h.plan()).toEqual(['write', 'reload', 'green up worker beat'])
+    expect(h.out.join('')).toMatch(/earlier deploy blue → green .* was interrupted after step "up-core"/)
+  })
+
+  it('Ctrl-C during a deploy rolls back', async () => {
+    h = await harness({ state: { live: 'blue' }, setup: blueLive })
+    const ac = new AbortController()
+    const ctx = { ...h.ctx, signal: ac.signal, checkpoint: () => (ac.signal.aborted ? (() => { throw new Interrupted('SIGINT') })() : undefined) }
+    h.world.failOn = (a) => (a.includes('up') && a.includes('web') ? (ac.abort('SIGINT'), undefined) : undefined)
+    await expect(deploy(ctx)).rejects.toThrow(/rolled back/)
+    expect(h.world.state('app-blue', 'worker')).toBe('running')
+    expect(h.world.state('app-green', 'web')).toBe('exited')
+    expect(h.ctx.state.history().at(-1)?.result).toBe('interrupted')
+  })
+
+  it('--dry-run changes nothing and prints the plan', async () => {
+    h = await harness({ state: { live: 'blue' }, setup: blueLive })
+    const printed: string[] = []
+    const ctx = makeContext({ config: h.config, exec: new DryRunExecutor(h.exec, (l) => printed.push(l)), ui: h.ctx.ui })
+    await deploy(ctx)
+    expect(h.exec.calls.every((c) => !c.mutates)).toBe(true)
+    expect(printed.filter((l) => l.includes('docker compose')).map((l) => l.replace(/^.* -f \S+ /, ''))).toEqual(['build web worker beat', 'stop -t 30 worker beat', 'up -d --no-deps --force-recreate --no-build web', 'up -d --no-deps --force-recreate --no-build worker beat'])
+    expect(printed.some((l) => l.startsWith('write ') && l.includes('upstream.conf'))).toBe(true)
+    expect(h.ctx.state.load().live).toBe('blue')
+  })
+})
+
+describe('rollback plan', () => {
+  const greenLive = { live: 'green', previous: 'blue', upstream: { color: 'green', port: 0, backup: 0 } } as const
+  const afterDeploy = (w: Parameters<typeof blueLive>[0]) => {
+    blueLive(w)
+    w.set('app-blue', 'worker', 'exited')
+    w.set('app-blue', 'beat', 'exited')
+    for (const s of ['web', 'worker', 'beat']) w.set('app-green', s, 'running')
+  }
+
+  it('switches back, stops the new workers and beat before the old ones start, then the new web', async () => {
+    h = await harness({ state: greenLive, setup: afterDeploy })
+    await rollback(h.ctx)
+    expect(h.plan()).toEqual(['write', 'reload', 'green stop worker beat', 'blue start worker beat', 'green stop web'])
+    expect(h.ctx.state.load()).toMatchObject({ live: 'blue', previous: 'green' })
+  })
+
+  it('thaws frozen workers instead of starting them', async () => {
+    h = await harness({ state: greenLive, setup: (w) => (afterDeploy(w), w.set('app-blue', 'worker', 'paused')) })
+    await rollback(h.ctx)
+    expect(h.plan()).toContain('blue unpause worker')
+    expect(h.plan()).toContain('blue start beat')
+  })
+
+  it('refuses when there is nothing to go back to', async () => {
+    h = await harness({ state: { live: 'green', previous: null }, setup: afterDeploy })
+    await expect(rollback(h.ctx)).rejects.toThrow(/nothing to roll back to/)
+    expect(h.plan()).toEqual([])
+  })
+})
+
+describe('cleanup plan', () => {
+  it('drops the backup upstream, then removes the old color', async () => {
+    h = await harness({
+      state: { live: 'green', previous: 'blue', upstream: { color: 'green', port: 1, backup: 2 } },
+      setup: (w) => {
+        blueLive(w)
+        w.set('app-green', 'web', 'running')
+      },
+    })
+    expect(await cleanup(h.ctx, { yes: true })).toBe(true)
+    expect(h.plan()).toEqual(['write', 'reload', 'blue down'])
+    expect([...h.exec.files.values()].at(-1)).not.toContain('backup')
+    expect(h.ctx.state.load().previous).toBeNull()
+  })
+
+  it('thaws frozen workers first so their warm shutdown can run', async () => {
+    h = await harness({ state: { live: 'green', previous: 'blue' }, setup: (w) => (blueLive(w), w.set('app-blue', 'worker', 'paused')) })
+    await cleanup(h.ctx, { yes: true })
+    expect(h.plan()).toEqual(['blue unpause worker', 'blue down'])
+  })
+
+  it('asks, and a "no" changes nothing', async () => {
+    h = await harness({ state: { live: 'green', previous: 'blue' }, setup: blueLive })
+    expect(await cleanup(h.ctx, { confirm: async () => false })).toBe(false)
+    expect(h.plan()).toEqual([])
+  })
+})

@@ -1,0 +1,155 @@
+// A pretend Docker host for plan tests: it answers `docker ps` and `compose config` and
+// applies up/stop/start/pause/unpause/down to its containers, so steps see a host that
+// changes as they act. Health answers come from real local HTTP servers on loopback.
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Cmd } from '../../lib/compose.ts'
+import { loadConfig, type Color, type Config } from '../../lib/config.ts'
+import { makeContext, type Ctx } from '../../lib/context.ts'
+import { RecordingExecutor, type Result } from '../../lib/exec.ts'
+import { EMPTY_STATE, StateStore, type State } from '../../lib/state.ts'
+import { Ui } from '../../lib/ui.ts'
+
+type CState = 'running' | 'exited' | 'paused'
+
+export class World {
+  readonly containers = new Map<string, { project: string; service: string; state: CState }>()
+  readonly model = JSON.parse(readFileSync(new URL('../fixtures/example-model.json', import.meta.url), 'utf8'))
+  /** Make a command fail: return an exit code for it, or undefined to let it pass. */
+  failOn: (argv: readonly string[]) => number | undefined = () => undefined
+  webStatus: Record<Color, number> = { blue: 200, green: 200 }
+
+  set(project: string, service: string, state: CState) {
+    this.containers.set(`${project}-${service}-1`, { project, service, state })
+  }
+
+  state(project: string, service: string): CState | undefined {
+    return this.containers.get(`${project}-${service}-1`)?.state
+  }
+
+  respond = (cmd: Cmd): Partial<Result> => {
+    const a = cmd.argv
+    const fail = this.failOn(a)
+    if (fail) return { code: fail, stderr: 'simulated failure' }
+    if (a[0] === 'git') return { code: 128 }
+    if (a[1] === 'info') return { stdout: '20.10.24\n' }
+    if (a[1] === 'ps') {
+      return {
+        stdout: [...this.containers.entries()]
+          .map(([name, c]) => [`id-${name}`, c.project, c.service, c.state, c.state === 'running' ? 'Up 1 minute' : 'Exited (0) 1 second ago', name, 'img'].join('\t'))
+          .join('\n'),
+      }
+    }
+    if (a[1] !== 'compose') return {}
+    const project = a[3]!
+    const verb = a[6]!
+    const services = a.slice(7).filter((x, i, all) => !x.startsWith('-') && all[i - 1] !== '-t' && all[i - 1] !== '--tail')
+    const to = (s: CState) => services.forEach((svc) => this.set(project, svc, s))
+    switch (verb) {
+      case 'config': {
+        // As Compose would: the web publishes whatever port the env hands it.
+        const m = structuredClone(this.model)
+        if (m.services.web?.ports?.[0]) m.services.web.ports[0].published = cmd.env?.WEB_PORT
+        return { stdout: JSON.stringify(m) }
+      }
+      case 'up':
+      case 'start':
+      case 'unpause':
+        to('running')
+        break
+      case 'stop':
+        to('exited')
+        break
+      case 'pause':
+        to('paused')
+        break
+      case 'down':
+        for (const [k, c] of this.containers) if (c.project === project) this.containers.delete(k)
+        break
+    }
+    return {}
+  }
+}
+
+export interface Harness {
+  world: World
+  exec: RecordingExecutor
+  ctx: Ctx
+  config: Config
+  out: string[]
+  /** The mutating commands, short: "green up web", "blue stop worker beat", "write", "reload". */
+  plan(): string[]
+  close(): Promise<void>
+}
+
+async function listen(handler: Parameters<typeof createServer>[1]): Promise<[Server, number]> {
+  const s = createServer(handler)
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r))
+  return [s, (s.address() as AddressInfo).port]
+}
+
+export async function harness(o: { state?: Partial<State>; env?: Record<string, string>; setup?: (w: World) => void } = {}): Promise<Harness> {
+  const world = new World()
+  const dir = mkdtempSync(join(tmpdir(), 'calmswap-plan-'))
+  writeFileSync(join(dir, 'compose.yml'), 'services: {}\n')
+  const exec = new RecordingExecutor(world.respond)
+  // Two webs and a proxy on loopback; the proxy reports the port the upstream file names.
+  const webs = await Promise.all((['blue', 'green'] as const).map((color) => listen((_, res) => res.writeHead(world.webStatus[color]).end(color))))
+  const [proxy, proxyPort] = await listen((_, res) => {
+    const file = [...exec.files.values()].at(-1) ?? ''
+    const port = /server 127\.0\.0\.1:(\d+);/.exec(file)?.[1]
+    res.writeHead(200, { 'x-calmswap-upstream': `127.0.0.1:${port}` }).end('ok')
+  })
+  const config = loadConfig({
+    cwd: dir,
+    env: {
+      CALMSWAP_PREFIX: 'app',
+      CALMSWAP_BLUE_PORT: String(webs[0]![1]),
+      CALMSWAP_GREEN_PORT: String(webs[1]![1]),
+      CALMSWAP_PROXY_URL: `http://127.0.0.1:${proxyPort}`,
+      CALMSWAP_CPU_CALM: '0',
+      CALMSWAP_HEALTH_DEADLINE: '2s',
+      CALMSWAP_HEALTH_TIMEOUT: '500ms',
+      CALMSWAP_RELEASE: 'r2',
+      ...o.env,
+    },
+  })
+  const store = new StateStore(config.stateDir)
+  store.save({ ...EMPTY_STATE, ...o.state })
+  o.setup?.(world)
+  const out: string[] = []
+  const sink = { write: (s: string) => (out.push(s), true) } as unknown as NodeJS.WritableStream
+  const ctx = makeContext({ config, exec, state: store, ui: new Ui({ err: sink, out: sink, color: false, interactive: false }) })
+  return {
+    world,
+    exec,
+    ctx,
+    config,
+    out,
+    plan: () =>
+      exec.events.flatMap((e) => {
+        if ('write' in e) return ['write']
+        const a = e.cmd.argv
+        if (!e.cmd.mutates) return []
+        if (a[1] === 'exec') return [a.slice(3).join(' ') === 'nginx -s reload' ? 'reload' : a.slice(3).join(' ')]
+        if (a[1] !== 'compose') return [a.join(' ')]
+        const rest = a.slice(7).filter((x, j, all) => !x.startsWith('-') && all[j - 1] !== '-t')
+        return [`${a[3]!.replace('app-', '')} ${a[6]}${rest.length ? ` ${rest.join(' ')}` : ''}`]
+      }),
+    async close() {
+      for (const [s] of [...webs, [proxy] as const]) {
+        s.closeAllConnections()
+        s.close()
+      }
+    },
+  }
+}
+
+/** A host where blue is live with all its services running, and shared up. */
+export function blueLive(w: World) {
+  for (const s of ['redis', 'proxy']) w.set('app-shared', s, 'running')
+  for (const s of ['web', 'worker', 'beat']) w.set('app-blue', s, 'running')
+}
