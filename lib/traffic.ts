@@ -3,7 +3,7 @@
 // check restores the old file, so there is no reload and no switch.
 import { existsSync, readFileSync, rmSync } from 'node:fs'
 import type { Color, Config } from './config.ts'
-import { dockerExec, type Cmd } from './compose.ts'
+import { dockerExec, projectName, type Cmd } from './compose.ts'
 import type { Ctx } from './context.ts'
 import { CommandError, must } from './exec.ts'
 import { StepError } from './errors.ts'
@@ -47,12 +47,14 @@ export function proxyCommands(c: Config, color: Color, proxyContainer?: string):
     case 'container':
       if (!proxyContainer) throw new StepError(`the proxy container (service "${c.proxy.service}" of ${c.prefix}-shared) is not running`)
       return {
-        test: dockerExec(c, proxyContainer, ['nginx', '-t'], false),
+        // `mutates`: the check belongs to the switch (it reads the file just written), so a
+        // dry run prints it with the write instead of testing the old file.
+        test: dockerExec(c, proxyContainer, ['nginx', '-t'], true),
         reload: dockerExec(c, proxyContainer, ['nginx', '-s', 'reload'], true),
       }
     case 'host':
       return {
-        test: { argv: [c.proxy.nginx, '-t'], mutates: false },
+        test: { argv: [c.proxy.nginx, '-t'], mutates: true },
         reload: { argv: [c.proxy.nginx, '-s', 'reload'], mutates: true },
       }
     case 'command':
@@ -72,7 +74,9 @@ export function proxyCommands(c: Config, color: Color, proxyContainer?: string):
 export async function proxyContainer(ctx: Ctx): Promise<string | undefined> {
   if (ctx.config.proxy.mode !== 'container') return undefined
   const inv = await ctx.inventory()
-  return inv.of('shared', [ctx.config.proxy.service]).find((c) => c.state === 'running')?.name
+  const running = inv.of('shared', [ctx.config.proxy.service]).find((c) => c.state === 'running')?.name
+  // A dry run of a first deploy plans the proxy's start without doing it: name the container it would get.
+  return running ?? (ctx.exec.dryRun ? `${projectName(ctx.config, 'shared')}-${ctx.config.proxy.service}-1` : undefined)
 }
 
 const readTemplate = (c: Config) => (c.proxy.template ? readFileSync(c.proxy.template, 'utf8') : undefined)

@@ -16,14 +16,14 @@ describe('deploy plan', () => {
   it('first deploy bootstraps shared, then blue, then the switch', async () => {
     h = await harness()
     await deploy(h.ctx)
-    expect(h.plan()).toEqual(['blue build web worker beat', 'write', 'shared up redis proxy', 'blue up web', 'write', 'reload', 'blue up worker beat'])
+    expect(h.plan()).toEqual(['blue build web worker beat', 'write', 'shared up redis proxy', 'blue up web', 'write', 'nginx -t', 'reload', 'blue up worker beat'])
     expect(h.ctx.state.load()).toMatchObject({ live: 'blue', previous: null, journal: null, release: 'r2' })
   })
 
   it('blue → green: build first, free the CPU, web alone, switch with blue as backup, then workers', async () => {
     h = await harness({ state: { live: 'blue', release: 'r1' }, setup: blueLive })
     await deploy(h.ctx)
-    expect(h.plan()).toEqual(['green build web worker beat', 'blue stop worker beat', 'green up web', 'write', 'reload', 'green up worker beat'])
+    expect(h.plan()).toEqual(['green build web worker beat', 'blue stop worker beat', 'green up web', 'write', 'nginx -t', 'reload', 'green up worker beat'])
     expect([...h.exec.files.values()].at(-1)).toMatch(new RegExp(`server 127.0.0.1:${h.config.ports.green};\\n  server 127.0.0.1:${h.config.ports.blue} backup;`))
     expect(h.ctx.state.load()).toMatchObject({ live: 'green', previous: 'blue', release: 'r2', previousRelease: 'r1' })
   })
@@ -53,7 +53,7 @@ describe('deploy plan', () => {
     h = await harness({ state: { live: 'blue' }, setup: blueLive })
     h.world.failOn = (a) => (a.includes('up') && a.includes('worker') ? 1 : undefined)
     await expect(deploy(h.ctx)).rejects.toThrow(/rolled back/)
-    expect(h.plan().slice(3)).toEqual(['write', 'reload', 'green up worker beat', 'write', 'reload', 'blue start worker beat', 'green stop web'])
+    expect(h.plan().slice(3)).toEqual(['write', 'nginx -t', 'reload', 'green up worker beat', 'write', 'nginx -t', 'reload', 'blue start worker beat', 'green stop web'])
     expect([...h.exec.files.values()].at(-1)).toContain(`server 127.0.0.1:${h.config.ports.blue};`)
     expect(h.world.state('app-blue', 'beat')).toBe('running')
   })
@@ -95,7 +95,7 @@ describe('deploy plan', () => {
       },
     })
     await deploy(h.ctx)
-    expect(h.plan()).toEqual(['write', 'reload', 'green up worker beat'])
+    expect(h.plan()).toEqual(['write', 'nginx -t', 'reload', 'green up worker beat'])
     expect(h.out.join('')).toMatch(/earlier deploy blue → green .* was interrupted after step "up-core"/)
   })
 
@@ -134,7 +134,7 @@ describe('rollback plan', () => {
   it('switches back, stops the new workers and beat before the old ones start, then the new web', async () => {
     h = await harness({ state: greenLive, setup: afterDeploy })
     await rollback(h.ctx)
-    expect(h.plan()).toEqual(['write', 'reload', 'green stop worker beat', 'blue start worker beat', 'green stop web'])
+    expect(h.plan()).toEqual(['write', 'nginx -t', 'reload', 'green stop worker beat', 'blue start worker beat', 'green stop web'])
     expect(h.ctx.state.load()).toMatchObject({ live: 'blue', previous: 'green' })
   })
 
@@ -162,7 +162,7 @@ describe('cleanup plan', () => {
       },
     })
     expect(await cleanup(h.ctx, { yes: true })).toBe(true)
-    expect(h.plan()).toEqual(['write', 'reload', 'blue down'])
+    expect(h.plan()).toEqual(['write', 'nginx -t', 'reload', 'blue down'])
     expect([...h.exec.files.values()].at(-1)).not.toContain('backup')
     expect(h.ctx.state.load().previous).toBeNull()
   })

@@ -1,0 +1,145 @@
+// Runs one orchestrator command (calmswap, or a strategy's bash script) the same way for
+// every strategy: under bench/rusage.py for its CPU time and peak RSS, with stdout read
+// line by line for step markers and docker calls, and its process tree's RSS sampled.
+import { spawn } from 'node:child_process'
+import { createWriteStream, readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { now, sampleEvery } from './samplers.ts'
+
+export interface Step {
+  readonly name: string
+  readonly start: number
+  end?: number
+  ok?: boolean
+}
+
+export interface OrchestratorRun {
+  readonly label: string
+  readonly argv: readonly string[]
+  readonly code: number
+  /** Bench clock (ms): process started, process exited. */
+  readonly t0: number
+  readonly t1: number
+  readonly wallS: number
+  readonly cpuS: number
+  readonly userS: number
+  readonly sysS: number
+  /** Largest single process of the tree (ru_maxrss), MB. */
+  readonly maxRssMb: number
+  /** Largest sum of RSS over the whole tree at one sample (every 200 ms), MB. */
+  readonly treePeakRssMb: number
+  readonly steps: Step[]
+  /** Every docker / docker compose call the orchestrator reported, with its time. */
+  readonly commands: { t: number; text: string }[]
+  /** calmswap's --json events (health tries, calm waits, ...), with arrival time. */
+  readonly events: ({ t: number } & Record<string, unknown>)[]
+}
+
+const PAGE_KB = 4
+
+/** Sum of resident memory of pid's descendants (pid itself, the python wrapper, excluded). */
+function treeRssKb(root: number): number {
+  const children = new Map<number, number[]>()
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8')
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(name)])
+    } catch {}
+  }
+  let kb = 0
+  const todo = [...(children.get(root) ?? [])]
+  while (todo.length) {
+    const pid = todo.pop()!
+    try {
+      kb += Number(readFileSync(`/proc/${pid}/statm`, 'utf8').split(' ')[1]) * PAGE_KB
+    } catch {}
+    todo.push(...(children.get(pid) ?? []))
+  }
+  return kb
+}
+
+export interface RunOptions {
+  readonly label: string
+  readonly argv: readonly string[]
+  readonly env: Record<string, string>
+  readonly cwd: string
+  readonly logFile: string
+  readonly usageFile: string
+  readonly onLine?: (line: string) => void
+}
+
+export async function runOrchestrator(o: RunOptions): Promise<OrchestratorRun> {
+  const log = createWriteStream(o.logFile, { flags: 'a' })
+  log.write(`\n$ ${o.argv.join(' ')}\n`)
+  const steps: Step[] = []
+  const commands: { t: number; text: string }[] = []
+  const events: ({ t: number } & Record<string, unknown>)[] = []
+  const t0 = now()
+  const child = spawn('python3', [join(o.cwd, 'bench/rusage.py'), o.usageFile, ...o.argv], {
+    cwd: o.cwd,
+    env: { ...process.env, ...o.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  const rss = sampleEvery(200, () => (child.pid ? treeRssKb(child.pid) : 0))
+
+  const onStep = (kind: string, name: string, t: number, ok?: boolean) => {
+    if (kind === 'step-start') steps.push({ name, start: t })
+    else {
+      const s = [...steps].reverse().find((x) => x.name === name && x.end === undefined)
+      if (s) Object.assign(s, { end: t, ok: ok ?? true })
+    }
+  }
+  let pending = ''
+  child.stdout.on('data', (d: Buffer) => {
+    const t = now()
+    log.write(d)
+    pending += d.toString('utf8')
+    const lines = pending.split('\n')
+    pending = lines.pop()!
+    for (const line of lines) {
+      o.onLine?.(line)
+      if (line.startsWith('{')) {
+        // calmswap --json
+        try {
+          const e = JSON.parse(line) as Record<string, unknown>
+          events.push({ t, ...e })
+          if (e.type === 'step-start' || e.type === 'step-end') onStep(String(e.type), String(e.step), t, e.ok as boolean | undefined)
+          if (e.type === 'command' && !e.planned) commands.push({ t, text: (e.argv as string[]).join(' ') })
+        } catch {}
+      } else if (line.startsWith('@')) {
+        // bench/strategies/*.sh: "@step-start NAME", "@step-end NAME [failed]", "@command ARGV"
+        const [kind = '', ...rest] = line.slice(1).split(' ')
+        if (kind === 'command') commands.push({ t, text: rest.join(' ') })
+        else if (kind === 'step-start' || kind === 'step-end') onStep(kind, rest[0] ?? '?', t, rest[1] !== 'failed')
+      }
+    }
+  })
+  child.stderr.on('data', (d: Buffer) => log.write(d))
+  const code = await new Promise<number>((resolve) => child.on('close', (c) => resolve(c ?? 1)))
+  const t1 = now()
+  await rss.stop()
+  log.end()
+  let usage = { code, wallS: (t1 - t0) / 1000, userS: NaN, sysS: NaN, maxRssKb: NaN }
+  try {
+    usage = { ...usage, ...JSON.parse(readFileSync(o.usageFile, 'utf8')) }
+  } catch {}
+  for (const s of steps) if (s.end === undefined) Object.assign(s, { end: t1, ok: false })
+  return {
+    label: o.label,
+    argv: o.argv,
+    code: usage.code,
+    t0,
+    t1,
+    wallS: usage.wallS,
+    cpuS: usage.userS + usage.sysS,
+    userS: usage.userS,
+    sysS: usage.sysS,
+    maxRssMb: usage.maxRssKb / 1024,
+    treePeakRssMb: Math.max(0, ...rss.samples) / 1024,
+    steps,
+    commands,
+    events,
+  }
+}
