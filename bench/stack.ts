@@ -1,0 +1,92 @@
+// The example stack as the bench drives it: env of a strategy's three compose projects,
+// the release images, the CPU-heavy backlog, and a teardown that leaves nothing behind.
+import { execFile } from 'node:child_process'
+import type { Color } from '../lib/config.ts'
+import type { Params, Ports } from './params.ts'
+
+export const IMAGE = 'calmswap-example-app'
+/** Release tags: the one set up first, the good new one, the failing one. */
+export const RELEASES = { setup: 'bench-a', good: 'bench-b', failing: 'bench-c' } as const
+
+export interface Sh {
+  readonly code: number
+  readonly stdout: string
+  readonly stderr: string
+}
+
+export function sh(argv: readonly string[], env: Record<string, string> = {}, cwd?: string, timeoutMs = 300_000): Promise<Sh> {
+  return new Promise((resolve) =>
+    execFile(argv[0]!, argv.slice(1), { env: { ...process.env, ...env }, cwd, timeout: timeoutMs, maxBuffer: 64 << 20 }, (err, stdout, stderr) =>
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
+    ),
+  )
+}
+
+async function must(argv: readonly string[], env: Record<string, string> = {}, cwd?: string): Promise<string> {
+  const r = await sh(argv, env, cwd)
+  if (r.code !== 0) throw new Error(`${argv.join(' ')} failed (exit ${r.code}): ${(r.stderr || r.stdout).trim().split('\n').slice(-5).join('\n')}`)
+  return r.stdout
+}
+
+/** Everything the compose file and calmswap read, for one strategy's stack. */
+export function stackEnv(p: Params, prefix: string, ports: Ports, stateDir: string): Record<string, string> {
+  return {
+    CALMSWAP_PREFIX: prefix,
+    CALMSWAP_STATE_DIR: stateDir,
+    CALMSWAP_BLUE_PORT: String(ports.blue),
+    CALMSWAP_GREEN_PORT: String(ports.green),
+    CALMSWAP_PROXY_URL: `http://127.0.0.1:${ports.proxy}`,
+    // The release images are built once before the run, as for the bash strategies.
+    CALMSWAP_BUILD: 'never',
+    PROXY_PORT: String(ports.proxy),
+    REDIS_PORT: String(ports.redis),
+    APP_CPUSET: String(p.pinnedCpu),
+    BOOT_DELAY: String(p.bootDelayS),
+    WORKER_CONCURRENCY: String(p.workerConcurrency),
+    BEAT_EVERY: '2',
+    APP_FAULT: '',
+    // Plain output in the logs: no spinner, no color codes.
+    CI: 'true',
+    NO_COLOR: '1',
+    ...p.calmswapEnv,
+  }
+}
+
+/** One image, tagged once per release, so no strategy ever builds during a deploy. */
+export async function prepareImages(root: string): Promise<void> {
+  await must(['docker', 'compose', '-p', 'bench-build', '-f', 'compose.yml', 'build', 'web'], { CALMSWAP_RELEASE: 'bench-build', CALMSWAP_PREFIX: 'bench-build' }, root)
+  for (const tag of Object.values(RELEASES)) await must(['docker', 'tag', `${IMAGE}:bench-build`, `${IMAGE}:${tag}`])
+}
+
+export async function removeImages(): Promise<void> {
+  await sh(['docker', 'image', 'rm', ...[...Object.values(RELEASES), 'bench-build'].map((t) => `${IMAGE}:${t}`)])
+}
+
+const PROJECTS = ['blue', 'green', 'shared'] as const
+
+/** `down -v -t 1` of all three projects, then anything left by name. Returns what was left. */
+export async function teardown(root: string, prefix: string, env: Record<string, string>): Promise<string[]> {
+  for (const p of PROJECTS) {
+    await sh(['docker', 'compose', '-p', `${prefix}-${p}`, '-f', 'compose.yml', 'down', '-v', '-t', '1', '--remove-orphans'], { ...env, DEPLOY_COLOR: p }, root)
+  }
+  const left: string[] = []
+  for (const p of PROJECTS) {
+    const ids = (await sh(['docker', 'ps', '-aq', '--filter', `label=com.docker.compose.project=${prefix}-${p}`])).stdout.split('\n').filter(Boolean)
+    if (ids.length) {
+      left.push(...ids)
+      await sh(['docker', 'rm', '-f', '-v', ...ids])
+    }
+  }
+  await sh(['docker', 'network', 'rm', `${prefix}-net`])
+  return left
+}
+
+/** Queues `tasks` CPU-heavy tasks from inside the live web (it has the Celery app), counted as enqueued. */
+export async function enqueueBacklog(prefix: string, color: Color, tasks: number, ms: number): Promise<void> {
+  const code = [
+    'import tasks',
+    `for _ in range(${tasks}): tasks.burn.delay(${ms})`,
+    `tasks._counters.incrby("calmswap:enqueued", ${tasks})`,
+  ].join('\n')
+  await must(['docker', 'exec', `${prefix}-${color}-web-1`, 'python3', '-c', code])
+}
