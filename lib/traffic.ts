@@ -109,7 +109,12 @@ export async function switchTraffic(ctx: Ctx, color: Color, backup: Color | null
     }
   }
   const upstream: Upstream = { color, port: c.ports[color], backup: backup ? c.ports[backup] : null }
-  ctx.state.update((s) => ({ ...s, upstream }))
+  try {
+    ctx.state.update((s) => ({ ...s, upstream }))
+  } catch (e) {
+    // The switch happened; only its record failed. Say so rather than pretend it did not.
+    ctx.ui.warn(`switched to ${color}, but could not record it: ${(e as Error).message}`)
+  }
   return upstream
 }
 

@@ -2,9 +2,10 @@
 // The whole staged deploy, in one node process: build first (a build is itself a CPU
 // spike), free the CPU, start the new web alone, check it, switch, then start workers.
 // Any failure, or Ctrl-C, rolls back while the old color is still warm.
+import { existsSync, readFileSync } from 'node:fs'
 import { dirname, extname, relative } from 'node:path'
 import type { Color, Config } from '../lib/config.ts'
-import { ConfigError, coloredServices, otherColor } from '../lib/config.ts'
+import { COLORS, ConfigError, coloredServices, otherColor } from '../lib/config.ts'
 import { build, dockerInfo, imageIds, up } from '../lib/compose.ts'
 import type { Ctx } from '../lib/context.ts'
 import { CommandError, must } from '../lib/exec.ts'
@@ -64,6 +65,23 @@ export async function ensureShared(ctx: Ctx, color: Color): Promise<void> {
   await must(ctx.exec, { ...up(c, 'shared', notRunning), timeoutMs: 600_000 })
 }
 
+/**
+ * No state but a color already serving (a lost state folder, a different checkout): adopt
+ * that color as live rather than "bootstrap" over it and recreate the web under traffic.
+ */
+export async function adoptRunning(ctx: Ctx): Promise<Color | null> {
+  const c = ctx.config
+  const inv = await ctx.inventory()
+  const serving = COLORS.filter((col) => inv.running(col, c.roles.web).length)
+  if (!serving.length) return null
+  const named = existsSync(c.proxy.upstreamFile) ? /server 127\.0\.0\.1:(\d+);/.exec(readFileSync(c.proxy.upstreamFile, 'utf8'))?.[1] : undefined
+  const live = serving.length === 1 ? serving[0]! : serving.find((col) => String(c.ports[col]) === named)
+  if (!live) throw new StepError(`the state file ${ctx.state.file} is missing, and both ${c.prefix}-blue and ${c.prefix}-green serve: cannot tell which is live. Write {"live":"blue"} or {"live":"green"} into it, or remove one color.`)
+  ctx.ui.warn(`no state in ${ctx.state.dir}, but ${c.prefix}-${live} is running: adopting ${live} as the live color`)
+  ctx.state.update((x) => ({ ...x, live, upstream: x.upstream ?? { color: live, port: c.ports[live], backup: null } }))
+  return live
+}
+
 export const withRelease = (c: Config, release: string): Config => Object.freeze({ ...c, release })
 
 /** The command that removes the old color, as this deploy was started. */
@@ -94,8 +112,8 @@ export async function deploy(ctx0: Ctx): Promise<DeployResult> {
     reportInterrupted(ctx0, s)
 
     const j = s.journal
-    const from = j ? j.from : s.live
-    const to: Color = j ? j.to : s.live ? otherColor(s.live) : 'blue'
+    const from = j ? j.from : (s.live ?? (await adoptRunning(ctx0)))
+    const to: Color = j ? j.to : from ? otherColor(from) : 'blue'
     const release = j?.release || ctx0.config.release || (await detectRelease(ctx0))
     const ctx: Ctx = { ...ctx0, config: withRelease(ctx0.config, release) }
     const done = new Set(j?.done ?? [])

@@ -41,7 +41,16 @@ export async function rollbackTo(ctx0: Ctx, plan: RollbackPlan, reason?: Error):
   const c = ctx.config
   const { good, bad } = plan
   const grace = { timeoutMs: (c.stopGraceS + 60) * 1000 }
-  ctx.state.update((s) => ({ ...s, journal: { op: 'rollback', from: bad, to: good ?? bad, release: s.journal?.release ?? s.release ?? '', startedAt: new Date().toISOString(), pid: process.pid, done: [] } }))
+  // The host matters more than the record: a state folder that stopped taking writes
+  // (disk full) must not stop the rollback itself.
+  const record = (f: (s: State) => State) => {
+    try {
+      ctx.state.update(f)
+    } catch (e) {
+      ctx.ui.warn(`could not record the rollback in the state file: ${(e as Error).message}`)
+    }
+  }
+  record((s) => ({ ...s, journal: { op: 'rollback', from: bad, to: good ?? bad, release: s.journal?.release ?? s.release ?? '', startedAt: new Date().toISOString(), pid: process.pid, done: [] } }))
 
   if (good) {
     let inv = await ctx.inventory(true)
@@ -87,7 +96,7 @@ export async function rollbackTo(ctx0: Ctx, plan: RollbackPlan, reason?: Error):
       ctx.ui.detail(text)
     }
   }
-  ctx.state.update((s) => ({
+  record((s) => ({
     ...s,
     live: good,
     previous: bad,

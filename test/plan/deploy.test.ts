@@ -179,3 +179,18 @@ describe('cleanup plan', () => {
     expect(h.plan()).toEqual([])
   })
 })
+
+describe('lost state', () => {
+  it('adopts the color that serves instead of recreating it under traffic', async () => {
+    h = await harness({ setup: blueLive })
+    await deploy(h.ctx)
+    expect(h.plan()[1]).toBe('blue stop worker beat')
+    expect(h.plan()).toContain('green up web')
+    expect(h.out.join('')).toMatch(/adopting blue as the live color/)
+  })
+  it('refuses when both colors serve and nothing says which is live', async () => {
+    h = await harness({ setup: (w) => (blueLive(w), w.set('app-green', 'web', 'running')) })
+    await expect(deploy(h.ctx)).rejects.toThrow(/cannot tell which is live/)
+    expect(h.plan()).toEqual([])
+  })
+})

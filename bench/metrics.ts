@@ -1,0 +1,98 @@
+// Turns a phase's raw samples into the figures of the table: pure functions, no I/O.
+import { failed, type Sample } from './load.ts'
+import { cpuWindow, runningOf, type ContainerSample, type CpuSample, type CpuWindow, type StallSource } from './samplers.ts'
+import type { OrchestratorRun } from './orchestrator.ts'
+
+export interface Latency {
+  readonly n: number
+  readonly p50: number
+  readonly p99: number
+  readonly max: number
+}
+
+export function percentile(sorted: readonly number[], p: number): number {
+  if (!sorted.length) return NaN
+  // Nearest rank: the p99 of 100 values is the 99th, never interpolated past the data.
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!
+}
+
+export function latency(samples: readonly Sample[], from: number, to: number): Latency {
+  const ms = samples.filter((s) => s.t >= from && s.t <= to).map((s) => s.ms).sort((a, b) => a - b)
+  return { n: ms.length, p50: percentile(ms, 50), p99: percentile(ms, 99), max: ms.length ? ms.at(-1)! : NaN }
+}
+
+export interface Requests {
+  readonly total: number
+  readonly failed: number
+  /** "502", "ECONNRESET", ... → count. */
+  readonly failures: Record<string, number>
+  /** Answered by the new color's web (X-Calmswap-Upstream). */
+  readonly servedByNew: number
+}
+
+export function requests(samples: readonly Sample[], newPort: number): Requests {
+  const failures: Record<string, number> = {}
+  for (const s of samples.filter(failed)) {
+    const k = s.error ?? String(s.status)
+    failures[k] = (failures[k] ?? 0) + 1
+  }
+  return {
+    total: samples.length,
+    failed: samples.filter(failed).length,
+    failures,
+    servedByNew: samples.filter((s) => !failed(s) && s.upstreamPort === newPort).length,
+  }
+}
+
+/** Seconds from t0 until the first answer from the new color arrived; null if none did. */
+export function switchedAfter(samples: readonly Sample[], newPort: number, t0: number): number | null {
+  const first = samples.filter((s) => s.t >= t0 && !failed(s) && s.upstreamPort === newPort).sort((a, b) => a.t + a.ms - (b.t + b.ms))[0]
+  return first ? (first.t + first.ms - t0) / 1000 : null
+}
+
+export interface Cpu {
+  readonly source: StallSource
+  readonly steady: CpuWindow | null
+  readonly deploy: CpuWindow | null
+  /** Deploy stall / steady stall (steady floored at 1 ms/s, so an idle steady state does not divide by ~0). */
+  readonly stallRatio: number | null
+}
+
+export function cpu(samples: readonly CpuSample[], source: StallSource, steady: [number, number], deploy: [number, number]): Cpu {
+  const s = cpuWindow(samples, ...steady)
+  const d = cpuWindow(samples, ...deploy)
+  return { source, steady: s, deploy: d, stallRatio: s && d ? d.stallMsPerS / Math.max(1, s.stallMsPerS) : null }
+}
+
+export function maxRunning(samples: readonly ContainerSample[], service: string, from: number, to: number): number {
+  return Math.max(0, ...samples.filter((s) => s.t >= from && s.t <= to).map((s) => runningOf(s, service)))
+}
+
+export interface Orchestrator {
+  readonly exitCode: number
+  readonly wallS: number
+  readonly cpuS: number
+  readonly userS: number
+  readonly sysS: number
+  readonly maxRssMb: number
+  readonly treePeakRssMb: number
+  readonly dockerCalls: number
+  readonly composeCalls: number
+}
+
+export function orchestrator(r: OrchestratorRun): Orchestrator {
+  return {
+    exitCode: r.code,
+    wallS: r.wallS,
+    cpuS: r.cpuS,
+    userS: r.userS,
+    sysS: r.sysS,
+    maxRssMb: r.maxRssMb,
+    treePeakRssMb: r.treePeakRssMb,
+    dockerCalls: r.commands.filter((c) => /^\S*docker /.test(c.text)).length,
+    composeCalls: r.commands.filter((c) => /^\S*docker compose /.test(c.text)).length,
+  }
+}
+
+export const steps = (r: OrchestratorRun, t0: number) =>
+  r.steps.map((s) => ({ name: s.name, startS: (s.start - t0) / 1000, endS: ((s.end ?? r.t1) - t0) / 1000, ok: s.ok ?? false }))
