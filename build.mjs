@@ -14,6 +14,8 @@ await build({
   target: 'node20',
   splitting: false,
   legalComments: 'none',
+  minify: true,
+  keepNames: true,
   logLevel: 'warning',
   // zx and undici still call require() for node built-ins here and there.
   banner: { js: "import { createRequire as __calmswapRequire } from 'node:module'; const require = __calmswapRequire(import.meta.url);" },

@@ -2,7 +2,7 @@
 // so --dry-run, --verbose and the recording executor of the plan tests see every effect.
 import { mkdirSync, openSync, writeSync, fsyncSync, closeSync, renameSync, unlinkSync } from 'node:fs'
 import { dirname } from 'node:path'
-import { $ } from 'zx'
+import { $ } from 'zx/core'
 import { render, type Cmd } from './compose.ts'
 
 export interface Result {

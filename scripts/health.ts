@@ -21,6 +21,7 @@ export async function health(ctx: Ctx, color: Color): Promise<WaitResult | null>
     return null
   }
   const webs = (await ctx.inventory()).of(color, c.roles.web)
+  const withHealthcheck = new Set(webs.map((w) => w.id))
   // A container that already exited will not start answering: stop waiting at once.
   const gone = new AbortController()
   const watch = setInterval(async () => {
@@ -41,8 +42,11 @@ export async function health(ctx: Ctx, color: Color): Promise<WaitResult | null>
         signal: AbortSignal.any([ctx.signal, gone.signal]),
         extra: async () => {
           for (const w of webs) {
+            if (!withHealthcheck.has(w.id)) continue
             const h = (await ctx.exec.run(healthStatus(c, w.id))).stdout.trim()
-            if (h && h !== 'healthy') return `docker healthcheck of ${w.name} is ${h}`
+            // No healthcheck defined: never ask docker again for this container.
+            if (!h) withHealthcheck.delete(w.id)
+            else if (h !== 'healthy') return `docker healthcheck of ${w.name} is ${h}`
           }
           return null
         },
