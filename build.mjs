@@ -4,22 +4,27 @@ import { build } from 'esbuild'
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 
 const scripts = readdirSync('scripts').filter((f) => f.endsWith('.ts'))
-await build({
-  entryPoints: scripts.map((f) => `scripts/${f}`),
-  outdir: 'dist',
-  outExtension: { '.js': '.mjs' },
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'node20',
-  splitting: false,
-  legalComments: 'none',
-  minify: true,
-  keepNames: true,
-  logLevel: 'warning',
-  // zx and undici still call require() for node built-ins here and there.
-  banner: { js: "import { createRequire as __calmswapRequire } from 'node:module'; const require = __calmswapRequire(import.meta.url);" },
-})
+// One build per script: each bundle is told its entry's name, so that in a bundle only the
+// entry script's main runs (every module in it shares one import.meta.url).
+await Promise.all(
+  scripts.map((f) =>
+    build({
+      entryPoints: [`scripts/${f}`],
+      outfile: `dist/${f.replace(/\.ts$/, '.mjs')}`,
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node20',
+      legalComments: 'none',
+      minify: true,
+      keepNames: true,
+      logLevel: 'warning',
+      define: { __CALMSWAP_ENTRY__: JSON.stringify(f.replace(/\.ts$/, '')) },
+      // zx and undici still call require() for node built-ins here and there.
+      banner: { js: "import { createRequire as __calmswapRequire } from 'node:module'; const require = __calmswapRequire(import.meta.url);" },
+    }),
+  ),
+)
 // The sources' shebang runs tsx; the bundles need only node.
 for (const f of scripts) {
   const out = `dist/${f.replace(/\.ts$/, '.mjs')}`

@@ -1,7 +1,6 @@
 // The shell around every script: flags, --help, config, signals, and the one place
 // that turns an outcome into an exit code (0 ok, 1 a step failed, 2 usage or config).
 import { realpathSync } from 'node:fs'
-import { basename } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { ConfigError, loadConfig, SETTINGS, type Config } from './config.ts'
@@ -27,17 +26,19 @@ export interface Invocation {
   readonly positionals: readonly string[]
 }
 
+declare const __CALMSWAP_ENTRY__: string | undefined
+
 /**
- * True when this module is the script being run. Bundled scripts share one file,
- * so the script name must match too: only the entry script runs its main.
+ * True when this module is the script being run. In a bundle (dist/*.mjs) every module
+ * shares the bundle's URL, so the build names its entry script and only that one runs.
+ * From source, the file path decides, so a renamed copy still runs.
  */
 export function isMain(moduleUrl: string, name: string): boolean {
+  if (typeof __CALMSWAP_ENTRY__ === 'string') return __CALMSWAP_ENTRY__ === name
   const entry = process.argv[1]
   if (!entry) return false
   try {
-    const self = realpathSync(fileURLToPath(moduleUrl))
-    const argv1 = realpathSync(entry)
-    return self === argv1 && basename(argv1).replace(/\.(ts|mts|js|mjs)$/, '') === name
+    return realpathSync(fileURLToPath(moduleUrl)) === realpathSync(entry)
   } catch {
     return false
   }
