@@ -104,7 +104,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'upstreamTemplate', env: 'CALMSWAP_UPSTREAM_TEMPLATE', def: '', kind: 'path', doc: 'Own template for the upstream file ({{name}} {{port}} {{color}} {{backup}})' },
   { key: 'nginx', env: 'CALMSWAP_NGINX', def: 'nginx', kind: 'path', doc: 'nginx binary (proxy=host)' },
   { key: 'switchCommand', env: 'CALMSWAP_SWITCH_COMMAND', def: '', kind: 'argv', doc: 'Command run to switch (proxy=command), split on spaces, no shell; gets CALMSWAP_COLOR and CALMSWAP_PORT' },
-  { key: 'cpuCalm', env: 'CALMSWAP_CPU_CALM', def: '60', kind: 'percent', doc: 'Before each stage wait until CPU pressure (PSI some avg10 %) is below this; 0 turns it off' },
+  { key: 'cpuCalm', env: 'CALMSWAP_CPU_CALM', def: '60', kind: 'percent', doc: 'Before each stage wait until CPU pressure (PSI some, % over 250ms) is below this; 0 turns it off' },
   { key: 'cpuWait', env: 'CALMSWAP_CPU_WAIT', def: '20s', kind: 'duration', doc: 'Longest wait for calm before going on anyway', max: 600_000 },
   { key: 'build', env: 'CALMSWAP_BUILD', def: 'auto', kind: 'enum:auto|never', doc: 'auto: build images with a build: section before anything pauses' },
   { key: 'release', env: 'CALMSWAP_RELEASE', def: '', kind: 'text', doc: 'Release label for state and history (default: git short hash, else a timestamp)' },

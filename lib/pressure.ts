@@ -23,11 +23,29 @@ export function readPressure(psiFile = '/proc/pressure/cpu'): Pressure {
   return { source: 'loadavg', value: Math.round((loadavg()[0]! / availableParallelism()) * 1000) / 10 }
 }
 
+/**
+ * CPU pressure over the last `windowMs`, from the growth of PSI's "some total" counter.
+ * avg10 lags by design (an exponential 10 s average): right after the old workers stop it
+ * still reports their stall for seconds. The same counter over a short window sees a calm
+ * CPU as soon as it is calm. Without PSI: the load average.
+ */
+export async function measurePressure(windowMs = 250, psiFile = '/proc/pressure/cpu'): Promise<Pressure> {
+  const a = readPressure(psiFile)
+  if (a.source !== 'psi') return a
+  const t0 = performance.now()
+  await new Promise((r) => setTimeout(r, windowMs))
+  const b = readPressure(psiFile)
+  const elapsedUs = (performance.now() - t0) * 1000
+  const value = Math.min(100, Math.round((((b.totalUs ?? 0) - (a.totalUs ?? 0)) / elapsedUs) * 1000) / 10)
+  return { source: 'psi', value, totalUs: b.totalUs }
+}
+
 export interface CalmOptions {
   readonly threshold: number
   readonly waitMs: number
+  /** One reading; for PSI it takes a short window, which also paces the loop. */
+  readonly read?: () => Promise<Pressure>
   readonly pollMs?: number
-  readonly read?: () => Pressure
   readonly signal?: AbortSignal
   readonly onWait?: (p: Pressure, elapsedMs: number) => void
 }
@@ -43,16 +61,16 @@ export interface CalmResult {
  * a deploy that waits forever for a quiet CPU is as stuck as one that stalls it.
  */
 export async function waitForCalm(o: CalmOptions): Promise<CalmResult> {
-  const read = o.read ?? (() => readPressure())
+  const read = o.read ?? (() => measurePressure())
   const t0 = performance.now()
-  let last = read()
-  if (o.threshold <= 0) return { calm: true, waitedMs: 0, last }
+  if (o.threshold <= 0) return { calm: true, waitedMs: 0, last: readPressure() }
+  let last = await read()
   while (last.value >= o.threshold) {
     const elapsed = performance.now() - t0
     if (elapsed >= o.waitMs || o.signal?.aborted) return { calm: false, waitedMs: elapsed, last }
     o.onWait?.(last, elapsed)
-    await new Promise((r) => setTimeout(r, Math.min(o.pollMs ?? 500, o.waitMs - elapsed)))
-    last = read()
+    if (last.source !== 'psi') await new Promise((r) => setTimeout(r, Math.min(o.pollMs ?? 500, o.waitMs - elapsed)))
+    last = await read()
   }
   return { calm: true, waitedMs: performance.now() - t0, last }
 }
@@ -61,7 +79,7 @@ export async function waitForCalm(o: CalmOptions): Promise<CalmResult> {
 export async function calmBefore(
   ctx: { config: { calm: { threshold: number; waitMs: number } }; ui: { detail(m: string): void; wait<T>(l: string, f: (u: (t: string) => void) => Promise<T>): Promise<T>; event(t: string, d?: Record<string, unknown>): void }; signal: AbortSignal; exec: { dryRun: boolean } },
   stage: string,
-  read?: () => Pressure,
+  read?: () => Promise<Pressure>,
 ): Promise<CalmResult | null> {
   const { threshold, waitMs } = ctx.config.calm
   if (threshold <= 0 || ctx.exec.dryRun) return null

@@ -1,0 +1,181 @@
+// Faults outside the release: a docker call that breaks halfway, an upstream nginx rejects,
+// an unreachable Docker daemon, a state folder that cannot take a write.
+import { execFileSync } from 'node:child_process'
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { commands, describeLoad, events, Stack, stepResults } from './harness.ts'
+
+let stack: Stack
+let scratch: string
+
+beforeAll(async () => {
+  stack = await Stack.create(import.meta.url)
+  scratch = mkdtempSync(join(tmpdir(), `${stack.prefix}-scratch-`))
+  stack.onTeardown(() => rmSync(scratch, { recursive: true, force: true }))
+  await stack.bootstrap()
+})
+
+afterAll(async () => {
+  await stack?.teardown()
+})
+
+/** Everything a refused deploy must not have changed. */
+async function hostPicture() {
+  return {
+    containers: await stack.snapshot(),
+    state: readFileSync(stack.stateFile(), 'utf8'),
+    upstream: readFileSync(stack.upstreamFile(), 'utf8'),
+    proxyPids: await stack.proxyPids(),
+  }
+}
+
+const readAll = (dir: string) => Object.fromEntries(readdirSync(dir, { recursive: true, withFileTypes: true }).filter((d) => d.isFile()).map((d) => [join(d.parentPath, d.name).slice(dir.length + 1), readFileSync(join(d.parentPath, d.name))]))
+
+/**
+ * Mounts a small tmpfs over the state folder, holding a copy of what is there, for the
+ * length of `f`. The proxy container keeps its own bind mount of the folder underneath.
+ */
+async function withTmpfsStateDir<T>(prepare: (dir: string) => void, f: () => Promise<T>): Promise<T> {
+  const dir = stack.stateDir
+  const files = readAll(dir)
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k,mode=0755', `${stack.prefix}-state`, dir])
+  let mounted = true
+  const unmount = () => {
+    if (mounted) execFileSync('umount', [dir])
+    mounted = false
+  }
+  stack.onTeardown(unmount)
+  try {
+    for (const [rel, data] of Object.entries(files)) {
+      mkdirSync(join(dir, rel, '..'), { recursive: true })
+      writeFileSync(join(dir, rel), data)
+    }
+    prepare(dir)
+    return await f()
+  } finally {
+    unmount()
+  }
+}
+
+describe.sequential('infrastructure faults', () => {
+  test('an unreachable Docker daemon stops the deploy with a clear message and nothing changed', async () => {
+    const before = await hostPicture()
+    const history = readFileSync(join(stack.stateDir, 'history.jsonl'), 'utf8')
+    const r = await stack.run('deploy', [], { DOCKER_HOST: 'unix:///nonexistent.sock' })
+    expect(r.code, r.stderr).toBe(1)
+    expect(r.stderr).toMatch(/cannot reach the Docker daemon .*Nothing was changed/)
+    expect(await hostPicture()).toEqual(before)
+    expect(readFileSync(join(stack.stateDir, 'history.jsonl'), 'utf8')).toBe(history)
+    expect(existsSync(stack.lockFile())).toBe(false)
+    expect(await stack.servingColor()).toBe('blue')
+  })
+
+  test('a full disk under the state folder refuses the deploy before anything is touched', async () => {
+    const before = await hostPicture()
+    const r = await withTmpfsStateDir(
+      (dir) => {
+        // Fill the tmpfs to the last byte.
+        const chunk = Buffer.alloc(64 * 1024, 1)
+        try {
+          for (let i = 0; i < 64; i++) writeFileSync(join(dir, 'filler'), chunk, { flag: 'a' })
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'ENOSPC') throw e
+        }
+        try {
+          for (let i = 0; i < 4096; i++) writeFileSync(join(dir, 'filler'), Buffer.alloc(1, 1), { flag: 'a' })
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'ENOSPC') throw e
+        }
+      },
+      async () => {
+        const state = readFileSync(stack.stateFile(), 'utf8')
+        const r = await stack.run('deploy')
+        expect(readFileSync(stack.stateFile(), 'utf8')).toBe(state)
+        expect(readdirSync(stack.stateDir).sort(), 'no lock or temp file left behind').toEqual(['filler', 'history.jsonl', 'nginx', 'state.json'])
+        return r
+      },
+    )
+    expect(r.code, r.stderr).toBe(1)
+    expect(r.stderr).toMatch(/disk is full/)
+    expect(r.stderr).toMatch(/Nothing was changed/)
+    expect(await hostPicture()).toEqual(before)
+    expect(await stack.servingColor()).toBe('blue')
+  })
+
+  test('a read-only state folder refuses the deploy before anything is touched', async () => {
+    const before = await hostPicture()
+    const r = await withTmpfsStateDir(
+      (dir) => execFileSync('mount', ['-o', 'remount,ro', dir]),
+      async () => stack.run('deploy'),
+    )
+    expect(r.code, r.stderr).toBe(1)
+    expect(r.stderr).toMatch(/not writable/)
+    expect(r.stderr).toMatch(/Nothing was changed/)
+    expect(await hostPicture()).toEqual(before)
+    expect(await stack.servingColor()).toBe('blue')
+  })
+
+  test('nginx -t rejecting the new upstream: exit 1, no reload, upstream file unchanged, blue serves', async () => {
+    const template = join(scratch, 'broken-upstream.conf')
+    writeFileSync(template, 'upstream {{name}} {\n  server 127.0.0.1:{{port}};\n  {{backup}}\n  this_is_not_an_nginx_directive on;\n}\nmap $host $calmswap_color { default "{{color}}"; }\n')
+    const before = await hostPicture()
+    const load = stack.load({ rps: 20 })
+    const r = await stack.run('deploy', ['--json'], { CALMSWAP_UPSTREAM_TEMPLATE: template })
+    const stats = await load.stop()
+
+    expect(r.code, r.stderr).toBe(1)
+    expect(stepResults(r)).toMatchObject({ health: true, switch: false })
+    expect(r.stderr).toMatch(/nginx -t rejected the new upstream/)
+    expect(r.stderr).toMatch(/this_is_not_an_nginx_directive/)
+    expect(commands(r).filter((a) => a.includes('reload')), 'no reload ran').toEqual([])
+    expect(await stack.proxyPids(), 'nginx was not reloaded').toEqual(before.proxyPids)
+    expect(readFileSync(stack.upstreamFile(), 'utf8')).toBe(before.upstream)
+    expect(readdirSync(join(stack.stateDir, 'nginx'))).toEqual(['upstream.conf'])
+
+    expect(stats.failed, describeLoad(stats)).toBe(0)
+    expect(Object.keys(stats.colors)).toEqual(['blue'])
+    expect(await stack.servingColor()).toBe('blue')
+    expect(await stack.states('blue')).toEqual({ web: 'running', worker: 'running', beat: 'running' })
+    expect((await stack.containers('green')).filter((c) => c.state === 'running')).toEqual([])
+    expect(stack.state()).toMatchObject({ live: 'blue', journal: null, upstream: { color: 'blue', backup: null } })
+  })
+
+  test('a docker compose call failing halfway (up worker) rolls back and blue serves', async () => {
+    const realDocker = execFileSync('sh', ['-c', 'command -v docker'], { encoding: 'utf8' }).trim()
+    const wrapper = join(scratch, 'docker-fails-up-worker')
+    writeFileSync(
+      wrapper,
+      `#!/bin/sh
+# The real docker, except that \`docker compose ... up ... worker\` fails.
+compose=0 up=0 worker=0
+for a in "$@"; do
+  case "$a" in compose) compose=1 ;; up) up=1 ;; worker) worker=1 ;; esac
+done
+if [ $compose = 1 ] && [ $up = 1 ] && [ $worker = 1 ]; then
+  echo "injected failure: docker $*" >&2
+  exit 1
+fi
+exec ${realDocker} "$@"
+`,
+    )
+    chmodSync(wrapper, 0o755)
+    const load = stack.load({ rps: 20 })
+    const r = await stack.run('deploy', ['--json'], { CALMSWAP_DOCKER: wrapper })
+    const stats = await load.stop()
+
+    expect(r.code, r.stderr).toBe(1)
+    expect(stepResults(r)).toMatchObject({ switch: true, 'up-rest': false })
+    expect(r.stderr).toMatch(/injected failure: docker compose .* up .*worker/)
+    expect(r.stderr).toMatch(/rolled back; blue serves as before/)
+    expect(events(r).find((e) => e.type === 'op-end')).toMatchObject({ result: 'rolled-back' })
+
+    expect(stats.failed, describeLoad(stats)).toBe(0)
+    expect(await stack.servingColor()).toBe('blue')
+    expect(await stack.states('blue')).toEqual({ web: 'running', worker: 'running', beat: 'running' })
+    expect((await stack.containers('green')).filter((c) => c.state === 'running')).toEqual([])
+    expect(await stack.runningBeats()).toEqual([stack.project('blue')])
+    expect(stack.state()).toMatchObject({ live: 'blue', previous: 'green', journal: null, upstream: { color: 'blue', backup: null } })
+  })
+})
