@@ -16,6 +16,8 @@ import { stallSource } from './samplers.ts'
 import { prepareImages, removeImages, sh, stackEnv, teardown } from './stack.ts'
 import { STRATEGIES, strategy } from './strategies.ts'
 import { timelineSvg } from './svg.ts'
+import { startCosts, type StartCost } from './startcost.ts'
+import { callKinds } from './metrics.ts'
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const USAGE = `make bench [ARGS="--smoke | --only naive,calmswap-stop | --out DIR"]
@@ -24,6 +26,8 @@ const USAGE = `make bench [ARGS="--smoke | --only naive,calmswap-stop | --out DI
   --only LIST    strategies to run, comma-separated: ${STRATEGIES.map((s) => s.name).join(', ')}
   --out DIR      where results.json, timeline.json, timeline.svg and logs/ go
                  (default bench/out, or bench/out/smoke with --smoke)
+  --example-worker  run ../compose.yml unchanged instead of bench/compose.yml (whose
+                 worker reserves 4 tasks; see the comment there for why)
 
 Holds ${'/tmp/calmswap-docker.lock'} for the whole run. Exit code 0 when every strategy ran
 (missed targets are results, not errors), 1 when a run broke or left containers behind.`
@@ -33,7 +37,7 @@ const log = (msg: string) => process.stderr.write(`[bench ${((Date.now() - t0) /
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
-    options: { smoke: { type: 'boolean' }, only: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: { smoke: { type: 'boolean' }, only: { type: 'string' }, out: { type: 'string' }, 'example-worker': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
     strict: true,
   })
   if (values.help) {
@@ -41,7 +45,11 @@ async function main(): Promise<number> {
     return 0
   }
   const base: Params = values.smoke ? SMOKE : FULL
-  const params: Params = values.only ? { ...base, strategies: values.only.split(',').map((s) => strategy(s.trim()).name) } : base
+  const params: Params = {
+    ...base,
+    ...(values.only ? { strategies: values.only.split(',').map((s) => strategy(s.trim()).name) } : {}),
+    ...(values['example-worker'] ? { composeFile: 'compose.yml' } : {}),
+  }
   const out = resolve(ROOT, values.out ?? (values.smoke ? 'bench/out/smoke' : 'bench/out'))
 
   await ensureDockerLock(log)
@@ -61,15 +69,21 @@ async function main(): Promise<number> {
     log(`${sig}: tearing down every bench stack, then exiting (again to exit at once)`)
     for (const name of params.strategies) {
       const prefix = `${params.prefix}-${name}`
-      await teardown(ROOT, prefix, stackEnv(params, prefix, portsFor(params, STRATEGIES.findIndex((s) => s.name === name)), join(out, 'state', name)))
+      await teardown(ROOT, prefix, stackEnv(ROOT, params, prefix, portsFor(params, STRATEGIES.findIndex((s) => s.name === name)), join(out, 'state', name)))
     }
+    await removeImages()
     process.exit(130)
   }
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
 
-  log(`${params.mode} run: ${params.strategies.join(', ')}; ${params.rate} req/s, backlog ${params.backlog.tasks}×${params.backlog.ms}ms, BOOT_DELAY=${params.bootDelayS}s, APP_CPUSET=${params.pinnedCpu}; output in ${out}`)
-  await prepareImages(ROOT)
+  log(`${params.mode} run: ${params.strategies.join(', ')}; ${params.composeFile}; ${params.rate} req/s, backlog ${params.backlog.tasks}×${params.backlog.ms}ms, BOOT_DELAY=${params.bootDelayS}s, APP_CPUSET=${params.pinnedCpu}; output in ${out}`)
+  await prepareImages(ROOT, params.composeFile)
+  let startCost: StartCost[] = []
+  if (params.mode === 'full') {
+    log('start cost of a script: npx tsx vs node --import tsx vs the dist bundle (--help, 5 runs each)')
+    startCost = await startCosts(ROOT, join(out, 'startcost.rusage.json'))
+  }
   const results: StrategyResult[] = []
   const startedAt = new Date().toISOString()
   try {
@@ -82,6 +96,10 @@ async function main(): Promise<number> {
   }
 
   const ts = targets(results)
+  // calmswap-stop and its bash twin should make the same calls; a drift shows here.
+  const callsOf = (name: string) => results.find((r) => r.name === name)?.phases.good?.dockerCommands
+  const equivalence =
+    callsOf('calmswap-stop') && callsOf('calmswap-equivalent') ? { 'calmswap-stop': callKinds(callsOf('calmswap-stop')!), 'calmswap-equivalent': callKinds(callsOf('calmswap-equivalent')!) } : null
   const boots = results.map((r) => r.webBootS).filter((b): b is number => b !== null)
   const summary = {
     version: 1,
@@ -96,6 +114,8 @@ async function main(): Promise<number> {
       phases: Object.fromEntries(Object.entries(r.phases).map(([k, p]) => [k, p && (({ timeline: _t, ...rest }) => rest)(p)])),
     })),
     targets: ts,
+    equivalence,
+    startCost,
   }
   const timeline = results.map((r) => ({ name: r.name, good: r.phases.good?.timeline ?? null, failing: r.phases.failing?.timeline ?? null }))
   writeFileSync(join(out, 'results.json'), `${JSON.stringify(summary, null, 2)}\n`)
@@ -104,6 +124,13 @@ async function main(): Promise<number> {
 
   const bootNote = `BOOT_DELAY=${params.bootDelayS}s, measured calm boot ${results.map((r) => `${r.name} ${r.webBootS?.toFixed(1) ?? '—'}s`).join(', ')}`
   process.stdout.write(`\n${table(results, ts, { stallSource: stall === 'psi' ? '/proc/pressure/cpu "some total"' : 'procs_running samples (no PSI)', webBoot: bootNote })}\n\n`)
+  if (equivalence) {
+    const kinds = [...new Set(Object.values(equivalence).flatMap((k) => Object.keys(k)))].sort()
+    process.stdout.write(`docker calls of the good deploy, calmswap-stop vs calmswap-equivalent.sh:\n${kinds.map((k) => `  ${k.padEnd(26)} ${String(equivalence['calmswap-stop'][k] ?? 0).padStart(3)} ${String(equivalence['calmswap-equivalent'][k] ?? 0).padStart(3)}`).join('\n')}\n\n`)
+  }
+  if (startCost.length) {
+    process.stdout.write(`start cost (--help, median of ${startCost[0]!.runs}):\n${startCost.map((c) => `  ${c.command.padEnd(42)} ${c.cpuS.toFixed(2)} CPU-s  ${c.wallS.toFixed(2)} s  ${c.maxRssMb.toFixed(0)} MB`).join('\n')}\n\n`)
+  }
   process.stdout.write(`results:  ${join(out, 'results.json')}\ntimeline: ${join(out, 'timeline.svg')}\nlogs:     ${join(out, 'logs')}/\n`)
 
   const broken = results.filter((r) => r.error || r.leftBehind.length)

@@ -1,6 +1,6 @@
 // Turns a phase's raw samples into the figures of the table: pure functions, no I/O.
 import { failed, type Sample } from './load.ts'
-import { cpuWindow, runningOf, type ContainerSample, type CpuSample, type CpuWindow, type StallSource } from './samplers.ts'
+import { cpuWindow, peakStall, runningOf, type ContainerSample, type CpuSample, type CpuWindow, type StallSource } from './samplers.ts'
 import type { OrchestratorRun } from './orchestrator.ts'
 
 export interface Latency {
@@ -56,12 +56,23 @@ export interface Cpu {
   readonly deploy: CpuWindow | null
   /** Deploy stall / steady stall (steady floored at 1 ms/s, so an idle steady state does not divide by ~0). */
   readonly stallRatio: number | null
+  /** Worst 1 s of the deploy, and of the steady window (ms/s): an average over a long, idle deploy hides a spike. */
+  readonly peakStallMsPerS: { readonly steady: number | null; readonly deploy: number | null }
+  /** Stall the deploy added over the steady rate, in seconds: (deploy − steady) ms/s × deploy seconds. */
+  readonly extraStallS: number | null
 }
 
 export function cpu(samples: readonly CpuSample[], source: StallSource, steady: [number, number], deploy: [number, number]): Cpu {
   const s = cpuWindow(samples, ...steady)
   const d = cpuWindow(samples, ...deploy)
-  return { source, steady: s, deploy: d, stallRatio: s && d ? d.stallMsPerS / Math.max(1, s.stallMsPerS) : null }
+  return {
+    source,
+    steady: s,
+    deploy: d,
+    stallRatio: s && d ? d.stallMsPerS / Math.max(1, s.stallMsPerS) : null,
+    peakStallMsPerS: { steady: peakStall(samples, ...steady), deploy: peakStall(samples, ...deploy) },
+    extraStallS: s && d ? ((d.stallMsPerS - s.stallMsPerS) * d.seconds) / 1000 : null,
+  }
 }
 
 export function maxRunning(samples: readonly ContainerSample[], service: string, from: number, to: number): number {
@@ -76,6 +87,8 @@ export interface Orchestrator {
   readonly sysS: number
   readonly maxRssMb: number
   readonly treePeakRssMb: number
+  /** calmswap only: the node process itself, without the docker commands it ran. */
+  readonly nodeSelfCpuS: number | null
   readonly dockerCalls: number
   readonly composeCalls: number
 }
@@ -89,6 +102,7 @@ export function orchestrator(r: OrchestratorRun): Orchestrator {
     sysS: r.sysS,
     maxRssMb: r.maxRssMb,
     treePeakRssMb: r.treePeakRssMb,
+    nodeSelfCpuS: r.nodeSelfCpuS,
     dockerCalls: r.commands.filter((c) => /^\S*docker /.test(c.text)).length,
     composeCalls: r.commands.filter((c) => /^\S*docker compose /.test(c.text)).length,
   }
@@ -96,3 +110,21 @@ export function orchestrator(r: OrchestratorRun): Orchestrator {
 
 export const steps = (r: OrchestratorRun, t0: number) =>
   r.steps.map((s) => ({ name: s.name, startS: (s.start - t0) / 1000, endS: ((s.end ?? r.t1) - t0) / 1000, ok: s.ok ?? false }))
+
+/** "compose up", "ps", "exec nginx -t", ...: a docker call without its project, ids and flags. */
+export function callKind(text: string): string {
+  const a = text.split(' ').slice(1)
+  if (a[0] === 'compose') {
+    const sub = a.slice(1).find((x, i, all) => !x.startsWith('-') && !['-p', '-f'].includes(all[i - 1] ?? ''))
+    return `compose ${sub ?? '?'}`
+  }
+  if (a[0] === 'exec') return `exec ${a.slice(2).join(' ')}`
+  if (a[0] === 'inspect') return a.includes('{{.Name}}') ? 'inspect (image ids)' : 'inspect (healthcheck)'
+  return a[0] ?? '?'
+}
+
+export function callKinds(texts: readonly string[]): Record<string, number> {
+  const out: Record<string, number> = {}
+  for (const t of texts) out[callKind(t)] = (out[callKind(t)] ?? 0) + 1
+  return out
+}

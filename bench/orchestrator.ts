@@ -2,7 +2,7 @@
 // every strategy: under bench/rusage.py for its CPU time and peak RSS, with stdout read
 // line by line for step markers and docker calls, and its process tree's RSS sampled.
 import { spawn } from 'node:child_process'
-import { createWriteStream, readdirSync, readFileSync } from 'node:fs'
+import { createWriteStream, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { now, sampleEvery } from './samplers.ts'
 
@@ -28,6 +28,8 @@ export interface OrchestratorRun {
   readonly maxRssMb: number
   /** Largest sum of RSS over the whole tree at one sample (every 200 ms), MB. */
   readonly treePeakRssMb: number
+  /** For a node orchestrator: CPU seconds of the node process alone (bench/selfcpu.mjs). */
+  readonly nodeSelfCpuS: number | null
   readonly steps: Step[]
   /** Every docker / docker compose call the orchestrator reported, with its time. */
   readonly commands: { t: number; text: string }[]
@@ -76,10 +78,14 @@ export async function runOrchestrator(o: RunOptions): Promise<OrchestratorRun> {
   const steps: Step[] = []
   const commands: { t: number; text: string }[] = []
   const events: ({ t: number } & Record<string, unknown>)[] = []
+  // A node orchestrator gets bench/selfcpu.mjs preloaded: its own CPU time, apart from its children's.
+  const selfFile = `${o.usageFile}.self.json`
+  rmSync(selfFile, { force: true })
+  const argv = o.argv[0] === 'node' ? ['node', '--import', join(o.cwd, 'bench/selfcpu.mjs'), ...o.argv.slice(1)] : o.argv
   const t0 = now()
-  const child = spawn('python3', [join(o.cwd, 'bench/rusage.py'), o.usageFile, ...o.argv], {
+  const child = spawn('python3', [join(o.cwd, 'bench/rusage.py'), o.usageFile, ...argv], {
     cwd: o.cwd,
-    env: { ...process.env, ...o.env },
+    env: { ...process.env, ...o.env, BENCH_SELF_CPU_FILE: selfFile },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   const rss = sampleEvery(200, () => (child.pid ? treeRssKb(child.pid) : 0))
@@ -125,6 +131,11 @@ export async function runOrchestrator(o: RunOptions): Promise<OrchestratorRun> {
   try {
     usage = { ...usage, ...JSON.parse(readFileSync(o.usageFile, 'utf8')) }
   } catch {}
+  let nodeSelfCpuS: number | null = null
+  try {
+    const self = JSON.parse(readFileSync(selfFile, 'utf8'))
+    nodeSelfCpuS = self.userS + self.sysS
+  } catch {}
   for (const s of steps) if (s.end === undefined) Object.assign(s, { end: t1, ok: false })
   return {
     label: o.label,
@@ -138,6 +149,7 @@ export async function runOrchestrator(o: RunOptions): Promise<OrchestratorRun> {
     sysS: usage.sysS,
     maxRssMb: usage.maxRssKb / 1024,
     treePeakRssMb: Math.max(0, ...rss.samples) / 1024,
+    nodeSelfCpuS,
     steps,
     commands,
     events,

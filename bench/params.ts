@@ -26,6 +26,8 @@ export interface Params {
   readonly failing: boolean
   /** Extra env for calmswap in this mode (smoke shortens the health deadline). */
   readonly calmswapEnv: Readonly<Record<string, string>>
+  /** The compose file every strategy runs (relative to the repo root). */
+  readonly composeFile: string
   /** Ports: strategy i gets portBase + 10*i .. +3 (proxy, redis, blue, green). */
   readonly portBase: number
   readonly prefix: string
@@ -52,6 +54,7 @@ export const FULL: Params = {
   drainTimeoutS: 90,
   failing: true,
   calmswapEnv: {},
+  composeFile: 'bench/compose.yml',
   portBase: 20000,
   prefix: 'bench',
   cpuSampleMs: 250,

@@ -10,7 +10,7 @@ import * as m from './metrics.ts'
 import { runOrchestrator, type OrchestratorRun } from './orchestrator.ts'
 import type { Params, Ports } from './params.ts'
 import { readCounters, Redis, type Counters } from './redis.ts'
-import { cpuSeries, now, readContainers, readCpu, runningOf, sampleEvery, type StallSource } from './samplers.ts'
+import { cpuSeries, cpuWindow, now, readContainers, readCpu, runningOf, sampleEvery, type StallSource } from './samplers.ts'
 import { enqueueBacklog, RELEASES, stackEnv, teardown } from './stack.ts'
 import type { Strategy } from './strategies.ts'
 
@@ -77,13 +77,34 @@ export interface RunContext {
   readonly log: (msg: string) => void
 }
 
+/**
+ * Waits until every task ran, or nothing is left to run: the queue and the unacked set
+ * are empty and `executed` has not moved for 3 s (what is still missing then is lost).
+ */
 async function drain(redis: Redis, base: Counters, timeoutS: number): Promise<{ c: Counters; drained: boolean; s: number }> {
   const t0 = now()
+  let last = -1
+  let since = now()
   for (;;) {
     const c = await readCounters(redis)
-    const done = c.queued === 0 && c.unacked === 0 && c.executed - base.executed >= c.enqueued - base.enqueued
-    if (done || now() - t0 > timeoutS * 1000) return { c, drained: done, s: (now() - t0) / 1000 }
+    if (c.executed !== last) [last, since] = [c.executed, now()]
+    const empty = c.queued === 0 && c.unacked === 0
+    const done = empty && (c.executed - base.executed >= c.enqueued - base.enqueued || now() - since > 3000)
+    if (done || now() - t0 > timeoutS * 1000) return { c, drained: empty, s: (now() - t0) / 1000 }
     await sleep(500)
+  }
+}
+
+/** Waits (2 s at least, 30 s at most) until the CPU stall over the last second is below 100 ms/s. */
+async function settle(ctx: RunContext): Promise<number> {
+  const t0 = now()
+  let prev = readCpu(ctx.params.pinnedCpu, ctx.stall)
+  for (;;) {
+    await sleep(1000)
+    const cur = readCpu(ctx.params.pinnedCpu, ctx.stall)
+    const w = cpuWindow([prev, cur], prev.t, cur.t)
+    prev = cur
+    if ((now() - t0 >= 2000 && (w?.stallMsPerS ?? 0) < 100) || now() - t0 > 30_000) return (now() - t0) / 1000
   }
 }
 
@@ -98,7 +119,7 @@ export async function runStrategy(ctx: RunContext, s: Strategy, ports: Ports): P
   const p = ctx.params
   const prefix = `${p.prefix}-${s.name}`
   const stateDir = join(ctx.out, 'state', s.name)
-  const env = { ...stackEnv(p, prefix, ports, stateDir), ...s.env }
+  const env = { ...stackEnv(ctx.root, p, prefix, ports, stateDir), ...s.env }
   const logs = join(ctx.out, 'logs')
   mkdirSync(logs, { recursive: true })
   const result: StrategyResult = { name: s.name, summary: s.summary, prefix, ports, webBootS: null, phases: { good: null, failing: null }, leftBehind: [] }
@@ -117,6 +138,9 @@ export async function runStrategy(ctx: RunContext, s: Strategy, ports: Ports): P
     if (setup.code !== 0) throw new Error(`setup deploy failed (exit ${setup.code}); see ${join(logs, `${s.name}.log`)}`)
     ;(result as { webBootS: number | null }).webBootS = bootFrom(setup)
     redis = await Redis.connect(ports.redis)
+    // The setup's worker and beat are still booting: let the CPU settle before the steady state.
+    const settled = await settle(ctx)
+    ctx.log(`${s.name}: settled after ${settled.toFixed(1)}s`)
 
     const phase = async (name: PhaseName, from: Color, to: Color): Promise<PhaseResult> => {
       const release = name === 'good' ? RELEASES.good : RELEASES.failing

@@ -87,6 +87,17 @@ export function cpuWindow(samples: readonly CpuSample[], from: number, to: numbe
   }
 }
 
+/** The worst stall (ms/s) over any `windowMs` slice of [from, to]. */
+export function peakStall(samples: readonly CpuSample[], from: number, to: number, windowMs = 1000, ncpu = cpus().length): number | null {
+  let peak: number | null = null
+  for (const a of samples) {
+    if (a.t < from || a.t + windowMs > to + 1) continue
+    const w = cpuWindow(samples, a.t, a.t + windowMs, ncpu)
+    if (w && (peak === null || w.stallMsPerS > peak)) peak = w.stallMsPerS
+  }
+  return peak
+}
+
 /** Stall ms/s and busy % in fixed bins, for the timeline. */
 export function cpuSeries(samples: readonly CpuSample[], binMs: number, ncpu = cpus().length): { t: number; stallMsPerS: number; busyPct: number }[] {
   const out: { t: number; stallMsPerS: number; busyPct: number }[] = []

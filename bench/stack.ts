@@ -1,6 +1,8 @@
 // The example stack as the bench drives it: env of a strategy's three compose projects,
 // the release images, the CPU-heavy backlog, and a teardown that leaves nothing behind.
 import { execFile } from 'node:child_process'
+import { existsSync, readFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
 import type { Color } from '../lib/config.ts'
 import type { Params, Ports } from './params.ts'
 
@@ -28,9 +30,27 @@ async function must(argv: readonly string[], env: Record<string, string> = {}, c
   return r.stdout
 }
 
+/**
+ * The repo's .env (provision/images.sh points the images at the offline base image there).
+ * Compose reads .env from the compose file's directory; bench/compose.yml lives in bench/,
+ * so its variables are passed on explicitly.
+ */
+export function dotEnv(root: string): Record<string, string> {
+  const file = join(root, '.env')
+  if (!existsSync(file)) return {}
+  const out: Record<string, string> = {}
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    const m = /^\s*([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line)
+    if (m) out[m[1]!] = m[2]!.trim().replace(/^(['"])(.*)\1$/, '$2')
+  }
+  return out
+}
+
 /** Everything the compose file and calmswap read, for one strategy's stack. */
-export function stackEnv(p: Params, prefix: string, ports: Ports, stateDir: string): Record<string, string> {
+export function stackEnv(root: string, p: Params, prefix: string, ports: Ports, stateDir: string): Record<string, string> {
   return {
+    ...dotEnv(root),
+    CALMSWAP_COMPOSE_FILE: resolve(root, p.composeFile),
     CALMSWAP_PREFIX: prefix,
     CALMSWAP_STATE_DIR: stateDir,
     CALMSWAP_BLUE_PORT: String(ports.blue),
@@ -53,8 +73,8 @@ export function stackEnv(p: Params, prefix: string, ports: Ports, stateDir: stri
 }
 
 /** One image, tagged once per release, so no strategy ever builds during a deploy. */
-export async function prepareImages(root: string): Promise<void> {
-  await must(['docker', 'compose', '-p', 'bench-build', '-f', 'compose.yml', 'build', 'web'], { CALMSWAP_RELEASE: 'bench-build', CALMSWAP_PREFIX: 'bench-build' }, root)
+export async function prepareImages(root: string, composeFile: string): Promise<void> {
+  await must(['docker', 'compose', '-p', 'bench-build', '-f', composeFile, 'build', 'web'], { ...dotEnv(root), CALMSWAP_RELEASE: 'bench-build', CALMSWAP_PREFIX: 'bench-build' }, root)
   for (const tag of Object.values(RELEASES)) await must(['docker', 'tag', `${IMAGE}:bench-build`, `${IMAGE}:${tag}`])
 }
 
@@ -67,7 +87,7 @@ const PROJECTS = ['blue', 'green', 'shared'] as const
 /** `down -v -t 1` of all three projects, then anything left by name. Returns what was left. */
 export async function teardown(root: string, prefix: string, env: Record<string, string>): Promise<string[]> {
   for (const p of PROJECTS) {
-    await sh(['docker', 'compose', '-p', `${prefix}-${p}`, '-f', 'compose.yml', 'down', '-v', '-t', '1', '--remove-orphans'], { ...env, DEPLOY_COLOR: p }, root)
+    await sh(['docker', 'compose', '-p', `${prefix}-${p}`, '-f', env.CALMSWAP_COMPOSE_FILE!, 'down', '-v', '-t', '1', '--remove-orphans'], { ...env, DEPLOY_COLOR: p }, root)
   }
   const left: string[] = []
   for (const p of PROJECTS) {

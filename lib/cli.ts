@@ -17,6 +17,8 @@ export interface ScriptSpec {
   readonly allowPositionals?: boolean
   readonly dryRun?: boolean
   readonly notes?: string
+  /** Scripts that report data (status, doctor, history) print one JSON document for --json, not events. */
+  readonly jsonIsData?: boolean
 }
 
 export type Flags = Record<string, string | boolean | undefined>
@@ -62,7 +64,7 @@ export function helpText(spec: ScriptSpec): string {
     'Options:',
     ...own,
     ...(spec.dryRun ? ['  --dry-run             print every command and file write, change nothing'] : []),
-    '  --json                one JSON event per line on stdout',
+    spec.jsonIsData ? '  --json                the report as one JSON document on stdout' : '  --json                one JSON event per line on stdout',
     '  --verbose, -v         show every docker command',
     '  --config <file>       JSON config file (also CALMSWAP_CONFIG; default ./calmswap.json if present)',
     '  --help, -h            this text',
@@ -106,7 +108,7 @@ async function runInner(spec: ScriptSpec, main: (ctx: Ctx, inv: Invocation) => P
     process.stdout.write(`${helpText(spec)}\n`)
     return 0
   }
-  const ui = deps.ui ?? new Ui({ json: Boolean(flags.json), verbose: Boolean(flags.verbose) })
+  const ui = deps.ui ?? new Ui({ json: Boolean(flags.json) && !spec.jsonIsData, verbose: Boolean(flags.verbose) })
   let config: Config
   try {
     config = loadConfig({ env: deps.env, file: flags.config as string | undefined })

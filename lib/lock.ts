@@ -4,7 +4,7 @@ import { mkdirSync, openSync, readFileSync, rmSync, writeSync, closeSync } from 
 import { join } from 'node:path'
 import { hostname } from 'node:os'
 import type { Op } from './state.ts'
-import { whoami } from './state.ts'
+import { StateError, whoami } from './state.ts'
 
 export interface LockInfo {
   readonly op: Op
@@ -50,8 +50,19 @@ export interface Lock {
   release(): void
 }
 
+/** The lock is the first write of every operation: a full disk or read-only folder shows up here. */
+function unwritable(stateDir: string, e: unknown): Error {
+  const code = (e as NodeJS.ErrnoException).code
+  const why = code === 'ENOSPC' || code === 'EDQUOT' ? 'the disk is full' : code === 'EACCES' || code === 'EROFS' || code === 'EPERM' ? 'it is not writable' : (e as Error).message
+  return new StateError(`state folder ${stateDir} cannot be written: ${why}. Nothing was changed. Fix it or set CALMSWAP_STATE_DIR.`)
+}
+
 export function acquireLock(stateDir: string, op: Op): Lock {
-  mkdirSync(stateDir, { recursive: true })
+  try {
+    mkdirSync(stateDir, { recursive: true })
+  } catch (e) {
+    throw unwritable(stateDir, e)
+  }
   const path = lockPath(stateDir)
   const info: LockInfo = { op, pid: process.pid, host: hostname(), who: whoami(), since: new Date().toISOString() }
   let tookOver: LockInfo | null = null
@@ -59,7 +70,14 @@ export function acquireLock(stateDir: string, op: Op): Lock {
     try {
       // O_EXCL: of two racing processes exactly one creates the file.
       const fd = openSync(path, 'wx', 0o644)
-      writeSync(fd, JSON.stringify(info))
+      try {
+        writeSync(fd, JSON.stringify(info))
+      } catch (e) {
+        // An empty lock file left behind would read as a dead holder to the next run.
+        closeSync(fd)
+        rmSync(path, { force: true })
+        throw unwritable(stateDir, e)
+      }
       closeSync(fd)
       let released = false
       return {
@@ -73,7 +91,8 @@ export function acquireLock(stateDir: string, op: Op): Lock {
         },
       }
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e
+      if (e instanceof StateError) throw e
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw unwritable(stateDir, e)
       const holder = readLock(stateDir)
       if (holder && isAlive(holder)) throw new LockedError(holder)
       tookOver = holder ?? { op, pid: 0, host: '?', who: '?', since: '?' }

@@ -94,7 +94,7 @@ export async function doctor(ctx: Ctx): Promise<Check[]> {
 }
 
 if (isMain(import.meta.url, 'doctor')) {
-  void run({ name: 'doctor', summary: 'check docker, compose, config, the compose contract, nginx and ports', usage: 'doctor [--json]' }, async (ctx, { flags }) => {
+  void run({ name: 'doctor', jsonIsData: true, summary: 'check docker, compose, config, the compose contract, nginx and ports', usage: 'doctor [--json]' }, async (ctx, { flags }) => {
     const checks = await doctor(ctx)
     if (flags.json) ctx.ui.data(JSON.stringify(checks, null, 2))
     else {

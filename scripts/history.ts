@@ -26,7 +26,7 @@ export const history = (ctx: Ctx, last = 20) => ctx.state.history().slice(-last)
 
 if (isMain(import.meta.url, 'history')) {
   void run(
-    { name: 'history', summary: 'what deploys, rollbacks and cleanups did', usage: 'history [--last N] [--json]', options: { last: { type: 'string' } } },
+    { name: 'history', jsonIsData: true, summary: 'what deploys, rollbacks and cleanups did', usage: 'history [--last N] [--json]', options: { last: { type: 'string' } } },
     async (ctx, { flags }) => {
       const entries = history(ctx, flags.last ? Number(flags.last) : 20)
       ctx.ui.data(flags.json ? entries.map((e) => JSON.stringify(e)).join('\n') || '' : formatHistory(entries))

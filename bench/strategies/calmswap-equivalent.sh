@@ -2,41 +2,58 @@
 # The orchestrator-cost baseline: the docker and docker compose calls calmswap's deploy
 # makes (CALMSWAP_PAUSE_MODE=stop, CALMSWAP_BUILD=never, release given, one live color),
 # in the same order, from bash. Taken from the "command" events of
-# `node dist/deploy.mjs --json`; the health polls mirror lib/health.ts (backoff from
-# 100 ms to the interval, 3 consecutive passes, a `docker inspect` after each pass, a
-# `docker ps` every 2 s while waiting). Only the good path: it has no rollback.
+# `node dist/deploy.mjs --json` (calmswap 4ff7aa4); the bench prints both call lists
+# side by side (results.json "equivalence") so a drift shows. Health polls mirror
+# lib/health.ts: backoff from 100 ms to 1 s, 3 consecutive passes, one `docker inspect`
+# for a healthcheck at the first pass, a `docker ps` every 2 s while waiting.
+# Only the good path: it has no rollback.
 . "$(dirname "$0")/common.sh"
 
 STOP_GRACE=30
 PS_FORMAT=$'{{.ID}}\t{{.Label "com.docker.compose.project"}}\t{{.Label "com.docker.compose.service"}}\t{{.State}}\t{{.Status}}\t{{.Names}}\t{{.Image}}'
-inventory() { dk ps -a --no-trunc --filter label=com.docker.compose.project --format "$PS_FORMAT"; }
+# calmswap caches its last `docker ps` until something changes the host; so does INV here.
+INV=
+inventory() { INV=$(dk ps -a --no-trunc --filter label=com.docker.compose.project --format "$PS_FORMAT"); }
+of_project() { awk -F'\t' -v p="$PREFIX-$1" -v s="${2:-}" '$2 == p && (s == "" || $3 == s) {print $1}' <<<"$INV"; }
 BACKOFF=(0.1 0.2 0.4 0.8 1)
 
-# lib/pressure.ts calmBefore: PSI avg10 below CALMSWAP_CPU_CALM (60) or 20 s passed.
+# lib/pressure.ts calmBefore: PSI "some" stall over 250 ms below CALMSWAP_CPU_CALM (60 %),
+# or 20 s passed.
+psi_total() {
+  local line
+  read -r line </proc/pressure/cpu || return 1
+  echo "${line##*total=}"
+}
 calm_before() {
-  local waited=0 avg
-  while :; do
-    avg=$(sed -n 's/^some avg10=\([0-9]*\).*/\1/p' /proc/pressure/cpu 2>/dev/null)
-    { [ -z "$avg" ] || [ "$avg" -lt 60 ] || [ "$waited" -ge 40 ]; } && return 0
-    sleep 0.5
-    waited=$((waited + 1))
+  local tries=0 a b
+  [ -r /proc/pressure/cpu ] || return 0
+  while [ "$tries" -lt 80 ]; do
+    a=$(psi_total)
+    sleep 0.25
+    b=$(psi_total)
+    # stall µs over 250 000 µs, as a percentage: below 60 % means calm
+    [ $(((b - a) / 2500)) -lt 60 ] && return 0
+    tries=$((tries + 1))
   done
 }
 
 # scripts/health.ts: poll the new web until 3 consecutive passes (25 s deadline).
 health() {
-  local port=${PORT[$1]} id passes=0 fails=0 start last_ps t
-  id=$(inventory | awk -F'\t' -v p="$PREFIX-$1" '$2 == p && $3 == "web" {print $1; exit}')
+  local port=${PORT[$1]} id passes=0 fails=0 start last_ps t asked=
+  inventory
+  id=$(of_project "$1" web)
   start=$((${EPOCHREALTIME/./} / 1000))
   last_ps=$start
   while :; do
     t=$((${EPOCHREALTIME/./} / 1000))
     [ $((t - start)) -ge 25000 ] && return 1
     if [ $((t - last_ps)) -ge 2000 ]; then
-      inventory >/dev/null
+      inventory
       last_ps=$t
     fi
-    if healthy "$port" 2 && [ -z "$(dk inspect --format '{{if .State.Health}}{{.State.Health.Status}}{{end}}' "$id")" ]; then
+    if healthy "$port" 2; then
+      # The first pass asks docker whether the container has a healthcheck (it has none).
+      [ -z "$asked" ] && asked=$(dk inspect --format '{{if .State.Health}}{{.State.Health.Status}}{{end}}' "$id")x
       passes=$((passes + 1))
       [ "$passes" -ge 3 ] && return 0
       sleep 0.1
@@ -76,12 +93,12 @@ dk info --format '{{.ServerVersion}}' >/dev/null || exit 1
 dc blue config --format json >/dev/null || exit 1
 
 step shared
-inventory >/dev/null
+inventory
 step_end shared
 
 step pause-workers
 dc "$FROM" stop -t "$STOP_GRACE" worker beat || fail pause-workers
-inventory >/dev/null
+inventory
 step_end pause-workers
 
 step up-core
@@ -101,7 +118,7 @@ verify_proxy "$TO" || fail switch
 step_end switch
 
 step up-rest
-inventory >/dev/null
+inventory
 calm_before
 dc "$TO" up -d --no-deps --force-recreate --no-build worker beat || fail up-rest
 step_end up-rest
@@ -111,6 +128,6 @@ health "$TO" || fail verify
 verify_proxy "$TO" || fail verify
 step_end verify
 
-ids=$(inventory | awk -F'\t' -v p="$PREFIX-$TO" '$2 == p {print $1}')
+ids=$(of_project "$TO")
 # shellcheck disable=SC2086
 dk inspect --format '{{.Name}} {{.Image}}' $ids >/dev/null

@@ -16,6 +16,8 @@ UPSTREAM_DIR=${CALMSWAP_STATE_DIR:?}/nginx
 PROXY_CONTAINER=$PREFIX-shared-proxy-1
 export CALMSWAP_PREFIX CALMSWAP_UPSTREAM_DIR=$UPSTREAM_DIR
 
+# Markers go to fd 3 (stdout), so a call inside $(...) still reports itself.
+exec 3>&1
 step() { echo "@step-start $1"; }
 step_end() { echo "@step-end $1 ${2:-}"; }
 
@@ -23,11 +25,11 @@ step_end() { echo "@step-end $1 ${2:-}"; }
 dc() {
   local color=$1
   shift
-  echo "@command docker compose -p $PREFIX-$color -f $COMPOSE_FILE $*"
+  echo "@command docker compose -p $PREFIX-$color -f $COMPOSE_FILE $*" >&3
   DEPLOY_COLOR=$color WEB_PORT=${PORT[$color]} docker compose -p "$PREFIX-$color" -f "$COMPOSE_FILE" "$@"
 }
 dk() {
-  echo "@command docker $*"
+  echo "@command docker $*" >&3
   docker "$@"
 }
 

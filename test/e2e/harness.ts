@@ -5,7 +5,7 @@
 // Everything talks to 127.0.0.1 only: the proxy's port, the colors' published ports,
 // and Redis through `docker exec` into the shared Redis container.
 import { spawn, execFile, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { basename, join, resolve } from 'node:path'
@@ -80,6 +80,11 @@ export function events(r: { stdout: string }): Record<string, any>[] {
         return []
       }
     })
+}
+
+/** The JSON document a data script (status, doctor, history) prints with --json: all of stdout. */
+export function jsonDocument(stdout: string): any {
+  return JSON.parse(stdout)
 }
 
 /** step name -> ok, from the step-end events (the last one wins). */
@@ -276,6 +281,14 @@ export class Stack {
     return bg.done.finally(() => clearTimeout(t))
   }
 
+  /** With E2E_LOG_DIR set, every script's stderr is kept in <dir>/<prefix>.log. */
+  private log(script: string, args: string[], extra: Record<string, string | undefined>, r: RunResult) {
+    const dir = process.env.E2E_LOG_DIR
+    if (!dir) return
+    mkdirSync(dir, { recursive: true })
+    appendFileSync(join(dir, `${this.prefix}.log`), `=== ${new Date().toISOString()} ${script} ${args.join(' ')} ${JSON.stringify(extra)} -> code ${r.code} signal ${r.signal}\n${r.stderr}\n`)
+  }
+
   /** Starts dist/<script>.mjs in the background; stdin is not a terminal. */
   spawn(script: string, args: string[] = [], extra: Record<string, string | undefined> = {}): Background {
     const child = spawn(process.execPath, [join(ROOT, 'dist', `${script}.mjs`), ...args], { cwd: ROOT, env: this.scriptEnv(extra), stdio: ['ignore', 'pipe', 'pipe'] })
@@ -310,7 +323,9 @@ export class Stack {
           exited = true
           this.children.delete(child)
           for (const w of waiters.splice(0)) w.rej(new Error(`${script} exited (code ${code}) before stderr matched ${w.re}:\n${bg.stderr}`))
-          res({ code, signal, stdout: bg.stdout, stderr: bg.stderr })
+          const r = { code, signal, stdout: bg.stdout, stderr: bg.stderr }
+          this.log(script, args, extra, r)
+          res(r)
         })
       }),
     }
@@ -342,10 +357,10 @@ export class Stack {
   }
 
   /** Which color answers through the proxy: a few GETs must all agree. */
-  async servingColor(tries = 5): Promise<string> {
+  async servingColor(tries = 5, path = '/'): Promise<string> {
     const seen = new Set<string>()
     for (let i = 0; i < tries; i++) {
-      const r = await this.get('/')
+      const r = await this.get(path)
       seen.add(r.status === 200 ? String(r.color) : `status ${r.status}`)
     }
     return [...seen].join(',')

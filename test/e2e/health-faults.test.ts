@@ -88,6 +88,10 @@ describe.sequential('health faults', () => {
     // die:2 exits 2s after the first health check passes: after the switch, before verify ends.
     const { r, stats } = await brokenDeploy({ APP_FAULT: 'die:2' })
     expect(stepResults(r), r.stderr).toMatchObject({ health: true, switch: true, verify: false })
+    const ev = events(r)
+    const firstPass = Date.parse(ev.find((e) => e.type === 'health-try' && e.ok)!.at)
+    const switched = Date.parse(ev.find((e) => e.type === 'step-end' && e.step === 'switch')!.at)
+    console.log(`die:2 margins: switch ended ${firstPass + 2000 - switched}ms before the web died`)
     // nginx retried the dead web's requests on blue, the backup: no request failed.
     await expectRolledBackToBlue(r, stats)
     // Green did serve for a moment, so the rollback switched traffic back.

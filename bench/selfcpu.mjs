@@ -1,0 +1,12 @@
+// Preloaded into calmswap's node process by the bench (node --import): at exit, writes the
+// CPU time of that process alone (its docker children excluded), so the orchestrator's
+// cost splits into node itself and the commands it runs.
+import { writeFileSync } from 'node:fs'
+
+const file = process.env.BENCH_SELF_CPU_FILE
+if (file) {
+  process.on('exit', () => {
+    const u = process.resourceUsage()
+    writeFileSync(file, JSON.stringify({ userS: u.userCPUTime / 1e6, sysS: u.systemCPUTime / 1e6, maxRssKb: u.maxRSS }))
+  })
+}

@@ -1,0 +1,95 @@
+// A deploy cut short: SIGTERM lands it in a safe state by itself; after SIGKILL the
+// next deploy reports the interrupted run, takes over the dead lock and finishes.
+import { existsSync } from 'node:fs'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { describeLoad, jsonDocument, Stack } from './harness.ts'
+
+let stack: Stack
+
+beforeAll(async () => {
+  stack = await Stack.create(import.meta.url)
+  await stack.bootstrap()
+})
+
+afterAll(async () => {
+  await stack?.teardown()
+})
+
+/** After any interruption: one color serves, with its worker, and at most one beat runs. */
+async function expectSafe() {
+  const reply = await stack.get('/')
+  expect(reply.status).toBe(200)
+  const serving = await stack.servingColor()
+  expect(['blue', 'green']).toContain(serving)
+  expect((await stack.states(serving as 'blue' | 'green')).worker).toBe('running')
+  const beats = await stack.runningBeats()
+  expect(beats.length).toBeLessThanOrEqual(1)
+  expect(stack.state()).toMatchObject({ live: serving, journal: null })
+  expect(existsSync(stack.lockFile()), 'lock released').toBe(false)
+  return serving
+}
+
+async function sigtermAt(step: string) {
+  expect(stack.state()).toMatchObject({ live: 'blue', journal: null })
+  const load = stack.load({ rps: 20 })
+  const bg = stack.spawn('deploy')
+  await bg.waitForStderr(new RegExp(`▸ ${step}\\n`))
+  bg.kill('SIGTERM')
+  const r = await bg.done
+  const stats = await load.stop()
+  expect(r.signal, r.stderr).toBe(null)
+  expect(r.code, r.stderr).toBe(1)
+  expect(r.stderr).toMatch(/SIGTERM: finishing the current command, then landing in a safe state/)
+  expect(r.stderr).toMatch(/rolled back; blue serves as before/)
+  expect(stats.failed, describeLoad(stats)).toBe(0)
+  expect(await expectSafe()).toBe('blue')
+  expect(await stack.runningBeats()).toEqual([stack.project('blue')])
+  expect((await stack.containers('green')).filter((c) => c.state === 'running')).toEqual([])
+}
+
+/** SIGKILLs a deploy when `step` starts, then runs deploy again: it must finish the job. */
+async function sigkillAt(step: string, lastDone: string) {
+  const from = stack.state().live as 'blue' | 'green'
+  const to = from === 'blue' ? 'green' : 'blue'
+  const bg = stack.spawn('deploy')
+  await bg.waitForStderr(new RegExp(`▸ ${step}\\n`))
+  bg.kill('SIGKILL')
+  const killed = await bg.done
+  expect(killed.signal).toBe('SIGKILL')
+
+  // What the dead run left: a lock whose holder is gone and a journal of finished steps.
+  expect(existsSync(stack.lockFile())).toBe(true)
+  expect(stack.state().journal).toMatchObject({ op: 'deploy', from, to, pid: bg.pid })
+  const status = await stack.run('status', ['--json'])
+  expect(status.code, status.stderr).toBe(0)
+  expect(jsonDocument(status.stdout)).toMatchObject({ lock: { pid: bg.pid, alive: false }, interrupted: { op: 'deploy', to } })
+  // Something still serves in the meantime.
+  expect((await stack.get('/')).status).toBe(200)
+
+  const r = await stack.run('deploy')
+  expect(r.code, r.stderr).toBe(0)
+  expect(r.stderr).toMatch(new RegExp(`took over the lock of a deploy \\(pid ${bg.pid}\\) that is no longer running`))
+  expect(r.stderr).toMatch(new RegExp(`an earlier deploy ${from} → ${to} \\(pid ${bg.pid}, .*\\) was interrupted after step "${lastDone}"`))
+  expect(await expectSafe()).toBe(to)
+  expect(await stack.states(to)).toEqual({ web: 'running', worker: 'running', beat: 'running' })
+  expect(await stack.runningBeats()).toEqual([stack.project(to)])
+  expect((await stack.states(from)).worker).not.toBe('running')
+}
+
+describe.sequential('interruption', () => {
+  test('SIGTERM while up-core runs: the deploy rolls back and blue serves with its worker and one beat', async () => {
+    await sigtermAt('up-core')
+  })
+
+  test('SIGTERM while up-rest runs: the deploy rolls back and blue serves with its worker and one beat', async () => {
+    await sigtermAt('up-rest')
+  })
+
+  test('SIGKILL during health: the next deploy reports the interrupted run, takes over the lock and finishes', async () => {
+    await sigkillAt('health', 'up-core')
+  })
+
+  test('SIGKILL during up-rest, after the switch: the next deploy takes over and finishes', async () => {
+    await sigkillAt('up-rest', 'switch')
+  })
+})
