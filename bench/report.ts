@@ -60,7 +60,7 @@ function phaseRows(results: readonly StrategyResult[], which: 'good' | 'failing'
     ['latency in deploy p50/p99/max ms', ...col((p) => `${f(p.latencyMs.deploy.p50, 0)}/${f(p.latencyMs.deploy.p99, 0)}/${f(p.latencyMs.deploy.max, 0)}`)],
     ['latency steady p50/p99/max ms', ...col((p) => `${f(p.latencyMs.steady.p50, 0)}/${f(p.latencyMs.steady.p99, 0)}/${f(p.latencyMs.steady.max, 0)}`)],
     ['CPU stall ms/s steady → deploy', ...col((p) => `${f(p.cpu.steady?.stallMsPerS, 0)} → ${f(p.cpu.deploy?.stallMsPerS, 0)}`)],
-    ['  ratio deploy / steady', ...col((p) => `${f(p.cpu.stallRatio, 2)}×`)],
+    ['  ratio deploy / steady', ...col((p) => `${p.warnings.some((w) => w.startsWith('steady window disturbed')) ? '! ' : ''}${f(p.cpu.stallRatio, 2)}×`)],
     ['  worst 1 s, steady → deploy', ...col((p) => `${f(p.cpu.peakStallMsPerS.steady, 0)} → ${f(p.cpu.peakStallMsPerS.deploy, 0)}`)],
     ['  stall added by the deploy, s', ...col((p) => f(p.cpu.extraStallS, 2))],
     ['CPU busy % (2 CPUs) steady → deploy', ...col((p) => `${f(p.cpu.steady?.busyPct, 0)} → ${f(p.cpu.deploy?.busyPct, 0)}`)],
@@ -110,5 +110,6 @@ export function table(results: readonly StrategyResult[], ts: readonly Target[],
       return r.map((c, i) => (i === 0 ? c.padEnd(widths[0]!) : c.padStart(widths[i]!))).join('  ')
     })
     .join('\n')
-  return `${body}\n${line}\nCPU stall from ${notes.stallSource}. Web boot: ${notes.webBoot}. * = queue not drained within the timeout.`
+  const warnings = results.flatMap((r) => (['good', 'failing'] as const).flatMap((ph) => (r.phases[ph]?.warnings ?? []).map((w) => `! ${r.name} ${ph}: ${w}`)))
+  return `${body}\n${line}\nCPU stall from ${notes.stallSource}. Web boot: ${notes.webBoot}. * = queue not drained within the timeout.${warnings.length ? `\n${warnings.join('\n')}` : ''}`
 }

@@ -16,6 +16,9 @@ import type { Strategy } from './strategies.ts'
 
 export type PhaseName = 'good' | 'failing'
 
+/** Busy % of the unpinned CPUs in the steady window above which something else was running. */
+const STEADY_UNPINNED_MAX = 40
+
 export interface Tasks {
   readonly enqueued: number
   readonly executed: number
@@ -54,6 +57,8 @@ export interface PhaseResult {
   readonly tasks: Tasks
   readonly orchestrator: m.Orchestrator
   readonly dockerCommands: string[]
+  /** Doubts about this phase's figures (a disturbed steady window, an undrained queue). */
+  readonly warnings: string[]
   readonly timeline: Timeline
 }
 
@@ -173,6 +178,13 @@ export async function runStrategy(ctx: RunContext, s: Strategy, ports: Ports): P
         const rel = (t: number) => (t - t0) / 1000
         const newPort = ports[to]
         const switchedS = m.switchedAfter(load.samples, newPort, t0)
+        const cpu = m.cpu(cpuSampler.samples, ctx.stall, [steadyFrom, steadyTo], [dep.t0, dep.t1])
+        const warnings: string[] = []
+        // PSI is system-wide, and the Docker lock does not keep other work (builds, unit tests) off the box.
+        if ((cpu.steady?.unpinnedBusyPct ?? 0) > STEADY_UNPINNED_MAX) {
+          warnings.push(`steady window disturbed: the unpinned CPUs were ${cpu.steady!.unpinnedBusyPct.toFixed(0)}% busy (about 10-20% when only the stack, load and bench run), so something else ran; its stall ratio is not trustworthy`)
+        }
+        if (!d.drained) warnings.push(`queue not drained within ${p.drainTimeoutS}s`)
         const enqueued = d.c.enqueued - base.enqueued
         const executed = d.c.executed - base.executed
         const r: PhaseResult = {
@@ -184,7 +196,7 @@ export async function runStrategy(ctx: RunContext, s: Strategy, ports: Ports): P
           cleanup: clean ? { ...m.orchestrator(clean), s: clean.wallS } : null,
           requests: m.requests(load.samples, newPort),
           latencyMs: { steady: m.latency(load.samples, steadyFrom, steadyTo), deploy: m.latency(load.samples, dep.t0, dep.t1) },
-          cpu: m.cpu(cpuSampler.samples, ctx.stall, [steadyFrom, steadyTo], [dep.t0, dep.t1]),
+          cpu,
           beatMaxAtOnce: m.maxRunning(boxSampler.samples, 'beat', loadT0, loadT1),
           workerMaxAtOnce: m.maxRunning(boxSampler.samples, 'worker', loadT0, loadT1),
           tasks: {
@@ -199,6 +211,7 @@ export async function runStrategy(ctx: RunContext, s: Strategy, ports: Ports): P
           },
           orchestrator: m.orchestrator(dep),
           dockerCommands: dep.commands.map((c) => c.text),
+          warnings,
           timeline: {
             cpu: cpuSeries(cpuSampler.samples, 500).map((x) => ({ ...x, t: rel(x.t) })),
             requests: load.samples.map((x) => ({ t: rel(x.t), ms: x.ms, failed: failed(x) })),
@@ -210,6 +223,7 @@ export async function runStrategy(ctx: RunContext, s: Strategy, ports: Ports): P
             switchedS,
           },
         }
+        for (const w of warnings) ctx.log(`! ${s.name} ${name}: ${w}`)
         ctx.log(
           `${s.name}: ${name} done: exit ${dep.code} in ${r.deploy.doneS.toFixed(1)}s, switched ${switchedS === null ? '—' : `${switchedS.toFixed(1)}s`}, ` +
             `${r.requests.failed}/${r.requests.total} failed, stall ${r.cpu.deploy?.stallMsPerS.toFixed(0)} vs ${r.cpu.steady?.stallMsPerS.toFixed(0)} ms/s, ` +

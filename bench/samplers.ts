@@ -59,6 +59,8 @@ export interface CpuWindow {
   readonly stallMsPerS: number
   readonly busyPct: number
   readonly pinnedBusyPct: number
+  /** The CPUs the colored services are not pinned to: the orchestrator, docker, nginx, redis, the bench. */
+  readonly unpinnedBusyPct: number
   readonly seconds: number
 }
 
@@ -83,6 +85,7 @@ export function cpuWindow(samples: readonly CpuSample[], from: number, to: numbe
     stallMsPerS: stallBetween(a, b, samples, ncpu),
     busyPct: pct(b.busy - a.busy, b.total - a.total),
     pinnedBusyPct: pct(b.pinnedBusy - a.pinnedBusy, b.pinnedTotal - a.pinnedTotal),
+    unpinnedBusyPct: pct(b.busy - a.busy - (b.pinnedBusy - a.pinnedBusy), b.total - a.total - (b.pinnedTotal - a.pinnedTotal)),
     seconds: (b.t - a.t) / 1000,
   }
 }

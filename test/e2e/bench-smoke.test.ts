@@ -73,6 +73,7 @@ describe.skipIf(!dockerReachable)('make bench --smoke', () => {
       expect(num(p.cpu.stallRatio) && p.cpu.stallRatio >= 0).toBe(true)
       expect(p.cpu.peakStallMsPerS.deploy).toBeGreaterThanOrEqual(p.cpu.deploy.stallMsPerS * 0.5)
       expect(num(p.cpu.extraStallS)).toBe(true)
+      expect(Array.isArray(p.warnings)).toBe(true)
       expect(p.deploy.doneS).toBeGreaterThan(0)
       expect(p.deploy.steps.length).toBeGreaterThan(2)
       expect(p.beatMaxAtOnce).toBeGreaterThanOrEqual(1)
