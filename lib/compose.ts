@@ -50,6 +50,9 @@ export const build = (c: Config, p: Project, services: readonly string[]): Cmd =
 export const stop = (c: Config, p: Project, services: readonly string[], graceS = c.stopGraceS): Cmd =>
   compose(c, p, ['stop', '-t', String(graceS), ...services], true)
 
+/** Sends the signal and returns at once: the containers shut down while the next step runs. */
+export const signal = (c: Config, p: Project, services: readonly string[], sig = 'SIGTERM'): Cmd => compose(c, p, ['kill', '-s', sig, ...services], true)
+
 export const start = (c: Config, p: Project, services: readonly string[]): Cmd => compose(c, p, ['start', ...services], true)
 export const pause = (c: Config, p: Project, services: readonly string[]): Cmd => compose(c, p, ['pause', ...services], true)
 export const unpause = (c: Config, p: Project, services: readonly string[]): Cmd => compose(c, p, ['unpause', ...services], true)

@@ -18,7 +18,12 @@ export interface Journal {
   readonly pid: number
   /** Steps finished so far, in order: the next run continues after the last. */
   readonly done: readonly string[]
+  /** The step under way when the journal was last written. */
+  readonly current?: string
 }
+
+/** Whether the old color's workers may have been told to stop (and so need waiting for before a restart). */
+export const workersSignalled = (j: Journal | null | undefined) => Boolean(j && (j.done.includes('pause-workers') || j.current === 'pause-workers'))
 
 export interface Upstream {
   readonly color: Color

@@ -12,6 +12,7 @@ import { CommandError, must } from '../lib/exec.ts'
 import { StepError } from '../lib/errors.ts'
 import { checkContract, readComposeModel, servicesWithBuild, type ComposeModel } from '../lib/contract.ts'
 import { acquireLock } from '../lib/lock.ts'
+import { workersSignalled } from '../lib/state.ts'
 import { finishOp, reportInterrupted, startOp } from '../lib/op.ts'
 import { verifyThroughProxy, writeUpstream } from '../lib/traffic.ts'
 import { isMain, run } from '../lib/cli.ts'
@@ -82,6 +83,14 @@ export async function adoptRunning(ctx: Ctx): Promise<Color | null> {
   return live
 }
 
+const safeLoad = (ctx: Ctx) => {
+  try {
+    return ctx.state.load()
+  } catch {
+    return null
+  }
+}
+
 export const withRelease = (c: Config, release: string): Config => Object.freeze({ ...c, release })
 
 /** The command that removes the old color, as this deploy was started. */
@@ -133,10 +142,9 @@ export async function deploy(ctx0: Ctx): Promise<DeployResult> {
       'up-rest': () => upRest(ctx, to),
       // Once more after the workers started: a web that died right after the switch
       // is caught here, while the old web still runs and can take the traffic back.
-      verify: async () => {
-        await health(ctx, to)
-        await verifyThroughProxy(ctx, to)
-      },
+      // Through the proxy alone when it can say which server answered: that proves the
+      // new web serves, with no docker call and so no extra CPU while the workers boot.
+      verify: async () => (ctx.config.proxy.url && ctx.config.proxy.mode !== 'none' ? verifyThroughProxy(ctx, to) : health(ctx, to)),
     }
     try {
       for (const name of DEPLOY_STEPS) {
@@ -145,15 +153,17 @@ export async function deploy(ctx0: Ctx): Promise<DeployResult> {
           continue
         }
         ctx.checkpoint()
+        ctx.state.update((x) => (x.journal ? { ...x, journal: { ...x.journal, current: name } } : x))
         await ctx.ui.step(name, steps[name])
-        ctx.state.update((x) => (x.journal ? { ...x, journal: { ...x.journal, done: [...x.journal.done, name] } } : x))
+        ctx.state.update((x) => (x.journal ? { ...x, journal: { ...x.journal, done: [...x.journal.done, name], current: undefined } } : x))
       }
     } catch (e) {
       const err = e as Error
       ctx.ui.error(err.message)
       if (ctx.exec.dryRun) throw e
       try {
-        await ctx.ui.step(`rollback to ${from ?? 'nothing'}`, () => rollbackTo(ctx, { good: from, bad: to }, err))
+        const signalled = workersSignalled(safeLoad(ctx)?.journal)
+        await ctx.ui.step(`rollback to ${from ?? 'nothing'}`, () => rollbackTo(ctx, { good: from, bad: to, signalled }, err))
       } catch (e2) {
         finishOp(ctx, op, 'failed', err)
         throw new StepError(`the deploy failed and so did the rollback: ${(e2 as Error).message}\nThe state file records where it stopped; fix the cause and run rollback again.`)

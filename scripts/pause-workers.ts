@@ -1,9 +1,9 @@
 #!/usr/bin/env -S npx tsx
-// Step 1: free the CPU before the new release starts. Workers get SIGTERM and the grace
-// period (Celery's warm shutdown finishes in-flight tasks and hands reserved ones back),
-// or, with CALMSWAP_PAUSE_MODE=pause, a cgroup freeze. Containers stay for an instant resume.
+// Step 1: free the CPU before the new release starts. Workers and beat get SIGTERM (Celery's
+// warm shutdown: no new tasks, in-flight ones finish, reserved ones go back to the queue),
+// or, with CALMSWAP_PAUSE_MODE=pause, workers are frozen. Containers stay for an instant resume.
 import type { Color } from '../lib/config.ts'
-import { pause, stop } from '../lib/compose.ts'
+import { pause, signal, stop } from '../lib/compose.ts'
 import type { Ctx } from '../lib/context.ts'
 import { must } from '../lib/exec.ts'
 import { isMain, run } from '../lib/cli.ts'
@@ -16,20 +16,34 @@ export async function pauseWorkers(ctx: Ctx, color: Color | null): Promise<void>
   const workers = inv.running(color, c.roles.workers)
   // Singletons are always stopped, never frozen: a frozen beat, thawed later, would tick beside the new one.
   const singletons = inv.running(color, c.roles.singletons)
-  const grace = { timeoutMs: (c.stopGraceS + 60) * 1000 }
-  if (c.pauseMode === 'pause') {
-    if (singletons.length) await must(ctx.exec, { ...stop(c, color, singletons), ...grace })
-    if (workers.length) await must(ctx.exec, pause(c, color, workers))
-  } else if (workers.length || singletons.length) {
-    await must(ctx.exec, { ...stop(c, color, [...workers, ...singletons]), ...grace })
-  }
   if (!workers.length && !singletons.length) return ctx.ui.detail(`  no running workers or singletons in ${color}`)
-  ctx.ui.detail(`  ${c.pauseMode === 'pause' ? 'froze' : 'stopped'} ${[...workers, ...singletons].join(', ')} of ${color}`)
-  if (c.pauseMode === 'stop' && !ctx.exec.dryRun) {
-    const killed = (await ctx.inventory()).of(color, [...workers, ...singletons]).filter((x) => /Exited \(137\)/.test(x.status))
-    for (const k of killed) {
-      ctx.ui.warn(`${k.name} did not finish within CALMSWAP_STOP_GRACE=${c.stopGraceS}s and was killed; its unacknowledged task returns to the queue after the broker's visibility timeout`)
-    }
+  if (c.pauseMode === 'pause') {
+    if (workers.length) await must(ctx.exec, pause(c, color, workers))
+    if (singletons.length) await must(ctx.exec, signal(c, color, singletons))
+  } else {
+    // SIGTERM and go on: Celery stops taking tasks at once and finishes the ones in
+    // flight while the new web boots. Waiting here for the last task would only delay
+    // the switch; awaitStopped() waits (and kills after the grace) before anything
+    // needs them gone: the new workers and beat, or a rollback.
+    await must(ctx.exec, signal(c, color, [...workers, ...singletons]))
+  }
+  ctx.ui.detail(`  ${c.pauseMode === 'pause' ? `froze ${workers.join(', ') || 'no workers'}, ` : ''}sent SIGTERM to ${(c.pauseMode === 'pause' ? singletons : [...workers, ...singletons]).join(', ')} of ${color}`)
+}
+
+/**
+ * Waits until a color's workers and singletons that were told to stop have exited,
+ * killing them after CALMSWAP_STOP_GRACE. Frozen workers are left frozen.
+ */
+export async function awaitStopped(ctx: Ctx, color: Color): Promise<void> {
+  const c = ctx.config
+  const rest = [...c.roles.workers, ...c.roles.singletons]
+  const stopping = (await ctx.inventory(true)).services(color, rest, ['running', 'restarting']).filter((s) => c.pauseMode === 'stop' || c.roles.singletons.includes(s))
+  if (!stopping.length) return
+  await must(ctx.exec, { ...stop(c, color, stopping), timeoutMs: (c.stopGraceS + 60) * 1000 })
+  if (ctx.exec.dryRun) return
+  const killed = (await ctx.inventory()).of(color, stopping).filter((x) => /Exited \(137\)/.test(x.status))
+  for (const k of killed) {
+    ctx.ui.warn(`${k.name} did not finish within CALMSWAP_STOP_GRACE=${c.stopGraceS}s and was killed; its unacknowledged task returns to the queue after the broker's visibility timeout`)
   }
 }
 

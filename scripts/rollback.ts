@@ -9,23 +9,26 @@ import type { Ctx } from '../lib/context.ts'
 import { must } from '../lib/exec.ts'
 import { StepError } from '../lib/errors.ts'
 import { acquireLock } from '../lib/lock.ts'
-import type { State } from '../lib/state.ts'
+import { workersSignalled, type State } from '../lib/state.ts'
 import { switchTraffic, verifyThroughProxy } from '../lib/traffic.ts'
 import { isMain, run } from '../lib/cli.ts'
 import { health } from './health.ts'
+import { awaitStopped } from './pause-workers.ts'
 import { finishOp, reportInterrupted, startOp } from '../lib/op.ts'
 
 export interface RollbackPlan {
   /** The color to go back to; null when the failed deploy was the first one. */
   readonly good: Color | null
   readonly bad: Color
+  /** The good color's workers were sent SIGTERM by pause-workers: wait for them to exit before starting them. */
+  readonly signalled?: boolean
 }
 
 /** What a rollback started now would do, from the journal or the live/previous colors. */
 export function rollbackPlan(s: State): RollbackPlan {
   const j = s.journal
-  if (j?.op === 'deploy') return { good: j.from, bad: j.to }
-  if (j?.op === 'rollback') return { good: j.to, bad: j.from! }
+  if (j?.op === 'deploy') return { good: j.from, bad: j.to, signalled: workersSignalled(j) }
+  if (j?.op === 'rollback') return { good: j.to, bad: j.from!, signalled: true }
   if (j?.op === 'cleanup') throw new StepError(`a cleanup of ${j.from} was interrupted; run cleanup to finish it first`)
   if (!s.live) throw new StepError('nothing is deployed yet: there is nothing to roll back')
   if (!s.previous) throw new StepError(`nothing to roll back to: ${s.live} is live and no previous color is kept (cleanup removed it)`)
@@ -75,6 +78,9 @@ export async function rollbackTo(ctx0: Ctx, plan: RollbackPlan, reason?: Error):
     const badRest = inv.services(bad, rest, ['running', 'restarting', 'paused'])
     if (inv.paused(bad, badRest).length) await must(ctx.exec, unpause(c, bad, inv.paused(bad, badRest)))
     if (badRest.length) await must(ctx.exec, { ...stop(c, bad, badRest), ...grace })
+    // Workers told to stop may still be finishing their last task: a `start` now would
+    // find them running, do nothing, and then see them exit.
+    if (plan.signalled) await awaitStopped(ctx, good)
     inv = await ctx.inventory()
     const frozen = inv.paused(good, rest)
     const stopped = inv.stopped(good, rest)

@@ -3,21 +3,20 @@
 // each after CPU pressure settles, then its singletons, once none runs in the other color.
 import type { Color } from '../lib/config.ts'
 import { otherColor } from '../lib/config.ts'
-import { stop, up } from '../lib/compose.ts'
+import { up } from '../lib/compose.ts'
 import type { Ctx } from '../lib/context.ts'
 import { must } from '../lib/exec.ts'
 import { calmBefore } from '../lib/pressure.ts'
 import { isMain, run } from '../lib/cli.ts'
 import { colorArg } from './switch.ts'
+import { awaitStopped } from './pause-workers.ts'
 
 export async function upRest(ctx: Ctx, color: Color): Promise<void> {
   const c = ctx.config
   const { workers, singletons } = c.roles
-  // Never two singletons: whatever still runs in the other color stops first.
-  const other = otherColor(color)
-  // (A dry run sees the host before its planned stops, so it would plan this stop twice.)
-  const stray = ctx.exec.dryRun ? [] : (await ctx.inventory()).services(other, singletons, ['running', 'restarting', 'paused'])
-  if (stray.length) await must(ctx.exec, { ...stop(c, other, stray), timeoutMs: (c.stopGraceS + 60) * 1000 })
+  // Never two singletons, never two sets of workers: whatever the other color was told to
+  // stop has exited (or is killed after the grace) before anything here starts.
+  await awaitStopped(ctx, otherColor(color))
   // One compose call per worker service, so each starts on a calm CPU; singletons ride
   // along with the last one (they are light), saving a compose call.
   const batches = workers.length ? workers.map((w) => [w]) : [[]]

@@ -20,10 +20,10 @@ describe('deploy plan', () => {
     expect(h.ctx.state.load()).toMatchObject({ live: 'blue', previous: null, journal: null, release: 'r2' })
   })
 
-  it('blue → green: build first, free the CPU, web alone, switch with blue as backup, then workers', async () => {
+  it('blue → green: build first, SIGTERM the old workers, web alone, switch with blue as backup, old workers gone, then new ones', async () => {
     h = await harness({ state: { live: 'blue', release: 'r1' }, setup: blueLive })
     await deploy(h.ctx)
-    expect(h.plan()).toEqual(['green build web worker beat', 'blue stop worker beat', 'green up web', 'write', 'nginx -t', 'reload', 'green up worker beat'])
+    expect(h.plan()).toEqual(['green build web worker beat', 'blue kill SIGTERM worker beat', 'green up web', 'write', 'nginx -t', 'reload', 'blue stop worker beat', 'green up worker beat'])
     expect([...h.exec.files.values()].at(-1)).toMatch(new RegExp(`server 127.0.0.1:${h.config.ports.green};\\n  server 127.0.0.1:${h.config.ports.blue} backup;`))
     expect(h.ctx.state.load()).toMatchObject({ live: 'green', previous: 'blue', release: 'r2', previousRelease: 'r1' })
   })
@@ -31,10 +31,10 @@ describe('deploy plan', () => {
   it('pause mode freezes workers but stops beat', async () => {
     h = await harness({ state: { live: 'blue' }, setup: blueLive, env: { CALMSWAP_PAUSE_MODE: 'pause' } })
     await deploy(h.ctx)
-    expect(h.plan().slice(1, 3)).toEqual(['blue stop beat', 'blue pause worker'])
+    expect(h.plan().slice(1, 3)).toEqual(['blue pause worker', 'blue kill SIGTERM beat'])
   })
 
-  it('passes the grace period to stop', async () => {
+  it('passes the grace period to the stop that waits for the old workers', async () => {
     h = await harness({ state: { live: 'blue' }, setup: blueLive, env: { CALMSWAP_STOP_GRACE: '90s' } })
     await deploy(h.ctx)
     expect(h.exec.calls.find((c) => c.argv.includes('stop'))!.argv).toContain('90')
@@ -44,7 +44,7 @@ describe('deploy plan', () => {
     h = await harness({ state: { live: 'blue', upstream: { color: 'blue', port: 1, backup: null } }, setup: blueLive })
     h.world.webStatus.green = 500
     await expect(deploy(h.ctx)).rejects.toThrow(/failed and was rolled back; blue serves as before/)
-    expect(h.plan()).toEqual(['green build web worker beat', 'blue stop worker beat', 'green up web', 'blue start worker beat', 'green stop web'])
+    expect(h.plan()).toEqual(['green build web worker beat', 'blue kill SIGTERM worker beat', 'green up web', 'blue stop worker beat', 'blue start worker beat', 'green stop web'])
     expect(h.ctx.state.load()).toMatchObject({ live: 'blue', journal: null })
     expect(h.out.join('')).toMatch(/status 500, expected 200/)
   })
@@ -53,7 +53,7 @@ describe('deploy plan', () => {
     h = await harness({ state: { live: 'blue' }, setup: blueLive })
     h.world.failOn = (a) => (a.includes('up') && a.includes('worker') ? 1 : undefined)
     await expect(deploy(h.ctx)).rejects.toThrow(/rolled back/)
-    expect(h.plan().slice(3)).toEqual(['write', 'nginx -t', 'reload', 'green up worker beat', 'write', 'nginx -t', 'reload', 'blue start worker beat', 'green stop web'])
+    expect(h.plan().slice(3)).toEqual(['write', 'nginx -t', 'reload', 'blue stop worker beat', 'green up worker beat', 'write', 'nginx -t', 'reload', 'blue start worker beat', 'green stop web'])
     expect([...h.exec.files.values()].at(-1)).toContain(`server 127.0.0.1:${h.config.ports.blue};`)
     expect(h.world.state('app-blue', 'beat')).toBe('running')
   })
@@ -116,7 +116,7 @@ describe('deploy plan', () => {
     const ctx = makeContext({ config: h.config, exec: new DryRunExecutor(h.exec, (l) => printed.push(l)), ui: h.ctx.ui })
     await deploy(ctx)
     expect(h.exec.calls.every((c) => !c.mutates)).toBe(true)
-    expect(printed.filter((l) => l.includes('docker compose')).map((l) => l.replace(/^.* -f \S+ /, ''))).toEqual(['build web worker beat', 'stop -t 30 worker beat', 'up -d --no-deps --force-recreate --no-build web', 'up -d --no-deps --force-recreate --no-build worker beat'])
+    expect(printed.filter((l) => l.includes('docker compose')).map((l) => l.replace(/^.* -f \S+ /, ''))).toEqual(['build web worker beat', 'kill -s SIGTERM worker beat', 'up -d --no-deps --force-recreate --no-build web', 'stop -t 30 worker beat', 'up -d --no-deps --force-recreate --no-build worker beat'])
     expect(printed.some((l) => l.startsWith('write ') && l.includes('upstream.conf'))).toBe(true)
     expect(h.ctx.state.load().live).toBe('blue')
   })
@@ -184,7 +184,7 @@ describe('lost state', () => {
   it('adopts the color that serves instead of recreating it under traffic', async () => {
     h = await harness({ setup: blueLive })
     await deploy(h.ctx)
-    expect(h.plan()[1]).toBe('blue stop worker beat')
+    expect(h.plan()[1]).toBe('blue kill SIGTERM worker beat')
     expect(h.plan()).toContain('green up web')
     expect(h.out.join('')).toMatch(/adopting blue as the live color/)
   })

@@ -66,6 +66,9 @@ export class World {
       case 'pause':
         to('paused')
         break
+      case 'kill':
+        // A signalled worker finishes its task first: it still runs when the next step looks.
+        break
       case 'down':
         for (const [k, c] of this.containers) if (c.project === project) this.containers.delete(k)
         break
