@@ -26,8 +26,6 @@ const USAGE = `make bench [ARGS="--smoke | --only naive,calmswap-stop | --out DI
   --only LIST    strategies to run, comma-separated: ${STRATEGIES.map((s) => s.name).join(', ')}
   --out DIR      where results.json, timeline.json, timeline.svg and logs/ go
                  (default bench/out, or bench/out/smoke with --smoke)
-  --example-worker  run ../compose.yml unchanged instead of bench/compose.yml (whose
-                 worker reserves 4 tasks; see the comment there for why)
 
 Holds ${'/tmp/calmswap-docker.lock'} for the whole run. Exit code 0 when every strategy ran
 (missed targets are results, not errors), 1 when a run broke or left containers behind.`
@@ -37,7 +35,7 @@ const log = (msg: string) => process.stderr.write(`[bench ${((Date.now() - t0) /
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
-    options: { smoke: { type: 'boolean' }, only: { type: 'string' }, out: { type: 'string' }, 'example-worker': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    options: { smoke: { type: 'boolean' }, only: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
     strict: true,
   })
   if (values.help) {
@@ -48,7 +46,6 @@ async function main(): Promise<number> {
   const params: Params = {
     ...base,
     ...(values.only ? { strategies: values.only.split(',').map((s) => strategy(s.trim()).name) } : {}),
-    ...(values['example-worker'] ? { composeFile: 'compose.yml' } : {}),
   }
   const out = resolve(ROOT, values.out ?? (values.smoke ? 'bench/out/smoke' : 'bench/out'))
 

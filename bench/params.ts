@@ -54,7 +54,7 @@ export const FULL: Params = {
   drainTimeoutS: 90,
   failing: true,
   calmswapEnv: {},
-  composeFile: 'bench/compose.yml',
+  composeFile: 'compose.yml',
   portBase: 20000,
   prefix: 'bench',
   cpuSampleMs: 250,

@@ -32,8 +32,7 @@ async function must(argv: readonly string[], env: Record<string, string> = {}, c
 
 /**
  * The repo's .env (provision/images.sh points the images at the offline base image there).
- * Compose reads .env from the compose file's directory; bench/compose.yml lives in bench/,
- * so its variables are passed on explicitly.
+ * Passed on explicitly so the bench's own compose calls see it whatever their cwd.
  */
 export function dotEnv(root: string): Record<string, string> {
   const file = join(root, '.env')

@@ -30,6 +30,8 @@ def die_later(seconds):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Without it, Nagle's algorithm adds ~40 ms to replies sent in two writes.
+    disable_nagle_algorithm = True
 
     def log_message(self, *args):
         pass
