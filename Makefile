@@ -59,7 +59,7 @@ down: ## remove the whole example stack (all three projects) and its state
 	-for p in blue green shared; do docker compose -p $${CALMSWAP_PREFIX:-calmswap}-$$p down -t 5 --remove-orphans; done
 	rm -rf .calmswap
 
-test: deps ## unit + plan tests, then end-to-end tests on real Docker when it is here
+test: deps build ## unit + plan tests, then end-to-end tests on real Docker when it is here
 	vitest run --project unit --project plan
 	@if docker info >/dev/null 2>&1 && docker compose version >/dev/null 2>&1; then \
 	  provision/images.sh && vitest run --project e2e; \
@@ -72,7 +72,7 @@ test: deps ## unit + plan tests, then end-to-end tests on real Docker when it is
 test-unit: deps ## unit + plan tests only (no Docker needed)
 	vitest run --project unit --project plan
 
-test-e2e: deps images ## end-to-end tests only (real Docker)
+test-e2e: build images ## end-to-end tests only (real Docker)
 	vitest run --project e2e
 
 bench: build images ## measure deploy strategies under load (not part of make test)
