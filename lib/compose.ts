@@ -53,6 +53,9 @@ export const stop = (c: Config, p: Project, services: readonly string[], graceS 
 /** Sends the signal and returns at once: the containers shut down while the next step runs. */
 export const signal = (c: Config, p: Project, services: readonly string[], sig = 'SIGTERM'): Cmd => compose(c, p, ['kill', '-s', sig, ...services], true)
 
+/** Blocks until the containers exit; it sends no signal (a second SIGTERM turns Celery's warm shutdown cold). */
+export const waitExit = (c: Config, containers: readonly string[], timeoutMs: number): Cmd => ({ argv: [c.docker, 'wait', ...containers], mutates: true, timeoutMs })
+
 export const start = (c: Config, p: Project, services: readonly string[]): Cmd => compose(c, p, ['start', ...services], true)
 export const pause = (c: Config, p: Project, services: readonly string[]): Cmd => compose(c, p, ['pause', ...services], true)
 export const unpause = (c: Config, p: Project, services: readonly string[]): Cmd => compose(c, p, ['unpause', ...services], true)

@@ -20,6 +20,8 @@ export interface Journal {
   readonly done: readonly string[]
   /** The step under way when the journal was last written. */
   readonly current?: string
+  /** When pause-workers sent SIGTERM: the stop grace counts from here. */
+  readonly signalledAt?: string
 }
 
 /** Whether the old color's workers may have been told to stop (and so need waiting for before a restart). */

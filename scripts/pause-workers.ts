@@ -3,7 +3,7 @@
 // warm shutdown: no new tasks, in-flight ones finish, reserved ones go back to the queue),
 // or, with CALMSWAP_PAUSE_MODE=pause, workers are frozen. Containers stay for an instant resume.
 import type { Color } from '../lib/config.ts'
-import { pause, signal, stop } from '../lib/compose.ts'
+import { pause, signal, waitExit } from '../lib/compose.ts'
 import type { Ctx } from '../lib/context.ts'
 import { must } from '../lib/exec.ts'
 import { isMain, run } from '../lib/cli.ts'
@@ -27,22 +27,32 @@ export async function pauseWorkers(ctx: Ctx, color: Color | null): Promise<void>
     // needs them gone: the new workers and beat, or a rollback.
     await must(ctx.exec, signal(c, color, [...workers, ...singletons]))
   }
+  const signalledAt = new Date().toISOString()
+  ctx.state.update((x) => (x.journal ? { ...x, journal: { ...x.journal, signalledAt } } : x))
   ctx.ui.detail(`  ${c.pauseMode === 'pause' ? `froze ${workers.join(', ') || 'no workers'}, ` : ''}sent SIGTERM to ${(c.pauseMode === 'pause' ? singletons : [...workers, ...singletons]).join(', ')} of ${color}`)
 }
 
 /**
- * Waits until a color's workers and singletons that were told to stop have exited,
- * killing them after CALMSWAP_STOP_GRACE. Frozen workers are left frozen.
+ * Waits until a color's workers and singletons that were told to stop have exited, for
+ * what is left of CALMSWAP_STOP_GRACE since the SIGTERM, then kills the rest. It never
+ * sends a second SIGTERM: Celery reads that as "shut down cold" and abandons its tasks.
+ * Frozen workers are left frozen.
  */
 export async function awaitStopped(ctx: Ctx, color: Color): Promise<void> {
   const c = ctx.config
   const rest = [...c.roles.workers, ...c.roles.singletons]
-  const stopping = (await ctx.inventory(true)).services(color, rest, ['running', 'restarting']).filter((s) => c.pauseMode === 'stop' || c.roles.singletons.includes(s))
+  const inv = await ctx.inventory(true)
+  const stopping = inv.services(color, rest, ['running', 'restarting']).filter((s) => c.pauseMode === 'stop' || c.roles.singletons.includes(s))
   if (!stopping.length) return
-  await must(ctx.exec, { ...stop(c, color, stopping), timeoutMs: (c.stopGraceS + 60) * 1000 })
+  const since = Date.parse(ctx.state.load().journal?.signalledAt ?? '')
+  const left = c.stopGraceS * 1000 - (Number.isNaN(since) ? 0 : Date.now() - since)
+  const ids = inv.of(color, stopping).filter((x) => x.state === 'running' || x.state === 'restarting').map((x) => x.id)
+  if (left > 0) await ctx.exec.run(waitExit(c, ids, left))
   if (ctx.exec.dryRun) return
-  const killed = (await ctx.inventory()).of(color, stopping).filter((x) => /Exited \(137\)/.test(x.status))
-  for (const k of killed) {
+  const still = (await ctx.inventory(true)).running(color, stopping)
+  if (!still.length) return
+  await must(ctx.exec, signal(c, color, still, 'SIGKILL'))
+  for (const k of (await ctx.inventory(true)).of(color, still)) {
     ctx.ui.warn(`${k.name} did not finish within CALMSWAP_STOP_GRACE=${c.stopGraceS}s and was killed; its unacknowledged task returns to the queue after the broker's visibility timeout`)
   }
 }

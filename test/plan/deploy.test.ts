@@ -23,7 +23,7 @@ describe('deploy plan', () => {
   it('blue → green: build first, SIGTERM the old workers, web alone, switch with blue as backup, old workers gone, then new ones', async () => {
     h = await harness({ state: { live: 'blue', release: 'r1' }, setup: blueLive })
     await deploy(h.ctx)
-    expect(h.plan()).toEqual(['green build web worker beat', 'blue kill SIGTERM worker beat', 'green up web', 'write', 'nginx -t', 'reload', 'blue stop worker beat', 'green up worker beat'])
+    expect(h.plan()).toEqual(['green build web worker beat', 'blue kill SIGTERM worker beat', 'green up web', 'write', 'nginx -t', 'reload', 'docker wait id-app-blue-worker-1 id-app-blue-beat-1', 'green up worker beat'])
     expect([...h.exec.files.values()].at(-1)).toMatch(new RegExp(`server 127.0.0.1:${h.config.ports.green};\\n  server 127.0.0.1:${h.config.ports.blue} backup;`))
     expect(h.ctx.state.load()).toMatchObject({ live: 'green', previous: 'blue', release: 'r2', previousRelease: 'r1' })
   })
@@ -34,17 +34,28 @@ describe('deploy plan', () => {
     expect(h.plan().slice(1, 3)).toEqual(['blue pause worker', 'blue kill SIGTERM beat'])
   })
 
-  it('passes the grace period to the stop that waits for the old workers', async () => {
+  it('waits for the old workers no longer than the grace, never signalling twice', async () => {
     h = await harness({ state: { live: 'blue' }, setup: blueLive, env: { CALMSWAP_STOP_GRACE: '90s' } })
     await deploy(h.ctx)
-    expect(h.exec.calls.find((c) => c.argv.includes('stop'))!.argv).toContain('90')
+    const wait = h.exec.calls.find((c) => c.argv[1] === 'wait')!
+    expect(wait.timeoutMs).toBeGreaterThan(80_000)
+    expect(wait.timeoutMs).toBeLessThanOrEqual(90_000)
+    expect(h.plan().filter((p) => p.includes('SIGTERM'))).toHaveLength(1)
+  })
+
+  it('kills workers that outlive the grace, and says so', async () => {
+    h = await harness({ state: { live: 'blue' }, setup: blueLive, env: { CALMSWAP_STOP_GRACE: '1s' } })
+    h.world.hang = true
+    await deploy(h.ctx)
+    expect(h.plan()).toContain('blue kill SIGKILL worker beat')
+    expect(h.out.join('')).toMatch(/app-blue-worker-1 did not finish within CALMSWAP_STOP_GRACE=1s and was killed/)
   })
 
   it('a failed health check rolls back before any switch', async () => {
     h = await harness({ state: { live: 'blue', upstream: { color: 'blue', port: 1, backup: null } }, setup: blueLive })
     h.world.webStatus.green = 500
     await expect(deploy(h.ctx)).rejects.toThrow(/failed and was rolled back; blue serves as before/)
-    expect(h.plan()).toEqual(['green build web worker beat', 'blue kill SIGTERM worker beat', 'green up web', 'blue stop worker beat', 'blue start worker beat', 'green stop web'])
+    expect(h.plan()).toEqual(['green build web worker beat', 'blue kill SIGTERM worker beat', 'green up web', 'docker wait id-app-blue-worker-1 id-app-blue-beat-1', 'blue start worker beat', 'green stop web'])
     expect(h.ctx.state.load()).toMatchObject({ live: 'blue', journal: null })
     expect(h.out.join('')).toMatch(/status 500, expected 200/)
   })
@@ -53,7 +64,7 @@ describe('deploy plan', () => {
     h = await harness({ state: { live: 'blue' }, setup: blueLive })
     h.world.failOn = (a) => (a.includes('up') && a.includes('worker') ? 1 : undefined)
     await expect(deploy(h.ctx)).rejects.toThrow(/rolled back/)
-    expect(h.plan().slice(3)).toEqual(['write', 'nginx -t', 'reload', 'blue stop worker beat', 'green up worker beat', 'write', 'nginx -t', 'reload', 'blue start worker beat', 'green stop web'])
+    expect(h.plan().slice(3)).toEqual(['write', 'nginx -t', 'reload', 'docker wait id-app-blue-worker-1 id-app-blue-beat-1', 'green up worker beat', 'write', 'nginx -t', 'reload', 'blue start worker beat', 'green stop web'])
     expect([...h.exec.files.values()].at(-1)).toContain(`server 127.0.0.1:${h.config.ports.blue};`)
     expect(h.world.state('app-blue', 'beat')).toBe('running')
   })
@@ -116,7 +127,7 @@ describe('deploy plan', () => {
     const ctx = makeContext({ config: h.config, exec: new DryRunExecutor(h.exec, (l) => printed.push(l)), ui: h.ctx.ui })
     await deploy(ctx)
     expect(h.exec.calls.every((c) => !c.mutates)).toBe(true)
-    expect(printed.filter((l) => l.includes('docker compose')).map((l) => l.replace(/^.* -f \S+ /, ''))).toEqual(['build web worker beat', 'kill -s SIGTERM worker beat', 'up -d --no-deps --force-recreate --no-build web', 'stop -t 30 worker beat', 'up -d --no-deps --force-recreate --no-build worker beat'])
+    expect(printed.filter((l) => l.includes('docker compose')).map((l) => l.replace(/^.* -f \S+ /, ''))).toEqual(['build web worker beat', 'kill -s SIGTERM worker beat', 'up -d --no-deps --force-recreate --no-build web', 'up -d --no-deps --force-recreate --no-build worker beat'])
     expect(printed.some((l) => l.startsWith('write ') && l.includes('upstream.conf'))).toBe(true)
     expect(h.ctx.state.load().live).toBe('blue')
   })

@@ -21,6 +21,8 @@ export class World {
   /** Make a command fail: return an exit code for it, or undefined to let it pass. */
   failOn: (argv: readonly string[]) => number | undefined = () => undefined
   webStatus: Record<Color, number> = { blue: 200, green: 200 }
+  /** Signalled workers ignore SIGTERM and outlive their grace. */
+  hang = false
 
   set(project: string, service: string, state: CState) {
     this.containers.set(`${project}-${service}-1`, { project, service, state })
@@ -42,6 +44,11 @@ export class World {
           .map(([name, c]) => [`id-${name}`, c.project, c.service, c.state, c.state === 'running' ? 'Up 1 minute' : 'Exited (0) 1 second ago', name, 'img'].join('\t'))
           .join('\n'),
       }
+    }
+    if (a[1] === 'wait') {
+      // Workers finish within the grace unless a test says they hang.
+      if (!this.hang) for (const [name, c] of this.containers) if (a.includes(`id-${name}`)) c.state = 'exited'
+      return this.hang ? { code: 124, stderr: 'timed out' } : {}
     }
     if (a[1] !== 'compose') return {}
     const project = a[3]!
@@ -67,7 +74,8 @@ export class World {
         to('paused')
         break
       case 'kill':
-        // A signalled worker finishes its task first: it still runs when the next step looks.
+        // SIGTERM: a worker finishes its task first, so it still runs when the next step looks.
+        if (a.includes('SIGKILL')) to('exited')
         break
       case 'down':
         for (const [k, c] of this.containers) if (c.project === project) this.containers.delete(k)
