@@ -3,6 +3,7 @@
 import type { Color } from './config.ts'
 import type { Ctx } from './context.ts'
 import { Interrupted } from './errors.ts'
+import { acquireLock } from './lock.ts'
 import type { HistoryEntry, Op, State } from './state.ts'
 import { whoami } from './state.ts'
 
@@ -49,4 +50,15 @@ export function reportInterrupted(ctx: Ctx, s: State): void {
   ctx.ui.warn(
     `an earlier ${j.op} ${j.from ?? 'nothing'} → ${j.to} (pid ${j.pid}, started ${j.startedAt}) was interrupted ${last ? `after step "${last}"` : 'before its first step finished'}; continuing from there`,
   )
+}
+
+/** Runs an operation under the lock, saying so when it took over a dead holder's lock. */
+export async function withLock<T>(ctx: Ctx, op: Op, fn: () => Promise<T>): Promise<T> {
+  const lock = acquireLock(ctx.config.stateDir, op)
+  try {
+    if (lock.tookOver) ctx.ui.warn(`took over the lock of a ${lock.tookOver.op} (pid ${lock.tookOver.pid}) that is no longer running`)
+    return await fn()
+  } finally {
+    lock.release()
+  }
 }

@@ -5,10 +5,9 @@ import { down, unpause } from '../lib/compose.ts'
 import type { Ctx } from '../lib/context.ts'
 import { must } from '../lib/exec.ts'
 import { UsageError } from '../lib/errors.ts'
-import { acquireLock } from '../lib/lock.ts'
 import { switchTraffic } from '../lib/traffic.ts'
 import { isMain, run } from '../lib/cli.ts'
-import { finishOp, reportInterrupted, startOp } from '../lib/op.ts'
+import { finishOp, reportInterrupted, startOp, withLock } from '../lib/op.ts'
 
 export interface CleanupOptions {
   readonly yes?: boolean
@@ -26,9 +25,7 @@ async function askTty(question: string): Promise<boolean> {
 
 export async function cleanup(ctx: Ctx, o: CleanupOptions = {}): Promise<boolean> {
   const c = ctx.config
-  const lock = acquireLock(c.stateDir, 'cleanup')
-  try {
-    if (lock.tookOver) ctx.ui.warn(`took over the lock of a ${lock.tookOver.op} (pid ${lock.tookOver.pid}) that is no longer running`)
+  return withLock(ctx, 'cleanup', async () => {
     const s = ctx.state.load()
     if (s.journal && s.journal.op !== 'cleanup') {
       reportInterrupted(ctx, s)
@@ -69,9 +66,7 @@ export async function cleanup(ctx: Ctx, o: CleanupOptions = {}): Promise<boolean
       finishOp(ctx, op, 'failed', e as Error)
       throw e
     }
-  } finally {
-    lock.release()
-  }
+  })
 }
 
 if (isMain(import.meta.url, 'cleanup')) {

@@ -11,9 +11,8 @@ import type { Ctx } from '../lib/context.ts'
 import { CommandError, must } from '../lib/exec.ts'
 import { StepError } from '../lib/errors.ts'
 import { checkContract, readComposeModel, servicesWithBuild, type ComposeModel } from '../lib/contract.ts'
-import { acquireLock } from '../lib/lock.ts'
 import { workersSignalled } from '../lib/state.ts'
-import { finishOp, reportInterrupted, startOp } from '../lib/op.ts'
+import { finishOp, reportInterrupted, startOp, withLock } from '../lib/op.ts'
 import { verifyThroughProxy, writeUpstream } from '../lib/traffic.ts'
 import { isMain, run } from '../lib/cli.ts'
 import { pauseWorkers } from './pause-workers.ts'
@@ -108,9 +107,7 @@ export interface DeployResult {
 }
 
 export async function deploy(ctx0: Ctx): Promise<DeployResult> {
-  const lock = acquireLock(ctx0.config.stateDir, 'deploy')
-  try {
-    if (lock.tookOver) ctx0.ui.warn(`took over the lock of a ${lock.tookOver.op} (pid ${lock.tookOver.pid}) that is no longer running`)
+  return withLock(ctx0, 'deploy', async () => {
     const s = ctx0.state.load()
     if (s.journal && s.journal.op !== 'deploy') {
       reportInterrupted(ctx0, s)
@@ -188,9 +185,7 @@ export async function deploy(ctx0: Ctx): Promise<DeployResult> {
       ctx.ui.info(`When it looks right, remove the old color with:\n\n    ${cleanupCommand()}\n`)
     }
     return { from, to, release }
-  } finally {
-    lock.release()
-  }
+  })
 }
 
 if (isMain(import.meta.url, 'deploy')) {

@@ -8,13 +8,12 @@ import { logs, start, stop, unpause } from '../lib/compose.ts'
 import type { Ctx } from '../lib/context.ts'
 import { must } from '../lib/exec.ts'
 import { StepError } from '../lib/errors.ts'
-import { acquireLock } from '../lib/lock.ts'
 import { workersSignalled, type State } from '../lib/state.ts'
 import { switchTraffic, verifyThroughProxy } from '../lib/traffic.ts'
 import { isMain, run } from '../lib/cli.ts'
 import { health } from './health.ts'
 import { awaitStopped } from './pause-workers.ts'
-import { finishOp, reportInterrupted, startOp } from '../lib/op.ts'
+import { finishOp, reportInterrupted, startOp, withLock } from '../lib/op.ts'
 
 export interface RollbackPlan {
   /** The color to go back to; null when the failed deploy was the first one. */
@@ -113,9 +112,7 @@ export async function rollbackTo(ctx0: Ctx, plan: RollbackPlan, reason?: Error):
 }
 
 export async function rollback(ctx: Ctx): Promise<void> {
-  const lock = acquireLock(ctx.config.stateDir, 'rollback')
-  try {
-    if (lock.tookOver) ctx.ui.warn(`took over the lock of a ${lock.tookOver.op} (pid ${lock.tookOver.pid}) that is no longer running`)
+  return withLock(ctx, 'rollback', async () => {
     const s = ctx.state.load()
     reportInterrupted(ctx, s)
     const plan = rollbackPlan(s)
@@ -128,9 +125,7 @@ export async function rollback(ctx: Ctx): Promise<void> {
       finishOp(ctx, op, 'failed', e as Error)
       throw e
     }
-  } finally {
-    lock.release()
-  }
+  })
 }
 
 if (isMain(import.meta.url, 'rollback')) {
