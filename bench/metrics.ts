@@ -79,16 +79,9 @@ export function maxRunning(samples: readonly ContainerSample[], service: string,
   return Math.max(0, ...samples.filter((s) => s.t >= from && s.t <= to).map((s) => runningOf(s, service)))
 }
 
-export interface Orchestrator {
+/** What the report keeps of a run: its resource figures as measured, plus call counts. */
+export interface Orchestrator extends Pick<OrchestratorRun, 'wallS' | 'cpuS' | 'userS' | 'sysS' | 'maxRssMb' | 'treePeakRssMb' | 'nodeSelfCpuS'> {
   readonly exitCode: number
-  readonly wallS: number
-  readonly cpuS: number
-  readonly userS: number
-  readonly sysS: number
-  readonly maxRssMb: number
-  readonly treePeakRssMb: number
-  /** calmswap only: the node process itself, without the docker commands it ran. */
-  readonly nodeSelfCpuS: number | null
   readonly dockerCalls: number
   readonly composeCalls: number
 }

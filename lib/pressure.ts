@@ -1,6 +1,7 @@
 // CPU pressure: PSI where the kernel has it, the load average where it does not.
 import { readFileSync } from 'node:fs'
 import { availableParallelism, loadavg } from 'node:os'
+import type { Ctx } from './context.ts'
 
 export interface Pressure {
   readonly source: 'psi' | 'loadavg'
@@ -77,7 +78,7 @@ export async function waitForCalm(o: CalmOptions): Promise<CalmResult> {
 
 /** Before a stage: waits for calm, logs the wait, and goes on anyway at the deadline. */
 export async function calmBefore(
-  ctx: { config: { calm: { threshold: number; waitMs: number } }; ui: { detail(m: string): void; wait<T>(l: string, f: (u: (t: string) => void) => Promise<T>): Promise<T>; event(t: string, d?: Record<string, unknown>): void }; signal: AbortSignal; exec: { dryRun: boolean } },
+  ctx: Ctx,
   stage: string,
   read?: () => Promise<Pressure>,
 ): Promise<CalmResult | null> {
