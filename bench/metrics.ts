@@ -82,8 +82,11 @@ export function maxRunning(samples: readonly ContainerSample[], service: string,
 /** What the report keeps of a run: its resource figures as measured, plus call counts. */
 export interface Orchestrator extends Pick<OrchestratorRun, 'wallS' | 'cpuS' | 'userS' | 'sysS' | 'maxRssMb' | 'treePeakRssMb' | 'nodeSelfCpuS'> {
   readonly exitCode: number
+  /** Processes started: docker CLI calls, of which docker compose. */
   readonly dockerCalls: number
   readonly composeCalls: number
+  /** Calls through the Engine API socket instead (no process). */
+  readonly apiCalls: number
 }
 
 export function orchestrator(r: OrchestratorRun): Orchestrator {
@@ -98,6 +101,7 @@ export function orchestrator(r: OrchestratorRun): Orchestrator {
     nodeSelfCpuS: r.nodeSelfCpuS,
     dockerCalls: r.commands.filter((c) => /^\S*docker /.test(c.text)).length,
     composeCalls: r.commands.filter((c) => /^\S*docker compose /.test(c.text)).length,
+    apiCalls: r.commands.filter((c) => c.text.startsWith('[api] ')).length,
   }
 }
 
@@ -106,6 +110,7 @@ export const steps = (r: OrchestratorRun, t0: number) =>
 
 /** "compose up", "ps", "exec nginx -t", ...: a docker call without its project, ids and flags. */
 export function callKind(text: string): string {
+  if (text.startsWith('[api] ')) return `${callKind(text.slice(6))} (api)`
   const a = text.split(' ').slice(1)
   if (a[0] === 'compose') {
     const sub = a.slice(1).find((x, i, all) => !x.startsWith('-') && !['-p', '-f'].includes(all[i - 1] ?? ''))

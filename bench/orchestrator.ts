@@ -31,7 +31,7 @@ export interface OrchestratorRun {
   /** For a node orchestrator: CPU seconds of the node process alone (bench/selfcpu.mjs). */
   readonly nodeSelfCpuS: number | null
   readonly steps: Step[]
-  /** Every docker / docker compose call the orchestrator reported, with its time. */
+  /** Every docker / docker compose call the orchestrator reported, with its time; "[api] " before one made through the Engine API socket. */
   readonly commands: { t: number; text: string }[]
   /** calmswap's --json events (health tries, calm waits, ...), with arrival time. */
   readonly events: ({ t: number } & Record<string, unknown>)[]
@@ -112,7 +112,7 @@ export async function runOrchestrator(o: RunOptions): Promise<OrchestratorRun> {
           const e = JSON.parse(line) as Record<string, unknown>
           events.push({ t, ...e })
           if (e.type === 'step-start' || e.type === 'step-end') onStep(String(e.type), String(e.step), t, e.ok as boolean | undefined)
-          if (e.type === 'command' && !e.planned) commands.push({ t, text: (e.argv as string[]).join(' ') })
+          if (e.type === 'command' && !e.planned) commands.push({ t, text: `${e.via === 'api' ? '[api] ' : ''}${(e.argv as string[]).join(' ')}` })
         } catch {}
       } else if (line.startsWith('@')) {
         // bench/strategies/*.sh: "@step-start NAME", "@step-end NAME [failed]", "@command ARGV"

@@ -26,6 +26,7 @@ export interface Config {
     shared: readonly string[]
   }>
   readonly pauseMode: PauseMode
+  readonly dockerApi: 'auto' | 'off'
   readonly stopGraceS: number
   readonly health: Readonly<{
     path: string
@@ -78,6 +79,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'composeFile', env: 'CALMSWAP_COMPOSE_FILE', def: 'compose.yml', kind: 'path', doc: 'The compose file all three projects run' },
   { key: 'stateDir', env: 'CALMSWAP_STATE_DIR', def: '.calmswap', kind: 'path', doc: 'State, lock, history and the upstream file live here' },
   { key: 'docker', env: 'CALMSWAP_DOCKER', def: 'docker', kind: 'path', doc: 'The docker CLI to call' },
+  { key: 'dockerApi', env: 'CALMSWAP_DOCKER_API', def: 'auto', kind: 'enum:auto|off', doc: "auto: reads, signals and execs go through Docker's unix socket when the CLI would use it; off: always the CLI" },
   { key: 'bluePort', env: 'CALMSWAP_BLUE_PORT', def: '18001', kind: 'port', doc: "Host port of blue's web" },
   { key: 'greenPort', env: 'CALMSWAP_GREEN_PORT', def: '18002', kind: 'port', doc: "Host port of green's web" },
   { key: 'portVar', env: 'CALMSWAP_PORT_VAR', def: 'WEB_PORT', kind: 'envvar', doc: 'Variable the compose file interpolates for the web port' },
@@ -104,7 +106,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'upstreamTemplate', env: 'CALMSWAP_UPSTREAM_TEMPLATE', def: '', kind: 'path', doc: 'Own template for the upstream file ({{name}} {{port}} {{color}} {{backup}})' },
   { key: 'nginx', env: 'CALMSWAP_NGINX', def: 'nginx', kind: 'path', doc: 'nginx binary (proxy=host)' },
   { key: 'switchCommand', env: 'CALMSWAP_SWITCH_COMMAND', def: '', kind: 'argv', doc: 'Command run to switch (proxy=command), split on spaces, no shell; gets CALMSWAP_COLOR and CALMSWAP_PORT' },
-  { key: 'cpuCalm', env: 'CALMSWAP_CPU_CALM', def: '60', kind: 'percent', doc: 'Before each stage wait until CPU pressure (PSI some, % over 250ms) is below this; 0 turns it off' },
+  { key: 'cpuCalm', env: 'CALMSWAP_CPU_CALM', def: '60', kind: 'percent', doc: 'Before each stage wait until CPU pressure (PSI some, % over 100ms) is below this; 0 turns it off' },
   { key: 'cpuWait', env: 'CALMSWAP_CPU_WAIT', def: '20s', kind: 'duration', doc: 'Longest wait for calm before going on anyway', max: 600_000 },
   { key: 'build', env: 'CALMSWAP_BUILD', def: 'auto', kind: 'enum:auto|never', doc: 'auto: build images with a build: section before anything pauses' },
   { key: 'release', env: 'CALMSWAP_RELEASE', def: '', kind: 'text', doc: 'Release label for state and history (default: git short hash, else a timestamp)' },
@@ -288,6 +290,7 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     portVar: v.portVar,
     roles: { web: v.web, core: v.core, workers: v.workers, singletons: v.singletons, shared: v.shared },
     pauseMode: v.pauseMode,
+    dockerApi: v.dockerApi,
     stopGraceS: Math.ceil(v.stopGrace / 1000),
     health: {
       path: v.healthPath,

@@ -31,9 +31,9 @@ export function makeContext(p: CtxParts): Ctx {
   const ui = p.ui ?? new Ui()
   const signal = p.signal ?? new AbortController().signal
   let cached: Inventory | null = null
-  p.exec.onRun = (cmd, planned) => {
+  p.exec.onRun = (cmd, planned, via) => {
     if (cmd.mutates) cached = null
-    ui.command(cmd, planned)
+    ui.command(cmd, planned, via)
   }
   return {
     config: p.config,

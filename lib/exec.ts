@@ -3,13 +3,13 @@
 import { mkdirSync, openSync, writeSync, fsyncSync, closeSync, renameSync, unlinkSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { $ } from 'zx/core'
-import { render, type Cmd } from './compose.ts'
+import { render, type Cmd, type Result } from './compose.ts'
+import { connectionMessage, type Engine } from './engine.ts'
 
-export interface Result {
-  readonly code: number
-  readonly stdout: string
-  readonly stderr: string
-}
+export type { Result }
+
+/** How a command reached Docker: its argv through the CLI, or its `api` through the socket. */
+export type Via = 'cli' | 'api'
 
 export interface Executor {
   readonly dryRun: boolean
@@ -18,7 +18,7 @@ export interface Executor {
   /** Atomic: readers see the old file or the new one, never half of either. */
   writeFile(path: string, content: string): Promise<void>
   /** Called for each command before it runs (verbose output, cache invalidation). */
-  onRun?: (cmd: Cmd, planned: boolean) => void
+  onRun?: (cmd: Cmd, planned: boolean, via?: Via) => void
 }
 
 export class CommandError extends Error {
@@ -61,10 +61,23 @@ export function writeFileAtomic(path: string, content: string): void {
 
 export class ShellExecutor implements Executor {
   readonly dryRun = false
-  onRun?: (cmd: Cmd, planned: boolean) => void
+  onRun?: (cmd: Cmd, planned: boolean, via?: Via) => void
+
+  /** engine: the local Docker socket, when the CLI would use it too (see engineSocket). */
+  constructor(private readonly engine: Engine | null = null) {}
 
   async run(cmd: Cmd): Promise<Result> {
-    this.onRun?.(cmd, false)
+    if (cmd.api && this.engine) {
+      this.onRun?.(cmd, false, 'api')
+      try {
+        return await cmd.api(this.engine, cmd.timeoutMs ? AbortSignal.timeout(cmd.timeoutMs) : undefined)
+      } catch (e) {
+        const err = e as Error
+        const why = err.name === 'TimeoutError' ? `timed out after ${cmd.timeoutMs}ms` : (connectionMessage(this.engine, err) ?? err.message)
+        return { code: 1, stdout: '', stderr: why }
+      }
+    }
+    this.onRun?.(cmd, false, 'cli')
     // detached: a Ctrl-C on the terminal reaches calmswap alone, which then decides how to
     // land safely, instead of also killing a half-done `docker compose up`.
     const p = await $({
@@ -87,11 +100,13 @@ export class ShellExecutor implements Executor {
 /** --dry-run: reads the host for real, prints every change instead of making it. */
 export class DryRunExecutor implements Executor {
   readonly dryRun = true
-  onRun?: (cmd: Cmd, planned: boolean) => void
+  onRun?: (cmd: Cmd, planned: boolean, via?: Via) => void
   constructor(
     private readonly real: Executor,
     private readonly print: (line: string) => void,
-  ) {}
+  ) {
+    real.onRun = (cmd, planned, via) => this.onRun?.(cmd, planned, via)
+  }
 
   async run(cmd: Cmd): Promise<Result> {
     if (!cmd.mutates) return this.real.run(cmd)
@@ -114,7 +129,7 @@ export class RecordingExecutor implements Executor {
   readonly files = new Map<string, string>()
   /** Commands and file writes, in the order they happened. */
   readonly events: ({ cmd: Cmd } | { write: string; content: string })[] = []
-  onRun?: (cmd: Cmd, planned: boolean) => void
+  onRun?: (cmd: Cmd, planned: boolean, via?: Via) => void
   constructor(private readonly respond: Responder = () => undefined) {}
 
   async run(cmd: Cmd): Promise<Result> {

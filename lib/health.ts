@@ -48,6 +48,8 @@ export interface WaitOptions extends ProbeOptions {
   /** Longest pause between tries; backoff starts at firstDelayMs and doubles. */
   readonly intervalMs: number
   readonly firstDelayMs?: number
+  /** Pause between consecutive passes (50 ms): they confirm a web that answers, not a boot. */
+  readonly passGapMs?: number
   readonly passes: number
   readonly signal?: AbortSignal
   /** Extra condition checked after a passing probe (docker healthcheck, color header). */
@@ -106,7 +108,7 @@ export async function waitHealthy(url: string, o: WaitOptions): Promise<WaitResu
       o.onTry?.(last)
       if (passes >= o.passes) return { ok: true, tries: attempt, elapsedMs: performance.now() - t0, last }
       // Passes come quickly one after another; failures back off up to the interval.
-      const wait = passes > 0 ? first : delay
+      const wait = passes > 0 ? (o.passGapMs ?? 50) : delay
       delay = Math.min(delay * 2, o.intervalMs)
       await sleep(Math.min(wait, o.deadlineMs - (performance.now() - t0)), o.signal)
     }

@@ -1,6 +1,7 @@
 // CPU pressure: PSI where the kernel has it, the load average where it does not.
 import { readFileSync } from 'node:fs'
 import { availableParallelism, loadavg } from 'node:os'
+import { containerCpu, maxCpu } from './compose.ts'
 import type { Ctx } from './context.ts'
 
 export interface Pressure {
@@ -30,7 +31,7 @@ export function readPressure(psiFile = '/proc/pressure/cpu'): Pressure {
  * still reports their stall for seconds. The same counter over a short window sees a calm
  * CPU as soon as it is calm. Without PSI: the load average.
  */
-export async function measurePressure(windowMs = 250, psiFile = '/proc/pressure/cpu'): Promise<Pressure> {
+export async function measurePressure(windowMs = 100, psiFile = '/proc/pressure/cpu'): Promise<Pressure> {
   const a = readPressure(psiFile)
   if (a.source !== 'psi') return a
   const t0 = performance.now()
@@ -91,5 +92,36 @@ export async function calmBefore(
     ctx.ui.detail(`  ${r.calm ? 'calm' : 'still busy, going on'} after ${Math.round(r.waitedMs)}ms before ${stage} (${r.last.source} ${r.last.value}%)`)
   }
   ctx.ui.event('calm', { stage, calm: r.calm, waitedMs: Math.round(r.waitedMs), source: r.last.source, value: r.last.value })
+  return r
+}
+
+/** A container using less than this share of one CPU has finished booting. */
+export const BOOTED_CPU_PCT = 20
+
+/**
+ * After an `up`: waits until the containers it started have finished booting (each under
+ * BOOTED_CPU_PCT of one CPU over 250 ms), so the next stage does not boot beside them.
+ * PSI cannot see this: a process booting alone on a CPU stalls nobody. Same deadline as
+ * the calm wait; a container that stays busy (a worker with a backlog) just runs it out.
+ */
+export async function settleAfter(ctx: Ctx, stage: string, containers: readonly string[]): Promise<{ settled: boolean; waitedMs: number; cpu: number } | null> {
+  const { threshold, waitMs } = ctx.config.calm
+  if (threshold <= 0 || ctx.exec.dryRun || !containers.length) return null
+  const t0 = performance.now()
+  const r = await ctx.ui.wait(`waiting for ${stage} to finish booting`, async (update) => {
+    for (;;) {
+      const t = performance.now()
+      const res = await ctx.exec.run(containerCpu(ctx.config, containers))
+      // A reading spans 250 ms through the API (~2 s through the CLI); never poll faster.
+      await new Promise((r) => setTimeout(r, Math.max(0, 250 - (performance.now() - t))))
+      // Stats unreadable: nothing to wait for that can be seen.
+      const cpu = res.code === 0 ? maxCpu(res.stdout) : 0
+      const waitedMs = performance.now() - t0
+      if (cpu < BOOTED_CPU_PCT || waitedMs >= waitMs || ctx.signal.aborted) return { settled: cpu < BOOTED_CPU_PCT, waitedMs, cpu }
+      update(`waiting for ${stage} to finish booting: ${cpu.toFixed(0)}% of a CPU`)
+    }
+  })
+  ctx.ui.detail(`  ${r.settled ? 'booted' : 'still busy, going on'} after ${Math.round(r.waitedMs)}ms: ${stage} (${r.cpu.toFixed(0)}% of a CPU)`)
+  ctx.ui.event('settled', { stage, settled: r.settled, waitedMs: Math.round(r.waitedMs), cpuPct: Math.round(r.cpu) })
   return r
 }

@@ -1,6 +1,7 @@
 // Human output on stderr (steps, timings, spinner); data and --json events on stdout.
 import pc from 'picocolors'
 import { render, type Cmd } from './compose.ts'
+import type { Via } from './exec.ts'
 
 export interface UiOptions {
   json?: boolean
@@ -73,9 +74,9 @@ export class Ui {
     this.line(this.c.green(`✓ ${msg}`))
   }
 
-  command(cmd: Cmd, planned: boolean) {
-    if (this.verbose && !planned) this.line(this.c.dim(`  $ ${render(cmd)}`))
-    this.event('command', { argv: cmd.argv, env: cmd.env ?? {}, planned })
+  command(cmd: Cmd, planned: boolean, via: Via = 'cli') {
+    if (this.verbose && !planned) this.line(this.c.dim(`  ${via === 'api' ? '(api)' : '$'} ${render(cmd)}`))
+    this.event('command', { argv: cmd.argv, env: cmd.env ?? {}, planned, via })
   }
 
   /** Runs one named step: a header, then its time, or its failure. */

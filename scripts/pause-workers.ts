@@ -3,9 +3,9 @@
 // warm shutdown: no new tasks, in-flight ones finish, reserved ones go back to the queue),
 // or, with CALMSWAP_PAUSE_MODE=pause, workers are frozen. Containers stay for an instant resume.
 import type { Color } from '../lib/config.ts'
-import { pause, signal, waitExit } from '../lib/compose.ts'
+import { kill, pauseContainers, waitExit } from '../lib/compose.ts'
 import type { Ctx } from '../lib/context.ts'
-import { must } from '../lib/exec.ts'
+import { CommandError, must } from '../lib/exec.ts'
 import { isMain, run } from '../lib/cli.ts'
 import { colorArg } from './switch.ts'
 
@@ -17,19 +17,28 @@ export async function pauseWorkers(ctx: Ctx, color: Color | null): Promise<void>
   // Singletons are always stopped, never frozen: a frozen beat, thawed later, would tick beside the new one.
   const singletons = inv.running(color, c.roles.singletons)
   if (!workers.length && !singletons.length) return ctx.ui.detail(`  no running workers or singletons in ${color}`)
+  const names = (services: readonly string[]) => inv.of(color, services).filter((x) => x.state === 'running' || x.state === 'restarting').map((x) => x.name)
   if (c.pauseMode === 'pause') {
-    if (workers.length) await must(ctx.exec, pause(c, color, workers))
-    if (singletons.length) await must(ctx.exec, signal(c, color, singletons))
+    if (workers.length) await must(ctx.exec, pauseContainers(c, names(workers)))
+    if (singletons.length) await send(ctx, names(singletons))
   } else {
     // SIGTERM and go on: Celery stops taking tasks at once and finishes the ones in
     // flight while the new web boots. Waiting here for the last task would only delay
     // the switch; awaitStopped() waits (and kills after the grace) before anything
     // needs them gone: the new workers and beat, or a rollback.
-    await must(ctx.exec, signal(c, color, [...workers, ...singletons]))
+    await send(ctx, names([...workers, ...singletons]))
   }
   const signalledAt = new Date().toISOString()
   ctx.state.update((x) => (x.journal ? { ...x, journal: { ...x.journal, signalledAt } } : x))
   ctx.ui.detail(`  ${c.pauseMode === 'pause' ? `froze ${workers.join(', ') || 'no workers'}, ` : ''}sent SIGTERM to ${(c.pauseMode === 'pause' ? singletons : [...workers, ...singletons]).join(', ')} of ${color}`)
+}
+
+/** A signal to containers; one that exited since the inventory was read is where it was headed. */
+async function send(ctx: Ctx, names: readonly string[], sig = 'SIGTERM'): Promise<void> {
+  const cmd = kill(ctx.config, names, sig)
+  const r = await ctx.exec.run(cmd)
+  const errors = r.stderr.split('\n').filter((l) => l.trim())
+  if (r.code !== 0 && !(errors.length && errors.every((l) => /is not running/.test(l)))) throw new CommandError(cmd, r)
 }
 
 /**
@@ -49,10 +58,10 @@ export async function awaitStopped(ctx: Ctx, color: Color): Promise<void> {
   const ids = inv.of(color, stopping).filter((x) => x.state === 'running' || x.state === 'restarting').map((x) => x.id)
   if (left > 0) await ctx.exec.run(waitExit(c, ids, left))
   if (ctx.exec.dryRun) return
-  const still = (await ctx.inventory(true)).running(color, stopping)
+  const still = (await ctx.inventory(true)).of(color, stopping).filter((x) => x.state === 'running' || x.state === 'restarting')
   if (!still.length) return
-  await must(ctx.exec, signal(c, color, still, 'SIGKILL'))
-  for (const k of (await ctx.inventory(true)).of(color, still)) {
+  await send(ctx, still.map((x) => x.name), 'SIGKILL')
+  for (const k of still) {
     ctx.ui.warn(`${k.name} did not finish within CALMSWAP_STOP_GRACE=${c.stopGraceS}s and was killed; its unacknowledged task returns to the queue after the broker's visibility timeout`)
   }
 }

@@ -1,12 +1,12 @@
 #!/usr/bin/env -S npx tsx
-// Step 5: after traffic switched, start the new color's workers one service at a time,
-// each after CPU pressure settles, then its singletons, once none runs in the other color.
+// Step 5: after traffic switched, once nothing of the other color's workers runs: the new
+// singletons first, then each worker service, each stage on a calm CPU.
 import type { Color } from '../lib/config.ts'
 import { otherColor } from '../lib/config.ts'
-import { up } from '../lib/compose.ts'
+import { create, startContainers, up } from '../lib/compose.ts'
 import type { Ctx } from '../lib/context.ts'
 import { must } from '../lib/exec.ts'
-import { calmBefore } from '../lib/pressure.ts'
+import { calmBefore, settleAfter } from '../lib/pressure.ts'
 import { isMain, run } from '../lib/cli.ts'
 import { colorArg } from './switch.ts'
 import { awaitStopped } from './pause-workers.ts'
@@ -17,16 +17,35 @@ export async function upRest(ctx: Ctx, color: Color): Promise<void> {
   // Never two singletons, never two sets of workers: whatever the other color was told to
   // stop has exited (or is killed after the grace) before anything here starts.
   await awaitStopped(ctx, otherColor(color))
-  // One compose call per worker service, so each starts on a calm CPU; singletons ride
-  // along with the last one (they are light), saving a compose call.
-  const batches = workers.length ? workers.map((w) => [w]) : [[]]
-  batches[batches.length - 1]!.push(...singletons)
-  for (const batch of batches) {
-    if (!batch.length) continue
-    await calmBefore(ctx, `up ${batch.join(' ')}`)
+  // Singletons first, and alone: beat boots while no new worker is busy yet, and is done
+  // booting before the first worker starts. Started together, beat's boot competed with the
+  // backlog the worker picks up at once: the largest stall after the switch in `make bench`.
+  // Then the worker services one at a time, each on a calm CPU.
+  const stages = [singletons, ...workers.map((w) => [w])].filter((s) => s.length)
+  for (const [i, stage] of stages.entries()) {
+    await calmBefore(ctx, `up ${stage.join(' ')}`)
     ctx.checkpoint()
-    await must(ctx.exec, { ...up(c, color, batch), timeoutMs: 600_000 })
+    // Made by prepareRest while the web booted: a start is all that is left.
+    const made = (await ctx.inventory()).of(color, stage)
+    const ready = stage.every((s) => made.some((x) => x.service === s)) && made.every((x) => x.state === 'created')
+    await must(ctx.exec, ready ? startContainers(c, made.map((x) => x.name)) : { ...up(c, color, stage), timeoutMs: 600_000 })
+    // The last stage has no one to boot beside; a worker with a backlog never settles.
+    if (i < stages.length - 1 && stage === singletons) {
+      const started = (await ctx.inventory(true)).of(color, stage).filter((x) => x.state === 'running').map((x) => x.id)
+      await settleAfter(ctx, stage.join(' '), started)
+    }
   }
+}
+
+/**
+ * While the new web boots: creates (does not start) the color's workers and singletons.
+ * Loading the project and creating containers is most of what `compose up` costs; done
+ * here it overlaps a wait, instead of running after the switch beside the backlog.
+ */
+export async function prepareRest(ctx: Ctx, color: Color): Promise<void> {
+  const { workers, singletons } = ctx.config.roles
+  if (!workers.length && !singletons.length) return
+  await must(ctx.exec, { ...create(ctx.config, color, [...singletons, ...workers]), timeoutMs: 600_000 })
 }
 
 if (isMain(import.meta.url, 'up-rest')) {

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# The orchestrator-cost baseline: the docker and docker compose calls calmswap's deploy
-# makes (CALMSWAP_PAUSE_MODE=stop, CALMSWAP_BUILD=never, release given, one live color),
-# in the same order, from bash. Taken from the "command" events of
-# `node dist/deploy.mjs --json` (calmswap 4ff7aa4); the bench prints both call lists
-# side by side (results.json "equivalence") so a drift shows. Health polls mirror
-# lib/health.ts: backoff from 100 ms to 1 s, 3 consecutive passes, one `docker inspect`
-# for a healthcheck at the first pass, a `docker ps` every 2 s while waiting.
-# Only the good path: it has no rollback.
+# The orchestrator-cost baseline: the docker compose calls calmswap's deploy makes
+# (CALMSWAP_PAUSE_MODE=stop, CALMSWAP_BUILD=never, release given, one live color), in the
+# same order, from bash, with the docker CLI for everything else, as a bash script would.
+# (calmswap sends its reads, signals, starts and execs through the Engine API socket; the
+# compose calls are the same.) The bench prints both call lists side by side (results.json
+# "equivalence") so a drift shows. Health polls mirror lib/health.ts: backoff from 100 ms
+# to 1 s, 3 consecutive passes, one `docker inspect` for a healthcheck at the first pass,
+# a `docker ps` every 2 s while waiting. Only the good path: it has no rollback.
 . "$(dirname "$0")/common.sh"
 
 STOP_GRACE=30
@@ -15,6 +15,7 @@ PS_FORMAT=$'{{.ID}}\t{{.Label "com.docker.compose.project"}}\t{{.Label "com.dock
 INV=
 inventory() { INV=$(dk ps -a --no-trunc --filter label=com.docker.compose.project --format "$PS_FORMAT"); }
 of_project() { awk -F'\t' -v p="$PREFIX-$1" -v s="${2:-}" '$2 == p && (s == "" || $3 == s) {print $1}' <<<"$INV"; }
+names_of() { awk -F'\t' -v p="$PREFIX-$1" -v s="$2" '$2 == p && $3 == s && $4 == "running" {print $6}' <<<"$INV"; }
 BACKOFF=(0.1 0.2 0.4 0.8 1)
 
 # lib/pressure.ts calmBefore: PSI "some" stall over 250 ms below CALMSWAP_CPU_CALM (60 %),
@@ -88,17 +89,39 @@ fail() {
   exit 1
 }
 
+# lib/pressure.ts settleAfter: the container's cgroup CPU counter over 250 ms, until
+# under 20 % of a CPU (it finished booting), or 20 s passed.
+settle() {
+  local id=$1 pid f a b tries=0
+  pid=$(dk inspect --format '{{.State.Pid}}' "$id") || return 0
+  f=/sys/fs/cgroup/cpuacct$(awk -F: '$2 ~ /cpuacct/ {print $3}' "/proc/$pid/cgroup")/cpuacct.usage
+  [ -r "$f" ] || return 0
+  while [ "$tries" -lt 80 ]; do
+    read -r a <"$f"
+    sleep 0.25
+    read -r b <"$f"
+    # ns over 250 ms as % of one CPU: (b - a) / 250e6 * 100
+    [ $(((b - a) / 2500000)) -lt 20 ] && return 0
+    tries=$((tries + 1))
+  done
+}
+
 # preflight
-dk info --format '{{.ServerVersion}}' >/dev/null || exit 1
+dk info --format '{{.ServerVersion}}' >/dev/null &
 dc blue config --format json >/dev/null || exit 1
+wait $! || exit 1
+
+step build
+step_end build
 
 step shared
 inventory
 step_end shared
 
 step pause-workers
-dc "$FROM" stop -t "$STOP_GRACE" worker beat || fail pause-workers
-inventory
+# shellcheck disable=SC2046
+dk kill --signal SIGTERM $(names_of "$FROM" worker) $(names_of "$FROM" beat) >/dev/null || fail pause-workers
+signalled=$((${EPOCHREALTIME/./} / 1000))
 step_end pause-workers
 
 step up-core
@@ -107,7 +130,10 @@ dc "$TO" up -d --no-deps --force-recreate --no-build web || fail up-core
 step_end up-core
 
 step health
+dc "$TO" up --no-start --no-deps --force-recreate --no-build beat worker &
+create=$!
 health "$TO" || fail health
+wait "$create" || fail health
 step_end health
 
 step switch
@@ -119,15 +145,24 @@ step_end switch
 
 step up-rest
 inventory
+old=$(of_project "$FROM" worker; of_project "$FROM" beat)
+left=$((STOP_GRACE * 1000 - ${EPOCHREALTIME/./} / 1000 + signalled))
+# shellcheck disable=SC2086
+[ "$left" -gt 0 ] && timeout "$((left / 1000 + 1))" docker wait $old >/dev/null
+echo "@command docker wait $old" >&3
 calm_before
-dc "$TO" up -d --no-deps --force-recreate --no-build worker beat || fail up-rest
+dk start "$PREFIX-$TO-beat-1" >/dev/null || fail up-rest
+inventory
+settle "$(of_project "$TO" beat)"
+calm_before
+dk start "$PREFIX-$TO-worker-1" >/dev/null || fail up-rest
 step_end up-rest
 
 step verify
-health "$TO" || fail verify
 verify_proxy "$TO" || fail verify
 step_end verify
 
+inventory
 ids=$(of_project "$TO")
 # shellcheck disable=SC2086
 dk inspect --format '{{.Name}} {{.Image}}' $ids >/dev/null

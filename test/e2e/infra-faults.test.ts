@@ -142,18 +142,19 @@ describe.sequential('infrastructure faults', () => {
     expect(stack.state()).toMatchObject({ live: 'blue', journal: null, upstream: { color: 'blue', backup: null } })
   })
 
-  test('a docker compose call failing halfway (up worker) rolls back and blue serves', async () => {
+  test('a docker call failing halfway (start of the new worker) rolls back and blue serves', async () => {
     const realDocker = execFileSync('sh', ['-c', 'command -v docker'], { encoding: 'utf8' }).trim()
-    const wrapper = join(scratch, 'docker-fails-up-worker')
+    const wrapper = join(scratch, 'docker-fails-start-worker')
     writeFileSync(
       wrapper,
       `#!/bin/sh
-# The real docker, except that \`docker compose ... up ... worker\` fails.
-compose=0 up=0 worker=0
+# The real docker, except that \`docker start ...-worker-1\` fails: after the switch, with the
+# new beat already started. (CALMSWAP_DOCKER set: every call goes through this CLI.)
+start=0 worker=0
 for a in "$@"; do
-  case "$a" in compose) compose=1 ;; up) up=1 ;; worker) worker=1 ;; esac
+  case "$a" in start) start=1 ;; *-worker-1) worker=1 ;; esac
 done
-if [ $compose = 1 ] && [ $up = 1 ] && [ $worker = 1 ]; then
+if [ $start = 1 ] && [ $worker = 1 ]; then
   echo "injected failure: docker $*" >&2
   exit 1
 fi
@@ -167,7 +168,7 @@ exec ${realDocker} "$@"
 
     expect(r.code, r.stderr).toBe(1)
     expect(stepResults(r)).toMatchObject({ switch: true, 'up-rest': false })
-    expect(r.stderr).toMatch(/injected failure: docker compose .* up .*worker/)
+    expect(r.stderr).toMatch(/injected failure: docker start \S+-green-worker-1/)
     expect(r.stderr).toMatch(/rolled back; blue serves as before/)
     expect(events(r).find((e) => e.type === 'op-end')).toMatchObject({ result: 'rolled-back' })
 

@@ -16,22 +16,39 @@ describe('deploy plan', () => {
   it('first deploy bootstraps shared, then blue, then the switch', async () => {
     h = await harness()
     await deploy(h.ctx)
-    expect(h.plan()).toEqual(['blue build web worker beat', 'write', 'shared up redis proxy', 'blue up web', 'write', 'nginx -t', 'reload', 'blue up worker beat'])
+    expect(h.plan()).toEqual(['blue build web worker beat', 'write', 'shared up redis proxy', 'blue up web', 'blue create beat worker', 'write', 'nginx -t', 'reload', 'start app-blue-beat-1', 'start app-blue-worker-1'])
     expect(h.ctx.state.load()).toMatchObject({ live: 'blue', previous: null, journal: null, release: 'r2' })
   })
 
   it('blue → green: build first, SIGTERM the old workers, web alone, switch with blue as backup, old workers gone, then new ones', async () => {
     h = await harness({ state: { live: 'blue', release: 'r1' }, setup: blueLive })
     await deploy(h.ctx)
-    expect(h.plan()).toEqual(['green build web worker beat', 'blue kill SIGTERM worker beat', 'green up web', 'write', 'nginx -t', 'reload', 'docker wait id-app-blue-worker-1 id-app-blue-beat-1', 'green up worker beat'])
+    expect(h.plan()).toEqual(['green build web worker beat', 'kill SIGTERM app-blue-worker-1 app-blue-beat-1', 'green up web', 'green create beat worker', 'write', 'nginx -t', 'reload', 'docker wait id-app-blue-worker-1 id-app-blue-beat-1', 'start app-green-beat-1', 'start app-green-worker-1'])
     expect([...h.exec.files.values()].at(-1)).toMatch(new RegExp(`server 127.0.0.1:${h.config.ports.green};\\n  server 127.0.0.1:${h.config.ports.blue} backup;`))
     expect(h.ctx.state.load()).toMatchObject({ live: 'green', previous: 'blue', release: 'r2', previousRelease: 'r1' })
+  })
+
+  it('the new worker starts only once beat has finished booting', async () => {
+    h = await harness({ state: { live: 'blue' }, setup: blueLive, env: { CALMSWAP_CPU_CALM: '100', CALMSWAP_CPU_WAIT: '5s' } })
+    h.world.cpu = [95, 60, 3]
+    await deploy(h.ctx)
+    const seen = h.exec.calls.map((c) => (['stats', 'start'].includes(c.argv[1]!) ? c.argv.slice(1, 2).join(' ') : c.argv.slice(6, 8).join(' '))).filter((x) => /^(stats|start|up)/.test(x))
+    expect(seen).toEqual(['up -d', 'up --no-start', 'start', 'stats', 'stats', 'stats', 'start'])
+    expect(h.out.join('')).toMatch(/booted after \d+ms: beat \(3% of a CPU\)/)
+  })
+
+  it('a beat that stays busy delays the workers no longer than CALMSWAP_CPU_WAIT', async () => {
+    h = await harness({ state: { live: 'blue' }, setup: blueLive, env: { CALMSWAP_CPU_CALM: '100', CALMSWAP_CPU_WAIT: '300ms' } })
+    h.world.cpu = [99]
+    await deploy(h.ctx)
+    expect(h.plan().at(-1)).toBe('start app-green-worker-1')
+    expect(h.out.join('')).toMatch(/still busy, going on after \d+ms: beat \(99% of a CPU\)/)
   })
 
   it('pause mode freezes workers but stops beat', async () => {
     h = await harness({ state: { live: 'blue' }, setup: blueLive, env: { CALMSWAP_PAUSE_MODE: 'pause' } })
     await deploy(h.ctx)
-    expect(h.plan().slice(1, 3)).toEqual(['blue pause worker', 'blue kill SIGTERM beat'])
+    expect(h.plan().slice(1, 3)).toEqual(['pause app-blue-worker-1', 'kill SIGTERM app-blue-beat-1'])
   })
 
   it('waits for the old workers no longer than the grace, never signalling twice', async () => {
@@ -47,24 +64,32 @@ describe('deploy plan', () => {
     h = await harness({ state: { live: 'blue' }, setup: blueLive, env: { CALMSWAP_STOP_GRACE: '1s' } })
     h.world.hang = true
     await deploy(h.ctx)
-    expect(h.plan()).toContain('blue kill SIGKILL worker beat')
+    expect(h.plan()).toContain('kill SIGKILL app-blue-worker-1 app-blue-beat-1')
     expect(h.out.join('')).toMatch(/app-blue-worker-1 did not finish within CALMSWAP_STOP_GRACE=1s and was killed/)
+  })
+
+  it('a failing create of the workers, while the web boots, rolls back before any switch', async () => {
+    h = await harness({ state: { live: 'blue', upstream: { color: 'blue', port: 1, backup: null } }, setup: blueLive })
+    h.world.failOn = (a) => (a.includes('--no-start') ? 1 : undefined)
+    await expect(deploy(h.ctx)).rejects.toThrow(/rolled back; blue serves as before/)
+    expect(h.plan()).not.toContain('reload')
+    expect(h.world.state('app-blue', 'worker')).toBe('running')
   })
 
   it('a failed health check rolls back before any switch', async () => {
     h = await harness({ state: { live: 'blue', upstream: { color: 'blue', port: 1, backup: null } }, setup: blueLive })
     h.world.webStatus.green = 500
     await expect(deploy(h.ctx)).rejects.toThrow(/failed and was rolled back; blue serves as before/)
-    expect(h.plan()).toEqual(['green build web worker beat', 'blue kill SIGTERM worker beat', 'green up web', 'docker wait id-app-blue-worker-1 id-app-blue-beat-1', 'blue start worker beat', 'green stop web'])
+    expect(h.plan()).toEqual(['green build web worker beat', 'kill SIGTERM app-blue-worker-1 app-blue-beat-1', 'green up web', 'green create beat worker', 'docker wait id-app-blue-worker-1 id-app-blue-beat-1', 'blue start worker beat', 'green stop web'])
     expect(h.ctx.state.load()).toMatchObject({ live: 'blue', journal: null })
     expect(h.out.join('')).toMatch(/status 500, expected 200/)
   })
 
-  it('a compose failure after the switch switches back, then resumes blue', async () => {
+  it('a docker failure after the switch switches back, then resumes blue', async () => {
     h = await harness({ state: { live: 'blue' }, setup: blueLive })
-    h.world.failOn = (a) => (a.includes('up') && a.includes('worker') ? 1 : undefined)
+    h.world.failOn = (a) => (a[1] === 'start' && a.includes('app-green-worker-1') ? 1 : undefined)
     await expect(deploy(h.ctx)).rejects.toThrow(/rolled back/)
-    expect(h.plan().slice(3)).toEqual(['write', 'nginx -t', 'reload', 'docker wait id-app-blue-worker-1 id-app-blue-beat-1', 'green up worker beat', 'write', 'nginx -t', 'reload', 'blue start worker beat', 'green stop web'])
+    expect(h.plan().slice(3)).toEqual(['green create beat worker', 'write', 'nginx -t', 'reload', 'docker wait id-app-blue-worker-1 id-app-blue-beat-1', 'start app-green-beat-1', 'start app-green-worker-1', 'write', 'nginx -t', 'reload', 'green stop beat', 'blue start worker beat', 'green stop web'])
     expect([...h.exec.files.values()].at(-1)).toContain(`server 127.0.0.1:${h.config.ports.blue};`)
     expect(h.world.state('app-blue', 'beat')).toBe('running')
   })
@@ -106,7 +131,7 @@ describe('deploy plan', () => {
       },
     })
     await deploy(h.ctx)
-    expect(h.plan()).toEqual(['write', 'nginx -t', 'reload', 'green up worker beat'])
+    expect(h.plan()).toEqual(['green create beat worker', 'write', 'nginx -t', 'reload', 'start app-green-beat-1', 'start app-green-worker-1'])
     expect(h.out.join('')).toMatch(/earlier deploy blue → green .* was interrupted after step "up-core"/)
   })
 
@@ -127,7 +152,7 @@ describe('deploy plan', () => {
     const ctx = makeContext({ config: h.config, exec: new DryRunExecutor(h.exec, (l) => printed.push(l)), ui: h.ctx.ui })
     await deploy(ctx)
     expect(h.exec.calls.every((c) => !c.mutates)).toBe(true)
-    expect(printed.filter((l) => l.includes('docker compose')).map((l) => l.replace(/^.* -f \S+ /, ''))).toEqual(['build web worker beat', 'kill -s SIGTERM worker beat', 'up -d --no-deps --force-recreate --no-build web', 'up -d --no-deps --force-recreate --no-build worker beat'])
+    expect(printed.filter((l) => /^docker (kill|pause)|docker compose/.test(l)).map((l) => l.replace(/^.* -f \S+ /, ''))).toEqual(['build web worker beat', 'docker kill --signal SIGTERM app-blue-worker-1 app-blue-beat-1', 'up -d --no-deps --force-recreate --no-build web', 'up --no-start --no-deps --force-recreate --no-build beat worker', 'up -d --no-deps --force-recreate --no-build beat', 'up -d --no-deps --force-recreate --no-build worker'])
     expect(printed.some((l) => l.startsWith('write ') && l.includes('upstream.conf'))).toBe(true)
     expect(h.ctx.state.load().live).toBe('blue')
   })
@@ -195,7 +220,7 @@ describe('lost state', () => {
   it('adopts the color that serves instead of recreating it under traffic', async () => {
     h = await harness({ setup: blueLive })
     await deploy(h.ctx)
-    expect(h.plan()[1]).toBe('blue kill SIGTERM worker beat')
+    expect(h.plan()[1]).toBe('kill SIGTERM app-blue-worker-1 app-blue-beat-1')
     expect(h.plan()).toContain('green up web')
     expect(h.out.join('')).toMatch(/adopting blue as the live color/)
   })

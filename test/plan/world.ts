@@ -1,5 +1,5 @@
 // A pretend Docker host for plan tests: it answers `docker ps` and `compose config` and
-// applies up/stop/start/pause/unpause/down to its containers, so steps see a host that
+// applies up/stop/start/unpause/down and kill/pause (by container) to its containers, so steps see a host that
 // changes as they act. Health answers come from real local HTTP servers on loopback.
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
@@ -13,7 +13,7 @@ import { RecordingExecutor, type Result } from '../../lib/exec.ts'
 import { EMPTY_STATE, StateStore, type State } from '../../lib/state.ts'
 import { Ui } from '../../lib/ui.ts'
 
-type CState = 'running' | 'exited' | 'paused'
+type CState = 'running' | 'exited' | 'paused' | 'created'
 
 export class World {
   readonly containers = new Map<string, { project: string; service: string; state: CState }>()
@@ -23,6 +23,8 @@ export class World {
   webStatus: Record<Color, number> = { blue: 200, green: 200 }
   /** Signalled workers ignore SIGTERM and outlive their grace. */
   hang = false
+  /** CPU % `docker stats` reports, one reading after another (the last one repeats). */
+  cpu: number[] = [0]
 
   set(project: string, service: string, state: CState) {
     this.containers.set(`${project}-${service}-1`, { project, service, state })
@@ -50,6 +52,20 @@ export class World {
       if (!this.hang) for (const [name, c] of this.containers) if (a.includes(`id-${name}`)) c.state = 'exited'
       return this.hang ? { code: 124, stderr: 'timed out' } : {}
     }
+    if (a[1] === 'stats') {
+      const pct = this.cpu.length > 1 ? this.cpu.shift()! : this.cpu[0]!
+      return { stdout: a.slice(5).map((id) => `${id.slice(0, 12)}\t${pct.toFixed(2)}%\n`).join('') }
+    }
+    if (a[1] === 'kill' || a[1] === 'pause' || a[1] === 'start') {
+      // SIGTERM: a worker finishes its task first, so it still runs when the next step looks.
+      const to: CState | null = a[1] === 'pause' ? 'paused' : a[1] === 'start' ? 'running' : a[3] === 'SIGKILL' ? 'exited' : null
+      for (const name of a.slice(a[1] === 'kill' ? 4 : 2)) {
+        const c = this.containers.get(name)
+        if (!c) return { code: 1, stderr: `Error response from daemon: No such container: ${name}` }
+        if (to) c.state = to
+      }
+      return {}
+    }
     if (a[1] !== 'compose') return {}
     const project = a[3]!
     const verb = a[6]!
@@ -63,19 +79,14 @@ export class World {
         return { stdout: JSON.stringify(m) }
       }
       case 'up':
+        to(a.includes('--no-start') ? 'created' : 'running')
+        break
       case 'start':
       case 'unpause':
         to('running')
         break
       case 'stop':
         to('exited')
-        break
-      case 'pause':
-        to('paused')
-        break
-      case 'kill':
-        // SIGTERM: a worker finishes its task first, so it still runs when the next step looks.
-        if (a.includes('SIGKILL')) to('exited')
         break
       case 'down':
         for (const [k, c] of this.containers) if (c.project === project) this.containers.delete(k)
@@ -91,7 +102,7 @@ export interface Harness {
   ctx: Ctx
   config: Config
   out: string[]
-  /** The mutating commands, short: "green up web", "blue stop worker beat", "write", "reload". */
+  /** The mutating commands, short: "green up web", "kill SIGTERM app-blue-worker-1", "write", "reload". */
   plan(): string[]
   close(): Promise<void>
 }
@@ -146,9 +157,12 @@ export async function harness(o: { state?: Partial<State>; env?: Record<string, 
         const a = e.cmd.argv
         if (!e.cmd.mutates) return []
         if (a[1] === 'exec') return [a.slice(3).join(' ') === 'nginx -s reload' ? 'reload' : a.slice(3).join(' ')]
+        if (a[1] === 'kill') return [`kill ${a.slice(3).join(' ')}`]
+        if (a[1] === 'pause' || a[1] === 'start') return [`${a[1]} ${a.slice(2).join(' ')}`]
         if (a[1] !== 'compose') return [a.join(' ')]
         const rest = a.slice(7).filter((x, j, all) => !x.startsWith('-') && all[j - 1] !== '-t')
-        return [`${a[3]!.replace('app-', '')} ${a[6]}${rest.length ? ` ${rest.join(' ')}` : ''}`]
+        const verb = a.includes('--no-start') ? 'create' : a[6]
+        return [`${a[3]!.replace('app-', '')} ${verb}${rest.length ? ` ${rest.join(' ')}` : ''}`]
       }),
     async close() {
       for (const [s] of [...webs, [proxy] as const]) {
