@@ -2,7 +2,7 @@
 // every strategy: under bench/rusage.py for its CPU time and peak RSS, with stdout read
 // line by line for step markers and docker calls, and its process tree's RSS sampled.
 import { spawn } from 'node:child_process'
-import { createWriteStream, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { createWriteStream, existsSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { now, sampleEvery } from './samplers.ts'
 
@@ -38,6 +38,13 @@ export interface OrchestratorRun {
 }
 
 const PAGE_KB = 4
+
+/**
+ * The system python, started without site packages (-S -E): a version manager's shim in
+ * front of `python3` (pyenv here) cost 0.3 s before the orchestrator started, inside its
+ * measured time, and its CPU landed in the wrapper's RUSAGE_CHILDREN.
+ */
+export const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3'
 
 /** Sum of resident memory of pid's descendants (pid itself, the python wrapper, excluded). */
 function treeRssKb(root: number): number {
@@ -83,7 +90,7 @@ export async function runOrchestrator(o: RunOptions): Promise<OrchestratorRun> {
   rmSync(selfFile, { force: true })
   const argv = o.argv[0] === 'node' ? ['node', '--import', join(o.cwd, 'bench/selfcpu.mjs'), ...o.argv.slice(1)] : o.argv
   const t0 = now()
-  const child = spawn('python3', [join(o.cwd, 'bench/rusage.py'), o.usageFile, ...argv], {
+  const child = spawn(PYTHON, ['-S', '-E', join(o.cwd, 'bench/rusage.py'), o.usageFile, ...argv], {
     cwd: o.cwd,
     env: { ...process.env, ...o.env, BENCH_SELF_CPU_FILE: selfFile },
     stdio: ['ignore', 'pipe', 'pipe'],

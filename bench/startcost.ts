@@ -3,6 +3,7 @@
 // (bench/rusage.py), median of a few runs of `--help`.
 import { readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
+import { PYTHON } from './orchestrator.ts'
 import { sh } from './stack.ts'
 
 export interface StartCost {
@@ -22,7 +23,7 @@ async function measure(root: string, argv: string[], runs: number, scratch: stri
   const rss: number[] = []
   await sh(argv, {}, root) // warm the page cache; not counted
   for (let i = 0; i < runs; i++) {
-    const r = await sh(['python3', join(root, 'bench/rusage.py'), scratch, ...argv], {}, root)
+    const r = await sh([PYTHON, '-S', '-E', join(root, 'bench/rusage.py'), scratch, ...argv], {}, root)
     if (r.code !== 0) throw new Error(`${argv.join(' ')} failed (exit ${r.code}): ${r.stderr.trim().split('\n').at(-1)}`)
     const u = JSON.parse(readFileSync(scratch, 'utf8'))
     cpu.push(u.userS + u.sysS)

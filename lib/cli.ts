@@ -6,7 +6,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { ConfigError, loadConfig, SETTINGS, type Config } from './config.ts'
 import { makeContext, type Ctx } from './context.ts'
 import { DryRunExecutor, ShellExecutor, type Executor } from './exec.ts'
-import { engineSocket, SocketEngine } from './engine.ts'
+import { composePlugin, engineSocket, SocketEngine } from './engine.ts'
 import { UsageError } from './errors.ts'
 import { Ui } from './ui.ts'
 
@@ -117,9 +117,10 @@ async function runInner(spec: ScriptSpec, main: (ctx: Ctx, inv: Invocation) => P
     return report(ui, e)
   }
 
-  const socket = deps.executor ? null : engineSocket(deps.env ?? process.env, config.docker, config.dockerApi)
+  const env = deps.env ?? process.env
+  const socket = deps.executor ? null : engineSocket(env, config.docker, config.dockerApi)
   const engine = socket ? new SocketEngine(socket) : null
-  const real = deps.executor ?? new ShellExecutor(engine)
+  const real = deps.executor ?? new ShellExecutor(engine, socket ? composePlugin(env) : null)
   const exec = flags['dry-run'] ? new DryRunExecutor(real, (line) => ui.data(line)) : real
   const abort = new AbortController()
   let signals = 0

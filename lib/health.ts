@@ -1,6 +1,10 @@
 // A retrying HTTP check: polled from t=0 with backoff, a per-try timeout, an overall
 // deadline and N consecutive passes. No fixed sleep: a web that boots in 2s switches at 2s.
-import { Agent, request } from 'undici'
+import type { Agent } from 'undici'
+
+// Loaded on the first probe, not at start: undici is most of the bundle, and a deploy's
+// first seconds (before the old workers stop) are the ones to keep short.
+const undici = () => import('undici')
 
 export interface ProbeOptions {
   readonly host?: string
@@ -23,6 +27,7 @@ export async function probe(url: string, o: ProbeOptions): Promise<ProbeResult> 
   const headers: Record<string, string> = { 'user-agent': 'calmswap-health', connection: 'close' }
   if (o.host) headers.host = o.host
   try {
+    const { request } = await undici()
     const res = await request(url, {
       headers,
       dispatcher: o.dispatcher,
@@ -88,7 +93,7 @@ export async function waitHealthy(url: string, o: WaitOptions): Promise<WaitResu
   const t0 = performance.now()
   const first = o.firstDelayMs ?? 100
   // Our own agent: closed at the end, so a hung server cannot keep the process alive.
-  const dispatcher = o.dispatcher ?? new Agent({ connect: { timeout: o.timeoutMs } })
+  const dispatcher = o.dispatcher ?? new (await undici()).Agent({ connect: { timeout: o.timeoutMs } })
   let delay = first
   let passes = 0
   let attempt = 0

@@ -96,32 +96,34 @@ export async function calmBefore(
 }
 
 /** A container using less than this share of one CPU has finished booting. */
-export const BOOTED_CPU_PCT = 20
+export const SETTLED_CPU_PCT = 20
 
 /**
- * After an `up`: waits until the containers it started have finished booting (each under
- * BOOTED_CPU_PCT of one CPU over 250 ms), so the next stage does not boot beside them.
- * PSI cannot see this: a process booting alone on a CPU stalls nobody. Same deadline as
- * the calm wait; a container that stays busy (a worker with a backlog) just runs it out.
+ * After an `up`: waits until the containers it started use less than SETTLED_CPU_PCT of one
+ * CPU over 250 ms, i.e. have finished booting, so the next stage does not boot beside them.
+ * PSI cannot see this: a process booting alone on a CPU stalls nobody. Same deadline as the
+ * calm wait; a container that stays busy (a worker with a backlog) just runs it out.
+ * (Tried, and dropped: the same wait for the old workers' last task before up-core. On the
+ * bench it delayed the switch by 0.5 s and the stall did not drop.)
  */
-export async function settleAfter(ctx: Ctx, stage: string, containers: readonly string[]): Promise<{ settled: boolean; waitedMs: number; cpu: number } | null> {
+export async function settleAfter(ctx: Ctx, what: string, containers: readonly string[], until = 'finish booting'): Promise<{ settled: boolean; waitedMs: number; cpu: number } | null> {
   const { threshold, waitMs } = ctx.config.calm
   if (threshold <= 0 || ctx.exec.dryRun || !containers.length) return null
   const t0 = performance.now()
-  const r = await ctx.ui.wait(`waiting for ${stage} to finish booting`, async (update) => {
+  const r = await ctx.ui.wait(`waiting for ${what} to ${until}`, async (update) => {
     for (;;) {
       const t = performance.now()
       const res = await ctx.exec.run(containerCpu(ctx.config, containers))
       // A reading spans 250 ms through the API (~2 s through the CLI); never poll faster.
       await new Promise((r) => setTimeout(r, Math.max(0, 250 - (performance.now() - t))))
-      // Stats unreadable: nothing to wait for that can be seen.
+      // Stats unreadable (the containers exited meanwhile): nothing left to wait for.
       const cpu = res.code === 0 ? maxCpu(res.stdout) : 0
       const waitedMs = performance.now() - t0
-      if (cpu < BOOTED_CPU_PCT || waitedMs >= waitMs || ctx.signal.aborted) return { settled: cpu < BOOTED_CPU_PCT, waitedMs, cpu }
-      update(`waiting for ${stage} to finish booting: ${cpu.toFixed(0)}% of a CPU`)
+      if (cpu < SETTLED_CPU_PCT || waitedMs >= waitMs || ctx.signal.aborted) return { settled: cpu < SETTLED_CPU_PCT, waitedMs, cpu }
+      update(`waiting for ${what} to ${until}: ${cpu.toFixed(0)}% of a CPU`)
     }
   })
-  ctx.ui.detail(`  ${r.settled ? 'booted' : 'still busy, going on'} after ${Math.round(r.waitedMs)}ms: ${stage} (${r.cpu.toFixed(0)}% of a CPU)`)
-  ctx.ui.event('settled', { stage, settled: r.settled, waitedMs: Math.round(r.waitedMs), cpuPct: Math.round(r.cpu) })
+  ctx.ui.detail(`  ${r.settled ? 'settled' : 'still busy, going on'} after ${Math.round(r.waitedMs)}ms: ${what} (${r.cpu.toFixed(0)}% of a CPU)`)
+  ctx.ui.event('settled', { stage: what, settled: r.settled, waitedMs: Math.round(r.waitedMs), cpuPct: Math.round(r.cpu) })
   return r
 }

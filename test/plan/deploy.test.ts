@@ -34,7 +34,8 @@ describe('deploy plan', () => {
     await deploy(h.ctx)
     const seen = h.exec.calls.map((c) => (['stats', 'start'].includes(c.argv[1]!) ? c.argv.slice(1, 2).join(' ') : c.argv.slice(6, 8).join(' '))).filter((x) => /^(stats|start|up)/.test(x))
     expect(seen).toEqual(['up -d', 'up --no-start', 'start', 'stats', 'stats', 'stats', 'start'])
-    expect(h.out.join('')).toMatch(/booted after \d+ms: beat \(3% of a CPU\)/)
+    expect(h.exec.calls.find((c) => c.argv[1] === 'stats')!.argv.slice(5)).toEqual(['id-app-green-beat-1'])
+    expect(h.out.join('')).toMatch(/settled after \d+ms: beat \(3% of a CPU\)/)
   })
 
   it('a beat that stays busy delays the workers no longer than CALMSWAP_CPU_WAIT', async () => {

@@ -1,12 +1,12 @@
 // The Engine API side of the builders, against a fake socket: the stdout each answers with
 // must be what its argv prints, so the code reading it cannot tell the two apart.
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { loadConfig } from '../../lib/config.ts'
 import * as dc from '../../lib/compose.ts'
-import { cgroupCpuReader, demux, engineSocket, type Engine, type EngineResponse } from '../../lib/engine.ts'
+import { cgroupCpuReader, composePlugin, demux, engineSocket, type Engine, type EngineResponse } from '../../lib/engine.ts'
 import { ShellExecutor } from '../../lib/exec.ts'
 import { parseInventory } from '../../lib/inventory.ts'
 
@@ -146,5 +146,36 @@ describe('the executor', () => {
   it('a dead socket reads like the CLI', async () => {
     const e: Engine = { host: 'unix:///nonexistent.sock', call: async () => Promise.reject(Object.assign(new Error('connect ENOENT'), { code: 'ENOENT' })) }
     expect(await new ShellExecutor(e).run(dc.dockerInfo(c))).toEqual({ code: 1, stdout: '', stderr: 'Cannot connect to the Docker daemon at unix:///nonexistent.sock. Is the docker daemon running?' })
+  })
+})
+
+describe('docker compose without the docker CLI in front', () => {
+  const fakePlugin = () => {
+    const d = mkdtempSync(join(tmpdir(), 'calmswap-plugins-'))
+    mkdirSync(join(d, 'cli-plugins'))
+    const bin = join(d, 'cli-plugins', 'docker-compose')
+    writeFileSync(bin, '#!/bin/sh\necho "$@"\n')
+    chmodSync(bin, 0o755)
+    return { dir: d, bin }
+  }
+  it('found where the docker CLI looks first', () => {
+    const p = fakePlugin()
+    expect(composePlugin({ DOCKER_CONFIG: p.dir })).toBe(p.bin)
+  })
+  it('a non-executable file is not a plugin', () => {
+    const d = mkdtempSync(join(tmpdir(), 'calmswap-plugins-'))
+    mkdirSync(join(d, 'cli-plugins'))
+    writeFileSync(join(d, 'cli-plugins', 'docker-compose'), '')
+    expect(composePlugin({ DOCKER_CONFIG: d })).not.toBe(join(d, 'cli-plugins', 'docker-compose'))
+  })
+  it('the executor runs the plugin with the same arguments, minus "docker compose"', async () => {
+    const p = fakePlugin()
+    const r = await new ShellExecutor(null, p.bin).run(dc.composeConfig(c))
+    expect(r.stdout.trim()).toBe(dc.composeConfig(c).argv.slice(2).join(' '))
+  })
+  it('other docker calls are left alone', async () => {
+    const p = fakePlugin()
+    const r = await new ShellExecutor(null, p.bin).run({ argv: ['echo', 'compose', 'x'], mutates: false })
+    expect(r.stdout.trim()).toBe('compose x')
   })
 })
