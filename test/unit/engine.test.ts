@@ -97,8 +97,9 @@ describe('container CPU', () => {
     const e = new FakeEngine((m, p) => (p.endsWith('/json') ? { json: { State: { Pid: 0 } } } : { json: { cpu_stats: { cpu_usage: { total_usage: n++ === 0 ? 0 : 50_000_000 } } } }))
     const out = (await dc.containerCpu(c, ['0123456789abcdef'], 100).api!(e)).stdout
     expect(out.startsWith('0123456789ab\t')).toBe(true)
+    // 50 ms of CPU over a window of ~100 ms (a timer may fire a millisecond early) or more.
     expect(dc.maxCpu(out)).toBeGreaterThan(20)
-    expect(dc.maxCpu(out)).toBeLessThanOrEqual(50)
+    expect(dc.maxCpu(out)).toBeLessThan(52)
   })
   const tree = (cgroup: string, file: string, content: string) => {
     const root = mkdtempSync(join(tmpdir(), 'calmswap-cg-'))
