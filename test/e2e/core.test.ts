@@ -1,17 +1,12 @@
 // Issue 2, the core promise: first deploy, blue → green → blue with traffic flowing,
 // cleanup, rollback, one beat at a time, one deploy at a time.
-import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { beatPeak, describeLoad, events, Stack, waitFor } from './harness.ts'
+import { describe, expect, test } from 'vitest'
+import { beatPeak, describeLoad, events, Stack, useStack, waitFor } from './harness.ts'
 
 let stack: Stack
 
-beforeAll(async () => {
-  stack = await Stack.create(import.meta.url)
-})
-
-afterAll(async () => {
-  await stack?.teardown()
-})
+// No bootstrap: the first test is the first deploy on an empty host.
+useStack(import.meta.url, (s) => (stack = s), { bootstrap: false })
 
 /** Deploys (or rolls back) while 20 req/s go through the proxy. */
 async function underLoad(script: string, args: string[] = []) {

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os'
 import { basename, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { request } from 'undici'
+import { afterAll, beforeAll } from 'vitest'
 
 export const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..')
 export const COMPOSE_FILE = join(ROOT, 'compose.yml')
@@ -216,6 +217,23 @@ export interface Reply {
   readonly headers: Record<string, string | string[] | undefined>
   readonly body: string
   readonly color: string | undefined
+}
+
+/**
+ * The stack of one test file: created before its tests (then `ready`, then bootstrapped:
+ * blue live, unless `bootstrap: false`) and torn down after them, even when a step failed.
+ */
+export function useStack(testFile: string, got: (s: Stack) => void, o: { bootstrap?: boolean; ready?: (s: Stack) => void } = {}): void {
+  let stack: Stack | undefined
+  beforeAll(async () => {
+    stack = await Stack.create(testFile)
+    got(stack)
+    o.ready?.(stack)
+    if (o.bootstrap ?? true) await stack.bootstrap()
+  })
+  afterAll(async () => {
+    await stack?.teardown()
+  })
 }
 
 export class Stack {

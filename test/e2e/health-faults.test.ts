@@ -1,18 +1,11 @@
 // Releases whose web is broken (APP_FAULT) must never take the traffic: the deploy fails
 // with exit 1, rolls back on its own, and blue serves on as if nothing happened.
-import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { beatPeak, describeLoad, events, type LoadStats, type RunResult, Stack, stepResults, waitFor } from './harness.ts'
+import { describe, expect, test } from 'vitest'
+import { beatPeak, describeLoad, events, type LoadStats, type RunResult, Stack, stepResults, useStack, waitFor } from './harness.ts'
 
 let stack: Stack
 
-beforeAll(async () => {
-  stack = await Stack.create(import.meta.url)
-  await stack.bootstrap()
-})
-
-afterAll(async () => {
-  await stack?.teardown()
-})
+useStack(import.meta.url, (s) => (stack = s))
 
 /** A deploy to green with `env`, under 20 req/s of load and with the beat sampler on. */
 async function brokenDeploy(env: Record<string, string>): Promise<{ r: RunResult; stats: LoadStats }> {

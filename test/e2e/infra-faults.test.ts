@@ -4,21 +4,17 @@ import { execFileSync } from 'node:child_process'
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { commands, describeLoad, events, Stack, stepResults } from './harness.ts'
+import { describe, expect, test } from 'vitest'
+import { commands, describeLoad, events, Stack, stepResults, useStack } from './harness.ts'
 
 let stack: Stack
 let scratch: string
 
-beforeAll(async () => {
-  stack = await Stack.create(import.meta.url)
-  scratch = mkdtempSync(join(tmpdir(), `${stack.prefix}-scratch-`))
-  stack.onTeardown(() => rmSync(scratch, { recursive: true, force: true }))
-  await stack.bootstrap()
-})
-
-afterAll(async () => {
-  await stack?.teardown()
+useStack(import.meta.url, (s) => (stack = s), {
+  ready: (s) => {
+    scratch = mkdtempSync(join(tmpdir(), `${s.prefix}-scratch-`))
+    s.onTeardown(() => rmSync(scratch, { recursive: true, force: true }))
+  },
 })
 
 /** Everything a refused deploy must not have changed. */

@@ -1,19 +1,12 @@
 // A deploy cut short: SIGTERM lands it in a safe state by itself; after SIGKILL the
 // next deploy reports the interrupted run, takes over the dead lock and finishes.
 import { existsSync } from 'node:fs'
-import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { describeLoad, jsonDocument, Stack } from './harness.ts'
+import { describe, expect, test } from 'vitest'
+import { describeLoad, jsonDocument, Stack, useStack } from './harness.ts'
 
 let stack: Stack
 
-beforeAll(async () => {
-  stack = await Stack.create(import.meta.url)
-  await stack.bootstrap()
-})
-
-afterAll(async () => {
-  await stack?.teardown()
-})
+useStack(import.meta.url, (s) => (stack = s))
 
 /** After any interruption: one color serves, with its worker, and at most one beat runs. */
 async function expectSafe() {

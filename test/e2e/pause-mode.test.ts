@@ -1,19 +1,12 @@
 // CALMSWAP_PAUSE_MODE=pause: the old workers are frozen (cgroup freezer), beat is stopped,
 // a rollback thaws them, and cleanup thaws them before removing them.
-import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { describeLoad, Stack, waitFor } from './harness.ts'
+import { describe, expect, test } from 'vitest'
+import { describeLoad, Stack, useStack, waitFor } from './harness.ts'
 
 let stack: Stack
 const pause = { CALMSWAP_PAUSE_MODE: 'pause' }
 
-beforeAll(async () => {
-  stack = await Stack.create(import.meta.url)
-  await stack.bootstrap()
-})
-
-afterAll(async () => {
-  await stack?.teardown()
-})
+useStack(import.meta.url, (s) => (stack = s))
 
 describe.sequential('pause mode', () => {
   test('deploy freezes the old worker and stops the old beat', async () => {

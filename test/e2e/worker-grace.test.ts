@@ -1,19 +1,12 @@
 // A worker busy beyond CALMSWAP_STOP_GRACE is killed, and the deploy goes on; with
 // acks_late the task it held is not lost: the broker hands it out again once the
 // visibility timeout has passed, and the new color's worker runs it.
-import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { docker, Stack, waitFor } from './harness.ts'
+import { describe, expect, test } from 'vitest'
+import { docker, Stack, useStack, waitFor } from './harness.ts'
 
 let stack: Stack
 
-beforeAll(async () => {
-  stack = await Stack.create(import.meta.url)
-  await stack.bootstrap()
-})
-
-afterAll(async () => {
-  await stack?.teardown()
-})
+useStack(import.meta.url, (s) => (stack = s))
 
 describe.sequential('worker grace', () => {
   test('a worker killed after its stop grace loses no task: the new worker runs it after the visibility timeout', async () => {
