@@ -177,7 +177,7 @@ export const composeVersion = (c: Config): Cmd => ({ argv: [c.docker, 'compose',
 interface ApiInspect {
   readonly Name: string
   readonly Image: string
-  readonly State: { readonly Health?: { readonly Status: string } }
+  readonly State: { readonly Pid?: number; readonly Health?: { readonly Status: string } }
 }
 
 const inspect = (e: Engine, id: string, signal?: AbortSignal) => engineJson<ApiInspect>(e, 'GET', `/containers/${q(id)}/json`, undefined, signal)
@@ -226,7 +226,7 @@ export const containerCpu = (c: Config, containers: readonly string[], windowMs 
   api: async (e, signal) => {
     const readers = await Promise.all(
       containers.map(async (id) => {
-        const pid = (await engineJson<{ State: { Pid?: number } }>(e, 'GET', `/containers/${q(id)}/json`, undefined, signal)).State.Pid ?? 0
+        const pid = (await inspect(e, id, signal)).State.Pid ?? 0
         const local = pid > 0 ? cgroupCpuReader(pid) : null
         if (local) return async () => local()
         return async () => (await engineJson<ApiStats>(e, 'GET', `/containers/${q(id)}/stats?stream=false&one-shot=true`, undefined, signal)).cpu_stats?.cpu_usage?.total_usage ?? 0

@@ -28,6 +28,8 @@ export function parseInventory(stdout: string): Container[] {
     })
 }
 
+const RUNNING: readonly ContainerState[] = ['running', 'restarting']
+
 export class Inventory {
   constructor(
     readonly config: Config,
@@ -49,7 +51,11 @@ export class Inventory {
   }
 
   running(p: Project, services: readonly string[]) {
-    return this.services(p, services, ['running', 'restarting'])
+    return this.services(p, services, RUNNING)
+  }
+  /** The containers (not services) of a project that run: what a signal can reach. */
+  runningContainers(p: Project, services: readonly string[]): Container[] {
+    return this.of(p, services).filter((c) => RUNNING.includes(c.state))
   }
   paused(p: Project, services: readonly string[]) {
     return this.services(p, services, ['paused'])

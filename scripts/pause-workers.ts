@@ -17,7 +17,7 @@ export async function pauseWorkers(ctx: Ctx, color: Color | null): Promise<void>
   // Singletons are always stopped, never frozen: a frozen beat, thawed later, would tick beside the new one.
   const singletons = inv.running(color, c.roles.singletons)
   if (!workers.length && !singletons.length) return ctx.ui.detail(`  no running workers or singletons in ${color}`)
-  const names = (services: readonly string[]) => inv.of(color, services).filter((x) => x.state === 'running' || x.state === 'restarting').map((x) => x.name)
+  const names = (services: readonly string[]) => inv.runningContainers(color, services).map((x) => x.name)
   if (c.pauseMode === 'pause') {
     if (workers.length) await must(ctx.exec, pauseContainers(c, names(workers)))
     if (singletons.length) await send(ctx, names(singletons))
@@ -51,14 +51,14 @@ export async function awaitStopped(ctx: Ctx, color: Color): Promise<void> {
   const c = ctx.config
   const rest = [...c.roles.workers, ...c.roles.singletons]
   const inv = await ctx.inventory(true)
-  const stopping = inv.services(color, rest, ['running', 'restarting']).filter((s) => c.pauseMode === 'stop' || c.roles.singletons.includes(s))
+  const stopping = inv.running(color, rest).filter((s) => c.pauseMode === 'stop' || c.roles.singletons.includes(s))
   if (!stopping.length) return
   const since = Date.parse(ctx.state.load().journal?.signalledAt ?? '')
   const left = c.stopGraceS * 1000 - (Number.isNaN(since) ? 0 : Date.now() - since)
-  const ids = inv.of(color, stopping).filter((x) => x.state === 'running' || x.state === 'restarting').map((x) => x.id)
+  const ids = inv.runningContainers(color, stopping).map((x) => x.id)
   if (left > 0) await ctx.exec.run(waitExit(c, ids, left))
   if (ctx.exec.dryRun) return
-  const still = (await ctx.inventory(true)).of(color, stopping).filter((x) => x.state === 'running' || x.state === 'restarting')
+  const still = (await ctx.inventory(true)).runningContainers(color, stopping)
   if (!still.length) return
   await send(ctx, still.map((x) => x.name), 'SIGKILL')
   for (const k of still) {
