@@ -5,7 +5,7 @@
 # (calmswap sends its reads, signals, starts and execs through the Engine API socket; the
 # compose calls are the same.) The bench prints both call lists side by side (results.json
 # "equivalence") so a drift shows. Health polls mirror lib/health.ts: backoff from 100 ms
-# to 1 s, 3 consecutive passes, one `docker inspect` for a healthcheck at the first pass,
+# to 1 s, 3 consecutive passes 50 ms apart, one `docker inspect` for a healthcheck at the first pass,
 # a `docker ps` every 2 s while waiting. Only the good path: it has no rollback.
 . "$(dirname "$0")/common.sh"
 
@@ -18,7 +18,7 @@ of_project() { awk -F'\t' -v p="$PREFIX-$1" -v s="${2:-}" '$2 == p && (s == "" |
 names_of() { awk -F'\t' -v p="$PREFIX-$1" -v s="$2" '$2 == p && $3 == s && $4 == "running" {print $6}' <<<"$INV"; }
 BACKOFF=(0.1 0.2 0.4 0.8 1)
 
-# lib/pressure.ts calmBefore: PSI "some" stall over 250 ms below CALMSWAP_CPU_CALM (60 %),
+# lib/pressure.ts calmBefore: PSI "some" stall over 100 ms below CALMSWAP_CPU_CALM (60 %),
 # or 20 s passed.
 psi_total() {
   local line
@@ -28,12 +28,12 @@ psi_total() {
 calm_before() {
   local tries=0 a b
   [ -r /proc/pressure/cpu ] || return 0
-  while [ "$tries" -lt 80 ]; do
+  while [ "$tries" -lt 200 ]; do
     a=$(psi_total)
-    sleep 0.25
+    sleep 0.1
     b=$(psi_total)
-    # stall µs over 250 000 µs, as a percentage: below 60 % means calm
-    [ $(((b - a) / 2500)) -lt 60 ] && return 0
+    # stall µs over 100 000 µs, as a percentage: below 60 % means calm
+    [ $(((b - a) / 1000)) -lt 60 ] && return 0
     tries=$((tries + 1))
   done
 }
@@ -57,7 +57,7 @@ health() {
       [ -z "$asked" ] && asked=$(dk inspect --format '{{if .State.Health}}{{.State.Health.Status}}{{end}}' "$id")x
       passes=$((passes + 1))
       [ "$passes" -ge 3 ] && return 0
-      sleep 0.1
+      sleep 0.05
     else
       passes=0
       sleep "${BACKOFF[fails < 4 ? fails : 4]}"
@@ -75,7 +75,7 @@ verify_proxy() {
     if [[ $headers == "HTTP/1.1 200"* && $headers == *"X-Calmswap-Color: $1"* && $headers == *"X-Calmswap-Upstream: 127.0.0.1:${PORT[$1]}"* ]]; then
       passes=$((passes + 1))
       [ "$passes" -ge 3 ] && return 0
-      sleep 0.1
+      sleep 0.05
     else
       passes=0
       sleep 0.5
