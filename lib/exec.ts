@@ -135,23 +135,29 @@ export type Responder = (cmd: Cmd) => Partial<Result> | undefined
 /** For plan tests: records what a step would run; answers from a responder. */
 export class RecordingExecutor implements Executor {
   readonly dryRun = false
-  readonly calls: Cmd[] = []
-  readonly files = new Map<string, string>()
   /** Commands and file writes, in the order they happened. */
   readonly events: ({ cmd: Cmd } | { write: string; content: string })[] = []
   onRun?: (cmd: Cmd, planned: boolean, via?: Via) => void
   constructor(private readonly respond: Responder = () => undefined) {}
 
+  /** The commands alone, in order. */
+  get calls(): Cmd[] {
+    return this.events.flatMap((e) => ('cmd' in e ? [e.cmd] : []))
+  }
+
+  /** Each file written, with its last content (in the order each was first written). */
+  get files(): Map<string, string> {
+    return new Map(this.events.flatMap((e) => ('write' in e ? [[e.write, e.content] as const] : [])))
+  }
+
   async run(cmd: Cmd): Promise<Result> {
     this.onRun?.(cmd, false)
-    this.calls.push(cmd)
     this.events.push({ cmd })
     const r = this.respond(cmd) ?? {}
     return { code: r.code ?? 0, stdout: r.stdout ?? '', stderr: r.stderr ?? '' }
   }
 
   async writeFile(path: string, content: string): Promise<void> {
-    this.files.set(path, content)
     this.events.push({ write: path, content })
   }
 }
