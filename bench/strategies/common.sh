@@ -66,3 +66,22 @@ switch_to() {
   write_upstream "$@"
   dk exec "$PROXY_CONTAINER" nginx -s reload
 }
+
+# The article's health check, then the switch, as two steps. A failed check runs the
+# strategy's own rollback function as a "rollback" step, and the script exits 1.
+health_then_switch() {
+  local rollback=$1
+  step health
+  if ! health_10x "${PORT[$TO]}"; then
+    step_end health failed
+    step rollback
+    "$rollback"
+    step_end rollback
+    exit 1
+  fi
+  step_end health
+
+  step switch
+  switch_to "$TO" || { step_end switch failed; exit 1; }
+  step_end switch
+}

@@ -9,19 +9,9 @@ step up-all
 dc "$TO" up -d --no-deps --force-recreate --no-build web worker beat || { step_end up-all failed; exit 1; }
 step_end up-all
 
-step health
-if ! health_10x "${PORT[$TO]}"; then
-  step_end health failed
-  step rollback
-  dc "$TO" stop web worker beat
-  step_end rollback
-  exit 1
-fi
-step_end health
-
-step switch
-switch_to "$TO" || { step_end switch failed; exit 1; }
-step_end switch
+# The new color goes; the old one was never touched.
+rollback() { dc "$TO" stop web worker beat; }
+health_then_switch rollback
 
 step stop-old
 dc "$FROM" stop

@@ -17,20 +17,11 @@ step sleep-15
 sleep 15
 step_end sleep-15
 
-step health
-if ! health_10x "${PORT[$TO]}"; then
-  step_end health failed
-  step rollback
+rollback() {
   dc "$TO" stop web
   dc "$FROM" start worker beat
-  step_end rollback
-  exit 1
-fi
-step_end health
-
-step switch
-switch_to "$TO" || { step_end switch failed; exit 1; }
-step_end switch
+}
+health_then_switch rollback
 
 step up-workers
 dc "$TO" up -d worker beat
