@@ -118,7 +118,12 @@ export const waitExit = (c: Config, containers: readonly string[], timeoutMs: nu
 })
 
 export const start = (c: Config, p: Project, services: readonly string[]): Cmd => compose(c, p, ['start', ...services], true)
-export const unpause = (c: Config, p: Project, services: readonly string[]): Cmd => compose(c, p, ['unpause', ...services], true)
+/** Thaws frozen containers: an instant resume, nothing to boot. */
+export const unpauseContainers = (c: Config, containers: readonly string[]): Cmd => ({
+  argv: [c.docker, 'unpause', ...containers],
+  mutates: true,
+  api: (e, signal) => each(containers, async (id) => (await engineJson(e, 'POST', `/containers/${q(id)}/unpause`, undefined, signal), id)),
+})
 
 /** No -v: volumes are the user's data and outlive a color. */
 export const down = (c: Config, p: Project, graceS = c.stopGraceS): Cmd => compose(c, p, ['down', '-t', String(graceS), '--remove-orphans'], true)

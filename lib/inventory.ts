@@ -60,6 +60,12 @@ export class Inventory {
   paused(p: Project, services: readonly string[]) {
     return this.services(p, services, ['paused'])
   }
+  /** Names of the frozen containers of these services: what an unpause thaws. */
+  pausedNames(p: Project, services: readonly string[]): string[] {
+    return this.of(p, services)
+      .filter((c) => c.state === 'paused')
+      .map((c) => c.name)
+  }
   stopped(p: Project, services: readonly string[]) {
     return this.services(p, services, ['exited', 'created', 'dead'])
   }

@@ -103,27 +103,39 @@ export const SETTLED_CPU_PCT = 20
  * CPU over 250 ms, i.e. have finished booting, so the next stage does not boot beside them.
  * PSI cannot see this: a process booting alone on a CPU stalls nobody. Same deadline as the
  * calm wait; a container that stays busy (a worker with a backlog) just runs it out.
- * (Tried, and dropped: the same wait for the old workers' last task before up-core. On the
- * bench it delayed the switch by 0.5 s and the stall did not drop.)
  */
-export async function settleAfter(ctx: Ctx, what: string, containers: readonly string[], until = 'finish booting'): Promise<{ settled: boolean; waitedMs: number; cpu: number } | null> {
+export async function settleAfter(ctx: Ctx, what: string, containers: readonly string[], until = 'finish booting'): Promise<Settled | null> {
+  if (ctx.config.calm.threshold <= 0 || ctx.exec.dryRun || !containers.length) return null
+  const r = await ctx.ui.wait(`waiting for ${what} to ${until}`, (update) =>
+    cpuSettled(ctx, containers, ctx.signal, (cpu) => update(`waiting for ${what} to ${until}: ${cpu.toFixed(0)}% of a CPU`)),
+  )
+  if (r) {
+    ctx.ui.detail(`  ${r.settled ? 'settled' : 'still busy, going on'} after ${Math.round(r.waitedMs)}ms: ${what} (${r.cpu.toFixed(0)}% of a CPU)`)
+    ctx.ui.event('settled', { stage: what, settled: r.settled, waitedMs: Math.round(r.waitedMs), cpuPct: Math.round(r.cpu) })
+  }
+  return r
+}
+
+export interface Settled {
+  readonly settled: boolean
+  readonly waitedMs: number
+  readonly cpu: number
+}
+
+/** The wait of settleAfter without its output, for a wait that runs beside another step; `signal` ends it early. */
+export async function cpuSettled(ctx: Ctx, containers: readonly string[], signal?: AbortSignal, onBusy?: (cpu: number) => void): Promise<Settled | null> {
   const { threshold, waitMs } = ctx.config.calm
   if (threshold <= 0 || ctx.exec.dryRun || !containers.length) return null
   const t0 = performance.now()
-  const r = await ctx.ui.wait(`waiting for ${what} to ${until}`, async (update) => {
-    for (;;) {
-      const t = performance.now()
-      const res = await ctx.exec.run(containerCpu(ctx.config, containers))
-      // A reading spans 250 ms through the API (~2 s through the CLI); never poll faster.
-      await new Promise((r) => setTimeout(r, Math.max(0, 250 - (performance.now() - t))))
-      // Stats unreadable (the containers exited meanwhile): nothing left to wait for.
-      const cpu = res.code === 0 ? maxCpu(res.stdout) : 0
-      const waitedMs = performance.now() - t0
-      if (cpu < SETTLED_CPU_PCT || waitedMs >= waitMs || ctx.signal.aborted) return { settled: cpu < SETTLED_CPU_PCT, waitedMs, cpu }
-      update(`waiting for ${what} to ${until}: ${cpu.toFixed(0)}% of a CPU`)
-    }
-  })
-  ctx.ui.detail(`  ${r.settled ? 'settled' : 'still busy, going on'} after ${Math.round(r.waitedMs)}ms: ${what} (${r.cpu.toFixed(0)}% of a CPU)`)
-  ctx.ui.event('settled', { stage: what, settled: r.settled, waitedMs: Math.round(r.waitedMs), cpuPct: Math.round(r.cpu) })
-  return r
+  for (;;) {
+    const t = performance.now()
+    const res = await ctx.exec.run(containerCpu(ctx.config, containers))
+    // A reading spans 250 ms through the API (~2 s through the CLI); never poll faster.
+    await new Promise((r) => setTimeout(r, Math.max(0, 250 - (performance.now() - t))))
+    // Stats unreadable (the containers exited meanwhile): nothing left to wait for.
+    const cpu = res.code === 0 ? maxCpu(res.stdout) : 0
+    const waitedMs = performance.now() - t0
+    if (cpu < SETTLED_CPU_PCT || waitedMs >= waitMs || signal?.aborted) return { settled: cpu < SETTLED_CPU_PCT, waitedMs, cpu }
+    onBusy?.(cpu)
+  }
 }

@@ -3,9 +3,9 @@
 // check restores the old file, so there is no reload and no switch.
 import { existsSync, readFileSync, rmSync } from 'node:fs'
 import type { Color, Config } from './config.ts'
-import { dockerExec, projectName, type Cmd } from './compose.ts'
+import { dockerExec, projectName, type Cmd, type Result } from './compose.ts'
 import type { Ctx } from './context.ts'
-import { CommandError, must } from './exec.ts'
+import { CommandError } from './exec.ts'
 import { StepError } from './errors.ts'
 import { waitHealthy } from './health.ts'
 import type { Upstream } from './state.ts'
@@ -37,9 +37,15 @@ export function renderUpstream(c: Config, color: Color, backup: Color | null, te
 }
 
 export interface ProxyCommands {
+  /** Checks the new config before the reload; null when there is no check, or `reload` makes it. */
   readonly test: Cmd | null
   readonly reload: Cmd
+  /** The exit code of a `reload` that checked first: the check failed and nothing reloaded. */
+  readonly rejected?: number
 }
+
+/** sysexits' EX_DATAERR: nginx itself exits 1 for any failure, so this one says "the check". */
+export const NGINX_REJECTED = 65
 
 /** `proxyContainer` is the running nginx container of the shared project (proxy=container). */
 export function proxyCommands(c: Config, color: Color, proxyContainer?: string): ProxyCommands | null {
@@ -47,10 +53,11 @@ export function proxyCommands(c: Config, color: Color, proxyContainer?: string):
     case 'container':
       if (!proxyContainer) throw new StepError(`the proxy container (service "${c.proxy.service}" of ${c.prefix}-shared) is not running`)
       return {
-        // `mutates`: the check belongs to the switch (it reads the file just written), so a
-        // dry run prints it with the write instead of testing the old file.
-        test: dockerExec(c, proxyContainer, ['nginx', '-t'], true),
-        reload: dockerExec(c, proxyContainer, ['nginx', '-s', 'reload'], true),
+        test: null,
+        // Check and reload in one exec: each exec is a runc start beside the booting release,
+        // and the reload runs only when the check passed.
+        reload: dockerExec(c, proxyContainer, ['sh', '-c', `nginx -t || exit ${NGINX_REJECTED}; exec nginx -s reload`], true),
+        rejected: NGINX_REJECTED,
       }
     case 'host':
       return {
@@ -92,20 +99,27 @@ export async function switchTraffic(ctx: Ctx, color: Color, backup: Color | null
   const cmds = proxyCommands(c, color, await proxyContainer(ctx))
   const before = existsSync(file) ? readFileSync(file, 'utf8') : null
   await writeUpstream(ctx, color, backup)
+  const restore = async () => {
+    if (before === null) rmSync(file, { force: true })
+    else await ctx.exec.writeFile(file, before)
+  }
+  const rejected = async (r: Result) => {
+    await restore()
+    return new StepError(`nginx -t rejected the new upstream; the old one is back in place, nothing was reloaded:\n${(r.stderr || r.stdout).trim()}`)
+  }
   if (cmds?.test) {
     const r = await ctx.exec.run(cmds.test)
-    if (r.code !== 0) {
-      if (before === null) rmSync(file, { force: true })
-      else await ctx.exec.writeFile(file, before)
-      throw new StepError(`nginx -t rejected the new upstream; the old one is back in place, nothing was reloaded:\n${(r.stderr || r.stdout).trim()}`)
-    }
+    if (r.code !== 0) throw await rejected(r)
   }
   if (cmds) {
-    try {
-      await must(ctx.exec, cmds.reload)
-    } catch (e) {
-      if (before !== null) await ctx.exec.writeFile(file, before)
-      throw e instanceof CommandError ? new StepError(`reloading the proxy failed: ${e.message}`) : e
+    const r = await ctx.exec.run(cmds.reload).catch(async (e: unknown) => {
+      await restore()
+      throw e
+    })
+    if (r.code !== 0 && r.code === cmds.rejected) throw await rejected(r)
+    if (r.code !== 0) {
+      await restore()
+      throw new StepError(`reloading the proxy failed: ${new CommandError(cmds.reload, r).message}`)
     }
   }
   const upstream: Upstream = { color, port: c.ports[color], backup: backup ? c.ports[backup] : null }

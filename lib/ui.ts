@@ -30,6 +30,7 @@ export class Ui {
   readonly timings: Timing[] = []
   private readonly err: NodeJS.WritableStream
   private readonly out: NodeJS.WritableStream
+  private spinners = 0
 
   constructor(o: UiOptions = {}) {
     this.err = o.err ?? process.stderr
@@ -52,7 +53,8 @@ export class Ui {
   }
 
   private line(text: string) {
-    this.err.write(`${text}\n`)
+    // A line written while a spinner runs (a step beside a wait) replaces the spinner's line.
+    this.err.write(`${this.spinners ? '\r\x1b[2K' : ''}${text}\n`)
   }
 
   info(msg: string) {
@@ -108,10 +110,12 @@ export class Ui {
     let i = 0
     const draw = () => this.err.write(`\r\x1b[2K${this.c.cyan(FRAMES[i++ % FRAMES.length]!)} ${text} ${this.c.dim(fmtMs(performance.now() - t0))}`)
     const timer = setInterval(draw, 100)
+    this.spinners++
     draw()
     try {
       return await fn((t) => (text = t))
     } finally {
+      this.spinners--
       clearInterval(timer)
       this.err.write('\r\x1b[2K')
     }

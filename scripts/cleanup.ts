@@ -1,7 +1,7 @@
 #!/usr/bin/env -S npx tsx
 // The operator's last word: remove the old color once the new release looks right.
 import { createInterface } from 'node:readline/promises'
-import { down, unpause } from '../lib/compose.ts'
+import { down, unpauseContainers } from '../lib/compose.ts'
 import type { Ctx } from '../lib/context.ts'
 import { must } from '../lib/exec.ts'
 import { UsageError } from '../lib/errors.ts'
@@ -54,8 +54,8 @@ export async function cleanup(ctx: Ctx, o: CleanupOptions = {}): Promise<boolean
       await ctx.ui.step(`remove ${c.prefix}-${old}`, async () => {
         // Frozen workers cannot act on SIGTERM: thaw them so their warm shutdown hands
         // reserved tasks back to the queue instead of leaving them to the visibility timeout.
-        const frozen = (await ctx.inventory()).paused(old, c.roles.workers)
-        if (frozen.length) await must(ctx.exec, unpause(c, old, frozen))
+        const frozen = (await ctx.inventory()).pausedNames(old, c.roles.workers)
+        if (frozen.length) await must(ctx.exec, unpauseContainers(c, frozen))
         await must(ctx.exec, { ...down(c, old), timeoutMs: (c.stopGraceS + 120) * 1000 })
       })
       ctx.state.update((x) => ({ ...x, previous: null, previousRelease: null, journal: null }))

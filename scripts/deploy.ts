@@ -129,20 +129,37 @@ export async function deploy(ctx0: Ctx): Promise<DeployResult> {
     const op = startOp(ctx, 'deploy', from, to)
     op.release = release
 
+    let prepared: Promise<void> | undefined
     const oldWebRuns = async () => (from ? (await ctx.inventory()).running(from, ctx.config.roles.web).length > 0 : false)
     const steps: Record<DeployStep, () => Promise<unknown>> = {
       build: () => buildImages(ctx, to, model),
       shared: () => ensureShared(ctx, to),
       'pause-workers': () => pauseWorkers(ctx, from),
       'up-core': () => upCore(ctx, to),
-      // The workers' containers are created while the web boots; both must succeed, and a
-      // failing health check still waits for the create, so no rollback runs beside it.
+      // The workers' containers are created while the web boots (see prepareRest). A create
+      // that failed by the time the web is healthy stops the deploy before the switch; one
+      // still running then does not hold the switch up, up-rest waits for it. A failing
+      // health check waits for it too, so no rollback runs beside a create.
       health: async () => {
-        const [h, prepared] = await Promise.allSettled([health(ctx, to), prepareRest(ctx, to)])
-        for (const r of [h, prepared]) if (r.status === 'rejected') throw r.reason
+        const h = health(ctx, to)
+        const create = prepareRest(ctx, to, h.then(() => true, () => false))
+        const failed: { error?: unknown } = {}
+        prepared = create.catch((error: unknown) => {
+          failed.error = error
+          throw error
+        })
+        prepared.catch(() => {})
+        await h.catch(async (e: unknown) => {
+          await create.catch(() => {})
+          throw e
+        })
+        if ('error' in failed) throw failed.error
       },
       switch: async () => switchTo(ctx, to, (await oldWebRuns()) ? from : null),
-      'up-rest': () => upRest(ctx, to),
+      'up-rest': async () => {
+        await prepared
+        await upRest(ctx, to)
+      },
       // Once more after the workers started: a web that died right after the switch
       // is caught here, while the old web still runs and can take the traffic back.
       // Through the proxy alone when it can say which server answered: that proves the
@@ -164,6 +181,8 @@ export async function deploy(ctx0: Ctx): Promise<DeployResult> {
       const err = e as Error
       ctx.ui.error(err.message)
       if (ctx.exec.dryRun) throw e
+      // A create still running beside the switch: let it finish before the rollback removes its containers.
+      await prepared?.catch(() => {})
       try {
         const signalled = workersSignalled(safeLoad(ctx)?.journal)
         await ctx.ui.step(`rollback to ${from ?? 'nothing'}`, () => rollbackTo(ctx, { good: from, bad: to, signalled }, err))

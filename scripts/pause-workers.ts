@@ -1,9 +1,11 @@
 #!/usr/bin/env -S npx tsx
-// Step 1: free the CPU before the new release starts. Workers and beat get SIGTERM (Celery's
-// warm shutdown: no new tasks, in-flight ones finish, reserved ones go back to the queue),
-// or, with CALMSWAP_PAUSE_MODE=pause, workers are frozen. Containers stay for an instant resume.
+// Step 1: free the CPU before the new release starts. Workers are frozen (cgroup freezer:
+// at once, nothing lost, thawed in an instant by a rollback); singletons get SIGTERM, as a
+// frozen beat thawed later would tick beside the new one. In stop mode (the default) the
+// frozen workers are thawed and get SIGTERM once traffic has switched (stopFrozen, from up-rest):
+// Celery's warm shutdown then finishes the task in flight and hands reserved ones back.
 import type { Color } from '../lib/config.ts'
-import { kill, pauseContainers, waitExit } from '../lib/compose.ts'
+import { kill, pauseContainers, unpauseContainers, waitExit } from '../lib/compose.ts'
 import type { Ctx } from '../lib/context.ts'
 import { CommandError, must } from '../lib/exec.ts'
 import { isMain, run } from '../lib/cli.ts'
@@ -14,23 +16,38 @@ export async function pauseWorkers(ctx: Ctx, color: Color | null): Promise<void>
   if (!color) return ctx.ui.detail('  first deploy: no old workers to pause')
   const inv = await ctx.inventory()
   const workers = inv.running(color, c.roles.workers)
-  // Singletons are always stopped, never frozen: a frozen beat, thawed later, would tick beside the new one.
   const singletons = inv.running(color, c.roles.singletons)
   if (!workers.length && !singletons.length) return ctx.ui.detail(`  no running workers or singletons in ${color}`)
   const names = (services: readonly string[]) => inv.runningContainers(color, services).map((x) => x.name)
-  if (c.pauseMode === 'pause') {
-    if (workers.length) await must(ctx.exec, pauseContainers(c, names(workers)))
-    if (singletons.length) await send(ctx, names(singletons))
-  } else {
-    // SIGTERM and go on: Celery stops taking tasks at once and finishes the ones in
-    // flight while the new web boots. Waiting here for the last task would only delay
-    // the switch; awaitStopped() waits (and kills after the grace) before anything
-    // needs them gone: the new workers and beat, or a rollback.
-    await send(ctx, names([...workers, ...singletons]))
-  }
+  // Frozen rather than sent SIGTERM now: a warm shutdown runs the task in flight to its end
+  // and then tears the container down, all beside the new web's boot. (Measured in `make
+  // bench`: the largest part of stop mode's stall before the switch.)
+  if (workers.length) await must(ctx.exec, pauseContainers(c, names(workers)))
+  if (singletons.length) await send(ctx, names(singletons))
+  markSignalled(ctx)
+  const until = c.pauseMode === 'stop' ? 'until the switch' : 'until cleanup'
+  ctx.ui.detail(`  ${workers.length ? `froze ${workers.join(', ')} ${until}` : 'no workers'}; ${singletons.length ? `sent SIGTERM to ${singletons.join(', ')}` : 'no singletons'} (${color})`)
+}
+
+/**
+ * Stop mode, once traffic has switched: the workers pause-workers froze are thawed, then get
+ * SIGTERM; awaitStopped() waits for their warm shutdown. Thawed first, not signalled frozen:
+ * Docker would deliver the signal and resume the processes, but keep calling the container
+ * paused, so nothing would wait for it to exit.
+ */
+export async function stopFrozen(ctx: Ctx, color: Color): Promise<void> {
+  const names = (await ctx.inventory(true)).pausedNames(color, ctx.config.roles.workers)
+  if (!names.length) return
+  await must(ctx.exec, unpauseContainers(ctx.config, names))
+  await send(ctx, names)
+  markSignalled(ctx)
+  ctx.ui.detail(`  thawed ${names.join(', ')} and sent SIGTERM: warm shutdown`)
+}
+
+/** The grace of CALMSWAP_STOP_GRACE counts from here. */
+function markSignalled(ctx: Ctx) {
   const signalledAt = new Date().toISOString()
   ctx.state.update((x) => (x.journal ? { ...x, journal: { ...x.journal, signalledAt } } : x))
-  ctx.ui.detail(`  ${c.pauseMode === 'pause' ? `froze ${workers.join(', ') || 'no workers'}, ` : ''}sent SIGTERM to ${(c.pauseMode === 'pause' ? singletons : [...workers, ...singletons]).join(', ')} of ${color}`)
 }
 
 /** A signal to containers; one that exited since the inventory was read is where it was headed. */
@@ -43,9 +60,9 @@ async function send(ctx: Ctx, names: readonly string[], sig = 'SIGTERM'): Promis
 
 /**
  * Waits until a color's workers and singletons that were told to stop have exited, for
- * what is left of CALMSWAP_STOP_GRACE since the SIGTERM, then kills the rest. It never
+ * what is left of CALMSWAP_STOP_GRACE since the last SIGTERM, then kills the rest. It never
  * sends a second SIGTERM: Celery reads that as "shut down cold" and abandons its tasks.
- * Frozen workers are left frozen.
+ * Frozen workers are left frozen: they were not told to stop.
  */
 export async function awaitStopped(ctx: Ctx, color: Color): Promise<void> {
   const c = ctx.config
@@ -70,7 +87,7 @@ if (isMain(import.meta.url, 'pause-workers')) {
   void run(
     {
       name: 'pause-workers',
-      summary: "stop (or freeze) one color's workers and singletons to free the CPU",
+      summary: "freeze one color's workers and stop its singletons, to free the CPU",
       usage: 'pause-workers [--color blue|green]   (default: the live color)',
       options: { color: { type: 'string' } },
       dryRun: true,

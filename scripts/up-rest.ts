@@ -6,16 +6,18 @@ import { otherColor } from '../lib/config.ts'
 import { create, startContainers, up } from '../lib/compose.ts'
 import type { Ctx } from '../lib/context.ts'
 import { must } from '../lib/exec.ts'
-import { calmBefore, settleAfter } from '../lib/pressure.ts'
+import { calmBefore, cpuSettled, settleAfter } from '../lib/pressure.ts'
 import { isMain, run } from '../lib/cli.ts'
 import { colorArg } from './switch.ts'
-import { awaitStopped } from './pause-workers.ts'
+import { awaitStopped, stopFrozen } from './pause-workers.ts'
 
 export async function upRest(ctx: Ctx, color: Color): Promise<void> {
   const c = ctx.config
   const { workers, singletons } = c.roles
   // Never two singletons, never two sets of workers: whatever the other color was told to
-  // stop has exited (or is killed after the grace) before anything here starts.
+  // stop has exited (or is killed after the grace) before anything here starts. In stop
+  // mode that includes the workers frozen so far; in pause mode they stay frozen.
+  if (c.pauseMode === 'stop') await stopFrozen(ctx, otherColor(color))
   await awaitStopped(ctx, otherColor(color))
   // Singletons first, and alone: beat boots while no new worker is busy yet, and is done
   // booting before the first worker starts. Started together, beat's boot competed with the
@@ -40,11 +42,24 @@ export async function upRest(ctx: Ctx, color: Color): Promise<void> {
 /**
  * While the new web boots: creates (does not start) the color's workers and singletons.
  * Loading the project and creating containers is most of what `compose up` costs; done
- * here it overlaps a wait, instead of running after the switch beside the backlog.
+ * here it overlaps a wait instead of running after the switch beside the backlog. It first
+ * lets the web finish booting (its CPU settles), so the creates do not slow the boot they
+ * wait for, and stops waiting once `webReady` has the health check's answer: passed,
+ * create at once; failed, create nothing, the rollback is next.
  */
-export async function prepareRest(ctx: Ctx, color: Color): Promise<void> {
-  const { workers, singletons } = ctx.config.roles
+export async function prepareRest(ctx: Ctx, color: Color, webReady?: Promise<boolean>): Promise<void> {
+  const { workers, singletons, web } = ctx.config.roles
   if (!workers.length && !singletons.length) return
+  if (webReady) {
+    const answered = new AbortController()
+    const outcome = webReady.finally(() => answered.abort())
+    const booting = (await ctx.inventory()).of(color, web).filter((x) => x.state === 'running').map((x) => x.id)
+    const settled = cpuSettled(ctx, booting, answered.signal)
+    const first = await Promise.race([settled.then(() => null), outcome])
+    if (first === false) return
+    const s = await Promise.race([settled, null])
+    if (s) ctx.ui.detail(`  ${s.settled ? 'web booted' : 'web still busy'} after ${Math.round(s.waitedMs)}ms (${s.cpu.toFixed(0)}% of a CPU): creating ${[...singletons, ...workers].join(', ')}`)
+  }
   await must(ctx.exec, { ...create(ctx.config, color, [...singletons, ...workers]), timeoutMs: 600_000 })
 }
 

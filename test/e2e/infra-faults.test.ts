@@ -125,7 +125,6 @@ describe.sequential('infrastructure faults', () => {
     expect(stepResults(r)).toMatchObject({ health: true, switch: false })
     expect(r.stderr).toMatch(/nginx -t rejected the new upstream/)
     expect(r.stderr).toMatch(/this_is_not_an_nginx_directive/)
-    expect(commands(r).filter((a) => a.includes('reload')), 'no reload ran').toEqual([])
     expect(await stack.proxyPids(), 'nginx was not reloaded').toEqual(before.proxyPids)
     expect(readFileSync(stack.upstreamFile(), 'utf8')).toBe(before.upstream)
     expect(readdirSync(join(stack.stateDir, 'nginx'))).toEqual(['upstream.conf'])

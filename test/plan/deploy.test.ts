@@ -16,40 +16,72 @@ describe('deploy plan', () => {
   it('first deploy bootstraps shared, then blue, then the switch', async () => {
     h = await harness()
     await deploy(h.ctx)
-    expect(h.plan()).toEqual(['blue build web worker beat', 'write', 'shared up redis proxy', 'blue up web', 'blue create beat worker', 'write', 'nginx -t', 'reload', 'start app-blue-beat-1', 'start app-blue-worker-1'])
+    expect(h.plan()).toEqual(['blue build web worker beat', 'write', 'shared up redis proxy', 'blue up web', 'blue create beat worker', 'write', 'reload', 'start app-blue-beat-1', 'start app-blue-worker-1'])
     expect(h.ctx.state.load()).toMatchObject({ live: 'blue', previous: null, journal: null, release: 'r2' })
   })
 
-  it('blue → green: build first, SIGTERM the old workers, web alone, switch with blue as backup, old workers gone, then new ones', async () => {
+  it('blue → green: build first, old workers frozen and beat stopped, web alone, switch with blue as backup, old workers stopped, then new ones', async () => {
     h = await harness({ state: { live: 'blue', release: 'r1' }, setup: blueLive })
     await deploy(h.ctx)
-    expect(h.plan()).toEqual(['green build web worker beat', 'kill SIGTERM app-blue-worker-1 app-blue-beat-1', 'green up web', 'green create beat worker', 'write', 'nginx -t', 'reload', 'docker wait id-app-blue-worker-1 id-app-blue-beat-1', 'start app-green-beat-1', 'start app-green-worker-1'])
+    expect(h.plan()).toEqual(['green build web worker beat', 'pause app-blue-worker-1', 'kill SIGTERM app-blue-beat-1', 'green up web', 'green create beat worker', 'write', 'reload', 'unpause app-blue-worker-1', 'kill SIGTERM app-blue-worker-1', 'docker wait id-app-blue-worker-1 id-app-blue-beat-1', 'start app-green-beat-1', 'start app-green-worker-1'])
     expect([...h.exec.files.values()].at(-1)).toMatch(new RegExp(`server 127.0.0.1:${h.config.ports.green};\\n  server 127.0.0.1:${h.config.ports.blue} backup;`))
     expect(h.ctx.state.load()).toMatchObject({ live: 'green', previous: 'blue', release: 'r2', previousRelease: 'r1' })
   })
 
   it('the new worker starts only once beat has finished booting', async () => {
     h = await harness({ state: { live: 'blue' }, setup: blueLive, env: { CALMSWAP_CPU_CALM: '100', CALMSWAP_CPU_WAIT: '5s' } })
-    h.world.cpu = [95, 60, 3]
+    h.world.cpu = { beat: [95, 60, 3] }
     await deploy(h.ctx)
     const seen = h.exec.calls.map((c) => (['stats', 'start'].includes(c.argv[1]!) ? c.argv.slice(1, 2).join(' ') : c.argv.slice(6, 8).join(' '))).filter((x) => /^(stats|start|up)/.test(x))
-    expect(seen).toEqual(['up -d', 'up --no-start', 'start', 'stats', 'stats', 'stats', 'start'])
-    expect(h.exec.calls.find((c) => c.argv[1] === 'stats')!.argv.slice(5)).toEqual(['id-app-green-beat-1'])
+    expect(seen).toEqual(['up -d', 'stats', 'up --no-start', 'start', 'stats', 'stats', 'stats', 'start'])
+    expect(h.exec.calls.filter((c) => c.argv[1] === 'stats').map((c) => c.argv.slice(5))).toEqual([['id-app-green-web-1'], ...Array(3).fill(['id-app-green-beat-1'])])
     expect(h.out.join('')).toMatch(/settled after \d+ms: beat \(3% of a CPU\)/)
+  })
+
+  it('the workers are created once the new web has finished booting, not beside its boot', async () => {
+    const env = { CALMSWAP_CPU_CALM: '100', CALMSWAP_CPU_WAIT: '5s', CALMSWAP_HEALTH_INTERVAL: '100ms', CALMSWAP_HEALTH_DEADLINE: '5s' }
+    h = await harness({ state: { live: 'blue' }, setup: blueLive, env })
+    h.world.cpu = { web: [90, 45, 4] }
+    h.world.booting.green = 10
+    await deploy(h.ctx)
+    const seen = h.exec.calls.map((c) => (c.argv[1] === 'stats' ? `stats ${c.argv[5]}` : c.argv.slice(6, 8).join(' '))).filter((x) => /^(stats|up)/.test(x))
+    expect(seen.slice(0, 5)).toEqual(['up -d', 'stats id-app-green-web-1', 'stats id-app-green-web-1', 'stats id-app-green-web-1', 'up --no-start'])
+    expect(h.out.join('')).toMatch(/web booted after \d+ms \(4% of a CPU\): creating beat, worker/)
+  })
+
+  it('a web still busy when its health check fails: nothing is created, blue resumes', async () => {
+    h = await harness({ state: { live: 'blue', upstream: { color: 'blue', port: 1, backup: null } }, setup: blueLive, env: { CALMSWAP_CPU_CALM: '100', CALMSWAP_CPU_WAIT: '1m' } })
+    h.world.cpu = { web: [99] }
+    h.world.webStatus.green = 500
+    await expect(deploy(h.ctx)).rejects.toThrow(/rolled back; blue serves as before/)
+    expect(h.plan()).not.toContain('green create beat worker')
+    expect(h.world.state('app-blue', 'worker')).toBe('running')
   })
 
   it('a beat that stays busy delays the workers no longer than CALMSWAP_CPU_WAIT', async () => {
     h = await harness({ state: { live: 'blue' }, setup: blueLive, env: { CALMSWAP_CPU_CALM: '100', CALMSWAP_CPU_WAIT: '300ms' } })
-    h.world.cpu = [99]
+    h.world.cpu = { beat: [99] }
     await deploy(h.ctx)
     expect(h.plan().at(-1)).toBe('start app-green-worker-1')
     expect(h.out.join('')).toMatch(/still busy, going on after \d+ms: beat \(99% of a CPU\)/)
   })
 
-  it('pause mode freezes workers but stops beat', async () => {
+  it('pause mode freezes workers but stops beat, and leaves the workers frozen after the switch', async () => {
     h = await harness({ state: { live: 'blue' }, setup: blueLive, env: { CALMSWAP_PAUSE_MODE: 'pause' } })
     await deploy(h.ctx)
     expect(h.plan().slice(1, 3)).toEqual(['pause app-blue-worker-1', 'kill SIGTERM app-blue-beat-1'])
+    expect(h.plan()).not.toContain('kill SIGTERM app-blue-worker-1')
+    expect(h.world.state('app-blue', 'worker')).toBe('paused')
+  })
+
+  it('stop mode: the frozen workers get their SIGTERM only after the switch, and exit before new ones start', async () => {
+    h = await harness({ state: { live: 'blue' }, setup: blueLive })
+    await deploy(h.ctx)
+    const plan = h.plan()
+    expect(plan.indexOf('unpause app-blue-worker-1')).toBeGreaterThan(plan.indexOf('reload'))
+    expect(plan.indexOf('kill SIGTERM app-blue-worker-1')).toBe(plan.indexOf('unpause app-blue-worker-1') + 1)
+    expect(plan.indexOf('kill SIGTERM app-blue-worker-1')).toBeLessThan(plan.indexOf('start app-green-worker-1'))
+    expect(h.world.state('app-blue', 'worker')).toBe('exited')
   })
 
   it('waits for the old workers no longer than the grace, never signalling twice', async () => {
@@ -58,7 +90,7 @@ describe('deploy plan', () => {
     const wait = h.exec.calls.find((c) => c.argv[1] === 'wait')!
     expect(wait.timeoutMs).toBeGreaterThan(80_000)
     expect(wait.timeoutMs).toBeLessThanOrEqual(90_000)
-    expect(h.plan().filter((p) => p.includes('SIGTERM'))).toHaveLength(1)
+    expect(h.plan().flatMap((p) => (p.startsWith('kill SIGTERM') ? p.split(' ').slice(2) : [])).sort()).toEqual(['app-blue-beat-1', 'app-blue-worker-1'])
   })
 
   it('kills workers that outlive the grace, and says so', async () => {
@@ -77,11 +109,26 @@ describe('deploy plan', () => {
     expect(h.world.state('app-blue', 'worker')).toBe('running')
   })
 
+  it('nginx -t rejecting the new upstream: no reload, the old upstream file back, rolled back', async () => {
+    h = await harness({ state: { live: 'blue', upstream: { color: 'blue', port: 1, backup: null } }, setup: blueLive })
+    h.world.failOn = (a) => (a[1] === 'exec' && /nginx -s reload/.test(a.at(-1)!) ? 65 : undefined)
+    await expect(deploy(h.ctx)).rejects.toThrow(/rolled back/)
+    expect(h.out.join('')).toMatch(/nginx -t rejected the new upstream; the old one is back in place, nothing was reloaded/)
+    expect(h.ctx.state.load()).toMatchObject({ live: 'blue', upstream: { color: 'blue', port: 1 } })
+  })
+
+  it('a reload that fails for another reason says so, and rolls back', async () => {
+    h = await harness({ state: { live: 'blue', upstream: { color: 'blue', port: 1, backup: null } }, setup: blueLive })
+    h.world.failOn = (a) => (a[1] === 'exec' && /nginx -s reload/.test(a.at(-1)!) ? 1 : undefined)
+    await expect(deploy(h.ctx)).rejects.toThrow(/rolled back/)
+    expect(h.out.join('')).toMatch(/reloading the proxy failed: command failed \(exit 1\)/)
+  })
+
   it('a failed health check rolls back before any switch', async () => {
     h = await harness({ state: { live: 'blue', upstream: { color: 'blue', port: 1, backup: null } }, setup: blueLive })
     h.world.webStatus.green = 500
     await expect(deploy(h.ctx)).rejects.toThrow(/failed and was rolled back; blue serves as before/)
-    expect(h.plan()).toEqual(['green build web worker beat', 'kill SIGTERM app-blue-worker-1 app-blue-beat-1', 'green up web', 'green create beat worker', 'docker wait id-app-blue-worker-1 id-app-blue-beat-1', 'blue start worker beat', 'green stop web'])
+    expect(h.plan()).toEqual(['green build web worker beat', 'pause app-blue-worker-1', 'kill SIGTERM app-blue-beat-1', 'green up web', 'green create beat worker', 'docker wait id-app-blue-beat-1', 'unpause app-blue-worker-1', 'blue start beat', 'green stop web'])
     expect(h.ctx.state.load()).toMatchObject({ live: 'blue', journal: null })
     expect(h.out.join('')).toMatch(/status 500, expected 200/)
   })
@@ -90,7 +137,7 @@ describe('deploy plan', () => {
     h = await harness({ state: { live: 'blue' }, setup: blueLive })
     h.world.failOn = (a) => (a[1] === 'start' && a.includes('app-green-worker-1') ? 1 : undefined)
     await expect(deploy(h.ctx)).rejects.toThrow(/rolled back/)
-    expect(h.plan().slice(3)).toEqual(['green create beat worker', 'write', 'nginx -t', 'reload', 'docker wait id-app-blue-worker-1 id-app-blue-beat-1', 'start app-green-beat-1', 'start app-green-worker-1', 'write', 'nginx -t', 'reload', 'green stop beat', 'blue start worker beat', 'green stop web'])
+    expect(h.plan().slice(4)).toEqual(['green create beat worker', 'write', 'reload', 'unpause app-blue-worker-1', 'kill SIGTERM app-blue-worker-1', 'docker wait id-app-blue-worker-1 id-app-blue-beat-1', 'start app-green-beat-1', 'start app-green-worker-1', 'write', 'reload', 'green stop beat', 'blue start worker beat', 'green stop web'])
     expect([...h.exec.files.values()].at(-1)).toContain(`server 127.0.0.1:${h.config.ports.blue};`)
     expect(h.world.state('app-blue', 'beat')).toBe('running')
   })
@@ -132,7 +179,7 @@ describe('deploy plan', () => {
       },
     })
     await deploy(h.ctx)
-    expect(h.plan()).toEqual(['green create beat worker', 'write', 'nginx -t', 'reload', 'start app-green-beat-1', 'start app-green-worker-1'])
+    expect(h.plan()).toEqual(['green create beat worker', 'write', 'reload', 'start app-green-beat-1', 'start app-green-worker-1'])
     expect(h.out.join('')).toMatch(/earlier deploy blue → green .* was interrupted after step "up-core"/)
   })
 
@@ -153,7 +200,7 @@ describe('deploy plan', () => {
     const ctx = makeContext({ config: h.config, exec: new DryRunExecutor(h.exec, (l) => printed.push(l)), ui: h.ctx.ui })
     await deploy(ctx)
     expect(h.exec.calls.every((c) => !c.mutates)).toBe(true)
-    expect(printed.filter((l) => /^docker (kill|pause)|docker compose/.test(l)).map((l) => l.replace(/^.* -f \S+ /, ''))).toEqual(['build web worker beat', 'docker kill --signal SIGTERM app-blue-worker-1 app-blue-beat-1', 'up -d --no-deps --force-recreate --no-build web', 'up --no-start --no-deps --force-recreate --no-build beat worker', 'up -d --no-deps --force-recreate --no-build beat', 'up -d --no-deps --force-recreate --no-build worker'])
+    expect(printed.filter((l) => /^docker (kill|pause)|docker compose/.test(l)).map((l) => l.replace(/^.* -f \S+ /, ''))).toEqual(['build web worker beat', 'docker pause app-blue-worker-1', 'docker kill --signal SIGTERM app-blue-beat-1', 'up -d --no-deps --force-recreate --no-build web', 'up --no-start --no-deps --force-recreate --no-build beat worker', 'up -d --no-deps --force-recreate --no-build beat', 'up -d --no-deps --force-recreate --no-build worker'])
     expect(printed.some((l) => l.startsWith('write ') && l.includes('upstream.conf'))).toBe(true)
     expect(h.ctx.state.load().live).toBe('blue')
   })
@@ -171,14 +218,14 @@ describe('rollback plan', () => {
   it('switches back, stops the new workers and beat before the old ones start, then the new web', async () => {
     h = await harness({ state: greenLive, setup: afterDeploy })
     await rollback(h.ctx)
-    expect(h.plan()).toEqual(['write', 'nginx -t', 'reload', 'green stop worker beat', 'blue start worker beat', 'green stop web'])
+    expect(h.plan()).toEqual(['write', 'reload', 'green stop worker beat', 'blue start worker beat', 'green stop web'])
     expect(h.ctx.state.load()).toMatchObject({ live: 'blue', previous: 'green' })
   })
 
   it('thaws frozen workers instead of starting them', async () => {
     h = await harness({ state: greenLive, setup: (w) => (afterDeploy(w), w.set('app-blue', 'worker', 'paused')) })
     await rollback(h.ctx)
-    expect(h.plan()).toContain('blue unpause worker')
+    expect(h.plan()).toContain('unpause app-blue-worker-1')
     expect(h.plan()).toContain('blue start beat')
   })
 
@@ -199,7 +246,7 @@ describe('cleanup plan', () => {
       },
     })
     expect(await cleanup(h.ctx, { yes: true })).toBe(true)
-    expect(h.plan()).toEqual(['write', 'nginx -t', 'reload', 'blue down'])
+    expect(h.plan()).toEqual(['write', 'reload', 'blue down'])
     expect([...h.exec.files.values()].at(-1)).not.toContain('backup')
     expect(h.ctx.state.load().previous).toBeNull()
   })
@@ -207,7 +254,7 @@ describe('cleanup plan', () => {
   it('thaws frozen workers first so their warm shutdown can run', async () => {
     h = await harness({ state: { live: 'green', previous: 'blue' }, setup: (w) => (blueLive(w), w.set('app-blue', 'worker', 'paused')) })
     await cleanup(h.ctx, { yes: true })
-    expect(h.plan()).toEqual(['blue unpause worker', 'blue down'])
+    expect(h.plan()).toEqual(['unpause app-blue-worker-1', 'blue down'])
   })
 
   it('asks, and a "no" changes nothing', async () => {
@@ -221,7 +268,7 @@ describe('lost state', () => {
   it('adopts the color that serves instead of recreating it under traffic', async () => {
     h = await harness({ setup: blueLive })
     await deploy(h.ctx)
-    expect(h.plan()[1]).toBe('kill SIGTERM app-blue-worker-1 app-blue-beat-1')
+    expect(h.plan().slice(1, 3)).toEqual(['pause app-blue-worker-1', 'kill SIGTERM app-blue-beat-1'])
     expect(h.plan()).toContain('green up web')
     expect(h.out.join('')).toMatch(/adopting blue as the live color/)
   })

@@ -21,10 +21,12 @@ export class World {
   /** Make a command fail: return an exit code for it, or undefined to let it pass. */
   failOn: (argv: readonly string[]) => number | undefined = () => undefined
   webStatus: Record<Color, number> = { blue: 200, green: 200 }
+  /** Health tries a web answers 503 to before its webStatus: still booting. */
+  booting: Partial<Record<Color, number>> = {}
   /** Signalled workers ignore SIGTERM and outlive their grace. */
   hang = false
-  /** CPU % `docker stats` reports, one reading after another (the last one repeats). */
-  cpu: number[] = [0]
+  /** CPU % `docker stats` reports per service, one reading after another (the last one repeats); 0 when unset. */
+  cpu: Partial<Record<string, number[]>> = {}
 
   set(project: string, service: string, state: CState) {
     this.containers.set(`${project}-${service}-1`, { project, service, state })
@@ -53,12 +55,17 @@ export class World {
       return this.hang ? { code: 124, stderr: 'timed out' } : {}
     }
     if (a[1] === 'stats') {
-      const pct = this.cpu.length > 1 ? this.cpu.shift()! : this.cpu[0]!
-      return { stdout: a.slice(5).map((id) => `${id.slice(0, 12)}\t${pct.toFixed(2)}%\n`).join('') }
+      const reading = (id: string) => {
+        const readings = this.cpu[this.containers.get(id.replace(/^id-/, ''))?.service ?? ''] ?? [0]
+        return readings.length > 1 ? readings.shift()! : (readings[0] ?? 0)
+      }
+      return { stdout: a.slice(5).map((id) => `${id.slice(0, 12)}\t${reading(id).toFixed(2)}%\n`).join('') }
     }
-    if (a[1] === 'kill' || a[1] === 'pause' || a[1] === 'start') {
+    if (a[1] === 'kill' || a[1] === 'pause' || a[1] === 'unpause' || a[1] === 'start') {
       // SIGTERM: a worker finishes its task first, so it still runs when the next step looks.
-      const to: CState | null = a[1] === 'pause' ? 'paused' : a[1] === 'start' ? 'running' : a[3] === 'SIGKILL' ? 'exited' : null
+      const to: CState | null = a[1] === 'pause' ? 'paused' : a[1] === 'start' || a[1] === 'unpause' ? 'running' : a[3] === 'SIGKILL' ? 'exited' : null
+      // A signal to a frozen container: Docker resumes its processes to deliver it, but
+      // still reports the container paused (it calls containerd's resume, not its own unpause).
       for (const name of a.slice(a[1] === 'kill' ? 4 : 2)) {
         const c = this.containers.get(name)
         if (!c) return { code: 1, stderr: `Error response from daemon: No such container: ${name}` }
@@ -102,7 +109,7 @@ export interface Harness {
   ctx: Ctx
   config: Config
   out: string[]
-  /** The mutating commands, short: "green up web", "kill SIGTERM app-blue-worker-1", "write", "reload". */
+  /** The mutating commands, short: "green up web", "kill SIGTERM app-blue-worker-1", "write", "reload" (nginx -t, then reload). */
   plan(): string[]
   close(): Promise<void>
 }
@@ -119,7 +126,13 @@ export async function harness(o: { state?: Partial<State>; env?: Record<string, 
   writeFileSync(join(dir, 'compose.yml'), 'services: {}\n')
   const exec = new RecordingExecutor(world.respond)
   // Two webs and a proxy on loopback; the proxy reports the port the upstream file names.
-  const webs = await Promise.all((['blue', 'green'] as const).map((color) => listen((_, res) => res.writeHead(world.webStatus[color]).end(color))))
+  const webs = await Promise.all((['blue', 'green'] as const).map((color) => listen((_, res) => {
+        const booting = (world.booting[color] ?? 0) > 0
+        if (booting) world.booting[color]!--
+        res.writeHead(booting ? 503 : world.webStatus[color]).end(color)
+      }),
+    ),
+  )
   const [proxy, proxyPort] = await listen((_, res) => {
     const file = [...exec.files.values()].at(-1) ?? ''
     const port = /server 127\.0\.0\.1:(\d+);/.exec(file)?.[1]
@@ -156,9 +169,9 @@ export async function harness(o: { state?: Partial<State>; env?: Record<string, 
         if ('write' in e) return ['write']
         const a = e.cmd.argv
         if (!e.cmd.mutates) return []
-        if (a[1] === 'exec') return [a.slice(3).join(' ') === 'nginx -s reload' ? 'reload' : a.slice(3).join(' ')]
+        if (a[1] === 'exec') return [/nginx -s reload/.test(a.at(-1)!) ? 'reload' : a.slice(3).join(' ')]
         if (a[1] === 'kill') return [`kill ${a.slice(3).join(' ')}`]
-        if (a[1] === 'pause' || a[1] === 'start') return [`${a[1]} ${a.slice(2).join(' ')}`]
+        if (a[1] === 'pause' || a[1] === 'unpause' || a[1] === 'start') return [`${a[1]} ${a.slice(2).join(' ')}`]
         if (a[1] !== 'compose') return [a.join(' ')]
         const rest = a.slice(7).filter((x, j, all) => !x.startsWith('-') && all[j - 1] !== '-t')
         const verb = a.includes('--no-start') ? 'create' : a[6]

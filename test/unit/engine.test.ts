@@ -76,6 +76,11 @@ describe('signals through the API', () => {
     await dc.pauseContainers(c, ['w']).api!(e)
     expect(e.calls).toEqual(['POST /containers/w/pause'])
   })
+  it('unpause', async () => {
+    const e = new FakeEngine(() => ({ status: 204 }))
+    await dc.unpauseContainers(c, ['w', 'v']).api!(e)
+    expect(e.calls).toEqual(['POST /containers/w/unpause', 'POST /containers/v/unpause'])
+  })
 })
 
 describe('exec through the API', () => {

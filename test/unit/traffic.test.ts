@@ -17,12 +17,9 @@ describe('upstream file', () => {
 })
 
 describe('proxy commands', () => {
-  it('container: nginx -t then reload inside the proxy', () => {
+  it('container: nginx -t, then the reload only if it passed, in one exec', () => {
     const p = proxyCommands(cfg(), 'blue', 'app-shared-proxy-1')!
-    expect([p.test!.argv, p.reload.argv]).toEqual([
-      ['docker', 'exec', 'app-shared-proxy-1', 'nginx', '-t'],
-      ['docker', 'exec', 'app-shared-proxy-1', 'nginx', '-s', 'reload'],
-    ])
+    expect([p.test, p.reload.argv, p.rejected]).toEqual([null, ['docker', 'exec', 'app-shared-proxy-1', 'sh', '-c', 'nginx -t || exit 65; exec nginx -s reload'], 65])
   })
   it('container without a running proxy is an error', () => expect(() => proxyCommands(cfg(), 'blue')).toThrow(/proxy container .* is not running/))
   it('host nginx', () => expect(proxyCommands(cfg({ CALMSWAP_PROXY: 'host', CALMSWAP_NGINX: '/usr/sbin/nginx' }), 'blue')!.reload.argv).toEqual(['/usr/sbin/nginx', '-s', 'reload']))
