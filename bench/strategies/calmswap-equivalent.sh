@@ -120,8 +120,9 @@ step_end shared
 
 step pause-workers
 # shellcheck disable=SC2046
-dk kill --signal SIGTERM $(names_of "$FROM" worker) $(names_of "$FROM" beat) >/dev/null || fail pause-workers
-signalled=$((${EPOCHREALTIME/./} / 1000))
+dk pause $(names_of "$FROM" worker) >/dev/null || fail pause-workers
+# shellcheck disable=SC2046
+dk kill --signal SIGTERM $(names_of "$FROM" beat) >/dev/null || fail pause-workers
 step_end pause-workers
 
 step up-core
@@ -130,25 +131,31 @@ dc "$TO" up -d --no-deps --force-recreate --no-build web || fail up-core
 step_end up-core
 
 step health
-dc "$TO" up --no-start --no-deps --force-recreate --no-build beat worker &
+# The workers are created once the web has finished booting (scripts/up-rest.ts prepareRest).
+inventory
+(settle "$(of_project "$TO" web)" && dc "$TO" up --no-start --no-deps --force-recreate --no-build beat worker) &
 create=$!
 health "$TO" || fail health
-wait "$create" || fail health
 step_end health
 
 step switch
 write_upstream "$TO" "$FROM"
-dk exec "$PROXY_CONTAINER" nginx -t 2>/dev/null || fail switch
-dk exec "$PROXY_CONTAINER" nginx -s reload || fail switch
+dk exec "$PROXY_CONTAINER" sh -c 'nginx -t || exit 65; exec nginx -s reload' 2>/dev/null || fail switch
 verify_proxy "$TO" || fail switch
 step_end switch
 
 step up-rest
+wait "$create" || fail up-rest
+inventory
+frozen=$(awk -F'\t' -v p="$PREFIX-$FROM" '$2 == p && $3 == "worker" && $4 == "paused" {print $6}' <<<"$INV")
+# shellcheck disable=SC2086
+dk unpause $frozen >/dev/null || fail up-rest
+# shellcheck disable=SC2086
+dk kill --signal SIGTERM $frozen >/dev/null || fail up-rest
 inventory
 old=$(of_project "$FROM" worker; of_project "$FROM" beat)
-left=$((STOP_GRACE * 1000 - ${EPOCHREALTIME/./} / 1000 + signalled))
 # shellcheck disable=SC2086
-[ "$left" -gt 0 ] && timeout "$((left / 1000 + 1))" docker wait $old >/dev/null
+timeout "$((STOP_GRACE + 1))" docker wait $old >/dev/null
 echo "@command docker wait $old" >&3
 calm_before
 dk start "$PREFIX-$TO-beat-1" >/dev/null || fail up-rest
