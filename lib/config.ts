@@ -88,7 +88,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'workers', env: 'CALMSWAP_WORKERS', def: 'worker', kind: 'names', doc: 'Worker services: paused first, started after the switch' },
   { key: 'singletons', env: 'CALMSWAP_SINGLETONS', def: 'beat', kind: 'names', doc: 'Never two at once across colors (Celery beat)' },
   { key: 'shared', env: 'CALMSWAP_SHARED', def: 'redis,proxy', kind: 'names', doc: 'Services of the shared project, never duplicated' },
-  { key: 'pauseMode', env: 'CALMSWAP_PAUSE_MODE', def: 'stop', kind: 'enum:stop|pause', doc: 'stop: SIGTERM + grace (warm shutdown); pause: cgroup freeze' },
+  { key: 'pauseMode', env: 'CALMSWAP_PAUSE_MODE', def: 'stop', kind: 'enum:stop|pause', doc: 'Workers are frozen while the new web boots; stop: then SIGTERM + grace (warm shutdown) after the switch; pause: frozen until cleanup' },
   { key: 'stopGrace', env: 'CALMSWAP_STOP_GRACE', def: '30s', kind: 'duration', doc: 'How long workers get to finish in-flight tasks', max: 3600_000 },
   { key: 'healthPath', env: 'CALMSWAP_HEALTH_PATH', def: '/health/', kind: 'httpPath', doc: 'Path polled on the new web' },
   { key: 'healthHost', env: 'CALMSWAP_HEALTH_HOST', def: '', kind: 'host', doc: "Host header for the check (Django's ALLOWED_HOSTS)" },

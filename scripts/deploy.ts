@@ -136,24 +136,21 @@ export async function deploy(ctx0: Ctx): Promise<DeployResult> {
       shared: () => ensureShared(ctx, to),
       'pause-workers': () => pauseWorkers(ctx, from),
       'up-core': () => upCore(ctx, to),
-      // The workers' containers are created while the web boots (see prepareRest). A create
-      // that failed by the time the web is healthy stops the deploy before the switch; one
-      // still running then does not hold the switch up, up-rest waits for it. A failing
-      // health check waits for it too, so no rollback runs beside a create.
+      // The workers' containers are created while the web boots (see prepareRest); the
+      // switch does not wait for that, up-rest does.
       health: async () => {
         const h = health(ctx, to)
         const create = prepareRest(ctx, to, h.then(() => true, () => false))
-        const failed: { error?: unknown } = {}
-        prepared = create.catch((error: unknown) => {
-          failed.error = error
-          throw error
-        })
-        prepared.catch(() => {})
+        prepared = create
+        create.catch(() => {})
+        // A failing check waits for the create, so no rollback runs beside it.
         await h.catch(async (e: unknown) => {
           await create.catch(() => {})
           throw e
         })
-        if ('error' in failed) throw failed.error
+        // A create that has already failed stops the deploy before the switch (a race
+        // between settled promises goes to the first one listed).
+        await Promise.race([create, undefined])
       },
       switch: async () => switchTo(ctx, to, (await oldWebRuns()) ? from : null),
       'up-rest': async () => {
