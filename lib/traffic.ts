@@ -61,6 +61,8 @@ export function proxyCommands(c: Config, color: Color, proxyContainer?: string):
       }
     case 'host':
       return {
+        // `mutates`, for the check too: it belongs to the switch (it reads the file just
+        // written), so a dry run prints it with the write instead of testing the old file.
         test: { argv: [c.proxy.nginx, '-t'], mutates: true },
         reload: { argv: [c.proxy.nginx, '-s', 'reload'], mutates: true },
       }
