@@ -42,6 +42,19 @@ export function finishOp(ctx: Ctx, r: OpRecord, result: HistoryEntry['result'], 
   ctx.ui.event('op-end', { op: r.op, result: entry.result, ms })
 }
 
+/** Runs an operation and leaves its history line: ok, or failed with the error, which it rethrows. */
+export async function recordOp<T>(ctx: Ctx, op: Op, from: Color | null, to: Color | null, fn: () => Promise<T>): Promise<T> {
+  const r = startOp(ctx, op, from, to)
+  try {
+    const value = await fn()
+    finishOp(ctx, r, 'ok')
+    return value
+  } catch (e) {
+    finishOp(ctx, r, 'failed', e as Error)
+    throw e
+  }
+}
+
 /** Tells the operator, once, what an earlier run left unfinished. */
 export function reportInterrupted(ctx: Ctx, s: State): void {
   const j = s.journal

@@ -7,7 +7,7 @@ import { must } from '../lib/exec.ts'
 import { UsageError } from '../lib/errors.ts'
 import { switchTraffic } from '../lib/traffic.ts'
 import { isMain, run } from '../lib/cli.ts'
-import { finishOp, reportInterrupted, startOp, withLock } from '../lib/op.ts'
+import { recordOp, reportInterrupted, withLock } from '../lib/op.ts'
 
 export interface CleanupOptions {
   readonly yes?: boolean
@@ -47,8 +47,7 @@ export async function cleanup(ctx: Ctx, o: CleanupOptions = {}): Promise<boolean
         return false
       }
     }
-    const op = startOp(ctx, 'cleanup', old, s.live)
-    try {
+    await recordOp(ctx, 'cleanup', old, s.live, async () => {
       // The old web is the proxy's backup: take it out of the upstream before removing it.
       if (s.upstream?.backup) await ctx.ui.step('drop backup upstream', () => switchTraffic(ctx, s.live!, null).then(() => undefined))
       await ctx.ui.step(`remove ${c.prefix}-${old}`, async () => {
@@ -59,13 +58,9 @@ export async function cleanup(ctx: Ctx, o: CleanupOptions = {}): Promise<boolean
         await must(ctx.exec, { ...down(c, old), timeoutMs: (c.stopGraceS + 120) * 1000 })
       })
       ctx.state.update((x) => ({ ...x, previous: null, previousRelease: null, journal: null }))
-      finishOp(ctx, op, 'ok')
-      ctx.ui.ok(`${c.prefix}-${old} removed; ${s.live} keeps serving`)
-      return true
-    } catch (e) {
-      finishOp(ctx, op, 'failed', e as Error)
-      throw e
-    }
+    })
+    ctx.ui.ok(`${c.prefix}-${old} removed; ${s.live} keeps serving`)
+    return true
   })
 }
 

@@ -13,7 +13,7 @@ import { switchTraffic, verifyThroughProxy } from '../lib/traffic.ts'
 import { isMain, run } from '../lib/cli.ts'
 import { health } from './health.ts'
 import { awaitStopped } from './pause-workers.ts'
-import { finishOp, reportInterrupted, startOp, withLock } from '../lib/op.ts'
+import { recordOp, reportInterrupted, withLock } from '../lib/op.ts'
 
 export interface RollbackPlan {
   /** The color to go back to; null when the failed deploy was the first one. */
@@ -116,15 +116,8 @@ export async function rollback(ctx: Ctx): Promise<void> {
     const s = ctx.state.load()
     reportInterrupted(ctx, s)
     const plan = rollbackPlan(s)
-    const op = startOp(ctx, 'rollback', plan.bad, plan.good)
-    try {
-      await ctx.ui.step(`rollback ${plan.bad} → ${plan.good ?? 'nothing'}`, () => rollbackTo(ctx, plan))
-      finishOp(ctx, op, 'ok')
-      ctx.ui.ok(plan.good ? `${plan.good} serves again; ${plan.bad} is stopped (remove it with cleanup)` : `${plan.bad} stopped`)
-    } catch (e) {
-      finishOp(ctx, op, 'failed', e as Error)
-      throw e
-    }
+    await recordOp(ctx, 'rollback', plan.bad, plan.good, () => ctx.ui.step(`rollback ${plan.bad} → ${plan.good ?? 'nothing'}`, () => rollbackTo(ctx, plan)))
+    ctx.ui.ok(plan.good ? `${plan.good} serves again; ${plan.bad} is stopped (remove it with cleanup)` : `${plan.bad} stopped`)
   })
 }
 

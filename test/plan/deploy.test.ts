@@ -220,6 +220,7 @@ describe('rollback plan', () => {
     await rollback(h.ctx)
     expect(h.plan()).toEqual(['write', 'reload', 'green stop worker beat', 'blue start worker beat', 'green stop web'])
     expect(h.ctx.state.load()).toMatchObject({ live: 'blue', previous: 'green' })
+    expect(h.ctx.state.history().at(-1)).toMatchObject({ op: 'rollback', from: 'green', to: 'blue', result: 'ok' })
   })
 
   it('thaws frozen workers instead of starting them', async () => {
@@ -255,6 +256,14 @@ describe('cleanup plan', () => {
     h = await harness({ state: { live: 'green', previous: 'blue' }, setup: (w) => (blueLive(w), w.set('app-blue', 'worker', 'paused')) })
     await cleanup(h.ctx, { yes: true })
     expect(h.plan()).toEqual(['unpause app-blue-worker-1', 'blue down'])
+  })
+
+  it('a failing down is recorded in the history as failed, with its error', async () => {
+    h = await harness({ state: { live: 'green', previous: 'blue' }, setup: blueLive })
+    h.world.failOn = (a) => (a.includes('down') ? 1 : undefined)
+    await expect(cleanup(h.ctx, { yes: true })).rejects.toThrow(/simulated failure/)
+    expect(h.ctx.state.history().at(-1)).toMatchObject({ op: 'cleanup', from: 'blue', to: 'green', result: 'failed', error: expect.stringMatching(/down/) })
+    expect(h.ctx.state.load().previous).toBe('blue')
   })
 
   it('asks, and a "no" changes nothing', async () => {
