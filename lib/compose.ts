@@ -78,12 +78,18 @@ export const up = (c: Config, p: Project, services: readonly string[]): Cmd =>
 export const create = (c: Config, p: Color, services: readonly string[]): Cmd =>
   compose(c, p, ['up', '--no-start', '--no-deps', '--force-recreate', '--no-build', ...services], true)
 
-/** Starts containers `create` made; a process start, no project to load. */
-export const startContainers = (c: Config, containers: readonly string[]): Cmd => ({
-  argv: [c.docker, 'start', ...containers],
+/**
+ * A docker verb on containers by name or id, and the same POST per container through the
+ * API (`action` is the endpoint's last segment, query included).
+ */
+const containerVerb = (c: Config, verb: readonly string[], containers: readonly string[], action: string): Cmd => ({
+  argv: [c.docker, ...verb, ...containers],
   mutates: true,
-  api: (e, signal) => each(containers, async (id) => (await engineJson(e, 'POST', `/containers/${q(id)}/start`, undefined, signal), id)),
+  api: (e, signal) => each(containers, async (id) => (await engineJson(e, 'POST', `/containers/${q(id)}/${action}`, undefined, signal), id)),
 })
+
+/** Starts containers `create` made; a process start, no project to load. */
+export const startContainers = (c: Config, containers: readonly string[]): Cmd => containerVerb(c, ['start'], containers, 'start')
 
 export const build = (c: Config, p: Project, services: readonly string[]): Cmd => compose(c, p, ['build', ...services], true)
 
@@ -95,18 +101,10 @@ export const stop = (c: Config, p: Project, services: readonly string[], graceS 
  * Sends the signal to these containers and returns at once. By container, not by service:
  * `docker compose kill` loads the whole project first (~0.4 s) to find the same containers.
  */
-export const kill = (c: Config, containers: readonly string[], sig = 'SIGTERM'): Cmd => ({
-  argv: [c.docker, 'kill', '--signal', sig, ...containers],
-  mutates: true,
-  api: (e, signal) => each(containers, async (id) => (await engineJson(e, 'POST', `/containers/${q(id)}/kill?signal=${q(sig)}`, undefined, signal), id)),
-})
+export const kill = (c: Config, containers: readonly string[], sig = 'SIGTERM'): Cmd => containerVerb(c, ['kill', '--signal', sig], containers, `kill?signal=${q(sig)}`)
 
 /** Freezes these containers (cgroup freezer): no CPU, memory and connections kept. */
-export const pauseContainers = (c: Config, containers: readonly string[]): Cmd => ({
-  argv: [c.docker, 'pause', ...containers],
-  mutates: true,
-  api: (e, signal) => each(containers, async (id) => (await engineJson(e, 'POST', `/containers/${q(id)}/pause`, undefined, signal), id)),
-})
+export const pauseContainers = (c: Config, containers: readonly string[]): Cmd => containerVerb(c, ['pause'], containers, 'pause')
 
 /** Blocks until the containers exit; it sends no signal (a second SIGTERM turns Celery's warm shutdown cold). */
 export const waitExit = (c: Config, containers: readonly string[], timeoutMs: number): Cmd => ({
@@ -119,11 +117,7 @@ export const waitExit = (c: Config, containers: readonly string[], timeoutMs: nu
 
 export const start = (c: Config, p: Project, services: readonly string[]): Cmd => compose(c, p, ['start', ...services], true)
 /** Thaws frozen containers: an instant resume, nothing to boot. */
-export const unpauseContainers = (c: Config, containers: readonly string[]): Cmd => ({
-  argv: [c.docker, 'unpause', ...containers],
-  mutates: true,
-  api: (e, signal) => each(containers, async (id) => (await engineJson(e, 'POST', `/containers/${q(id)}/unpause`, undefined, signal), id)),
-})
+export const unpauseContainers = (c: Config, containers: readonly string[]): Cmd => containerVerb(c, ['unpause'], containers, 'unpause')
 
 /** No -v: volumes are the user's data and outlive a color. */
 export const down = (c: Config, p: Project, graceS = c.stopGraceS): Cmd => compose(c, p, ['down', '-t', String(graceS), '--remove-orphans'], true)
