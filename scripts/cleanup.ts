@@ -1,13 +1,14 @@
 #!/usr/bin/env -S npx tsx
 // The operator's last word: remove the old color once the new release looks right.
 import { createInterface } from 'node:readline/promises'
-import { down, unpauseContainers } from '../lib/compose.ts'
+import { down } from '../lib/compose.ts'
 import type { Ctx } from '../lib/context.ts'
 import { must } from '../lib/exec.ts'
 import { UsageError } from '../lib/errors.ts'
 import { switchTraffic } from '../lib/traffic.ts'
 import { isMain, run } from '../lib/cli.ts'
 import { recordOp, reportInterrupted, withLock } from '../lib/op.ts'
+import { thaw } from './pause-workers.ts'
 
 export interface CleanupOptions {
   readonly yes?: boolean
@@ -53,8 +54,7 @@ export async function cleanup(ctx: Ctx, o: CleanupOptions = {}): Promise<boolean
       await ctx.ui.step(`remove ${c.prefix}-${old}`, async () => {
         // Frozen workers cannot act on SIGTERM: thaw them so their warm shutdown hands
         // reserved tasks back to the queue instead of leaving them to the visibility timeout.
-        const frozen = (await ctx.inventory()).pausedNames(old, c.roles.workers)
-        if (frozen.length) await must(ctx.exec, unpauseContainers(c, frozen))
+        await thaw(ctx, await ctx.inventory(), old, c.roles.workers)
         await must(ctx.exec, { ...down(c, old), timeoutMs: (c.stopGraceS + 120) * 1000 })
       })
       ctx.state.update((x) => ({ ...x, previous: null, previousRelease: null, journal: null }))

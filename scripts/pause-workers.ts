@@ -5,7 +5,8 @@
 // frozen workers are thawed and get SIGTERM once traffic has switched (stopFrozen, from up-rest):
 // Celery's warm shutdown then finishes the task in flight and hands reserved ones back.
 import type { Color } from '../lib/config.ts'
-import { kill, pauseContainers, unpauseContainers, waitExit } from '../lib/compose.ts'
+import { kill, pauseContainers, unpauseContainers, waitExit, type Project } from '../lib/compose.ts'
+import type { Inventory } from '../lib/inventory.ts'
 import type { Ctx } from '../lib/context.ts'
 import { CommandError, must } from '../lib/exec.ts'
 import { isMain, run } from '../lib/cli.ts'
@@ -36,12 +37,18 @@ export async function pauseWorkers(ctx: Ctx, color: Color | null): Promise<void>
  * paused, so nothing would wait for it to exit.
  */
 export async function stopFrozen(ctx: Ctx, color: Color): Promise<void> {
-  const names = (await ctx.inventory(true)).pausedNames(color, ctx.config.roles.workers)
+  const names = await thaw(ctx, await ctx.inventory(true), color, ctx.config.roles.workers)
   if (!names.length) return
-  await must(ctx.exec, unpauseContainers(ctx.config, names))
   await send(ctx, names)
   markSignalled(ctx)
   ctx.ui.detail(`  thawed ${names.join(', ')} and sent SIGTERM: warm shutdown`)
+}
+
+/** Thaws whatever of these services' containers is frozen; returns their names. */
+export async function thaw(ctx: Ctx, inv: Inventory, p: Project, services: readonly string[]): Promise<string[]> {
+  const names = inv.pausedNames(p, services)
+  if (names.length) await must(ctx.exec, { ...unpauseContainers(ctx.config, names), timeoutMs: 300_000 })
+  return names
 }
 
 /** The grace of CALMSWAP_STOP_GRACE counts from here. */

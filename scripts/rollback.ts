@@ -4,7 +4,7 @@
 // ones resume (never two beats), the old workers resumed, the new color stopped.
 import type { Color } from '../lib/config.ts'
 import { coloredServices } from '../lib/config.ts'
-import { logs, start, stop, unpauseContainers } from '../lib/compose.ts'
+import { logs, start, stop } from '../lib/compose.ts'
 import type { Ctx } from '../lib/context.ts'
 import { must } from '../lib/exec.ts'
 import { StepError } from '../lib/errors.ts'
@@ -12,7 +12,7 @@ import { workersSignalled, type State } from '../lib/state.ts'
 import { switchTraffic, verifyThroughProxy } from '../lib/traffic.ts'
 import { isMain, run } from '../lib/cli.ts'
 import { health } from './health.ts'
-import { awaitStopped } from './pause-workers.ts'
+import { awaitStopped, thaw } from './pause-workers.ts'
 import { recordOp, reportInterrupted, withLock } from '../lib/op.ts'
 
 export interface RollbackPlan {
@@ -60,7 +60,7 @@ export async function rollbackTo(ctx0: Ctx, plan: RollbackPlan, reason?: Error):
     if (!inv.exists(good)) throw new StepError(`cannot roll back: ${good} has no containers left (cleanup removed it). Deploy a fixed release instead.`)
     const down = webs.filter((s) => !inv.running(good, [s]).length)
     if (down.length) {
-      await must(ctx.exec, { ...(inv.paused(good, down).length ? unpauseContainers(c, inv.pausedNames(good, down)) : start(c, good, down)), timeoutMs: 300_000 })
+      if (!(await thaw(ctx, inv, good, down)).length) await must(ctx.exec, { ...start(c, good, down), timeoutMs: 300_000 })
       await health(ctx, good)
     }
     const upstream = ctx.state.load().upstream
@@ -75,7 +75,7 @@ export async function rollbackTo(ctx0: Ctx, plan: RollbackPlan, reason?: Error):
     const rest = [...c.roles.workers, ...c.roles.singletons]
     inv = await ctx.inventory()
     const badRest = inv.services(bad, rest, ['running', 'restarting', 'paused'])
-    if (inv.paused(bad, badRest).length) await must(ctx.exec, unpauseContainers(c, inv.pausedNames(bad, badRest)))
+    await thaw(ctx, inv, bad, badRest)
     if (badRest.length) await must(ctx.exec, { ...stop(c, bad, badRest), ...grace })
     // Workers told to stop may still be finishing their last task: a `start` now would
     // find them running, do nothing, and then see them exit.
@@ -83,14 +83,14 @@ export async function rollbackTo(ctx0: Ctx, plan: RollbackPlan, reason?: Error):
     inv = await ctx.inventory()
     const frozen = inv.paused(good, rest)
     const stopped = inv.stopped(good, rest)
-    if (frozen.length) await must(ctx.exec, unpauseContainers(c, inv.pausedNames(good, frozen)))
+    await thaw(ctx, inv, good, frozen)
     if (stopped.length) await must(ctx.exec, { ...start(c, good, stopped), timeoutMs: 300_000 })
     ctx.ui.detail(`  ${good} workers resumed: ${[...frozen, ...stopped].join(', ') || 'none needed'}`)
   }
 
   const inv = await ctx.inventory()
   const badRunning = inv.services(bad, coloredServices(c), ['running', 'restarting', 'paused'])
-  if (inv.paused(bad, badRunning).length) await must(ctx.exec, unpauseContainers(c, inv.pausedNames(bad, badRunning)))
+  await thaw(ctx, inv, bad, badRunning)
   if (badRunning.length) await must(ctx.exec, { ...stop(c, bad, badRunning), ...grace })
 
   if (reason && c.logTail > 0 && !ctx.exec.dryRun) {
