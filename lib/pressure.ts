@@ -105,7 +105,8 @@ export const SETTLED_CPU_PCT = 20
  * calm wait; a container that stays busy (a worker with a backlog) just runs it out.
  */
 export async function settleAfter(ctx: Ctx, what: string, containers: readonly string[], until = 'finish booting'): Promise<Settled | null> {
-  if (ctx.config.calm.threshold <= 0 || ctx.exec.dryRun || !containers.length) return null
+  // Checked here too, so that no spinner starts for a wait that will not happen.
+  if (!settles(ctx, containers)) return null
   const r = await ctx.ui.wait(`waiting for ${what} to ${until}`, (update) =>
     cpuSettled(ctx, containers, ctx.signal, (cpu) => update(`waiting for ${what} to ${until}: ${cpu.toFixed(0)}% of a CPU`)),
   )
@@ -116,6 +117,9 @@ export async function settleAfter(ctx: Ctx, what: string, containers: readonly s
   return r
 }
 
+/** Settle waits are off with the calm wait (CALMSWAP_CPU_CALM=0), in a dry run, and with nothing to watch. */
+const settles = (ctx: Ctx, containers: readonly string[]) => ctx.config.calm.threshold > 0 && !ctx.exec.dryRun && containers.length > 0
+
 export interface Settled {
   readonly settled: boolean
   readonly waitedMs: number
@@ -124,8 +128,7 @@ export interface Settled {
 
 /** The wait of settleAfter without its output, for a wait that runs beside another step; `signal` ends it early. */
 export async function cpuSettled(ctx: Ctx, containers: readonly string[], signal?: AbortSignal, onBusy?: (cpu: number) => void): Promise<Settled | null> {
-  const { threshold, waitMs } = ctx.config.calm
-  if (threshold <= 0 || ctx.exec.dryRun || !containers.length) return null
+  if (!settles(ctx, containers)) return null
   const t0 = performance.now()
   for (;;) {
     const t = performance.now()
@@ -135,7 +138,7 @@ export async function cpuSettled(ctx: Ctx, containers: readonly string[], signal
     // Stats unreadable (the containers exited meanwhile): nothing left to wait for.
     const cpu = res.code === 0 ? maxCpu(res.stdout) : 0
     const waitedMs = performance.now() - t0
-    if (cpu < SETTLED_CPU_PCT || waitedMs >= waitMs || signal?.aborted) return { settled: cpu < SETTLED_CPU_PCT, waitedMs, cpu }
+    if (cpu < SETTLED_CPU_PCT || waitedMs >= ctx.config.calm.waitMs || signal?.aborted) return { settled: cpu < SETTLED_CPU_PCT, waitedMs, cpu }
     onBusy?.(cpu)
   }
 }
