@@ -74,7 +74,7 @@ function phaseRows(results: readonly StrategyResult[], which: 'good' | 'failing'
     ['orchestrator CPU s (user+sys)', ...col((p) => `${f(p.orchestrator.cpuS, 2)} (${f(p.orchestrator.userS, 2)}+${f(p.orchestrator.sysS, 2)})`)],
     ['  of which the node process itself', ...col((p) => f(p.orchestrator.nodeSelfCpuS, 2))],
     ['orchestrator peak RSS MB largest/tree', ...col((p) => `${f(p.orchestrator.maxRssMb, 0)} / ${f(p.orchestrator.treePeakRssMb, 0)}`)],
-    ['docker CLI calls (compose) + API calls', ...col((p) => `${p.orchestrator.dockerCalls} (${p.orchestrator.composeCalls}) + ${p.orchestrator.apiCalls ?? 0}`)],
+    ['docker CLI calls (compose) + API calls', ...col((p) => `${p.orchestrator.dockerCalls} (${p.orchestrator.composeCalls}) + ${p.orchestrator.apiCalls}`)],
     ...(which === 'good' ? [['cleanup CPU s', ...col((p) => f(p.cleanup?.cpuS, 2))] as Row] : []),
   ]
 }

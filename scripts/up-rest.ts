@@ -33,7 +33,7 @@ export async function upRest(ctx: Ctx, color: Color): Promise<void> {
     await must(ctx.exec, ready ? startContainers(c, made.map((x) => x.name)) : { ...up(c, color, stage), timeoutMs: 600_000 })
     // The last stage has no one to boot beside; a worker with a backlog never settles.
     if (i < stages.length - 1 && stage === singletons) {
-      const started = (await ctx.inventory(true)).of(color, stage).filter((x) => x.state === 'running').map((x) => x.id)
+      const started = (await ctx.inventory(true)).runningContainers(color, stage).map((x) => x.id)
       await settleAfter(ctx, stage.join(' '), started)
     }
   }
@@ -53,7 +53,7 @@ export async function prepareRest(ctx: Ctx, color: Color, webReady?: Promise<boo
   if (webReady) {
     const answered = new AbortController()
     const outcome = webReady.finally(() => answered.abort())
-    const booting = (await ctx.inventory()).of(color, web).filter((x) => x.state === 'running').map((x) => x.id)
+    const booting = (await ctx.inventory()).runningContainers(color, web).map((x) => x.id)
     const settled = cpuSettled(ctx, booting, answered.signal)
     const first = await Promise.race([settled.then(() => null), outcome])
     if (first === false) return
