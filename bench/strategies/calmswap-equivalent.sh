@@ -15,7 +15,8 @@ PS_FORMAT=$'{{.ID}}\t{{.Label "com.docker.compose.project"}}\t{{.Label "com.dock
 INV=
 inventory() { INV=$(dk ps -a --no-trunc --filter label=com.docker.compose.project --format "$PS_FORMAT"); }
 of_project() { awk -F'\t' -v p="$PREFIX-$1" -v s="${2:-}" '$2 == p && (s == "" || $3 == s) {print $1}' <<<"$INV"; }
-names_of() { awk -F'\t' -v p="$PREFIX-$1" -v s="$2" '$2 == p && $3 == s && $4 == "running" {print $6}' <<<"$INV"; }
+# Names of a service's containers in one state (running unless told).
+names_of() { awk -F'\t' -v p="$PREFIX-$1" -v s="$2" -v st="${3:-running}" '$2 == p && $3 == s && $4 == st {print $6}' <<<"$INV"; }
 BACKOFF=(0.1 0.2 0.4 0.8 1)
 
 # lib/pressure.ts calmBefore: PSI "some" stall over 100 ms below CALMSWAP_CPU_CALM (60 %),
@@ -147,7 +148,7 @@ step_end switch
 step up-rest
 wait "$create" || fail up-rest
 inventory
-frozen=$(awk -F'\t' -v p="$PREFIX-$FROM" '$2 == p && $3 == "worker" && $4 == "paused" {print $6}' <<<"$INV")
+frozen=$(names_of "$FROM" worker paused)
 # shellcheck disable=SC2086
 dk unpause $frozen >/dev/null || fail up-rest
 # shellcheck disable=SC2086
