@@ -9,7 +9,7 @@ SOURCES := $(wildcard lib/*.ts scripts/*.ts) build.mjs package-lock.json
 # Extra flags for a script: make deploy ARGS=--dry-run, make cleanup ARGS=--yes
 ARGS ?=
 
-.PHONY: help deps build docker images deploy rollback cleanup status health history doctor switch down test test-unit test-e2e bench typecheck clean
+.PHONY: help deps build docker images deploy rollback cleanup status health history doctor switch down test test-unit test-e2e bench check format typecheck clean
 
 help: ## this list
 	@printf 'calmswap targets (pass flags with ARGS=..., e.g. make deploy ARGS=--dry-run):\n\n'
@@ -77,6 +77,13 @@ test-e2e: build images ## end-to-end tests only (real Docker)
 
 bench: build images ## measure deploy strategies under load (not part of make test)
 	node --import tsx bench/bench.ts $(ARGS)
+
+check: deps ## formatter and linter (Biome) and the type checker: what CI runs before the tests
+	biome ci .
+	tsc --noEmit
+
+format: deps ## rewrite the sources in the house style (Biome)
+	biome check --write .
 
 typecheck: deps
 	tsc --noEmit

@@ -1,7 +1,8 @@
 // Bundles every script into one self-contained dist/<name>.mjs: no tsx at run time
 // (a tsx start costs about a CPU-second on a Pi), and one file to copy to another box.
-import { build } from 'esbuild'
+
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { build } from 'esbuild'
 
 const scripts = readdirSync('scripts').filter((f) => f.endsWith('.ts'))
 // One build per script: each bundle is told its entry's name, so that in a bundle only the

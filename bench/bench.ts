@@ -9,15 +9,15 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { ensureDockerLock } from './lock.ts'
-import { FULL, SMOKE, portsFor, type Params } from './params.ts'
+import { callKinds } from './metrics.ts'
+import { FULL, type Params, portsFor, SMOKE } from './params.ts'
 import { table, targets } from './report.ts'
 import { runStrategy, type StrategyResult } from './runner.ts'
 import { stallSource } from './samplers.ts'
 import { prepareImages, removeImages, sh, stackEnv, teardown } from './stack.ts'
+import { type StartCost, startCosts } from './startcost.ts'
 import { STRATEGIES, strategy } from './strategies.ts'
 import { timelineSvg } from './svg.ts'
-import { startCosts, type StartCost } from './startcost.ts'
-import { callKinds } from './metrics.ts'
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const USAGE = `make bench [ARGS="--smoke | --only naive,calmswap-stop | --out DIR"]
@@ -66,7 +66,20 @@ async function main(): Promise<number> {
     log(`${sig}: tearing down every bench stack, then exiting (again to exit at once)`)
     for (const name of params.strategies) {
       const prefix = `${params.prefix}-${name}`
-      await teardown(ROOT, prefix, stackEnv(ROOT, params, prefix, portsFor(params, STRATEGIES.findIndex((s) => s.name === name)), join(out, 'state', name)))
+      await teardown(
+        ROOT,
+        prefix,
+        stackEnv(
+          ROOT,
+          params,
+          prefix,
+          portsFor(
+            params,
+            STRATEGIES.findIndex((s) => s.name === name),
+          ),
+          join(out, 'state', name),
+        ),
+      )
     }
     await removeImages()
     process.exit(130)
@@ -74,7 +87,9 @@ async function main(): Promise<number> {
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
 
-  log(`${params.mode} run: ${params.strategies.join(', ')}; ${params.composeFile}; ${params.rate} req/s, backlog ${params.backlog.tasks}×${params.backlog.ms}ms, BOOT_DELAY=${params.bootDelayS}s, APP_CPUSET=${params.pinnedCpu}; output in ${out}`)
+  log(
+    `${params.mode} run: ${params.strategies.join(', ')}; ${params.composeFile}; ${params.rate} req/s, backlog ${params.backlog.tasks}×${params.backlog.ms}ms, BOOT_DELAY=${params.bootDelayS}s, APP_CPUSET=${params.pinnedCpu}; output in ${out}`,
+  )
   await prepareImages(ROOT, params.composeFile)
   let startCost: StartCost[] = []
   if (params.mode === 'full') {
@@ -96,7 +111,9 @@ async function main(): Promise<number> {
   // calmswap-stop and its bash twin should make the same calls; a drift shows here.
   const callsOf = (name: string) => results.find((r) => r.name === name)?.phases.good?.dockerCommands
   const equivalence =
-    callsOf('calmswap-stop') && callsOf('calmswap-equivalent') ? { 'calmswap-stop': callKinds(callsOf('calmswap-stop')!), 'calmswap-equivalent': callKinds(callsOf('calmswap-equivalent')!) } : null
+    callsOf('calmswap-stop') && callsOf('calmswap-equivalent')
+      ? { 'calmswap-stop': callKinds(callsOf('calmswap-stop')!), 'calmswap-equivalent': callKinds(callsOf('calmswap-equivalent')!) }
+      : null
   const boots = results.map((r) => r.webBootS).filter((b): b is number => b !== null)
   const summary = {
     version: 1,
@@ -105,7 +122,11 @@ async function main(): Promise<number> {
     durationS: (Date.now() - t0) / 1000,
     host: { cpus: cpus().length, kernel: release(), node: process.version, docker: docker.stdout.trim(), compose, stallSource: stall, psi: stall === 'psi' },
     params,
-    webBoot: { configuredS: params.bootDelayS, measuredS: boots.length ? Math.max(...boots) : null, note: 'calm boot: from `up` of the web to its first healthy answer, in the unmeasured setup deploy' },
+    webBoot: {
+      configuredS: params.bootDelayS,
+      measuredS: boots.length ? Math.max(...boots) : null,
+      note: 'calm boot: from `up` of the web to its first healthy answer, in the unmeasured setup deploy',
+    },
     strategies: results.map((r) => ({
       ...r,
       phases: Object.fromEntries(Object.entries(r.phases).map(([k, p]) => [k, p && (({ timeline: _t, ...rest }) => rest)(p)])),
@@ -117,16 +138,26 @@ async function main(): Promise<number> {
   const timeline = results.map((r) => ({ name: r.name, good: r.phases.good?.timeline ?? null, failing: r.phases.failing?.timeline ?? null }))
   writeFileSync(join(out, 'results.json'), `${JSON.stringify(summary, null, 2)}\n`)
   writeFileSync(join(out, 'timeline.json'), `${JSON.stringify(timeline)}\n`)
-  writeFileSync(join(out, 'timeline.svg'), timelineSvg(results, `calmswap bench (${params.mode}), ${startedAt.slice(0, 16).replace('T', ' ')}: ${params.rate} req/s, backlog ${params.backlog.tasks}×${params.backlog.ms}ms, colored services on CPU ${params.pinnedCpu}, BOOT_DELAY=${params.bootDelayS}s`))
+  writeFileSync(
+    join(out, 'timeline.svg'),
+    timelineSvg(
+      results,
+      `calmswap bench (${params.mode}), ${startedAt.slice(0, 16).replace('T', ' ')}: ${params.rate} req/s, backlog ${params.backlog.tasks}×${params.backlog.ms}ms, colored services on CPU ${params.pinnedCpu}, BOOT_DELAY=${params.bootDelayS}s`,
+    ),
+  )
 
   const bootNote = `BOOT_DELAY=${params.bootDelayS}s, measured calm boot ${results.map((r) => `${r.name} ${r.webBootS?.toFixed(1) ?? '—'}s`).join(', ')}`
   process.stdout.write(`\n${table(results, ts, { stallSource: stall === 'psi' ? '/proc/pressure/cpu "some total"' : 'procs_running samples (no PSI)', webBoot: bootNote })}\n\n`)
   if (equivalence) {
     const kinds = [...new Set(Object.values(equivalence).flatMap((k) => Object.keys(k)))].sort()
-    process.stdout.write(`docker calls of the good deploy, calmswap-stop vs calmswap-equivalent.sh:\n${kinds.map((k) => `  ${k.padEnd(26)} ${String(equivalence['calmswap-stop'][k] ?? 0).padStart(3)} ${String(equivalence['calmswap-equivalent'][k] ?? 0).padStart(3)}`).join('\n')}\n\n`)
+    process.stdout.write(
+      `docker calls of the good deploy, calmswap-stop vs calmswap-equivalent.sh:\n${kinds.map((k) => `  ${k.padEnd(26)} ${String(equivalence['calmswap-stop'][k] ?? 0).padStart(3)} ${String(equivalence['calmswap-equivalent'][k] ?? 0).padStart(3)}`).join('\n')}\n\n`,
+    )
   }
   if (startCost.length) {
-    process.stdout.write(`start cost (--help, median of ${startCost[0]!.runs}):\n${startCost.map((c) => `  ${c.command.padEnd(42)} ${c.cpuS.toFixed(2)} CPU-s  ${c.wallS.toFixed(2)} s  ${c.maxRssMb.toFixed(0)} MB`).join('\n')}\n\n`)
+    process.stdout.write(
+      `start cost (--help, median of ${startCost[0]!.runs}):\n${startCost.map((c) => `  ${c.command.padEnd(42)} ${c.cpuS.toFixed(2)} CPU-s  ${c.wallS.toFixed(2)} s  ${c.maxRssMb.toFixed(0)} MB`).join('\n')}\n\n`,
+    )
   }
   process.stdout.write(`results:  ${join(out, 'results.json')}\ntimeline: ${join(out, 'timeline.svg')}\nlogs:     ${join(out, 'logs')}/\n`)
 

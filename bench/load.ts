@@ -38,7 +38,14 @@ function get(port: number, timeoutMs: number): Promise<Omit<Sample, 't'>> {
     const req = request({ host: '127.0.0.1', port, path: '/', agent: false, headers: { connection: 'close', 'user-agent': 'calmswap-bench' }, timeout: timeoutMs }, (res) => {
       res.resume()
       res.on('end', () => {
-        const port = Number(String(res.headers['x-calmswap-upstream'] ?? '').split(',').at(-1)?.trim().split(':').at(-1))
+        const port = Number(
+          String(res.headers['x-calmswap-upstream'] ?? '')
+            .split(',')
+            .at(-1)
+            ?.trim()
+            .split(':')
+            .at(-1),
+        )
         done({ status: res.statusCode ?? 0, upstreamPort: Number.isFinite(port) && port > 0 ? port : undefined })
       })
       res.on('error', (e) => done({ status: res.statusCode ?? 0, error: e.message }))

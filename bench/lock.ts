@@ -3,7 +3,7 @@
 // /tmp/calmswap-docker.lock (flock). When an ancestor (`flock ... make bench`, a wrapped
 // vitest run) already holds it, taking it again would wait forever, so we only check.
 import { spawn } from 'node:child_process'
-import { openSync, closeSync, readFileSync, statSync } from 'node:fs'
+import { closeSync, openSync, readFileSync, statSync } from 'node:fs'
 
 export const DOCKER_LOCK = '/tmp/calmswap-docker.lock'
 

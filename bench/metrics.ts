@@ -1,7 +1,7 @@
 // Turns a phase's raw samples into the figures of the table: pure functions, no I/O.
 import { failed, type Sample } from './load.ts'
-import { cpuWindow, peakStall, runningOf, type ContainerSample, type CpuSample, type CpuWindow, type StallSource } from './samplers.ts'
 import type { OrchestratorRun } from './orchestrator.ts'
+import { type ContainerSample, type CpuSample, type CpuWindow, cpuWindow, peakStall, runningOf, type StallSource } from './samplers.ts'
 
 export interface Latency {
   readonly n: number
@@ -17,7 +17,10 @@ export function percentile(sorted: readonly number[], p: number): number {
 }
 
 export function latency(samples: readonly Sample[], from: number, to: number): Latency {
-  const ms = samples.filter((s) => s.t >= from && s.t <= to).map((s) => s.ms).sort((a, b) => a - b)
+  const ms = samples
+    .filter((s) => s.t >= from && s.t <= to)
+    .map((s) => s.ms)
+    .sort((a, b) => a - b)
   return { n: ms.length, p50: percentile(ms, 50), p99: percentile(ms, 99), max: ms.length ? ms.at(-1)! : NaN }
 }
 

@@ -57,7 +57,9 @@ export class Redis {
         this.waiting.shift()?.reject(e as Error)
       }
     })
-    const fail = (e: Error) => this.waiting.splice(0).forEach((w) => w.reject(e))
+    const fail = (e: Error) => {
+      for (const w of this.waiting.splice(0)) w.reject(e)
+    }
     sock.on('error', fail)
     sock.on('close', () => fail(new Error('redis: connection closed')))
   }

@@ -35,7 +35,13 @@ export function targets(results: readonly StrategyResult[]): Target[] {
     t('failedGood', good?.requests.failed ?? null, 0, (v, l) => v <= l)
     t('failedFailing', failing?.requests.failed ?? null, 0, (v, l) => v <= l)
     t('beatAtOnce', phases.length ? Math.max(...phases.map((p) => p.beatMaxAtOnce)) : null, 1, (v, l) => v <= l)
-    t('lostTasks', phases.length ? phases.reduce((a, p) => a + p.tasks.lost, 0) : null, 0, (v, l) => v <= l, phases.some((p) => !p.tasks.drained) ? 'queue not drained within the timeout' : undefined)
+    t(
+      'lostTasks',
+      phases.length ? phases.reduce((a, p) => a + p.tasks.lost, 0) : null,
+      0,
+      (v, l) => v <= l,
+      phases.some((p) => !p.tasks.drained) ? 'queue not drained within the timeout' : undefined,
+    )
     t('stallRatio', good?.cpu.stallRatio ?? null, 1.5, (v, l) => v <= l)
     t('switched', good?.deploy.switchedS ?? null, r.webBootS === null ? null : r.webBootS + 2, (v, l) => v <= l)
     if (r.name.startsWith('calmswap-') && r.name !== EQUIVALENT) {

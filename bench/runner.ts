@@ -5,12 +5,12 @@ import { mkdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Color } from '../lib/config.ts'
-import { startLoad, failed } from './load.ts'
+import { failed, startLoad } from './load.ts'
 import * as m from './metrics.ts'
-import { runOrchestrator, type OrchestratorRun } from './orchestrator.ts'
+import { type OrchestratorRun, runOrchestrator } from './orchestrator.ts'
 import type { Params, Ports } from './params.ts'
-import { readCounters, Redis, type Counters } from './redis.ts'
-import { cpuSeries, cpuWindow, now, readContainers, readCpu, runningOf, sampleEvery, type StallSource } from './samplers.ts'
+import { type Counters, Redis, readCounters } from './redis.ts'
+import { cpuSeries, cpuWindow, now, readContainers, readCpu, runningOf, type StallSource, sampleEvery } from './samplers.ts'
 import { enqueueBacklog, RELEASES, stackEnv, teardown } from './stack.ts'
 import type { Strategy } from './strategies.ts'
 
@@ -47,7 +47,13 @@ export interface PhaseResult {
   readonly from: Color
   readonly to: Color
   readonly release: string
-  readonly deploy: { readonly exitCode: number; readonly asExpected: boolean; readonly doneS: number; readonly switchedS: number | null; readonly steps: ReturnType<typeof m.steps> }
+  readonly deploy: {
+    readonly exitCode: number
+    readonly asExpected: boolean
+    readonly doneS: number
+    readonly switchedS: number | null
+    readonly steps: ReturnType<typeof m.steps>
+  }
   readonly cleanup: (m.Orchestrator & { readonly s: number }) | null
   readonly requests: m.Requests
   readonly latencyMs: { readonly steady: m.Latency; readonly deploy: m.Latency }
@@ -182,7 +188,9 @@ export async function runStrategy(ctx: RunContext, s: Strategy, ports: Ports): P
         const warnings: string[] = []
         // PSI is system-wide, and the Docker lock does not keep other work (builds, unit tests) off the box.
         if ((cpu.steady?.unpinnedBusyPct ?? 0) > STEADY_UNPINNED_MAX) {
-          warnings.push(`steady window disturbed: the unpinned CPUs were ${cpu.steady!.unpinnedBusyPct.toFixed(0)}% busy (about 10-20% when only the stack, load and bench run), so something else ran; its stall ratio is not trustworthy`)
+          warnings.push(
+            `steady window disturbed: the unpinned CPUs were ${cpu.steady!.unpinnedBusyPct.toFixed(0)}% busy (about 10-20% when only the stack, load and bench run), so something else ran; its stall ratio is not trustworthy`,
+          )
         }
         if (!d.drained) warnings.push(`queue not drained within ${p.drainTimeoutS}s`)
         const enqueued = d.c.enqueued - base.enqueued

@@ -146,9 +146,19 @@ export function listContainers(prefix: string): Promise<{ project: string; servi
     return new Promise((resolve, reject) =>
       execFile('docker', ['ps', '--filter', 'label=com.docker.compose.project', '--format', '{{json .}}'], (err, stdout) => {
         if (err) return reject(err)
-        const rows = stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { Labels: string; State: string })
+        const rows = stdout
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as { Labels: string; State: string })
         const label = (all: string, k: string) => new RegExp(`(?:^|,)${k.replace(/\./g, '\\.')}=([^,]*)`).exec(all)?.[1] ?? ''
-        resolve(pick(rows.map((r) => ({ State: r.State, Labels: { 'com.docker.compose.project': label(r.Labels, 'com.docker.compose.project'), 'com.docker.compose.service': label(r.Labels, 'com.docker.compose.service') } }))))
+        resolve(
+          pick(
+            rows.map((r) => ({
+              State: r.State,
+              Labels: { 'com.docker.compose.project': label(r.Labels, 'com.docker.compose.project'), 'com.docker.compose.service': label(r.Labels, 'com.docker.compose.service') },
+            })),
+          ),
+        )
       }),
     )
   }

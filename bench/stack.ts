@@ -73,7 +73,11 @@ export function stackEnv(root: string, p: Params, prefix: string, ports: Ports, 
 
 /** One image, tagged once per release, so no strategy ever builds during a deploy. */
 export async function prepareImages(root: string, composeFile: string): Promise<void> {
-  await must(['docker', 'compose', '-p', 'bench-build', '-f', composeFile, 'build', 'web'], { ...dotEnv(root), CALMSWAP_RELEASE: 'bench-build', CALMSWAP_PREFIX: 'bench-build' }, root)
+  await must(
+    ['docker', 'compose', '-p', 'bench-build', '-f', composeFile, 'build', 'web'],
+    { ...dotEnv(root), CALMSWAP_RELEASE: 'bench-build', CALMSWAP_PREFIX: 'bench-build' },
+    root,
+  )
   for (const tag of Object.values(RELEASES)) await must(['docker', 'tag', `${IMAGE}:bench-build`, `${IMAGE}:${tag}`])
 }
 
@@ -102,10 +106,6 @@ export async function teardown(root: string, prefix: string, env: Record<string,
 
 /** Queues `tasks` CPU-heavy tasks from inside the live web (it has the Celery app), counted as enqueued. */
 export async function enqueueBacklog(prefix: string, color: Color, tasks: number, ms: number): Promise<void> {
-  const code = [
-    'import tasks',
-    `for _ in range(${tasks}): tasks.burn.delay(${ms})`,
-    `tasks._counters.incrby("calmswap:enqueued", ${tasks})`,
-  ].join('\n')
+  const code = ['import tasks', `for _ in range(${tasks}): tasks.burn.delay(${ms})`, `tasks._counters.incrby("calmswap:enqueued", ${tasks})`].join('\n')
   await must(['docker', 'exec', `${prefix}-${color}-web-1`, 'python3', '-c', code])
 }

@@ -43,7 +43,7 @@ export const STRATEGIES: readonly Strategy[] = [
   },
   {
     name: 'original',
-    summary: "the article: stop old worker+beat, up new web, sleep 15, 10 health tries, switch, up worker+beat",
+    summary: 'the article: stop old worker+beat, up new web, sleep 15, 10 health tries, switch, up worker+beat',
     env: {},
     deploy: () => ['bash', 'bench/strategies/original.sh'],
     cleanup: composeDown,

@@ -38,12 +38,16 @@ function lane(l: Lane, y: number, x: (t: number) => number, t0: number, t1: numb
     const x0 = x(Math.max(t0, s.startS))
     const x1 = Math.max(x0 + 1, x(Math.min(t1, s.endS)))
     const color = s.ok ? STEP_COLORS[stepNames.indexOf(s.name) % STEP_COLORS.length] : '#e31a1c'
-    out.push(`<rect x="${n(x0)}" y="${top}" width="${n(x1 - x0)}" height="${STEPS_H}" fill="${color}" stroke="#fff" stroke-width="0.5"><title>${esc(`${s.name}: ${s.startS.toFixed(1)}s → ${s.endS.toFixed(1)}s${s.ok ? '' : ' (failed)'}`)}</title></rect>`)
+    out.push(
+      `<rect x="${n(x0)}" y="${top}" width="${n(x1 - x0)}" height="${STEPS_H}" fill="${color}" stroke="#fff" stroke-width="0.5"><title>${esc(`${s.name}: ${s.startS.toFixed(1)}s → ${s.endS.toFixed(1)}s${s.ok ? '' : ' (failed)'}`)}</title></rect>`,
+    )
     if (x1 - x0 > s.name.length * 5.5) out.push(`<text x="${n(x0 + 2)}" y="${top + 12}" class="step">${esc(s.name)}</text>`)
   }
   if (tl.cleanupS) {
     const [a, b] = tl.cleanupS
-    out.push(`<rect x="${n(x(a))}" y="${top}" width="${n(Math.max(1, x(b) - x(a)))}" height="${STEPS_H}" fill="#999"><title>cleanup ${a.toFixed(1)}s → ${b.toFixed(1)}s</title></rect>`)
+    out.push(
+      `<rect x="${n(x(a))}" y="${top}" width="${n(Math.max(1, x(b) - x(a)))}" height="${STEPS_H}" fill="#999"><title>cleanup ${a.toFixed(1)}s → ${b.toFixed(1)}s</title></rect>`,
+    )
     if (x(b) - x(a) > 40) out.push(`<text x="${n(x(a) + 2)}" y="${top + 12}" class="step" fill="#fff">cleanup</text>`)
   }
 
@@ -51,7 +55,9 @@ function lane(l: Lane, y: number, x: (t: number) => number, t0: number, t1: numb
   const sTop = top + STEPS_H + GAP
   const sy = (v: number) => sTop + STALL_H - (Math.min(1000, Math.max(0, v)) / 1000) * STALL_H
   out.push(`<rect x="${LABEL}" y="${sTop}" width="${PLOT}" height="${STALL_H}" class="bg"/>`)
-  out.push(`<rect x="${n(x(tl.steadyS[0]))}" y="${sTop}" width="${n(x(tl.steadyS[1]) - x(tl.steadyS[0]))}" height="${STALL_H}" class="steady"><title>steady-state window</title></rect>`)
+  out.push(
+    `<rect x="${n(x(tl.steadyS[0]))}" y="${sTop}" width="${n(x(tl.steadyS[1]) - x(tl.steadyS[0]))}" height="${STALL_H}" class="steady"><title>steady-state window</title></rect>`,
+  )
   const pts = tl.cpu.filter((c) => c.t >= t0 && c.t <= t1)
   if (pts.length) {
     const path = pts.map((c, i) => `${i ? 'L' : 'M'}${n(x(c.t))},${n(sy(c.stallMsPerS))}`).join('')
@@ -59,14 +65,18 @@ function lane(l: Lane, y: number, x: (t: number) => number, t0: number, t1: numb
     const busy = pts.map((c, i) => `${i ? 'L' : 'M'}${n(x(c.t))},${n(sTop + STALL_H - (c.busyPct / 100) * STALL_H)}`).join('')
     out.push(`<path d="${busy}" class="busy"/>`)
   }
-  out.push(`<text x="${LABEL - 4}" y="${sTop + 8}" class="axis" text-anchor="end">1000</text><text x="${LABEL - 4}" y="${sTop + STALL_H}" class="axis" text-anchor="end">0 ms/s</text>`)
+  out.push(
+    `<text x="${LABEL - 4}" y="${sTop + 8}" class="axis" text-anchor="end">1000</text><text x="${LABEL - 4}" y="${sTop + STALL_H}" class="axis" text-anchor="end">0 ms/s</text>`,
+  )
 
   // latency, log scale 1 ms .. 10 s
   const lTop = sTop + STALL_H + GAP
   const ly = (ms: number) => lTop + LAT_H - ((Math.log10(Math.min(10_000, Math.max(1, ms))) - 0) / 4) * LAT_H
   out.push(`<rect x="${LABEL}" y="${lTop}" width="${PLOT}" height="${LAT_H}" class="bg"/>`)
   for (const g of [10, 100, 1000]) out.push(`<line x1="${LABEL}" x2="${LABEL + PLOT}" y1="${n(ly(g))}" y2="${n(ly(g))}" class="grid"/>`)
-  out.push(`<text x="${LABEL - 4}" y="${lTop + 8}" class="axis" text-anchor="end">10 s</text><text x="${LABEL - 4}" y="${n(ly(100) + 3)}" class="axis" text-anchor="end">100 ms</text><text x="${LABEL - 4}" y="${lTop + LAT_H}" class="axis" text-anchor="end">1 ms</text>`)
+  out.push(
+    `<text x="${LABEL - 4}" y="${lTop + 8}" class="axis" text-anchor="end">10 s</text><text x="${LABEL - 4}" y="${n(ly(100) + 3)}" class="axis" text-anchor="end">100 ms</text><text x="${LABEL - 4}" y="${lTop + LAT_H}" class="axis" text-anchor="end">1 ms</text>`,
+  )
   const ok = tl.requests.filter((r) => !r.failed && r.t >= t0 && r.t <= t1)
   const bad = tl.requests.filter((r) => r.failed && r.t >= t0 && r.t <= t1)
   out.push(`<path d="${ok.map((r) => `M${n(x(r.t))},${n(ly(r.ms))}h1`).join('')}" class="req"/>`)
@@ -77,13 +87,20 @@ function lane(l: Lane, y: number, x: (t: number) => number, t0: number, t1: numb
   for (let i = 0; i < tl.beats.length; i++) {
     const b = tl.beats[i]!
     const next = tl.beats[i + 1]?.t ?? b.t + 0.5
-    if (b.n > 1 && b.t <= t1 && next >= t0) out.push(`<rect x="${n(x(Math.max(t0, b.t)))}" y="${bTop}" width="${n(Math.max(1, x(Math.min(t1, next)) - x(Math.max(t0, b.t))))}" height="${BEAT_H}" fill="#e31a1c"><title>${b.n} beats running</title></rect>`)
+    if (b.n > 1 && b.t <= t1 && next >= t0)
+      out.push(
+        `<rect x="${n(x(Math.max(t0, b.t)))}" y="${bTop}" width="${n(Math.max(1, x(Math.min(t1, next)) - x(Math.max(t0, b.t))))}" height="${BEAT_H}" fill="#e31a1c"><title>${b.n} beats running</title></rect>`,
+      )
   }
 
   // deploy start, switch, done
   const vline = (t: number | null, cls: string, label: string) =>
     t === null || t < t0 || t > t1 ? '' : `<line x1="${n(x(t))}" x2="${n(x(t))}" y1="${top}" y2="${bTop + BEAT_H}" class="${cls}"><title>${esc(label)}</title></line>`
-  out.push(vline(0, 'v-start', 'deploy start'), vline(tl.switchedS, 'v-switch', `traffic switched ${tl.switchedS?.toFixed(1)}s`), vline(tl.doneS, 'v-done', `done ${tl.doneS.toFixed(1)}s`))
+  out.push(
+    vline(0, 'v-start', 'deploy start'),
+    vline(tl.switchedS, 'v-switch', `traffic switched ${tl.switchedS?.toFixed(1)}s`),
+    vline(tl.doneS, 'v-done', `done ${tl.doneS.toFixed(1)}s`),
+  )
   return out.join('\n')
 }
 
@@ -107,7 +124,9 @@ export function timelineSvg(results: readonly StrategyResult[], title: string): 
     body.push(`<text x="8" y="${y + 14}" class="h2">${esc(s.heading)}</text>`)
     y += 24
     for (let t = Math.ceil(t0 / 5) * 5; t <= t1; t += 5) {
-      body.push(`<line x1="${n(x(t))}" x2="${n(x(t))}" y1="${y}" y2="${y + s.lanes.length * LANE_H}" class="tick"/><text x="${n(x(t))}" y="${y + s.lanes.length * LANE_H + 12}" class="axis" text-anchor="middle">${t}s</text>`)
+      body.push(
+        `<line x1="${n(x(t))}" x2="${n(x(t))}" y1="${y}" y2="${y + s.lanes.length * LANE_H}" class="tick"/><text x="${n(x(t))}" y="${y + s.lanes.length * LANE_H + 12}" class="axis" text-anchor="middle">${t}s</text>`,
+      )
     }
     for (const l of s.lanes) {
       body.push(lane(l, y, x, t0, t1))

@@ -1,13 +1,15 @@
-// The shell around every script: flags, --help, config, signals, and the one place
-// that turns an outcome into an exit code (0 ok, 1 a step failed, 2 usage or config).
+// What turns a module into a script: flags, --help, config, the executor, signals, the
+// lock for scripts that change the host, and the exit code. Every script's main is one call
+// of `run` with one step from lib/.
 import { realpathSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { parseArgs, type ParseArgsConfig } from 'node:util'
-import { ConfigError, loadConfig, SETTINGS, type Config } from './config.ts'
-import { makeContext, type Ctx } from './context.ts'
-import { DryRunExecutor, ShellExecutor, type Executor } from './exec.ts'
+import { type ParseArgsConfig, parseArgs } from 'node:util'
+import { COLORS, type Color, type Config, loadConfig, SETTINGS } from './config.ts'
+import { type Ctx, makeContext } from './context.ts'
 import { composePlugin, engineSocket, SocketEngine } from './engine.ts'
-import { UsageError } from './errors.ts'
+import { EXIT, exitCodeOf, UsageError } from './errors.ts'
+import { DryRunExecutor, type Executor, killChildren, ShellExecutor } from './executor.ts'
+import { runOp } from './operation.ts'
 import { Ui } from './ui.ts'
 
 export interface ScriptSpec {
@@ -20,6 +22,8 @@ export interface ScriptSpec {
   readonly notes?: string
   /** Scripts that report data (status, doctor, history) print one JSON document for --json, not events. */
   readonly jsonIsData?: boolean
+  /** Scripts that change the host run under the state folder's lock, named for them. */
+  readonly lock?: string
 }
 
 export type Flags = Record<string, string | boolean | undefined>
@@ -45,6 +49,16 @@ export function isMain(moduleUrl: string, name: string): boolean {
   } catch {
     return false
   }
+}
+
+/** A --color flag, or the fallback when none was given. */
+export function colorArg(given: unknown, fallback: Color | null): Color {
+  if (given === undefined) {
+    if (!fallback) throw new UsageError('no color given and none is live yet: pass --color blue or --color green')
+    return fallback
+  }
+  if (!COLORS.includes(given as Color)) throw new UsageError(`--color must be blue or green, not ${JSON.stringify(given)}`)
+  return given as Color
 }
 
 const COMMON: NonNullable<ParseArgsConfig['options']> = {
@@ -79,6 +93,9 @@ export function helpText(spec: ScriptSpec): string {
   ].join('\n')
 }
 
+/** A script's main: one step from lib/; a number it returns is the exit code (doctor's 1 for a failed check). */
+export type Main = (ctx: Ctx, inv: Invocation) => Promise<unknown>
+
 export interface RunDeps {
   argv?: string[]
   env?: Record<string, string | undefined>
@@ -87,13 +104,16 @@ export interface RunDeps {
 }
 
 /** Parses flags and config, wires signals, runs main, and sets process.exitCode. */
-export async function run(spec: ScriptSpec, main: (ctx: Ctx, inv: Invocation) => Promise<number | void>, deps: RunDeps = {}): Promise<number> {
+export async function run(spec: ScriptSpec, main: Main, deps: RunDeps = {}): Promise<number> {
   const code = await runInner(spec, main, deps)
   process.exitCode = code
   return code
 }
 
-async function runInner(spec: ScriptSpec, main: (ctx: Ctx, inv: Invocation) => Promise<number | void>, deps: RunDeps): Promise<number> {
+/** Signals that end an operation: each lands it in a safe state (an SSH session that drops sends SIGHUP). */
+const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP']
+
+async function runInner(spec: ScriptSpec, main: Main, deps: RunDeps): Promise<number> {
   let flags: Flags
   let positionals: string[]
   const options = { ...COMMON, ...(spec.dryRun ? { 'dry-run': { type: 'boolean' as const } } : {}), ...spec.options }
@@ -103,21 +123,21 @@ async function runInner(spec: ScriptSpec, main: (ctx: Ctx, inv: Invocation) => P
     positionals = parsed.positionals
   } catch (e) {
     process.stderr.write(`${spec.name}: ${(e as Error).message}\nTry: ${spec.name} --help\n`)
-    return 2
+    return EXIT.usage
   }
   if (flags.help) {
     process.stdout.write(`${helpText(spec)}\n`)
-    return 0
+    return EXIT.ok
   }
   const ui = deps.ui ?? new Ui({ json: Boolean(flags.json) && !spec.jsonIsData, verbose: Boolean(flags.verbose) })
+  const env = deps.env ?? process.env
   let config: Config
   try {
-    config = loadConfig({ env: deps.env, file: flags.config as string | undefined })
+    config = loadConfig({ env, file: flags.config as string | undefined })
   } catch (e) {
     return report(ui, e)
   }
 
-  const env = deps.env ?? process.env
   const socket = deps.executor ? null : engineSocket(env, config.docker, config.dockerApi)
   const engine = socket ? new SocketEngine(socket) : null
   const real = deps.executor ?? new ShellExecutor(engine, socket ? composePlugin(env) : null)
@@ -127,32 +147,33 @@ async function runInner(spec: ScriptSpec, main: (ctx: Ctx, inv: Invocation) => P
   const onSignal = (sig: NodeJS.Signals) => {
     signals++
     if (signals === 1) {
-      ui.warn(`${sig}: finishing the current command, then landing in a safe state (press again to exit at once)`)
+      ui.warn(`${sig}: finishing the current command, then landing in a safe state (press Ctrl-C again to exit at once)`)
       abort.abort(sig)
     } else {
       ui.error(`${sig} again: exiting now. The state file records how far it got; run the same command to continue.`)
+      killChildren()
       process.exit(130)
     }
   }
-  process.on('SIGINT', onSignal)
-  process.on('SIGTERM', onSignal)
+  for (const s of STOP_SIGNALS) process.on(s, onSignal)
   try {
     const ctx = makeContext({ config, exec, ui, signal: abort.signal })
-    return (await main(ctx, { flags, positionals })) ?? 0
+    const go = () => main(ctx, { flags, positionals })
+    const r = spec.lock ? await runOp(ctx, spec.lock, go) : await go()
+    return typeof r === 'number' ? r : EXIT.ok
   } catch (e) {
     return report(ui, e)
   } finally {
-    process.off('SIGINT', onSignal)
-    process.off('SIGTERM', onSignal)
-    await engine?.close()
+    for (const s of STOP_SIGNALS) process.off(s, onSignal)
+    engine?.close()
   }
 }
 
 function report(ui: Ui, e: unknown): number {
   const err = e as Error
-  const usage = err instanceof ConfigError || err instanceof UsageError
+  const code = exitCodeOf(e)
   ui.error(err.message)
-  ui.event('exit', { code: usage ? 2 : 1, error: err.name })
-  if (ui.verbose && !usage && err.stack) ui.detail(err.stack)
-  return usage ? 2 : 1
+  ui.event('exit', { code, error: err.name })
+  if (ui.verbose && code !== EXIT.usage && err.stack) ui.detail(err.stack)
+  return code
 }

@@ -1,11 +1,16 @@
-// One frozen, validated config object. Every setting is a row of SETTINGS, which
-// drives parsing, validation, `--help` and the README table alike, so they cannot drift.
+// One frozen, validated config. Every setting is a row of SETTINGS: one schema drives the
+// env vars, the JSON file, `--help` and the README table, so they cannot drift. Every
+// problem is collected and reported together (exit 2) before anything is touched.
 import { existsSync, readFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
+import { ConfigError } from './errors.ts'
 
 export type Color = 'blue' | 'green'
 export const COLORS: readonly Color[] = ['blue', 'green']
 export const otherColor = (c: Color): Color => (c === 'blue' ? 'green' : 'blue')
+
+/** The three compose projects one compose file runs as. */
+export type Project = Color | 'shared'
 
 export type PauseMode = 'stop' | 'pause'
 export type ProxyMode = 'container' | 'host' | 'command' | 'none'
@@ -47,6 +52,7 @@ export interface Config {
     template: string
     nginx: string
     command: readonly string[]
+    commandTimeoutMs: number
   }>
   readonly calm: Readonly<{ threshold: number; waitMs: number }>
   readonly build: 'auto' | 'never'
@@ -54,32 +60,35 @@ export interface Config {
   readonly logTail: number
 }
 
-/** A usage or config mistake: exit 2, reported before anything is touched. */
-export class ConfigError extends Error {
-  constructor(readonly problems: readonly string[]) {
-    super(`${problems.length} config problem${problems.length === 1 ? '' : 's'}:\n${problems.map((p) => `  - ${p}`).join('\n')}`)
-    this.name = 'ConfigError'
-  }
-}
+export const projectName = (c: Pick<Config, 'prefix'>, p: Project) => `${c.prefix}-${p}`
+export const coloredServices = (c: Config): string[] => [...c.roles.web, ...c.roles.core, ...c.roles.workers, ...c.roles.singletons]
 
 type Kind = 'name' | 'names' | 'port' | 'envvar' | 'path' | 'duration' | 'int' | 'percent' | 'httpPath' | 'host' | 'regex' | 'url' | 'argv' | 'text' | `enum:${string}`
 
 interface Setting {
-  key: string
-  env: string
-  def: string
-  kind: Kind
-  doc: string
-  min?: number
-  max?: number
+  readonly key: string
+  readonly env: string
+  readonly def: string
+  readonly kind: Kind
+  readonly doc: string
+  /** Bounds: a number for int and percent, milliseconds for durations. */
+  readonly min?: number
+  readonly max?: number
 }
 
+const S = 1000
 export const SETTINGS: readonly Setting[] = [
   { key: 'prefix', env: 'CALMSWAP_PREFIX', def: 'calmswap', kind: 'name', doc: 'Compose project prefix: <prefix>-blue, <prefix>-green, <prefix>-shared' },
   { key: 'composeFile', env: 'CALMSWAP_COMPOSE_FILE', def: 'compose.yml', kind: 'path', doc: 'The compose file all three projects run' },
   { key: 'stateDir', env: 'CALMSWAP_STATE_DIR', def: '.calmswap', kind: 'path', doc: 'State, lock, history and the upstream file live here' },
   { key: 'docker', env: 'CALMSWAP_DOCKER', def: 'docker', kind: 'path', doc: 'The docker CLI to call' },
-  { key: 'dockerApi', env: 'CALMSWAP_DOCKER_API', def: 'auto', kind: 'enum:auto|off', doc: "auto: reads, signals and execs go through Docker's unix socket when the CLI would use it; off: always the CLI" },
+  {
+    key: 'dockerApi',
+    env: 'CALMSWAP_DOCKER_API',
+    def: 'auto',
+    kind: 'enum:auto|off',
+    doc: "auto: reads, signals and execs go through Docker's unix socket when the CLI would use it; off: always the CLI",
+  },
   { key: 'bluePort', env: 'CALMSWAP_BLUE_PORT', def: '18001', kind: 'port', doc: "Host port of blue's web" },
   { key: 'greenPort', env: 'CALMSWAP_GREEN_PORT', def: '18002', kind: 'port', doc: "Host port of green's web" },
   { key: 'portVar', env: 'CALMSWAP_PORT_VAR', def: 'WEB_PORT', kind: 'envvar', doc: 'Variable the compose file interpolates for the web port' },
@@ -88,30 +97,67 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'workers', env: 'CALMSWAP_WORKERS', def: 'worker', kind: 'names', doc: 'Worker services: paused first, started after the switch' },
   { key: 'singletons', env: 'CALMSWAP_SINGLETONS', def: 'beat', kind: 'names', doc: 'Never two at once across colors (Celery beat)' },
   { key: 'shared', env: 'CALMSWAP_SHARED', def: 'redis,proxy', kind: 'names', doc: 'Services of the shared project, never duplicated' },
-  { key: 'pauseMode', env: 'CALMSWAP_PAUSE_MODE', def: 'stop', kind: 'enum:stop|pause', doc: 'Workers are frozen while the new web boots; stop: then SIGTERM + grace (warm shutdown) after the switch; pause: frozen until cleanup' },
-  { key: 'stopGrace', env: 'CALMSWAP_STOP_GRACE', def: '30s', kind: 'duration', doc: 'How long workers get to finish in-flight tasks', max: 3600_000 },
+  {
+    key: 'pauseMode',
+    env: 'CALMSWAP_PAUSE_MODE',
+    def: 'stop',
+    kind: 'enum:stop|pause',
+    doc: 'Workers are frozen while the new web boots; stop: then SIGTERM + grace (warm shutdown) after the switch; pause: frozen until cleanup',
+  },
+  { key: 'stopGrace', env: 'CALMSWAP_STOP_GRACE', def: '30s', kind: 'duration', doc: 'How long workers get to finish in-flight tasks', min: 1 * S, max: 3600 * S },
   { key: 'healthPath', env: 'CALMSWAP_HEALTH_PATH', def: '/health/', kind: 'httpPath', doc: 'Path polled on the new web' },
   { key: 'healthHost', env: 'CALMSWAP_HEALTH_HOST', def: '', kind: 'host', doc: "Host header for the check (Django's ALLOWED_HOSTS)" },
   { key: 'healthStatus', env: 'CALMSWAP_HEALTH_STATUS', def: '200', kind: 'int', doc: 'Expected HTTP status', min: 100, max: 599 },
-  { key: 'healthBody', env: 'CALMSWAP_HEALTH_BODY', def: '', kind: 'regex', doc: 'Regex the body must match (empty: any)' },
-  { key: 'healthTimeout', env: 'CALMSWAP_HEALTH_TIMEOUT', def: '2s', kind: 'duration', doc: 'Timeout of one try', max: 120_000 },
-  { key: 'healthDeadline', env: 'CALMSWAP_HEALTH_DEADLINE', def: '25s', kind: 'duration', doc: 'Give up on the new web after this long', max: 3600_000 },
-  { key: 'healthInterval', env: 'CALMSWAP_HEALTH_INTERVAL', def: '1s', kind: 'duration', doc: 'Longest pause between tries (backoff starts at 100ms)', max: 60_000 },
+  { key: 'healthBody', env: 'CALMSWAP_HEALTH_BODY', def: '', kind: 'regex', doc: 'Regex the first 4 KB of the body must match (empty: any)' },
+  { key: 'healthTimeout', env: 'CALMSWAP_HEALTH_TIMEOUT', def: '2s', kind: 'duration', doc: 'Timeout of one try', min: 100, max: 120 * S },
+  { key: 'healthDeadline', env: 'CALMSWAP_HEALTH_DEADLINE', def: '25s', kind: 'duration', doc: 'Give up on the new web after this long', min: 1 * S, max: 3600 * S },
+  { key: 'healthInterval', env: 'CALMSWAP_HEALTH_INTERVAL', def: '1s', kind: 'duration', doc: 'Longest pause between tries (backoff starts at 100ms)', min: 100, max: 60 * S },
   { key: 'healthPasses', env: 'CALMSWAP_HEALTH_PASSES', def: '3', kind: 'int', doc: 'Consecutive passes needed before the switch', min: 1, max: 50 },
-  { key: 'proxy', env: 'CALMSWAP_PROXY', def: 'container', kind: 'enum:container|host|command|none', doc: 'Where nginx runs: a shared-project container, the host, your command, or none' },
+  {
+    key: 'proxy',
+    env: 'CALMSWAP_PROXY',
+    def: 'container',
+    kind: 'enum:container|host|command|none',
+    doc: 'Where nginx runs: a shared-project container, the host, your command, or none',
+  },
   { key: 'proxyService', env: 'CALMSWAP_PROXY_SERVICE', def: 'proxy', kind: 'name', doc: 'The nginx service of the shared project (proxy=container)' },
   { key: 'proxyUrl', env: 'CALMSWAP_PROXY_URL', def: 'http://127.0.0.1:8080', kind: 'url', doc: 'Checked after each switch; empty skips that check' },
   { key: 'upstreamFile', env: 'CALMSWAP_UPSTREAM_FILE', def: '', kind: 'path', doc: 'The nginx upstream file calmswap writes (default <stateDir>/nginx/upstream.conf)' },
   { key: 'upstreamName', env: 'CALMSWAP_UPSTREAM_NAME', def: 'calmswap_web', kind: 'name', doc: 'Name of the nginx upstream block' },
   { key: 'upstreamTemplate', env: 'CALMSWAP_UPSTREAM_TEMPLATE', def: '', kind: 'path', doc: 'Own template for the upstream file ({{name}} {{port}} {{color}} {{backup}})' },
   { key: 'nginx', env: 'CALMSWAP_NGINX', def: 'nginx', kind: 'path', doc: 'nginx binary (proxy=host)' },
-  { key: 'switchCommand', env: 'CALMSWAP_SWITCH_COMMAND', def: '', kind: 'argv', doc: 'Command run to switch (proxy=command), split on spaces, no shell; gets CALMSWAP_COLOR and CALMSWAP_PORT' },
+  {
+    key: 'switchCommand',
+    env: 'CALMSWAP_SWITCH_COMMAND',
+    def: '',
+    kind: 'argv',
+    doc: 'Command run to switch (proxy=command), no shell: split on spaces here, a JSON array in the file is argv as written; gets CALMSWAP_COLOR and CALMSWAP_PORT',
+  },
+  {
+    key: 'switchTimeout',
+    env: 'CALMSWAP_SWITCH_TIMEOUT',
+    def: '30s',
+    kind: 'duration',
+    doc: 'Deadline of the switch command (proxy=command); it is ended with its process group after this',
+    min: 1 * S,
+    max: 600 * S,
+  },
   { key: 'cpuCalm', env: 'CALMSWAP_CPU_CALM', def: '60', kind: 'percent', doc: 'Before each stage wait until CPU pressure (PSI some, % over 100ms) is below this; 0 turns it off' },
-  { key: 'cpuWait', env: 'CALMSWAP_CPU_WAIT', def: '20s', kind: 'duration', doc: 'Longest wait for calm before going on anyway', max: 600_000 },
+  { key: 'cpuWait', env: 'CALMSWAP_CPU_WAIT', def: '20s', kind: 'duration', doc: 'Longest wait for calm before going on anyway', min: 0, max: 600 * S },
   { key: 'build', env: 'CALMSWAP_BUILD', def: 'auto', kind: 'enum:auto|never', doc: 'auto: build images with a build: section before anything pauses' },
   { key: 'release', env: 'CALMSWAP_RELEASE', def: '', kind: 'text', doc: 'Release label for state and history (default: git short hash, else a timestamp)' },
   { key: 'logTail', env: 'CALMSWAP_LOG_TAIL', def: '40', kind: 'int', doc: 'Log lines of the failed color printed on rollback', min: 0, max: 10_000 },
 ]
+
+/** CALMSWAP_ variables that are not settings, so that they are not reported as typos. */
+const OTHER_VARS = new Set([
+  'CALMSWAP_CONFIG', // the config file
+  'CALMSWAP_UPSTREAM_DIR', // handed to compose
+  'CALMSWAP_COLOR', // handed to a switch command
+  'CALMSWAP_PORT', // handed to a switch command
+  'CALMSWAP_BASE_IMAGE', // provision/
+  'CALMSWAP_OFFLINE', // provision/
+])
 
 // Compose's own rule for project and service names; also keeps every argv element free of
 // shell metacharacters, so a name can never be read as anything but a name.
@@ -128,12 +174,36 @@ export function parseDuration(text: string): number | undefined {
   return Math.round(n * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[unit]!)
 }
 
+const fmtDuration = (ms: number) => (ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`)
 const splitList = (v: string) => v.split(/[\s,]+/).filter(Boolean)
+const LIST_KINDS: readonly Kind[] = ['names', 'argv']
+const NUMBER_KINDS: readonly Kind[] = ['port', 'int', 'percent', 'duration']
 
-function parseValue(s: Setting, raw: string, problems: string[]): unknown {
+/**
+ * A value as the file gives it, typed: a string for most settings, a number where a number
+ * is meant, an array of strings for lists (an argv array is taken as written, spaces and all).
+ * Returns the text form, or a problem.
+ */
+function fromJson(s: Setting, v: unknown): { text: string } | { list: string[] } | { problem: string } {
+  const type = v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'object' ? 'an object' : typeof v
+  if (typeof v === 'string') return { text: v }
+  if (typeof v === 'number' && NUMBER_KINDS.includes(s.kind) && Number.isFinite(v)) return { text: String(v) }
+  if (Array.isArray(v) && LIST_KINDS.includes(s.kind)) {
+    if (v.every((x) => typeof x === 'string')) return { list: v }
+    return { problem: 'must be an array of strings' }
+  }
+  const want = LIST_KINDS.includes(s.kind) ? 'an array of strings or a string' : NUMBER_KINDS.includes(s.kind) ? 'a number or a string' : 'a string'
+  return { problem: `must be ${want}, not ${type}` }
+}
+
+function parseValue(s: Setting, raw: string | string[], problems: string[], source: string): unknown {
   const bad = (why: string) => {
-    problems.push(`${s.env}=${JSON.stringify(raw)}: ${why}`)
+    problems.push(`${source}=${JSON.stringify(raw)}: ${why}`)
     return undefined
+  }
+  if (Array.isArray(raw)) {
+    if (s.kind === 'argv') return raw.some((a) => a.includes('\0')) ? bad('contains a NUL byte') : raw
+    return parseValue(s, raw.join(','), problems, source)
   }
   const kind = s.kind
   if (kind.startsWith('enum:')) {
@@ -167,13 +237,14 @@ function parseValue(s: Setting, raw: string, problems: string[]): unknown {
     case 'duration': {
       const ms = parseDuration(raw)
       if (ms === undefined) return bad('must be a duration like 500ms, 30s or 2m')
-      if (s.max !== undefined && ms > s.max) return bad(`must be at most ${s.max / 1000}s`)
+      if (s.min !== undefined && ms < s.min) return bad(`must be at least ${fmtDuration(s.min)}`)
+      if (s.max !== undefined && ms > s.max) return bad(`must be at most ${fmtDuration(s.max)}`)
       return ms
     }
     case 'envvar':
       return ENVVAR.test(raw) ? raw : bad('must be a valid environment variable name')
     case 'httpPath':
-      return raw.startsWith('/') && !/[\s]/.test(raw) ? raw : bad('must start with "/" and contain no spaces')
+      return raw.startsWith('/') && !/\s/.test(raw) ? raw : bad('must start with "/" and contain no spaces')
     case 'host':
       return raw === '' || HOST.test(raw) ? raw : bad('must be a host name like example.com')
     case 'regex':
@@ -201,6 +272,32 @@ function parseValue(s: Setting, raw: string, problems: string[]): unknown {
   }
 }
 
+/** Edit distance, for "did you mean". */
+function distance(a: string, b: string): number {
+  const d = Array.from({ length: b.length + 1 }, (_, i) => i)
+  for (let i = 1; i <= a.length; i++) {
+    let prev = d[0]!
+    d[0] = i
+    for (let j = 1; j <= b.length; j++) {
+      const cur = d[j]!
+      d[j] = Math.min(d[j]! + 1, d[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1))
+      prev = cur
+    }
+  }
+  return d[b.length]!
+}
+
+/** The closest known name, when it is close enough to be a typo of it. */
+function closest(name: string, known: readonly string[]): string | undefined {
+  const best = known.map((k) => [k, distance(name.toUpperCase(), k.toUpperCase())] as const).sort((x, y) => x[1] - y[1])[0]
+  return best && best[1] <= Math.max(2, Math.floor(name.length / 4)) ? best[0] : undefined
+}
+
+const unknown = (name: string, known: readonly string[], where: string) => {
+  const guess = closest(name, known)
+  return `${where}unknown setting ${JSON.stringify(name)}${guess ? `; did you mean ${guess}?` : ''} (\`--help\` lists every setting)`
+}
+
 export interface ConfigSources {
   env?: Record<string, string | undefined>
   cwd?: string
@@ -208,26 +305,36 @@ export interface ConfigSources {
   file?: string
 }
 
-function readFileSettings(path: string, problems: string[]): Record<string, string> {
+type FileValue = { text: string } | { list: string[] }
+
+function readFileSettings(path: string, problems: string[]): Map<string, FileValue> {
+  const out = new Map<string, FileValue>()
   let data: unknown
   try {
     data = JSON.parse(readFileSync(path, 'utf8'))
   } catch (e) {
     problems.push(`config file ${path}: ${(e as Error).message}`)
-    return {}
+    return out
   }
   if (!data || typeof data !== 'object' || Array.isArray(data)) {
     problems.push(`config file ${path}: must hold a JSON object`)
-    return {}
+    return out
   }
-  const out: Record<string, string> = {}
   for (const [k, v] of Object.entries(data)) {
     const s = SETTINGS.find((x) => x.key === k || x.env === k)
     if (!s) {
-      problems.push(`config file ${path}: unknown setting "${k}"`)
+      problems.push(
+        unknown(
+          k,
+          SETTINGS.map((x) => x.key),
+          `config file ${path}: `,
+        ),
+      )
       continue
     }
-    out[s.key] = Array.isArray(v) ? v.join(',') : String(v)
+    const typed = fromJson(s, v)
+    if ('problem' in typed) problems.push(`config file ${path}: "${k}" ${typed.problem}`)
+    else out.set(s.key, typed)
   }
   return out
 }
@@ -242,13 +349,22 @@ export function loadConfig(sources: ConfigSources = {}): Config {
   const cwd = sources.cwd ?? process.cwd()
   const problems: string[] = []
 
+  const known = SETTINGS.map((s) => s.env)
+  for (const name of Object.keys(env)) {
+    if (name.startsWith('CALMSWAP_') && !known.includes(name) && !OTHER_VARS.has(name) && env[name] !== undefined) problems.push(unknown(name, known, ''))
+  }
+
   const filePath = sources.file ?? env.CALMSWAP_CONFIG ?? (existsSync(join(cwd, 'calmswap.json')) ? 'calmswap.json' : '')
-  const fromFile = filePath ? readFileSettings(resolve(cwd, filePath), problems) : {}
+  const fromFile = filePath ? readFileSettings(resolve(cwd, filePath), problems) : new Map<string, FileValue>()
 
   const v: Record<string, any> = {}
   for (const s of SETTINGS) {
-    const raw = env[s.env] ?? fromFile[s.key] ?? s.def
-    v[s.key] = parseValue(s, raw.trim(), problems)
+    const fromEnv = env[s.env]
+    const file = fromFile.get(s.key)
+    if (fromEnv !== undefined) v[s.key] = parseValue(s, fromEnv.trim(), problems, s.env)
+    else if (file && 'list' in file) v[s.key] = parseValue(s, file.list, problems, `${s.key} (config file)`)
+    else if (file) v[s.key] = parseValue(s, file.text.trim(), problems, `${s.key} (config file)`)
+    else v[s.key] = parseValue(s, s.def, problems, s.env)
   }
 
   if (v.bluePort !== undefined && v.bluePort === v.greenPort) problems.push(`CALMSWAP_BLUE_PORT and CALMSWAP_GREEN_PORT are both ${v.bluePort}: each color needs its own port`)
@@ -270,7 +386,6 @@ export function loadConfig(sources: ConfigSources = {}): Config {
   if (v.healthTimeout !== undefined && v.healthDeadline !== undefined && v.healthTimeout > v.healthDeadline) {
     problems.push(`CALMSWAP_HEALTH_TIMEOUT (${v.healthTimeout}ms) is longer than CALMSWAP_HEALTH_DEADLINE (${v.healthDeadline}ms)`)
   }
-  if (v.healthTimeout === 0) problems.push('CALMSWAP_HEALTH_TIMEOUT must be more than 0')
 
   const composeFile = v.composeFile ? resolve(cwd, v.composeFile) : ''
   if (composeFile && !existsSync(composeFile)) problems.push(`CALMSWAP_COMPOSE_FILE: ${composeFile} does not exist`)
@@ -311,6 +426,7 @@ export function loadConfig(sources: ConfigSources = {}): Config {
       template,
       nginx: v.nginx,
       command: v.switchCommand,
+      commandTimeoutMs: v.switchTimeout,
     },
     calm: { threshold: v.cpuCalm, waitMs: v.cpuWait },
     build: v.build,
@@ -320,6 +436,9 @@ export function loadConfig(sources: ConfigSources = {}): Config {
   return deepFreeze(config)
 }
 
+/** The same config with its release label set, once a deploy knows it. */
+export const withRelease = (c: Config, release: string): Config => deepFreeze({ ...c, release })
+
 function deepFreeze<T>(o: T): T {
   if (o && typeof o === 'object') {
     for (const k of Object.keys(o)) deepFreeze((o as any)[k])
@@ -327,5 +446,3 @@ function deepFreeze<T>(o: T): T {
   }
   return o
 }
-
-export const coloredServices = (c: Config): string[] => [...c.roles.web, ...c.roles.core, ...c.roles.workers, ...c.roles.singletons]

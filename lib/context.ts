@@ -1,9 +1,12 @@
-// What every step receives: config, the executor, output, state, and the abort signal.
+// What every step receives: config, the executor, output, state and journal, and the abort
+// signal. Steps run commands through ctx.run/ctx.must, which hand the signal along.
+import type { Cmd, Result } from './command.ts'
+import { listContainers } from './commands.ts'
 import type { Config } from './config.ts'
-import { inventory as inventoryCmd } from './compose.ts'
-import { must, type Executor } from './exec.ts'
 import { Interrupted } from './errors.ts'
-import { Inventory, parseInventory } from './inventory.ts'
+import { type Executor, must } from './executor.ts'
+import { Inventory, parseContainers, project } from './inventory.ts'
+import { JournalWriter } from './journal.ts'
 import { StateStore } from './state.ts'
 import { Ui } from './ui.ts'
 
@@ -12,11 +15,20 @@ export interface Ctx {
   readonly exec: Executor
   readonly ui: Ui
   readonly state: StateStore
+  readonly journal: JournalWriter
   readonly signal: AbortSignal
+  /** Runs a command with this context's signal; never throws for a non-zero exit. */
+  run(cmd: Cmd): Promise<Result>
+  /** Runs a command that has to succeed; returns its stdout. */
+  must(cmd: Cmd): Promise<string>
   /** One `docker ps` serves every step until something changes the host. */
   inventory(fresh?: boolean): Promise<Inventory>
-  /** Throws Interrupted once Ctrl-C or SIGTERM arrived: steps call it between changes. */
+  /** Throws Interrupted once Ctrl-C, SIGTERM or SIGHUP arrived: steps call it between changes. */
   checkpoint(): void
+  /** The same context with another signal: a rollback must finish even after Ctrl-C. */
+  withSignal(signal: AbortSignal): Ctx
+  /** The same context with another config (a deploy's release label). */
+  withConfig(config: Config): Ctx
 }
 
 export interface CtxParts {
@@ -29,25 +41,31 @@ export interface CtxParts {
 
 export function makeContext(p: CtxParts): Ctx {
   const ui = p.ui ?? new Ui()
-  const signal = p.signal ?? new AbortController().signal
-  let cached: Inventory | null = null
+  const state = p.state ?? new StateStore(p.config.stateDir, p.exec.dryRun)
+  const cache: { inv: Inventory | null } = { inv: null }
   p.exec.onRun = (cmd, planned, via) => {
-    if (cmd.mutates) cached = null
+    if (cmd.mutates) cache.inv = null
     ui.command(cmd, planned, via)
   }
-  return {
-    config: p.config,
+  const build = (config: Config, signal: AbortSignal): Ctx => ({
+    config,
     exec: p.exec,
     ui,
-    state: p.state ?? new StateStore(p.config.stateDir, p.exec.dryRun),
+    state,
+    journal: new JournalWriter(state),
     signal,
+    run: (cmd) => p.exec.run(cmd, signal),
+    must: (cmd) => must(p.exec, cmd, signal),
     async inventory(fresh = false) {
-      if (fresh) cached = null
-      cached ??= new Inventory(p.config, parseInventory(await must(p.exec, inventoryCmd(p.config))))
-      return cached
+      if (fresh) cache.inv = null
+      cache.inv ??= new Inventory(config, project(parseContainers(await must(p.exec, listContainers(config), signal)), p.exec.planned))
+      return cache.inv
     },
     checkpoint() {
       if (signal.aborted) throw new Interrupted(String(signal.reason ?? 'signal'))
     },
-  }
+    withSignal: (s) => build(config, s),
+    withConfig: (c) => build(c, signal),
+  })
+  return build(p.config, p.signal ?? new AbortController().signal)
 }

@@ -1,10 +1,8 @@
 // The contract between calmswap and a compose file, checked on the file as Compose
 // itself resolves it (`docker compose config --format json`), never with our own YAML parser.
-import type { Color, Config } from './config.ts'
-import { coloredServices } from './config.ts'
-import { composeConfig, projectName } from './compose.ts'
-import type { Executor } from './exec.ts'
-import { must } from './exec.ts'
+import { composeConfig } from './commands.ts'
+import { type Color, type Config, coloredServices, projectName } from './config.ts'
+import type { Ctx } from './context.ts'
 
 export interface ComposeModel {
   name?: string
@@ -23,10 +21,11 @@ interface ComposeService {
 }
 
 // Images that keep data of their own. One per color would fork the data.
-const STATEFUL_IMAGE = /(^|\/)(postgres|postgis|timescaledb|mysql|mariadb|mongo|redis|valkey|keydb|rabbitmq|elasticsearch|opensearch|influxdb|clickhouse|cassandra|couchdb|neo4j|minio|memcached|etcd|zookeeper|kafka)([:@]|$)/
+const STATEFUL_IMAGE =
+  /(^|\/)(postgres|postgis|timescaledb|mysql|mariadb|mongo|redis|valkey|keydb|rabbitmq|elasticsearch|opensearch|influxdb|clickhouse|cassandra|couchdb|neo4j|minio|memcached|etcd|zookeeper|kafka)([:@]|$)/
 
-export async function readComposeModel(exec: Executor, c: Config, color: Color = 'blue'): Promise<ComposeModel> {
-  const out = await must(exec, composeConfig(c, color))
+export async function readComposeModel(ctx: Ctx, color: Color = 'blue'): Promise<ComposeModel> {
+  const out = await ctx.must(composeConfig(ctx.config, color))
   return JSON.parse(out) as ComposeModel
 }
 
@@ -75,7 +74,9 @@ export function checkContract(c: Config, m: ComposeModel, color: Color = 'blue')
     const published = (svc.ports ?? []).some((p) => String(p.published) === port)
     const hostNet = svc.network_mode === 'host' && Object.values(svc.environment ?? {}).includes(port)
     if (!published && !hostNet) {
-      problems.push(`web service "${s}" does not publish \${${c.portVar}}: with ${c.portVar}=${port} it publishes ${(svc.ports ?? []).map((p) => p.published).join(', ') || 'nothing'}. Use ports: ["127.0.0.1:\${${c.portVar}}:<container port>"].`)
+      problems.push(
+        `web service "${s}" does not publish \${${c.portVar}}: with ${c.portVar}=${port} it publishes ${(svc.ports ?? []).map((p) => p.published).join(', ') || 'nothing'}. Use ports: ["127.0.0.1:\${${c.portVar}}:<container port>"].`,
+      )
     }
   }
   return problems

@@ -1,12 +1,13 @@
-// The Docker Engine API over its unix socket, for the calls a deploy makes most.
-// Each `docker` CLI call is a Go binary start (~60 ms of CPU, ~0.1 s), and `docker info`
-// also asks every CLI plugin for its metadata (~0.3 s). The same question over the socket
-// costs a few milliseconds inside the node process that is running anyway. Used only where
-// the CLI would talk to that same socket; everything else still goes through the CLI.
+// The Docker Engine API over its unix socket, for the calls a deploy makes most. Each
+// `docker` CLI call is a Go binary start; the same question over the socket costs a few
+// milliseconds inside the node process that runs anyway. Used only where the CLI would
+// talk to that same socket; everything else still goes through the CLI.
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs'
+import { Agent as HttpAgent, request as httpRequest } from 'node:http'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
-import { Agent as HttpAgent, request as httpRequest } from 'node:http'
+import type { ApiCall, Result } from './command.ts'
+import { sleep } from './deadlines.ts'
 
 export interface EngineResponse {
   readonly status: number
@@ -17,6 +18,8 @@ export interface Engine {
   /** The socket, as the CLI would name it in an error. */
   readonly host: string
   call(method: 'GET' | 'POST', path: string, body?: unknown, signal?: AbortSignal): Promise<EngineResponse>
+  /** A streamed answer (the events API): each chunk as it comes, until the signal ends it. */
+  stream?(path: string, onChunk: (chunk: Buffer) => void, signal: AbortSignal): Promise<void>
 }
 
 /**
@@ -38,9 +41,8 @@ export function engineSocket(env: Readonly<Record<string, string | undefined>>, 
 /**
  * The Compose v2 binary that `docker compose` would run, found where the docker CLI looks
  * for plugins. Run directly (standalone mode, same flags), it skips the docker CLI's own
- * start and its "docker-cli-plugin-metadata" call of the plugin: ~0.12 s and ~0.18 CPU-s
- * a call on an idle 2-core box, twice that on a busy one. Only with engineSocket's
- * conditions: then the CLI would add nothing but those two starts.
+ * start and its plugin-metadata call. Only with engineSocket's conditions: then the CLI
+ * would add nothing but those two starts.
  */
 export function composePlugin(env: Readonly<Record<string, string | undefined>>): string | null {
   const dirs = [
@@ -61,9 +63,9 @@ export function composePlugin(env: Readonly<Record<string, string | undefined>>)
 
 export class SocketEngine implements Engine {
   readonly host: string
-  // node:http, not undici: it is in node already, while loading undici's 0.5 MB before the
-  // first docker call cost ~0.1 s of a deploy's start. Sockets are kept alive between calls;
-  // `docker wait` calls each get their own, so they never queue behind each other.
+  // node:http, not undici: it is in node already, and undici is loaded only for the first
+  // health probe. Sockets are kept alive between calls; long calls (wait, events) get
+  // their own, so they never queue behind each other.
   private readonly agent = new HttpAgent({ keepAlive: true })
 
   constructor(readonly socketPath: string) {
@@ -71,6 +73,17 @@ export class SocketEngine implements Engine {
   }
 
   call(method: 'GET' | 'POST', path: string, body?: unknown, signal?: AbortSignal): Promise<EngineResponse> {
+    const chunks: Buffer[] = []
+    return this.request(method, path, body, signal, (c) => chunks.push(c)).then((status) => ({ status, body: Buffer.concat(chunks) }))
+  }
+
+  async stream(path: string, onChunk: (chunk: Buffer) => void, signal: AbortSignal): Promise<void> {
+    await this.request('GET', path, undefined, signal, onChunk).catch((e: Error) => {
+      if (!signal.aborted) throw e
+    })
+  }
+
+  private request(method: 'GET' | 'POST', path: string, body: unknown, signal: AbortSignal | undefined, onChunk: (c: Buffer) => void): Promise<number> {
     const payload = body === undefined ? undefined : JSON.stringify(body)
     return new Promise((resolve, reject) => {
       const req = httpRequest(
@@ -83,9 +96,8 @@ export class SocketEngine implements Engine {
           headers: { host: 'docker', ...(payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }) },
         },
         (res) => {
-          const chunks: Buffer[] = []
-          res.on('data', (c: Buffer) => chunks.push(c))
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }))
+          res.on('data', onChunk)
+          res.on('end', () => resolve(res.statusCode ?? 0))
           res.on('error', reject)
         },
       )
@@ -94,19 +106,18 @@ export class SocketEngine implements Engine {
     })
   }
 
-  close(): Promise<void> {
+  close(): void {
     this.agent.destroy()
-    return Promise.resolve()
   }
 }
 
 export class EngineError extends Error {
+  override name = 'EngineError'
   constructor(
     message: string,
     readonly status = 0,
   ) {
     super(message)
-    this.name = 'EngineError'
   }
 }
 
@@ -152,8 +163,8 @@ export function demux(buf: Buffer): { stdout: string; stderr: string } {
 
 /**
  * A reader of a process's cgroup CPU counter (ns), straight from /sys: no daemon round
- * trip (the stats API took ~0.4 s a reading on the busy bench host). Null when the cgroup
- * is not visible from here (calmswap itself in a container, another kernel layout).
+ * trip. Null when the cgroup is not visible from here (calmswap itself in a container,
+ * another kernel layout).
  */
 export function cgroupCpuReader(pid: number, proc = '/proc', sys = '/sys/fs/cgroup'): (() => number) | null {
   try {
@@ -170,8 +181,111 @@ export function cgroupCpuReader(pid: number, proc = '/proc', sys = '/sys/fs/cgro
     const v2 = lines.find((l) => l.startsWith('0::'))
     if (v2) {
       const f = `${sys}${v2.slice(3)}/cpu.stat`
-      if (existsSync(f)) return () => Number(/^usage_usec (\d+)/m.exec(readFileSync(f, 'utf8'))?.[1] ?? NaN) * 1000
+      if (existsSync(f)) return () => Number(/^usage_usec (\d+)/m.exec(readFileSync(f, 'utf8'))?.[1] ?? Number.NaN) * 1000
     }
   } catch {}
   return null
+}
+
+// ---------------------------------------------------------------- answering ApiCalls
+
+/** What GET /containers/json answers per container: the fields `docker ps` prints. */
+export interface ApiContainer {
+  readonly Id: string
+  readonly Names: readonly string[]
+  readonly Image: string
+  readonly State: string
+  readonly Status: string
+  readonly Labels: Readonly<Record<string, string>> | null
+}
+
+interface ApiInspect {
+  readonly Name: string
+  readonly Image: string
+  readonly RestartCount?: number
+  readonly State: { readonly Pid?: number; readonly StartedAt?: string; readonly Health?: { readonly Status: string } }
+}
+
+interface ApiStats {
+  readonly cpu_stats?: { readonly cpu_usage?: { readonly total_usage?: number } }
+}
+
+/** One container as `docker ps --no-trunc --format` (lib/commands.ts) prints it. */
+export function psLine(x: ApiContainer): string {
+  // The CLI prints a container's own names, without the leading slash and without link aliases.
+  const names = x.Names.map((n) => n.replace(/^\//, '')).filter((n) => !n.includes('/'))
+  const label = (k: string) => x.Labels?.[k] ?? ''
+  return [x.Id, label('com.docker.compose.project'), label('com.docker.compose.service'), x.State, x.Status, names.join(','), x.Image].join('\t')
+}
+
+const ok = (stdout: string): Result => ({ code: 0, stdout, stderr: '' })
+const q = encodeURIComponent
+
+/** One API call per container, all of them tried, like the CLI: exit 1 if any failed. */
+async function each(ids: readonly string[], f: (id: string) => Promise<string>): Promise<Result> {
+  const out: string[] = []
+  const err: string[] = []
+  for (const r of await Promise.allSettled(ids.map(f))) {
+    if (r.status === 'fulfilled') out.push(r.value)
+    else if (r.reason instanceof EngineError) err.push(r.reason.message)
+    else throw r.reason
+  }
+  return { code: err.length ? 1 : 0, stdout: out.map((l) => `${l}\n`).join(''), stderr: err.join('\n') }
+}
+
+const inspect = (e: Engine, id: string, signal?: AbortSignal) => engineJson<ApiInspect>(e, 'GET', `/containers/${q(id)}/json`, undefined, signal)
+
+/** Answers one ApiCall with the stdout its argv would print. Throws on transport errors only. */
+export async function callApi(e: Engine, call: ApiCall, signal?: AbortSignal): Promise<Result> {
+  switch (call.op) {
+    case 'version':
+      return ok(`${(await engineJson<{ Version: string }>(e, 'GET', '/version', undefined, signal)).Version}\n`)
+    case 'list': {
+      const filters = q(JSON.stringify({ label: ['com.docker.compose.project'] }))
+      const list = await engineJson<ApiContainer[]>(e, 'GET', `/containers/json?all=1&filters=${filters}`, undefined, signal)
+      return ok(list.map((x) => `${psLine(x)}\n`).join(''))
+    }
+    case 'post': {
+      const path = (id: string) => `/containers/${q(id)}/${call.action}${call.signal ? `?signal=${q(call.signal)}` : ''}`
+      return each(call.ids, async (id) => {
+        await engineJson(e, 'POST', path(id), undefined, signal)
+        return id
+      })
+    }
+    case 'wait':
+      return each(call.ids, async (id) => String((await engineJson<{ StatusCode: number }>(e, 'POST', `/containers/${q(id)}/wait`, undefined, signal)).StatusCode))
+    case 'inspect':
+      return each(call.ids, async (id) => {
+        const x = await inspect(e, id, signal)
+        if (call.fields === 'health') return x.State.Health?.Status ?? ''
+        if (call.fields === 'image') return `${x.Name} ${x.Image}`
+        return `${x.Name} ${x.RestartCount ?? 0} ${x.State.StartedAt ?? ''}`
+      })
+    case 'exec': {
+      const { Id } = await engineJson<{ Id: string }>(e, 'POST', `/containers/${q(call.container)}/exec`, { AttachStdout: true, AttachStderr: true, Cmd: call.argv }, signal)
+      // Without a TTY the daemon streams both outputs framed on one connection until the command ends.
+      const started = await e.call('POST', `/exec/${Id}/start`, { Detach: false, Tty: false }, signal)
+      if (started.status >= 300) throw new EngineError(`Error response from daemon: ${started.body.toString('utf8').trim()}`, started.status)
+      const { ExitCode } = await engineJson<{ ExitCode: number | null }>(e, 'GET', `/exec/${Id}/json`, undefined, signal)
+      return { code: ExitCode ?? 1, ...demux(started.body) }
+    }
+    case 'cpu': {
+      const readers = await Promise.all(
+        call.ids.map(async (id) => {
+          const pid = (await inspect(e, id, signal)).State.Pid ?? 0
+          const local = pid > 0 ? cgroupCpuReader(pid) : null
+          if (local) return async () => local()
+          return async () =>
+            (await engineJson<ApiStats>(e, 'GET', `/containers/${q(id)}/stats?stream=false&one-shot=true`, undefined, signal)).cpu_stats?.cpu_usage?.total_usage ?? 0
+        }),
+      )
+      const read = () => Promise.all(readers.map((r) => r()))
+      const t0 = performance.now()
+      const a = await read()
+      await sleep(call.windowMs, signal)
+      const b = await read()
+      const ns = (performance.now() - t0) * 1e6
+      return ok(call.ids.map((id, i) => `${id.slice(0, 12)}\t${((100 * (b[i]! - a[i]!)) / ns).toFixed(2)}%\n`).join(''))
+    }
+  }
 }

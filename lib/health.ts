@@ -1,15 +1,77 @@
-// A retrying HTTP check: polled from t=0 with backoff, a per-try timeout, an overall
-// deadline and N consecutive passes. No fixed sleep: a web that boots in 2s switches at 2s.
+// Health: a retrying HTTP check polled from t=0 with backoff, a per-try timeout, an overall
+// deadline and N consecutive passes (no fixed sleep: a web that boots in 2 s switches at 2 s),
+// and the health step of a color, which adds the container's own Docker healthcheck and
+// gives up at once when the container exits.
+import { Worker } from 'node:worker_threads'
 import type { Agent } from 'undici'
+import { healthStatus } from './commands.ts'
+import type { Color } from './config.ts'
+import type { Ctx } from './context.ts'
+import { sleep } from './deadlines.ts'
+import { StepError } from './errors.ts'
 
 // Loaded on the first probe, not at start: undici is most of the bundle, and a deploy's
 // first seconds (before the old workers stop) are the ones to keep short.
 const undici = () => import('undici')
 
+export const LOOPBACK = '127.0.0.1'
+
+/** What a check reads of a body: enough for any health page, never a whole download. */
+export const BODY_LIMIT = 4096
+
+/**
+ * Matches a regex in a worker thread, which is ended when a match takes longer than its
+ * deadline: a pattern that backtracks without bound (`^(a+)+$`) cannot freeze calmswap.
+ * One worker serves every match of a wait.
+ */
+export class BoundedRegex {
+  private worker: Worker | null = null
+  constructor(readonly pattern: string) {}
+
+  private start(): Worker {
+    const code = `const { parentPort } = require('node:worker_threads');
+parentPort.on('message', ({ p, t }) => parentPort.postMessage(new RegExp(p).test(t)))`
+    const w = new Worker(code, { eval: true })
+    w.unref()
+    return w
+  }
+
+  /** true or false, or 'timeout' when the match ran past `timeoutMs` (the worker is then ended). */
+  test(text: string, timeoutMs: number): Promise<boolean | 'timeout'> {
+    const w = (this.worker ??= this.start())
+    return new Promise((resolve) => {
+      const done = (v: boolean | 'timeout') => {
+        clearTimeout(timer)
+        w.off('message', onMessage)
+        w.off('error', onError)
+        resolve(v)
+      }
+      const onMessage = (m: boolean) => done(m)
+      const onError = () => {
+        this.worker = null
+        done(false)
+      }
+      const timer = setTimeout(() => {
+        this.worker = null
+        void w.terminate()
+        done('timeout')
+      }, timeoutMs)
+      w.on('message', onMessage)
+      w.once('error', onError)
+      w.postMessage({ p: this.pattern, t: text })
+    })
+  }
+
+  async close(): Promise<void> {
+    await this.worker?.terminate()
+    this.worker = null
+  }
+}
+
 export interface ProbeOptions {
   readonly host?: string
   readonly status: number
-  readonly body?: string
+  readonly body?: string | BoundedRegex
   readonly timeoutMs: number
   readonly dispatcher?: Agent
 }
@@ -18,8 +80,31 @@ export interface ProbeResult {
   readonly ok: boolean
   readonly status?: number
   readonly error?: string
+  /** A failure that will not go away by asking again (a body regex that cannot finish). */
+  readonly fatal?: boolean
   readonly headers?: Record<string, string | string[] | undefined>
   readonly ms: number
+}
+
+type Body = AsyncIterable<Buffer> & { destroy(): unknown; on(ev: 'error', f: () => void): unknown }
+
+/** Drops a body unread (the connection with it): its abort is expected, not an error. */
+function discard(body: Body): void {
+  body.on('error', () => {})
+  body.destroy()
+}
+
+/** Reads at most `limit` bytes of a body, then drops the connection. */
+async function readCapped(body: Body, limit: number): Promise<string> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of body) {
+    chunks.push(chunk)
+    size += chunk.length
+    if (size >= limit) break
+  }
+  discard(body)
+  return Buffer.concat(chunks).subarray(0, limit).toString('utf8')
 }
 
 export async function probe(url: string, o: ProbeOptions): Promise<ProbeResult> {
@@ -35,20 +120,49 @@ export async function probe(url: string, o: ProbeOptions): Promise<ProbeResult> 
       bodyTimeout: o.timeoutMs,
       signal: AbortSignal.timeout(o.timeoutMs),
     })
-    const text = await res.body.text()
+    const h = res.headers
+    if (res.statusCode !== o.status) {
+      // The answer is already wrong: none of its body is read.
+      discard(res.body)
+      return { ok: false, status: res.statusCode, error: `status ${res.statusCode}, expected ${o.status}`, headers: h, ms: performance.now() - t0 }
+    }
+    if (!o.body) {
+      discard(res.body)
+      return { ok: true, status: res.statusCode, headers: h, ms: performance.now() - t0 }
+    }
+    const text = await readCapped(res.body, BODY_LIMIT)
+    const pattern = typeof o.body === 'string' ? o.body : o.body.pattern
+    const matcher = typeof o.body === 'string' ? new BoundedRegex(o.body) : o.body
+    const left = Math.max(50, o.timeoutMs - (performance.now() - t0))
+    const hit = await matcher.test(text, left).finally(() => (typeof o.body === 'string' ? matcher.close() : undefined))
     const ms = performance.now() - t0
-    if (res.statusCode !== o.status) return { ok: false, status: res.statusCode, error: `status ${res.statusCode}, expected ${o.status}`, headers: res.headers, ms }
-    if (o.body && !new RegExp(o.body).test(text)) return { ok: false, status: res.statusCode, error: `body does not match /${o.body}/`, headers: res.headers, ms }
-    return { ok: true, status: res.statusCode, headers: res.headers, ms }
+    if (hit === 'timeout') {
+      return {
+        ok: false,
+        fatal: true,
+        status: res.statusCode,
+        error: `matching the body against /${pattern}/ took more than ${Math.round(left)}ms: the pattern backtracks without bound; simplify CALMSWAP_HEALTH_BODY`,
+        headers: h,
+        ms,
+      }
+    }
+    if (!hit) return { ok: false, status: res.statusCode, error: `body does not match /${pattern}/`, headers: h, ms }
+    return { ok: true, status: res.statusCode, headers: h, ms }
   } catch (e) {
     const err = e as Error & { code?: string; cause?: { code?: string } }
     const code = err.cause?.code ?? err.code
-    const why = err.name === 'TimeoutError' || code === 'UND_ERR_HEADERS_TIMEOUT' ? `no answer within ${o.timeoutMs}ms` : code === 'ECONNREFUSED' ? 'connection refused' : (code ?? err.message)
+    const why =
+      err.name === 'TimeoutError' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT'
+        ? `no answer within ${o.timeoutMs}ms`
+        : code === 'ECONNREFUSED'
+          ? 'connection refused'
+          : (code ?? err.message)
     return { ok: false, error: why, ms: performance.now() - t0 }
   }
 }
 
-export interface WaitOptions extends ProbeOptions {
+export interface WaitOptions extends Omit<ProbeOptions, 'body'> {
+  readonly body?: string
   readonly deadlineMs: number
   /** Longest pause between tries; backoff starts at firstDelayMs and doubles. */
   readonly intervalMs: number
@@ -77,23 +191,12 @@ export interface WaitResult {
   readonly last?: TryReport
 }
 
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    if (ms <= 0 || signal?.aborted) return resolve()
-    const t = setTimeout(done, ms)
-    function done() {
-      clearTimeout(t)
-      signal?.removeEventListener('abort', done)
-      resolve()
-    }
-    signal?.addEventListener('abort', done, { once: true })
-  })
-
 export async function waitHealthy(url: string, o: WaitOptions): Promise<WaitResult> {
   const t0 = performance.now()
   const first = o.firstDelayMs ?? 100
   // Our own agent: closed at the end, so a hung server cannot keep the process alive.
   const dispatcher = o.dispatcher ?? new (await undici()).Agent({ connect: { timeout: o.timeoutMs } })
+  const body = o.body ? new BoundedRegex(o.body) : undefined
   let delay = first
   let passes = 0
   let attempt = 0
@@ -105,13 +208,14 @@ export async function waitHealthy(url: string, o: WaitOptions): Promise<WaitResu
       // A try with a sliver of time left can only time out: its verdict would be noise.
       if (left < Math.min(o.timeoutMs, 50)) break
       attempt++
-      const result = await probe(url, { ...o, dispatcher, timeoutMs: Math.min(o.timeoutMs, left) })
+      const result = await probe(url, { ...o, body, dispatcher, timeoutMs: Math.min(o.timeoutMs, left) })
       let reason = result.ok ? undefined : result.error
       if (result.ok && o.extra) reason = (await o.extra(result)) ?? undefined
       passes = reason === undefined ? passes + 1 : 0
       last = { attempt, passes, result, elapsedMs: performance.now() - t0, reason }
       o.onTry?.(last)
       if (passes >= o.passes) return { ok: true, tries: attempt, elapsedMs: performance.now() - t0, last }
+      if (result.fatal) break
       // Passes come quickly one after another; failures back off up to the interval.
       const wait = passes > 0 ? (o.passGapMs ?? 50) : delay
       delay = Math.min(delay * 2, o.intervalMs)
@@ -119,6 +223,68 @@ export async function waitHealthy(url: string, o: WaitOptions): Promise<WaitResu
     }
     return { ok: false, tries: attempt, elapsedMs: performance.now() - t0, last }
   } finally {
+    await body?.close()
     if (!o.dispatcher) await dispatcher.destroy().catch(() => {})
+  }
+}
+
+export const healthUrl = (ctx: Ctx, color: Color) => `http://${LOOPBACK}:${ctx.config.ports[color]}${ctx.config.health.path}`
+
+/**
+ * The health step: waits until a color's web passes its check, its Docker healthcheck too
+ * when it has one. Gives up at once when the container exits. A dry run prints the check.
+ */
+export async function checkHealth(ctx: Ctx, color: Color): Promise<WaitResult | null> {
+  const c = ctx.config
+  const url = healthUrl(ctx, color)
+  if (ctx.exec.dryRun) {
+    ctx.ui.data(`poll ${url} until ${c.health.passes} consecutive ${c.health.status}s (try timeout ${c.health.timeoutMs}ms, deadline ${c.health.deadlineMs}ms)`)
+    return null
+  }
+  const webs = (await ctx.inventory()).containers(color, c.roles.web)
+  const withHealthcheck = new Set(webs.map((w) => w.id))
+  // A container that already exited will not start answering: stop waiting at once.
+  const gone = new AbortController()
+  const watch = setInterval(async () => {
+    const now = (await ctx.inventory(true).catch(() => null))?.containers(color, c.roles.web) ?? []
+    const dead = now.find((x) => x.state === 'exited' || x.state === 'dead')
+    if (dead) gone.abort(`${dead.name} exited: ${dead.status}`)
+  }, 2000)
+  try {
+    const r = await ctx.ui.wait(`waiting for ${url}`, (update) =>
+      waitHealthy(url, {
+        host: c.health.host,
+        status: c.health.status,
+        body: c.health.body,
+        timeoutMs: c.health.timeoutMs,
+        deadlineMs: c.health.deadlineMs,
+        intervalMs: c.health.intervalMs,
+        passes: c.health.passes,
+        signal: AbortSignal.any([ctx.signal, gone.signal]),
+        extra: async () => {
+          for (const w of webs) {
+            if (!withHealthcheck.has(w.id)) continue
+            const h = (await ctx.run(healthStatus(c, w.id))).stdout.trim()
+            // No healthcheck defined: never ask docker again for this container.
+            if (!h) withHealthcheck.delete(w.id)
+            else if (h !== 'healthy') return `docker healthcheck of ${w.name} is ${h}`
+          }
+          return null
+        },
+        onTry: (t) => {
+          update(`${url}: try ${t.attempt}, ${t.reason ?? 'pass'} (${t.passes}/${c.health.passes} passes)`)
+          ctx.ui.event('health-try', { url, attempt: t.attempt, ok: !t.reason, reason: t.reason, ms: Math.round(t.result.ms) })
+        },
+      }),
+    )
+    ctx.checkpoint()
+    if (!r.ok) {
+      const why = gone.signal.aborted ? String(gone.signal.reason) : (r.last?.reason ?? 'no answer')
+      throw new StepError(`${color} web is not healthy at ${url} after ${(r.elapsedMs / 1000).toFixed(1)}s and ${r.tries} tries: ${why}`)
+    }
+    ctx.ui.detail(`  healthy after ${r.tries} tries, ${(r.elapsedMs / 1000).toFixed(1)}s`)
+    return r
+  } finally {
+    clearInterval(watch)
   }
 }

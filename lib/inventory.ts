@@ -1,8 +1,9 @@
-// What runs where, from one `docker ps` of all three projects.
-import type { Config } from './config.ts'
-import { projectName, type Project } from './compose.ts'
+// What runs where, from one `docker ps` of all three projects. Method names say what they
+// return: services (names of compose services) or containers (objects with id and name).
+import type { ContainerState, Effect } from './command.ts'
+import { type Config, type Project, projectName } from './config.ts'
 
-export type ContainerState = 'running' | 'paused' | 'exited' | 'created' | 'restarting' | 'removing' | 'dead'
+export type { ContainerState }
 
 export interface Container {
   readonly id: string
@@ -16,7 +17,7 @@ export interface Container {
   readonly image: string
 }
 
-export function parseInventory(stdout: string): Container[] {
+export function parseContainers(stdout: string): Container[] {
   return stdout
     .split('\n')
     .filter((l) => l.trim())
@@ -28,48 +29,81 @@ export function parseInventory(stdout: string): Container[] {
     })
 }
 
+/**
+ * The host as it will be once the planned changes are made: what a dry run plans the next
+ * step on, so that it prints what the real run would do there.
+ */
+export function project(containers: readonly Container[], effects: readonly Effect[]): Container[] {
+  let out = [...containers]
+  for (const e of effects) {
+    if (e.on === 'project') out = out.filter((c) => c.project !== e.project)
+    else if (e.on === 'containers') {
+      const hit = (c: Container) => e.names.includes(c.name) || e.names.includes(c.id)
+      out = e.to === 'removed' ? out.filter((c) => !hit(c)) : out.map((c) => (hit(c) ? { ...c, state: e.to as ContainerState, status: `(planned) ${e.to}` } : c))
+    } else {
+      for (const service of e.services) {
+        const mine = out.filter((c) => c.project === e.project && c.service === service)
+        if (mine.length) out = out.map((c) => (mine.includes(c) ? { ...c, state: e.to, status: `(planned) ${e.to}` } : c))
+        else {
+          const name = `${e.project}-${service}-1`
+          out.push({ id: name, project: e.project, service, state: e.to, status: `(planned) ${e.to}`, health: '', name, image: '' })
+        }
+      }
+    }
+  }
+  return out
+}
+
+/** States in which a container has processes: a signal reaches it. */
 const RUNNING: readonly ContainerState[] = ['running', 'restarting']
+/** States in which a container is still there, doing nothing: `start` brings it back. */
+const STOPPED: readonly ContainerState[] = ['exited', 'created', 'dead']
 
 export class Inventory {
   constructor(
     readonly config: Config,
-    readonly containers: readonly Container[],
+    readonly all: readonly Container[],
   ) {}
 
-  of(p: Project, services?: readonly string[]): Container[] {
+  /** The containers of a project, optionally of some of its services only. */
+  containers(p: Project, services?: readonly string[]): Container[] {
     const name = projectName(this.config, p)
-    return this.containers.filter((c) => c.project === name && (!services || services.includes(c.service)))
+    return this.all.filter((c) => c.project === name && (!services || services.includes(c.service)))
   }
 
-  /** Services (not containers) of a project whose containers are all in one of the states. */
-  services(p: Project, services: readonly string[], states: readonly ContainerState[]): string[] {
-    const found = this.of(p, services)
-    return services.filter((s) => {
-      const cs = found.filter((c) => c.service === s)
-      return cs.length > 0 && cs.some((c) => states.includes(c.state))
-    })
+  /** Services (not containers) of a project with at least one container in one of the states. */
+  servicesIn(p: Project, services: readonly string[], states: readonly ContainerState[]): string[] {
+    const found = this.containers(p, services)
+    return services.filter((s) => found.some((c) => c.service === s && states.includes(c.state)))
   }
 
-  running(p: Project, services: readonly string[]) {
-    return this.services(p, services, RUNNING)
+  runningServices(p: Project, services: readonly string[]): string[] {
+    return this.servicesIn(p, services, RUNNING)
   }
-  /** The containers (not services) of a project that run: what a signal can reach. */
+  pausedServices(p: Project, services: readonly string[]): string[] {
+    return this.servicesIn(p, services, ['paused'])
+  }
+  stoppedServices(p: Project, services: readonly string[]): string[] {
+    return this.servicesIn(p, services, STOPPED)
+  }
+
+  /** The containers (not services) of a project in one of the states. */
+  containersIn(p: Project, services: readonly string[], states: readonly ContainerState[]): Container[] {
+    return this.containers(p, services).filter((c) => states.includes(c.state))
+  }
+  /** Containers with processes: what a signal can reach. */
   runningContainers(p: Project, services: readonly string[]): Container[] {
-    return this.of(p, services).filter((c) => RUNNING.includes(c.state))
+    return this.containersIn(p, services, RUNNING)
   }
-  paused(p: Project, services: readonly string[]) {
-    return this.services(p, services, ['paused'])
+  /** Frozen containers: what an unpause thaws. */
+  pausedContainers(p: Project, services: readonly string[]): Container[] {
+    return this.containersIn(p, services, ['paused'])
   }
-  /** Names of the frozen containers of these services: what an unpause thaws. */
-  pausedNames(p: Project, services: readonly string[]): string[] {
-    return this.of(p, services)
-      .filter((c) => c.state === 'paused')
-      .map((c) => c.name)
-  }
-  stopped(p: Project, services: readonly string[]) {
-    return this.services(p, services, ['exited', 'created', 'dead'])
-  }
-  exists(p: Project): boolean {
-    return this.of(p).length > 0
+
+  hasProject(p: Project): boolean {
+    return this.containers(p).length > 0
   }
 }
+
+export const names = (cs: readonly Container[]) => cs.map((c) => c.name)
+export const ids = (cs: readonly Container[]) => cs.map((c) => c.id)

@@ -1,104 +1,148 @@
-// One operation at a time. The lock file names its holder; a holder that died is
-// detected by pid and taken over, so nobody has to delete lock files by hand.
-import { mkdirSync, openSync, readFileSync, rmSync, writeSync, closeSync } from 'node:fs'
-import { join } from 'node:path'
+// One operation at a time, held by the kernel: the holder binds a unix socket in Linux's
+// abstract namespace, which exactly one process can bind and which the kernel releases
+// the moment that process dies, however it dies. So a dead holder's lock is free at once,
+// and of any number of processes racing for it exactly one wins; no file is ever deleted
+// on a guess. A file beside it names the holder, for the messages.
+import { createHash } from 'node:crypto'
+import { readFileSync, rmSync } from 'node:fs'
+import { createServer, type Server } from 'node:net'
 import { hostname } from 'node:os'
-import type { Op } from './state.ts'
-import { StateError, whoami } from './state.ts'
+import { join, resolve } from 'node:path'
+import { LockedError, unwritable } from './errors.ts'
+import { PRIVATE, probeWritable, readOwnFile, writeFileAtomic } from './files.ts'
+import { whoami } from './history.ts'
 
 export interface LockInfo {
-  readonly op: Op
+  readonly op: string
   readonly pid: number
   readonly host: string
   readonly who: string
   readonly since: string
 }
 
-export class LockedError extends Error {
-  name = 'LockedError'
-  constructor(readonly holder: LockInfo) {
-    const age = Math.round((Date.now() - Date.parse(holder.since)) / 1000)
-    super(`another ${holder.op} is running: pid ${holder.pid} (${holder.who}), started ${holder.since} (${age}s ago). Wait for it to finish; nothing was changed.`)
-  }
-}
-
 export const lockPath = (stateDir: string) => join(stateDir, 'lock')
 
+/** The abstract socket that is the lock of this state folder (the leading NUL keeps it off the filesystem). */
+export const lockAddress = (stateDir: string) => `\0calmswap-lock-${createHash('sha256').update(resolve(stateDir)).digest('hex').slice(0, 32)}`
+
+/** The holder's note, as written; null when there is none or it is torn. */
 export function readLock(stateDir: string): LockInfo | null {
   try {
-    return JSON.parse(readFileSync(lockPath(stateDir), 'utf8')) as LockInfo
+    const x = JSON.parse(readOwnFile(lockPath(stateDir)) ?? 'null') as LockInfo | null
+    return x && typeof x.pid === 'number' ? x : null
   } catch {
     return null
   }
 }
 
-export function isAlive(info: LockInfo): boolean {
-  // A lock taken on another host (a shared state folder) cannot be checked from here.
-  if (info.host !== hostname()) return true
+/** Whether some process on this host holds the lock of this state folder now. */
+export function lockHeld(stateDir: string): boolean {
+  // /proc/net/unix lists every bound unix socket of this network namespace; abstract ones
+  // start with "@", and node binds the whole address, NUL-padded (shown as "@"s).
+  const want = `@${lockAddress(stateDir).slice(1)}`
   try {
-    process.kill(info.pid, 0)
-    return true
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM'
+    return readFileSync('/proc/net/unix', 'utf8')
+      .split('\n')
+      .some(
+        (l) =>
+          l
+            .split(' ')
+            .at(-1)
+            ?.replace(/(?<=.)@+$/, '') === want,
+      )
+  } catch {
+    const info = readLock(stateDir)
+    if (!info) return false
+    try {
+      process.kill(info.pid, 0)
+      return true
+    } catch (e) {
+      return (e as NodeJS.ErrnoException).code === 'EPERM'
+    }
   }
 }
 
 export interface Lock {
   readonly info: LockInfo
-  /** Set when the lock of a dead holder was taken over. */
+  /** The note of a holder that died without releasing: its operation was cut short. */
   readonly tookOver: LockInfo | null
   release(): void
 }
 
-/** The lock is the first write of every operation: a full disk or read-only folder shows up here. */
-function unwritable(stateDir: string, e: unknown): Error {
-  const code = (e as NodeJS.ErrnoException).code
-  const why = code === 'ENOSPC' || code === 'EDQUOT' ? 'the disk is full' : code === 'EACCES' || code === 'EROFS' || code === 'EPERM' ? 'it is not writable' : (e as Error).message
-  return new StateError(`state folder ${stateDir} cannot be written: ${why}. Nothing was changed. Fix it or set CALMSWAP_STATE_DIR.`)
+const held = new Map<string, { lock: Lock; depth: number }>()
+
+function bind(address: string): Promise<Server | null> {
+  return new Promise((res, rej) => {
+    const server = createServer()
+    server.once('error', (e: NodeJS.ErrnoException) => (e.code === 'EADDRINUSE' ? res(null) : rej(e)))
+    server.listen({ path: address, exclusive: true }, () => {
+      // The lock must not keep the process alive on its own.
+      server.unref()
+      res(server)
+    })
+  })
 }
 
-export function acquireLock(stateDir: string, op: Op): Lock {
+export function lockedMessage(holder: LockInfo | null): string {
+  if (!holder) return 'another calmswap operation holds the lock of this state folder. Wait for it to finish; nothing was changed.'
+  const age = Math.round((Date.now() - Date.parse(holder.since)) / 1000)
+  return `another ${holder.op} is running: pid ${holder.pid} (${holder.who}), started ${holder.since} (${age}s ago). Wait for it to finish; nothing was changed.`
+}
+
+/**
+ * Takes the lock of the state folder for `op`. Re-entrant within one process: a step
+ * script's lock inside a deploy that already holds it is the deploy's.
+ */
+export async function acquireLock(stateDir: string, op: string): Promise<Lock> {
+  const key = resolve(stateDir)
+  const mine = held.get(key)
+  if (mine) {
+    mine.depth++
+    return { ...mine.lock, release: () => void (--mine.depth === 0 && mine.lock.release()) }
+  }
+  // The lock is the first write of every operation: a full disk or read-only folder shows up here.
   try {
-    mkdirSync(stateDir, { recursive: true })
+    probeWritable(stateDir)
   } catch (e) {
     throw unwritable(stateDir, e)
   }
-  const path = lockPath(stateDir)
+  const server = await bind(lockAddress(stateDir))
+  if (!server) throw new LockedError(lockedMessage(readLock(stateDir)))
+  const before = readLock(stateDir)
   const info: LockInfo = { op, pid: process.pid, host: hostname(), who: whoami(), since: new Date().toISOString() }
-  let tookOver: LockInfo | null = null
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      // O_EXCL: of two racing processes exactly one creates the file.
-      const fd = openSync(path, 'wx', 0o644)
-      try {
-        writeSync(fd, JSON.stringify(info))
-      } catch (e) {
-        // An empty lock file left behind would read as a dead holder to the next run.
-        closeSync(fd)
-        rmSync(path, { force: true })
-        throw unwritable(stateDir, e)
-      }
-      closeSync(fd)
-      let released = false
-      return {
-        info,
-        tookOver,
-        release() {
-          if (released) return
-          released = true
-          const now = readLock(stateDir)
-          if (now && now.pid === info.pid && now.host === info.host) rmSync(path, { force: true })
-        },
-      }
-    } catch (e) {
-      if (e instanceof StateError) throw e
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw unwritable(stateDir, e)
-      const holder = readLock(stateDir)
-      if (holder && isAlive(holder)) throw new LockedError(holder)
-      tookOver = holder ?? { op, pid: 0, host: '?', who: '?', since: '?' }
-      rmSync(path, { force: true })
-    }
+  try {
+    writeFileAtomic(lockPath(stateDir), JSON.stringify(info), PRIVATE)
+  } catch (e) {
+    server.close()
+    throw unwritable(stateDir, e)
   }
-  const holder = readLock(stateDir)
-  throw new LockedError(holder ?? info)
+  let released = false
+  const lock: Lock = {
+    info,
+    tookOver: before && !(before.pid === info.pid && before.host === info.host) ? before : null,
+    release() {
+      if (released) return
+      released = true
+      held.delete(key)
+      const now = readLock(stateDir)
+      if (now && now.pid === info.pid && now.host === info.host) {
+        // Removed while the socket still holds the lock: no new holder's note can be lost.
+        rmSync(lockPath(stateDir), { force: true })
+      }
+      server.close()
+    },
+  }
+  held.set(key, { lock, depth: 1 })
+  return lock
+}
+
+/** Runs `fn` under the lock, saying so when it took over from a holder that died. */
+export async function withLock<T>(stateDir: string, op: string, warn: (m: string) => void, fn: () => Promise<T>): Promise<T> {
+  const lock = await acquireLock(stateDir, op)
+  try {
+    if (lock.tookOver) warn(`took over the lock of a ${lock.tookOver.op} (pid ${lock.tookOver.pid}) that is no longer running`)
+    return await fn()
+  } finally {
+    lock.release()
+  }
 }

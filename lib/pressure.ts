@@ -1,12 +1,14 @@
-// CPU pressure: PSI where the kernel has it, the load average where it does not.
+// CPU calm: PSI where the kernel has it, the load average where it does not; and whether
+// a container has finished booting, from its own CPU use.
 import { readFileSync } from 'node:fs'
 import { availableParallelism, loadavg } from 'node:os'
-import { containerCpu, maxCpu } from './compose.ts'
+import { containerCpu, maxCpu } from './commands.ts'
 import type { Ctx } from './context.ts'
+import { sleep } from './deadlines.ts'
 
 export interface Pressure {
   readonly source: 'psi' | 'loadavg'
-  /** PSI "some avg10" in %, or the 1-minute load per core in %. */
+  /** PSI "some avg10" in % (or over a short window), or the 1-minute load per core in %. */
   readonly value: number
   /** PSI "some total" in µs (cumulative stall), when PSI exists. */
   readonly totalUs?: number
@@ -17,6 +19,7 @@ export function parsePsi(text: string): { avg10: number; total: number } | null 
   return m ? { avg10: Number(m[1]), total: Number(m[2]) } : null
 }
 
+/** Pressure now, as the kernel averages it (PSI avg10), or the load average. */
 export function readPressure(psiFile = '/proc/pressure/cpu'): Pressure {
   try {
     const p = parsePsi(readFileSync(psiFile, 'utf8'))
@@ -26,16 +29,15 @@ export function readPressure(psiFile = '/proc/pressure/cpu'): Pressure {
 }
 
 /**
- * CPU pressure over the last `windowMs`, from the growth of PSI's "some total" counter.
- * avg10 lags by design (an exponential 10 s average): right after the old workers stop it
- * still reports their stall for seconds. The same counter over a short window sees a calm
- * CPU as soon as it is calm. Without PSI: the load average.
+ * Pressure over the last `windowMs`, from the growth of PSI's "some total" counter. avg10
+ * lags by design (an exponential 10 s average): right after the old workers stop it still
+ * reports their stall for seconds; the counter over a short window sees calm at once.
  */
-export async function measurePressure(windowMs = 100, psiFile = '/proc/pressure/cpu'): Promise<Pressure> {
+export async function samplePressure(windowMs = 100, psiFile = '/proc/pressure/cpu', signal?: AbortSignal): Promise<Pressure> {
   const a = readPressure(psiFile)
   if (a.source !== 'psi') return a
   const t0 = performance.now()
-  await new Promise((r) => setTimeout(r, windowMs))
+  await sleep(windowMs, signal)
   const b = readPressure(psiFile)
   const elapsedUs = (performance.now() - t0) * 1000
   const value = Math.min(100, Math.round((((b.totalUs ?? 0) - (a.totalUs ?? 0)) / elapsedUs) * 1000) / 10)
@@ -59,11 +61,11 @@ export interface CalmResult {
 }
 
 /**
- * Waits until CPU pressure falls below the threshold, but never past waitMs:
- * a deploy that waits forever for a quiet CPU is as stuck as one that stalls it.
+ * Waits until CPU pressure falls below the threshold, but never past waitMs: a deploy
+ * that waits forever for a quiet CPU is as stuck as one that stalls it.
  */
 export async function waitForCalm(o: CalmOptions): Promise<CalmResult> {
-  const read = o.read ?? (() => measurePressure())
+  const read = o.read ?? (() => samplePressure(100, undefined, o.signal))
   const t0 = performance.now()
   if (o.threshold <= 0) return { calm: true, waitedMs: 0, last: readPressure() }
   let last = await read()
@@ -71,18 +73,14 @@ export async function waitForCalm(o: CalmOptions): Promise<CalmResult> {
     const elapsed = performance.now() - t0
     if (elapsed >= o.waitMs || o.signal?.aborted) return { calm: false, waitedMs: elapsed, last }
     o.onWait?.(last, elapsed)
-    if (last.source !== 'psi') await new Promise((r) => setTimeout(r, Math.min(o.pollMs ?? 500, o.waitMs - elapsed)))
+    if (last.source !== 'psi') await sleep(Math.min(o.pollMs ?? 500, o.waitMs - elapsed), o.signal)
     last = await read()
   }
   return { calm: true, waitedMs: performance.now() - t0, last }
 }
 
-/** Before a stage: waits for calm, logs the wait, and goes on anyway at the deadline. */
-export async function calmBefore(
-  ctx: Ctx,
-  stage: string,
-  read?: () => Promise<Pressure>,
-): Promise<CalmResult | null> {
+/** Before a stage: waits for calm, says how long, and goes on anyway at the deadline. */
+export async function calmBefore(ctx: Ctx, stage: string, read?: () => Promise<Pressure>): Promise<CalmResult | null> {
   const { threshold, waitMs } = ctx.config.calm
   if (threshold <= 0 || ctx.exec.dryRun) return null
   const r = await ctx.ui.wait(`waiting for CPU pressure below ${threshold}% before ${stage}`, (update) =>
@@ -96,49 +94,45 @@ export async function calmBefore(
 }
 
 /** A container using less than this share of one CPU has finished booting. */
-export const SETTLED_CPU_PCT = 20
+export const BOOTED_CPU_PCT = 20
 
-/**
- * After an `up`: waits until the containers it started use less than SETTLED_CPU_PCT of one
- * CPU over 250 ms, i.e. have finished booting, so the next stage does not boot beside them.
- * PSI cannot see this: a process booting alone on a CPU stalls nobody. Same deadline as the
- * calm wait; a container that stays busy (a worker with a backlog) just runs it out.
- */
-export async function settleAfter(ctx: Ctx, what: string, containers: readonly string[], until = 'finish booting'): Promise<Settled | null> {
-  // Checked here too, so that no spinner starts for a wait that will not happen.
-  if (!settles(ctx, containers)) return null
-  const r = await ctx.ui.wait(`waiting for ${what} to ${until}`, (update) =>
-    cpuSettled(ctx, containers, ctx.signal, (cpu) => update(`waiting for ${what} to ${until}: ${cpu.toFixed(0)}% of a CPU`)),
-  )
-  if (r) {
-    ctx.ui.detail(`  ${r.settled ? 'settled' : 'still busy, going on'} after ${Math.round(r.waitedMs)}ms: ${what} (${r.cpu.toFixed(0)}% of a CPU)`)
-    ctx.ui.event('settled', { stage: what, settled: r.settled, waitedMs: Math.round(r.waitedMs), cpuPct: Math.round(r.cpu) })
-  }
-  return r
-}
-
-/** Settle waits are off with the calm wait (CALMSWAP_CPU_CALM=0), in a dry run, and with nothing to watch. */
-const settles = (ctx: Ctx, containers: readonly string[]) => ctx.config.calm.threshold > 0 && !ctx.exec.dryRun && containers.length > 0
-
-export interface Settled {
-  readonly settled: boolean
+export interface Booted {
+  readonly booted: boolean
   readonly waitedMs: number
   readonly cpu: number
 }
 
-/** The wait of settleAfter without its output, for a wait that runs beside another step; `signal` ends it early. */
-export async function cpuSettled(ctx: Ctx, containers: readonly string[], signal?: AbortSignal, onBusy?: (cpu: number) => void): Promise<Settled | null> {
-  if (!settles(ctx, containers)) return null
+/**
+ * Waits until the containers use less than BOOTED_CPU_PCT of one CPU over 250 ms, i.e. have
+ * finished booting, or the calm deadline passes, or `stop` aborts. PSI cannot see this: a
+ * process booting alone on a CPU stalls nobody. Null when there is nothing to wait for (calm
+ * waits off, a dry run, no containers). Quiet: see bootedAfter for the one that reports.
+ */
+export async function whenBooted(ctx: Ctx, ids: readonly string[], stop?: AbortSignal, onBusy?: (cpu: number) => void): Promise<Booted | null> {
+  if (ctx.config.calm.threshold <= 0 || ctx.exec.dryRun || ids.length === 0) return null
   const t0 = performance.now()
   for (;;) {
     const t = performance.now()
-    const res = await ctx.exec.run(containerCpu(ctx.config, containers))
+    const res = await ctx.run(containerCpu(ctx.config, ids))
     // A reading spans 250 ms through the API (~2 s through the CLI); never poll faster.
-    await new Promise((r) => setTimeout(r, Math.max(0, 250 - (performance.now() - t))))
+    await sleep(250 - (performance.now() - t), ctx.signal)
     // Stats unreadable (the containers exited meanwhile): nothing left to wait for.
     const cpu = res.code === 0 ? maxCpu(res.stdout) : 0
     const waitedMs = performance.now() - t0
-    if (cpu < SETTLED_CPU_PCT || waitedMs >= ctx.config.calm.waitMs || signal?.aborted) return { settled: cpu < SETTLED_CPU_PCT, waitedMs, cpu }
+    if (cpu < BOOTED_CPU_PCT || waitedMs >= ctx.config.calm.waitMs || stop?.aborted || ctx.signal.aborted) return { booted: cpu < BOOTED_CPU_PCT, waitedMs, cpu }
     onBusy?.(cpu)
   }
+}
+
+/** After a start: waits until the containers have finished booting, and says how long it took. */
+export async function bootedAfter(ctx: Ctx, what: string, ids: readonly string[]): Promise<Booted | null> {
+  if (ctx.config.calm.threshold <= 0 || ctx.exec.dryRun || ids.length === 0) return null
+  const r = await ctx.ui.wait(`waiting for ${what} to finish booting`, (update) =>
+    whenBooted(ctx, ids, undefined, (cpu) => update(`waiting for ${what} to finish booting: ${cpu.toFixed(0)}% of a CPU`)),
+  )
+  if (r) {
+    ctx.ui.detail(`  ${r.booted ? 'settled' : 'still busy, going on'} after ${Math.round(r.waitedMs)}ms: ${what} (${r.cpu.toFixed(0)}% of a CPU)`)
+    ctx.ui.event('settled', { stage: what, settled: r.booted, waitedMs: Math.round(r.waitedMs), cpuPct: Math.round(r.cpu) })
+  }
+  return r
 }

@@ -1,12 +1,13 @@
-// The live color, the journal of the operation in progress, and the history log.
-// Every write is atomic (write, fsync, rename): a crash leaves the old state or the new.
-import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+// The live color and the operation in progress, in <stateDir>/state.json. Every change is
+// one named transition below, written atomically (lib/files.ts). A file calmswap did not
+// write the way it writes is refused with a clear message, never trusted as it is.
 import { join } from 'node:path'
-import { hostname, userInfo } from 'node:os'
-import type { Color } from './config.ts'
-import { writeFileAtomic } from './exec.ts'
+import { COLORS, type Color } from './config.ts'
+import { StateError, unwritable } from './errors.ts'
+import { PRIVATE, readOwnFile, writeFileAtomic } from './files.ts'
 
 export type Op = 'deploy' | 'rollback' | 'cleanup'
+export const OPS: readonly Op[] = ['deploy', 'rollback', 'cleanup']
 
 export interface Journal {
   readonly op: Op
@@ -20,12 +21,11 @@ export interface Journal {
   readonly done: readonly string[]
   /** The step under way when the journal was last written. */
   readonly current?: string
-  /** When pause-workers sent SIGTERM: the stop grace counts from here. */
+  /** When the old color's workers or singletons were last sent SIGTERM: the stop grace counts from here. */
   readonly signalledAt?: string
+  /** Containers of the old color frozen by this operation, which it must thaw or stop. */
+  readonly frozen?: readonly string[]
 }
-
-/** Whether the old color's workers may have been told to stop (and so need waiting for before a restart). */
-export const workersSignalled = (j: Journal | null | undefined) => Boolean(j && (j.done.includes('pause-workers') || j.current === 'pause-workers'))
 
 export interface Upstream {
   readonly color: Color
@@ -55,114 +55,148 @@ export const EMPTY_STATE: State = {
   updatedAt: null,
 }
 
-export interface HistoryEntry {
-  readonly op: Op
-  readonly at: string
-  readonly user: string
-  readonly host: string
-  readonly from: Color | null
-  readonly to: Color | null
-  readonly release: string | null
-  readonly images?: Record<string, string>
-  readonly steps: readonly { step: string; ms: number; ok: boolean }[]
-  readonly result: 'ok' | 'failed' | 'rolled-back' | 'interrupted'
-  readonly error?: string
-  readonly ms: number
+// ---------------------------------------------------------------- validation
+
+const isColor = (v: unknown): v is Color => COLORS.includes(v as Color)
+const colorOrNull = (v: unknown) => v === null || isColor(v)
+const stringOrNull = (v: unknown) => v === null || typeof v === 'string'
+const port = (v: unknown) => Number.isInteger(v) && (v as number) > 0 && (v as number) < 65536
+const strings = (v: unknown) => Array.isArray(v) && v.every((x) => typeof x === 'string')
+
+/** Every way a journal is not one calmswap could have written; empty when it is fine. */
+export function journalProblems(j: unknown): string[] {
+  if (j === null) return []
+  if (!j || typeof j !== 'object' || Array.isArray(j)) return ['"journal" must be an object or null']
+  const x = j as Record<string, unknown>
+  const p: string[] = []
+  if (!OPS.includes(x.op as Op)) p.push(`"journal.op" is ${JSON.stringify(x.op)}, expected one of ${OPS.join(', ')}`)
+  if (!colorOrNull(x.from)) p.push(`"journal.from" is ${JSON.stringify(x.from)}, expected blue, green or null`)
+  if (!isColor(x.to)) p.push(`"journal.to" is ${JSON.stringify(x.to)}, expected blue or green`)
+  // A deploy whose target is the color it came from would recreate the live web under traffic.
+  if (isColor(x.to) && x.from === x.to && x.op === 'deploy') p.push(`"journal.from" and "journal.to" are both ${x.to}: a deploy always goes from one color to the other`)
+  if (typeof x.release !== 'string') p.push('"journal.release" must be a string')
+  if (typeof x.startedAt !== 'string') p.push('"journal.startedAt" must be a string')
+  if (!Number.isInteger(x.pid)) p.push('"journal.pid" must be a whole number')
+  if (!strings(x.done)) p.push('"journal.done" must be a list of step names')
+  if (x.current !== undefined && typeof x.current !== 'string') p.push('"journal.current" must be a step name')
+  if (x.signalledAt !== undefined && typeof x.signalledAt !== 'string') p.push('"journal.signalledAt" must be a time')
+  if (x.frozen !== undefined && !strings(x.frozen)) p.push('"journal.frozen" must be a list of container names')
+  return p
 }
 
-export class StateError extends Error {
-  name = 'StateError'
-}
-
-export const whoami = () => `${safe(() => userInfo().username, 'unknown')}@${hostname()}`
-function safe<T>(f: () => T, d: T): T {
-  try {
-    return f()
-  } catch {
-    return d
+/** Every way a state file is not one calmswap could have written; empty when it is fine. */
+export function stateProblems(s: unknown): string[] {
+  if (!s || typeof s !== 'object' || Array.isArray(s)) return ['it must hold a JSON object']
+  const x = s as Record<string, unknown>
+  const p: string[] = []
+  if (x.version !== undefined && x.version !== 1) p.push(`"version" is ${JSON.stringify(x.version)}; this calmswap reads version 1`)
+  if (!colorOrNull(x.live ?? null)) p.push(`"live" is ${JSON.stringify(x.live)}, expected blue, green or null`)
+  if (!colorOrNull(x.previous ?? null)) p.push(`"previous" is ${JSON.stringify(x.previous)}, expected blue, green or null`)
+  if (isColor(x.live) && x.live === x.previous) p.push(`"live" and "previous" are both ${x.live}`)
+  for (const k of ['release', 'previousRelease', 'updatedAt']) if (!stringOrNull(x[k] ?? null)) p.push(`"${k}" must be a string or null`)
+  const u = x.upstream ?? null
+  if (u !== null) {
+    const up = u as Record<string, unknown>
+    if (typeof u !== 'object' || !isColor(up.color) || !port(up.port) || !(up.backup === null || port(up.backup))) {
+      p.push(`"upstream" is ${JSON.stringify(u)}, expected {"color": blue|green, "port": <port>, "backup": <port>|null}`)
+    }
   }
+  p.push(...journalProblems(x.journal ?? null))
+  return p
 }
+
+// ---------------------------------------------------------------- the store
 
 export class StateStore {
   readonly file: string
-  readonly historyFile: string
-  /** --dry-run reads state but never writes it. */
+  /** A dry run keeps its changes here, so later steps plan on them; nothing reaches the disk. */
+  private memory: State | null = null
+
   constructor(
     readonly dir: string,
     readonly readOnly = false,
   ) {
     this.file = join(dir, 'state.json')
-    this.historyFile = join(dir, 'history.jsonl')
   }
 
   load(): State {
-    if (!existsSync(this.file)) return EMPTY_STATE
-    let parsed: Partial<State>
+    if (this.memory) return this.memory
+    let text: string | null
     try {
-      parsed = JSON.parse(readFileSync(this.file, 'utf8'))
+      text = readOwnFile(this.file)
     } catch (e) {
-      throw new StateError(`state file ${this.file} is not valid JSON (${(e as Error).message}); restore it or delete it to start over`)
+      throw new StateError(`cannot read the state file ${this.file}: ${(e as Error).message}`)
     }
-    return { ...EMPTY_STATE, ...parsed }
+    if (text === null) return EMPTY_STATE
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(text)
+    } catch (e) {
+      throw new StateError(`state file ${this.file} is not valid JSON (${(e as Error).message}); restore it, or delete it to start over (calmswap then adopts the color that runs)`)
+    }
+    const problems = stateProblems(parsed)
+    if (problems.length) {
+      throw new StateError(
+        `state file ${this.file} is not one calmswap wrote:\n${problems.map((p) => `  - ${p}`).join('\n')}\nRestore it, or delete it to start over (calmswap then adopts the color that runs).`,
+      )
+    }
+    return { ...EMPTY_STATE, ...(parsed as Partial<State>) }
   }
 
-  save(next: State): State {
+  private save(next: State): State {
     const s = { ...next, updatedAt: new Date().toISOString() }
-    if (this.readOnly) return s
+    if (this.readOnly) {
+      this.memory = s
+      return s
+    }
     try {
-      writeFileAtomic(this.file, `${JSON.stringify(s, null, 2)}\n`)
+      writeFileAtomic(this.file, `${JSON.stringify(s, null, 2)}\n`, PRIVATE)
     } catch (e) {
-      throw new StateError(`cannot write state file ${this.file}: ${(e as Error).message}`)
+      throw unwritable(this.dir, e)
     }
     return s
   }
 
-  update(f: (s: State) => State): State {
+  private update(f: (s: State) => State): State {
     return this.save(f(this.load()))
   }
 
-  /**
-   * Proves the state folder takes a write before anything on the host is touched:
-   * an unwritable folder or a full disk must stop a deploy, not strand it halfway.
-   */
-  probeWritable(): void {
-    if (this.readOnly) return
-    const probe = join(this.dir, `.probe-${process.pid}`)
-    try {
-      mkdirSync(this.dir, { recursive: true })
-      writeFileSync(probe, 'x'.repeat(4096))
-      rmSync(probe)
-    } catch (e) {
-      try {
-        rmSync(probe, { force: true })
-      } catch {}
-      const code = (e as NodeJS.ErrnoException).code
-      const why = code === 'ENOSPC' ? 'the disk is full' : code === 'EACCES' || code === 'EROFS' || code === 'EPERM' ? 'it is not writable' : (e as Error).message
-      throw new StateError(`state folder ${this.dir} cannot be written: ${why}. Nothing was changed. Fix it or set CALMSWAP_STATE_DIR.`)
-    }
+  // ---- the transitions: every change of state.json is one of these
+
+  /** The proxy now sends traffic to `upstream`. */
+  recordUpstream(upstream: Upstream): State {
+    return this.update((s) => ({ ...s, upstream }))
   }
 
-  appendHistory(entry: HistoryEntry): void {
-    if (this.readOnly) return
-    try {
-      mkdirSync(this.dir, { recursive: true })
-      appendFileSync(this.historyFile, `${JSON.stringify(entry)}\n`)
-    } catch {
-      // History is a record, not a safety net: losing a line must not fail a deploy that worked.
-    }
+  /** No state, but a color serves: it becomes the live one, as it is. */
+  adopt(live: Color, port: number): State {
+    return this.update((s) => ({ ...s, live, upstream: s.upstream ?? { color: live, port, backup: null } }))
   }
 
-  history(): HistoryEntry[] {
-    if (!existsSync(this.historyFile)) return []
-    return readFileSync(this.historyFile, 'utf8')
-      .split('\n')
-      .filter(Boolean)
-      .flatMap((l) => {
-        try {
-          return [JSON.parse(l) as HistoryEntry]
-        } catch {
-          return []
-        }
-      })
+  /** A deploy finished: `to` serves `release`, `from` is kept warm for a rollback. */
+  deployed(from: Color | null, to: Color, release: string): State {
+    return this.update((s) => ({ ...s, live: to, previous: from, release, previousRelease: s.release, journal: null }))
+  }
+
+  /** A rollback finished: `good` serves again, `bad` is stopped and kept for cleanup. */
+  rolledBack(good: Color | null, bad: Color): State {
+    return this.update((s) => ({
+      ...s,
+      live: good,
+      previous: bad,
+      release: good === s.live ? s.release : s.previousRelease,
+      previousRelease: good === s.live ? (s.journal?.release ?? s.previousRelease) : s.release,
+      journal: null,
+    }))
+  }
+
+  /** The old color is gone (cleanup removed it, or it never existed). */
+  forgetPrevious(): State {
+    return this.update((s) => ({ ...s, previous: null, previousRelease: null, journal: null }))
+  }
+
+  /** The journal's own writes: lib/journal.ts is the only caller. */
+  writeJournal(f: (j: Journal | null) => Journal | null): State {
+    return this.update((s) => ({ ...s, journal: f(s.journal) }))
   }
 }

@@ -1,7 +1,6 @@
 // Human output on stderr (steps, timings, spinner); data and --json events on stdout.
 import pc from 'picocolors'
-import { render, type Cmd } from './compose.ts'
-import type { Via } from './exec.ts'
+import { type Cmd, render } from './command.ts'
 
 export interface UiOptions {
   json?: boolean
@@ -12,29 +11,54 @@ export interface UiOptions {
   out?: NodeJS.WritableStream
 }
 
+const FRAMES = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏']
+
+export const fmtMs = (ms: number) => (ms < 1000 ? `${Math.round(ms)}ms` : `${(ms / 1000).toFixed(1)}s`)
+
+/**
+ * Text from outside (container logs, a daemon's error) made safe for a terminal: escape
+ * sequences and other control characters could move the cursor, retitle the window or
+ * hide lines. Newlines and tabs stay.
+ */
+export function sanitize(text: string): string {
+  return text
+    .replace(/\x1b\[[0-?]*[ -/]*[@-~]/g, '') // CSI: colors, cursor moves
+    .replace(/\x1b\][^\x07\x1b]*(\x07|\x1b\\)?/g, '') // OSC: titles, hyperlinks
+    .replace(/\x1b[@-_]/g, '')
+    .replace(/[\x00-\x08\x0b-\x1f\x7f\x9b]/g, '')
+}
+
+/**
+ * A terminal that went away (an SSH session that dropped) must not crash an operation
+ * halfway: its writes fail with EIO or EPIPE from then on, and are dropped.
+ */
+function guard(stream: NodeJS.WritableStream): NodeJS.WritableStream {
+  const s = stream as NodeJS.WritableStream & { __calmswapGuard?: boolean; on?: (ev: string, f: (e: Error) => void) => void }
+  if (!s.__calmswapGuard && typeof s.on === 'function') {
+    s.on('error', () => {})
+    s.__calmswapGuard = true
+  }
+  return stream
+}
+
 export interface Timing {
   readonly step: string
   readonly ms: number
   readonly ok: boolean
 }
 
-const FRAMES = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏']
-
-export const fmtMs = (ms: number) => (ms < 1000 ? `${Math.round(ms)}ms` : `${(ms / 1000).toFixed(1)}s`)
-
 export class Ui {
   readonly json: boolean
   readonly verbose: boolean
   readonly interactive: boolean
   readonly c: ReturnType<typeof pc.createColors>
-  readonly timings: Timing[] = []
   private readonly err: NodeJS.WritableStream
   private readonly out: NodeJS.WritableStream
   private spinners = 0
 
   constructor(o: UiOptions = {}) {
-    this.err = o.err ?? process.stderr
-    this.out = o.out ?? process.stdout
+    this.err = guard(o.err ?? process.stderr)
+    this.out = guard(o.out ?? process.stdout)
     const tty = Boolean((this.err as { isTTY?: boolean }).isTTY)
     this.json = o.json ?? false
     this.verbose = o.verbose ?? false
@@ -42,19 +66,25 @@ export class Ui {
     this.interactive = o.interactive ?? (tty && !process.env.CI && !this.json)
   }
 
+  private write(stream: NodeJS.WritableStream, text: string) {
+    try {
+      stream.write(text)
+    } catch {}
+  }
+
   /** One JSON object per line on stdout, for machines. */
   event(type: string, data: Record<string, unknown> = {}) {
-    if (this.json) this.out.write(`${JSON.stringify({ type, at: new Date().toISOString(), ...data })}\n`)
+    if (this.json) this.write(this.out, `${JSON.stringify({ type, at: new Date().toISOString(), ...data })}\n`)
   }
 
   /** Data, for pipes: always stdout. */
   data(text: string) {
-    this.out.write(text.endsWith('\n') ? text : `${text}\n`)
+    this.write(this.out, text.endsWith('\n') ? text : `${text}\n`)
   }
 
   private line(text: string) {
     // A line written while a spinner runs (a step beside a wait) replaces the spinner's line.
-    this.err.write(`${this.spinners ? '\r\x1b[2K' : ''}${text}\n`)
+    this.write(this.err, `${this.spinners ? '\r\x1b[2K' : ''}${text}\n`)
   }
 
   info(msg: string) {
@@ -76,12 +106,12 @@ export class Ui {
     this.line(this.c.green(`✓ ${msg}`))
   }
 
-  command(cmd: Cmd, planned: boolean, via: Via = 'cli') {
+  command(cmd: Cmd, planned: boolean, via: 'cli' | 'api') {
     if (this.verbose && !planned) this.line(this.c.dim(`  ${via === 'api' ? '(api)' : '$'} ${render(cmd)}`))
     this.event('command', { argv: cmd.argv, env: cmd.env ?? {}, planned, via })
   }
 
-  /** Runs one named step: a header, then its time, or its failure. */
+  /** Prints one named step: a header, then its time, or its failure. */
   async step<T>(name: string, fn: () => Promise<T>): Promise<T> {
     const t0 = performance.now()
     this.line(`${this.c.cyan('▸')} ${this.c.bold(name)}`)
@@ -89,13 +119,11 @@ export class Ui {
     try {
       const r = await fn()
       const ms = performance.now() - t0
-      this.timings.push({ step: name, ms, ok: true })
       this.line(`${this.c.green('✓')} ${name} ${this.c.dim(fmtMs(ms))}`)
       this.event('step-end', { step: name, ms: Math.round(ms), ok: true })
       return r
     } catch (e) {
       const ms = performance.now() - t0
-      this.timings.push({ step: name, ms, ok: false })
       this.line(`${this.c.red('✗')} ${name} ${this.c.dim(fmtMs(ms))}`)
       this.event('step-end', { step: name, ms: Math.round(ms), ok: false, error: (e as Error).message })
       throw e
@@ -108,7 +136,7 @@ export class Ui {
     let text = label
     if (!this.interactive) return fn((t) => (text = t))
     let i = 0
-    const draw = () => this.err.write(`\r\x1b[2K${this.c.cyan(FRAMES[i++ % FRAMES.length]!)} ${text} ${this.c.dim(fmtMs(performance.now() - t0))}`)
+    const draw = () => this.write(this.err, `\r\x1b[2K${this.c.cyan(FRAMES[i++ % FRAMES.length]!)} ${text} ${this.c.dim(fmtMs(performance.now() - t0))}`)
     const timer = setInterval(draw, 100)
     this.spinners++
     draw()
@@ -117,16 +145,16 @@ export class Ui {
     } finally {
       this.spinners--
       clearInterval(timer)
-      this.err.write('\r\x1b[2K')
+      this.write(this.err, '\r\x1b[2K')
     }
   }
 
-  summary(title: string) {
-    if (!this.timings.length) return
-    const total = this.timings.reduce((a, t) => a + t.ms, 0)
-    const width = Math.max(...this.timings.map((t) => t.step.length))
+  summary(title: string, timings: readonly Timing[]) {
+    if (!timings.length) return
+    const total = timings.reduce((a, t) => a + t.ms, 0)
+    const width = Math.max(...timings.map((t) => t.step.length))
     this.line(this.c.bold(title))
-    for (const t of this.timings) this.line(`  ${t.ok ? this.c.green('✓') : this.c.red('✗')} ${t.step.padEnd(width)}  ${fmtMs(t.ms).padStart(7)}`)
+    for (const t of timings) this.line(`  ${t.ok ? this.c.green('✓') : this.c.red('✗')} ${t.step.padEnd(width)}  ${fmtMs(t.ms).padStart(7)}`)
     this.line(`    ${'total'.padEnd(width)}  ${fmtMs(total).padStart(7)}`)
   }
 }

@@ -1,108 +1,15 @@
 #!/usr/bin/env -S npx tsx
-// Checks everything a deploy depends on, and prints the exact fix for each problem.
-import { createServer } from 'node:net'
-import { existsSync } from 'node:fs'
-import { COLORS } from '../lib/config.ts'
-import { composeVersion, dockerInfo, dockerExec } from '../lib/compose.ts'
-import type { Ctx } from '../lib/context.ts'
-import { checkContract, readComposeModel } from '../lib/contract.ts'
-import { CommandError } from '../lib/exec.ts'
-import { isAlive, readLock } from '../lib/lock.ts'
-import { readPressure } from '../lib/pressure.ts'
-import { proxyContainer } from '../lib/traffic.ts'
+// doctor: checks everything a deploy depends on, and prints the exact fix for each problem.
 import { isMain, run } from '../lib/cli.ts'
-
-export interface Check {
-  readonly name: string
-  readonly ok: boolean
-  readonly detail: string
-  readonly fix?: string
-}
-
-const portFree = (port: number) =>
-  new Promise<boolean>((resolve) => {
-    const s = createServer()
-    s.once('error', () => resolve(false))
-    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)))
-  })
-
-export async function doctor(ctx: Ctx): Promise<Check[]> {
-  const c = ctx.config
-  const checks: Check[] = []
-  const add = (name: string, ok: boolean, detail: string, fix?: string) => checks.push({ name, ok, detail, fix: ok ? undefined : fix })
-
-  const info = await ctx.exec.run(dockerInfo(c))
-  const docker = info.code === 0
-  add('docker engine', docker, docker ? `server ${info.stdout.trim()}` : (info.stderr || info.stdout).trim().split('\n').at(-1) ?? 'no answer',
-    'start it: `make docker` (Debian: installs docker.io and starts dockerd), or `sudo systemctl start docker`; check DOCKER_HOST')
-
-  const v2 = await ctx.exec.run(composeVersion(c))
-  const v1 = await ctx.exec.run({ argv: ['docker-compose', 'version', '--short'], mutates: false })
-  add('compose v2', v2.code === 0, v2.code === 0 ? `docker compose ${v2.stdout.trim()}` : v1.code === 0 ? `only Compose v1 (docker-compose ${v1.stdout.trim()}) is installed` : 'no `docker compose` plugin',
-    'calmswap needs the v2 CLI plugin (`docker compose config --format json`, `--no-deps` per project); v1 cannot do either. `make docker` installs the v2 plugin from Debian trixie into /usr/local/lib/docker/cli-plugins/ without touching apt sources')
-
-  add('config', true, `prefix ${c.prefix}, ports ${c.ports.blue}/${c.ports.green}, ${c.pauseMode} mode, proxy ${c.proxy.mode}`)
-
-  if (docker && v2.code === 0) {
-    try {
-      const problems = checkContract(c, await readComposeModel(ctx.exec, c))
-      add('compose contract', problems.length === 0, problems.length ? problems.join('\n') : `${c.composeFile}: roles exist, ${c.portVar} is published, stateful services stay shared`, 'see each line above')
-    } catch (e) {
-      add('compose contract', false, e instanceof CommandError ? e.result.stderr.trim() : (e as Error).message, `fix ${c.composeFile} until \`docker compose -f ${c.composeFile} config\` passes`)
-    }
-    const inv = await ctx.inventory()
-    const dup = COLORS.flatMap((col) => inv.of(col, c.roles.shared).map((x) => x.name))
-    add('shared not duplicated', dup.length === 0, dup.length ? `shared services running inside a color: ${dup.join(', ')}` : 'no shared service runs inside a color',
-      `remove them: docker rm -f ${dup.join(' ')} (colored \`up\` calls use --no-deps, so only a manual \`docker compose up\` without -p can create these)`)
-
-    if (c.proxy.mode === 'container') {
-      const proxy = await proxyContainer(ctx)
-      if (!proxy) add('nginx -t', true, 'proxy container not running yet: it starts with the first deploy')
-      else {
-        const r = await ctx.exec.run(dockerExec(c, proxy, ['nginx', '-t'], false))
-        add('nginx -t', r.code === 0, (r.stderr || r.stdout).trim().split('\n').at(-1) ?? '', `fix the nginx config, then: docker exec ${proxy} nginx -t`)
-      }
-    }
-  }
-  if (c.proxy.mode === 'host') {
-    const r = await ctx.exec.run({ argv: [c.proxy.nginx, '-t'], mutates: false })
-    add('nginx -t', r.code === 0, (r.stderr || r.stdout).trim().split('\n').at(-1) ?? '', `make ${c.proxy.nginx} -t pass; include ${c.proxy.upstreamFile} in its http block`)
-  }
-
-  const inv = docker ? await ctx.inventory() : null
-  const wanted: [string, number, boolean][] = COLORS.map((col) => [`${col} web`, c.ports[col], Boolean(inv?.running(col, c.roles.web).length)])
-  if (c.proxy.url) wanted.push(['proxy', Number(new URL(c.proxy.url).port || 80), Boolean(inv?.running('shared', [c.proxy.service]).length)])
-  for (const [what, port, ours] of wanted) {
-    const free = await portFree(port)
-    add(`port ${port}`, free || ours, free ? `free for ${what}` : ours ? `in use by calmswap's ${what}` : `in use by something else`,
-      `find it with \`ss -ltnp 'sport = :${port}'\`, stop it, or pick another port (CALMSWAP_BLUE_PORT / CALMSWAP_GREEN_PORT / CALMSWAP_PROXY_URL)`)
-  }
-
-  try {
-    ctx.state.probeWritable()
-    add('state folder', true, c.stateDir)
-  } catch (e) {
-    add('state folder', false, (e as Error).message, `make ${c.stateDir} writable, or set CALMSWAP_STATE_DIR`)
-  }
-  const lock = readLock(c.stateDir)
-  add('lock', !lock || isAlive(lock), lock ? `${lock.op} by pid ${lock.pid} (${lock.who}) since ${lock.since}${isAlive(lock) ? ', running' : ', holder gone'}` : 'free',
-    'the holder died; the next deploy, rollback or cleanup takes the lock over by itself')
-  const p = readPressure()
-  add('cpu pressure', true, p.source === 'psi' ? `PSI available, some avg10 ${p.value}%` : `no PSI in this kernel: calm-waits use the load average (${p.value}% of cores)`)
-  add('compose file', existsSync(c.composeFile), c.composeFile, 'set CALMSWAP_COMPOSE_FILE')
-  return checks
-}
+import { doctor, formatChecks } from '../lib/doctor.ts'
 
 if (isMain(import.meta.url, 'doctor')) {
-  void run({ name: 'doctor', jsonIsData: true, summary: 'check docker, compose, config, the compose contract, nginx and ports', usage: 'doctor [--json]' }, async (ctx, { flags }) => {
-    const checks = await doctor(ctx)
-    if (flags.json) ctx.ui.data(JSON.stringify(checks, null, 2))
-    else {
-      for (const k of checks) {
-        ctx.ui.data(`${k.ok ? ctx.ui.c.green('✓') : ctx.ui.c.red('✗')} ${k.name.padEnd(22)} ${k.detail.split('\n').join(`\n${' '.repeat(25)}`)}`)
-        if (k.fix) ctx.ui.data(`  ${ctx.ui.c.yellow('fix:')} ${k.fix}`)
-      }
-    }
-    return checks.every((k) => k.ok) ? 0 : 1
-  })
+  void run(
+    { name: 'doctor', jsonIsData: true, summary: 'check docker, compose, config, the compose contract, nginx and ports', usage: 'doctor [--json]' },
+    async (ctx, { flags }) => {
+      const checks = await doctor(ctx)
+      ctx.ui.data(flags.json ? JSON.stringify(checks, null, 2) : formatChecks(checks, ctx.ui.c))
+      return checks.every((k) => k.ok) ? 0 : 1
+    },
+  )
 }

@@ -1,21 +1,8 @@
 #!/usr/bin/env -S npx tsx
-// Step 2: start only the new color's web (and other core services). Workers wait until
-// traffic has switched, so the box never runs two sets of them.
-import type { Color } from '../lib/config.ts'
+// up-core: start only a color's web and core services; its workers wait for the switch.
+import { colorArg, isMain, run } from '../lib/cli.ts'
 import { otherColor } from '../lib/config.ts'
-import { up } from '../lib/compose.ts'
-import type { Ctx } from '../lib/context.ts'
-import { must } from '../lib/exec.ts'
-import { calmBefore } from '../lib/pressure.ts'
-import { isMain, run } from '../lib/cli.ts'
-import { colorArg } from './switch.ts'
-
-export async function upCore(ctx: Ctx, color: Color): Promise<void> {
-  const c = ctx.config
-  await calmBefore(ctx, 'up-core')
-  ctx.checkpoint()
-  await must(ctx.exec, { ...up(c, color, [...c.roles.web, ...c.roles.core]), timeoutMs: 600_000 })
-}
+import { startCore } from '../lib/deploy.ts'
 
 if (isMain(import.meta.url, 'up-core')) {
   void run(
@@ -25,10 +12,11 @@ if (isMain(import.meta.url, 'up-core')) {
       usage: 'up-core [--color blue|green]   (default: the color that is not live)',
       options: { color: { type: 'string' } },
       dryRun: true,
+      lock: 'up-core',
     },
     async (ctx, { flags }) => {
       const live = ctx.state.load().live
-      await upCore(ctx, colorArg(flags.color, live ? otherColor(live) : 'blue')!)
+      await startCore(ctx, colorArg(flags.color, live ? otherColor(live) : 'blue'))
     },
   )
 }

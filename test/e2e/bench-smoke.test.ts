@@ -108,7 +108,9 @@ describe.skipIf(!dockerReachable)('make bench --smoke', () => {
     expect(svg.trimEnd().endsWith('</svg>')).toBe(true)
     expect(JSON.parse(readFileSync(join(out, 'timeline.json'), 'utf8'))[0].good.requests.length).toBe(good.requests.total)
 
-    const left = execFileSync('docker', ['ps', '-a', '--format', '{{.Names}}', '--filter', `name=${s.prefix}-`]).toString().trim()
+    const left = execFileSync('docker', ['ps', '-a', '--format', '{{.Names}}', '--filter', `name=${s.prefix}-`])
+      .toString()
+      .trim()
     expect(left).toBe('')
   }, 300_000)
 })

@@ -1,7 +1,7 @@
 // Issue 2, the core promise: first deploy, blue → green → blue with traffic flowing,
 // cleanup, rollback, one beat at a time, one deploy at a time.
 import { describe, expect, test } from 'vitest'
-import { beatPeak, describeLoad, events, Stack, useStack, waitFor } from './harness.ts'
+import { beatPeak, describeLoad, events, type Stack, useStack, waitFor } from './harness.ts'
 
 let stack: Stack
 
@@ -94,7 +94,10 @@ describe.sequential('core', () => {
     expect(await stack.states('green')).toEqual({ web: 'running', worker: 'running', beat: 'running' })
     const blue = await stack.containers('blue')
     expect(blue.map((c) => c.service).sort()).toEqual(['beat', 'web', 'worker'])
-    expect(blue.filter((c) => c.state !== 'exited'), 'blue is stopped').toEqual([])
+    expect(
+      blue.filter((c) => c.state !== 'exited'),
+      'blue is stopped',
+    ).toEqual([])
     expect(stack.state()).toMatchObject({ live: 'green', previous: 'blue', journal: null })
 
     // The resumed green worker works: it runs tasks again and the backlog the deploy and

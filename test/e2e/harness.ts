@@ -4,7 +4,7 @@
 //
 // Everything talks to 127.0.0.1 only: the proxy's port, the colors' published ports,
 // and Redis through `docker exec` into the shared Redis container.
-import { spawn, execFile, type ChildProcess } from 'node:child_process'
+import { type ChildProcess, execFile, spawn } from 'node:child_process'
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -96,7 +96,10 @@ export function stepResults(r: { stdout: string }): Record<string, boolean> {
 }
 
 /** Every command calmswap ran, as argv arrays. */
-export const commands = (r: { stdout: string }): string[][] => events(r).filter((e) => e.type === 'command').map((e) => e.argv)
+export const commands = (r: { stdout: string }): string[][] =>
+  events(r)
+    .filter((e) => e.type === 'command')
+    .map((e) => e.argv)
 
 export interface Background {
   readonly child: ChildProcess
@@ -149,7 +152,15 @@ export function startLoad(url: string, o: { rps?: number; maxMs?: number; maxInF
   const rps = o.rps ?? 20
   const timeoutMs = o.timeoutMs ?? 10_000
   const maxInFlight = o.maxInFlight ?? 50
-  const s = { sent: 0, ok: 0, failed: 0, statuses: {} as Record<string, number>, errors: {} as Record<string, number>, colors: {} as Record<string, number>, samples: [] as string[] }
+  const s = {
+    sent: 0,
+    ok: 0,
+    failed: 0,
+    statuses: {} as Record<string, number>,
+    errors: {} as Record<string, number>,
+    colors: {} as Record<string, number>,
+    samples: [] as string[],
+  }
   const t0 = Date.now()
   const inflight = new Set<Promise<void>>()
   const fail = (what: string, bucket: Record<string, number>, key: string) => {
@@ -266,7 +277,11 @@ export class Stack {
 
   /** A fresh stack named after the test file: e2e-<file>-<random4>. Nothing is started. */
   static async create(testFile: string): Promise<Stack> {
-    const short = basename(testFile).replace(/\.test\.ts$/, '').toLowerCase().replace(/[^a-z0-9]+/g, '-').slice(0, 20)
+    const short = basename(testFile)
+      .replace(/\.test\.ts$/, '')
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .slice(0, 20)
     const prefix = `e2e-${short}-${Math.random().toString(36).slice(2, 6).padEnd(4, '0')}`
     const stateDir = mkdtempSync(join(tmpdir(), `${prefix}-`))
     const [proxy, blue, green, redis] = await freePorts(4)
@@ -282,7 +297,8 @@ export class Stack {
   /** The env a script gets: the caller's env minus any CALMSWAP_* or stack setting, plus this stack's. */
   scriptEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
     const base: NodeJS.ProcessEnv = {}
-    const ours = /^(CALMSWAP_|APP_FAULT$|BOOT_DELAY$|VISIBILITY_TIMEOUT$|BEAT_EVERY$|WORKER_CONCURRENCY$|APP_CPUSET$|PROXY_PORT$|REDIS_PORT$|WEB_PORT$|DEPLOY_COLOR$|DOCKER_HOST$|DOCKER_CONTEXT$|COMPOSE_)/
+    const ours =
+      /^(CALMSWAP_|APP_FAULT$|BOOT_DELAY$|VISIBILITY_TIMEOUT$|BEAT_EVERY$|WORKER_CONCURRENCY$|APP_CPUSET$|PROXY_PORT$|REDIS_PORT$|WEB_PORT$|DEPLOY_COLOR$|DOCKER_HOST$|DOCKER_CONTEXT$|COMPOSE_)/
     for (const [k, v] of Object.entries(process.env)) if (!ours.test(k)) base[k] = v
     const env: NodeJS.ProcessEnv = { ...base, ...this.env, NO_COLOR: '1', CI: 'true' }
     for (const [k, v] of Object.entries(extra)) {
@@ -304,7 +320,10 @@ export class Stack {
     const dir = process.env.E2E_LOG_DIR
     if (!dir) return
     mkdirSync(dir, { recursive: true })
-    appendFileSync(join(dir, `${this.prefix}.log`), `=== ${new Date().toISOString()} ${script} ${args.join(' ')} ${JSON.stringify(extra)} -> code ${r.code} signal ${r.signal}\n${r.stderr}\n`)
+    appendFileSync(
+      join(dir, `${this.prefix}.log`),
+      `=== ${new Date().toISOString()} ${script} ${args.join(' ')} ${JSON.stringify(extra)} -> code ${r.code} signal ${r.signal}\n${r.stderr}\n`,
+    )
   }
 
   /** Starts dist/<script>.mjs in the background; stdin is not a terminal. */
@@ -390,7 +409,15 @@ export class Stack {
 
   /** All containers of one of this stack's projects, any state. */
   async containers(p: Project): Promise<ContainerRow[]> {
-    const r = await docker(['ps', '-a', '--no-trunc', '--filter', `label=com.docker.compose.project=${this.project(p)}`, '--format', '{{.ID}}\t{{.Names}}\t{{.Label "com.docker.compose.service"}}\t{{.State}}\t{{.Status}}'])
+    const r = await docker([
+      'ps',
+      '-a',
+      '--no-trunc',
+      '--filter',
+      `label=com.docker.compose.project=${this.project(p)}`,
+      '--format',
+      '{{.ID}}\t{{.Names}}\t{{.Label "com.docker.compose.service"}}\t{{.State}}\t{{.Status}}',
+    ])
     if (r.code !== 0) throw new Error(`docker ps failed: ${r.stderr}`)
     return r.stdout
       .split('\n')

@@ -1,7 +1,7 @@
 // Releases whose web is broken (APP_FAULT) must never take the traffic: the deploy fails
 // with exit 1, rolls back on its own, and blue serves on as if nothing happened.
 import { describe, expect, test } from 'vitest'
-import { beatPeak, describeLoad, events, type LoadStats, type RunResult, Stack, stepResults, useStack, waitFor } from './harness.ts'
+import { beatPeak, describeLoad, events, type LoadStats, type RunResult, type Stack, stepResults, useStack, waitFor } from './harness.ts'
 
 let stack: Stack
 
@@ -31,7 +31,10 @@ async function expectRolledBackToBlue(r: RunResult, stats: LoadStats) {
   expect(await stack.servingColor()).toBe('blue')
   expect(await stack.states('blue')).toEqual({ web: 'running', worker: 'running', beat: 'running' })
   const green = await stack.containers('green')
-  expect(green.filter((c) => c.state === 'running' || c.state === 'paused'), 'green is stopped').toEqual([])
+  expect(
+    green.filter((c) => c.state === 'running' || c.state === 'paused'),
+    'green is stopped',
+  ).toEqual([])
   expect(stack.state()).toMatchObject({ live: 'blue', previous: 'green', journal: null, upstream: { color: 'blue', backup: null } })
   expect(await stack.runningBeats()).toEqual([stack.project('blue')])
 }

@@ -5,7 +5,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
-import { commands, describeLoad, events, Stack, stepResults, useStack } from './harness.ts'
+import { describeLoad, events, type Stack, stepResults, useStack } from './harness.ts'
 
 let stack: Stack
 let scratch: string
@@ -27,7 +27,12 @@ async function hostPicture() {
   }
 }
 
-const readAll = (dir: string) => Object.fromEntries(readdirSync(dir, { recursive: true, withFileTypes: true }).filter((d) => d.isFile()).map((d) => [join(d.parentPath, d.name).slice(dir.length + 1), readFileSync(join(d.parentPath, d.name))]))
+const readAll = (dir: string) =>
+  Object.fromEntries(
+    readdirSync(dir, { recursive: true, withFileTypes: true })
+      .filter((d) => d.isFile())
+      .map((d) => [join(d.parentPath, d.name).slice(dir.length + 1), readFileSync(join(d.parentPath, d.name))]),
+  )
 
 /**
  * Mounts a small tmpfs over the state folder, holding a copy of what is there, for the
@@ -115,7 +120,10 @@ describe.sequential('infrastructure faults', () => {
 
   test('nginx -t rejecting the new upstream: exit 1, no reload, upstream file unchanged, blue serves', async () => {
     const template = join(scratch, 'broken-upstream.conf')
-    writeFileSync(template, 'upstream {{name}} {\n  server 127.0.0.1:{{port}};\n  {{backup}}\n  this_is_not_an_nginx_directive on;\n}\nmap $host $calmswap_color { default "{{color}}"; }\n')
+    writeFileSync(
+      template,
+      'upstream {{name}} {\n  server 127.0.0.1:{{port}};\n  {{backup}}\n  this_is_not_an_nginx_directive on;\n}\nmap $host $calmswap_color { default "{{color}}"; }\n',
+    )
     const before = await hostPicture()
     const load = stack.load({ rps: 20 })
     const r = await stack.run('deploy', ['--json'], { CALMSWAP_UPSTREAM_TEMPLATE: template })

@@ -2,7 +2,7 @@
 // next deploy reports the interrupted run, takes over the dead lock and finishes.
 import { existsSync } from 'node:fs'
 import { describe, expect, test } from 'vitest'
-import { describeLoad, jsonDocument, Stack, useStack } from './harness.ts'
+import { describeLoad, jsonDocument, type Stack, useStack } from './harness.ts'
 
 let stack: Stack
 

@@ -1,7 +1,7 @@
 // CALMSWAP_PAUSE_MODE=pause: the old workers are frozen (cgroup freezer), beat is stopped,
 // a rollback thaws them, and cleanup thaws them before removing them.
 import { describe, expect, test } from 'vitest'
-import { describeLoad, Stack, useStack, waitFor } from './harness.ts'
+import { describeLoad, type Stack, useStack, waitFor } from './harness.ts'
 
 let stack: Stack
 const pause = { CALMSWAP_PAUSE_MODE: 'pause' }

@@ -1,13 +1,14 @@
+import { existsSync } from 'node:fs'
 import { afterEach, describe, expect, it } from 'vitest'
-import { ConfigError } from '../../lib/config.ts'
-import { DryRunExecutor } from '../../lib/exec.ts'
-import { makeContext } from '../../lib/context.ts'
-import { LockedError, acquireLock } from '../../lib/lock.ts'
-import { Interrupted } from '../../lib/errors.ts'
-import { deploy } from '../../scripts/deploy.ts'
-import { rollback } from '../../scripts/rollback.ts'
-import { cleanup } from '../../scripts/cleanup.ts'
-import { blueLive, harness, type Harness } from './world.ts'
+import { cleanup } from '../../lib/cleanup.ts'
+import { deploy } from '../../lib/deploy.ts'
+import { ConfigError, LockedError } from '../../lib/errors.ts'
+import { readHistory } from '../../lib/history.ts'
+import { lockPath } from '../../lib/lock.ts'
+import { rollback } from '../../lib/rollback.ts'
+import { dryRun } from './dry-run.ts'
+import { holdLock } from './hold-lock.ts'
+import { blueLive, type Harness, harness } from './world.ts'
 
 let h: Harness
 afterEach(() => h?.close())
@@ -16,14 +17,37 @@ describe('deploy plan', () => {
   it('first deploy bootstraps shared, then blue, then the switch', async () => {
     h = await harness()
     await deploy(h.ctx)
-    expect(h.plan()).toEqual(['blue build web worker beat', 'write', 'shared up redis proxy', 'blue up web', 'blue create beat worker', 'write', 'reload', 'start app-blue-beat-1', 'start app-blue-worker-1'])
+    expect(h.plan()).toEqual([
+      'blue build web worker beat',
+      'write',
+      'shared up redis proxy',
+      'blue up web',
+      'blue create beat worker',
+      'write',
+      'reload',
+      'start app-blue-beat-1',
+      'start app-blue-worker-1',
+    ])
     expect(h.ctx.state.load()).toMatchObject({ live: 'blue', previous: null, journal: null, release: 'r2' })
   })
 
   it('blue → green: build first, old workers frozen and beat stopped, web alone, switch with blue as backup, old workers stopped, then new ones', async () => {
     h = await harness({ state: { live: 'blue', release: 'r1' }, setup: blueLive })
     await deploy(h.ctx)
-    expect(h.plan()).toEqual(['green build web worker beat', 'pause app-blue-worker-1', 'kill SIGTERM app-blue-beat-1', 'green up web', 'green create beat worker', 'write', 'reload', 'unpause app-blue-worker-1', 'kill SIGTERM app-blue-worker-1', 'docker wait id-app-blue-worker-1 id-app-blue-beat-1', 'start app-green-beat-1', 'start app-green-worker-1'])
+    expect(h.plan()).toEqual([
+      'green build web worker beat',
+      'pause app-blue-worker-1',
+      'kill SIGTERM app-blue-beat-1',
+      'green up web',
+      'green create beat worker',
+      'write',
+      'reload',
+      'unpause app-blue-worker-1',
+      'kill SIGTERM app-blue-worker-1',
+      'docker wait id-app-blue-worker-1 id-app-blue-beat-1',
+      'start app-green-beat-1',
+      'start app-green-worker-1',
+    ])
     expect([...h.exec.files.values()].at(-1)).toMatch(new RegExp(`server 127.0.0.1:${h.config.ports.green};\\n  server 127.0.0.1:${h.config.ports.blue} backup;`))
     expect(h.ctx.state.load()).toMatchObject({ live: 'green', previous: 'blue', release: 'r2', previousRelease: 'r1' })
   })
@@ -32,7 +56,9 @@ describe('deploy plan', () => {
     h = await harness({ state: { live: 'blue' }, setup: blueLive, env: { CALMSWAP_CPU_CALM: '100', CALMSWAP_CPU_WAIT: '5s' } })
     h.world.cpu = { beat: [95, 60, 3] }
     await deploy(h.ctx)
-    const seen = h.exec.calls.map((c) => (['stats', 'start'].includes(c.argv[1]!) ? c.argv.slice(1, 2).join(' ') : c.argv.slice(6, 8).join(' '))).filter((x) => /^(stats|start|up)/.test(x))
+    const seen = h.exec.calls
+      .map((c) => (['stats', 'start'].includes(c.argv[1]!) ? c.argv.slice(1, 2).join(' ') : c.argv.slice(6, 8).join(' ')))
+      .filter((x) => /^(stats|start|up)/.test(x))
     expect(seen).toEqual(['up -d', 'stats', 'up --no-start', 'start', 'stats', 'stats', 'stats', 'start'])
     expect(h.exec.calls.filter((c) => c.argv[1] === 'stats').map((c) => c.argv.slice(5))).toEqual([['id-app-green-web-1'], ...Array(3).fill(['id-app-green-beat-1'])])
     expect(h.out.join('')).toMatch(/settled after \d+ms: beat \(3% of a CPU\)/)
@@ -90,7 +116,12 @@ describe('deploy plan', () => {
     const wait = h.exec.calls.find((c) => c.argv[1] === 'wait')!
     expect(wait.timeoutMs).toBeGreaterThan(80_000)
     expect(wait.timeoutMs).toBeLessThanOrEqual(90_000)
-    expect(h.plan().flatMap((p) => (p.startsWith('kill SIGTERM') ? p.split(' ').slice(2) : [])).sort()).toEqual(['app-blue-beat-1', 'app-blue-worker-1'])
+    expect(
+      h
+        .plan()
+        .flatMap((p) => (p.startsWith('kill SIGTERM') ? p.split(' ').slice(2) : []))
+        .sort(),
+    ).toEqual(['app-blue-beat-1', 'app-blue-worker-1'])
   })
 
   it('kills workers that outlive the grace, and says so', async () => {
@@ -98,7 +129,7 @@ describe('deploy plan', () => {
     h.world.hang = true
     await deploy(h.ctx)
     expect(h.plan()).toContain('kill SIGKILL app-blue-worker-1 app-blue-beat-1')
-    expect(h.out.join('')).toMatch(/app-blue-worker-1 did not finish within CALMSWAP_STOP_GRACE=1s and was killed/)
+    expect(h.out.join('')).toMatch(/app-blue-worker-1 was still running \d+s after its SIGTERM \(CALMSWAP_STOP_GRACE=1s\) and was killed/)
   })
 
   it('a failing create of the workers, while the web boots, rolls back before any switch', async () => {
@@ -128,7 +159,17 @@ describe('deploy plan', () => {
     h = await harness({ state: { live: 'blue', upstream: { color: 'blue', port: 1, backup: null } }, setup: blueLive })
     h.world.webStatus.green = 500
     await expect(deploy(h.ctx)).rejects.toThrow(/failed and was rolled back; blue serves as before/)
-    expect(h.plan()).toEqual(['green build web worker beat', 'pause app-blue-worker-1', 'kill SIGTERM app-blue-beat-1', 'green up web', 'green create beat worker', 'docker wait id-app-blue-beat-1', 'unpause app-blue-worker-1', 'blue start beat', 'green stop web'])
+    expect(h.plan()).toEqual([
+      'green build web worker beat',
+      'pause app-blue-worker-1',
+      'kill SIGTERM app-blue-beat-1',
+      'green up web',
+      'green create beat worker',
+      'docker wait id-app-blue-beat-1',
+      'unpause app-blue-worker-1',
+      'blue start beat',
+      'green stop web',
+    ])
     expect(h.ctx.state.load()).toMatchObject({ live: 'blue', journal: null })
     expect(h.out.join('')).toMatch(/status 500, expected 200/)
   })
@@ -137,14 +178,28 @@ describe('deploy plan', () => {
     h = await harness({ state: { live: 'blue' }, setup: blueLive })
     h.world.failOn = (a) => (a[1] === 'start' && a.includes('app-green-worker-1') ? 1 : undefined)
     await expect(deploy(h.ctx)).rejects.toThrow(/rolled back/)
-    expect(h.plan().slice(4)).toEqual(['green create beat worker', 'write', 'reload', 'unpause app-blue-worker-1', 'kill SIGTERM app-blue-worker-1', 'docker wait id-app-blue-worker-1 id-app-blue-beat-1', 'start app-green-beat-1', 'start app-green-worker-1', 'write', 'reload', 'green stop beat', 'blue start worker beat', 'green stop web'])
+    expect(h.plan().slice(4)).toEqual([
+      'green create beat worker',
+      'write',
+      'reload',
+      'unpause app-blue-worker-1',
+      'kill SIGTERM app-blue-worker-1',
+      'docker wait id-app-blue-worker-1 id-app-blue-beat-1',
+      'start app-green-beat-1',
+      'start app-green-worker-1',
+      'write',
+      'reload',
+      'green stop beat',
+      'blue start worker beat',
+      'green stop web',
+    ])
     expect([...h.exec.files.values()].at(-1)).toContain(`server 127.0.0.1:${h.config.ports.blue};`)
     expect(h.world.state('app-blue', 'beat')).toBe('running')
   })
 
   it('refuses to start while another operation holds the lock, and runs nothing', async () => {
     h = await harness({ state: { live: 'blue' }, setup: blueLive })
-    const held = acquireLock(h.config.stateDir, 'deploy')
+    const held = await holdLock(h.config.stateDir)
     try {
       await expect(deploy(h.ctx)).rejects.toThrow(LockedError)
       expect(h.exec.calls).toEqual([])
@@ -162,7 +217,7 @@ describe('deploy plan', () => {
 
   it('an unreachable daemon stops it before any change', async () => {
     h = await harness({ state: { live: 'blue' }, setup: blueLive })
-    h.world.failOn = (a) => (a[1] === 'info' ? 1 : undefined)
+    h.world.failOn = (a) => (a[1] === 'version' ? 1 : undefined)
     await expect(deploy(h.ctx)).rejects.toThrow(/cannot reach the Docker daemon.*Nothing was changed/)
     expect(h.plan()).toEqual([])
   })
@@ -186,28 +241,27 @@ describe('deploy plan', () => {
   it('Ctrl-C during a deploy rolls back', async () => {
     h = await harness({ state: { live: 'blue' }, setup: blueLive })
     const ac = new AbortController()
-    const ctx = { ...h.ctx, signal: ac.signal, checkpoint: () => (ac.signal.aborted ? (() => { throw new Interrupted('SIGINT') })() : undefined) }
+    const ctx = h.ctx.withSignal(ac.signal)
     h.world.failOn = (a) => (a.includes('up') && a.includes('web') ? (ac.abort('SIGINT'), undefined) : undefined)
     await expect(deploy(ctx)).rejects.toThrow(/rolled back/)
     expect(h.world.state('app-blue', 'worker')).toBe('running')
     expect(h.world.state('app-green', 'web')).toBe('exited')
-    expect(h.ctx.state.history().at(-1)?.result).toBe('interrupted')
+    expect(readHistory(h.config.stateDir).at(-1)?.result).toBe('interrupted')
   })
 
   it('--dry-run changes nothing and prints the plan', async () => {
     h = await harness({ state: { live: 'blue' }, setup: blueLive })
-    const printed: string[] = []
-    const ctx = makeContext({ config: h.config, exec: new DryRunExecutor(h.exec, (l) => printed.push(l)), ui: h.ctx.ui })
+    const { printed, ctx, reads } = dryRun(h)
     await deploy(ctx)
-    expect(h.exec.calls.every((c) => !c.mutates)).toBe(true)
-    expect(printed.filter((l) => /^docker (kill|pause)|docker compose/.test(l)).map((l) => l.replace(/^.* -f \S+ /, ''))).toEqual(['build web worker beat', 'docker pause app-blue-worker-1', 'docker kill --signal SIGTERM app-blue-beat-1', 'up -d --no-deps --force-recreate --no-build web', 'up --no-start --no-deps --force-recreate --no-build beat worker', 'up -d --no-deps --force-recreate --no-build beat', 'up -d --no-deps --force-recreate --no-build worker'])
+    expect(reads.calls.every((c) => !c.mutates)).toBe(true)
     expect(printed.some((l) => l.startsWith('write ') && l.includes('upstream.conf'))).toBe(true)
     expect(h.ctx.state.load().live).toBe('blue')
+    expect(existsSync(lockPath(h.config.stateDir))).toBe(false)
   })
 })
 
 describe('rollback plan', () => {
-  const greenLive = { live: 'green', previous: 'blue', upstream: { color: 'green', port: 0, backup: 0 } } as const
+  const greenLive = { live: 'green', previous: 'blue', upstream: { color: 'green', port: 1, backup: 2 } } as const
   const afterDeploy = (w: Parameters<typeof blueLive>[0]) => {
     blueLive(w)
     w.set('app-blue', 'worker', 'exited')
@@ -220,7 +274,7 @@ describe('rollback plan', () => {
     await rollback(h.ctx)
     expect(h.plan()).toEqual(['write', 'reload', 'green stop worker beat', 'blue start worker beat', 'green stop web'])
     expect(h.ctx.state.load()).toMatchObject({ live: 'blue', previous: 'green' })
-    expect(h.ctx.state.history().at(-1)).toMatchObject({ op: 'rollback', from: 'green', to: 'blue', result: 'ok' })
+    expect(readHistory(h.config.stateDir).at(-1)).toMatchObject({ op: 'rollback', from: 'green', to: 'blue', result: 'ok' })
   })
 
   it('thaws frozen workers instead of starting them', async () => {
@@ -262,7 +316,7 @@ describe('cleanup plan', () => {
     h = await harness({ state: { live: 'green', previous: 'blue' }, setup: blueLive })
     h.world.failOn = (a) => (a.includes('down') ? 1 : undefined)
     await expect(cleanup(h.ctx, { yes: true })).rejects.toThrow(/simulated failure/)
-    expect(h.ctx.state.history().at(-1)).toMatchObject({ op: 'cleanup', from: 'blue', to: 'green', result: 'failed', error: expect.stringMatching(/down/) })
+    expect(readHistory(h.config.stateDir).at(-1)).toMatchObject({ op: 'cleanup', from: 'blue', to: 'green', result: 'failed', error: expect.stringMatching(/down/) })
     expect(h.ctx.state.load().previous).toBe('blue')
   })
 

@@ -6,12 +6,13 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { Cmd } from '../../lib/compose.ts'
-import { loadConfig, type Color, type Config } from '../../lib/config.ts'
-import { makeContext, type Ctx } from '../../lib/context.ts'
-import { RecordingExecutor, type Result } from '../../lib/exec.ts'
-import { EMPTY_STATE, StateStore, type State } from '../../lib/state.ts'
+import type { Cmd, Result } from '../../lib/command.ts'
+import { type Color, type Config, loadConfig } from '../../lib/config.ts'
+import { type Ctx, makeContext } from '../../lib/context.ts'
+import { writeFileAtomic } from '../../lib/files.ts'
+import { EMPTY_STATE, type State, StateStore } from '../../lib/state.ts'
 import { Ui } from '../../lib/ui.ts'
+import { RecordingExecutor } from './recording.ts'
 
 type CState = 'running' | 'exited' | 'paused' | 'created'
 
@@ -41,7 +42,7 @@ export class World {
     const fail = this.failOn(a)
     if (fail) return { code: fail, stderr: 'simulated failure' }
     if (a[0] === 'git') return { code: 128 }
-    if (a[1] === 'info') return { stdout: '20.10.24\n' }
+    if (a[1] === 'version') return { stdout: '20.10.24\n' }
     if (a[1] === 'ps') {
       return {
         stdout: [...this.containers.entries()]
@@ -59,7 +60,12 @@ export class World {
         const readings = this.cpu[this.containers.get(id.replace(/^id-/, ''))?.service ?? ''] ?? [0]
         return readings.length > 1 ? readings.shift()! : (readings[0] ?? 0)
       }
-      return { stdout: a.slice(5).map((id) => `${id.slice(0, 12)}\t${reading(id).toFixed(2)}%\n`).join('') }
+      return {
+        stdout: a
+          .slice(5)
+          .map((id) => `${id.slice(0, 12)}\t${reading(id).toFixed(2)}%\n`)
+          .join(''),
+      }
     }
     if (a[1] === 'kill' || a[1] === 'pause' || a[1] === 'unpause' || a[1] === 'start') {
       // SIGTERM: a worker finishes its task first, so it still runs when the next step looks.
@@ -77,7 +83,9 @@ export class World {
     const project = a[3]!
     const verb = a[6]!
     const services = a.slice(7).filter((x, i, all) => !x.startsWith('-') && all[i - 1] !== '-t' && all[i - 1] !== '--tail')
-    const to = (s: CState) => services.forEach((svc) => this.set(project, svc, s))
+    const to = (s: CState) => {
+      for (const svc of services) this.set(project, svc, s)
+    }
     switch (verb) {
       case 'config': {
         // As Compose would: the web publishes whatever port the env hands it.
@@ -126,7 +134,9 @@ export async function harness(o: { state?: Partial<State>; env?: Record<string, 
   writeFileSync(join(dir, 'compose.yml'), 'services: {}\n')
   const exec = new RecordingExecutor(world.respond)
   // Two webs and a proxy on loopback; the proxy reports the port the upstream file names.
-  const webs = await Promise.all((['blue', 'green'] as const).map((color) => listen((_, res) => {
+  const webs = await Promise.all(
+    (['blue', 'green'] as const).map((color) =>
+      listen((_, res) => {
         const booting = (world.booting[color] ?? 0) > 0
         if (booting) world.booting[color]!--
         res.writeHead(booting ? 503 : world.webStatus[color]).end(color)
@@ -153,7 +163,7 @@ export async function harness(o: { state?: Partial<State>; env?: Record<string, 
     },
   })
   const store = new StateStore(config.stateDir)
-  store.save({ ...EMPTY_STATE, ...o.state })
+  writeFileAtomic(store.file, JSON.stringify({ ...EMPTY_STATE, ...o.state }))
   o.setup?.(world)
   const out: string[] = []
   const sink = { write: (s: string) => (out.push(s), true) } as unknown as NodeJS.WritableStream

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { loadConfig } from '../../lib/config.ts'
-import { checkContract, servicesWithBuild, type ComposeModel } from '../../lib/contract.ts'
+import { type ComposeModel, checkContract, servicesWithBuild } from '../../lib/contract.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'calmswap-contract-'))
 writeFileSync(join(dir, 'compose.yml'), 'services: {}\n')

@@ -4,11 +4,15 @@ import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import type { Cmd } from '../../lib/command.ts'
+import * as dc from '../../lib/commands.ts'
 import { loadConfig } from '../../lib/config.ts'
-import * as dc from '../../lib/compose.ts'
-import { cgroupCpuReader, composePlugin, demux, engineSocket, type Engine, type EngineResponse } from '../../lib/engine.ts'
-import { ShellExecutor } from '../../lib/exec.ts'
-import { parseInventory } from '../../lib/inventory.ts'
+import { callApi, cgroupCpuReader, composePlugin, demux, type Engine, type EngineResponse, engineSocket, psLine } from '../../lib/engine.ts'
+import { ShellExecutor } from '../../lib/executor.ts'
+import { parseContainers } from '../../lib/inventory.ts'
+
+/** The command's API call, answered by `e`. */
+const api = (cmd: Cmd, e: Engine) => callApi(e, cmd.api!)
 
 const dir = mkdtempSync(join(tmpdir(), 'calmswap-engine-'))
 writeFileSync(join(dir, 'compose.yml'), 'services: {}\n')
@@ -44,54 +48,62 @@ const container = {
 }
 
 describe('API answers read like the CLI', () => {
-  it('ps line', () => expect(dc.psLine(container)).toBe('f00d\tshop-blue\tweb\trunning\tUp 2 minutes (healthy)\tshop-blue-web-1\tshop:abc'))
-  it('link aliases are not names', () => expect(dc.psLine({ ...container, Names: ['/a', '/b/alias'] }).split('\t')[5]).toBe('a'))
+  it('ps line', () => expect(psLine(container)).toBe('f00d\tshop-blue\tweb\trunning\tUp 2 minutes (healthy)\tshop-blue-web-1\tshop:abc'))
+  it('link aliases are not names', () => expect(psLine({ ...container, Names: ['/a', '/b/alias'] }).split('\t')[5]).toBe('a'))
   it('inventory parses the same from either', async () => {
-    const e = new FakeEngine((m, p) => (p.startsWith('/containers/json?all=1&filters=') ? { json: [container] } : undefined))
-    const r = await dc.inventory(c).api!(e)
-    expect(parseInventory(r.stdout)).toEqual([{ id: 'f00d', project: 'shop-blue', service: 'web', state: 'running', status: 'Up 2 minutes (healthy)', health: 'healthy', name: 'shop-blue-web-1', image: 'shop:abc' }])
+    const e = new FakeEngine((_m, p) => (p.startsWith('/containers/json?all=1&filters=') ? { json: [container] } : undefined))
+    const r = await api(dc.listContainers(c), e)
+    expect(parseContainers(r.stdout)).toEqual([
+      { id: 'f00d', project: 'shop-blue', service: 'web', state: 'running', status: 'Up 2 minutes (healthy)', health: 'healthy', name: 'shop-blue-web-1', image: 'shop:abc' },
+    ])
     expect(decodeURIComponent(e.calls[0]!)).toContain('{"label":["com.docker.compose.project"]}')
   })
-  it('version instead of docker info', async () => expect((await dc.dockerInfo(c).api!(new FakeEngine((m, p) => (p === '/version' ? { json: { Version: '20.10.24' } } : undefined)))).stdout).toBe('20.10.24\n'))
-  it('no healthcheck prints nothing', async () => expect((await dc.healthStatus(c, 'x').api!(new FakeEngine(() => ({ json: { Name: '/x', Image: 'i', State: {} } })))).stdout).toBe('\n'))
-  it('health status', async () => expect((await dc.healthStatus(c, 'x').api!(new FakeEngine(() => ({ json: { Name: '/x', Image: 'i', State: { Health: { Status: 'starting' } } } })))).stdout).toBe('starting\n'))
-  it('image ids', async () => expect((await dc.imageIds(c, ['x']).api!(new FakeEngine(() => ({ json: { Name: '/x', Image: 'sha256:1', State: {} } })))).stdout).toBe('/x sha256:1\n'))
-  it('wait prints exit codes', async () => expect((await dc.waitExit(c, ['a', 'b'], 1000).api!(new FakeEngine(() => ({ json: { StatusCode: 0 } })))).stdout).toBe('0\n0\n'))
-  it('a missing container fails like the CLI', async () => expect(await dc.healthStatus(c, 'gone').api!(new FakeEngine(() => undefined))).toMatchObject({ code: 1, stderr: expect.stringContaining('No such container') }))
+  it('version through the API', async () =>
+    expect((await api(dc.engineVersion(c), new FakeEngine((_m, p) => (p === '/version' ? { json: { Version: '20.10.24' } } : undefined)))).stdout).toBe('20.10.24\n'))
+  it('no healthcheck prints nothing', async () =>
+    expect((await api(dc.healthStatus(c, 'x'), new FakeEngine(() => ({ json: { Name: '/x', Image: 'i', State: {} } })))).stdout).toBe('\n'))
+  it('health status', async () =>
+    expect((await api(dc.healthStatus(c, 'x'), new FakeEngine(() => ({ json: { Name: '/x', Image: 'i', State: { Health: { Status: 'starting' } } } })))).stdout).toBe('starting\n'))
+  it('image ids', async () =>
+    expect((await api(dc.imageIds(c, ['x']), new FakeEngine(() => ({ json: { Name: '/x', Image: 'sha256:1', State: {} } })))).stdout).toBe('/x sha256:1\n'))
+  it('wait prints exit codes', async () => expect((await api(dc.waitExit(c, ['a', 'b'], 1000), new FakeEngine(() => ({ json: { StatusCode: 0 } })))).stdout).toBe('0\n0\n'))
+  it('a missing container fails like the CLI', async () =>
+    expect(await api(dc.healthStatus(c, 'gone'), new FakeEngine(() => undefined))).toMatchObject({ code: 1, stderr: expect.stringContaining('No such container') }))
 })
 
 describe('signals through the API', () => {
   it('one POST per container, with the signal', async () => {
     const e = new FakeEngine((m) => (m === 'POST' ? { status: 204 } : undefined))
-    expect(await dc.kill(c, ['a', 'b'], 'SIGKILL').api!(e)).toMatchObject({ code: 0 })
+    expect(await api(dc.kill(c, ['a', 'b'], 'SIGKILL'), e)).toMatchObject({ code: 0 })
     expect(e.calls).toEqual(['POST /containers/a/kill?signal=SIGKILL', 'POST /containers/b/kill?signal=SIGKILL'])
   })
   it('one failure still signals the rest, and fails', async () => {
-    const e = new FakeEngine((m, p) => (p.includes('/a/') ? { status: 409, json: { message: 'Container a is not running' } } : { status: 204 }))
-    expect(await dc.kill(c, ['a', 'b']).api!(e)).toMatchObject({ code: 1, stderr: 'Error response from daemon: Container a is not running' })
+    const e = new FakeEngine((_m, p) => (p.includes('/a/') ? { status: 409, json: { message: 'Container a is not running' } } : { status: 204 }))
+    expect(await api(dc.kill(c, ['a', 'b']), e)).toMatchObject({ code: 1, stderr: 'Error response from daemon: Container a is not running' })
     expect(e.calls).toHaveLength(2)
   })
   it('pause', async () => {
     const e = new FakeEngine(() => ({ status: 204 }))
-    await dc.pauseContainers(c, ['w']).api!(e)
+    await api(dc.pauseContainers(c, ['w']), e)
     expect(e.calls).toEqual(['POST /containers/w/pause'])
   })
   it('unpause', async () => {
     const e = new FakeEngine(() => ({ status: 204 }))
-    await dc.unpauseContainers(c, ['w', 'v']).api!(e)
+    await api(dc.unpauseContainers(c, ['w', 'v']), e)
     expect(e.calls).toEqual(['POST /containers/w/unpause', 'POST /containers/v/unpause'])
   })
 })
 
 describe('exec through the API', () => {
   const engine = (exit: number) =>
-    new FakeEngine((m, p) => {
+    new FakeEngine((_m, p) => {
       if (p === '/containers/proxy/exec') return { status: 201, json: { Id: 'e1' } }
       if (p === '/exec/e1/start') return { raw: Buffer.concat([frame(1, 'out\n'), frame(2, 'syntax ok\n')]) }
       if (p === '/exec/e1/json') return { json: { ExitCode: exit } }
     })
-  it('stdout, stderr and the exit code', async () => expect(await dc.dockerExec(c, 'proxy', ['nginx', '-t'], true).api!(engine(0))).toEqual({ code: 0, stdout: 'out\n', stderr: 'syntax ok\n' }))
-  it('a failing command fails', async () => expect((await dc.dockerExec(c, 'proxy', ['nginx', '-t'], true).api!(engine(1))).code).toBe(1))
+  it('stdout, stderr and the exit code', async () =>
+    expect(await api(dc.dockerExec(c, 'proxy', ['nginx', '-t'], true), engine(0))).toEqual({ code: 0, stdout: 'out\n', stderr: 'syntax ok\n' }))
+  it('a failing command fails', async () => expect((await api(dc.dockerExec(c, 'proxy', ['nginx', '-t'], true), engine(1))).code).toBe(1))
   it('demux keeps order within a stream', () => expect(demux(Buffer.concat([frame(1, 'a'), frame(2, 'x'), frame(1, 'b')]))).toEqual({ stdout: 'ab', stderr: 'x' }))
 })
 
@@ -99,8 +111,10 @@ describe('container CPU', () => {
   it('% of one CPU over the window', async () => {
     let n = 0
     // Pid 0: no cgroup to read from here, so the stats API answers.
-    const e = new FakeEngine((m, p) => (p.endsWith('/json') ? { json: { State: { Pid: 0 } } } : { json: { cpu_stats: { cpu_usage: { total_usage: n++ === 0 ? 0 : 50_000_000 } } } }))
-    const out = (await dc.containerCpu(c, ['0123456789abcdef'], 100).api!(e)).stdout
+    const e = new FakeEngine((_m, p) =>
+      p.endsWith('/json') ? { json: { State: { Pid: 0 } } } : { json: { cpu_stats: { cpu_usage: { total_usage: n++ === 0 ? 0 : 50_000_000 } } } },
+    )
+    const out = (await api(dc.containerCpu(c, ['0123456789abcdef'], 100), e)).stdout
     expect(out.startsWith('0123456789ab\t')).toBe(true)
     // 50 ms of CPU over a window of ~100 ms (a timer may fire a millisecond early) or more.
     expect(dc.maxCpu(out)).toBeGreaterThan(20)
@@ -146,12 +160,16 @@ describe('the executor', () => {
     const x = new ShellExecutor(e)
     const via: string[] = []
     x.onRun = (_cmd, _planned, v) => via.push(v!)
-    expect((await x.run(dc.dockerInfo(c))).stdout).toBe('1\n')
+    expect((await x.run(dc.engineVersion(c))).stdout).toBe('1\n')
     expect(via).toEqual(['api'])
   })
   it('a dead socket reads like the CLI', async () => {
     const e: Engine = { host: 'unix:///nonexistent.sock', call: async () => Promise.reject(Object.assign(new Error('connect ENOENT'), { code: 'ENOENT' })) }
-    expect(await new ShellExecutor(e).run(dc.dockerInfo(c))).toEqual({ code: 1, stdout: '', stderr: 'Cannot connect to the Docker daemon at unix:///nonexistent.sock. Is the docker daemon running?' })
+    expect(await new ShellExecutor(e).run(dc.engineVersion(c))).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: 'Cannot connect to the Docker daemon at unix:///nonexistent.sock. Is the docker daemon running?',
+    })
   })
 })
 
@@ -181,7 +199,7 @@ describe('docker compose without the docker CLI in front', () => {
   })
   it('other docker calls are left alone', async () => {
     const p = fakePlugin()
-    const r = await new ShellExecutor(null, p.bin).run({ argv: ['echo', 'compose', 'x'], mutates: false })
+    const r = await new ShellExecutor(null, p.bin).run({ argv: ['echo', 'compose', 'x'], mutates: false, timeoutMs: 5000 })
     expect(r.stdout.trim()).toBe('compose x')
   })
 })

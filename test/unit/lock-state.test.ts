@@ -3,42 +3,63 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { hostname, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { acquireLock, LockedError, lockPath, readLock } from '../../lib/lock.ts'
-import { EMPTY_STATE, StateError, StateStore } from '../../lib/state.ts'
+import { LockedError, StateError } from '../../lib/errors.ts'
+import { appendLine } from '../../lib/files.ts'
+import { historyFile, readHistory } from '../../lib/history.ts'
+import { acquireLock, lockHeld, lockPath, readLock } from '../../lib/lock.ts'
+import { EMPTY_STATE, StateStore } from '../../lib/state.ts'
+import { holdLock } from '../plan/hold-lock.ts'
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'calmswap-lock-'))
 const deadPid = () => spawnSync('true').pid!
 
 describe('lock', () => {
-  it('is taken and released', () => {
+  it('is taken and released', async () => {
     const d = tmp()
-    const l = acquireLock(d, 'deploy')
-    expect(readLock(d)?.pid).toBe(process.pid)
+    const l = await acquireLock(d, 'deploy')
+    expect([readLock(d)?.pid, lockHeld(d)]).toEqual([process.pid, true])
     l.release()
-    expect(readLock(d)).toBeNull()
+    expect([readLock(d), lockHeld(d)]).toEqual([null, false])
   })
-  it('refuses a second holder, naming the first', () => {
+  it('refuses a second holder, naming the first', async () => {
     const d = tmp()
-    writeFileSync(lockPath(d), JSON.stringify({ op: 'deploy', pid: process.ppid, host: hostname(), who: 'ann@pi', since: new Date().toISOString() }))
-    expect(() => acquireLock(d, 'cleanup')).toThrow(/another deploy is running: pid \d+ \(ann@pi\)/)
+    const other = await holdLock(d, 'deploy')
+    try {
+      await expect(acquireLock(d, 'cleanup')).rejects.toThrow(new RegExp(`another deploy is running: pid ${other.pid} \\(`))
+      await expect(acquireLock(d, 'cleanup')).rejects.toThrow(LockedError)
+    } finally {
+      other.release()
+    }
   })
-  it('is a LockedError', () => {
+  it('is re-entrant within one process: a step inside a deploy', async () => {
     const d = tmp()
-    const l = acquireLock(d, 'deploy')
-    expect(() => acquireLock(d, 'deploy')).toThrow(LockedError)
-    l.release()
+    const outer = await acquireLock(d, 'deploy')
+    const inner = await acquireLock(d, 'switch')
+    inner.release()
+    expect(lockHeld(d)).toBe(true)
+    outer.release()
+    expect(lockHeld(d)).toBe(false)
   })
-  it('takes over the lock of a dead holder and says so', () => {
+  it('takes over from a dead holder and says so', async () => {
     const d = tmp()
     writeFileSync(lockPath(d), JSON.stringify({ op: 'deploy', pid: deadPid(), host: hostname(), who: 'x', since: new Date().toISOString() }))
-    const l = acquireLock(d, 'deploy')
+    const l = await acquireLock(d, 'deploy')
     expect([l.tookOver?.op, readLock(d)?.pid]).toEqual(['deploy', process.pid])
     l.release()
   })
-  it('takes over a torn lock file', () => {
+  it('a holder killed with SIGKILL frees the lock at once', async () => {
+    const d = tmp()
+    const other = await holdLock(d)
+    other.release()
+    await new Promise((r) => setTimeout(r, 200))
+    const l = await acquireLock(d, 'deploy')
+    expect(l.tookOver?.pid).toBe(other.pid)
+    l.release()
+  })
+  it('takes over a torn note', async () => {
     const d = tmp()
     writeFileSync(lockPath(d), '{"op":')
-    expect(acquireLock(d, 'rollback').info.pid).toBe(process.pid)
+    expect((await acquireLock(d, 'rollback')).info.pid).toBe(process.pid)
   })
 })
 
@@ -46,29 +67,28 @@ describe('state', () => {
   it('starts empty', () => expect(new StateStore(tmp()).load()).toEqual(EMPTY_STATE))
   it('round-trips', () => {
     const s = new StateStore(tmp())
-    s.save({ ...EMPTY_STATE, live: 'green', release: 'abc' })
+    s.deployed(null, 'green', 'abc')
     expect(s.load()).toMatchObject({ live: 'green', release: 'abc' })
   })
-  it('read-only stores (dry run) write nothing', () => {
+  it('read-only stores (dry run) keep changes in memory and write nothing', () => {
     const d = tmp()
-    new StateStore(d, true).save({ ...EMPTY_STATE, live: 'blue' })
-    expect(new StateStore(d).load().live).toBeNull()
+    const s = new StateStore(d, true)
+    s.deployed(null, 'blue', 'r')
+    expect([s.load().live, new StateStore(d).load().live]).toEqual(['blue', null])
   })
   it('a corrupt file is a clear error', () => {
     const d = tmp()
     writeFileSync(join(d, 'state.json'), '{')
     expect(() => new StateStore(d).load()).toThrow(StateError)
   })
-  it('an unwritable folder is refused up front', () => {
+})
+
+describe('history', () => {
+  it('appends lines', () => {
     const d = tmp()
-    writeFileSync(join(d, 'file'), '')
-    expect(() => new StateStore(join(d, 'file', 'sub')).probeWritable()).toThrow(/cannot be written.*Nothing was changed/)
-  })
-  it('history appends lines', () => {
-    const s = new StateStore(tmp())
     const e = { op: 'deploy', at: 'now', user: 'u', host: 'h', from: null, to: 'blue', release: 'r', steps: [], result: 'ok', ms: 1 } as const
-    s.appendHistory(e)
-    s.appendHistory({ ...e, to: 'green' })
-    expect(s.history().map((h) => h.to)).toEqual(['blue', 'green'])
+    appendLine(historyFile(d), JSON.stringify(e))
+    appendLine(historyFile(d), JSON.stringify({ ...e, to: 'green' }))
+    expect(readHistory(d).map((h) => h.to)).toEqual(['blue', 'green'])
   })
 })

@@ -1,13 +1,14 @@
-import { describe, expect, it } from 'vitest'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { measurePressure, parsePsi, waitForCalm, type Pressure } from '../../lib/pressure.ts'
+import { describe, expect, it } from 'vitest'
+import { type Pressure, parsePsi, samplePressure, waitForCalm } from '../../lib/pressure.ts'
 
 const psi = async (v: number): Promise<Pressure> => ({ source: 'loadavg', value: v })
 
 describe('PSI', () => {
-  it('parses some avg10 and total', () => expect(parsePsi('some avg10=12.50 avg60=3.00 avg300=1.00 total=12345\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n')).toEqual({ avg10: 12.5, total: 12345 }))
+  it('parses some avg10 and total', () =>
+    expect(parsePsi('some avg10=12.50 avg60=3.00 avg300=1.00 total=12345\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n')).toEqual({ avg10: 12.5, total: 12345 }))
   it('rejects other text', () => expect(parsePsi('cpu 1 2 3')).toBeNull())
 })
 
@@ -28,7 +29,7 @@ describe('waitForCalm', () => {
     const file = join(dir, 'cpu')
     writeFileSync(file, 'some avg10=95.00 avg60=50.00 avg300=10.00 total=1000000\n')
     // The counter does not grow during the window: the CPU is calm now, whatever avg10 says.
-    const p = await measurePressure(50, file)
+    const p = await samplePressure(50, file)
     expect([p.source, p.value]).toEqual(['psi', 0])
   })
   it('sees stall that grows during the window', async () => {
@@ -36,7 +37,7 @@ describe('waitForCalm', () => {
     const file = join(dir, 'cpu')
     writeFileSync(file, 'some avg10=0.00 avg60=0.00 avg300=0.00 total=0\n')
     setTimeout(() => writeFileSync(file, 'some avg10=0.00 avg60=0.00 avg300=0.00 total=100000\n'), 10)
-    const p = await measurePressure(200, file)
+    const p = await samplePressure(200, file)
     expect(p.value).toBeGreaterThan(20)
   })
 })

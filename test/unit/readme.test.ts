@@ -6,7 +6,5 @@ import { SETTINGS } from '../../lib/config.ts'
 const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8')
 
 describe('README config table', () => {
-  it.each(SETTINGS.map((s) => [s.env, s.def]))('%s defaults to %j', (env, def) =>
-    expect(readme).toContain(`| \`${env}\` | ${def ? `\`${def}\`` : '(empty)'} |`),
-  )
+  it.each(SETTINGS.map((s) => [s.env, s.def]))('%s defaults to %j', (env, def) => expect(readme).toContain(`| \`${env}\` | ${def ? `\`${def}\`` : '(empty)'} |`))
 })

@@ -1,0 +1,237 @@
+// Every command calmswap runs, built in one place as data (lib/command.ts): the argv, the
+// Engine API call where there is one, the deadline and the effect. Nothing here runs anything.
+import { dirname } from 'node:path'
+import type { Cmd } from './command.ts'
+import { type Color, type Config, type Project, projectName } from './config.ts'
+import { DEADLINE, stopDeadline } from './deadlines.ts'
+
+/** What the compose file may interpolate: the color, its web port, the shared network prefix, the upstream dir. */
+export function composeEnv(c: Config, p: Project): Record<string, string> {
+  const env: Record<string, string> = {
+    CALMSWAP_PREFIX: c.prefix,
+    CALMSWAP_UPSTREAM_DIR: dirname(c.proxy.upstreamFile),
+  }
+  if (p !== 'shared') {
+    env.DEPLOY_COLOR = p
+    env[c.portVar] = String(c.ports[p])
+  }
+  if (c.release) env.CALMSWAP_RELEASE = c.release
+  return env
+}
+
+const compose = (c: Config, p: Project, args: readonly string[], o: Pick<Cmd, 'mutates' | 'timeoutMs' | 'effect'>): Cmd => ({
+  argv: [c.docker, 'compose', '-p', projectName(c, p), '-f', c.composeFile, ...args],
+  env: composeEnv(c, p),
+  ...o,
+})
+
+const services = (c: Config, p: Project, names: readonly string[], to: 'running' | 'created' | 'exited') =>
+  ({ on: 'services', project: projectName(c, p), services: names, to }) as const
+
+// ---------------------------------------------------------------- compose
+
+/** The compose file as Compose itself resolves it: the only way calmswap reads it. */
+export const composeConfig = (c: Config, p: Project = 'blue'): Cmd => compose(c, p, ['config', '--format', 'json'], { mutates: false, timeoutMs: DEADLINE.composeConfig })
+
+export const composeVersion = (c: Config): Cmd => ({ argv: [c.docker, 'compose', 'version', '--short'], mutates: false, timeoutMs: DEADLINE.read })
+
+/** Compose v1, only to tell a person why v2 is missing. */
+export const composeV1Version = (): Cmd => ({ argv: ['docker-compose', 'version', '--short'], mutates: false, timeoutMs: DEADLINE.read })
+
+/** Shared services are never recreated under a running color; a color never starts its own Redis (--no-deps). */
+export const up = (c: Config, p: Project, names: readonly string[]): Cmd =>
+  compose(c, p, p === 'shared' ? ['up', '-d', '--no-recreate', ...names] : ['up', '-d', '--no-deps', '--force-recreate', '--no-build', ...names], {
+    mutates: true,
+    timeoutMs: DEADLINE.up,
+    effect: services(c, p, names, 'running'),
+  })
+
+/**
+ * Creates a color's containers without starting them: the work of `up` that can happen
+ * while the new web boots, so that after the switch a start is all that is left.
+ */
+export const create = (c: Config, p: Color, names: readonly string[]): Cmd =>
+  compose(c, p, ['up', '--no-start', '--no-deps', '--force-recreate', '--no-build', ...names], { mutates: true, timeoutMs: DEADLINE.up, effect: services(c, p, names, 'created') })
+
+export const build = (c: Config, p: Project, names: readonly string[]): Cmd => compose(c, p, ['build', ...names], { mutates: true, timeoutMs: DEADLINE.build })
+
+/** SIGTERM, then SIGKILL after the grace period: Celery's warm shutdown finishes in-flight tasks. */
+export const stop = (c: Config, p: Project, names: readonly string[], graceS = c.stopGraceS): Cmd =>
+  compose(c, p, ['stop', '-t', String(graceS), ...names], { mutates: true, timeoutMs: stopDeadline(graceS), effect: services(c, p, names, 'exited') })
+
+export const start = (c: Config, p: Project, names: readonly string[]): Cmd =>
+  compose(c, p, ['start', ...names], { mutates: true, timeoutMs: DEADLINE.up, effect: services(c, p, names, 'running') })
+
+/** No -v: volumes are the user's data and outlive a color. */
+export const down = (c: Config, p: Project, graceS = c.stopGraceS): Cmd =>
+  compose(c, p, ['down', '-t', String(graceS), '--remove-orphans'], {
+    mutates: true,
+    timeoutMs: stopDeadline(graceS) + DEADLINE.up,
+    effect: { on: 'project', project: projectName(c, p), to: 'removed' },
+  })
+
+export const logs = (c: Config, p: Project, names: readonly string[], tail = c.logTail): Cmd =>
+  compose(c, p, ['logs', '--no-color', '--timestamps', '--tail', String(tail), ...names], { mutates: false, timeoutMs: DEADLINE.logs })
+
+// ---------------------------------------------------------------- containers, by name or id
+
+/** A docker verb on containers, and the same POST per container through the API. */
+const verb = (c: Config, argv: readonly string[], ids: readonly string[], o: Pick<Cmd, 'api' | 'effect' | 'timeoutMs'>): Cmd => ({
+  argv: [c.docker, ...argv, ...ids],
+  mutates: true,
+  ...o,
+})
+
+/** Starts containers `create` made; a process start, no project to load. */
+export const startContainers = (c: Config, ids: readonly string[]): Cmd =>
+  verb(c, ['start'], ids, { api: { op: 'post', action: 'start', ids }, effect: { on: 'containers', names: ids, to: 'running' }, timeoutMs: DEADLINE.up })
+
+/**
+ * Sends the signal and returns at once. By container, not by service: `docker compose kill`
+ * loads the whole project first to find the same containers.
+ */
+export const kill = (c: Config, ids: readonly string[], sig = 'SIGTERM'): Cmd =>
+  verb(c, ['kill', '--signal', sig], ids, {
+    api: { op: 'post', action: 'kill', ids, signal: sig },
+    // SIGTERM asks: the container is still running until `waitExit` sees it go.
+    effect: sig === 'SIGKILL' ? { on: 'containers', names: ids, to: 'exited' } : undefined,
+    timeoutMs: DEADLINE.signal,
+  })
+
+/** Freezes these containers (cgroup freezer): no CPU, memory and connections kept. */
+export const pauseContainers = (c: Config, ids: readonly string[]): Cmd =>
+  verb(c, ['pause'], ids, { api: { op: 'post', action: 'pause', ids }, effect: { on: 'containers', names: ids, to: 'paused' }, timeoutMs: DEADLINE.signal })
+
+/** Thaws frozen containers: an instant resume, nothing to boot. */
+export const unpauseContainers = (c: Config, ids: readonly string[]): Cmd =>
+  verb(c, ['unpause'], ids, { api: { op: 'post', action: 'unpause', ids }, effect: { on: 'containers', names: ids, to: 'running' }, timeoutMs: DEADLINE.thaw })
+
+/**
+ * Blocks until the containers exit, for at most `timeoutMs`; it sends no signal (a second
+ * SIGTERM turns Celery's warm shutdown cold). Listed as a change: it is part of a stop.
+ */
+export const waitExit = (c: Config, ids: readonly string[], timeoutMs: number): Cmd =>
+  verb(c, ['wait'], ids, { api: { op: 'wait', ids }, effect: { on: 'containers', names: ids, to: 'exited' }, timeoutMs })
+
+// ---------------------------------------------------------------- reads
+
+const PS_FORMAT = ['{{.ID}}', '{{.Label "com.docker.compose.project"}}', '{{.Label "com.docker.compose.service"}}', '{{.State}}', '{{.Status}}', '{{.Names}}', '{{.Image}}'].join(
+  '\t',
+)
+
+/** One call sees every container of every compose project: tab-separated, PS_FORMAT's fields. */
+export const listContainers = (c: Config): Cmd => ({
+  argv: [c.docker, 'ps', '-a', '--no-trunc', '--filter', 'label=com.docker.compose.project', '--format', PS_FORMAT],
+  mutates: false,
+  timeoutMs: DEADLINE.read,
+  api: { op: 'list' },
+})
+
+/** The daemon's version: `docker info` would also ask every CLI plugin for its metadata. */
+export const engineVersion = (c: Config): Cmd => ({
+  argv: [c.docker, 'version', '--format', '{{.Server.Version}}'],
+  mutates: false,
+  timeoutMs: DEADLINE.read,
+  api: { op: 'version' },
+})
+
+/** One line per container: its Docker healthcheck status, empty when it has none. */
+export const healthStatus = (c: Config, id: string): Cmd => ({
+  argv: [c.docker, 'inspect', '--format', '{{if .State.Health}}{{.State.Health.Status}}{{end}}', id],
+  mutates: false,
+  timeoutMs: DEADLINE.read,
+  api: { op: 'inspect', ids: [id], fields: 'health' },
+})
+
+/** One line per container: "<name> <image id>". */
+export const imageIds = (c: Config, ids: readonly string[]): Cmd => ({
+  argv: [c.docker, 'inspect', '--format', '{{.Name}} {{.Image}}', ...ids],
+  mutates: false,
+  timeoutMs: DEADLINE.read,
+  api: { op: 'inspect', ids, fields: 'image' },
+})
+
+/** One line per container: "<name> <restart count> <started at>", to tell a crash loop from a process that stays up. */
+export const runState = (c: Config, ids: readonly string[]): Cmd => ({
+  argv: [c.docker, 'inspect', '--format', '{{.Name}} {{.RestartCount}} {{.State.StartedAt}}', ...ids],
+  mutates: false,
+  timeoutMs: DEADLINE.read,
+  api: { op: 'inspect', ids, fields: 'state' },
+})
+
+/**
+ * CPU use of each container in % of one CPU, one line each: "ID\tNN.NN%". The CLI needs ~2 s
+ * for its two samples; through the engine it is two readings windowMs apart.
+ */
+export const containerCpu = (c: Config, ids: readonly string[], windowMs = 250): Cmd => ({
+  argv: [c.docker, 'stats', '--no-stream', '--format', '{{.ID}}\t{{.CPUPerc}}', ...ids],
+  mutates: false,
+  timeoutMs: DEADLINE.read,
+  api: { op: 'cpu', ids, windowMs },
+})
+
+/** The highest CPU % in `containerCpu` output. */
+export const maxCpu = (stdout: string): number => Math.max(0, ...[...stdout.matchAll(/([\d.]+)%/g)].map((m) => Number(m[1])))
+
+export const dockerExec = (c: Config, container: string, argv: readonly string[], mutates: boolean, timeoutMs: number = DEADLINE.proxy): Cmd => ({
+  argv: [c.docker, 'exec', container, ...argv],
+  mutates,
+  timeoutMs,
+  api: { op: 'exec', container, argv },
+})
+
+export const gitRevision = (dir: string): Cmd => ({ argv: ['git', '-C', dir, 'rev-parse', '--short', 'HEAD'], mutates: false, timeoutMs: DEADLINE.git })
+
+// ---------------------------------------------------------------- the proxy
+
+/** sysexits' EX_DATAERR: nginx itself exits 1 for any failure, so this one says "the check". */
+export const NGINX_REJECTED = 65
+
+export interface ProxyCommands {
+  /** Checks the new config before the reload; null when there is no check, or `reload` makes it. */
+  readonly test: Cmd | null
+  readonly reload: Cmd
+  /** The exit code of a `reload` that checked first: the check failed and nothing reloaded. */
+  readonly rejected?: number
+}
+
+/**
+ * How to make the proxy read a new upstream file, per mode; null for proxy=none.
+ * `container` is the running nginx container of the shared project (proxy=container).
+ */
+export function proxyCommands(c: Config, color: Color, container: string | undefined): ProxyCommands | null {
+  switch (c.proxy.mode) {
+    case 'container':
+      if (!container) return null
+      // Check and reload in one exec: each exec is a runc start beside the booting release,
+      // and the reload runs only when the check passed.
+      return { test: null, reload: dockerExec(c, container, ['sh', '-c', `nginx -t || exit ${NGINX_REJECTED}; exec nginx -s reload`], true), rejected: NGINX_REJECTED }
+    case 'host':
+      return {
+        // `mutates`, for the check too: it belongs to the switch (it reads the file just
+        // written), so a dry run prints it with the write instead of testing the old file.
+        test: { argv: [c.proxy.nginx, '-t'], mutates: true, timeoutMs: DEADLINE.proxy },
+        reload: { argv: [c.proxy.nginx, '-s', 'reload'], mutates: true, timeoutMs: DEADLINE.proxy },
+      }
+    case 'command':
+      return {
+        test: null,
+        reload: {
+          argv: c.proxy.command,
+          env: { CALMSWAP_COLOR: color, CALMSWAP_PORT: String(c.ports[color]), CALMSWAP_UPSTREAM_FILE: c.proxy.upstreamFile },
+          mutates: true,
+          timeoutMs: c.proxy.commandTimeoutMs,
+        },
+      }
+    case 'none':
+      return null
+  }
+}
+
+/** `nginx -t` of the proxy as it is, for doctor. */
+export const proxyCheck = (c: Config, container: string | undefined): Cmd | null =>
+  c.proxy.mode === 'container' && container
+    ? dockerExec(c, container, ['nginx', '-t'], false)
+    : c.proxy.mode === 'host'
+      ? { argv: [c.proxy.nginx, '-t'], mutates: false, timeoutMs: DEADLINE.proxy }
+      : null

@@ -1,0 +1,47 @@
+// How long each kind of external call may take before calmswap gives up on it. One table,
+// so that a deadline is chosen by what the call does, never typed out again at a call site.
+
+const S = 1000
+const MIN = 60 * S
+
+export const DEADLINE = {
+  /** A read of the daemon (ps, inspect, version): milliseconds when healthy. */
+  read: 20 * S,
+  /** `compose config`: parses the file, no daemon needed. */
+  composeConfig: 60 * S,
+  /** A build on a Pi can take long; it runs before anything is touched. */
+  build: 60 * MIN,
+  /** `compose up`/`create`/`start`: pulls nothing (images are local), but a busy Pi is slow. */
+  up: 10 * MIN,
+  /** A signal, pause or unpause of a few containers. */
+  signal: 60 * S,
+  /** Unpause can wait behind a freezer that is still settling. */
+  thaw: 5 * MIN,
+  /** An exec into the proxy: `nginx -t` and a reload. */
+  proxy: 60 * S,
+  /** Logs of the failed color, printed on rollback. */
+  logs: 30 * S,
+  /** git rev-parse for the release label. */
+  git: 10 * S,
+  /** After Ctrl-C, a command that changes the host gets this long to finish before it is ended. */
+  abortGrace: 15 * S,
+  /** A process group that ignored SIGTERM gets SIGKILL after this. */
+  killGrace: 3 * S,
+} as const
+
+/** `compose stop`/`down` wait the grace, then Docker kills: the deadline covers both. */
+export const stopDeadline = (graceS: number) => (graceS + 60) * S
+
+/** Waits `ms`, or less when `signal` aborts first; never rejects. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (ms <= 0 || signal?.aborted) return resolve()
+    const done = () => {
+      clearTimeout(t)
+      signal?.removeEventListener('abort', done)
+      resolve()
+    }
+    const t = setTimeout(done, ms)
+    signal?.addEventListener('abort', done, { once: true })
+  })
+}

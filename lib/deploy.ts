@@ -1,0 +1,248 @@
+// The whole staged deploy, in one node process: build first (a build is itself a CPU
+// spike), free the CPU, start the new web alone, check it, switch, then start the workers.
+// Any failure, or Ctrl-C, rolls back while the old color is still warm.
+import { dirname, extname, relative } from 'node:path'
+import { build, engineVersion, gitRevision, imageIds, up } from './commands.ts'
+import { COLORS, type Color, coloredServices, otherColor, projectName, withRelease } from './config.ts'
+import type { Ctx } from './context.ts'
+import { type ComposeModel, checkContract, readComposeModel, servicesWithBuild } from './contract.ts'
+import { CommandError, ConfigError, StepError } from './errors.ts'
+import { checkHealth } from './health.ts'
+import { OpRecord } from './history.ts'
+import { reportInterrupted, runOp } from './operation.ts'
+import { calmBefore } from './pressure.ts'
+import { rollbackTo } from './rollback.ts'
+import type { Journal } from './state.ts'
+import { switchTo, upstreamPort, verifyThroughProxy, writeUpstream } from './traffic.ts'
+import { createRest, freezeWorkers, startRest } from './workers.ts'
+
+export const DEPLOY_STEPS = ['build', 'shared', 'pause-workers', 'up-core', 'health', 'switch', 'up-rest', 'verify'] as const
+export type DeployStep = (typeof DEPLOY_STEPS)[number]
+
+/** Docker reachable and the compose file within the contract, before anything changes. */
+export async function preflight(ctx: Ctx): Promise<ComposeModel> {
+  // Both only read, and `compose config` does not need the daemon: side by side they cost
+  // the time of the slower one, which comes first in every deploy.
+  const [info, read] = await Promise.all([
+    ctx.run(engineVersion(ctx.config)),
+    readComposeModel(ctx).then(
+      (m) => ({ m }),
+      (e: Error) => ({ e }),
+    ),
+  ])
+  if (info.code !== 0) {
+    throw new StepError(
+      `cannot reach the Docker daemon (${(info.stderr || info.stdout).trim().split('\n').at(-1)}). Nothing was changed. Start it (make docker) or fix DOCKER_HOST.`,
+    )
+  }
+  if ('e' in read) {
+    const e = read.e
+    throw new ConfigError([`docker compose cannot read ${ctx.config.composeFile}: ${e instanceof CommandError ? e.stderr.trim() : e.message}`])
+  }
+  const problems = checkContract(ctx.config, read.m)
+  if (problems.length) throw new ConfigError(problems)
+  return read.m
+}
+
+/** The release label: CALMSWAP_RELEASE, else the git short hash, else a timestamp. */
+export async function detectRelease(ctx: Ctx): Promise<string> {
+  if (ctx.config.release) return ctx.config.release
+  const r = await ctx.run(gitRevision(ctx.config.projectDir))
+  if (r.code === 0 && /^[0-9a-f]{4,40}$/.test(r.stdout.trim())) return r.stdout.trim()
+  return new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-')
+}
+
+export async function buildImages(ctx: Ctx, color: Color, model: ComposeModel): Promise<void> {
+  const services = ctx.config.build === 'never' ? [] : servicesWithBuild(model, coloredServices(ctx.config))
+  if (!services.length) return ctx.ui.detail('  nothing to build')
+  await ctx.must(build(ctx.config, color, services))
+}
+
+/** Redis, the proxy and friends: started once for all colors; untouched when running. */
+export async function ensureShared(ctx: Ctx, color: Color): Promise<void> {
+  const c = ctx.config
+  const inv = await ctx.inventory()
+  const notRunning = c.roles.shared.filter((s) => !inv.runningServices('shared', [s]).length)
+  if (!notRunning.length) return ctx.ui.detail('  shared services already running')
+  // The proxy includes the upstream file at start-up: it has to exist first.
+  if (c.proxy.mode === 'container' && !ctx.state.load().upstream) await writeUpstream(ctx, color, null)
+  await ctx.must(up(c, 'shared', notRunning))
+}
+
+/**
+ * No state but a color already serving (a lost state folder, a different checkout): adopt
+ * that color as live rather than "bootstrap" over it and recreate the web under traffic.
+ */
+export async function adoptRunning(ctx: Ctx): Promise<Color | null> {
+  const c = ctx.config
+  const inv = await ctx.inventory()
+  const serving = COLORS.filter((col) => inv.runningServices(col, c.roles.web).length)
+  if (!serving.length) return null
+  const named = upstreamPort(c)
+  const live = serving.length === 1 ? serving[0]! : serving.find((col) => c.ports[col] === named)
+  if (!live)
+    throw new StepError(
+      `the state file ${ctx.state.file} is missing, and both ${projectName(c, 'blue')} and ${projectName(c, 'green')} serve: cannot tell which is live. Write {"live":"blue"} or {"live":"green"} into it, or remove one color.`,
+    )
+  ctx.ui.warn(`no state in ${ctx.state.dir}, but ${projectName(c, live)} is running: adopting ${live} as the live color`)
+  ctx.state.adopt(live, c.ports[live])
+  return live
+}
+
+/**
+ * The health step and the creation of the new workers, side by side: the containers are
+ * created while the web boots (see createRest), and the switch does not wait for them.
+ * A failing check waits for the create, so no rollback runs beside it; a create that has
+ * already failed stops the deploy before the switch. Returns the create, for up-rest
+ * (wrapped: an async function would otherwise wait for the promise it returns).
+ */
+export async function healthAndCreate(ctx: Ctx, to: Color): Promise<{ created: Promise<void> }> {
+  const checked = checkHealth(ctx, to)
+  const created = createRest(
+    ctx,
+    to,
+    checked.then(
+      () => true,
+      () => false,
+    ),
+  )
+  created.catch(() => {})
+  await checked.catch(async (e: unknown) => {
+    await created.catch(() => {})
+    throw e
+  })
+  // A race between settled promises goes to the first one listed.
+  await Promise.race([created, undefined])
+  return { created }
+}
+
+/** The command that removes the old color, as this deploy was started. */
+export function cleanupCommand(): string {
+  if (process.env.MAKELEVEL) return 'make cleanup'
+  const entry = process.argv[1] ?? 'scripts/deploy.ts'
+  const script = relative(process.cwd(), `${dirname(entry)}/cleanup${extname(entry)}`) || `cleanup${extname(entry)}`
+  return extname(entry) === '.ts' ? `npx tsx ${script}` : `node ${script}`
+}
+
+export interface DeployResult {
+  readonly from: Color | null
+  readonly to: Color
+  readonly release: string
+}
+
+interface Plan {
+  readonly from: Color | null
+  readonly to: Color
+  readonly release: string
+  readonly resumed: Journal | null
+}
+
+/** Where this deploy goes: from the journal of an interrupted one, else from the live color. */
+async function planDeploy(ctx: Ctx): Promise<Plan> {
+  const s = ctx.state.load()
+  if (s.journal && s.journal.op !== 'deploy') {
+    reportInterrupted(ctx, s.journal, false)
+    throw new StepError(`run ${s.journal.op} to finish it first`)
+  }
+  const j = s.journal
+  if (j) reportInterrupted(ctx, j, true)
+  const from = j ? j.from : (s.live ?? (await adoptRunning(ctx)))
+  const to: Color = j ? j.to : from ? otherColor(from) : 'blue'
+  const release = j?.release || (await detectRelease(ctx))
+  return { from, to, release, resumed: j }
+}
+
+export async function deploy(ctx0: Ctx): Promise<DeployResult> {
+  return runOp(ctx0, 'deploy', async () => {
+    const model = await preflight(ctx0)
+    const { from, to, release, resumed } = await planDeploy(ctx0)
+    const ctx = ctx0.withConfig(withRelease(ctx0.config, release))
+    ctx.ui.info(`${ctx.ui.c.bold('calmswap deploy')} ${release}: ${from ?? 'nothing'} → ${to}${ctx.exec.dryRun ? ' (dry run: nothing changes)' : ''}`)
+    ctx.journal.begin('deploy', from, to, release)
+    const op = new OpRecord(ctx, 'deploy', from, to)
+    op.release = release
+
+    let created: Promise<void> | undefined
+    const oldWebRuns = async () => (from ? (await ctx.inventory()).runningServices(from, ctx.config.roles.web).length > 0 : false)
+    const steps: Record<DeployStep, () => Promise<unknown>> = {
+      build: () => buildImages(ctx, to, model),
+      shared: () => ensureShared(ctx, to),
+      'pause-workers': () => freezeWorkers(ctx, from),
+      'up-core': () => startCore(ctx, to),
+      health: async () => void ({ created } = await healthAndCreate(ctx, to)),
+      switch: async () => switchTo(ctx, to, (await oldWebRuns()) ? from : null),
+      'up-rest': async () => {
+        await created
+        await startRest(ctx, to)
+      },
+      // Once more after the workers started: a web that died right after the switch is
+      // caught here, while the old web still runs and can take the traffic back. Through
+      // the proxy alone when it can say which server answered: no docker call, no CPU.
+      verify: async () => (ctx.config.proxy.url && ctx.config.proxy.mode !== 'none' ? verifyThroughProxy(ctx, to) : checkHealth(ctx, to)),
+    }
+    try {
+      await runSteps(ctx, op, DEPLOY_STEPS, steps, new Set(resumed?.done ?? []))
+    } catch (e) {
+      await created?.catch(() => {})
+      await rollBackFailed(ctx, op, { from, to, release }, e as Error)
+    }
+    op.images = ctx.exec.dryRun ? undefined : await imagesOf(ctx, to)
+    ctx.state.deployed(from, to, release)
+    op.finish('ok')
+    ctx.ui.ok(`${release} is live on ${to}`)
+    ctx.ui.event('deployed', { from, to, release })
+    if (from) {
+      ctx.ui.info(`Check the site now${ctx.config.proxy.url ? `: ${ctx.config.proxy.url}/` : ''}. ${from} is kept warm for an instant rollback.`)
+      ctx.ui.info(`When it looks right, remove the old color with:\n\n    ${cleanupCommand()}\n`)
+    }
+    return { from, to, release }
+  })
+}
+
+/** The up-core step: the new web (and core services) alone, on a calm CPU. */
+export async function startCore(ctx: Ctx, color: Color): Promise<void> {
+  const c = ctx.config
+  await calmBefore(ctx, 'up-core')
+  ctx.checkpoint()
+  await ctx.must(up(c, color, [...c.roles.web, ...c.roles.core]))
+}
+
+/** Runs the steps in order, skipping those an interrupted run finished; each one journaled. */
+async function runSteps<S extends string>(ctx: Ctx, op: OpRecord, order: readonly S[], steps: Record<S, () => Promise<unknown>>, done: ReadonlySet<string>): Promise<void> {
+  for (const name of order) {
+    if (done.has(name)) {
+      ctx.ui.detail(`  ${name}: already done by the interrupted run`)
+      continue
+    }
+    ctx.checkpoint()
+    ctx.journal.markCurrent(name)
+    await op.step(name, steps[name])
+    ctx.journal.markDone(name)
+  }
+}
+
+/** A step failed: roll back, record it, and end with the message that says where things stand. */
+async function rollBackFailed(ctx: Ctx, op: OpRecord, p: { from: Color | null; to: Color; release: string }, err: Error): Promise<never> {
+  ctx.ui.error(err.message)
+  if (ctx.exec.dryRun) throw err
+  try {
+    await op.step(`rollback to ${p.from ?? 'nothing'}`, () => rollbackTo(ctx, { good: p.from, bad: p.to }, err))
+  } catch (e2) {
+    op.finish('failed', err)
+    throw new StepError(`the deploy failed and so did the rollback: ${(e2 as Error).message}\nThe state file records where it stopped; fix the cause and run rollback again.`)
+  }
+  op.finish('rolled-back', err)
+  throw new StepError(`deploy of ${p.release} to ${p.to} failed and was rolled back; ${p.from ?? 'nothing'} ${p.from ? 'serves as before' : 'was live before, so nothing serves'}`)
+}
+
+/** The image each container of the color runs, for history. */
+async function imagesOf(ctx: Ctx, color: Color): Promise<Record<string, string>> {
+  const ids = (await ctx.inventory()).containers(color).map((x) => x.id)
+  const r = ids.length ? await ctx.run(imageIds(ctx.config, ids)) : null
+  return Object.fromEntries(
+    (r?.stdout ?? '')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.replace(/^\//, '').split(' ') as [string, string]),
+  )
+}

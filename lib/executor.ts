@@ -1,0 +1,191 @@
+// The one place that runs commands. Steps build Cmds (lib/commands.ts) and hand them here,
+// so --dry-run, --verbose and the plan tests' recording executor see every effect.
+// A command runs as an argv, never through a shell: no quoting, no ZX_*/BASH_ENV surprises.
+import { type ChildProcess, spawn } from 'node:child_process'
+import { type Cmd, type Effect, type Result, render } from './command.ts'
+import { DEADLINE } from './deadlines.ts'
+import { callApi, connectionMessage, type Engine } from './engine.ts'
+import { CommandError } from './errors.ts'
+import { SHARED, writeFileAtomic } from './files.ts'
+
+/** How a command reached Docker: its argv through the CLI, or its `api` through the socket. */
+export type Via = 'cli' | 'api'
+
+export interface Executor {
+  readonly dryRun: boolean
+  /**
+   * Runs the command within its deadline; never throws for a non-zero exit (see `must`).
+   * When `signal` aborts, a read ends at once and a change gets DEADLINE.abortGrace to finish.
+   */
+  run(cmd: Cmd, signal?: AbortSignal): Promise<Result>
+  /** Atomic: readers see the old file or the new one, never half of either. */
+  writeFile(path: string, content: string, mode?: number): Promise<void>
+  /** The changes a dry run has planned so far, for the projected inventory; empty otherwise. */
+  readonly planned: readonly Effect[]
+  /** Called for each command before it runs (verbose output, cache invalidation). */
+  onRun?: (cmd: Cmd, planned: boolean, via: Via) => void
+}
+
+/** Runs a command that has to succeed and returns its stdout. */
+export async function must(exec: Executor, cmd: Cmd, signal?: AbortSignal): Promise<string> {
+  const r = await exec.run(cmd, signal)
+  if (r.code !== 0) throw new CommandError(render(cmd), r.code, r.stderr, r.stdout)
+  return r.stdout
+}
+
+/** The signal a command obeys: a change is given time to finish before it is cut. */
+function stopSignal(cmd: Cmd, signal: AbortSignal | undefined): AbortSignal {
+  const deadline = AbortSignal.timeout(cmd.timeoutMs)
+  if (!signal) return deadline
+  if (!cmd.mutates) return AbortSignal.any([deadline, signal])
+  const late = new AbortController()
+  const arm = () => {
+    const t = setTimeout(() => late.abort(signal.reason), DEADLINE.abortGrace)
+    t.unref()
+  }
+  if (signal.aborted) arm()
+  else signal.addEventListener('abort', arm, { once: true })
+  return AbortSignal.any([deadline, late.signal])
+}
+
+const live = new Set<ChildProcess>()
+
+/** Ends every child still running, with its process group: for a hard exit. */
+export function killChildren(sig: NodeJS.Signals = 'SIGKILL'): void {
+  for (const child of live) {
+    try {
+      process.kill(-child.pid!, sig)
+    } catch {}
+  }
+}
+
+/** Output kept per stream: enough for any answer calmswap reads, bounded for one that never ends. */
+const MAX_OUTPUT = 16 * 1024 * 1024
+
+/**
+ * Spawns argv in its own process group (a Ctrl-C on the terminal reaches calmswap alone,
+ * which decides how to land safely) and ends the whole group at the deadline or abort:
+ * SIGTERM, then SIGKILL after DEADLINE.killGrace.
+ */
+export function runProcess(argv: readonly string[], o: { env?: NodeJS.ProcessEnv; cwd?: string; signal: AbortSignal; timeoutMs: number }): Promise<Result> {
+  return new Promise((resolve) => {
+    let child: ChildProcess
+    try {
+      child = spawn(argv[0]!, argv.slice(1), { env: o.env, cwd: o.cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'], shell: false })
+    } catch (e) {
+      return resolve({ code: 127, stdout: '', stderr: (e as Error).message })
+    }
+    live.add(child)
+    const out: Buffer[] = []
+    const err: Buffer[] = []
+    let size = 0
+    const keep = (into: Buffer[]) => (b: Buffer) => {
+      if (size < MAX_OUTPUT) into.push(b)
+      size += b.length
+    }
+    child.stdout!.on('data', keep(out))
+    child.stderr!.on('data', keep(err))
+    let ended: string | null = null
+    let killer: NodeJS.Timeout | undefined
+    const end = () => {
+      if (ended !== null || child.exitCode !== null) return
+      const reason = o.signal.reason as Error | string | undefined
+      ended = reason instanceof Error && reason.name === 'TimeoutError' ? `timed out after ${o.timeoutMs}ms` : `interrupted (${String(reason ?? 'abort')})`
+      try {
+        process.kill(-child.pid!, 'SIGTERM')
+      } catch {}
+      killer = setTimeout(() => {
+        try {
+          process.kill(-child.pid!, 'SIGKILL')
+        } catch {}
+      }, DEADLINE.killGrace)
+    }
+    if (o.signal.aborted) end()
+    else o.signal.addEventListener('abort', end, { once: true })
+    let spawnError: Error | null = null
+    child.on('error', (e) => (spawnError = e))
+    child.on('close', (code, sig) => {
+      live.delete(child)
+      clearTimeout(killer)
+      o.signal.removeEventListener('abort', end)
+      const stderr = Buffer.concat(err).toString('utf8')
+      if (spawnError) {
+        const enoent = (spawnError as NodeJS.ErrnoException).code === 'ENOENT'
+        return resolve({ code: 127, stdout: '', stderr: enoent ? `${argv[0]}: command not found` : spawnError.message })
+      }
+      const stdout = Buffer.concat(out).toString('utf8')
+      if (ended) return resolve({ code: 124, stdout, stderr: `${stderr}${stderr && !stderr.endsWith('\n') ? '\n' : ''}${argv[0]}: ${ended}` })
+      resolve({ code: code ?? (sig ? 128 : 1), stdout, stderr })
+    })
+  })
+}
+
+export class ShellExecutor implements Executor {
+  readonly dryRun = false
+  readonly planned: readonly Effect[] = []
+  onRun?: (cmd: Cmd, planned: boolean, via: Via) => void
+
+  /**
+   * engine: the local Docker socket, when the CLI would use it too (see engineSocket).
+   * composeBin: the Compose plugin, run directly for `docker compose` (see composePlugin).
+   */
+  constructor(
+    private readonly engine: Engine | null = null,
+    private readonly composeBin: string | null = null,
+    private readonly baseEnv: NodeJS.ProcessEnv = process.env,
+  ) {}
+
+  async run(cmd: Cmd, signal?: AbortSignal): Promise<Result> {
+    const stop = stopSignal(cmd, signal)
+    if (cmd.api && this.engine) {
+      this.onRun?.(cmd, false, 'api')
+      try {
+        return await callApi(this.engine, cmd.api, stop)
+      } catch (e) {
+        const err = e as Error
+        const why = stop.aborted
+          ? (stop.reason as Error)?.name === 'TimeoutError'
+            ? `no answer from the Docker daemon within ${cmd.timeoutMs}ms`
+            : 'interrupted'
+          : (connectionMessage(this.engine, err) ?? err.message)
+        return { code: stop.aborted ? 124 : 1, stdout: '', stderr: why }
+      }
+    }
+    this.onRun?.(cmd, false, 'cli')
+    const argv = this.composeBin && cmd.argv[0] === 'docker' && cmd.argv[1] === 'compose' ? [this.composeBin, ...cmd.argv.slice(2)] : cmd.argv
+    // Go programs (docker, compose) run one thread per core; on a box whose cores are busy
+    // with the app, each of those threads waits, and makes the app wait. One at a time they
+    // cost the same CPU and stall less. The user's own setting wins.
+    const env = { GOMAXPROCS: '1', ...this.baseEnv, ...cmd.env }
+    return runProcess(argv, { env, cwd: cmd.cwd, signal: stop, timeoutMs: cmd.timeoutMs })
+  }
+
+  async writeFile(path: string, content: string, mode = SHARED): Promise<void> {
+    writeFileAtomic(path, content, mode)
+  }
+}
+
+/** --dry-run: reads the host for real, prints every change instead of making it. */
+export class DryRunExecutor implements Executor {
+  readonly dryRun = true
+  readonly planned: Effect[] = []
+  onRun?: (cmd: Cmd, planned: boolean, via: Via) => void
+  constructor(
+    private readonly real: Executor,
+    private readonly print: (line: string) => void,
+  ) {
+    real.onRun = (cmd, planned, via) => this.onRun?.(cmd, planned, via)
+  }
+
+  async run(cmd: Cmd, signal?: AbortSignal): Promise<Result> {
+    if (!cmd.mutates) return this.real.run(cmd, signal)
+    this.onRun?.(cmd, true, 'cli')
+    this.print(render(cmd))
+    if (cmd.effect) this.planned.push(cmd.effect)
+    return { code: 0, stdout: '', stderr: '' }
+  }
+
+  async writeFile(path: string, content: string): Promise<void> {
+    this.print(`write ${path} <<EOF\n${content.trimEnd()}\nEOF`)
+  }
+}

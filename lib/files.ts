@@ -1,0 +1,93 @@
+// Files calmswap owns in its state folder. calmswap often runs as root, so a symbolic link
+// planted where it writes must never redirect a write: every open refuses to follow one
+// (O_NOFOLLOW) or to reuse a file that is already there (O_EXCL). Renames are made durable
+// with an fsync of the folder, so a power cut leaves the old file or the new, never neither.
+import { closeSync, constants, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs'
+import { dirname } from 'node:path'
+
+const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW, O_APPEND, O_RDONLY, O_DIRECTORY } = constants
+
+/** The mode of calmswap's own files: state and history may name hosts and users. */
+export const PRIVATE = 0o600
+/** Files another program reads (the nginx upstream file, read by nginx's workers). */
+export const SHARED = 0o644
+
+function fsyncDir(dir: string): void {
+  let fd: number | undefined
+  try {
+    fd = openSync(dir, O_RDONLY | O_DIRECTORY)
+    fsyncSync(fd)
+  } catch {
+    // Some filesystems refuse a directory fsync; the rename itself is still atomic there.
+  } finally {
+    if (fd !== undefined) closeSync(fd)
+  }
+}
+
+/** Atomic: readers see the old file or the new one, never half of either. */
+export function writeFileAtomic(path: string, content: string, mode = PRIVATE): void {
+  const dir = dirname(path)
+  mkdirSync(dir, { recursive: true, mode: 0o755 })
+  const tmp = `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`
+  try {
+    const fd = openSync(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode)
+    try {
+      writeSync(fd, content)
+      fsyncSync(fd)
+    } finally {
+      closeSync(fd)
+    }
+    // rename replaces a link at `path` itself, it never writes through it.
+    renameSync(tmp, path)
+    fsyncDir(dir)
+  } catch (e) {
+    try {
+      unlinkSync(tmp)
+    } catch {}
+    throw e
+  }
+}
+
+/** Appends one line; a link in its place is refused, not followed. */
+export function appendLine(path: string, line: string, mode = PRIVATE): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o755 })
+  const fd = openSync(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW, mode)
+  try {
+    writeSync(fd, line.endsWith('\n') ? line : `${line}\n`)
+  } finally {
+    closeSync(fd)
+  }
+}
+
+/** Reads a file of calmswap's own; a link in its place is refused. Null when it does not exist. */
+export function readOwnFile(path: string): string | null {
+  let fd: number
+  try {
+    fd = openSync(path, O_RDONLY | O_NOFOLLOW)
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null
+    throw e
+  }
+  try {
+    return readFileSync(fd, 'utf8')
+  } finally {
+    closeSync(fd)
+  }
+}
+
+/**
+ * Proves the folder takes a write of `bytes` before anything on the host is touched: an
+ * unwritable folder or a full disk must stop an operation, not strand it halfway.
+ */
+export function probeWritable(dir: string, bytes = 4096): void {
+  mkdirSync(dir, { recursive: true, mode: 0o755 })
+  const probe = `${dir}/.probe-${process.pid}-${Math.random().toString(36).slice(2, 8)}`
+  const fd = openSync(probe, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, PRIVATE)
+  try {
+    writeSync(fd, 'x'.repeat(bytes))
+    fsyncSync(fd)
+  } finally {
+    closeSync(fd)
+    unlinkSync(probe)
+  }
+}

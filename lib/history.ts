@@ -1,0 +1,147 @@
+// history.jsonl: one line per deploy, rollback and cleanup (when, who, colors, release,
+// images, step times, result). Each operation records its own step timings here as it runs.
+import { hostname, userInfo } from 'node:os'
+import { join } from 'node:path'
+import type { Color } from './config.ts'
+import type { Ctx } from './context.ts'
+import { Interrupted } from './errors.ts'
+import { appendLine, readOwnFile } from './files.ts'
+import type { Op } from './state.ts'
+import { fmtMs } from './ui.ts'
+
+export interface StepTiming {
+  readonly step: string
+  readonly ms: number
+  readonly ok: boolean
+}
+
+export interface HistoryEntry {
+  readonly op: Op
+  readonly at: string
+  readonly user: string
+  readonly host: string
+  readonly from: Color | null
+  readonly to: Color | null
+  readonly release: string | null
+  readonly images?: Record<string, string>
+  readonly steps: readonly StepTiming[]
+  readonly result: 'ok' | 'failed' | 'rolled-back' | 'interrupted'
+  readonly error?: string
+  readonly ms: number
+}
+
+function safe<T>(f: () => T, d: T): T {
+  try {
+    return f()
+  } catch {
+    return d
+  }
+}
+export const whoami = () => `${safe(() => userInfo().username, 'unknown')}@${hostname()}`
+
+export const historyFile = (stateDir: string) => join(stateDir, 'history.jsonl')
+
+export function readHistory(stateDir: string): HistoryEntry[] {
+  const text = safe(() => readOwnFile(historyFile(stateDir)), null)
+  if (!text) return []
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .flatMap((l) => {
+      try {
+        return [JSON.parse(l) as HistoryEntry]
+      } catch {
+        return []
+      }
+    })
+}
+
+/**
+ * One operation being recorded: its steps run through `step()`, which prints them and keeps
+ * their timings; `finish()` writes the history line.
+ */
+export class OpRecord {
+  readonly timings: StepTiming[] = []
+  private readonly t0 = performance.now()
+  private readonly at = new Date().toISOString()
+  release: string | null = null
+  images?: Record<string, string>
+
+  constructor(
+    private readonly ctx: Ctx,
+    readonly op: Op,
+    readonly from: Color | null,
+    readonly to: Color | null,
+  ) {
+    ctx.ui.event('op-start', { op, from, to })
+  }
+
+  /** Runs one named step: printed, timed and kept for the history line. */
+  async step<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    const t = performance.now()
+    try {
+      const r = await this.ctx.ui.step(name, fn)
+      this.timings.push({ step: name, ms: Math.round(performance.now() - t), ok: true })
+      return r
+    } catch (e) {
+      this.timings.push({ step: name, ms: Math.round(performance.now() - t), ok: false })
+      throw e
+    }
+  }
+
+  finish(result: HistoryEntry['result'], error?: Error): void {
+    const ms = Math.round(performance.now() - this.t0)
+    const entry: HistoryEntry = {
+      op: this.op,
+      at: this.at,
+      user: whoami(),
+      host: hostname(),
+      from: this.from,
+      to: this.to,
+      release: this.release,
+      images: this.images,
+      steps: this.timings,
+      result: error instanceof Interrupted && result !== 'ok' ? 'interrupted' : result,
+      error: error?.message,
+      ms,
+    }
+    // History is a record, not a safety net: losing a line must not fail an operation that worked.
+    if (!this.ctx.exec.dryRun) safe(() => appendLine(historyFile(this.ctx.config.stateDir), JSON.stringify(entry)), undefined)
+    this.ctx.ui.event('op-end', { op: this.op, result: entry.result, ms })
+    this.ctx.ui.summary('step timings', this.timings)
+  }
+}
+
+/** Runs an operation and leaves its history line: ok, or failed with the error, which it rethrows. */
+export async function recorded<T>(ctx: Ctx, op: Op, from: Color | null, to: Color | null, fn: (r: OpRecord) => Promise<T>): Promise<T> {
+  const r = new OpRecord(ctx, op, from, to)
+  try {
+    const value = await fn(r)
+    r.finish('ok')
+    return value
+  } catch (e) {
+    r.finish('failed', e as Error)
+    throw e
+  }
+}
+
+export function formatHistory(entries: readonly HistoryEntry[]): string {
+  if (!entries.length) return '(no history yet)'
+  return entries
+    .map((e) => {
+      const steps = e.steps.map((s) => `${s.step} ${fmtMs(s.ms)}${s.ok ? '' : ' ✗'}`).join(', ')
+      return [
+        `${e.at}  ${e.op.padEnd(8)} ${(e.from ?? '-').padEnd(5)} → ${(e.to ?? '-').padEnd(5)}  ${(e.release ?? '-').padEnd(12)} ${e.result.padEnd(11)} ${fmtMs(e.ms).padStart(6)}  ${e.user}`,
+        steps ? `    steps: ${steps}` : '',
+        e.images && Object.keys(e.images).length
+          ? `    images: ${Object.entries(e.images)
+              .map(([k, v]) => `${k}=${v.replace(/^sha256:/, '').slice(0, 12)}`)
+              .join(' ')}`
+          : '',
+        e.error ? `    error: ${e.error.split('\n')[0]}` : '',
+      ]
+        .filter(Boolean)
+        .join('\n')
+    })
+    .join('\n')
+}

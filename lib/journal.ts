@@ -1,0 +1,52 @@
+// The journal of the operation in progress, inside state.json: which steps are done, which
+// one runs, when the old workers were signalled, what was frozen. A run that dies leaves it
+// behind; the next run reads it to continue or to undo. One API, one writer.
+import type { Color } from './config.ts'
+import type { Journal, Op, StateStore } from './state.ts'
+
+export class JournalWriter {
+  constructor(private readonly store: StateStore) {}
+
+  /** The journal as it is now; null when no operation is in progress. */
+  get current(): Journal | null {
+    return this.store.load().journal
+  }
+
+  /** Starts the journal of an operation; an existing one (the run being continued) is kept. */
+  begin(op: Op, from: Color | null, to: Color, release: string): Journal {
+    const now = this.current
+    if (now && now.op === op) return now
+    const j: Journal = { op, from, to, release, startedAt: new Date().toISOString(), pid: process.pid, done: [] }
+    this.store.writeJournal(() => j)
+    return j
+  }
+
+  markCurrent(step: string): void {
+    this.store.writeJournal((j) => (j ? { ...j, current: step } : j))
+  }
+
+  markDone(step: string): void {
+    this.store.writeJournal((j) => (j ? { ...j, done: [...j.done, step], current: undefined } : j))
+  }
+
+  /** The old color's workers or singletons were sent SIGTERM (now, or at `signalledAt`): their grace starts. */
+  signalled(signalledAt = new Date().toISOString()): void {
+    this.store.writeJournal((j) => (j ? { ...j, signalledAt } : j))
+  }
+
+  /** These containers were frozen: whatever happens next must thaw or stop them. */
+  froze(names: readonly string[]): void {
+    this.store.writeJournal((j) => (j ? { ...j, frozen: [...new Set([...(j.frozen ?? []), ...names])] } : j))
+  }
+
+  /** The operation ended, one way or the other; the state transition that follows says how. */
+  finish(): void {
+    this.store.writeJournal(() => null)
+  }
+}
+
+/** Whether the old color's workers may have been told to stop (and so need waiting for before a restart). */
+export const workersSignalled = (j: Journal | null | undefined) => Boolean(j && (j.signalledAt || j.done.includes('pause-workers') || j.current === 'pause-workers'))
+
+/** When the stop grace of the old color's workers started, in ms since the epoch; NaN when never. */
+export const signalledAtMs = (j: Journal | null | undefined) => Date.parse(j?.signalledAt ?? '')

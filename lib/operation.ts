@@ -1,0 +1,26 @@
+// What every operation that changes the host does around its own work: it takes the lock
+// (a dry run touches nothing, not even the lock), and it tells the operator what an earlier
+// run left unfinished.
+import type { Ctx } from './context.ts'
+import { lockedMessage, lockHeld, readLock, withLock } from './lock.ts'
+import type { Journal } from './state.ts'
+
+/**
+ * Runs `fn` as operation `op`: under the state folder's lock for a real run; for a dry run
+ * without it, saying so when another operation holds it.
+ */
+export async function runOp<T>(ctx: Ctx, op: string, fn: () => Promise<T>): Promise<T> {
+  if (ctx.exec.dryRun) {
+    if (lockHeld(ctx.config.stateDir)) ctx.ui.warn(`${lockedMessage(readLock(ctx.config.stateDir)).replace(/ Wait for it.*$/, '')} (a dry run goes on: it changes nothing)`)
+    return fn()
+  }
+  return withLock(ctx.config.stateDir, op, (m) => ctx.ui.warn(m), fn)
+}
+
+/** Tells the operator, once, what an earlier run left unfinished, and whether this run continues it. */
+export function reportInterrupted(ctx: Ctx, j: Journal, continuing: boolean): void {
+  const last = j.done.at(-1)
+  ctx.ui.warn(
+    `an earlier ${j.op} ${j.from ?? 'nothing'} → ${j.to} (pid ${j.pid}, started ${j.startedAt}) was interrupted ${last ? `after step "${last}"` : 'before its first step finished'}${j.current ? ` (during "${j.current}")` : ''}${continuing ? '; continuing from there' : ''}`,
+  )
+}

@@ -1,0 +1,66 @@
+// --dry-run prints every change of the real run, in order: each case runs the dry run and
+// then the real run on the same pretend host and state, and compares the two lists.
+import { afterEach, describe, expect, it } from 'vitest'
+import { cleanup } from '../../lib/cleanup.ts'
+import type { Ctx } from '../../lib/context.ts'
+import { deploy } from '../../lib/deploy.ts'
+import { rollback } from '../../lib/rollback.ts'
+import { dryRun, recordedChanges } from './dry-run.ts'
+import { blueLive, type Harness, harness, type World } from './world.ts'
+
+let h: Harness
+afterEach(() => h?.close())
+
+const afterDeploy = (w: World) => {
+  blueLive(w)
+  w.set('app-blue', 'worker', 'exited')
+  w.set('app-blue', 'beat', 'exited')
+  for (const s of ['web', 'worker', 'beat']) w.set('app-green', s, 'running')
+}
+const greenLive = { live: 'green', previous: 'blue', upstream: { color: 'green', port: 1, backup: 2 } } as const
+const interrupted = {
+  op: 'deploy',
+  from: 'blue',
+  to: 'green',
+  release: 'r2',
+  startedAt: 'then',
+  pid: 1,
+  done: ['build', 'shared', 'pause-workers', 'up-core'],
+  frozen: ['app-blue-worker-1'],
+} as const
+
+const cases: [string, Parameters<typeof harness>[0], (ctx: Ctx) => Promise<unknown>][] = [
+  ['first deploy', {}, deploy],
+  ['blue → green, stop mode', { state: { live: 'blue' }, setup: blueLive }, deploy],
+  ['blue → green, pause mode', { state: { live: 'blue' }, setup: blueLive, env: { CALMSWAP_PAUSE_MODE: 'pause' } }, deploy],
+  [
+    'a deploy continued from its journal',
+    {
+      state: { live: 'blue', journal: interrupted },
+      setup: (w) => (blueLive(w), w.set('app-blue', 'worker', 'paused'), w.set('app-blue', 'beat', 'exited'), w.set('app-green', 'web', 'running')),
+    },
+    deploy,
+  ],
+  ['rollback after a deploy', { state: greenLive, setup: afterDeploy }, rollback],
+  [
+    'cleanup',
+    {
+      state: { live: 'green', previous: 'blue', upstream: { color: 'green', port: 1, backup: 2 } },
+      setup: (w) => (blueLive(w), w.set('app-blue', 'worker', 'paused'), w.set('app-green', 'web', 'running')),
+    },
+    (ctx) => cleanup(ctx, { yes: true }),
+  ],
+]
+
+describe('--dry-run prints what the real run does', () => {
+  it.each(cases)('%s', async (_name, setup, op) => {
+    h = await harness(setup)
+    const dry = dryRun(h)
+    await op(dry.ctx)
+    const planned = dry.changes()
+    h.exec.events.length = 0
+    await op(h.ctx)
+    expect(planned).toEqual(recordedChanges(h))
+    expect(planned.length).toBeGreaterThan(0)
+  })
+})
