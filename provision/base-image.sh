@@ -2,12 +2,18 @@
 # Builds the example stack's one base image with no container registry:
 # debootstrap a minimal Debian with the packages the stack runs, then `docker import`.
 # Redis, nginx, the web app, the Celery worker and beat all run from this image.
+# Other images reuse it (provision/django-image.sh): CALMSWAP_BASE_PACKAGES replaces the
+# package list, CALMSWAP_BASE_HOOK names a program run with the root folder as $1 after
+# debootstrap and before the import (to add files or drop what a package set up), and
+# CALMSWAP_BASE_LOG is where debootstrap's output goes. Unset, they change nothing.
 set -euo pipefail
 
 image=${CALMSWAP_BASE_IMAGE:-calmswap-base:bookworm}
 suite=${DEBIAN_SUITE:-bookworm}
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
-packages=python3-celery,python3-redis,redis-server,nginx-light,curl,ca-certificates
+packages=${CALMSWAP_BASE_PACKAGES:-python3-celery,python3-redis,redis-server,nginx-light,curl,ca-certificates}
+hook=${CALMSWAP_BASE_HOOK:-}
+build_log=${CALMSWAP_BASE_LOG:-/var/tmp/calmswap-debootstrap.log}
 
 log() { printf '\033[2m[base-image]\033[0m %s\n' "$*" >&2; }
 
@@ -24,8 +30,12 @@ fi
 root=$(mktemp -d /var/tmp/calmswap-rootfs.XXXXXX)
 trap 'rm -rf "$root"' EXIT
 log "debootstrap $suite with $packages"
-debootstrap --variant=minbase --include="$packages" "$suite" "$root" "$mirror" >/var/tmp/calmswap-debootstrap.log 2>&1 \
-  || { tail -n 30 /var/tmp/calmswap-debootstrap.log >&2; exit 1; }
+debootstrap --variant=minbase --include="$packages" "$suite" "$root" "$mirror" >"$build_log" 2>&1 \
+  || { tail -n 30 "$build_log" >&2; exit 1; }
+if [ -n "$hook" ]; then
+  log "hook: $hook $root"
+  "$hook" "$root"
+fi
 # Trim what a container never uses; keeps the import small and quick on a Pi's SD card.
 rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/* "$root"/usr/share/doc "$root"/usr/share/man
 log "docker import -> $image"
