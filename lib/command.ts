@@ -17,7 +17,7 @@ export type ContainerState = 'running' | 'paused' | 'exited' | 'created' | 'rest
 export type ApiCall =
   | { readonly op: 'version' }
   | { readonly op: 'list' }
-  | { readonly op: 'post'; readonly action: 'start' | 'pause' | 'unpause' | 'kill'; readonly ids: readonly string[]; readonly signal?: string }
+  | { readonly op: 'post'; readonly action: 'start' | 'pause' | 'unpause' | 'kill' | 'stop'; readonly ids: readonly string[]; readonly signal?: string; readonly graceS?: number }
   | { readonly op: 'wait'; readonly ids: readonly string[] }
   | { readonly op: 'inspect'; readonly ids: readonly string[]; readonly fields: 'health' | 'image' | 'state' }
   | { readonly op: 'exec'; readonly container: string; readonly argv: readonly string[] }

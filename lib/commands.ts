@@ -98,6 +98,18 @@ export const kill = (c: Config, ids: readonly string[], sig = 'SIGTERM'): Cmd =>
     timeoutMs: DEADLINE.signal,
   })
 
+/**
+ * Stops containers: SIGTERM, then SIGKILL after `graceS`. Also ends a restart loop, which a
+ * signal cannot reach (the container is between two runs), and Docker's restart policy then
+ * leaves it stopped.
+ */
+export const stopContainers = (c: Config, ids: readonly string[], graceS: number): Cmd =>
+  verb(c, ['stop', '-t', String(graceS)], ids, {
+    api: { op: 'post', action: 'stop', ids, graceS },
+    effect: { on: 'containers', names: ids, to: 'exited' },
+    timeoutMs: stopDeadline(graceS),
+  })
+
 /** Freezes these containers (cgroup freezer): no CPU, memory and connections kept. */
 export const pauseContainers = (c: Config, ids: readonly string[]): Cmd =>
   verb(c, ['pause'], ids, { api: { op: 'post', action: 'pause', ids }, effect: { on: 'containers', names: ids, to: 'paused' }, timeoutMs: DEADLINE.signal })
@@ -151,9 +163,12 @@ export const imageIds = (c: Config, ids: readonly string[]): Cmd => ({
   api: { op: 'inspect', ids, fields: 'image' },
 })
 
-/** One line per container: "<name> <restart count> <started at>", to tell a crash loop from a process that stays up. */
+/**
+ * One line per container: "<name> <status> <restart count> <started at> <exit code>", to
+ * tell a process that stays up from a crash loop.
+ */
 export const runState = (c: Config, ids: readonly string[]): Cmd => ({
-  argv: [c.docker, 'inspect', '--format', '{{.Name}} {{.RestartCount}} {{.State.StartedAt}}', ...ids],
+  argv: [c.docker, 'inspect', '--format', '{{.Name}} {{.State.Status}} {{.RestartCount}} {{.State.StartedAt}} {{.State.ExitCode}}', ...ids],
   mutates: false,
   timeoutMs: DEADLINE.read,
   api: { op: 'inspect', ids, fields: 'state' },

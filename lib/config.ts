@@ -33,6 +33,8 @@ export interface Config {
   readonly pauseMode: PauseMode
   readonly dockerApi: 'auto' | 'off'
   readonly stopGraceS: number
+  /** How long the new workers must stay up after their start; 0: not checked. */
+  readonly stayUpMs: number
   readonly health: Readonly<{
     path: string
     host: string
@@ -105,6 +107,15 @@ export const SETTINGS: readonly Setting[] = [
     doc: 'Workers are frozen while the new web boots; stop: then SIGTERM + grace (warm shutdown) after the switch; pause: frozen until cleanup',
   },
   { key: 'stopGrace', env: 'CALMSWAP_STOP_GRACE', def: '30s', kind: 'duration', doc: 'How long workers get to finish in-flight tasks', min: 1 * S, max: 3600 * S },
+  {
+    key: 'stayUp',
+    env: 'CALMSWAP_STAY_UP',
+    def: '3s',
+    kind: 'duration',
+    doc: 'The new workers and singletons must run this long after their start, with no restart or exit, before the deploy counts; 0 turns the check off',
+    min: 0,
+    max: 600 * S,
+  },
   { key: 'healthPath', env: 'CALMSWAP_HEALTH_PATH', def: '/health/', kind: 'httpPath', doc: 'Path polled on the new web' },
   { key: 'healthHost', env: 'CALMSWAP_HEALTH_HOST', def: '', kind: 'host', doc: "Host header for the check (Django's ALLOWED_HOSTS)" },
   { key: 'healthStatus', env: 'CALMSWAP_HEALTH_STATUS', def: '200', kind: 'int', doc: 'Expected HTTP status', min: 100, max: 599 },
@@ -407,6 +418,7 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     pauseMode: v.pauseMode,
     dockerApi: v.dockerApi,
     stopGraceS: Math.ceil(v.stopGrace / 1000),
+    stayUpMs: v.stayUp,
     health: {
       path: v.healthPath,
       host: v.healthHost,

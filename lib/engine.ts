@@ -203,7 +203,7 @@ interface ApiInspect {
   readonly Name: string
   readonly Image: string
   readonly RestartCount?: number
-  readonly State: { readonly Pid?: number; readonly StartedAt?: string; readonly Health?: { readonly Status: string } }
+  readonly State: { readonly Status?: string; readonly Pid?: number; readonly StartedAt?: string; readonly ExitCode?: number; readonly Health?: { readonly Status: string } }
 }
 
 interface ApiStats {
@@ -246,7 +246,8 @@ export async function callApi(e: Engine, call: ApiCall, signal?: AbortSignal): P
       return ok(list.map((x) => `${psLine(x)}\n`).join(''))
     }
     case 'post': {
-      const path = (id: string) => `/containers/${q(id)}/${call.action}${call.signal ? `?signal=${q(call.signal)}` : ''}`
+      const query = call.signal ? `?signal=${q(call.signal)}` : call.graceS !== undefined ? `?t=${call.graceS}` : ''
+      const path = (id: string) => `/containers/${q(id)}/${call.action}${query}`
       return each(call.ids, async (id) => {
         await engineJson(e, 'POST', path(id), undefined, signal)
         return id
@@ -259,7 +260,7 @@ export async function callApi(e: Engine, call: ApiCall, signal?: AbortSignal): P
         const x = await inspect(e, id, signal)
         if (call.fields === 'health') return x.State.Health?.Status ?? ''
         if (call.fields === 'image') return `${x.Name} ${x.Image}`
-        return `${x.Name} ${x.RestartCount ?? 0} ${x.State.StartedAt ?? ''}`
+        return `${x.Name} ${x.State.Status ?? ''} ${x.RestartCount ?? 0} ${x.State.StartedAt ?? ''} ${x.State.ExitCode ?? 0}`
       })
     case 'exec': {
       const { Id } = await engineJson<{ Id: string }>(e, 'POST', `/containers/${q(call.container)}/exec`, { AttachStdout: true, AttachStderr: true, Cmd: call.argv }, signal)

@@ -33,19 +33,27 @@ export async function must(exec: Executor, cmd: Cmd, signal?: AbortSignal): Prom
   return r.stdout
 }
 
-/** The signal a command obeys: a change is given time to finish before it is cut. */
-function stopSignal(cmd: Cmd, signal: AbortSignal | undefined): AbortSignal {
-  const deadline = AbortSignal.timeout(cmd.timeoutMs)
-  if (!signal) return deadline
-  if (!cmd.mutates) return AbortSignal.any([deadline, signal])
-  const late = new AbortController()
-  const arm = () => {
-    const t = setTimeout(() => late.abort(signal.reason), DEADLINE.abortGrace)
-    t.unref()
+/**
+ * The signal a command obeys: its deadline, and the caller's abort (a change is given
+ * DEADLINE.abortGrace to finish first). Plain timers held until `clear()`: a signal made by
+ * AbortSignal.timeout can be collected before it fires, and then never fires at all.
+ */
+function stopSignal(cmd: Cmd, signal: AbortSignal | undefined): { signal: AbortSignal; clear(): void } {
+  const ac = new AbortController()
+  const timers: NodeJS.Timeout[] = [setTimeout(() => ac.abort(new DOMException(`deadline of ${cmd.timeoutMs}ms passed`, 'TimeoutError')), cmd.timeoutMs)]
+  const onAbort = () => {
+    if (!cmd.mutates) return ac.abort(signal!.reason)
+    timers.push(setTimeout(() => ac.abort(signal!.reason), DEADLINE.abortGrace))
   }
-  if (signal.aborted) arm()
-  else signal.addEventListener('abort', arm, { once: true })
-  return AbortSignal.any([deadline, late.signal])
+  if (signal?.aborted) onAbort()
+  else signal?.addEventListener('abort', onAbort, { once: true })
+  return {
+    signal: ac.signal,
+    clear() {
+      for (const t of timers) clearTimeout(t)
+      signal?.removeEventListener('abort', onAbort)
+    },
+  }
 }
 
 const live = new Set<ChildProcess>()
@@ -87,8 +95,10 @@ export function runProcess(argv: readonly string[], o: { env?: NodeJS.ProcessEnv
     child.stderr!.on('data', keep(err))
     let ended: string | null = null
     let killer: NodeJS.Timeout | undefined
+    // The group, not only the child: a child that exited can leave children of its own
+    // holding its output open, and they go too.
     const end = () => {
-      if (ended !== null || child.exitCode !== null) return
+      if (ended !== null) return
       const reason = o.signal.reason as Error | string | undefined
       ended = reason instanceof Error && reason.name === 'TimeoutError' ? `timed out after ${o.timeoutMs}ms` : `interrupted (${String(reason ?? 'abort')})`
       try {
@@ -104,9 +114,20 @@ export function runProcess(argv: readonly string[], o: { env?: NodeJS.ProcessEnv
     else o.signal.addEventListener('abort', end, { once: true })
     let spawnError: Error | null = null
     child.on('error', (e) => (spawnError = e))
+    // A child that exits but leaves a process of its own holding its output would keep the
+    // call open: what it left is ended shortly after.
+    let linger: NodeJS.Timeout | undefined
+    child.on('exit', () => {
+      linger = setTimeout(() => {
+        try {
+          process.kill(-child.pid!, 'SIGKILL')
+        } catch {}
+      }, DEADLINE.killGrace)
+    })
     child.on('close', (code, sig) => {
       live.delete(child)
       clearTimeout(killer)
+      clearTimeout(linger)
       o.signal.removeEventListener('abort', end)
       const stderr = Buffer.concat(err).toString('utf8')
       if (spawnError) {
@@ -136,7 +157,15 @@ export class ShellExecutor implements Executor {
   ) {}
 
   async run(cmd: Cmd, signal?: AbortSignal): Promise<Result> {
-    const stop = stopSignal(cmd, signal)
+    const { signal: stop, clear } = stopSignal(cmd, signal)
+    try {
+      return await this.runUntil(cmd, stop)
+    } finally {
+      clear()
+    }
+  }
+
+  private async runUntil(cmd: Cmd, stop: AbortSignal): Promise<Result> {
     if (cmd.api && this.engine) {
       this.onRun?.(cmd, false, 'api')
       try {

@@ -243,12 +243,13 @@ export async function checkHealth(ctx: Ctx, color: Color): Promise<WaitResult | 
   }
   const webs = (await ctx.inventory()).containers(color, c.roles.web)
   const withHealthcheck = new Set(webs.map((w) => w.id))
-  // A container that already exited will not start answering: stop waiting at once.
+  // A container that exited, or that a restart policy keeps restarting, will not start
+  // answering: stop waiting at once.
   const gone = new AbortController()
   const watch = setInterval(async () => {
     const now = (await ctx.inventory(true).catch(() => null))?.containers(color, c.roles.web) ?? []
-    const dead = now.find((x) => x.state === 'exited' || x.state === 'dead')
-    if (dead) gone.abort(`${dead.name} exited: ${dead.status}`)
+    const dead = now.find((x) => x.state === 'exited' || x.state === 'dead' || x.state === 'restarting')
+    if (dead) gone.abort(`${dead.name} ${dead.state === 'restarting' ? 'is in a restart loop' : 'exited'}: ${dead.status}`)
   }, 2000)
   try {
     const r = await ctx.ui.wait(`waiting for ${url}`, (update) =>

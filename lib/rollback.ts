@@ -1,12 +1,13 @@
 // Rollback, from any point of a failed deploy or after a successful one while the old color
 // exists: traffic back to the old color, the new singletons stopped before the old ones
 // resume (never two beats), the old workers resumed, the new color stopped.
-import { logs, start, stop } from './commands.ts'
+import { logs, startContainers, stop } from './commands.ts'
 import { type Color, coloredServices } from './config.ts'
 import type { Ctx } from './context.ts'
 import { StepError } from './errors.ts'
 import { checkHealth } from './health.ts'
 import { recorded } from './history.ts'
+import { names } from './inventory.ts'
 import { workersSignalled } from './journal.ts'
 import { reportInterrupted, runOp } from './operation.ts'
 import type { State } from './state.ts'
@@ -40,7 +41,8 @@ async function bringBackWeb(ctx: Ctx, good: Color): Promise<void> {
   if (!inv.hasProject(good)) throw new StepError(`cannot roll back: ${good} has no containers left (cleanup removed it). Deploy a fixed release instead.`)
   const down = [...c.roles.web, ...c.roles.core].filter((s) => !inv.runningServices(good, [s]).length)
   if (!down.length) return
-  if (!(await thaw(ctx, good, down)).length) await ctx.must(start(c, good, down))
+  await thaw(ctx, good, down)
+  await startStopped(ctx, good, down)
   await checkHealth(ctx, good)
 }
 
@@ -57,12 +59,19 @@ async function resumeRest(ctx: Ctx, good: Color, signalled: boolean): Promise<vo
   // Workers told to stop may still be finishing their last task: a `start` now would find
   // them running, do nothing, and then see them exit.
   if (signalled) await awaitStopped(ctx, good)
-  const inv = await ctx.inventory()
-  const frozen = inv.pausedServices(good, ROLE_REST(ctx))
-  const stopped = inv.stoppedServices(good, ROLE_REST(ctx))
-  await thaw(ctx, good, frozen)
-  if (stopped.length) await ctx.must(start(ctx.config, good, stopped))
-  ctx.ui.detail(`  ${good} workers resumed: ${[...frozen, ...stopped].join(', ') || 'none needed'}`)
+  const frozen = await thaw(ctx, good, ROLE_REST(ctx))
+  const started = await startStopped(ctx, good, ROLE_REST(ctx))
+  ctx.ui.detail(`  ${good} workers resumed: ${[...frozen, ...started].join(', ') || 'none needed'}`)
+}
+
+/**
+ * Starts the stopped containers of these services, by container: `compose start` would also
+ * insist on the services' depends_on, which may name a one-off job or another project's.
+ */
+async function startStopped(ctx: Ctx, color: Color, services: readonly string[]): Promise<string[]> {
+  const stopped = names((await ctx.inventory()).containersIn(color, services, ['exited', 'created', 'dead']))
+  if (stopped.length) await ctx.must(startContainers(ctx.config, stopped))
+  return stopped
 }
 
 /** The last log lines of the failed color's web, made safe for a terminal. */

@@ -4,10 +4,11 @@
 // once the CPU is calm. Never two sets of workers running, never two singletons.
 
 import { render } from './command.ts'
-import { create, kill, pauseContainers, startContainers, unpauseContainers, up, waitExit } from './commands.ts'
+import { create, kill, pauseContainers, runState, startContainers, stopContainers, unpauseContainers, up, waitExit } from './commands.ts'
 import { type Color, otherColor, type Project } from './config.ts'
 import type { Ctx } from './context.ts'
-import { CommandError } from './errors.ts'
+import { sleep } from './deadlines.ts'
+import { CommandError, StepError } from './errors.ts'
 import { names } from './inventory.ts'
 import { signalledAtMs } from './journal.ts'
 import { bootedAfter, calmBefore, whenBooted } from './pressure.ts'
@@ -15,30 +16,44 @@ import { bootedAfter, calmBefore, whenBooted } from './pressure.ts'
 /**
  * The pause-workers step: frees the CPU before the new release starts. Workers are frozen
  * (cgroup freezer: at once, nothing lost, thawed in an instant by a rollback); singletons
- * get SIGTERM, as a frozen beat thawed later would tick beside the new one.
+ * get SIGTERM, as a frozen beat thawed later would tick beside the new one. A container in a
+ * restart loop (a broken live release) cannot be frozen or signalled: it is stopped, which
+ * also ends the loop. Exited, dead or never-started ones have nothing to free.
  */
-export async function freezeWorkers(ctx: Ctx, color: Color | null): Promise<void> {
+export async function freezeWorkers(ctx: Ctx, color: Color | null, retried = false): Promise<void> {
   const c = ctx.config
   if (!color) return ctx.ui.detail('  first deploy: no old workers to pause')
   const inv = await ctx.inventory()
-  const workers = inv.runningServices(color, c.roles.workers)
-  const singletons = inv.runningServices(color, c.roles.singletons)
-  if (!workers.length && !singletons.length) return ctx.ui.detail(`  no running workers or singletons in ${color}`)
+  const said: string[] = []
+  const workers = inv.containers(color, c.roles.workers)
+  const singletons = inv.containers(color, c.roles.singletons)
+  const crashing = [...workers, ...singletons].filter((x) => x.state === 'restarting')
+  if (crashing.length) {
+    await ctx.must(stopContainers(c, names(crashing), 0))
+    said.push(`stopped ${names(crashing).join(', ')} (restarting in a loop: nothing to finish)`)
+  }
+  const running = workers.filter((x) => x.state === 'running')
   // Frozen rather than sent SIGTERM now: a warm shutdown runs the task in flight to its end
   // and then tears the container down, all beside the new web's boot.
-  if (workers.length) {
-    const frozen = names(inv.runningContainers(color, workers))
-    await ctx.must(pauseContainers(c, frozen))
-    ctx.journal.froze(frozen)
+  if (running.length) {
+    const cmd = pauseContainers(c, names(running))
+    const r = await ctx.run(cmd)
+    // Between the inventory and the pause a container can fall into a restart loop: look again, once.
+    if (r.code !== 0 && !retried) return freezeWorkers(ctx, color, true)
+    if (r.code !== 0) throw new CommandError(render(cmd), r.code, r.stderr, r.stdout)
+    said.push(`froze ${names(running).join(', ')} ${c.pauseMode === 'stop' ? 'until the switch' : 'until cleanup'}`)
   }
-  if (singletons.length) {
-    await signal(ctx, names(inv.runningContainers(color, singletons)))
+  const frozen = workers.filter((x) => x.state === 'paused' || running.includes(x))
+  if (frozen.length) ctx.journal.froze(names(frozen))
+  const beats = singletons.filter((x) => x.state === 'running')
+  if (beats.length) {
+    await signal(ctx, names(beats))
     ctx.journal.signalled()
+    said.push(`sent SIGTERM to ${names(beats).join(', ')}`)
   }
-  const until = c.pauseMode === 'stop' ? 'until the switch' : 'until cleanup'
-  ctx.ui.detail(
-    `  ${workers.length ? `froze ${workers.join(', ')} ${until}` : 'no workers'}; ${singletons.length ? `sent SIGTERM to ${singletons.join(', ')}` : 'no singletons'} (${color})`,
-  )
+  const idle = [...workers, ...singletons].filter((x) => ['exited', 'dead', 'created'].includes(x.state))
+  if (idle.length) said.push(`${names(idle).join(', ')} already ${[...new Set(idle.map((x) => x.state))].join('/')}`)
+  ctx.ui.detail(`  ${said.join('; ') || `no workers or singletons in ${color}`}`)
 }
 
 /** Thaws whatever of these services' containers is frozen; returns their names. */
@@ -158,4 +173,47 @@ export async function startRest(ctx: Ctx, color: Color): Promise<void> {
       await bootedAfter(ctx, stage.join(' '), started)
     }
   }
+  await confirmStayUp(ctx, color, [...singletons, ...workers])
+}
+
+interface RunState {
+  readonly name: string
+  readonly status: string
+  readonly restarts: number
+  readonly startedAt: string
+  readonly exitCode: number
+}
+
+export function parseRunState(stdout: string): RunState[] {
+  return stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => {
+      const [name = '', status = '', restarts = '0', startedAt = '', exitCode = '0'] = l.trim().split(' ')
+      return { name: name.replace(/^\//, ''), status, restarts: Number(restarts), startedAt, exitCode: Number(exitCode) }
+    })
+}
+
+/** What is wrong with a container that should have stayed up since `before`; null when nothing is. */
+export function notStayingUp(before: RunState, now: RunState | undefined): string | null {
+  if (!now) return `${before.name} is gone`
+  if (now.status !== 'running') return `${now.name} is ${now.status}${now.status === 'restarting' || now.status === 'exited' ? ` (exit code ${now.exitCode})` : ''}`
+  if (now.restarts > before.restarts || now.startedAt !== before.startedAt) return `${now.name} restarted ${Math.max(1, now.restarts - before.restarts)} time(s)`
+  return null
+}
+
+/**
+ * A deploy is not done while the new workers crash-loop: each container must still run,
+ * not restarted, CALMSWAP_STAY_UP after its start. One inspect before, one after.
+ */
+export async function confirmStayUp(ctx: Ctx, color: Color, services: readonly string[]): Promise<void> {
+  const ms = ctx.config.stayUpMs
+  const ids = names((await ctx.inventory(true)).containers(color, services))
+  if (ms <= 0 || ctx.exec.dryRun || !ids.length) return
+  const before = parseRunState((await ctx.run(runState(ctx.config, ids))).stdout)
+  await ctx.ui.wait(`checking that ${services.join(', ')} stay up for ${ms / 1000}s`, () => sleep(ms, ctx.signal))
+  ctx.checkpoint()
+  const now = new Map(parseRunState((await ctx.run(runState(ctx.config, ids))).stdout).map((x) => [x.name, x]))
+  const wrong = before.map((b) => notStayingUp(b, now.get(b.name))).filter(Boolean)
+  if (wrong.length) throw new StepError(`the new ${color} workers do not stay up: ${wrong.join('; ')}`)
 }

@@ -3,6 +3,7 @@
 APP_FAULT makes a release misbehave on purpose, for the end-to-end tests:
   health500  /health/ answers 500        hang      /health/ never answers
   refuse     the process exits at once    flap      /health/ alternates 200 and 500
+  worker-exit  the Celery worker (not the web) exits as it starts: see tasks.py
   die:N      the process exits N seconds after it first passes a health check
 """
 import json

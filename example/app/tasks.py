@@ -1,6 +1,7 @@
 """Celery side of the example stack: a cheap task per web request, a CPU-heavy task
 for the benchmark's backlog, and a beat tick that records which color emitted it."""
 import os
+import sys
 import time
 
 import redis
@@ -8,6 +9,11 @@ from celery import Celery
 
 BROKER_URL = os.environ.get("BROKER_URL", "redis://redis:6379/0")
 COLOR = os.environ.get("DEPLOY_COLOR", "none")
+
+# APP_FAULT=worker-exit: a release whose Celery worker dies as it starts (a broken import,
+# a bad setting); under a restart policy it loops. Only the worker: the web imports this too.
+if os.environ.get("APP_FAULT") == "worker-exit" and "worker" in sys.argv:
+    sys.exit("APP_FAULT=worker-exit: the worker exits as it starts")
 
 app = Celery("tasks", broker=BROKER_URL)
 app.conf.update(

@@ -145,17 +145,43 @@ describe.sequential('infrastructure faults', () => {
     expect(stack.state()).toMatchObject({ live: 'blue', journal: null, upstream: { color: 'blue', backup: null } })
   })
 
+  test('a switch command that hangs is ended at CALMSWAP_SWITCH_TIMEOUT with its children, and the deploy rolls back', async () => {
+    // A unique sleep time is the marker that tells whether anything of the command is left.
+    const marker = `600.${process.pid}${Date.now() % 10000}`
+    const script = join(scratch, 'flip.sh')
+    writeFileSync(script, `#!/bin/sh\nsleep ${marker} &\nsleep ${marker}\n`)
+    chmodSync(script, 0o755)
+    const before = await hostPicture()
+    const t0 = Date.now()
+    const r = await stack.run('deploy', [], { CALMSWAP_PROXY: 'command', CALMSWAP_SWITCH_COMMAND: script, CALMSWAP_SWITCH_TIMEOUT: '2s' })
+    expect(r.code, r.stderr).toBe(1)
+    expect(r.stderr).toMatch(/timed out after 2000ms/)
+    expect(r.stderr).toMatch(/rolled back; blue serves as before/)
+    expect(Date.now() - t0, 'not the 10 minutes of the command').toBeLessThan(90_000)
+    const left = (() => {
+      try {
+        return execFileSync('pgrep', ['-f', `sleep ${marker}`], { encoding: 'utf8' }).trim()
+      } catch {
+        return ''
+      }
+    })()
+    expect(left, 'no orphan of the switch command').toBe('')
+    expect(readFileSync(stack.upstreamFile(), 'utf8')).toBe(before.upstream)
+    expect(await stack.servingColor()).toBe('blue')
+    expect(await stack.states('blue')).toEqual({ web: 'running', worker: 'running', beat: 'running' })
+  })
+
   test('a docker call failing halfway (start of the new worker) rolls back and blue serves', async () => {
     const realDocker = execFileSync('sh', ['-c', 'command -v docker'], { encoding: 'utf8' }).trim()
     const wrapper = join(scratch, 'docker-fails-start-worker')
     writeFileSync(
       wrapper,
       `#!/bin/sh
-# The real docker, except that \`docker start ...-worker-1\` fails: after the switch, with the
-# new beat already started. (CALMSWAP_DOCKER set: every call goes through this CLI.)
+# The real docker, except that \`docker start ...-green-worker-1\` fails: after the switch, with
+# the new beat already started. (CALMSWAP_DOCKER set: every call goes through this CLI.)
 start=0 worker=0
 for a in "$@"; do
-  case "$a" in start) start=1 ;; *-worker-1) worker=1 ;; esac
+  case "$a" in start) start=1 ;; *-green-worker-1) worker=1 ;; esac
 done
 if [ $start = 1 ] && [ $worker = 1 ]; then
   echo "injected failure: docker $*" >&2

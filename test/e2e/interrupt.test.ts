@@ -1,6 +1,6 @@
 // A deploy cut short: SIGTERM lands it in a safe state by itself; after SIGKILL the
 // next deploy reports the interrupted run, takes over the dead lock and finishes.
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { describe, expect, test } from 'vitest'
 import { describeLoad, jsonDocument, type Stack, useStack } from './harness.ts'
 
@@ -22,17 +22,17 @@ async function expectSafe() {
   return serving
 }
 
-async function sigtermAt(step: string) {
+async function signalAt(step: string, sig: NodeJS.Signals = 'SIGTERM') {
   expect(stack.state()).toMatchObject({ live: 'blue', journal: null })
   const load = stack.load({ rps: 20 })
   const bg = stack.spawn('deploy')
   await bg.waitForStderr(new RegExp(`▸ ${step}\\n`))
-  bg.kill('SIGTERM')
+  bg.kill(sig)
   const r = await bg.done
   const stats = await load.stop()
   expect(r.signal, r.stderr).toBe(null)
   expect(r.code, r.stderr).toBe(1)
-  expect(r.stderr).toMatch(/SIGTERM: finishing the current command, then landing in a safe state/)
+  expect(r.stderr).toMatch(new RegExp(`${sig}: finishing the current command, then landing in a safe state`))
   expect(r.stderr).toMatch(/rolled back; blue serves as before/)
   expect(stats.failed, describeLoad(stats)).toBe(0)
   expect(await expectSafe()).toBe('blue')
@@ -71,11 +71,31 @@ async function sigkillAt(step: string, lastDone: string) {
 
 describe.sequential('interruption', () => {
   test('SIGTERM while up-core runs: the deploy rolls back and blue serves with its worker and one beat', async () => {
-    await sigtermAt('up-core')
+    await signalAt('up-core')
   })
 
   test('SIGTERM while up-rest runs: the deploy rolls back and blue serves with its worker and one beat', async () => {
-    await sigtermAt('up-rest')
+    await signalAt('up-rest')
+  })
+
+  test('SIGHUP (an SSH session that drops) while the health check runs: rolled back like SIGTERM, nothing left frozen', async () => {
+    await signalAt('health', 'SIGHUP')
+    expect(await stack.states('blue')).toEqual({ web: 'running', worker: 'running', beat: 'running' })
+  })
+
+  test('a step script run by hand while a deploy holds the lock is refused and changes nothing', async () => {
+    const bg = stack.spawn('deploy')
+    await bg.waitForStderr(/▸ up-core\n/)
+    const upstream = readFileSync(stack.upstreamFile(), 'utf8')
+    const r = await stack.run('switch', ['--color', 'blue'])
+    expect(r.code, r.stderr).toBe(1)
+    expect(r.stderr).toMatch(new RegExp(`another deploy is running: pid ${bg.pid} `))
+    expect(readFileSync(stack.upstreamFile(), 'utf8')).toBe(upstream)
+    const d = await bg.done
+    expect(d.code, d.stderr).toBe(0)
+    expect(await expectSafe()).toBe('green')
+    // Back to blue for the tests that follow.
+    expect((await stack.run('deploy')).code).toBe(0)
   })
 
   test('SIGKILL during health: the next deploy reports the interrupted run, takes over the lock and finishes', async () => {

@@ -167,7 +167,7 @@ describe('deploy plan', () => {
       'green create beat worker',
       'docker wait id-app-blue-beat-1',
       'unpause app-blue-worker-1',
-      'blue start beat',
+      'start app-blue-beat-1',
       'green stop web',
     ])
     expect(h.ctx.state.load()).toMatchObject({ live: 'blue', journal: null })
@@ -190,7 +190,7 @@ describe('deploy plan', () => {
       'write',
       'reload',
       'green stop beat',
-      'blue start worker beat',
+      'start app-blue-worker-1 app-blue-beat-1',
       'green stop web',
     ])
     expect([...h.exec.files.values()].at(-1)).toContain(`server 127.0.0.1:${h.config.ports.blue};`)
@@ -272,7 +272,7 @@ describe('rollback plan', () => {
   it('switches back, stops the new workers and beat before the old ones start, then the new web', async () => {
     h = await harness({ state: greenLive, setup: afterDeploy })
     await rollback(h.ctx)
-    expect(h.plan()).toEqual(['write', 'reload', 'green stop worker beat', 'blue start worker beat', 'green stop web'])
+    expect(h.plan()).toEqual(['write', 'reload', 'green stop worker beat', 'start app-blue-worker-1 app-blue-beat-1', 'green stop web'])
     expect(h.ctx.state.load()).toMatchObject({ live: 'blue', previous: 'green' })
     expect(readHistory(h.config.stateDir).at(-1)).toMatchObject({ op: 'rollback', from: 'green', to: 'blue', result: 'ok' })
   })
@@ -281,7 +281,7 @@ describe('rollback plan', () => {
     h = await harness({ state: greenLive, setup: (w) => (afterDeploy(w), w.set('app-blue', 'worker', 'paused')) })
     await rollback(h.ctx)
     expect(h.plan()).toContain('unpause app-blue-worker-1')
-    expect(h.plan()).toContain('blue start beat')
+    expect(h.plan()).toContain('start app-blue-beat-1')
   })
 
   it('refuses when there is nothing to go back to', async () => {

@@ -1,11 +1,18 @@
 // --dry-run prints every change of the real run, in order: each case runs the dry run and
 // then the real run on the same pretend host and state, and compares the two lists.
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { hostname, tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { cleanup } from '../../lib/cleanup.ts'
+import { run } from '../../lib/cli.ts'
 import type { Ctx } from '../../lib/context.ts'
 import { deploy } from '../../lib/deploy.ts'
+import { lockPath } from '../../lib/lock.ts'
 import { rollback } from '../../lib/rollback.ts'
+import { Ui } from '../../lib/ui.ts'
 import { dryRun, recordedChanges } from './dry-run.ts'
+import { RecordingExecutor } from './recording.ts'
 import { blueLive, type Harness, harness, type World } from './world.ts'
 
 let h: Harness
@@ -62,5 +69,46 @@ describe('--dry-run prints what the real run does', () => {
     await op(h.ctx)
     expect(planned).toEqual(recordedChanges(h))
     expect(planned.length).toBeGreaterThan(0)
+  })
+})
+
+describe('a dry run touches nothing', () => {
+  const env = (h: Harness, stateDir: string) => ({
+    CALMSWAP_PREFIX: 'app',
+    CALMSWAP_COMPOSE_FILE: h.config.composeFile,
+    CALMSWAP_STATE_DIR: stateDir,
+    CALMSWAP_BLUE_PORT: String(h.config.ports.blue),
+    CALMSWAP_GREEN_PORT: String(h.config.ports.green),
+    CALMSWAP_CPU_CALM: '0',
+    CALMSWAP_RELEASE: 'r2',
+  })
+  const quiet = () => new Ui({ err: { write: () => true } as unknown as NodeJS.WritableStream, out: { write: () => true } as unknown as NodeJS.WritableStream })
+
+  it('no state folder is created, no lock taken', async () => {
+    h = await harness({ setup: blueLive })
+    const stateDir = join(mkdtempSync(join(tmpdir(), 'calmswap-dry-')), 'state')
+    const code = await run({ name: 'deploy', summary: '', usage: '', dryRun: true }, (ctx) => deploy(ctx), {
+      argv: ['--dry-run'],
+      env: env(h, stateDir),
+      executor: new RecordingExecutor(h.world.respond),
+      ui: quiet(),
+    })
+    expect(code).toBe(0)
+    expect(existsSync(stateDir)).toBe(false)
+  })
+  it("a dead holder's lock note is left as it is", async () => {
+    h = await harness({ state: { live: 'blue' }, setup: blueLive })
+    const stateDir = mkdtempSync(join(tmpdir(), 'calmswap-dry-'))
+    const note = JSON.stringify({ op: 'deploy', pid: 999_999_999, host: hostname(), who: 'gone', since: 'then' })
+    writeFileSync(lockPath(stateDir), note)
+    const code = await run({ name: 'rollback', summary: '', usage: '', dryRun: true }, (ctx) => deploy(ctx), {
+      argv: ['--dry-run'],
+      env: env(h, stateDir),
+      executor: new RecordingExecutor(h.world.respond),
+      ui: quiet(),
+    })
+    expect(code).toBe(0)
+    expect(readdirSync(stateDir)).toEqual(['lock'])
+    expect(readFileSync(lockPath(stateDir), 'utf8')).toBe(note)
   })
 })

@@ -14,7 +14,7 @@ import { EMPTY_STATE, type State, StateStore } from '../../lib/state.ts'
 import { Ui } from '../../lib/ui.ts'
 import { RecordingExecutor } from './recording.ts'
 
-type CState = 'running' | 'exited' | 'paused' | 'created'
+type CState = 'running' | 'exited' | 'paused' | 'created' | 'restarting'
 
 export class World {
   readonly containers = new Map<string, { project: string; service: string; state: CState }>()
@@ -26,6 +26,10 @@ export class World {
   booting: Partial<Record<Color, number>> = {}
   /** Signalled workers ignore SIGTERM and outlive their grace. */
   hang = false
+  /** Services whose containers fall into a restart loop once started: a broken release. */
+  crashLoop = new Set<string>()
+  /** Restarts each container has had, as `docker inspect` reports them. */
+  readonly restarts = new Map<string, number>()
   /** CPU % `docker stats` reports per service, one reading after another (the last one repeats); 0 when unset. */
   cpu: Partial<Record<string, number[]>> = {}
 
@@ -50,6 +54,19 @@ export class World {
           .join('\n'),
       }
     }
+    if (a[1] === 'inspect' && a[3]?.includes('RestartCount')) {
+      // A container in crashLoop restarts once more every time it is looked at.
+      const line = (name: string) => {
+        const c = this.containers.get(name)
+        if (!c) return ''
+        if (this.crashLoop.has(c.service) && c.state !== 'exited') {
+          c.state = 'restarting'
+          this.restarts.set(name, (this.restarts.get(name) ?? 0) + 1)
+        }
+        return `/${name} ${c.state} ${this.restarts.get(name) ?? 0} 2026-01-01T00:00:0${this.restarts.get(name) ?? 0}Z ${c.state === 'running' ? 0 : 1}\n`
+      }
+      return { stdout: a.slice(4).map(line).join('') }
+    }
     if (a[1] === 'wait') {
       // Workers finish within the grace unless a test says they hang.
       if (!this.hang) for (const [name, c] of this.containers) if (a.includes(`id-${name}`)) c.state = 'exited'
@@ -67,14 +84,16 @@ export class World {
           .join(''),
       }
     }
-    if (a[1] === 'kill' || a[1] === 'pause' || a[1] === 'unpause' || a[1] === 'start') {
+    if (a[1] === 'kill' || a[1] === 'pause' || a[1] === 'unpause' || a[1] === 'start' || a[1] === 'stop') {
       // SIGTERM: a worker finishes its task first, so it still runs when the next step looks.
-      const to: CState | null = a[1] === 'pause' ? 'paused' : a[1] === 'start' || a[1] === 'unpause' ? 'running' : a[3] === 'SIGKILL' ? 'exited' : null
+      const to: CState | null = a[1] === 'pause' ? 'paused' : a[1] === 'start' || a[1] === 'unpause' ? 'running' : a[3] === 'SIGKILL' || a[1] === 'stop' ? 'exited' : null
       // A signal to a frozen container: Docker resumes its processes to deliver it, but
       // still reports the container paused (it calls containerd's resume, not its own unpause).
-      for (const name of a.slice(a[1] === 'kill' ? 4 : 2)) {
+      for (const name of a.slice(a[1] === 'kill' || a[1] === 'stop' ? 4 : 2)) {
         const c = this.containers.get(name)
         if (!c) return { code: 1, stderr: `Error response from daemon: No such container: ${name}` }
+        if (a[1] === 'pause' && c.state === 'restarting')
+          return { code: 1, stderr: `Error response from daemon: Container ${name} is restarting, wait until the container is running` }
         if (to) c.state = to
       }
       return {}
@@ -159,6 +178,7 @@ export async function harness(o: { state?: Partial<State>; env?: Record<string, 
       CALMSWAP_HEALTH_DEADLINE: '2s',
       CALMSWAP_HEALTH_TIMEOUT: '500ms',
       CALMSWAP_RELEASE: 'r2',
+      CALMSWAP_STAY_UP: '0',
       ...o.env,
     },
   })
@@ -182,6 +202,7 @@ export async function harness(o: { state?: Partial<State>; env?: Record<string, 
         if (a[1] === 'exec') return [/nginx -s reload/.test(a.at(-1)!) ? 'reload' : a.slice(3).join(' ')]
         if (a[1] === 'kill') return [`kill ${a.slice(3).join(' ')}`]
         if (a[1] === 'pause' || a[1] === 'unpause' || a[1] === 'start') return [`${a[1]} ${a.slice(2).join(' ')}`]
+        if (a[1] === 'stop') return [`stop ${a.slice(4).join(' ')}`]
         if (a[1] !== 'compose') return [a.join(' ')]
         const rest = a.slice(7).filter((x, j, all) => !x.startsWith('-') && all[j - 1] !== '-t')
         const verb = a.includes('--no-start') ? 'create' : a[6]

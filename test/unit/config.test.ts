@@ -109,3 +109,53 @@ describe('config file', () => {
     expect(() => loadConfig({ env: {}, cwd: dir, file })).toThrow(ConfigError)
   })
 })
+
+describe('durations have floors', () => {
+  it.each([
+    ['CALMSWAP_HEALTH_INTERVAL', '0', 'at least 100ms'],
+    ['CALMSWAP_HEALTH_INTERVAL', '10ms', 'at least 100ms'],
+    ['CALMSWAP_HEALTH_TIMEOUT', '0', 'at least 100ms'],
+    ['CALMSWAP_HEALTH_DEADLINE', '500ms', 'at least 1s'],
+    ['CALMSWAP_STOP_GRACE', '0', 'at least 1s'],
+    ['CALMSWAP_SWITCH_TIMEOUT', '0', 'at least 1s'],
+  ])('%s=%s is refused: %s', (name, value, why) => expect(problems({ [name]: value }).join('\n')).toContain(why))
+  it('the calm wait may be 0', () => expect(load({ CALMSWAP_CPU_WAIT: '0' }).calm.waitMs).toBe(0))
+})
+
+describe('a misspelled variable is not ignored', () => {
+  it('names the nearest setting', () =>
+    expect(problems({ CALMSWAP_HEALTH_PAHT: '/x' })).toEqual(['unknown setting "CALMSWAP_HEALTH_PAHT"; did you mean CALMSWAP_HEALTH_PATH? (`--help` lists every setting)']))
+  it('far from any: no guess', () => expect(problems({ CALMSWAP_FROBNICATE: '1' })[0]).toBe('unknown setting "CALMSWAP_FROBNICATE" (`--help` lists every setting)'))
+  it('variables calmswap hands to others are not settings, nor typos', () =>
+    expect(problems({ CALMSWAP_UPSTREAM_DIR: '/x', CALMSWAP_COLOR: 'blue', CALMSWAP_BASE_IMAGE: 'x' })).toEqual([]))
+  it('other prefixes are none of its business', () => expect(problems({ CALMSWAPX: '1', MY_CALMSWAP_THING: '2' })).toEqual([]))
+})
+
+describe('the config file is typed', () => {
+  const fileProblems = (content: unknown): string[] => {
+    const file = join(dir, `typed-${Math.random().toString(36).slice(2)}.json`)
+    writeFileSync(file, JSON.stringify(content))
+    try {
+      loadConfig({ env: {}, cwd: dir, file })
+      return []
+    } catch (e) {
+      if (e instanceof ConfigError) return [...e.problems]
+      throw e
+    }
+  }
+  const fromFile = (content: unknown) => {
+    const file = join(dir, `typed-${Math.random().toString(36).slice(2)}.json`)
+    writeFileSync(file, JSON.stringify(content))
+    return loadConfig({ env: {}, cwd: dir, file })
+  }
+  it('null is refused, not read as "null"', () => expect(fileProblems({ stateDir: null })[0]).toMatch(/"stateDir" must be a string, not null/))
+  it('an object is refused, not read as [object Object]', () => expect(fileProblems({ prefix: { a: 1 } })[0]).toMatch(/"prefix" must be a string, not an object/))
+  it('a boolean is refused', () => expect(fileProblems({ web: true })[0]).toMatch(/"web" must be an array of strings or a string, not boolean/))
+  it('a number where a number is meant', () => expect(fromFile({ bluePort: 9001, stopGrace: 45 })).toMatchObject({ ports: { blue: 9001 }, stopGraceS: 45 }))
+  it('a number where a name is meant is refused', () => expect(fileProblems({ prefix: 12 })[0]).toMatch(/must be a string, not number/))
+  it('an array of names', () => expect(fromFile({ workers: ['w1', 'w2'] }).roles.workers).toEqual(['w1', 'w2']))
+  it('a list holding a non-string is refused', () => expect(fileProblems({ workers: ['w1', 2] })[0]).toMatch(/must be an array of strings/))
+  it('a switch command array is argv as written: spaces and commas kept', () =>
+    expect(fromFile({ proxy: 'command', switchCommand: ['/usr/local/bin/flip', '--label', 'a b,c'] }).proxy.command).toEqual(['/usr/local/bin/flip', '--label', 'a b,c']))
+  it('a file key that is a typo names the setting', () => expect(fileProblems({ healthPaht: '/x' })[0]).toMatch(/unknown setting "healthPaht"; did you mean healthPath\?/))
+})

@@ -80,3 +80,65 @@ describe('waitHealthy', () => {
     expect(gaps[0]!).toBeLessThan(gaps.at(-1)!)
   })
 })
+
+describe('hostile answers', () => {
+  it('a body regex that backtracks without bound cannot freeze calmswap', async () => {
+    use(() => ({ status: 200, body: `${'a'.repeat(40)}!` }))
+    const t0 = Date.now()
+    const r = await probe(url, { ...fast, timeoutMs: 500, body: '^(a+)+$' })
+    expect(Date.now() - t0).toBeLessThan(3_000)
+    expect([r.ok, r.fatal]).toEqual([false, true])
+    expect(r.error).toMatch(/backtracks without bound; simplify CALMSWAP_HEALTH_BODY/)
+  })
+  it('and the wait gives up on it at once, not at the deadline', async () => {
+    use(() => ({ status: 200, body: `${'a'.repeat(40)}!` }))
+    const r = await waitHealthy(url, { ...fast, timeoutMs: 300, deadlineMs: 20_000, body: '^(a+)+$' })
+    expect([r.ok, r.tries]).toEqual([false, 1])
+  })
+  it('a body regex still matches normal bodies', async () => (
+    use(() => ({ status: 200, body: '{"ok": true}' })), expect((await probe(url, { ...fast, body: '"ok": true' })).ok).toBe(true)
+  ))
+})
+
+describe('an endless or huge body is never read whole', () => {
+  // A server that streams as long as the client reads, counting what it could send.
+  const endless = async (status: number) => {
+    let sent = 0
+    const s = createServer((_req, res) => {
+      res.writeHead(status, { 'content-type': 'text/plain' })
+      const chunk = Buffer.alloc(64 * 1024, 'a')
+      const pump = () => {
+        while (sent < 1024 ** 3 && res.write(chunk)) sent += chunk.length
+        if (sent < 1024 ** 3) res.once('drain', pump)
+        else res.end()
+      }
+      res.on('close', () => res.removeAllListeners('drain'))
+      pump()
+    })
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r))
+    return { url: `http://127.0.0.1:${(s.address() as AddressInfo).port}/health/`, sent: () => sent, close: () => (s.closeAllConnections(), s.close()) }
+  }
+  it('a 1 GB health page: a few KB are read for the regex, then the connection is dropped', async () => {
+    const e = await endless(200)
+    try {
+      const r = await probe(e.url, { ...fast, timeoutMs: 2000, body: '^a+$' })
+      expect(r.ok).toBe(true)
+      await new Promise((res) => setTimeout(res, 200))
+      // What the kernel buffers on both ends, not a gigabyte.
+      expect(e.sent()).toBeLessThan(16 * 1024 ** 2)
+    } finally {
+      e.close()
+    }
+  })
+  it('a wrong status: none of the body is read', async () => {
+    const e = await endless(500)
+    try {
+      const r = await probe(e.url, { ...fast, timeoutMs: 2000, body: 'x' })
+      expect(r.error).toBe('status 500, expected 200')
+      await new Promise((res) => setTimeout(res, 200))
+      expect(e.sent()).toBeLessThan(16 * 1024 ** 2)
+    } finally {
+      e.close()
+    }
+  })
+})

@@ -1,0 +1,72 @@
+// A release that is already broken: the live color's workers in every state Docker reports,
+// and new workers that crash-loop after their start.
+import { afterEach, describe, expect, it } from 'vitest'
+import { deploy } from '../../lib/deploy.ts'
+import { blueLive, type Harness, harness } from './world.ts'
+
+let h: Harness
+afterEach(() => h?.close())
+
+describe('the live color is broken', () => {
+  it('a worker in a restart loop is stopped, not paused, and the fix deploys', async () => {
+    h = await harness({ state: { live: 'blue' }, setup: (w) => (blueLive(w), w.set('app-blue', 'worker', 'restarting')) })
+    await deploy(h.ctx)
+    expect(h.plan().slice(1, 3)).toEqual(['stop app-blue-worker-1', 'kill SIGTERM app-blue-beat-1'])
+    expect(h.plan()).not.toContain('pause app-blue-worker-1')
+    expect(h.ctx.state.load()).toMatchObject({ live: 'green', journal: null })
+    expect(h.out.join('')).toMatch(/stopped app-blue-worker-1 \(restarting in a loop: nothing to finish\)/)
+  })
+  it('a beat in a restart loop is stopped too', async () => {
+    h = await harness({ state: { live: 'blue' }, setup: (w) => (blueLive(w), w.set('app-blue', 'beat', 'restarting')) })
+    await deploy(h.ctx)
+    expect(h.plan().slice(1, 3)).toEqual(['stop app-blue-beat-1', 'pause app-blue-worker-1'])
+    expect(h.ctx.state.load().live).toBe('green')
+  })
+  it.each(['exited', 'created'] as const)('a %s worker has nothing to free', async (state) => {
+    h = await harness({ state: { live: 'blue' }, setup: (w) => (blueLive(w), w.set('app-blue', 'worker', state)) })
+    await deploy(h.ctx)
+    expect(h.plan().filter((p) => p.includes('app-blue-worker-1'))).toEqual([])
+    expect(h.out.join('')).toMatch(new RegExp(`app-blue-worker-1 already ${state}`))
+  })
+  it('a worker frozen already is kept frozen, then thawed and stopped after the switch', async () => {
+    h = await harness({ state: { live: 'blue' }, setup: (w) => (blueLive(w), w.set('app-blue', 'worker', 'paused')) })
+    await deploy(h.ctx)
+    const plan = h.plan()
+    expect(plan).not.toContain('pause app-blue-worker-1')
+    expect(plan.indexOf('unpause app-blue-worker-1')).toBeGreaterThan(plan.indexOf('reload'))
+    expect(plan).toContain('kill SIGTERM app-blue-worker-1')
+    expect(h.world.state('app-blue', 'worker')).toBe('exited')
+  })
+  it('a worker that falls into a restart loop between the look and the pause is stopped', async () => {
+    h = await harness({ state: { live: 'blue' }, setup: blueLive })
+    let once = true
+    h.world.failOn = (a) => {
+      if (a[1] === 'pause' && once) {
+        once = false
+        h.world.set('app-blue', 'worker', 'restarting')
+        return 1
+      }
+      return undefined
+    }
+    await deploy(h.ctx)
+    expect(h.plan().slice(1, 4)).toEqual(['pause app-blue-worker-1', 'stop app-blue-worker-1', 'kill SIGTERM app-blue-beat-1'])
+    expect(h.ctx.state.load().live).toBe('green')
+  })
+})
+
+describe('the new workers crash-loop', () => {
+  it('the deploy is not done: it rolls back, and blue serves with its workers', async () => {
+    h = await harness({ state: { live: 'blue', upstream: { color: 'blue', port: 1, backup: null } }, setup: blueLive, env: { CALMSWAP_STAY_UP: '200ms' } })
+    h.world.crashLoop.add('worker')
+    await expect(deploy(h.ctx)).rejects.toThrow(/rolled back; blue serves as before/)
+    expect(h.out.join('')).toMatch(/the new green workers do not stay up: app-green-worker-1 is restarting/)
+    expect([h.world.state('app-blue', 'worker'), h.world.state('app-blue', 'beat'), h.world.state('app-green', 'worker')]).toEqual(['running', 'running', 'exited'])
+    expect(h.ctx.state.load()).toMatchObject({ live: 'blue', journal: null })
+  })
+  it('workers that stay up pass', async () => {
+    h = await harness({ state: { live: 'blue' }, setup: blueLive, env: { CALMSWAP_STAY_UP: '200ms' } })
+    await deploy(h.ctx)
+    expect(h.ctx.state.load().live).toBe('green')
+    expect(h.exec.calls.filter((c) => c.argv[1] === 'inspect' && c.argv[3]!.includes('RestartCount'))).toHaveLength(2)
+  })
+})
