@@ -1,7 +1,9 @@
 // The operator's last word: remove the old color once the new release looks right.
+
+import { rmSync } from 'node:fs'
 import { createInterface } from 'node:readline/promises'
 import { down } from './commands.ts'
-import { projectName } from './config.ts'
+import { pinFile, projectName } from './config.ts'
 import type { Ctx } from './context.ts'
 import { UsageError } from './errors.ts'
 import { recorded } from './history.ts'
@@ -59,6 +61,9 @@ export async function cleanup(ctx: Ctx, o: CleanupOptions = {}): Promise<boolean
         await thaw(ctx, old, c.roles.workers)
         await ctx.must(down(c, old))
       })
+      // Its containers are gone: its images are no longer pinned, only kept as a release.
+      ctx.state.unpinned(old)
+      if (!ctx.exec.dryRun) rmSync(pinFile(c, old), { force: true })
       ctx.state.forgetPrevious()
     })
     ctx.ui.ok(`${projectName(c, old)} removed; ${live} keeps serving`)

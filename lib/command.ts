@@ -22,6 +22,10 @@ export type ApiCall =
   | { readonly op: 'inspect'; readonly ids: readonly string[]; readonly fields: 'health' | 'image' | 'state' }
   | { readonly op: 'exec'; readonly container: string; readonly argv: readonly string[] }
   | { readonly op: 'cpu'; readonly ids: readonly string[]; readonly windowMs: number }
+  | { readonly op: 'remove'; readonly ids: readonly string[] }
+  | { readonly op: 'image'; readonly ref: string }
+  | { readonly op: 'tag'; readonly id: string; readonly ref: string }
+  | { readonly op: 'rmi'; readonly ref: string }
 
 /**
  * What a mutating command does to the containers, as far as a dry run needs to know to plan
@@ -44,6 +48,8 @@ export interface Cmd {
   readonly effect?: Effect
   /** Where to run it; the compose file's folder for compose. */
   readonly cwd?: string
+  /** Its output is for the operator as it comes (a release job's log), not only for calmswap. */
+  readonly stream?: boolean
 }
 
 /** How a person would type the same call, for --dry-run and --verbose. */

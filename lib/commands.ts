@@ -5,8 +5,11 @@ import type { Cmd } from './command.ts'
 import { type Color, type Config, type Project, projectName } from './config.ts'
 import { DEADLINE, stopDeadline } from './deadlines.ts'
 
-/** What the compose file may interpolate: the color, its web port, the shared network prefix, the upstream dir. */
-export function composeEnv(c: Config, p: Project): Record<string, string> {
+/**
+ * What the compose file may interpolate: the color, its web port, the shared network prefix,
+ * the upstream dir, and the release: the color's pinned one for calls that run its containers.
+ */
+export function composeEnv(c: Config, p: Project, pinned = true): Record<string, string> {
   const env: Record<string, string> = {
     CALMSWAP_PREFIX: c.prefix,
     CALMSWAP_UPSTREAM_DIR: dirname(c.proxy.upstreamFile),
@@ -15,15 +18,23 @@ export function composeEnv(c: Config, p: Project): Record<string, string> {
     env.DEPLOY_COLOR = p
     env[c.portVar] = String(c.ports[p])
   }
-  if (c.release) env.CALMSWAP_RELEASE = c.release
+  const release = (pinned && p !== 'shared' && c.pins[p]?.release) || c.release
+  if (release) env.CALMSWAP_RELEASE = release
   return env
 }
 
-const compose = (c: Config, p: Project, args: readonly string[], o: Pick<Cmd, 'mutates' | 'timeoutMs' | 'effect'>): Cmd => ({
-  argv: [c.docker, 'compose', '-p', projectName(c, p), '-f', c.composeFile, ...args],
-  env: composeEnv(c, p),
-  ...o,
-})
+/**
+ * A compose call on one project. A color's calls carry its pin override (the images it was
+ * deployed with), except those that must see the file as the user wrote it: config and build.
+ */
+const compose = (c: Config, p: Project, args: readonly string[], o: Pick<Cmd, 'mutates' | 'timeoutMs' | 'effect'>, pinned = true): Cmd => {
+  const pin = pinned && p !== 'shared' ? c.pins[p] : undefined
+  return {
+    argv: [c.docker, 'compose', '-p', projectName(c, p), '-f', c.composeFile, ...(pin ? ['-f', pin.file] : []), ...args],
+    env: composeEnv(c, p, pinned),
+    ...o,
+  }
+}
 
 const services = (c: Config, p: Project, names: readonly string[], to: 'running' | 'created' | 'exited') =>
   ({ on: 'services', project: projectName(c, p), services: names, to }) as const
@@ -31,7 +42,7 @@ const services = (c: Config, p: Project, names: readonly string[], to: 'running'
 // ---------------------------------------------------------------- compose
 
 /** The compose file as Compose itself resolves it: the only way calmswap reads it. */
-export const composeConfig = (c: Config, p: Project = 'blue'): Cmd => compose(c, p, ['config', '--format', 'json'], { mutates: false, timeoutMs: DEADLINE.composeConfig })
+export const composeConfig = (c: Config, p: Project = 'blue'): Cmd => compose(c, p, ['config', '--format', 'json'], { mutates: false, timeoutMs: DEADLINE.composeConfig }, false)
 
 export const composeVersion = (c: Config): Cmd => ({ argv: [c.docker, 'compose', 'version', '--short'], mutates: false, timeoutMs: DEADLINE.read })
 
@@ -53,7 +64,23 @@ export const up = (c: Config, p: Project, names: readonly string[]): Cmd =>
 export const create = (c: Config, p: Color, names: readonly string[]): Cmd =>
   compose(c, p, ['up', '--no-start', '--no-deps', '--force-recreate', '--no-build', ...names], { mutates: true, timeoutMs: DEADLINE.up, effect: services(c, p, names, 'created') })
 
-export const build = (c: Config, p: Project, names: readonly string[]): Cmd => compose(c, p, ['build', ...names], { mutates: true, timeoutMs: DEADLINE.build })
+/**
+ * Runs a release job once in a color: its own container, removed when it ends, no
+ * dependencies started, no TTY; its output streams to the operator. Named, so that a job
+ * cut short (deadline, Ctrl-C) can be found and removed: killing `compose run` leaves it running.
+ */
+export const runJob = (c: Config, p: Color, job: string): Cmd => ({
+  ...compose(c, p, ['run', '--rm', '--no-deps', '-T', '--name', jobContainer(c, p, job), job], { mutates: true, timeoutMs: c.jobTimeoutMs }),
+  stream: true,
+})
+
+export const jobContainer = (c: Config, p: Color, job: string) => `${projectName(c, p)}-${job}-job`
+
+/** Removes containers, running or not (a job cut short). */
+export const removeContainers = (c: Config, ids: readonly string[]): Cmd =>
+  verb(c, ['rm', '-f'], ids, { api: { op: 'remove', ids }, effect: { on: 'containers', names: ids, to: 'removed' }, timeoutMs: DEADLINE.signal })
+
+export const build = (c: Config, p: Project, names: readonly string[]): Cmd => compose(c, p, ['build', ...names], { mutates: true, timeoutMs: DEADLINE.build }, false)
 
 /** SIGTERM, then SIGKILL after the grace period: Celery's warm shutdown finishes in-flight tasks. */
 export const stop = (c: Config, p: Project, names: readonly string[], graceS = c.stopGraceS): Cmd =>
@@ -124,6 +151,35 @@ export const unpauseContainers = (c: Config, ids: readonly string[]): Cmd =>
  */
 export const waitExit = (c: Config, ids: readonly string[], timeoutMs: number): Cmd =>
   verb(c, ['wait'], ids, { api: { op: 'wait', ids }, effect: { on: 'containers', names: ids, to: 'exited' }, timeoutMs })
+
+// ---------------------------------------------------------------- images
+
+/** The image id a reference names now: one line, "sha256:...". */
+export const imageId = (c: Config, ref: string): Cmd => ({
+  argv: [c.docker, 'image', 'inspect', '--format', '{{.Id}}', ref],
+  mutates: false,
+  timeoutMs: DEADLINE.read,
+  api: { op: 'image', ref },
+})
+
+/** Gives the image `source` names one more name, `ref`; the image itself does not change. */
+export const tagImage = (c: Config, source: string, ref: string): Cmd => ({
+  argv: [c.docker, 'tag', source, ref],
+  mutates: true,
+  timeoutMs: DEADLINE.signal,
+  api: { op: 'tag', id: source, ref },
+})
+
+/**
+ * Removes one name of an image, and the image with its layers once no name and no container
+ * is left. Never forced: an image a container still uses is refused, and stays.
+ */
+export const untagImage = (c: Config, ref: string): Cmd => ({
+  argv: [c.docker, 'rmi', ref],
+  mutates: true,
+  timeoutMs: DEADLINE.signal,
+  api: { op: 'rmi', ref },
+})
 
 // ---------------------------------------------------------------- reads
 

@@ -26,6 +26,7 @@ export interface Config {
   readonly roles: Readonly<{
     web: readonly string[]
     core: readonly string[]
+    jobs: readonly string[]
     workers: readonly string[]
     singletons: readonly string[]
     shared: readonly string[]
@@ -33,6 +34,7 @@ export interface Config {
   readonly pauseMode: PauseMode
   readonly dockerApi: 'auto' | 'off'
   readonly stopGraceS: number
+  readonly jobTimeoutMs: number
   /** How long the new workers must stay up after their start; 0: not checked. */
   readonly stayUpMs: number
   readonly health: Readonly<{
@@ -60,10 +62,24 @@ export interface Config {
   readonly build: 'auto' | 'never'
   readonly release: string
   readonly logTail: number
+  readonly keepReleases: number
+  /**
+   * Per color, the compose override that pins its images to the release it was deployed
+   * with, and that release's label (lib/images.ts). Set from the state, not from settings.
+   */
+  readonly pins: Readonly<Partial<Record<Color, Pin>>>
+}
+
+export interface Pin {
+  readonly file: string
+  readonly release: string
 }
 
 export const projectName = (c: Pick<Config, 'prefix'>, p: Project) => `${c.prefix}-${p}`
-export const coloredServices = (c: Config): string[] => [...c.roles.web, ...c.roles.core, ...c.roles.workers, ...c.roles.singletons]
+
+/** The compose override that pins a color's images (lib/images.ts writes it). */
+export const pinFile = (c: Pick<Config, 'stateDir'>, color: Color) => join(c.stateDir, 'pins', `${color}.yml`)
+export const coloredServices = (c: Config): string[] => [...c.roles.web, ...c.roles.core, ...c.roles.jobs, ...c.roles.workers, ...c.roles.singletons]
 
 type Kind = 'name' | 'names' | 'port' | 'envvar' | 'path' | 'duration' | 'int' | 'percent' | 'httpPath' | 'host' | 'regex' | 'url' | 'argv' | 'text' | `enum:${string}`
 
@@ -96,6 +112,22 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'portVar', env: 'CALMSWAP_PORT_VAR', def: 'WEB_PORT', kind: 'envvar', doc: 'Variable the compose file interpolates for the web port' },
   { key: 'web', env: 'CALMSWAP_WEB', def: 'web', kind: 'names', doc: 'Web services: started first, health-checked, get traffic' },
   { key: 'core', env: 'CALMSWAP_CORE', def: '', kind: 'names', doc: 'Other colored services started with web (before the switch)' },
+  {
+    key: 'jobs',
+    env: 'CALMSWAP_JOBS',
+    def: '',
+    kind: 'names',
+    doc: 'Release jobs (migrations, collectstatic): run once each, in order, in the new color, before its web starts; a failed job stops the deploy before the old color is touched',
+  },
+  {
+    key: 'jobTimeout',
+    env: 'CALMSWAP_JOB_TIMEOUT',
+    def: '10m',
+    kind: 'duration',
+    doc: 'Deadline of each release job; a job past it is stopped and removed, and the deploy stops',
+    min: 1 * S,
+    max: 6 * 3600 * S,
+  },
   { key: 'workers', env: 'CALMSWAP_WORKERS', def: 'worker', kind: 'names', doc: 'Worker services: paused first, started after the switch' },
   { key: 'singletons', env: 'CALMSWAP_SINGLETONS', def: 'beat', kind: 'names', doc: 'Never two at once across colors (Celery beat)' },
   { key: 'shared', env: 'CALMSWAP_SHARED', def: 'redis,proxy', kind: 'names', doc: 'Services of the shared project, never duplicated' },
@@ -157,6 +189,15 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'cpuWait', env: 'CALMSWAP_CPU_WAIT', def: '20s', kind: 'duration', doc: 'Longest wait for calm before going on anyway', min: 0, max: 600 * S },
   { key: 'build', env: 'CALMSWAP_BUILD', def: 'auto', kind: 'enum:auto|never', doc: 'auto: build images with a build: section before anything pauses' },
   { key: 'release', env: 'CALMSWAP_RELEASE', def: '', kind: 'text', doc: 'Release label for state and history (default: git short hash, else a timestamp)' },
+  {
+    key: 'keepReleases',
+    env: 'CALMSWAP_KEEP_RELEASES',
+    def: '3',
+    kind: 'int',
+    doc: "Releases whose images are kept (tagged calmswap/<prefix>/<service>:<release>) so they can be deployed again; older ones' images are removed",
+    min: 2,
+    max: 100,
+  },
   { key: 'logTail', env: 'CALMSWAP_LOG_TAIL', def: '40', kind: 'int', doc: 'Log lines of the failed color printed on rollback', min: 0, max: 10_000 },
 ]
 
@@ -381,7 +422,7 @@ export function loadConfig(sources: ConfigSources = {}): Config {
   if (v.bluePort !== undefined && v.bluePort === v.greenPort) problems.push(`CALMSWAP_BLUE_PORT and CALMSWAP_GREEN_PORT are both ${v.bluePort}: each color needs its own port`)
   if (v.web?.length === 0) problems.push('CALMSWAP_WEB: name at least one web service')
 
-  const roleKeys = ['web', 'core', 'workers', 'singletons', 'shared'] as const
+  const roleKeys = ['web', 'core', 'jobs', 'workers', 'singletons', 'shared'] as const
   const seen = new Map<string, string>()
   for (const role of roleKeys) {
     for (const name of v[role] ?? []) {
@@ -414,10 +455,11 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     docker: v.docker,
     ports: { blue: v.bluePort, green: v.greenPort },
     portVar: v.portVar,
-    roles: { web: v.web, core: v.core, workers: v.workers, singletons: v.singletons, shared: v.shared },
+    roles: { web: v.web, core: v.core, jobs: v.jobs, workers: v.workers, singletons: v.singletons, shared: v.shared },
     pauseMode: v.pauseMode,
     dockerApi: v.dockerApi,
     stopGraceS: Math.ceil(v.stopGrace / 1000),
+    jobTimeoutMs: v.jobTimeout,
     stayUpMs: v.stayUp,
     health: {
       path: v.healthPath,
@@ -444,12 +486,22 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     build: v.build,
     release: v.release,
     logTail: v.logTail,
+    keepReleases: v.keepReleases,
+    pins: {},
   }
   return deepFreeze(config)
 }
 
 /** The same config with its release label set, once a deploy knows it. */
 export const withRelease = (c: Config, release: string): Config => deepFreeze({ ...c, release })
+
+/** The same config with a color's images pinned (or unpinned, with null). */
+export const withPin = (c: Config, color: Color, pin: Pin | null): Config => {
+  const pins = { ...c.pins }
+  if (pin) pins[color] = pin
+  else delete pins[color]
+  return deepFreeze({ ...c, pins })
+}
 
 function deepFreeze<T>(o: T): T {
   if (o && typeof o === 'object') {

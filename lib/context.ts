@@ -2,12 +2,12 @@
 // signal. Steps run commands through ctx.run/ctx.must, which hand the signal along.
 import type { Cmd, Result } from './command.ts'
 import { listContainers } from './commands.ts'
-import type { Config } from './config.ts'
+import { COLORS, type Config, pinFile, withPin } from './config.ts'
 import { Interrupted } from './errors.ts'
 import { type Executor, must } from './executor.ts'
 import { Inventory, parseContainers, project } from './inventory.ts'
 import { JournalWriter } from './journal.ts'
-import { StateStore } from './state.ts'
+import { type State, StateStore } from './state.ts'
 import { Ui } from './ui.ts'
 
 export interface Ctx {
@@ -47,6 +47,7 @@ export function makeContext(p: CtxParts): Ctx {
     if (cmd.mutates) cache.inv = null
     ui.command(cmd, planned, via)
   }
+  p.exec.onLine = (cmd, line) => ui.output(cmd.argv.at(-1) ?? cmd.argv[0]!, line)
   const build = (config: Config, signal: AbortSignal): Ctx => ({
     config,
     exec: p.exec,
@@ -67,5 +68,21 @@ export function makeContext(p: CtxParts): Ctx {
     withSignal: (s) => build(config, s),
     withConfig: (c) => build(c, signal),
   })
-  return build(p.config, p.signal ?? new AbortController().signal)
+  return build(withStatePins(p.config, state), p.signal ?? new AbortController().signal)
+}
+
+/** The config with each color's images pinned as the state records them. */
+function withStatePins(c: Config, state: StateStore): Config {
+  let colors: State['colors']
+  try {
+    colors = state.load().colors
+  } catch {
+    // An unreadable state is reported by whatever reads it next; the pins wait for it.
+    return c
+  }
+  for (const color of COLORS) {
+    const pin = colors?.[color]
+    if (pin) c = withPin(c, color, { file: pinFile(c, color), release: pin.release })
+  }
+  return c
 }

@@ -3,12 +3,14 @@
 // Any failure, or Ctrl-C, rolls back while the old color is still warm.
 import { dirname, extname, relative } from 'node:path'
 import { build, engineVersion, gitRevision, imageIds, up } from './commands.ts'
-import { COLORS, type Color, coloredServices, otherColor, projectName, withRelease } from './config.ts'
+import { COLORS, type Color, type Config, coloredServices, otherColor, projectName, withRelease } from './config.ts'
 import type { Ctx } from './context.ts'
 import { type ComposeModel, checkContract, readComposeModel, servicesWithBuild } from './contract.ts'
 import { CommandError, ConfigError, StepError } from './errors.ts'
 import { checkHealth } from './health.ts'
 import { OpRecord } from './history.ts'
+import { keptRelease, pinRelease, pruneReleases } from './images.ts'
+import { checkUnfinishedJobs, runJobs } from './jobs.ts'
 import { reportInterrupted, runOp } from './operation.ts'
 import { calmBefore } from './pressure.ts'
 import { rollbackTo } from './rollback.ts'
@@ -16,7 +18,7 @@ import type { Journal } from './state.ts'
 import { switchTo, upstreamPort, verifyThroughProxy, writeUpstream } from './traffic.ts'
 import { createRest, freezeWorkers, startRest } from './workers.ts'
 
-export const DEPLOY_STEPS = ['build', 'shared', 'pause-workers', 'up-core', 'health', 'switch', 'up-rest', 'verify'] as const
+export const DEPLOY_STEPS = ['build', 'shared', 'jobs', 'pause-workers', 'up-core', 'health', 'switch', 'up-rest', 'verify'] as const
 export type DeployStep = (typeof DEPLOY_STEPS)[number]
 
 /** Docker reachable and the compose file within the contract, before anything changes. */
@@ -52,10 +54,20 @@ export async function detectRelease(ctx: Ctx): Promise<string> {
   return new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-')
 }
 
-export async function buildImages(ctx: Ctx, color: Color, model: ComposeModel): Promise<void> {
-  const services = ctx.config.build === 'never' ? [] : servicesWithBuild(model, coloredServices(ctx.config))
-  if (!services.length) return ctx.ui.detail('  nothing to build')
-  await ctx.must(build(ctx.config, color, services))
+/**
+ * The build step: builds what has a `build:` section (unless this release's images are kept
+ * from an earlier deploy), then pins the new color to the images. Returns the config the
+ * rest of the deploy runs with.
+ */
+export async function buildAndPin(ctx: Ctx, color: Color, model: ComposeModel, again: boolean): Promise<Config> {
+  const kept = again ? await keptRelease(ctx, ctx.config.release) : null
+  if (again && !kept)
+    throw new StepError(`release ${ctx.config.release} cannot be deployed again: its images are not kept (CALMSWAP_KEEP_RELEASES; \`history\` lists past releases)`)
+  const services = ctx.config.build === 'never' || kept ? [] : servicesWithBuild(model, coloredServices(ctx.config))
+  if (kept) ctx.ui.detail(`  release ${kept.release}'s images are kept from ${kept.at}: nothing to build`)
+  else if (!services.length) ctx.ui.detail('  nothing to build')
+  else await ctx.must(build(ctx.config, color, services))
+  return pinRelease(ctx, color, kept)
 }
 
 /** Redis, the proxy and friends: started once for all colors; untouched when running. */
@@ -137,8 +149,15 @@ interface Plan {
   readonly resumed: Journal | null
 }
 
+export interface DeployOptions {
+  /** Run again a release job that an interrupted deploy started and did not see end. */
+  readonly rerunJobs?: boolean
+  /** Deploy again a kept earlier release: its own images, no build. */
+  readonly release?: string
+}
+
 /** Where this deploy goes: from the journal of an interrupted one, else from the live color. */
-async function planDeploy(ctx: Ctx): Promise<Plan> {
+async function planDeploy(ctx: Ctx, o: DeployOptions): Promise<Plan> {
   const s = ctx.state.load()
   if (s.journal && s.journal.op !== 'deploy') {
     reportInterrupted(ctx, s.journal, false)
@@ -146,17 +165,22 @@ async function planDeploy(ctx: Ctx): Promise<Plan> {
   }
   const j = s.journal
   if (j) reportInterrupted(ctx, j, true)
+  checkUnfinishedJobs(j, o.rerunJobs ?? false)
   const from = j ? j.from : (s.live ?? (await adoptRunning(ctx)))
   const to: Color = j ? j.to : from ? otherColor(from) : 'blue'
-  const release = j?.release || (await detectRelease(ctx))
+  if (o.release && !j && !(await keptRelease(ctx, o.release))) {
+    throw new StepError(`release ${o.release} cannot be deployed again: its images are not kept (CALMSWAP_KEEP_RELEASES; \`history\` lists past releases). Nothing was changed.`)
+  }
+  const release = j?.release || o.release || (await detectRelease(ctx))
   return { from, to, release, resumed: j }
 }
 
-export async function deploy(ctx0: Ctx): Promise<DeployResult> {
+export async function deploy(ctx0: Ctx, o: DeployOptions = {}): Promise<DeployResult> {
   return runOp(ctx0, 'deploy', async () => {
     const model = await preflight(ctx0)
-    const { from, to, release, resumed } = await planDeploy(ctx0)
-    const ctx = ctx0.withConfig(withRelease(ctx0.config, release))
+    const { from, to, release, resumed } = await planDeploy(ctx0, o)
+    // Replaced once the build has pinned the new color's images: the steps read it when they run.
+    let ctx = ctx0.withConfig(withRelease(ctx0.config, release))
     ctx.ui.info(`${ctx.ui.c.bold('calmswap deploy')} ${release}: ${from ?? 'nothing'} → ${to}${ctx.exec.dryRun ? ' (dry run: nothing changes)' : ''}`)
     ctx.journal.begin('deploy', from, to, release)
     const op = new OpRecord(ctx, 'deploy', from, to)
@@ -165,8 +189,9 @@ export async function deploy(ctx0: Ctx): Promise<DeployResult> {
     let created: Promise<void> | undefined
     const oldWebRuns = async () => (from ? (await ctx.inventory()).runningServices(from, ctx.config.roles.web).length > 0 : false)
     const steps: Record<DeployStep, () => Promise<unknown>> = {
-      build: () => buildImages(ctx, to, model),
+      build: async () => (ctx = ctx.withConfig(await buildAndPin(ctx, to, model, Boolean(o.release)))),
       shared: () => ensureShared(ctx, to),
+      jobs: () => runJobs(ctx, op, to),
       'pause-workers': () => freezeWorkers(ctx, from),
       'up-core': () => startCore(ctx, to),
       health: async () => void ({ created } = await healthAndCreate(ctx, to)),
@@ -188,6 +213,7 @@ export async function deploy(ctx0: Ctx): Promise<DeployResult> {
     }
     op.images = ctx.exec.dryRun ? undefined : await imagesOf(ctx, to)
     ctx.state.deployed(from, to, release)
+    await pruneReleases(ctx).catch((e: Error) => ctx.ui.warn(`could not remove old releases' images: ${e.message}`))
     op.finish('ok')
     ctx.ui.ok(`${release} is live on ${to}`)
     ctx.ui.event('deployed', { from, to, release })

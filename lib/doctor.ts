@@ -50,6 +50,13 @@ export async function doctor(ctx: Ctx): Promise<Check[]> {
   )
 
   add('config', true, `prefix ${c.prefix}, ports ${c.ports.blue}/${c.ports.green}, ${c.pauseMode} mode, proxy ${c.proxy.mode}`)
+  add(
+    'release jobs',
+    true,
+    c.roles.jobs.length
+      ? `${c.roles.jobs.join(' → ')}: each once per deploy, in the new color, before its web starts (deadline ${c.jobTimeoutMs / 1000}s); they must stay backward compatible (README: migrations)`
+      : 'none (CALMSWAP_JOBS): a migration service among CALMSWAP_CORE would start beside the new web, not before it',
+  )
 
   if (docker && v2.code === 0) {
     try {

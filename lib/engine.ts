@@ -17,7 +17,7 @@ export interface EngineResponse {
 export interface Engine {
   /** The socket, as the CLI would name it in an error. */
   readonly host: string
-  call(method: 'GET' | 'POST', path: string, body?: unknown, signal?: AbortSignal): Promise<EngineResponse>
+  call(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown, signal?: AbortSignal): Promise<EngineResponse>
   /** A streamed answer (the events API): each chunk as it comes, until the signal ends it. */
   stream?(path: string, onChunk: (chunk: Buffer) => void, signal: AbortSignal): Promise<void>
 }
@@ -72,7 +72,7 @@ export class SocketEngine implements Engine {
     this.host = `unix://${socketPath}`
   }
 
-  call(method: 'GET' | 'POST', path: string, body?: unknown, signal?: AbortSignal): Promise<EngineResponse> {
+  call(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown, signal?: AbortSignal): Promise<EngineResponse> {
     const chunks: Buffer[] = []
     return this.request(method, path, body, signal, (c) => chunks.push(c)).then((status) => ({ status, body: Buffer.concat(chunks) }))
   }
@@ -83,7 +83,7 @@ export class SocketEngine implements Engine {
     })
   }
 
-  private request(method: 'GET' | 'POST', path: string, body: unknown, signal: AbortSignal | undefined, onChunk: (c: Buffer) => void): Promise<number> {
+  private request(method: 'GET' | 'POST' | 'DELETE', path: string, body: unknown, signal: AbortSignal | undefined, onChunk: (c: Buffer) => void): Promise<number> {
     const payload = body === undefined ? undefined : JSON.stringify(body)
     return new Promise((resolve, reject) => {
       const req = httpRequest(
@@ -253,6 +253,26 @@ export async function callApi(e: Engine, call: ApiCall, signal?: AbortSignal): P
         return id
       })
     }
+    case 'image':
+      return ok(`${(await engineJson<{ Id: string }>(e, 'GET', `/images/${q(call.ref)}/json`, undefined, signal)).Id}\n`)
+    case 'tag': {
+      const at = call.ref.lastIndexOf(':')
+      const [repo, tag] = at > call.ref.lastIndexOf('/') ? [call.ref.slice(0, at), call.ref.slice(at + 1)] : [call.ref, 'latest']
+      await engineJson(e, 'POST', `/images/${q(call.id)}/tag?repo=${q(repo)}&tag=${q(tag)}`, undefined, signal)
+      return ok('')
+    }
+    case 'rmi': {
+      const r = await e.call('DELETE', `/images/${q(call.ref)}`, undefined, signal)
+      if (r.status >= 300) return { code: 1, stdout: '', stderr: `Error response from daemon: ${r.body.toString('utf8').trim()}` }
+      return ok(`Untagged: ${call.ref}\n`)
+    }
+    case 'remove':
+      return each(call.ids, async (id) => {
+        const r = await e.call('DELETE', `/containers/${q(id)}?force=1`, undefined, signal)
+        // Already gone is what was asked for.
+        if (r.status >= 300 && r.status !== 404) throw new EngineError(`Error response from daemon: ${r.body.toString('utf8').trim()}`, r.status)
+        return id
+      })
     case 'wait':
       return each(call.ids, async (id) => String((await engineJson<{ StatusCode: number }>(e, 'POST', `/containers/${q(id)}/wait`, undefined, signal)).StatusCode))
     case 'inspect':

@@ -24,6 +24,8 @@ export interface Executor {
   readonly planned: readonly Effect[]
   /** Called for each command before it runs (verbose output, cache invalidation). */
   onRun?: (cmd: Cmd, planned: boolean, via: Via) => void
+  /** Each complete line a `stream` command prints, as it prints it. */
+  onLine?: (cmd: Cmd, line: string) => void
 }
 
 /** Runs a command that has to succeed and returns its stdout. */
@@ -75,7 +77,10 @@ const MAX_OUTPUT = 16 * 1024 * 1024
  * which decides how to land safely) and ends the whole group at the deadline or abort:
  * SIGTERM, then SIGKILL after DEADLINE.killGrace.
  */
-export function runProcess(argv: readonly string[], o: { env?: NodeJS.ProcessEnv; cwd?: string; signal: AbortSignal; timeoutMs: number }): Promise<Result> {
+export function runProcess(
+  argv: readonly string[],
+  o: { env?: NodeJS.ProcessEnv; cwd?: string; signal: AbortSignal; timeoutMs: number; onLine?: (line: string) => void },
+): Promise<Result> {
   return new Promise((resolve) => {
     let child: ChildProcess
     try {
@@ -87,9 +92,18 @@ export function runProcess(argv: readonly string[], o: { env?: NodeJS.ProcessEnv
     const out: Buffer[] = []
     const err: Buffer[] = []
     let size = 0
+    // Lines of both streams, as they complete, for output the operator follows live.
+    let partial = ''
+    const lines = (b: Buffer) => {
+      const text = partial + b.toString('utf8')
+      const parts = text.split('\n')
+      partial = parts.pop() ?? ''
+      for (const l of parts) o.onLine!(l)
+    }
     const keep = (into: Buffer[]) => (b: Buffer) => {
       if (size < MAX_OUTPUT) into.push(b)
       size += b.length
+      if (o.onLine) lines(b)
     }
     child.stdout!.on('data', keep(out))
     child.stderr!.on('data', keep(err))
@@ -128,6 +142,7 @@ export function runProcess(argv: readonly string[], o: { env?: NodeJS.ProcessEnv
       live.delete(child)
       clearTimeout(killer)
       clearTimeout(linger)
+      if (o.onLine && partial) o.onLine(partial)
       o.signal.removeEventListener('abort', end)
       const stderr = Buffer.concat(err).toString('utf8')
       if (spawnError) {
@@ -145,6 +160,7 @@ export class ShellExecutor implements Executor {
   readonly dryRun = false
   readonly planned: readonly Effect[] = []
   onRun?: (cmd: Cmd, planned: boolean, via: Via) => void
+  onLine?: (cmd: Cmd, line: string) => void
 
   /**
    * engine: the local Docker socket, when the CLI would use it too (see engineSocket).
@@ -186,7 +202,8 @@ export class ShellExecutor implements Executor {
     // with the app, each of those threads waits, and makes the app wait. One at a time they
     // cost the same CPU and stall less. The user's own setting wins.
     const env = { GOMAXPROCS: '1', ...this.baseEnv, ...cmd.env }
-    return runProcess(argv, { env, cwd: cmd.cwd, signal: stop, timeoutMs: cmd.timeoutMs })
+    const onLine = cmd.stream && this.onLine ? (l: string) => this.onLine!(cmd, l) : undefined
+    return runProcess(argv, { env, cwd: cmd.cwd, signal: stop, timeoutMs: cmd.timeoutMs, onLine })
   }
 
   async writeFile(path: string, content: string, mode = SHARED): Promise<void> {

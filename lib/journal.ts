@@ -2,7 +2,7 @@
 // one runs, when the old workers were signalled, what was frozen. A run that dies leaves it
 // behind; the next run reads it to continue or to undo. One API, one writer.
 import type { Color } from './config.ts'
-import type { Journal, Op, StateStore } from './state.ts'
+import type { JobState, Journal, Op, StateStore } from './state.ts'
 
 export class JournalWriter {
   constructor(private readonly store: StateStore) {}
@@ -37,6 +37,11 @@ export class JournalWriter {
   /** These containers were frozen: whatever happens next must thaw or stop them. */
   froze(names: readonly string[]): void {
     this.store.writeJournal((j) => (j ? { ...j, frozen: [...new Set([...(j.frozen ?? []), ...names])] } : j))
+  }
+
+  /** A release job started, or ended one way or the other. */
+  job(name: string, state: JobState): void {
+    this.store.writeJournal((j) => (j ? { ...j, jobs: { ...j.jobs, [name]: state } } : j))
   }
 
   /** The operation ended, one way or the other; the state transition that follows says how. */

@@ -25,12 +25,30 @@ export interface Journal {
   readonly signalledAt?: string
   /** Containers of the old color frozen by this operation, which it must thaw or stop. */
   readonly frozen?: readonly string[]
+  /** Release jobs of this deploy: started and not seen to end ("running"), "done" or "failed". */
+  readonly jobs?: Readonly<Record<string, JobState>>
 }
+
+export type JobState = 'running' | 'done' | 'failed'
 
 export interface Upstream {
   readonly color: Color
   readonly port: number
   readonly backup: number | null
+}
+
+/** The images a color was deployed with: service → the calmswap tag that pins it. */
+export interface ColorRelease {
+  readonly release: string
+  readonly images: Readonly<Record<string, string>>
+}
+
+/** A release whose images are kept, so that it can be deployed again. */
+export interface ReleaseRecord {
+  readonly release: string
+  readonly at: string
+  /** service → calmswap's own tag, the reference the compose file named, and the image id. */
+  readonly images: Readonly<Record<string, { readonly tag: string; readonly ref: string; readonly id: string }>>
 }
 
 export interface State {
@@ -42,6 +60,9 @@ export interface State {
   readonly upstream: Upstream | null
   readonly journal: Journal | null
   readonly updatedAt: string | null
+  readonly colors?: Readonly<Partial<Record<Color, ColorRelease>>>
+  /** Oldest first. */
+  readonly releases?: readonly ReleaseRecord[]
 }
 
 export const EMPTY_STATE: State = {
@@ -81,6 +102,10 @@ export function journalProblems(j: unknown): string[] {
   if (x.current !== undefined && typeof x.current !== 'string') p.push('"journal.current" must be a step name')
   if (x.signalledAt !== undefined && typeof x.signalledAt !== 'string') p.push('"journal.signalledAt" must be a time')
   if (x.frozen !== undefined && !strings(x.frozen)) p.push('"journal.frozen" must be a list of container names')
+  const jobs = x.jobs as Record<string, unknown> | undefined
+  if (jobs !== undefined && (typeof jobs !== 'object' || jobs === null || Object.values(jobs).some((v) => !['running', 'done', 'failed'].includes(v as string)))) {
+    p.push('"journal.jobs" must map job names to running, done or failed')
+  }
   return p
 }
 
@@ -102,6 +127,17 @@ export function stateProblems(s: unknown): string[] {
     }
   }
   p.push(...journalProblems(x.journal ?? null))
+  const colors = x.colors as Record<string, { release?: unknown; images?: unknown }> | undefined
+  if (colors !== undefined) {
+    const ok =
+      typeof colors === 'object' &&
+      colors !== null &&
+      Object.entries(colors).every(([k, v]) => isColor(k) && typeof v?.release === 'string' && typeof v.images === 'object' && v.images !== null)
+    if (!ok) p.push('"colors" must map blue/green to {"release": ..., "images": {...}}')
+  }
+  if (x.releases !== undefined && !(Array.isArray(x.releases) && x.releases.every((r) => typeof r?.release === 'string' && typeof r.images === 'object'))) {
+    p.push('"releases" must be a list of {"release": ..., "images": {...}}')
+  }
   return p
 }
 
@@ -193,6 +229,29 @@ export class StateStore {
   /** The old color is gone (cleanup removed it, or it never existed). */
   forgetPrevious(): State {
     return this.update((s) => ({ ...s, previous: null, previousRelease: null, journal: null }))
+  }
+
+  /** A color now runs `release`, its images pinned; the release is kept (once) among the releases. */
+  pinned(color: Color, pin: ColorRelease, record: ReleaseRecord): State {
+    return this.update((s) => ({
+      ...s,
+      colors: { ...s.colors, [color]: pin },
+      releases: [...(s.releases ?? []).filter((r) => r.release !== record.release), record],
+    }))
+  }
+
+  /** A color's containers are gone: nothing is pinned to it. */
+  unpinned(color: Color): State {
+    return this.update((s) => {
+      const colors = { ...s.colors }
+      delete colors[color]
+      return { ...s, colors }
+    })
+  }
+
+  /** The releases whose images are still kept, after a prune. */
+  keepReleases(releases: readonly ReleaseRecord[]): State {
+    return this.update((s) => ({ ...s, releases }))
   }
 
   /** The journal's own writes: lib/journal.ts is the only caller. */

@@ -106,6 +106,13 @@ export class Ui {
     this.line(this.c.green(`✓ ${msg}`))
   }
 
+  /** A line a command printed for the operator (a release job's log), made safe for a terminal. */
+  output(source: string, line: string) {
+    const clean = sanitize(line)
+    this.line(this.c.dim(`  ${source} │ ${clean}`))
+    this.event('output', { source, line: clean })
+  }
+
   command(cmd: Cmd, planned: boolean, via: 'cli' | 'api') {
     if (this.verbose && !planned) this.line(this.c.dim(`  ${via === 'api' ? '(api)' : '$'} ${render(cmd)}`))
     this.event('command', { argv: cmd.argv, env: cmd.env ?? {}, planned, via })

@@ -8,10 +8,11 @@ if (isMain(import.meta.url, 'deploy')) {
     {
       name: 'deploy',
       summary: 'staged blue-green deploy of the compose stack',
-      usage: 'deploy [--dry-run] [--json] [--verbose]',
+      usage: 'deploy [--dry-run] [--release <kept release>] [--rerun-jobs] [--json] [--verbose]',
+      options: { 'rerun-jobs': { type: 'boolean' }, release: { type: 'string' } },
       dryRun: true,
-      notes: `Steps: ${DEPLOY_STEPS.join(', ')}. A failure, or Ctrl-C, SIGTERM or SIGHUP, rolls back.`,
+      notes: `Steps: ${DEPLOY_STEPS.join(', ')}. A failure, or Ctrl-C, SIGTERM or SIGHUP, rolls back.\n--release <label>: deploy again an earlier release whose images are kept (CALMSWAP_KEEP_RELEASES), with no build.\n--rerun-jobs: continue an interrupted deploy whose release job was cut short, running that job again.`,
     },
-    async (ctx) => void (await deploy(ctx)),
+    async (ctx, { flags }) => void (await deploy(ctx, { rerunJobs: Boolean(flags['rerun-jobs']), release: flags.release as string | undefined })),
   )
 }

@@ -11,7 +11,7 @@ describe('the live color is broken', () => {
   it('a worker in a restart loop is stopped, not paused, and the fix deploys', async () => {
     h = await harness({ state: { live: 'blue' }, setup: (w) => (blueLive(w), w.set('app-blue', 'worker', 'restarting')) })
     await deploy(h.ctx)
-    expect(h.plan().slice(1, 3)).toEqual(['stop app-blue-worker-1', 'kill SIGTERM app-blue-beat-1'])
+    expect(h.plan().slice(2, 4)).toEqual(['stop app-blue-worker-1', 'kill SIGTERM app-blue-beat-1'])
     expect(h.plan()).not.toContain('pause app-blue-worker-1')
     expect(h.ctx.state.load()).toMatchObject({ live: 'green', journal: null })
     expect(h.out.join('')).toMatch(/stopped app-blue-worker-1 \(restarting in a loop: nothing to finish\)/)
@@ -19,7 +19,7 @@ describe('the live color is broken', () => {
   it('a beat in a restart loop is stopped too', async () => {
     h = await harness({ state: { live: 'blue' }, setup: (w) => (blueLive(w), w.set('app-blue', 'beat', 'restarting')) })
     await deploy(h.ctx)
-    expect(h.plan().slice(1, 3)).toEqual(['stop app-blue-beat-1', 'pause app-blue-worker-1'])
+    expect(h.plan().slice(2, 4)).toEqual(['stop app-blue-beat-1', 'pause app-blue-worker-1'])
     expect(h.ctx.state.load().live).toBe('green')
   })
   it.each(['exited', 'created'] as const)('a %s worker has nothing to free', async (state) => {
@@ -49,7 +49,7 @@ describe('the live color is broken', () => {
       return undefined
     }
     await deploy(h.ctx)
-    expect(h.plan().slice(1, 4)).toEqual(['pause app-blue-worker-1', 'stop app-blue-worker-1', 'kill SIGTERM app-blue-beat-1'])
+    expect(h.plan().slice(2, 5)).toEqual(['pause app-blue-worker-1', 'stop app-blue-worker-1', 'kill SIGTERM app-blue-beat-1'])
     expect(h.ctx.state.load().live).toBe('green')
   })
 })

@@ -8,7 +8,7 @@ import { lockPath } from '../../lib/lock.ts'
 import { rollback } from '../../lib/rollback.ts'
 import { dryRun } from './dry-run.ts'
 import { holdLock } from './hold-lock.ts'
-import { blueLive, type Harness, harness } from './world.ts'
+import { blueLive, composeArgs, type Harness, harness } from './world.ts'
 
 let h: Harness
 afterEach(() => h?.close())
@@ -19,6 +19,7 @@ describe('deploy plan', () => {
     await deploy(h.ctx)
     expect(h.plan()).toEqual([
       'blue build web worker beat',
+      'pin blue',
       'write',
       'shared up redis proxy',
       'blue up web',
@@ -36,6 +37,7 @@ describe('deploy plan', () => {
     await deploy(h.ctx)
     expect(h.plan()).toEqual([
       'green build web worker beat',
+      'pin green',
       'pause app-blue-worker-1',
       'kill SIGTERM app-blue-beat-1',
       'green up web',
@@ -57,7 +59,7 @@ describe('deploy plan', () => {
     h.world.cpu = { beat: [95, 60, 3] }
     await deploy(h.ctx)
     const seen = h.exec.calls
-      .map((c) => (['stats', 'start'].includes(c.argv[1]!) ? c.argv.slice(1, 2).join(' ') : c.argv.slice(6, 8).join(' ')))
+      .map((c) => (['stats', 'start'].includes(c.argv[1]!) ? c.argv.slice(1, 2).join(' ') : composeArgs(c.argv).slice(0, 2).join(' ')))
       .filter((x) => /^(stats|start|up)/.test(x))
     expect(seen).toEqual(['up -d', 'stats', 'up --no-start', 'start', 'stats', 'stats', 'stats', 'start'])
     expect(h.exec.calls.filter((c) => c.argv[1] === 'stats').map((c) => c.argv.slice(5))).toEqual([['id-app-green-web-1'], ...Array(3).fill(['id-app-green-beat-1'])])
@@ -70,7 +72,7 @@ describe('deploy plan', () => {
     h.world.cpu = { web: [90, 45, 4] }
     h.world.booting.green = 10
     await deploy(h.ctx)
-    const seen = h.exec.calls.map((c) => (c.argv[1] === 'stats' ? `stats ${c.argv[5]}` : c.argv.slice(6, 8).join(' '))).filter((x) => /^(stats|up)/.test(x))
+    const seen = h.exec.calls.map((c) => (c.argv[1] === 'stats' ? `stats ${c.argv[5]}` : composeArgs(c.argv).slice(0, 2).join(' '))).filter((x) => /^(stats|up)/.test(x))
     expect(seen.slice(0, 5)).toEqual(['up -d', 'stats id-app-green-web-1', 'stats id-app-green-web-1', 'stats id-app-green-web-1', 'up --no-start'])
     expect(h.out.join('')).toMatch(/web booted after \d+ms \(4% of a CPU\): creating beat, worker/)
   })
@@ -95,7 +97,7 @@ describe('deploy plan', () => {
   it('pause mode freezes workers but stops beat, and leaves the workers frozen after the switch', async () => {
     h = await harness({ state: { live: 'blue' }, setup: blueLive, env: { CALMSWAP_PAUSE_MODE: 'pause' } })
     await deploy(h.ctx)
-    expect(h.plan().slice(1, 3)).toEqual(['pause app-blue-worker-1', 'kill SIGTERM app-blue-beat-1'])
+    expect(h.plan().slice(2, 4)).toEqual(['pause app-blue-worker-1', 'kill SIGTERM app-blue-beat-1'])
     expect(h.plan()).not.toContain('kill SIGTERM app-blue-worker-1')
     expect(h.world.state('app-blue', 'worker')).toBe('paused')
   })
@@ -161,6 +163,7 @@ describe('deploy plan', () => {
     await expect(deploy(h.ctx)).rejects.toThrow(/failed and was rolled back; blue serves as before/)
     expect(h.plan()).toEqual([
       'green build web worker beat',
+      'pin green',
       'pause app-blue-worker-1',
       'kill SIGTERM app-blue-beat-1',
       'green up web',
@@ -178,7 +181,7 @@ describe('deploy plan', () => {
     h = await harness({ state: { live: 'blue' }, setup: blueLive })
     h.world.failOn = (a) => (a[1] === 'start' && a.includes('app-green-worker-1') ? 1 : undefined)
     await expect(deploy(h.ctx)).rejects.toThrow(/rolled back/)
-    expect(h.plan().slice(4)).toEqual([
+    expect(h.plan().slice(5)).toEqual([
       'green create beat worker',
       'write',
       'reload',
@@ -331,7 +334,7 @@ describe('lost state', () => {
   it('adopts the color that serves instead of recreating it under traffic', async () => {
     h = await harness({ setup: blueLive })
     await deploy(h.ctx)
-    expect(h.plan().slice(1, 3)).toEqual(['pause app-blue-worker-1', 'kill SIGTERM app-blue-beat-1'])
+    expect(h.plan().slice(2, 4)).toEqual(['pause app-blue-worker-1', 'kill SIGTERM app-blue-beat-1'])
     expect(h.plan()).toContain('green up web')
     expect(h.out.join('')).toMatch(/adopting blue as the live color/)
   })

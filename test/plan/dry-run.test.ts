@@ -39,6 +39,15 @@ const interrupted = {
 const cases: [string, Parameters<typeof harness>[0], (ctx: Ctx) => Promise<unknown>][] = [
   ['first deploy', {}, deploy],
   ['blue → green, stop mode', { state: { live: 'blue' }, setup: blueLive }, deploy],
+  [
+    'blue → green with release jobs',
+    {
+      state: { live: 'blue' },
+      setup: (w) => (blueLive(w), (w.model.services.migrate = { image: 'app' })),
+      env: { CALMSWAP_JOBS: 'migrate' },
+    },
+    deploy,
+  ],
   ['blue → green, pause mode', { state: { live: 'blue' }, setup: blueLive, env: { CALMSWAP_PAUSE_MODE: 'pause' } }, deploy],
   [
     'a deploy continued from its journal',

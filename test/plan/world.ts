@@ -30,6 +30,11 @@ export class World {
   crashLoop = new Set<string>()
   /** Restarts each container has had, as `docker inspect` reports them. */
   readonly restarts = new Map<string, number>()
+  /** Image references and the ids they name; a build moves the compose file's reference to a new id. */
+  readonly images = new Map<string, string>([['calmswap-example-app:latest', 'sha256:build0']])
+  builds = 0
+  /** Image ids a container still uses: `docker rmi` of their last name is refused. */
+  readonly imagesInUse = new Set<string>()
   /** CPU % `docker stats` reports per service, one reading after another (the last one repeats); 0 when unset. */
   cpu: Partial<Record<string, number[]>> = {}
 
@@ -53,6 +58,32 @@ export class World {
           .map(([name, c]) => [`id-${name}`, c.project, c.service, c.state, c.state === 'running' ? 'Up 1 minute' : 'Exited (0) 1 second ago', name, 'img'].join('\t'))
           .join('\n'),
       }
+    }
+    if (a[1] === 'image' && a[2] === 'inspect') {
+      const id = this.images.get(a.at(-1)!)
+      return id ? { stdout: `${id}\n` } : { code: 1, stderr: `Error: No such image: ${a.at(-1)}` }
+    }
+    if (a[1] === 'tag') {
+      const id = a[2]!.startsWith('sha256:') ? a[2]! : this.images.get(a[2]!)
+      if (!id) return { code: 1, stderr: `Error response from daemon: No such image: ${a[2]}` }
+      this.images.set(a[3]!, id)
+      return {}
+    }
+    if (a[1] === 'rmi') {
+      const id = this.images.get(a[2]!)
+      if (!id) return { code: 1, stderr: `Error: No such image: ${a[2]}` }
+      const names = [...this.images.values()].filter((x) => x === id).length
+      if (names === 1 && this.imagesInUse.has(id))
+        return {
+          code: 1,
+          stderr: `Error response from daemon: conflict: unable to remove repository reference "${a[2]}" (must force) - container abc is using its referenced image`,
+        }
+      this.images.delete(a[2]!)
+      return {}
+    }
+    if (a[1] === 'rm') {
+      for (const name of a.slice(3)) this.containers.delete(name)
+      return {}
     }
     if (a[1] === 'inspect' && a[3]?.includes('RestartCount')) {
       // A container in crashLoop restarts once more every time it is looked at.
@@ -100,8 +131,10 @@ export class World {
     }
     if (a[1] !== 'compose') return {}
     const project = a[3]!
-    const verb = a[6]!
-    const services = a.slice(7).filter((x, i, all) => !x.startsWith('-') && all[i - 1] !== '-t' && all[i - 1] !== '--tail')
+    // A pinned color's calls carry a second -f: the pin override.
+    const at = a[6] === '-f' ? 8 : 6
+    const verb = a[at]!
+    const services = a.slice(at + 1).filter((x, i, all) => !x.startsWith('-') && all[i - 1] !== '-t' && all[i - 1] !== '--tail')
     const to = (s: CState) => {
       for (const svc of services) this.set(project, svc, s)
     }
@@ -114,6 +147,9 @@ export class World {
       }
       case 'up':
         to(a.includes('--no-start') ? 'created' : 'running')
+        break
+      case 'build':
+        this.images.set('calmswap-example-app:latest', `sha256:build${++this.builds}`)
         break
       case 'start':
       case 'unpause':
@@ -130,13 +166,16 @@ export class World {
   }
 }
 
+/** A compose call's own arguments: what follows its last `-f <file>` (a pinned color has two). */
+export const composeArgs = (argv: readonly string[]) => argv.slice(argv.lastIndexOf('-f') + 2)
+
 export interface Harness {
   world: World
   exec: RecordingExecutor
   ctx: Ctx
   config: Config
   out: string[]
-  /** The mutating commands, short: "green up web", "kill SIGTERM app-blue-worker-1", "write", "reload" (nginx -t, then reload). */
+  /** The mutating commands, short: "green up web", "kill SIGTERM app-blue-worker-1", "write", "pin green", "reload" (nginx -t, then reload). */
   plan(): string[]
   close(): Promise<void>
 }
@@ -162,8 +201,9 @@ export async function harness(o: { state?: Partial<State>; env?: Record<string, 
       }),
     ),
   )
+  let upstreamFile = ''
   const [proxy, proxyPort] = await listen((_, res) => {
-    const file = [...exec.files.values()].at(-1) ?? ''
+    const file = exec.files.get(upstreamFile) ?? ''
     const port = /server 127\.0\.0\.1:(\d+);/.exec(file)?.[1]
     res.writeHead(200, { 'x-calmswap-upstream': `127.0.0.1:${port}` }).end('ok')
   })
@@ -182,6 +222,7 @@ export async function harness(o: { state?: Partial<State>; env?: Record<string, 
       ...o.env,
     },
   })
+  upstreamFile = config.proxy.upstreamFile
   const store = new StateStore(config.stateDir)
   writeFileAtomic(store.file, JSON.stringify({ ...EMPTY_STATE, ...o.state }))
   o.setup?.(world)
@@ -196,16 +237,19 @@ export async function harness(o: { state?: Partial<State>; env?: Record<string, 
     out,
     plan: () =>
       exec.events.flatMap((e) => {
-        if ('write' in e) return ['write']
+        if ('write' in e) return [/\/pins\/(\w+)\.yml$/.test(e.write) ? `pin ${/\/pins\/(\w+)\.yml$/.exec(e.write)![1]}` : 'write']
         const a = e.cmd.argv
         if (!e.cmd.mutates) return []
         if (a[1] === 'exec') return [/nginx -s reload/.test(a.at(-1)!) ? 'reload' : a.slice(3).join(' ')]
         if (a[1] === 'kill') return [`kill ${a.slice(3).join(' ')}`]
+        // Pinning tags images as part of the build: test/plan/images.test.ts looks at those.
+        if (a[1] === 'tag') return []
         if (a[1] === 'pause' || a[1] === 'unpause' || a[1] === 'start') return [`${a[1]} ${a.slice(2).join(' ')}`]
         if (a[1] === 'stop') return [`stop ${a.slice(4).join(' ')}`]
         if (a[1] !== 'compose') return [a.join(' ')]
-        const rest = a.slice(7).filter((x, j, all) => !x.startsWith('-') && all[j - 1] !== '-t')
-        const verb = a.includes('--no-start') ? 'create' : a[6]
+        const rest = a.slice(a[6] === '-f' ? 9 : 7).filter((x, j, all) => !x.startsWith('-') && all[j - 1] !== '-t')
+        const verb = a.includes('--no-start') ? 'create' : a[a[6] === '-f' ? 8 : 6]
+        if (verb === 'run') return [`${a[3]!.replace('app-', '')} run ${a.at(-1)}`]
         return [`${a[3]!.replace('app-', '')} ${verb}${rest.length ? ` ${rest.join(' ')}` : ''}`]
       }),
     async close() {
