@@ -9,7 +9,7 @@ SOURCES := $(wildcard lib/*.ts scripts/*.ts) build.mjs package-lock.json
 # Extra flags for a script: make deploy ARGS=--dry-run, make cleanup ARGS=--yes
 ARGS ?=
 
-.PHONY: help deps build docker images deploy rollback cleanup status health history doctor switch down test test-unit test-e2e bench check format typecheck clean
+.PHONY: help deps build docker images deploy rollback cleanup status health history doctor recover install-recover switch down test test-unit test-e2e bench check format typecheck clean
 
 help: ## this list
 	@printf 'calmswap targets (pass flags with ARGS=..., e.g. make deploy ARGS=--dry-run):\n\n'
@@ -54,6 +54,13 @@ history: build ## past deploys, rollbacks and cleanups (ARGS=--json)
 
 doctor: build ## check docker, compose, config, the compose contract, nginx and ports
 	node dist/doctor.mjs $(ARGS)
+
+recover: build ## after a reboot: finish or undo what was cut short, one color, one set of workers, one beat
+	node dist/recover.mjs $(ARGS)
+
+install-recover: build ## run `recover` at every boot, after Docker (systemd unit; root)
+	sed 's#__CALMSWAP_DIR__#$(CURDIR)#g' provision/calmswap-recover.service > /etc/systemd/system/calmswap-recover.service
+	systemctl daemon-reload && systemctl enable calmswap-recover.service
 
 down: ## remove the whole example stack (all three projects) and its state
 	-for p in blue green shared; do docker compose -p $${CALMSWAP_PREFIX:-calmswap}-$$p down -t 5 --remove-orphans; done

@@ -29,9 +29,9 @@ export class JournalWriter {
     this.store.writeJournal((j) => (j ? { ...j, done: [...j.done, step], current: undefined } : j))
   }
 
-  /** The old color's workers or singletons were sent SIGTERM (now, or at `signalledAt`): their grace starts. */
-  signalled(signalledAt = new Date().toISOString()): void {
-    this.store.writeJournal((j) => (j ? { ...j, signalledAt } : j))
+  /** These containers were sent SIGTERM (now, or at `signalledAt`): their grace starts. */
+  signalled(names: readonly string[], signalledAt = new Date().toISOString()): void {
+    this.store.writeJournal((j) => (j ? { ...j, signalledAt, signalled: [...new Set([...(j.signalled ?? []), ...names])] } : j))
   }
 
   /** These containers were frozen: whatever happens next must thaw or stop them. */

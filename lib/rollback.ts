@@ -1,19 +1,18 @@
 // Rollback, from any point of a failed deploy or after a successful one while the old color
 // exists: traffic back to the old color, the new singletons stopped before the old ones
 // resume (never two beats), the old workers resumed, the new color stopped.
-import { logs, startContainers, stop } from './commands.ts'
+import { logs, stop } from './commands.ts'
 import { type Color, coloredServices } from './config.ts'
 import type { Ctx } from './context.ts'
 import { StepError } from './errors.ts'
 import { checkHealth } from './health.ts'
 import { recorded } from './history.ts'
-import { names } from './inventory.ts'
 import { workersSignalled } from './journal.ts'
 import { reportInterrupted, runOp } from './operation.ts'
 import type { State } from './state.ts'
 import { switchTraffic, verifyThroughProxy } from './traffic.ts'
 import { sanitize } from './ui.ts'
-import { awaitStopped, thaw } from './workers.ts'
+import { awaitStopped, startStopped, thaw } from './workers.ts'
 
 export interface RollbackPlan {
   /** The color to go back to; null when the failed deploy was the first one. */
@@ -64,16 +63,6 @@ async function resumeRest(ctx: Ctx, good: Color, signalled: boolean): Promise<vo
   ctx.ui.detail(`  ${good} workers resumed: ${[...frozen, ...started].join(', ') || 'none needed'}`)
 }
 
-/**
- * Starts the stopped containers of these services, by container: `compose start` would also
- * insist on the services' depends_on, which may name a one-off job or another project's.
- */
-async function startStopped(ctx: Ctx, color: Color, services: readonly string[]): Promise<string[]> {
-  const stopped = names((await ctx.inventory()).containersIn(color, services, ['exited', 'created', 'dead']))
-  if (stopped.length) await ctx.must(startContainers(ctx.config, stopped))
-  return stopped
-}
-
 /** The last log lines of the failed color's web, made safe for a terminal. */
 async function printLogs(ctx: Ctx, bad: Color): Promise<void> {
   const c = ctx.config
@@ -108,7 +97,7 @@ export async function rollbackTo(ctx0: Ctx, plan: RollbackPlan, reason?: Error):
       ctx.journal.finish()
       ctx.journal.begin('rollback', bad, good ?? bad, before?.release ?? ctx.state.load().release ?? '')
       // The grace of workers signalled by the deploy keeps counting from their SIGTERM.
-      if (before?.signalledAt) ctx.journal.signalled(before.signalledAt)
+      if (before?.signalledAt) ctx.journal.signalled(before.signalled ?? [], before.signalledAt)
     }
   })
 

@@ -23,6 +23,8 @@ export interface Journal {
   readonly current?: string
   /** When the old color's workers or singletons were last sent SIGTERM: the stop grace counts from here. */
   readonly signalledAt?: string
+  /** The containers this operation sent SIGTERM, to tell them from ones a daemon restart brought back. */
+  readonly signalled?: readonly string[]
   /** Containers of the old color frozen by this operation, which it must thaw or stop. */
   readonly frozen?: readonly string[]
   /** Release jobs of this deploy: started and not seen to end ("running"), "done" or "failed". */
@@ -101,6 +103,7 @@ export function journalProblems(j: unknown): string[] {
   if (!strings(x.done)) p.push('"journal.done" must be a list of step names')
   if (x.current !== undefined && typeof x.current !== 'string') p.push('"journal.current" must be a step name')
   if (x.signalledAt !== undefined && typeof x.signalledAt !== 'string') p.push('"journal.signalledAt" must be a time')
+  if (x.signalled !== undefined && !strings(x.signalled)) p.push('"journal.signalled" must be a list of container names')
   if (x.frozen !== undefined && !strings(x.frozen)) p.push('"journal.frozen" must be a list of container names')
   const jobs = x.jobs as Record<string, unknown> | undefined
   if (jobs !== undefined && (typeof jobs !== 'object' || jobs === null || Object.values(jobs).some((v) => !['running', 'done', 'failed'].includes(v as string)))) {

@@ -1,10 +1,11 @@
 // What runs now: live color and release, every container's state, health and uptime, CPU
 // pressure, and whether an operation holds the lock or was cut short.
-import { COLORS, type Color, type Project } from './config.ts'
+import { COLORS, type Color, type Config, otherColor, type Project, projectName } from './config.ts'
 import type { Ctx } from './context.ts'
+import type { Inventory } from './inventory.ts'
 import { type LockInfo, lockHeld, readLock } from './lock.ts'
 import { type Pressure, readPressure } from './pressure.ts'
-import type { Journal } from './state.ts'
+import type { Journal, State } from './state.ts'
 
 export interface StatusReport {
   readonly prefix: string
@@ -15,7 +16,30 @@ export interface StatusReport {
   readonly lock: (LockInfo & { alive: boolean }) | null
   readonly interrupted: Journal | null
   readonly pressure: Pressure
+  /** Where the host is not what the state says: what a power cut or a hand can leave. Empty when all agrees. */
+  readonly problems: readonly string[]
   readonly containers: { project: Project; service: string; name: string; state: string; health: string; status: string }[]
+}
+
+/** Every way the host disagrees with the state. */
+export function problemsOf(c: Config, s: State, inv: Inventory, held: boolean): string[] {
+  const p: string[] = []
+  if (s.journal && !held) p.push(`a ${s.journal.op} ${s.journal.from ?? 'nothing'} → ${s.journal.to} was cut short`)
+  for (const svc of c.roles.shared) if (!inv.runningServices('shared', [svc]).length) p.push(`${svc} of ${projectName(c, 'shared')} is not running`)
+  if (!s.live) return p
+  const other = otherColor(s.live)
+  const down = [...c.roles.web, ...c.roles.core].filter((w) => !inv.runningServices(s.live!, [w]).length)
+  if (down.length) p.push(`the live color ${s.live} does not run ${down.join(', ')}`)
+  if (s.upstream && s.upstream.color !== s.live) p.push(`the proxy points at ${s.upstream.color}, but ${s.live} is live`)
+  const beats = COLORS.filter((col) => inv.runningServices(col, c.roles.singletons).length)
+  if (beats.length > 1) p.push(`${c.roles.singletons.join(', ')} run in both colors`)
+  const otherWorkers = inv.runningServices(other, c.roles.workers)
+  if (otherWorkers.length && !held) {
+    p.push(
+      c.pauseMode === 'pause' ? `${other}'s ${otherWorkers.join(', ')} should be frozen (pause mode) but run` : `workers of both colors run (${other}: ${otherWorkers.join(', ')})`,
+    )
+  }
+  return p
 }
 
 export async function status(ctx: Ctx): Promise<StatusReport> {
@@ -34,6 +58,7 @@ export async function status(ctx: Ctx): Promise<StatusReport> {
     // A journal with no live lock holder is an operation that died halfway.
     interrupted: s.journal && !held ? s.journal : null,
     pressure: readPressure(),
+    problems: problemsOf(ctx.config, s, inv, held),
     containers: projects.flatMap((p) =>
       inv.containers(p).map((x) => ({ project: p, service: x.service, name: x.name, state: x.state, health: x.health || '-', status: x.status })),
     ),
@@ -52,6 +77,10 @@ export function formatStatus(r: StatusReport, color = (_p: string, t: string) =>
     lines.push(
       `interrupted: ${r.interrupted.op} ${r.interrupted.from ?? 'nothing'} → ${r.interrupted.to} after [${r.interrupted.done.join(', ')}]; run ${r.interrupted.op} to continue`,
     )
+  if (r.problems.length) {
+    lines.push(`problems: ${r.problems.join('\n          ')}`)
+    lines.push('          run `recover` (make recover) to put it right, or rollback')
+  }
   lines.push('')
   const rows = [['PROJECT', 'SERVICE', 'STATE', 'HEALTH', 'STATUS'], ...r.containers.map((x) => [x.project, x.service, x.state, x.health, x.status])]
   const w = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)))

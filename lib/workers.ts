@@ -9,7 +9,7 @@ import { type Color, otherColor, type Project } from './config.ts'
 import type { Ctx } from './context.ts'
 import { sleep } from './deadlines.ts'
 import { CommandError, StepError } from './errors.ts'
-import { names } from './inventory.ts'
+import { type Container, names } from './inventory.ts'
 import { signalledAtMs } from './journal.ts'
 import { bootedAfter, calmBefore, whenBooted } from './pressure.ts'
 
@@ -48,7 +48,7 @@ export async function freezeWorkers(ctx: Ctx, color: Color | null, retried = fal
   const beats = singletons.filter((x) => x.state === 'running')
   if (beats.length) {
     await signal(ctx, names(beats))
-    ctx.journal.signalled()
+    ctx.journal.signalled(names(beats))
     said.push(`sent SIGTERM to ${names(beats).join(', ')}`)
   }
   const idle = [...workers, ...singletons].filter((x) => ['exited', 'dead', 'created'].includes(x.state))
@@ -61,6 +61,16 @@ export async function thaw(ctx: Ctx, p: Project, services: readonly string[]): P
   const frozen = names((await ctx.inventory()).pausedContainers(p, services))
   if (frozen.length) await ctx.must(unpauseContainers(ctx.config, frozen))
   return frozen
+}
+
+/**
+ * Starts the stopped containers of these services, by container: `compose start` would also
+ * insist on the services' depends_on, which may name a one-off job or another project's.
+ */
+export async function startStopped(ctx: Ctx, color: Color, services: readonly string[]): Promise<string[]> {
+  const stopped = names((await ctx.inventory()).containersIn(color, services, ['exited', 'created', 'dead']))
+  if (stopped.length) await ctx.must(startContainers(ctx.config, stopped))
+  return stopped
 }
 
 /** A signal to containers; one that exited since the inventory was read is where it was headed. */
@@ -81,8 +91,25 @@ export async function stopFrozen(ctx: Ctx, color: Color): Promise<void> {
   const thawed = await thaw(ctx, color, ctx.config.roles.workers)
   if (!thawed.length) return
   await signal(ctx, thawed)
-  ctx.journal.signalled()
+  ctx.journal.signalled(thawed)
   ctx.ui.detail(`  thawed ${thawed.join(', ')} and sent SIGTERM: warm shutdown`)
+}
+
+/**
+ * The containers of a color this operation told to stop that still run: those sent SIGTERM
+ * and not started again since. A daemon restart (a power cut) brings containers back under
+ * their restart policy: those are running afresh, not finishing a warm shutdown.
+ */
+async function stillStopping(ctx: Ctx, color: Color): Promise<Container[]> {
+  const c = ctx.config
+  const j = ctx.journal.current
+  const running = (await ctx.inventory(true)).runningContainers(color, [...c.roles.workers, ...c.roles.singletons])
+  // A journal from before names were recorded: every running one may be stopping.
+  const told = j?.signalled ? running.filter((x) => j.signalled!.includes(x.name)) : running
+  const since = signalledAtMs(j)
+  if (!told.length || Number.isNaN(since) || ctx.exec.dryRun) return told
+  const started = new Map(parseRunState((await ctx.run(runState(c, names(told)))).stdout).map((x) => [x.name, Date.parse(x.startedAt)]))
+  return told.filter((x) => !((started.get(x.name) ?? 0) > since))
 }
 
 /**
@@ -93,8 +120,7 @@ export async function stopFrozen(ctx: Ctx, color: Color): Promise<void> {
  */
 export async function awaitStopped(ctx: Ctx, color: Color): Promise<void> {
   const c = ctx.config
-  const inv = await ctx.inventory(true)
-  const stopping = inv.runningContainers(color, [...c.roles.workers, ...c.roles.singletons])
+  const stopping = await stillStopping(ctx, color)
   if (!stopping.length) return
   const since = signalledAtMs(ctx.journal.current)
   const graceMs = c.stopGraceS * 1000
@@ -108,7 +134,7 @@ export async function awaitStopped(ctx: Ctx, color: Color): Promise<void> {
         left,
       ),
     )
-  const still = (await ctx.inventory(true)).runningContainers(color, [...c.roles.workers, ...c.roles.singletons])
+  const still = (await ctx.inventory(true)).runningContainers(color, [...c.roles.workers, ...c.roles.singletons]).filter((x) => stopping.some((s) => s.id === x.id))
   if (!still.length) return
   await signal(ctx, names(still), 'SIGKILL')
   const after = Math.round((Number.isNaN(since) ? Date.now() - t0 : Date.now() - since) / 1000)
@@ -117,6 +143,22 @@ export async function awaitStopped(ctx: Ctx, color: Color): Promise<void> {
       `${k.name} was still running ${after}s after its SIGTERM (CALMSWAP_STOP_GRACE=${c.stopGraceS}s) and was killed; its unacknowledged task returns to the queue after the broker's visibility timeout`,
     )
   }
+}
+
+/**
+ * Before the new color's workers start: nothing of the other color's workers or singletons
+ * runs. Those told to stop are waited for; any other that runs (brought back by a daemon
+ * restart, or started by hand) is told now, and waited for too.
+ */
+export async function ensureStopped(ctx: Ctx, color: Color): Promise<void> {
+  await awaitStopped(ctx, color)
+  const c = ctx.config
+  const left = (await ctx.inventory(true)).runningContainers(color, [...c.roles.workers, ...c.roles.singletons])
+  if (!left.length) return
+  await signal(ctx, names(left))
+  ctx.journal.signalled(names(left))
+  ctx.ui.detail(`  sent SIGTERM to ${names(left).join(', ')}: running though not told to stop before (a daemon restart brings them back)`)
+  await awaitStopped(ctx, color)
 }
 
 /**
@@ -158,7 +200,7 @@ export async function startRest(ctx: Ctx, color: Color): Promise<void> {
   // before anything here starts. In stop mode that includes the workers frozen so far; in
   // pause mode they stay frozen.
   if (c.pauseMode === 'stop') await stopFrozen(ctx, otherColor(color))
-  await awaitStopped(ctx, otherColor(color))
+  await ensureStopped(ctx, otherColor(color))
   const stages = [singletons, ...workers.map((w) => [w])].filter((s) => s.length)
   for (const [i, stage] of stages.entries()) {
     await calmBefore(ctx, `up ${stage.join(' ')}`)

@@ -67,6 +67,6 @@ describe('the new workers crash-loop', () => {
     h = await harness({ state: { live: 'blue' }, setup: blueLive, env: { CALMSWAP_STAY_UP: '200ms' } })
     await deploy(h.ctx)
     expect(h.ctx.state.load().live).toBe('green')
-    expect(h.exec.calls.filter((c) => c.argv[1] === 'inspect' && c.argv[3]!.includes('RestartCount'))).toHaveLength(2)
+    expect(h.exec.calls.filter((c) => c.argv[1] === 'inspect' && c.argv[3]!.includes('RestartCount') && c.argv.includes('app-green-worker-1'))).toHaveLength(2)
   })
 })

@@ -186,7 +186,7 @@ async function listen(handler: Parameters<typeof createServer>[1]): Promise<[Ser
   return [s, (s.address() as AddressInfo).port]
 }
 
-export async function harness(o: { state?: Partial<State>; env?: Record<string, string>; setup?: (w: World) => void } = {}): Promise<Harness> {
+export async function harness(o: { state?: Partial<State> | ((c: Config) => Partial<State>); env?: Record<string, string>; setup?: (w: World) => void } = {}): Promise<Harness> {
   const world = new World()
   const dir = mkdtempSync(join(tmpdir(), 'calmswap-plan-'))
   writeFileSync(join(dir, 'compose.yml'), 'services: {}\n')
@@ -202,8 +202,10 @@ export async function harness(o: { state?: Partial<State>; env?: Record<string, 
     ),
   )
   let upstreamFile = ''
+  let stateDir = ''
   const [proxy, proxyPort] = await listen((_, res) => {
-    const file = exec.files.get(upstreamFile) ?? ''
+    // The file this run wrote, else the one a run before it left (as state.json records it).
+    const file = exec.files.get(upstreamFile) ?? `server 127.0.0.1:${new StateStore(stateDir).load().upstream?.port};`
     const port = /server 127\.0\.0\.1:(\d+);/.exec(file)?.[1]
     res.writeHead(200, { 'x-calmswap-upstream': `127.0.0.1:${port}` }).end('ok')
   })
@@ -223,8 +225,9 @@ export async function harness(o: { state?: Partial<State>; env?: Record<string, 
     },
   })
   upstreamFile = config.proxy.upstreamFile
+  stateDir = config.stateDir
   const store = new StateStore(config.stateDir)
-  writeFileAtomic(store.file, JSON.stringify({ ...EMPTY_STATE, ...o.state }))
+  writeFileAtomic(store.file, JSON.stringify({ ...EMPTY_STATE, ...(typeof o.state === 'function' ? o.state(config) : o.state) }))
   o.setup?.(world)
   const out: string[] = []
   const sink = { write: (s: string) => (out.push(s), true) } as unknown as NodeJS.WritableStream

@@ -1,0 +1,123 @@
+// After a daemon restart (a power cut): Docker's restart policies bring back what ran, and
+// frozen containers come back running. recover, and the next deploy or rollback, finish the job.
+import { afterEach, describe, expect, it } from 'vitest'
+import { deploy } from '../../lib/deploy.ts'
+import { recover } from '../../lib/recover.ts'
+import { status } from '../../lib/status.ts'
+import { blueLive, type Harness, harness, type World } from './world.ts'
+
+let h: Harness
+afterEach(() => h?.close())
+
+const journal = (done: string[], extra: object = {}) => ({ op: 'deploy', from: 'blue', to: 'green', release: 'r2', startedAt: 'then', pid: 1, done, ...extra }) as const
+/** What a restart during the health step leaves: blue's frozen worker running again, its beat (SIGTERM'd) down, green's web back. */
+const restartedDuringHealth = (w: World) => {
+  blueLive(w)
+  w.set('app-blue', 'beat', 'exited')
+  w.set('app-green', 'web', 'running')
+}
+const signalled = { signalledAt: new Date(Date.now() - 60_000).toISOString(), signalled: ['app-blue-beat-1'], frozen: ['app-blue-worker-1'] }
+
+describe('recover after a daemon restart', () => {
+  it('during the health step: rolls back, restarts blue beat, waits for nobody (the running worker was never told to stop)', async () => {
+    h = await harness({
+      state: {
+        live: 'blue',
+        upstream: { color: 'blue', port: 1, backup: null },
+        journal: journal(['build', 'shared', 'jobs', 'pause-workers', 'up-core'], { current: 'health', ...signalled }),
+      },
+      setup: restartedDuringHealth,
+    })
+    const r = await recover(h.ctx)
+    expect(r.action).toBe('rolled back')
+    expect(h.plan()).toEqual(['start app-blue-beat-1', 'green stop web'])
+    expect(h.exec.calls.some((c) => c.argv[1] === 'wait')).toBe(false)
+    expect(h.ctx.state.load()).toMatchObject({ live: 'blue', journal: null })
+  })
+
+  it('after the switch: finishes the deploy; the old worker the restart brought back is told to stop now', async () => {
+    h = await harness({
+      state: (c) => ({
+        live: 'blue',
+        upstream: { color: 'green', port: c.ports.green, backup: c.ports.blue },
+        journal: journal(['build', 'shared', 'jobs', 'pause-workers', 'up-core', 'health', 'switch'], { current: 'up-rest', ...signalled }),
+      }),
+      setup: (w) => {
+        restartedDuringHealth(w)
+        w.set('app-green', 'worker', 'created')
+        w.set('app-green', 'beat', 'created')
+      },
+    })
+    const r = await recover(h.ctx)
+    expect(r.action).toBe('finished the deploy')
+    const plan = h.plan()
+    expect(plan).toContain('kill SIGTERM app-blue-worker-1')
+    expect(plan.indexOf('kill SIGTERM app-blue-worker-1')).toBeLessThan(plan.indexOf('start app-green-worker-1'))
+    expect(h.ctx.state.load()).toMatchObject({ live: 'green', journal: null })
+    expect([h.world.state('app-blue', 'worker'), h.world.state('app-green', 'beat')]).toEqual(['exited', 'running'])
+  })
+
+  it('pause mode, after a finished deploy: the old workers that came back running are frozen again', async () => {
+    h = await harness({
+      state: { live: 'green', previous: 'blue' },
+      env: { CALMSWAP_PAUSE_MODE: 'pause' },
+      setup: (w) => {
+        blueLive(w)
+        w.set('app-blue', 'beat', 'exited')
+        for (const s of ['web', 'worker', 'beat']) w.set('app-green', s, 'running')
+      },
+    })
+    expect((await status(h.ctx)).problems).toEqual(["blue's worker should be frozen (pause mode) but run"])
+    const r = await recover(h.ctx)
+    expect(r.changes).toEqual(['blue: froze app-blue-worker-1 again (pause mode: frozen until cleanup)'])
+    expect(h.world.state('app-blue', 'worker')).toBe('paused')
+    expect((await status(h.ctx)).problems).toEqual([])
+  })
+
+  it('two beats and both worker sets: the old ones are stopped', async () => {
+    h = await harness({
+      state: { live: 'green', previous: 'blue' },
+      setup: (w) => {
+        blueLive(w)
+        for (const s of ['web', 'worker', 'beat']) w.set('app-green', s, 'running')
+      },
+    })
+    expect((await status(h.ctx)).problems).toEqual(['beat run in both colors', 'workers of both colors run (blue: worker)'])
+    await recover(h.ctx)
+    expect(h.plan()).toEqual(['stop app-blue-beat-1 app-blue-worker-1'])
+    expect((await status(h.ctx)).problems).toEqual([])
+  })
+
+  it('a host where nothing came back: the live color and the shared services are started', async () => {
+    h = await harness({
+      state: { live: 'green', previous: 'blue', upstream: { color: 'green', port: 2, backup: null } },
+      setup: (w) => {
+        for (const s of ['redis', 'proxy']) w.set('app-shared', s, 'exited')
+        for (const s of ['web', 'worker', 'beat']) w.set('app-green', s, 'exited')
+      },
+    })
+    const before = await status(h.ctx)
+    expect(before.problems).toEqual(['redis of app-shared is not running', 'proxy of app-shared is not running', 'the live color green does not run web'])
+    await recover(h.ctx)
+    expect(h.plan()).toEqual(['shared up redis proxy', 'start app-green-web-1 app-green-worker-1 app-green-beat-1'])
+  })
+
+  it('all well: nothing to do', async () => {
+    h = await harness({ state: { live: 'blue' }, setup: blueLive })
+    expect(await recover(h.ctx)).toEqual({ action: 'reconciled', changes: [] })
+    expect(h.plan()).toEqual([])
+  })
+})
+
+describe('the next deploy finishes the job too', () => {
+  it('a deploy cut by a restart during health continues, stopping the worker the restart brought back', async () => {
+    h = await harness({
+      state: { live: 'blue', journal: journal(['build', 'shared', 'jobs', 'pause-workers', 'up-core'], { current: 'health', ...signalled }) },
+      setup: restartedDuringHealth,
+    })
+    await deploy(h.ctx)
+    expect(h.plan()).toContain('kill SIGTERM app-blue-worker-1')
+    expect(h.ctx.state.load()).toMatchObject({ live: 'green', journal: null })
+    expect([h.world.state('app-blue', 'worker'), h.world.state('app-blue', 'beat'), h.world.state('app-green', 'worker')]).toEqual(['exited', 'exited', 'running'])
+  })
+})
