@@ -9,7 +9,7 @@ SOURCES := $(wildcard lib/*.ts scripts/*.ts) build.mjs package-lock.json
 # Extra flags for a script: make deploy ARGS=--dry-run, make cleanup ARGS=--yes
 ARGS ?=
 
-.PHONY: help deps build docker images deploy rollback cleanup status health history doctor recover install-recover switch down test test-unit test-e2e bench check format typecheck clean
+.PHONY: help deps build docker images deploy rollback cleanup status health history doctor recover install-recover switch down test test-unit test-e2e test-power bench check format typecheck clean
 
 help: ## this list
 	@printf 'calmswap targets (pass flags with ARGS=..., e.g. make deploy ARGS=--dry-run):\n\n'
@@ -69,7 +69,7 @@ down: ## remove the whole example stack (all three projects) and its state
 test: deps build ## unit + plan tests, then end-to-end tests on real Docker when it is here
 	vitest run --project unit --project plan
 	@if docker info >/dev/null 2>&1 && docker compose version >/dev/null 2>&1; then \
-	  provision/images.sh && vitest run --project e2e; \
+	  provision/images.sh && provision/django-image.sh && vitest run --project e2e; \
 	elif [ "$${CI:-}" = true ]; then \
 	  echo "FAILED: CI=true but no Docker Engine with Compose v2 is reachable, so the end-to-end tests cannot run (make docker)" >&2; exit 1; \
 	else \
@@ -80,7 +80,11 @@ test-unit: deps ## unit + plan tests only (no Docker needed)
 	vitest run --project unit --project plan
 
 test-e2e: build images ## end-to-end tests only (real Docker)
+	provision/django-image.sh
 	vitest run --project e2e
+
+test-power: build images ## dockerd restarted at every step of a deploy (about 12 minutes; make test runs a few)
+	POWER_FULL=1 vitest run --project e2e test/e2e/power.test.ts
 
 bench: build images ## measure deploy strategies under load (not part of make test)
 	node --import tsx bench/bench.ts $(ARGS)

@@ -7,9 +7,10 @@ import { pinFile, projectName } from './config.ts'
 import type { Ctx } from './context.ts'
 import { UsageError } from './errors.ts'
 import { recorded } from './history.ts'
+import { names } from './inventory.ts'
 import { reportInterrupted, runOp } from './operation.ts'
 import { switchTraffic } from './traffic.ts'
-import { thaw } from './workers.ts'
+import { quiesce, thaw } from './workers.ts'
 
 export interface CleanupOptions {
   readonly yes?: boolean
@@ -59,6 +60,7 @@ export async function cleanup(ctx: Ctx, o: CleanupOptions = {}): Promise<boolean
         // Frozen workers cannot act on SIGTERM: thaw them so their warm shutdown hands
         // reserved tasks back to the queue instead of leaving them to the visibility timeout.
         await thaw(ctx, old, c.roles.workers)
+        await quiesce(ctx, names((await ctx.inventory()).runningContainers(old, c.roles.workers)))
         await ctx.must(down(c, old))
       })
       // Its containers are gone: its images are no longer pinned, only kept as a release.

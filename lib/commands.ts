@@ -61,7 +61,7 @@ export const up = (c: Config, p: Project, names: readonly string[]): Cmd =>
  * Creates a color's containers without starting them: the work of `up` that can happen
  * while the new web boots, so that after the switch a start is all that is left.
  */
-export const create = (c: Config, p: Color, names: readonly string[]): Cmd =>
+export const create = (c: Config, p: Project, names: readonly string[]): Cmd =>
   compose(c, p, ['up', '--no-start', '--no-deps', '--force-recreate', '--no-build', ...names], { mutates: true, timeoutMs: DEADLINE.up, effect: services(c, p, names, 'created') })
 
 /**
@@ -218,6 +218,21 @@ export const imageIds = (c: Config, ids: readonly string[]): Cmd => ({
   timeoutMs: DEADLINE.read,
   api: { op: 'inspect', ids, fields: 'image' },
 })
+
+/** One line per container: "<name> <volume>:<destination>,..." for its named volumes. */
+export const volumeMounts = (c: Config, ids: readonly string[]): Cmd => ({
+  argv: [c.docker, 'inspect', '--format', '{{.Name}} {{range .Mounts}}{{if eq .Type "volume"}}{{.Name}}:{{.Destination}},{{end}}{{end}}', ...ids],
+  mutates: false,
+  timeoutMs: DEADLINE.read,
+  api: { op: 'inspect', ids, fields: 'mounts' },
+})
+
+/** Which named volumes exist: one name per line. */
+export const volumeNames = (c: Config): Cmd => ({ argv: [c.docker, 'volume', 'ls', '--format', '{{.Name}}'], mutates: false, timeoutMs: DEADLINE.read })
+
+/** Recreates services of a project even when they run: the one way to give a container a new definition. */
+export const recreate = (c: Config, p: Project, names: readonly string[]): Cmd =>
+  compose(c, p, ['up', '-d', '--no-deps', '--force-recreate', '--no-build', ...names], { mutates: true, timeoutMs: DEADLINE.up, effect: services(c, p, names, 'running') })
 
 /**
  * One line per container: "<name> <status> <restart count> <started at> <exit code>", to

@@ -17,6 +17,8 @@ export type ProxyMode = 'container' | 'host' | 'command' | 'none'
 
 export interface Config {
   readonly prefix: string
+  /** Empty: <prefix>-shared. */
+  readonly sharedProject: string
   readonly composeFile: string
   readonly projectDir: string
   readonly stateDir: string
@@ -32,6 +34,7 @@ export interface Config {
     shared: readonly string[]
   }>
   readonly pauseMode: PauseMode
+  readonly quiesce: 'celery' | 'off'
   readonly dockerApi: 'auto' | 'off'
   readonly stopGraceS: number
   readonly jobTimeoutMs: number
@@ -75,7 +78,9 @@ export interface Pin {
   readonly release: string
 }
 
-export const projectName = (c: Pick<Config, 'prefix'>, p: Project) => `${c.prefix}-${p}`
+/** The shared project is <prefix>-shared, or an adopted plain project's own name (CALMSWAP_SHARED_PROJECT). */
+export const projectName = (c: Pick<Config, 'prefix'> & Partial<Pick<Config, 'sharedProject'>>, p: Project) =>
+  p === 'shared' && c.sharedProject ? c.sharedProject : `${c.prefix}-${p}`
 
 /** The compose override that pins a color's images (lib/images.ts writes it). */
 export const pinFile = (c: Pick<Config, 'stateDir'>, color: Color) => join(c.stateDir, 'pins', `${color}.yml`)
@@ -97,6 +102,13 @@ interface Setting {
 const S = 1000
 export const SETTINGS: readonly Setting[] = [
   { key: 'prefix', env: 'CALMSWAP_PREFIX', def: 'calmswap', kind: 'name', doc: 'Compose project prefix: <prefix>-blue, <prefix>-green, <prefix>-shared' },
+  {
+    key: 'sharedProject',
+    env: 'CALMSWAP_SHARED_PROJECT',
+    def: '',
+    kind: 'name',
+    doc: "The shared project (databases, Redis, proxy): empty for <prefix>-shared; a plain project's name to adopt it in place, its data untouched (README: moving a running app)",
+  },
   { key: 'composeFile', env: 'CALMSWAP_COMPOSE_FILE', def: 'compose.yml', kind: 'path', doc: 'The compose file all three projects run' },
   { key: 'stateDir', env: 'CALMSWAP_STATE_DIR', def: '.calmswap', kind: 'path', doc: 'State, lock, history and the upstream file live here' },
   { key: 'docker', env: 'CALMSWAP_DOCKER', def: 'docker', kind: 'path', doc: 'The docker CLI to call' },
@@ -137,6 +149,13 @@ export const SETTINGS: readonly Setting[] = [
     def: 'stop',
     kind: 'enum:stop|pause',
     doc: 'Workers are frozen while the new web boots; stop: then SIGTERM + grace (warm shutdown) after the switch; pause: frozen until cleanup',
+  },
+  {
+    key: 'quiesce',
+    env: 'CALMSWAP_QUIESCE',
+    def: 'celery',
+    kind: 'enum:celery|off',
+    doc: "celery: before a worker's SIGTERM, ask it to stop consuming and wait until it is idle (Celery's cancel_consumer, run in its container); off: SIGTERM at once",
   },
   { key: 'stopGrace', env: 'CALMSWAP_STOP_GRACE', def: '30s', kind: 'duration', doc: 'How long workers get to finish in-flight tasks', min: 1 * S, max: 3600 * S },
   {
@@ -208,7 +227,12 @@ const OTHER_VARS = new Set([
   'CALMSWAP_COLOR', // handed to a switch command
   'CALMSWAP_PORT', // handed to a switch command
   'CALMSWAP_BASE_IMAGE', // provision/
+  'CALMSWAP_BASE_PACKAGES', // provision/
+  'CALMSWAP_BASE_HOOK', // provision/
+  'CALMSWAP_BASE_LOG', // provision/
+  'CALMSWAP_DJANGO_IMAGE', // provision/
   'CALMSWAP_OFFLINE', // provision/
+  'CALMSWAP_PROXY_LOG_DIR', // a compose file's own variable (example/django)
 ])
 
 // Compose's own rule for project and service names; also keeps every argv element free of
@@ -264,7 +288,8 @@ function parseValue(s: Setting, raw: string | string[], problems: string[], sour
   }
   switch (kind) {
     case 'name':
-      return NAME.test(raw) ? raw : bad('must be lowercase letters, digits, "-" or "_", starting with a letter or digit')
+      // A name with an empty default may be left empty: the default is then derived.
+      return NAME.test(raw) || (raw === '' && s.def === '') ? raw : bad('must be lowercase letters, digits, "-" or "_", starting with a letter or digit')
     case 'names': {
       const names = splitList(raw)
       const wrong = names.filter((n) => !NAME.test(n))
@@ -421,6 +446,8 @@ export function loadConfig(sources: ConfigSources = {}): Config {
 
   if (v.bluePort !== undefined && v.bluePort === v.greenPort) problems.push(`CALMSWAP_BLUE_PORT and CALMSWAP_GREEN_PORT are both ${v.bluePort}: each color needs its own port`)
   if (v.web?.length === 0) problems.push('CALMSWAP_WEB: name at least one web service')
+  if (v.sharedProject && v.prefix && [`${v.prefix}-blue`, `${v.prefix}-green`].includes(v.sharedProject))
+    problems.push(`CALMSWAP_SHARED_PROJECT=${v.sharedProject} is one of the colors' projects`)
 
   const roleKeys = ['web', 'core', 'jobs', 'workers', 'singletons', 'shared'] as const
   const seen = new Map<string, string>()
@@ -449,6 +476,7 @@ export function loadConfig(sources: ConfigSources = {}): Config {
   const stateDir = resolve(cwd, v.stateDir)
   const config: Config = {
     prefix: v.prefix,
+    sharedProject: v.sharedProject,
     composeFile,
     projectDir: dirname(composeFile),
     stateDir,
@@ -457,6 +485,7 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     portVar: v.portVar,
     roles: { web: v.web, core: v.core, jobs: v.jobs, workers: v.workers, singletons: v.singletons, shared: v.shared },
     pauseMode: v.pauseMode,
+    quiesce: v.quiesce,
     dockerApi: v.dockerApi,
     stopGraceS: Math.ceil(v.stopGrace / 1000),
     jobTimeoutMs: v.jobTimeout,

@@ -12,6 +12,7 @@ import { OpRecord } from './history.ts'
 import { keptRelease, pinRelease, pruneReleases } from './images.ts'
 import { checkUnfinishedJobs, runJobs } from './jobs.ts'
 import { reportInterrupted, runOp } from './operation.ts'
+import { plainProjectProblems } from './plain.ts'
 import { calmBefore } from './pressure.ts'
 import { rollbackTo } from './rollback.ts'
 import type { Journal } from './state.ts'
@@ -178,6 +179,13 @@ async function planDeploy(ctx: Ctx, o: DeployOptions): Promise<Plan> {
 export async function deploy(ctx0: Ctx, o: DeployOptions = {}): Promise<DeployResult> {
   return runOp(ctx0, 'deploy', async () => {
     const model = await preflight(ctx0)
+    const first = ctx0.state.load()
+    if (!first.live && !first.journal) {
+      // A first deploy beside a plain project that runs the same app: refuse rather than start
+      // a database on an empty volume while the data sits in another one.
+      const problems = await plainProjectProblems(ctx0, model)
+      if (problems.length) throw new ConfigError(problems)
+    }
     const { from, to, release, resumed } = await planDeploy(ctx0, o)
     // Replaced once the build has pinned the new color's images: the steps read it when they run.
     let ctx = ctx0.withConfig(withRelease(ctx0.config, release))

@@ -9,6 +9,7 @@ import { checkContract, readComposeModel } from './contract.ts'
 import { CommandError, fsProblem } from './errors.ts'
 import { probeWritable } from './files.ts'
 import { lockHeld, readLock } from './lock.ts'
+import { plainProjectProblems } from './plain.ts'
 import { readPressure } from './pressure.ts'
 import { proxyContainer } from './traffic.ts'
 
@@ -75,6 +76,10 @@ export async function doctor(ctx: Ctx): Promise<Check[]> {
         `fix ${c.composeFile} until \`docker compose -f ${c.composeFile} config\` passes`,
       )
     }
+    try {
+      const problems = await plainProjectProblems(ctx, await readComposeModel(ctx))
+      add('plain projects', problems.length === 0, problems.length ? problems.join('\n') : 'no other project runs these services', 'see each line above')
+    } catch {}
     const inv = await ctx.inventory()
     const dup = COLORS.flatMap((col) => inv.containers(col, c.roles.shared).map((x) => x.name))
     add(

@@ -202,6 +202,7 @@ export interface ApiContainer {
 interface ApiInspect {
   readonly Name: string
   readonly Image: string
+  readonly Mounts?: readonly { readonly Type: string; readonly Name?: string; readonly Destination: string }[]
   readonly RestartCount?: number
   readonly State: { readonly Status?: string; readonly Pid?: number; readonly StartedAt?: string; readonly ExitCode?: number; readonly Health?: { readonly Status: string } }
 }
@@ -280,6 +281,7 @@ export async function callApi(e: Engine, call: ApiCall, signal?: AbortSignal): P
         const x = await inspect(e, id, signal)
         if (call.fields === 'health') return x.State.Health?.Status ?? ''
         if (call.fields === 'image') return `${x.Name} ${x.Image}`
+        if (call.fields === 'mounts') return `${x.Name} ${(x.Mounts ?? []).flatMap((m) => (m.Type === 'volume' ? [`${m.Name}:${m.Destination},`] : [])).join('')}`
         return `${x.Name} ${x.State.Status ?? ''} ${x.RestartCount ?? 0} ${x.State.StartedAt ?? ''} ${x.State.ExitCode ?? 0}`
       })
     case 'exec': {

@@ -4,6 +4,7 @@
 // release comes back beside the live one. `recover` finishes or undoes an operation that was
 // cut short, and otherwise puts each container where the live color wants it. Run it at boot
 // (provision/calmswap-recover.service) or by hand; the next deploy or rollback does the same.
+import { adopt, undoAdopt } from './adopt.ts'
 import { cleanup } from './cleanup.ts'
 import { pauseContainers, stopContainers, up } from './commands.ts'
 import { type Color, otherColor, projectName } from './config.ts'
@@ -13,10 +14,10 @@ import { names } from './inventory.ts'
 import { runOp } from './operation.ts'
 import { rollback } from './rollback.ts'
 import { switchTraffic } from './traffic.ts'
-import { startStopped, thaw } from './workers.ts'
+import { quiesce, startStopped, thaw } from './workers.ts'
 
 export interface RecoverResult {
-  readonly action: 'nothing deployed' | 'finished the deploy' | 'rolled back' | 'finished the cleanup' | 'reconciled'
+  readonly action: 'nothing deployed' | 'finished the deploy' | 'rolled back' | 'finished the cleanup' | 'finished the adoption' | 'undid the adoption' | 'reconciled'
   readonly changes: readonly string[]
 }
 
@@ -33,6 +34,16 @@ export async function recover(ctx: Ctx): Promise<RecoverResult> {
       ctx.ui.info(`a ${j.op} ${j.from ?? 'nothing'} → ${j.to} was cut short${j.op === 'deploy' ? ' before traffic switched' : ''}: rolling back`)
       await rollback(ctx)
       return { action: 'rolled back', changes: [] }
+    }
+    if (j?.op === 'adopt') {
+      if (j.done.includes('proxy')) {
+        ctx.ui.info('an adoption was cut short after the proxy handed over: finishing it')
+        await adopt(ctx)
+        return { action: 'finished the adoption', changes: [] }
+      }
+      ctx.ui.info('an adoption was cut short before the proxy handed over: undoing it')
+      await undoAdopt(ctx, ctx.config.proxy.service)
+      return { action: 'undid the adoption', changes: [] }
     }
     if (j?.op === 'cleanup') {
       ctx.ui.info(`a cleanup of ${j.from} was cut short: finishing it`)
@@ -75,7 +86,7 @@ export async function reconcile(ctx: Ctx, live: Color): Promise<string[]> {
   }
   const stop = [...beats, ...(c.pauseMode === 'stop' ? workers : [])]
   if (stop.length) {
-    // Started afresh by the daemon, not mid-task: their warm shutdown is quick, and it runs.
+    await quiesce(ctx, names(stop.filter((x) => c.roles.workers.includes(x.service))))
     await ctx.must(stopContainers(c, names(stop), c.stopGraceS))
     done.push(`${other}: stopped ${names(stop).join(', ')} (a daemon restart had started them)`)
   }

@@ -7,12 +7,13 @@ import type { Ctx } from './context.ts'
 import { StepError } from './errors.ts'
 import { checkHealth } from './health.ts'
 import { recorded } from './history.ts'
+import { names } from './inventory.ts'
 import { workersSignalled } from './journal.ts'
 import { reportInterrupted, runOp } from './operation.ts'
 import type { State } from './state.ts'
 import { switchTraffic, verifyThroughProxy } from './traffic.ts'
 import { sanitize } from './ui.ts'
-import { awaitStopped, startStopped, thaw } from './workers.ts'
+import { awaitStopped, quiesce, startStopped, thaw } from './workers.ts'
 
 export interface RollbackPlan {
   /** The color to go back to; null when the failed deploy was the first one. */
@@ -26,6 +27,7 @@ export function rollbackPlan(s: State): RollbackPlan {
   if (j?.op === 'deploy') return { good: j.from, bad: j.to }
   if (j?.op === 'rollback') return { good: j.to === j.from ? null : j.to, bad: j.from! }
   if (j?.op === 'cleanup') throw new StepError(`a cleanup of ${j.from} was interrupted; run cleanup to finish it first`)
+  if (j?.op === 'adopt') throw new StepError('an adoption was interrupted; run adopt to finish it, or recover to undo it')
   if (!s.live) throw new StepError('nothing is deployed yet: there is nothing to roll back')
   if (!s.previous) throw new StepError(`nothing to roll back to: ${s.live} is live and no previous color is kept (cleanup removed it)`)
   return { good: s.previous, bad: s.live }
@@ -50,6 +52,14 @@ async function stopServices(ctx: Ctx, color: Color, services: readonly string[])
   const inv = await ctx.inventory()
   const live = inv.servicesIn(color, services, ['running', 'restarting', 'paused'])
   await thaw(ctx, color, live)
+  const consuming = names(
+    (await ctx.inventory()).containersIn(
+      color,
+      ctx.config.roles.workers.filter((w) => live.includes(w)),
+      ['running'],
+    ),
+  )
+  await quiesce(ctx, consuming)
   if (live.length) await ctx.must(stop(ctx.config, color, live))
 }
 

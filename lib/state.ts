@@ -6,8 +6,8 @@ import { COLORS, type Color } from './config.ts'
 import { StateError, unwritable } from './errors.ts'
 import { PRIVATE, readOwnFile, writeFileAtomic } from './files.ts'
 
-export type Op = 'deploy' | 'rollback' | 'cleanup'
-export const OPS: readonly Op[] = ['deploy', 'rollback', 'cleanup']
+export type Op = 'deploy' | 'rollback' | 'cleanup' | 'adopt'
+export const OPS: readonly Op[] = ['deploy', 'rollback', 'cleanup', 'adopt']
 
 export interface Journal {
   readonly op: Op

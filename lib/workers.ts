@@ -3,6 +3,7 @@
 // get their SIGTERM (stop mode) and the new color's singletons, then workers, start, each
 // once the CPU is calm. Never two sets of workers running, never two singletons.
 
+import { NOTHING_TO_QUIESCE, QUIESCED, quiesceWorker, STILL_BUSY } from './celery.ts'
 import { render } from './command.ts'
 import { create, kill, pauseContainers, runState, startContainers, stopContainers, unpauseContainers, up, waitExit } from './commands.ts'
 import { type Color, otherColor, type Project } from './config.ts'
@@ -12,6 +13,7 @@ import { CommandError, StepError } from './errors.ts'
 import { type Container, names } from './inventory.ts'
 import { signalledAtMs } from './journal.ts'
 import { bootedAfter, calmBefore, whenBooted } from './pressure.ts'
+import { sanitize } from './ui.ts'
 
 /**
  * The pause-workers step: frees the CPU before the new release starts. Workers are frozen
@@ -20,7 +22,7 @@ import { bootedAfter, calmBefore, whenBooted } from './pressure.ts'
  * restart loop (a broken live release) cannot be frozen or signalled: it is stopped, which
  * also ends the loop. Exited, dead or never-started ones have nothing to free.
  */
-export async function freezeWorkers(ctx: Ctx, color: Color | null, retried = false): Promise<void> {
+export async function freezeWorkers(ctx: Ctx, color: Project | null, retried = false): Promise<void> {
   const c = ctx.config
   if (!color) return ctx.ui.detail('  first deploy: no old workers to pause')
   const inv = await ctx.inventory()
@@ -67,7 +69,7 @@ export async function thaw(ctx: Ctx, p: Project, services: readonly string[]): P
  * Starts the stopped containers of these services, by container: `compose start` would also
  * insist on the services' depends_on, which may name a one-off job or another project's.
  */
-export async function startStopped(ctx: Ctx, color: Color, services: readonly string[]): Promise<string[]> {
+export async function startStopped(ctx: Ctx, color: Project, services: readonly string[]): Promise<string[]> {
   const stopped = names((await ctx.inventory()).containersIn(color, services, ['exited', 'created', 'dead']))
   if (stopped.length) await ctx.must(startContainers(ctx.config, stopped))
   return stopped
@@ -82,17 +84,38 @@ export async function signal(ctx: Ctx, to: readonly string[], sig = 'SIGTERM'): 
 }
 
 /**
- * Stop mode, once traffic has switched: the frozen workers are thawed, then get SIGTERM;
- * awaitStopped() waits for their warm shutdown. Thawed first, not signalled frozen: Docker
- * would deliver the signal and resume the processes, but keep calling the container paused,
- * so nothing would wait for it to exit.
+ * Stop mode, once traffic has switched: the frozen workers are thawed, quiesced, then get
+ * SIGTERM; awaitStopped() waits for their warm shutdown. Thawed first, not signalled frozen:
+ * a worker thawed by the signal itself gets it in the same instant as its backlog.
  */
-export async function stopFrozen(ctx: Ctx, color: Color): Promise<void> {
+export async function stopFrozen(ctx: Ctx, color: Project): Promise<void> {
   const thawed = await thaw(ctx, color, ctx.config.roles.workers)
   if (!thawed.length) return
-  await signal(ctx, thawed)
+  // The grace counts from the thaw: the quiesce is part of the stop.
   ctx.journal.signalled(thawed)
+  await quiesce(ctx, thawed)
+  await signal(ctx, thawed)
   ctx.ui.detail(`  thawed ${thawed.join(', ')} and sent SIGTERM: warm shutdown`)
+}
+
+/**
+ * Before the SIGTERM of consuming workers: each is asked, in its own container, to stop
+ * consuming and finish what it holds (lib/celery.ts), all at once, within what is left of
+ * the grace. Whatever it answers, the SIGTERM follows: a quiesce only makes the stop clean.
+ */
+export async function quiesce(ctx: Ctx, workers: readonly string[]): Promise<void> {
+  const c = ctx.config
+  if (c.quiesce === 'off' || !workers.length) return
+  const since = signalledAtMs(ctx.journal.current)
+  const leftS = Math.floor((c.stopGraceS * 1000 - (Number.isNaN(since) ? 0 : Date.now() - since)) / 1000)
+  const maxS = Math.min(15, leftS - 5)
+  if (maxS < 1) return
+  const results = await Promise.all(workers.map((w) => ctx.run(quiesceWorker(c, w, maxS))))
+  for (const [i, r] of results.entries()) {
+    const said = sanitize(r.stderr.trim().split('\n').at(-1) ?? '')
+    const what = r.code === QUIESCED || r.code === STILL_BUSY || r.code === NOTHING_TO_QUIESCE ? said.replace(/^quiesce: /, '') : `could not run (exit ${r.code}): ${said}`
+    ctx.ui.detail(`  ${workers[i]}: ${what}`)
+  }
 }
 
 /**
@@ -100,7 +123,7 @@ export async function stopFrozen(ctx: Ctx, color: Color): Promise<void> {
  * and not started again since. A daemon restart (a power cut) brings containers back under
  * their restart policy: those are running afresh, not finishing a warm shutdown.
  */
-async function stillStopping(ctx: Ctx, color: Color): Promise<Container[]> {
+async function stillStopping(ctx: Ctx, color: Project): Promise<Container[]> {
   const c = ctx.config
   const j = ctx.journal.current
   const running = (await ctx.inventory(true)).runningContainers(color, [...c.roles.workers, ...c.roles.singletons])
@@ -118,7 +141,7 @@ async function stillStopping(ctx: Ctx, color: Color): Promise<Container[]> {
  * second SIGTERM: Celery reads that as "shut down cold" and abandons its tasks. Frozen
  * workers are left frozen: they were not told to stop.
  */
-export async function awaitStopped(ctx: Ctx, color: Color): Promise<void> {
+export async function awaitStopped(ctx: Ctx, color: Project): Promise<void> {
   const c = ctx.config
   const stopping = await stillStopping(ctx, color)
   if (!stopping.length) return
@@ -150,13 +173,14 @@ export async function awaitStopped(ctx: Ctx, color: Color): Promise<void> {
  * runs. Those told to stop are waited for; any other that runs (brought back by a daemon
  * restart, or started by hand) is told now, and waited for too.
  */
-export async function ensureStopped(ctx: Ctx, color: Color): Promise<void> {
+export async function ensureStopped(ctx: Ctx, color: Project): Promise<void> {
   await awaitStopped(ctx, color)
   const c = ctx.config
   const left = (await ctx.inventory(true)).runningContainers(color, [...c.roles.workers, ...c.roles.singletons])
   if (!left.length) return
-  await signal(ctx, names(left))
   ctx.journal.signalled(names(left))
+  await quiesce(ctx, names(left.filter((x) => c.roles.workers.includes(x.service))))
+  await signal(ctx, names(left))
   ctx.ui.detail(`  sent SIGTERM to ${names(left).join(', ')}: running though not told to stop before (a daemon restart brings them back)`)
   await awaitStopped(ctx, color)
 }
@@ -193,14 +217,14 @@ export async function createRest(ctx: Ctx, color: Color, webReady?: Promise<bool
  * the new singletons first, alone (beat boots while no new worker is busy yet, and is done
  * booting before the first worker starts), then each worker service, each on a calm CPU.
  */
-export async function startRest(ctx: Ctx, color: Color): Promise<void> {
+export async function startRest(ctx: Ctx, color: Color, other: Project = otherColor(color)): Promise<void> {
   const c = ctx.config
   const { workers, singletons } = c.roles
-  // Whatever the other color was told to stop has exited (or is killed after the grace)
+  // Whatever the other side was told to stop has exited (or is killed after the grace)
   // before anything here starts. In stop mode that includes the workers frozen so far; in
   // pause mode they stay frozen.
-  if (c.pauseMode === 'stop') await stopFrozen(ctx, otherColor(color))
-  await ensureStopped(ctx, otherColor(color))
+  if (c.pauseMode === 'stop') await stopFrozen(ctx, other)
+  await ensureStopped(ctx, other)
   const stages = [singletons, ...workers.map((w) => [w])].filter((s) => s.length)
   for (const [i, stage] of stages.entries()) {
     await calmBefore(ctx, `up ${stage.join(' ')}`)

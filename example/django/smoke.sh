@@ -136,7 +136,7 @@ for s in ("django", "celeryworker", "celerybeat", "migrations"):
     env = m["services"][s]["environment"]
     assert "DEPLOY_COLOR" in env and "CALMSWAP_RELEASE" in env, (s, env)
     assert not m["services"][s].get("depends_on"), s
-assert m["services"]["nginx"]["network_mode"] == "host"
+assert m["services"]["proxy"]["network_mode"] == "host"
 EOF
 log "resolves: web on 127.0.0.1:$web_port, network ${project}_default, volume ${project}_postgres_data"
 
@@ -159,7 +159,7 @@ log "$shared_project: calmswap-style nginx on 127.0.0.1:$calm_proxy_port, upstre
 mkdir -p "$work/nginx" "$work/proxy-log"
 printf 'upstream calmswap_web {\n  server 127.0.0.1:%s;\n  keepalive 8;\n}\nmap $host $calmswap_color { default "blue"; }\n' "$web_port" >"$work/nginx/upstream.conf"
 PROXY_PORT=$calm_proxy_port CALMSWAP_UPSTREAM_DIR=$work/nginx CALMSWAP_PROXY_LOG_DIR=$work/proxy-log \
-  logged shared-up "${shared[@]}" up -d --no-deps nginx
+  logged shared-up "${shared[@]}" up -d --no-deps proxy
 wait_for 30 "calmswap-style nginx" curl -sf "http://127.0.0.1:$calm_proxy_port/health/"
 headers=$(curl -s -o /dev/null -D - "http://127.0.0.1:$calm_proxy_port/")
 grep -qi '^X-Calmswap-Color: blue' <<<"$headers" && grep -qi "^X-Calmswap-Upstream: 127.0.0.1:$web_port" <<<"$headers" \

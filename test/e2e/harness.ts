@@ -234,17 +234,27 @@ export interface Reply {
  * The stack of one test file: created before its tests (then `ready`, then bootstrapped:
  * blue live, unless `bootstrap: false`) and torn down after them, even when a step failed.
  */
-export function useStack(testFile: string, got: (s: Stack) => void, o: { bootstrap?: boolean; ready?: (s: Stack) => void } = {}): void {
+export function useStack(testFile: string, got: (s: Stack) => void, o: { bootstrap?: boolean; ready?: (s: Stack) => void | Promise<void>; stack?: StackOptions } = {}): void {
   let stack: Stack | undefined
   beforeAll(async () => {
-    stack = await Stack.create(testFile)
+    stack = await Stack.create(testFile, o.stack)
     got(stack)
-    o.ready?.(stack)
+    await o.ready?.(stack)
     if (o.bootstrap ?? true) await stack.bootstrap()
   })
   afterAll(async () => {
     await stack?.teardown()
   })
+}
+
+export interface StackOptions {
+  readonly composeFile?: string
+  /** The shared project's name, or a function of the prefix. */
+  readonly sharedProject?: string | ((prefix: string) => string)
+  /** The singleton service sampled as "beat" (default: beat). */
+  readonly beatService?: string
+  /** More env for every script and compose call of the stack. */
+  readonly env?: (prefix: string, stateDir: string, ports: Stack['ports']) => Record<string, string>
 }
 
 export class Stack {
@@ -255,11 +265,22 @@ export class Stack {
   private readonly children = new Set<ChildProcess>()
   private readonly cleanups: (() => void | Promise<void>)[] = []
 
-  private constructor(prefix: string, stateDir: string, ports: Stack['ports']) {
+  readonly composeFile: string
+  readonly beatService: string
+  /** The shared project's name: <prefix>-shared, or an adopted plain project's. */
+  readonly sharedProject: string
+
+  private constructor(prefix: string, stateDir: string, ports: Stack['ports'], o: StackOptions = {}) {
     this.prefix = prefix
     this.stateDir = stateDir
     this.ports = ports
+    this.composeFile = o.composeFile ?? COMPOSE_FILE
+    this.beatService = o.beatService ?? 'beat'
+    const shared = typeof o.sharedProject === 'function' ? o.sharedProject(prefix) : o.sharedProject
+    this.sharedProject = shared ?? `${prefix}-shared`
     this.env = {
+      ...(o.composeFile ? { CALMSWAP_COMPOSE_FILE: o.composeFile } : {}),
+      ...(shared ? { CALMSWAP_SHARED_PROJECT: shared } : {}),
       CALMSWAP_PREFIX: prefix,
       CALMSWAP_STATE_DIR: stateDir,
       CALMSWAP_BLUE_PORT: String(ports.blue),
@@ -272,11 +293,12 @@ export class Stack {
       // The CPU-calm wait is a throttle, not a correctness property; on a 2-core box
       // running a load generator it only makes each deploy slower.
       CALMSWAP_CPU_CALM: '0',
+      ...o.env?.(prefix, stateDir, ports),
     }
   }
 
   /** A fresh stack named after the test file: e2e-<file>-<random4>. Nothing is started. */
-  static async create(testFile: string): Promise<Stack> {
+  static async create(testFile: string, o: StackOptions = {}): Promise<Stack> {
     const short = basename(testFile)
       .replace(/\.test\.ts$/, '')
       .toLowerCase()
@@ -285,11 +307,11 @@ export class Stack {
     const prefix = `e2e-${short}-${Math.random().toString(36).slice(2, 6).padEnd(4, '0')}`
     const stateDir = mkdtempSync(join(tmpdir(), `${prefix}-`))
     const [proxy, blue, green, redis] = await freePorts(4)
-    return new Stack(prefix, stateDir, { proxy: proxy!, blue: blue!, green: green!, redis: redis! })
+    return new Stack(prefix, stateDir, { proxy: proxy!, blue: blue!, green: green!, redis: redis! }, o)
   }
 
-  project = (p: Project) => `${this.prefix}-${p}`
-  container = (p: Project, service: string) => `${this.prefix}-${p}-${service}-1`
+  project = (p: Project) => (p === 'shared' ? this.sharedProject : `${this.prefix}-${p}`)
+  container = (p: Project, service: string) => `${this.project(p)}-${service}-1`
   get proxyUrl() {
     return `http://127.0.0.1:${this.ports.proxy}`
   }
@@ -440,11 +462,19 @@ export class Stack {
     return all.map((c) => `${c.name} ${c.state} ${c.id}`)
   }
 
-  /** Running beat containers of both colors, right now. */
+  /** Running beat containers of both colors (and of an adopted plain project), right now. */
   async runningBeats(): Promise<string[]> {
-    const r = await docker(['ps', '--filter', 'label=com.docker.compose.service=beat', '--filter', 'status=running', '--format', '{{.Label "com.docker.compose.project"}}'])
+    const r = await docker([
+      'ps',
+      '--filter',
+      `label=com.docker.compose.service=${this.beatService}`,
+      '--filter',
+      'status=running',
+      '--format',
+      '{{.Label "com.docker.compose.project"}}',
+    ])
     if (r.code !== 0) throw new Error(`docker ps failed: ${r.stderr}`)
-    const mine = new Set([this.project('blue'), this.project('green')])
+    const mine = new Set([this.project('blue'), this.project('green'), this.project('shared')])
     return r.stdout.split('\n').filter((p) => mine.has(p))
   }
 
@@ -516,8 +546,11 @@ export class Stack {
     }
     const env = this.scriptEnv({ CALMSWAP_UPSTREAM_DIR: join(this.stateDir, 'nginx') })
     for (const p of ['blue', 'green', 'shared'] as const) {
-      await execFileText('docker', ['compose', '-p', this.project(p), '-f', COMPOSE_FILE, 'down', '-v', '-t', '1', '--remove-orphans'], env, 120_000)
+      await execFileText('docker', ['compose', '-p', this.project(p), '-f', this.composeFile, 'down', '-v', '-t', '1', '--remove-orphans'], env, 120_000)
     }
+    // calmswap's own tags of this stack's releases.
+    const tags = (await docker(['images', '--format', '{{.Repository}}:{{.Tag}}', `calmswap/${this.prefix}/*`])).stdout.split('\n').filter(Boolean)
+    if (tags.length) await docker(['rmi', ...tags])
     // Whatever compose could not remove (a broken project), by label and by name.
     for (const p of ['blue', 'green', 'shared'] as const) {
       const ids = (await docker(['ps', '-aq', '--filter', `label=com.docker.compose.project=${this.project(p)}`])).stdout.split('\n').filter(Boolean)

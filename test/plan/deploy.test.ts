@@ -45,6 +45,7 @@ describe('deploy plan', () => {
       'write',
       'reload',
       'unpause app-blue-worker-1',
+      'quiesce app-blue-worker-1',
       'kill SIGTERM app-blue-worker-1',
       'docker wait id-app-blue-worker-1 id-app-blue-beat-1',
       'start app-green-beat-1',
@@ -107,7 +108,12 @@ describe('deploy plan', () => {
     await deploy(h.ctx)
     const plan = h.plan()
     expect(plan.indexOf('unpause app-blue-worker-1')).toBeGreaterThan(plan.indexOf('reload'))
-    expect(plan.indexOf('kill SIGTERM app-blue-worker-1')).toBe(plan.indexOf('unpause app-blue-worker-1') + 1)
+    // Thawed, asked to stop consuming (lib/celery.ts), then SIGTERM.
+    expect(plan.slice(plan.indexOf('unpause app-blue-worker-1'), plan.indexOf('unpause app-blue-worker-1') + 3)).toEqual([
+      'unpause app-blue-worker-1',
+      'quiesce app-blue-worker-1',
+      'kill SIGTERM app-blue-worker-1',
+    ])
     expect(plan.indexOf('kill SIGTERM app-blue-worker-1')).toBeLessThan(plan.indexOf('start app-green-worker-1'))
     expect(h.world.state('app-blue', 'worker')).toBe('exited')
   })
@@ -186,6 +192,7 @@ describe('deploy plan', () => {
       'write',
       'reload',
       'unpause app-blue-worker-1',
+      'quiesce app-blue-worker-1',
       'kill SIGTERM app-blue-worker-1',
       'docker wait id-app-blue-worker-1 id-app-blue-beat-1',
       'start app-green-beat-1',
@@ -275,7 +282,7 @@ describe('rollback plan', () => {
   it('switches back, stops the new workers and beat before the old ones start, then the new web', async () => {
     h = await harness({ state: greenLive, setup: afterDeploy })
     await rollback(h.ctx)
-    expect(h.plan()).toEqual(['write', 'reload', 'green stop worker beat', 'start app-blue-worker-1 app-blue-beat-1', 'green stop web'])
+    expect(h.plan()).toEqual(['write', 'reload', 'quiesce app-green-worker-1', 'green stop worker beat', 'start app-blue-worker-1 app-blue-beat-1', 'green stop web'])
     expect(h.ctx.state.load()).toMatchObject({ live: 'blue', previous: 'green' })
     expect(readHistory(h.config.stateDir).at(-1)).toMatchObject({ op: 'rollback', from: 'green', to: 'blue', result: 'ok' })
   })
@@ -304,7 +311,7 @@ describe('cleanup plan', () => {
       },
     })
     expect(await cleanup(h.ctx, { yes: true })).toBe(true)
-    expect(h.plan()).toEqual(['write', 'reload', 'blue down'])
+    expect(h.plan()).toEqual(['write', 'reload', 'quiesce app-blue-worker-1', 'blue down'])
     expect([...h.exec.files.values()].at(-1)).not.toContain('backup')
     expect(h.ctx.state.load().previous).toBeNull()
   })
@@ -312,7 +319,7 @@ describe('cleanup plan', () => {
   it('thaws frozen workers first so their warm shutdown can run', async () => {
     h = await harness({ state: { live: 'green', previous: 'blue' }, setup: (w) => (blueLive(w), w.set('app-blue', 'worker', 'paused')) })
     await cleanup(h.ctx, { yes: true })
-    expect(h.plan()).toEqual(['unpause app-blue-worker-1', 'blue down'])
+    expect(h.plan()).toEqual(['unpause app-blue-worker-1', 'quiesce app-blue-worker-1', 'blue down'])
   })
 
   it('a failing down is recorded in the history as failed, with its error', async () => {

@@ -84,7 +84,7 @@ describe('recover after a daemon restart', () => {
     })
     expect((await status(h.ctx)).problems).toEqual(['beat run in both colors', 'workers of both colors run (blue: worker)'])
     await recover(h.ctx)
-    expect(h.plan()).toEqual(['stop app-blue-beat-1 app-blue-worker-1'])
+    expect(h.plan()).toEqual(['quiesce app-blue-worker-1', 'stop app-blue-beat-1 app-blue-worker-1'])
     expect((await status(h.ctx)).problems).toEqual([])
   })
 

@@ -243,7 +243,7 @@ export async function harness(o: { state?: Partial<State> | ((c: Config) => Part
         if ('write' in e) return [/\/pins\/(\w+)\.yml$/.test(e.write) ? `pin ${/\/pins\/(\w+)\.yml$/.exec(e.write)![1]}` : 'write']
         const a = e.cmd.argv
         if (!e.cmd.mutates) return []
-        if (a[1] === 'exec') return [/nginx -s reload/.test(a.at(-1)!) ? 'reload' : a.slice(3).join(' ')]
+        if (a[1] === 'exec') return [/nginx -s reload/.test(a.at(-1)!) ? 'reload' : a[3] === 'python3' ? `quiesce ${a[2]}` : a.slice(3).join(' ')]
         if (a[1] === 'kill') return [`kill ${a.slice(3).join(' ')}`]
         // Pinning tags images as part of the build: test/plan/images.test.ts looks at those.
         if (a[1] === 'tag') return []

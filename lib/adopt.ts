@@ -1,0 +1,155 @@
+// Moving a running plain Compose project onto calmswap, in place. The plain project becomes
+// the shared project (CALMSWAP_SHARED_PROJECT=<its name>): its databases, Redis and volumes
+// are never stopped, so every row stays where it is. Its app containers are the old release:
+// its workers are frozen and its beat stopped, the new release's web starts as blue beside
+// them and is checked, then the plain proxy hands over to calmswap's (the only moment
+// without a listener on the port), and only then do the old workers stop and blue's start.
+import { create, kill, recreate, startContainers, stopContainers, up, waitExit } from './commands.ts'
+import { coloredServices, projectName, withRelease } from './config.ts'
+import type { Ctx } from './context.ts'
+import { buildAndPin, detectRelease, healthAndCreate, preflight, startCore } from './deploy.ts'
+import { StepError, UsageError } from './errors.ts'
+import { OpRecord } from './history.ts'
+import { names } from './inventory.ts'
+import { runJobs } from './jobs.ts'
+import { reportInterrupted, runOp } from './operation.ts'
+import { verifyThroughProxy, writeUpstream } from './traffic.ts'
+import { freezeWorkers, startRest, startStopped, thaw } from './workers.ts'
+
+export const ADOPT_STEPS = ['build', 'jobs', 'pause-workers', 'up-core', 'health', 'proxy', 'up-rest', 'verify', 'retire'] as const
+
+export interface AdoptOptions {
+  /** The plain project's proxy service, when it is not CALMSWAP_PROXY_SERVICE. */
+  readonly proxyFrom?: string
+}
+
+/** The plain project's app containers: calmswap's colored services, running in the shared project. */
+async function legacy(ctx: Ctx) {
+  return (await ctx.inventory(true)).containers('shared', coloredServices(ctx.config))
+}
+
+export async function adopt(ctx0: Ctx, o: AdoptOptions = {}): Promise<void> {
+  return runOp(ctx0, 'adopt', async () => {
+    const c0 = ctx0.config
+    const shared = projectName(c0, 'shared')
+    if (!c0.sharedProject) throw new UsageError('adopt takes over a plain project in place: set CALMSWAP_SHARED_PROJECT to its name (README: moving a running app)')
+    const s = ctx0.state.load()
+    if (s.journal && s.journal.op !== 'adopt') throw new UsageError(`a ${s.journal.op} was interrupted; run ${s.journal.op} to finish it first`)
+    if (s.live && !s.journal) throw new UsageError(`${s.live} is live already: ${shared} was adopted before. Use deploy.`)
+    const model = await preflight(ctx0)
+    const oldWeb = (await legacy(ctx0)).filter((x) => c0.roles.web.includes(x.service) && x.state === 'running')
+    if (!s.journal && !oldWeb.length) throw new UsageError(`${shared} runs no ${c0.roles.web.join(', ')}: nothing to adopt. A first deploy is all it needs.`)
+    if (s.journal) reportInterrupted(ctx0, s.journal, true)
+    const release = s.journal?.release || (await detectRelease(ctx0))
+    let ctx = ctx0.withConfig(withRelease(c0, release))
+    const c = ctx.config
+    const proxyFrom = o.proxyFrom ?? c.proxy.service
+    ctx.ui.info(`${ctx.ui.c.bold('calmswap adopt')} ${release}: ${shared}'s own app → blue, its data untouched${ctx.exec.dryRun ? ' (dry run: nothing changes)' : ''}`)
+    ctx.journal.begin('adopt', null, 'blue', release)
+    const op = new OpRecord(ctx, 'adopt', null, 'blue')
+    op.release = release
+    let created: Promise<void> | undefined
+    const steps: Record<(typeof ADOPT_STEPS)[number], () => Promise<unknown>> = {
+      build: async () => (ctx = ctx.withConfig(await buildAndPin(ctx, 'blue', model, false))),
+      jobs: () => runJobs(ctx, op, 'blue'),
+      'pause-workers': () => freezeWorkers(ctx, 'shared'),
+      'up-core': async () => {
+        // The shared services the plain project lacks, but not calmswap's proxy: the plain
+        // one holds the port until the hand-over.
+        const inv = await ctx.inventory(true)
+        const start = c.roles.shared.filter((x) => x !== c.proxy.service && !inv.runningServices('shared', [x]).length)
+        if (start.length) await ctx.must(up(c, 'shared', start))
+        await startCore(ctx, 'blue')
+      },
+      health: async () => void ({ created } = await healthAndCreate(ctx, 'blue')),
+      proxy: () => handOver(ctx, proxyFrom),
+      'up-rest': async () => {
+        await created
+        await startRest(ctx, 'blue', 'shared')
+      },
+      verify: () => verifyThroughProxy(ctx, 'blue'),
+      retire: () => retire(ctx, proxyFrom),
+    }
+    const done = new Set(s.journal?.done ?? [])
+    try {
+      for (const name of ADOPT_STEPS) {
+        if (done.has(name)) continue
+        ctx.checkpoint()
+        ctx.journal.markCurrent(name)
+        await op.step(name, steps[name])
+        ctx.journal.markDone(name)
+      }
+    } catch (e) {
+      await created?.catch(() => {})
+      const err = e as Error
+      ctx.ui.error(err.message)
+      if (ctx.exec.dryRun) throw e
+      await op
+        .step('undo', () => undoAdopt(ctx, proxyFrom))
+        .catch((e2: Error) => {
+          op.finish('failed', err)
+          throw new StepError(`the adoption failed and so did its undo: ${e2.message}\nThe state file records where it stopped; fix the cause and run adopt again.`)
+        })
+      op.finish('rolled-back', err)
+      throw new StepError(`adopting ${shared} failed and was undone: its own app serves as before`)
+    }
+    ctx.state.deployed(null, 'blue', release)
+    op.finish('ok')
+    ctx.ui.ok(`${shared} adopted: ${release} is live on blue; its data was never stopped`)
+    ctx.ui.info(
+      `The plain project's app containers are stopped and kept. Remove them once you are happy: docker compose -p ${shared} rm -f ${[...new Set((await legacy(ctx)).map((x) => x.service)), ...(proxyFrom !== c.proxy.service ? [proxyFrom] : [])].join(' ')}`,
+    )
+  })
+}
+
+/**
+ * The hand-over of the port: the plain proxy stops accepting (SIGQUIT: nginx finishes what it
+ * has), and calmswap's, created beforehand, starts. The gap between the two is the only
+ * moment of the adoption with no listener. A plain proxy under another service name is
+ * kept, stopped, so that an undo can start it again.
+ */
+async function handOver(ctx: Ctx, proxyFrom: string): Promise<void> {
+  const c = ctx.config
+  await writeUpstream(ctx, 'blue', null)
+  if (proxyFrom === c.proxy.service) {
+    ctx.ui.warn(`the plain proxy is service "${proxyFrom}" too: it is recreated with calmswap's definition, and cannot be brought back by an undo`)
+    await ctx.must(recreate(c, 'shared', [proxyFrom]))
+  } else {
+    // Created beforehand, so that the gap is a signal and a start, not a project load.
+    await ctx.must(create(c, 'shared', [c.proxy.service]))
+    const made = (await ctx.inventory(true)).containers('shared', [c.proxy.service])
+    const old = (await ctx.inventory()).runningContainers('shared', [proxyFrom])
+    if (old.length) {
+      await ctx.must(kill(c, names(old), 'SIGQUIT'))
+      await ctx.run(waitExit(c, names(old), 30_000))
+    }
+    await ctx.must(startContainers(c, names(made)))
+  }
+  await verifyThroughProxy(ctx, 'blue')
+  ctx.ui.detail(`  the proxy of ${projectName(c, 'shared')} is calmswap's now, pointing at blue`)
+}
+
+/** The plain project's web (and its proxy, when it had its own) stop; their containers stay. */
+async function retire(ctx: Ctx, proxyFrom: string): Promise<void> {
+  const c = ctx.config
+  const webs = (await ctx.inventory(true)).runningContainers('shared', [...c.roles.web, ...c.roles.core, ...(proxyFrom !== c.proxy.service ? [proxyFrom] : [])])
+  if (webs.length) await ctx.must(stopContainers(c, names(webs), c.stopGraceS))
+}
+
+/** Back to the plain project as it ran: its proxy, its workers and beat; blue stopped. */
+export async function undoAdopt(ctx0: Ctx, proxyFrom: string): Promise<void> {
+  const ctx = ctx0.withSignal(new AbortController().signal)
+  const c = ctx.config
+  const inv = await ctx.inventory(true)
+  if (proxyFrom !== c.proxy.service && !inv.runningServices('shared', [proxyFrom]).length) {
+    const mine = inv.runningContainers('shared', [c.proxy.service])
+    if (mine.length) await ctx.must(stopContainers(c, names(mine), 5))
+    const old = names(inv.containersIn('shared', [proxyFrom], ['exited', 'created']))
+    if (old.length) await ctx.must(startContainers(c, old))
+  }
+  const blue = inv.runningContainers('blue', coloredServices(c))
+  if (blue.length) await ctx.must(stopContainers(c, names(blue), c.stopGraceS))
+  await thaw(ctx, 'shared', [...c.roles.workers, ...c.roles.web, ...c.roles.core])
+  await startStopped(ctx, 'shared', [...c.roles.web, ...c.roles.core, ...c.roles.workers, ...c.roles.singletons])
+  ctx.journal.finish()
+}
