@@ -9,7 +9,7 @@ SOURCES := $(wildcard lib/*.ts scripts/*.ts) build.mjs package-lock.json
 # Extra flags for a script: make deploy ARGS=--dry-run, make cleanup ARGS=--yes
 ARGS ?=
 
-.PHONY: help deps build docker images deploy rollback cleanup status health history doctor recover install-recover switch down test test-unit test-e2e test-power bench check format typecheck clean
+.PHONY: help deps build docker images deploy rollback cleanup status health history doctor recover install-recover switch down test test-unit test-e2e test-power soak bench check format typecheck clean
 
 help: ## this list
 	@printf 'calmswap targets (pass flags with ARGS=..., e.g. make deploy ARGS=--dry-run):\n\n'
@@ -85,6 +85,9 @@ test-e2e: build images ## end-to-end tests only (real Docker)
 
 test-power: build images ## dockerd restarted at every step of a deploy (about 12 minutes; make test runs a few)
 	POWER_FULL=1 vitest run --project e2e test/e2e/power.test.ts
+
+soak: build images ## the stop path under load: N deploys in a row, counting grace expiries, failed requests, lost tasks (ARGS="--deploys 20 --stack django")
+	node --import tsx bench/soak.ts $(ARGS)
 
 bench: build images ## measure deploy strategies under load (not part of make test)
 	node --import tsx bench/bench.ts $(ARGS)

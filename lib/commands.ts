@@ -183,9 +183,16 @@ export const untagImage = (c: Config, ref: string): Cmd => ({
 
 // ---------------------------------------------------------------- reads
 
-const PS_FORMAT = ['{{.ID}}', '{{.Label "com.docker.compose.project"}}', '{{.Label "com.docker.compose.service"}}', '{{.State}}', '{{.Status}}', '{{.Names}}', '{{.Image}}'].join(
-  '\t',
-)
+const PS_FORMAT = [
+  '{{.ID}}',
+  '{{.Label "com.docker.compose.project"}}',
+  '{{.Label "com.docker.compose.service"}}',
+  '{{.State}}',
+  '{{.Status}}',
+  '{{.Names}}',
+  '{{.Image}}',
+  '{{.Label "com.docker.compose.project.working_dir"}}',
+].join('\t')
 
 /** One call sees every container of every compose project: tab-separated, PS_FORMAT's fields. */
 export const listContainers = (c: Config): Cmd => ({

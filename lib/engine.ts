@@ -216,7 +216,16 @@ export function psLine(x: ApiContainer): string {
   // The CLI prints a container's own names, without the leading slash and without link aliases.
   const names = x.Names.map((n) => n.replace(/^\//, '')).filter((n) => !n.includes('/'))
   const label = (k: string) => x.Labels?.[k] ?? ''
-  return [x.Id, label('com.docker.compose.project'), label('com.docker.compose.service'), x.State, x.Status, names.join(','), x.Image].join('\t')
+  return [
+    x.Id,
+    label('com.docker.compose.project'),
+    label('com.docker.compose.service'),
+    x.State,
+    x.Status,
+    names.join(','),
+    x.Image,
+    label('com.docker.compose.project.working_dir'),
+  ].join('\t')
 }
 
 const ok = (stdout: string): Result => ({ code: 0, stdout, stderr: '' })

@@ -15,6 +15,8 @@ export interface Container {
   readonly health: '' | 'healthy' | 'unhealthy' | 'starting'
   readonly name: string
   readonly image: string
+  /** The folder Compose ran from: where its compose file is. */
+  readonly workingDir: string
 }
 
 export function parseContainers(stdout: string): Container[] {
@@ -22,10 +24,10 @@ export function parseContainers(stdout: string): Container[] {
     .split('\n')
     .filter((l) => l.trim())
     .map((line) => {
-      const [id = '', project = '', service = '', state = '', status = '', name = '', image = ''] = line.split('\t')
+      const [id = '', project = '', service = '', state = '', status = '', name = '', image = '', workingDir = ''] = line.split('\t')
       const h = /\((healthy|unhealthy|health: starting)\)/.exec(status)?.[1]
       const health = h === 'health: starting' ? 'starting' : ((h ?? '') as Container['health'])
-      return { id, project, service, state: state as ContainerState, status, health, name, image }
+      return { id, project, service, state: state as ContainerState, status, health, name, image, workingDir }
     })
 }
 
@@ -46,7 +48,7 @@ export function project(containers: readonly Container[], effects: readonly Effe
         if (mine.length) out = out.map((c) => (mine.includes(c) ? { ...c, state: e.to, status: `(planned) ${e.to}` } : c))
         else {
           const name = `${e.project}-${service}-1`
-          out.push({ id: name, project: e.project, service, state: e.to, status: `(planned) ${e.to}`, health: '', name, image: '' })
+          out.push({ id: name, project: e.project, service, state: e.to, status: `(planned) ${e.to}`, health: '', name, image: '', workingDir: '' })
         }
       }
     }

@@ -27,14 +27,19 @@ export interface VolumeProblem {
   readonly sharedExists: boolean
 }
 
-/** Plain projects that run services with calmswap roles, other than calmswap's own three. */
+/**
+ * Plain projects that run this app: started by Compose from the folder of this compose file,
+ * with services calmswap has a role for, other than calmswap's own three projects and other
+ * calmswap stacks' (<prefix>-blue|green|shared: another prefix on the same box).
+ */
 export async function findPlainProjects(ctx: Ctx): Promise<PlainProject[]> {
   const c = ctx.config
   const ours = new Set([...COLORS, 'shared' as const].map((p) => projectName(c, p)))
   const roles = new Set([...coloredServices(c), ...c.roles.shared])
   const found = new Map<string, Container[]>()
   for (const x of (await ctx.inventory()).all) {
-    if (ours.has(x.project) || !roles.has(x.service) || x.state !== 'running') continue
+    if (ours.has(x.project) || /-(blue|green|shared)$/.test(x.project) || x.workingDir !== c.projectDir) continue
+    if (!roles.has(x.service) || x.state !== 'running') continue
     found.set(x.project, [...(found.get(x.project) ?? []), x])
   }
   return [...found.entries()].map(([project, containers]) => ({ project, containers }))

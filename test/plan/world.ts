@@ -17,7 +17,9 @@ import { RecordingExecutor } from './recording.ts'
 type CState = 'running' | 'exited' | 'paused' | 'created' | 'restarting'
 
 export class World {
-  readonly containers = new Map<string, { project: string; service: string; state: CState }>()
+  readonly containers = new Map<string, { project: string; service: string; state: CState; workingDir?: string; mounts?: string }>()
+  /** Named volumes that exist. */
+  readonly volumes = new Set<string>()
   readonly model = JSON.parse(readFileSync(new URL('../fixtures/example-model.json', import.meta.url), 'utf8'))
   /** Make a command fail: return an exit code for it, or undefined to let it pass. */
   failOn: (argv: readonly string[]) => number | undefined = () => undefined
@@ -38,8 +40,9 @@ export class World {
   /** CPU % `docker stats` reports per service, one reading after another (the last one repeats); 0 when unset. */
   cpu: Partial<Record<string, number[]>> = {}
 
-  set(project: string, service: string, state: CState) {
-    this.containers.set(`${project}-${service}-1`, { project, service, state })
+  set(project: string, service: string, state: CState, more: { workingDir?: string; mounts?: string } = {}) {
+    const name = `${project}-${service}-1`
+    this.containers.set(name, { ...this.containers.get(name), project, service, state, ...more })
   }
 
   state(project: string, service: string): CState | undefined {
@@ -55,10 +58,20 @@ export class World {
     if (a[1] === 'ps') {
       return {
         stdout: [...this.containers.entries()]
-          .map(([name, c]) => [`id-${name}`, c.project, c.service, c.state, c.state === 'running' ? 'Up 1 minute' : 'Exited (0) 1 second ago', name, 'img'].join('\t'))
+          .map(([name, c]) =>
+            [`id-${name}`, c.project, c.service, c.state, c.state === 'running' ? 'Up 1 minute' : 'Exited (0) 1 second ago', name, 'img', c.workingDir ?? ''].join('\t'),
+          )
           .join('\n'),
       }
     }
+    if (a[1] === 'inspect' && a[3]?.includes('.Mounts'))
+      return {
+        stdout: a
+          .slice(4)
+          .map((n) => `/${n} ${this.containers.get(n)?.mounts ?? ''}\n`)
+          .join(''),
+      }
+    if (a[1] === 'volume' && a[2] === 'ls') return { stdout: [...this.volumes].map((v) => `${v}\n`).join('') }
     if (a[1] === 'image' && a[2] === 'inspect') {
       const id = this.images.get(a.at(-1)!)
       return id ? { stdout: `${id}\n` } : { code: 1, stderr: `Error: No such image: ${a.at(-1)}` }
@@ -186,7 +199,9 @@ async function listen(handler: Parameters<typeof createServer>[1]): Promise<[Ser
   return [s, (s.address() as AddressInfo).port]
 }
 
-export async function harness(o: { state?: Partial<State> | ((c: Config) => Partial<State>); env?: Record<string, string>; setup?: (w: World) => void } = {}): Promise<Harness> {
+export async function harness(
+  o: { state?: Partial<State> | ((c: Config) => Partial<State>); env?: Record<string, string>; setup?: (w: World, c: Config) => void } = {},
+): Promise<Harness> {
   const world = new World()
   const dir = mkdtempSync(join(tmpdir(), 'calmswap-plan-'))
   writeFileSync(join(dir, 'compose.yml'), 'services: {}\n')
@@ -228,7 +243,7 @@ export async function harness(o: { state?: Partial<State> | ((c: Config) => Part
   stateDir = config.stateDir
   const store = new StateStore(config.stateDir)
   writeFileAtomic(store.file, JSON.stringify({ ...EMPTY_STATE, ...(typeof o.state === 'function' ? o.state(config) : o.state) }))
-  o.setup?.(world)
+  o.setup?.(world, config)
   const out: string[] = []
   const sink = { write: (s: string) => (out.push(s), true) } as unknown as NodeJS.WritableStream
   const ctx = makeContext({ config, exec, state: store, ui: new Ui({ err: sink, out: sink, color: false, interactive: false }) })

@@ -44,17 +44,27 @@ const container = {
   Image: 'shop:abc',
   State: 'running',
   Status: 'Up 2 minutes (healthy)',
-  Labels: { 'com.docker.compose.project': 'shop-blue', 'com.docker.compose.service': 'web' },
+  Labels: { 'com.docker.compose.project': 'shop-blue', 'com.docker.compose.service': 'web', 'com.docker.compose.project.working_dir': '/srv/shop' },
 }
 
 describe('API answers read like the CLI', () => {
-  it('ps line', () => expect(psLine(container)).toBe('f00d\tshop-blue\tweb\trunning\tUp 2 minutes (healthy)\tshop-blue-web-1\tshop:abc'))
+  it('ps line', () => expect(psLine(container)).toBe('f00d\tshop-blue\tweb\trunning\tUp 2 minutes (healthy)\tshop-blue-web-1\tshop:abc\t/srv/shop'))
   it('link aliases are not names', () => expect(psLine({ ...container, Names: ['/a', '/b/alias'] }).split('\t')[5]).toBe('a'))
   it('inventory parses the same from either', async () => {
     const e = new FakeEngine((_m, p) => (p.startsWith('/containers/json?all=1&filters=') ? { json: [container] } : undefined))
     const r = await api(dc.listContainers(c), e)
     expect(parseContainers(r.stdout)).toEqual([
-      { id: 'f00d', project: 'shop-blue', service: 'web', state: 'running', status: 'Up 2 minutes (healthy)', health: 'healthy', name: 'shop-blue-web-1', image: 'shop:abc' },
+      {
+        id: 'f00d',
+        project: 'shop-blue',
+        service: 'web',
+        state: 'running',
+        status: 'Up 2 minutes (healthy)',
+        health: 'healthy',
+        name: 'shop-blue-web-1',
+        image: 'shop:abc',
+        workingDir: '/srv/shop',
+      },
     ])
     expect(decodeURIComponent(e.calls[0]!)).toContain('{"label":["com.docker.compose.project"]}')
   })
