@@ -9,7 +9,7 @@ SOURCES := $(wildcard lib/*.ts scripts/*.ts) build.mjs package-lock.json
 # Extra flags for a script: make deploy ARGS=--dry-run, make cleanup ARGS=--yes
 ARGS ?=
 
-.PHONY: help deps build docker images deploy rollback cleanup status health history doctor recover install-recover switch down test test-unit test-e2e test-power soak bench check format typecheck clean
+.PHONY: help deps build docker images deploy rollback cleanup status health history doctor adopt recover install-recover switch down test test-unit test-e2e test-power soak bench check format typecheck clean
 
 help: ## this list
 	@printf 'calmswap targets (pass flags with ARGS=..., e.g. make deploy ARGS=--dry-run):\n\n'
@@ -54,6 +54,9 @@ history: build ## past deploys, rollbacks and cleanups (ARGS=--json)
 
 doctor: build ## check docker, compose, config, the compose contract, nginx and ports
 	node dist/doctor.mjs $(ARGS)
+
+adopt: build images ## take over a running plain Compose project in place (CALMSWAP_SHARED_PROJECT=<it>; ARGS="--proxy-from nginx")
+	node dist/adopt.mjs $(ARGS)
 
 recover: build ## after a reboot: finish or undo what was cut short, one color, one set of workers, one beat
 	node dist/recover.mjs $(ARGS)

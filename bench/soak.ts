@@ -2,19 +2,20 @@
 // do: a worker killed at the end of its grace, a failed request, a lost task. The example
 // stack (Celery 5.2 / kombu 5.2 of Debian bookworm), or the Django one.
 //
-//   node --import tsx bench/soak.ts [--deploys 20] [--rps 15] [--stack example|django] [--out FILE]
+//   node --import tsx bench/soak.ts [--deploys 20] [--rps 15] [--stack example|django] [--env K=V ...] [--out FILE]
 import { execFileSync } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { describeLoad, execFileText, ROOT, Stack, waitFor } from '../test/e2e/stack.ts'
 
-const USAGE = `make soak [ARGS="--deploys 20 --rps 15 --stack example|django --out FILE"]
+const USAGE = `make soak [ARGS="--deploys 20 --rps 15 --stack example|django --env CALMSWAP_QUIESCE=off --out FILE"]
 
 Deploys the stack N times in a row, each under --rps requests/s through the proxy (each
 request enqueues one Celery task), and counts per deploy: grace expiries (a worker SIGKILLed
 at CALMSWAP_STOP_GRACE), failed requests, and tasks lost (enqueued and never run, after the
-queue drained). Exit 0 when every count is 0, 1 otherwise.`
+queue drained). --env adds a setting to every deploy (repeatable), e.g. to compare
+CALMSWAP_QUIESCE=off. Exit 0 when every count is 0, 1 otherwise.`
 
 const t0 = Date.now()
 const log = (m: string) => process.stderr.write(`[soak ${((Date.now() - t0) / 1000).toFixed(0).padStart(4)}s] ${m}\n`)
@@ -38,7 +39,14 @@ interface Tasks {
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
-    options: { deploys: { type: 'string' }, rps: { type: 'string' }, stack: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      deploys: { type: 'string' },
+      rps: { type: 'string' },
+      stack: { type: 'string' },
+      env: { type: 'string', multiple: true },
+      out: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
     strict: true,
   })
   if (values.help) {
@@ -53,6 +61,7 @@ async function main(): Promise<number> {
     return 2
   }
   const out = resolve(ROOT, values.out ?? `bench/out/soak-${kind}.json`)
+  const extra = Object.fromEntries((values.env ?? []).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]))
 
   const django = kind === 'django'
   const dir = join(ROOT, 'example/django')
@@ -108,7 +117,7 @@ async function main(): Promise<number> {
       const before = await tasks.counts()
       const load = stack.load({ rps })
       const t = Date.now()
-      const r = await stack.run('deploy', [], { CALMSWAP_RELEASE: `soak${i}` })
+      const r = await stack.run('deploy', [], { ...extra, CALMSWAP_RELEASE: `soak${i}` })
       const seconds = (Date.now() - t) / 1000
       const traffic = await load.stop()
       // Drained: nothing queued or held, or a minute passed (a lost task never drains).
@@ -147,9 +156,15 @@ async function main(): Promise<number> {
     secondsMedian: [...rows.map((r) => r.seconds)].sort((a, b) => a - b)[Math.floor(rows.length / 2)] ?? 0,
   }
   mkdirSync(dirname(out), { recursive: true })
-  writeFileSync(out, `${JSON.stringify({ at: new Date().toISOString(), stack: kind, rps, total, rows }, null, 2)}\n`)
+  writeFileSync(out, `${JSON.stringify({ at: new Date().toISOString(), stack: kind, rps, env: extra, total, rows }, null, 2)}\n`)
   process.stdout.write(
-    `${kind}: ${total.deploys} deploys at ${rps} req/s: ${total.failedDeploys} failed, ${total.graceExpiries} grace expiries, ${total.failed}/${total.requests} failed requests, ${total.lost}/${total.tasks} tasks lost, median deploy ${total.secondsMedian.toFixed(1)} s (${out})\n`,
+    `${kind}${
+      Object.keys(extra).length
+        ? ` (${Object.entries(extra)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(' ')})`
+        : ''
+    }: ${total.deploys} deploys at ${rps} req/s: ${total.failedDeploys} failed, ${total.graceExpiries} grace expiries, ${total.failed}/${total.requests} failed requests, ${total.lost}/${total.tasks} tasks lost, median deploy ${total.secondsMedian.toFixed(1)} s (${out})\n`,
   )
   return total.failedDeploys || total.graceExpiries || total.failed || total.lost ? 1 : 0
 }
