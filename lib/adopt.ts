@@ -12,7 +12,8 @@ import { StepError, UsageError } from './errors.ts'
 import { OpRecord } from './history.ts'
 import { names } from './inventory.ts'
 import { runJobs } from './jobs.ts'
-import { reportInterrupted, runOp } from './operation.ts'
+import { reportInterrupted, runOp, runSteps } from './operation.ts'
+import type { Journal } from './state.ts'
 import { verifyThroughProxy, writeUpstream } from './traffic.ts'
 import { freezeWorkers, startRest, startStopped, thaw } from './workers.ts'
 
@@ -28,20 +29,27 @@ async function legacy(ctx: Ctx) {
   return (await ctx.inventory(true)).containers('shared', coloredServices(ctx.config))
 }
 
+/** What adopt refuses, before anything is touched; the journal of one to continue, if any. */
+function checkAdoptable(ctx: Ctx): Journal | null {
+  const shared = projectName(ctx.config, 'shared')
+  if (!ctx.config.sharedProject) throw new UsageError('adopt takes over a plain project in place: set CALMSWAP_SHARED_PROJECT to its name (README: moving a running app)')
+  const s = ctx.state.load()
+  if (s.journal && s.journal.op !== 'adopt') throw new UsageError(`a ${s.journal.op} was interrupted; run ${s.journal.op} to finish it first`)
+  if (s.live && !s.journal) throw new UsageError(`${s.live} is live already: ${shared} was adopted before. Use deploy.`)
+  if (s.journal) reportInterrupted(ctx, s.journal, true)
+  return s.journal
+}
+
 export async function adopt(ctx0: Ctx, o: AdoptOptions = {}): Promise<void> {
   return runOp(ctx0, 'adopt', async () => {
-    const c0 = ctx0.config
-    const shared = projectName(c0, 'shared')
-    if (!c0.sharedProject) throw new UsageError('adopt takes over a plain project in place: set CALMSWAP_SHARED_PROJECT to its name (README: moving a running app)')
-    const s = ctx0.state.load()
-    if (s.journal && s.journal.op !== 'adopt') throw new UsageError(`a ${s.journal.op} was interrupted; run ${s.journal.op} to finish it first`)
-    if (s.live && !s.journal) throw new UsageError(`${s.live} is live already: ${shared} was adopted before. Use deploy.`)
+    const resumed = checkAdoptable(ctx0)
     const model = await preflight(ctx0)
-    const oldWeb = (await legacy(ctx0)).filter((x) => c0.roles.web.includes(x.service) && x.state === 'running')
-    if (!s.journal && !oldWeb.length) throw new UsageError(`${shared} runs no ${c0.roles.web.join(', ')}: nothing to adopt. A first deploy is all it needs.`)
-    if (s.journal) reportInterrupted(ctx0, s.journal, true)
-    const release = s.journal?.release || (await detectRelease(ctx0))
-    let ctx = ctx0.withConfig(withRelease(c0, release))
+    const shared = projectName(ctx0.config, 'shared')
+    const oldWeb = (await legacy(ctx0)).filter((x) => ctx0.config.roles.web.includes(x.service) && x.state === 'running')
+    if (!resumed && !oldWeb.length) throw new UsageError(`${shared} runs no ${ctx0.config.roles.web.join(', ')}: nothing to adopt. A first deploy is all it needs.`)
+    const release = resumed?.release || (await detectRelease(ctx0))
+    // Replaced once the build has pinned blue's images: the steps read it when they run.
+    let ctx = ctx0.withConfig(withRelease(ctx0.config, release))
     const c = ctx.config
     const proxyFrom = o.proxyFrom ?? c.proxy.service
     ctx.ui.info(`${ctx.ui.c.bold('calmswap adopt')} ${release}: ${shared}'s own app → blue, its data untouched${ctx.exec.dryRun ? ' (dry run: nothing changes)' : ''}`)
@@ -54,11 +62,7 @@ export async function adopt(ctx0: Ctx, o: AdoptOptions = {}): Promise<void> {
       jobs: () => runJobs(ctx, op, 'blue'),
       'pause-workers': () => freezeWorkers(ctx, 'shared'),
       'up-core': async () => {
-        // The shared services the plain project lacks, but not calmswap's proxy: the plain
-        // one holds the port until the hand-over.
-        const inv = await ctx.inventory(true)
-        const start = c.roles.shared.filter((x) => x !== c.proxy.service && !inv.runningServices('shared', [x]).length)
-        if (start.length) await ctx.must(up(c, 'shared', start))
+        await startMissingShared(ctx)
         await startCore(ctx, 'blue')
       },
       health: async () => void ({ created } = await healthAndCreate(ctx, 'blue')),
@@ -70,36 +74,40 @@ export async function adopt(ctx0: Ctx, o: AdoptOptions = {}): Promise<void> {
       verify: () => verifyThroughProxy(ctx, 'blue'),
       retire: () => retire(ctx, proxyFrom),
     }
-    const done = new Set(s.journal?.done ?? [])
     try {
-      for (const name of ADOPT_STEPS) {
-        if (done.has(name)) continue
-        ctx.checkpoint()
-        ctx.journal.markCurrent(name)
-        await op.step(name, steps[name])
-        ctx.journal.markDone(name)
-      }
+      await runSteps(ctx, op, ADOPT_STEPS, steps, new Set(resumed?.done ?? []))
     } catch (e) {
       await created?.catch(() => {})
-      const err = e as Error
-      ctx.ui.error(err.message)
-      if (ctx.exec.dryRun) throw e
-      await op
-        .step('undo', () => undoAdopt(ctx, proxyFrom))
-        .catch((e2: Error) => {
-          op.finish('failed', err)
-          throw new StepError(`the adoption failed and so did its undo: ${e2.message}\nThe state file records where it stopped; fix the cause and run adopt again.`)
-        })
-      op.finish('rolled-back', err)
-      throw new StepError(`adopting ${shared} failed and was undone: its own app serves as before`)
+      await undoFailed(ctx, op, proxyFrom, e as Error)
     }
     ctx.state.deployed(null, 'blue', release)
     op.finish('ok')
     ctx.ui.ok(`${shared} adopted: ${release} is live on blue; its data was never stopped`)
-    ctx.ui.info(
-      `The plain project's app containers are stopped and kept. Remove them once you are happy: docker compose -p ${shared} rm -f ${[...new Set((await legacy(ctx)).map((x) => x.service)), ...(proxyFrom !== c.proxy.service ? [proxyFrom] : [])].join(' ')}`,
-    )
+    const kept = [...new Set((await legacy(ctx)).map((x) => x.service)), ...(proxyFrom !== c.proxy.service ? [proxyFrom] : [])]
+    ctx.ui.info(`The plain project's app containers are stopped and kept. Remove them once you are happy: docker compose -p ${shared} rm -f ${kept.join(' ')}`)
   })
+}
+
+/** The shared services the plain project lacks, but not calmswap's proxy: the plain one holds the port until the hand-over. */
+async function startMissingShared(ctx: Ctx): Promise<void> {
+  const c = ctx.config
+  const inv = await ctx.inventory(true)
+  const start = c.roles.shared.filter((x) => x !== c.proxy.service && !inv.runningServices('shared', [x]).length)
+  if (start.length) await ctx.must(up(c, 'shared', start))
+}
+
+/** A step failed: undo, record it, and end with the message that says where things stand. */
+async function undoFailed(ctx: Ctx, op: OpRecord, proxyFrom: string, err: Error): Promise<never> {
+  ctx.ui.error(err.message)
+  if (ctx.exec.dryRun) throw err
+  await op
+    .step('undo', () => undoAdopt(ctx, proxyFrom))
+    .catch((e2: Error) => {
+      op.finish('failed', err)
+      throw new StepError(`the adoption failed and so did its undo: ${e2.message}\nThe state file records where it stopped; fix the cause and run adopt again.`)
+    })
+  op.finish('rolled-back', err)
+  throw new StepError(`adopting ${projectName(ctx.config, 'shared')} failed and was undone: its own app serves as before`)
 }
 
 /**

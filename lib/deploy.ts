@@ -11,7 +11,7 @@ import { checkHealth } from './health.ts'
 import { OpRecord } from './history.ts'
 import { keptRelease, pinRelease, pruneReleases } from './images.ts'
 import { checkUnfinishedJobs, runJobs } from './jobs.ts'
-import { reportInterrupted, runOp } from './operation.ts'
+import { reportInterrupted, runOp, runSteps } from './operation.ts'
 import { plainProjectProblems } from './plain.ts'
 import { calmBefore } from './pressure.ts'
 import { rollbackTo } from './rollback.ts'
@@ -239,20 +239,6 @@ export async function startCore(ctx: Ctx, color: Color): Promise<void> {
   await calmBefore(ctx, 'up-core')
   ctx.checkpoint()
   await ctx.must(up(c, color, [...c.roles.web, ...c.roles.core]))
-}
-
-/** Runs the steps in order, skipping those an interrupted run finished; each one journaled. */
-async function runSteps<S extends string>(ctx: Ctx, op: OpRecord, order: readonly S[], steps: Record<S, () => Promise<unknown>>, done: ReadonlySet<string>): Promise<void> {
-  for (const name of order) {
-    if (done.has(name)) {
-      ctx.ui.detail(`  ${name}: already done by the interrupted run`)
-      continue
-    }
-    ctx.checkpoint()
-    ctx.journal.markCurrent(name)
-    await op.step(name, steps[name])
-    ctx.journal.markDone(name)
-  }
 }
 
 /** A step failed: roll back, record it, and end with the message that says where things stand. */

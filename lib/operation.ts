@@ -2,6 +2,7 @@
 // (a dry run touches nothing, not even the lock), and it tells the operator what an earlier
 // run left unfinished.
 import type { Ctx } from './context.ts'
+import type { OpRecord } from './history.ts'
 import { lockedMessage, lockHeld, readLock, withLock } from './lock.ts'
 import type { Journal } from './state.ts'
 
@@ -23,4 +24,18 @@ export function reportInterrupted(ctx: Ctx, j: Journal, continuing: boolean): vo
   ctx.ui.warn(
     `an earlier ${j.op} ${j.from ?? 'nothing'} → ${j.to} (pid ${j.pid}, started ${j.startedAt}) was interrupted ${last ? `after step "${last}"` : 'before its first step finished'}${j.current ? ` (during "${j.current}")` : ''}${continuing ? '; continuing from there' : ''}`,
   )
+}
+
+/** Runs the steps in order, skipping those an interrupted run finished; each one journaled. */
+export async function runSteps<S extends string>(ctx: Ctx, op: OpRecord, order: readonly S[], steps: Record<S, () => Promise<unknown>>, done: ReadonlySet<string>): Promise<void> {
+  for (const name of order) {
+    if (done.has(name)) {
+      ctx.ui.detail(`  ${name}: already done by the interrupted run`)
+      continue
+    }
+    ctx.checkpoint()
+    ctx.journal.markCurrent(name)
+    await op.step(name, steps[name])
+    ctx.journal.markDone(name)
+  }
 }
