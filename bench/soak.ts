@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
-import { describeLoad, execFileText, ROOT, Stack, waitFor } from '../test/e2e/stack.ts'
+import { DJANGO_DIR, DJANGO_STACK, describeLoad, execFileText, ROOT, Stack, waitFor } from '../test/e2e/stack.ts'
 
 const USAGE = `make soak [ARGS="--deploys 20 --rps 15 --stack example|django --env CALMSWAP_QUIESCE=off --out FILE"]
 
@@ -64,27 +64,8 @@ async function main(): Promise<number> {
   const extra = Object.fromEntries((values.env ?? []).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]))
 
   const django = kind === 'django'
-  const dir = join(ROOT, 'example/django')
-  const stack = await Stack.create(`soak-${kind}`, {
-    ...(django
-      ? {
-          composeFile: join(dir, 'compose.yml'),
-          sharedProject: (p: string) => `${p}-app`,
-          beatService: 'celerybeat',
-          env: (p: string, stateDir: string) => ({
-            CALMSWAP_WEB: 'django',
-            CALMSWAP_WORKERS: 'celeryworker',
-            CALMSWAP_SINGLETONS: 'celerybeat',
-            CALMSWAP_JOBS: 'migrations',
-            CALMSWAP_SHARED: 'postgres,redis,proxy',
-            CALMSWAP_PROXY_LOG_DIR: join(stateDir, 'proxy-log'),
-            APP_NETWORK: `${p}-app_default`,
-            POSTGRES_VOLUME: `${p}-app_postgres_data`,
-            REDIS_VOLUME: `${p}-app_redis_data`,
-          }),
-        }
-      : {}),
-  })
+  const dir = DJANGO_DIR
+  const stack = await Stack.create(`soak-${kind}`, django ? DJANGO_STACK : {})
   const rows: Row[] = []
   try {
     let tasks: Tasks

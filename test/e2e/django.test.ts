@@ -5,35 +5,15 @@
 import { execFileSync } from 'node:child_process'
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
-import { beatPeak, describeLoad, docker, execFileText, jsonDocument, ROOT, type Stack, useStack, waitFor } from './harness.ts'
+import { beatPeak, DJANGO_DIR, DJANGO_STACK, describeLoad, docker, execFileText, jsonDocument, ROOT, type Stack, useStack, waitFor } from './harness.ts'
 
-const DIR = join(ROOT, 'example/django')
-const PLAIN = join(DIR, 'plain.yml')
+const PLAIN = join(DJANGO_DIR, 'plain.yml')
 let stack: Stack
-
-// The plain project is the stack before calmswap: calmswap's shared project is that project.
-const plain = (prefix: string) => `${prefix}-app`
 
 useStack(import.meta.url, (s) => (stack = s), {
   bootstrap: false,
-  stack: {
-    composeFile: join(DIR, 'compose.yml'),
-    sharedProject: plain,
-    beatService: 'celerybeat',
-    env: (prefix, stateDir) => ({
-      CALMSWAP_WEB: 'django',
-      CALMSWAP_WORKERS: 'celeryworker',
-      CALMSWAP_SINGLETONS: 'celerybeat',
-      CALMSWAP_JOBS: 'migrations',
-      CALMSWAP_SHARED: 'postgres,redis,proxy',
-      CALMSWAP_PROXY_LOG_DIR: join(stateDir, 'proxy-log'),
-      APP_NETWORK: `${plain(prefix)}_default`,
-      POSTGRES_VOLUME: `${plain(prefix)}_postgres_data`,
-      REDIS_VOLUME: `${plain(prefix)}_redis_data`,
-      // One release label per deploy below; the image name itself is fixed, as in cookiecutter.
-      CALMSWAP_RELEASE: 'dj1',
-    }),
-  },
+  // One release label per deploy below; the image name itself is fixed, as in cookiecutter.
+  stack: { ...DJANGO_STACK, env: (p, d, ports) => ({ ...DJANGO_STACK.env!(p, d, ports), CALMSWAP_RELEASE: 'dj1' }) },
   ready: async (s) => {
     execFileSync(join(ROOT, 'provision/django-image.sh'), { stdio: 'pipe', timeout: 900_000 })
     const r = await execFileText('docker', ['compose', '-p', s.project('shared'), '-f', PLAIN, 'up', '-d', '--build'], s.scriptEnv(), 600_000)

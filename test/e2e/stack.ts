@@ -551,3 +551,31 @@ export function beatPeak(samples: Sample[]): { max: number; doubled: Sample[] } 
   const doubled = samples.filter((s) => s.beats.length > 1)
   return { max: Math.max(0, ...samples.map((s) => s.beats.length)), doubled }
 }
+
+// ---------------------------------------------------------------- the Django example
+
+export const DJANGO_DIR = join(ROOT, 'example/django')
+
+/** The plain project a Django stack starts as: calmswap's shared project, once adopted. */
+export const plainProject = (prefix: string) => `${prefix}-app`
+
+/**
+ * example/django as a calmswap stack adopting its plain project in place: the roles, and the
+ * plain project's network and volumes (README: moving a running app).
+ */
+export const DJANGO_STACK: StackOptions = {
+  composeFile: join(DJANGO_DIR, 'compose.yml'),
+  sharedProject: plainProject,
+  beatService: 'celerybeat',
+  env: (prefix, stateDir) => ({
+    CALMSWAP_WEB: 'django',
+    CALMSWAP_WORKERS: 'celeryworker',
+    CALMSWAP_SINGLETONS: 'celerybeat',
+    CALMSWAP_JOBS: 'migrations',
+    CALMSWAP_SHARED: 'postgres,redis,proxy',
+    CALMSWAP_PROXY_LOG_DIR: join(stateDir, 'proxy-log'),
+    APP_NETWORK: `${plainProject(prefix)}_default`,
+    POSTGRES_VOLUME: `${plainProject(prefix)}_postgres_data`,
+    REDIS_VOLUME: `${plainProject(prefix)}_redis_data`,
+  }),
+}
