@@ -7,6 +7,7 @@
 import { create, kill, recreate, startContainers, stopContainers, up, waitExit } from './commands.ts'
 import { coloredServices, projectName, withRelease } from './config.ts'
 import type { Ctx } from './context.ts'
+import { DEADLINE } from './deadlines.ts'
 import { buildAndPin, detectRelease, healthAndCreate, preflight, startCore } from './deploy.ts'
 import { StepError, UsageError } from './errors.ts'
 import { OpRecord } from './history.ts'
@@ -15,7 +16,7 @@ import { runJobs } from './jobs.ts'
 import { reportInterrupted, runOp, runSteps } from './operation.ts'
 import type { Journal } from './state.ts'
 import { verifyThroughProxy, writeUpstream } from './traffic.ts'
-import { freezeWorkers, startRest, startStopped, thaw } from './workers.ts'
+import { awaitStopped, freezeWorkers, quiesce, startRest, startStopped, thaw } from './workers.ts'
 
 export const ADOPT_STEPS = ['build', 'jobs', 'pause-workers', 'up-core', 'health', 'proxy', 'up-rest', 'verify', 'retire'] as const
 
@@ -25,7 +26,7 @@ export interface AdoptOptions {
 }
 
 /** The plain project's app containers: calmswap's colored services, running in the shared project. */
-async function legacy(ctx: Ctx) {
+async function plainAppContainers(ctx: Ctx) {
   return (await ctx.inventory(true)).containers('shared', coloredServices(ctx.config))
 }
 
@@ -45,20 +46,21 @@ export async function adopt(ctx0: Ctx, o: AdoptOptions = {}): Promise<void> {
     const resumed = checkAdoptable(ctx0)
     const model = await preflight(ctx0)
     const shared = projectName(ctx0.config, 'shared')
-    const oldWeb = (await legacy(ctx0)).filter((x) => ctx0.config.roles.web.includes(x.service) && x.state === 'running')
+    const oldWeb = (await plainAppContainers(ctx0)).filter((x) => ctx0.config.roles.web.includes(x.service) && x.state === 'running')
     if (!resumed && !oldWeb.length) throw new UsageError(`${shared} runs no ${ctx0.config.roles.web.join(', ')}: nothing to adopt. A first deploy is all it needs.`)
     const release = resumed?.release || (await detectRelease(ctx0))
     // Replaced once the build has pinned blue's images: the steps read it when they run.
     let ctx = ctx0.withConfig(withRelease(ctx0.config, release))
     const c = ctx.config
-    const proxyFrom = o.proxyFrom ?? c.proxy.service
+    // An adoption cut short goes on with the proxy it started with.
+    const proxyFrom = resumed?.proxyFrom ?? o.proxyFrom ?? c.proxy.service
     ctx.ui.info(`${ctx.ui.c.bold('calmswap adopt')} ${release}: ${shared}'s own app → blue, its data untouched${ctx.exec.dryRun ? ' (dry run: nothing changes)' : ''}`)
-    ctx.journal.begin('adopt', null, 'blue', release)
+    if (!resumed) ctx.journal.replace({ op: 'adopt', from: null, to: 'blue', release, proxyFrom })
     const op = new OpRecord(ctx, 'adopt', null, 'blue')
     op.release = release
     let created: Promise<void> | undefined
     const steps: Record<(typeof ADOPT_STEPS)[number], () => Promise<unknown>> = {
-      build: async () => (ctx = ctx.withConfig(await buildAndPin(ctx, 'blue', model, false))),
+      build: async () => (ctx = ctx.withConfig(await buildAndPin(ctx, 'blue', model, null))),
       jobs: () => runJobs(ctx, op, 'blue'),
       'pause-workers': () => freezeWorkers(ctx, 'shared'),
       'up-core': async () => {
@@ -78,12 +80,12 @@ export async function adopt(ctx0: Ctx, o: AdoptOptions = {}): Promise<void> {
       await runSteps(ctx, op, ADOPT_STEPS, steps, new Set(resumed?.done ?? []))
     } catch (e) {
       await created?.catch(() => {})
-      await undoFailed(ctx, op, proxyFrom, e as Error)
+      await undoFailed(ctx, op, e as Error)
     }
     ctx.state.deployed(null, 'blue', release)
     op.finish('ok')
     ctx.ui.ok(`${shared} adopted: ${release} is live on blue; its data was never stopped`)
-    const kept = [...new Set((await legacy(ctx)).map((x) => x.service)), ...(proxyFrom !== c.proxy.service ? [proxyFrom] : [])]
+    const kept = [...new Set((await plainAppContainers(ctx)).map((x) => x.service)), ...(proxyFrom !== c.proxy.service ? [proxyFrom] : [])]
     ctx.ui.info(`The plain project's app containers are stopped and kept. Remove them once you are happy: docker compose -p ${shared} rm -f ${kept.join(' ')}`)
   })
 }
@@ -97,11 +99,11 @@ async function startMissingShared(ctx: Ctx): Promise<void> {
 }
 
 /** A step failed: undo, record it, and end with the message that says where things stand. */
-async function undoFailed(ctx: Ctx, op: OpRecord, proxyFrom: string, err: Error): Promise<never> {
+async function undoFailed(ctx: Ctx, op: OpRecord, err: Error): Promise<never> {
   ctx.ui.error(err.message)
   if (ctx.exec.dryRun) throw err
   await op
-    .step('undo', () => undoAdopt(ctx, proxyFrom))
+    .step('undo', () => undoAdopt(ctx))
     .catch((e2: Error) => {
       op.finish('failed', err)
       throw new StepError(`the adoption failed and so did its undo: ${e2.message}\nThe state file records where it stopped; fix the cause and run adopt again.`)
@@ -129,11 +131,12 @@ async function handOver(ctx: Ctx, proxyFrom: string): Promise<void> {
     const old = (await ctx.inventory()).runningContainers('shared', [proxyFrom])
     if (old.length) {
       await ctx.must(kill(c, names(old), 'SIGQUIT'))
-      await ctx.run(waitExit(c, names(old), 30_000))
+      await ctx.run(waitExit(c, names(old), DEADLINE.handOver))
     }
     await ctx.must(startContainers(c, names(made)))
   }
   await verifyThroughProxy(ctx, 'blue')
+  ctx.state.recordUpstream({ color: 'blue', port: c.ports.blue, backup: null })
   ctx.ui.detail(`  the proxy of ${projectName(c, 'shared')} is calmswap's now, pointing at blue`)
 }
 
@@ -144,19 +147,26 @@ async function retire(ctx: Ctx, proxyFrom: string): Promise<void> {
   if (webs.length) await ctx.must(stopContainers(c, names(webs), c.stopGraceS))
 }
 
-/** Back to the plain project as it ran: its proxy, its workers and beat; blue stopped. */
-export async function undoAdopt(ctx0: Ctx, proxyFrom: string): Promise<void> {
+/**
+ * Back to the plain project as it ran: its proxy, then (once blue's have stopped, and its
+ * own beat has finished the shutdown pause-workers asked for) its workers and beat.
+ */
+export async function undoAdopt(ctx0: Ctx): Promise<void> {
   const ctx = ctx0.withSignal(new AbortController().signal)
   const c = ctx.config
+  const proxyFrom = ctx.journal.current?.proxyFrom ?? c.proxy.service
   const inv = await ctx.inventory(true)
   if (proxyFrom !== c.proxy.service && !inv.runningServices('shared', [proxyFrom]).length) {
-    const mine = inv.runningContainers('shared', [c.proxy.service])
-    if (mine.length) await ctx.must(stopContainers(c, names(mine), 5))
+    const mine = inv.aliveContainers('shared', [c.proxy.service])
+    if (mine.length) await ctx.must(stopContainers(c, names(mine), 0))
     const old = names(inv.containersIn('shared', [proxyFrom], ['exited', 'created']))
     if (old.length) await ctx.must(startContainers(c, old))
   }
-  const blue = inv.runningContainers('blue', coloredServices(c))
+  const blue = inv.aliveContainers('blue', coloredServices(c))
+  // Blue's grace starts with this stop.
+  await quiesce(ctx, names(blue.filter((x) => c.roles.workers.includes(x.service) && x.state === 'running')), c.stopGraceS * 1000)
   if (blue.length) await ctx.must(stopContainers(c, names(blue), c.stopGraceS))
+  await awaitStopped(ctx, 'shared')
   await thaw(ctx, 'shared', [...c.roles.workers, ...c.roles.web, ...c.roles.core])
   await startStopped(ctx, 'shared', [...c.roles.web, ...c.roles.core, ...c.roles.workers, ...c.roles.singletons])
   ctx.journal.finish()

@@ -6,11 +6,7 @@
 // exit (billiard's _ensure_messages_consumed). After Celery's own `cancel_consumer` remote
 // control no new read is issued, the outstanding one ends within its 1 s timeout and what it
 // popped goes back to the queue, reserved tasks finish, and the SIGTERM finds nothing to
-// race with. Harmless on newer Celery. README "What we tried" has the counts.
-
-import type { Cmd } from './command.ts'
-import { dockerExec } from './commands.ts'
-import type { Config } from './config.ts'
+// race with. Harmless on newer Celery.
 
 /**
  * Runs inside the worker's container (python3 is there: the worker is Python). Finds each
@@ -115,9 +111,3 @@ say(f"{','.join(queues)} stopped consuming {names}; idle after {time.monotonic()
 export const QUIESCED = 0
 export const NOTHING_TO_QUIESCE = 3
 export const STILL_BUSY = 4
-
-/** The exec that quiesces the Celery worker of a container, within `maxS` seconds. */
-export const quiesceWorker = (c: Config, container: string, maxS: number): Cmd => ({
-  ...dockerExec(c, container, ['python3', '-c', QUIESCE_PY, String(maxS)], true),
-  timeoutMs: (maxS + 5) * 1000,
-})

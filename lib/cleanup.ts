@@ -1,6 +1,5 @@
 // The operator's last word: remove the old color once the new release looks right.
 
-import { rmSync } from 'node:fs'
 import { createInterface } from 'node:readline/promises'
 import { down } from './commands.ts'
 import { pinFile, projectName } from './config.ts'
@@ -65,7 +64,7 @@ export async function cleanup(ctx: Ctx, o: CleanupOptions = {}): Promise<boolean
       })
       // Its containers are gone: its images are no longer pinned, only kept as a release.
       ctx.state.unpinned(old)
-      if (!ctx.exec.dryRun) rmSync(pinFile(c, old), { force: true })
+      await ctx.exec.removeFile(pinFile(c, old))
       ctx.state.forgetPrevious()
     })
     ctx.ui.ok(`${projectName(c, old)} removed; ${live} keeps serving`)

@@ -4,7 +4,7 @@
 import { realpathSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { type ParseArgsConfig, parseArgs } from 'node:util'
-import { COLORS, type Color, type Config, loadConfig, SETTINGS } from './config.ts'
+import { COLORS, type Color, type Config, loadConfig, otherColor, SETTINGS } from './config.ts'
 import { type Ctx, makeContext } from './context.ts'
 import { composePlugin, engineSocket, SocketEngine } from './engine.ts'
 import { EXIT, exitCodeOf, UsageError } from './errors.ts'
@@ -61,6 +61,12 @@ export function colorArg(given: unknown, fallback: Color | null): Color {
   return given as Color
 }
 
+/** The color a step script acts on when none is given: the one that is not live (blue at first). */
+export function idleColor(ctx: Ctx): Color {
+  const live = ctx.state.load().live
+  return live ? otherColor(live) : 'blue'
+}
+
 const COMMON: NonNullable<ParseArgsConfig['options']> = {
   help: { type: 'boolean', short: 'h' },
   json: { type: 'boolean' },
@@ -68,7 +74,7 @@ const COMMON: NonNullable<ParseArgsConfig['options']> = {
   config: { type: 'string' },
 }
 
-export function helpText(spec: ScriptSpec): string {
+function helpText(spec: ScriptSpec): string {
   const own = Object.entries(spec.options ?? {}).map(([k, o]) => `  --${k}${o.type === 'string' ? ' <value>' : ''}`)
   const env = SETTINGS.map((s) => `  ${s.env.padEnd(28)} ${(s.def || '""').padEnd(22)} ${s.doc}`)
   return [
@@ -152,7 +158,7 @@ async function runInner(spec: ScriptSpec, main: Main, deps: RunDeps): Promise<nu
     } else {
       ui.error(`${sig} again: exiting now. The state file records how far it got; run the same command to continue.`)
       killChildren()
-      process.exit(130)
+      process.exit(EXIT.failed)
     }
   }
   for (const s of STOP_SIGNALS) process.on(s, onSignal)

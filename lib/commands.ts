@@ -1,7 +1,8 @@
-// Every command calmswap runs, built in one place as data (lib/command.ts): the argv, the
+// Every command calmswap runs, built in one place as data (lib/cmd.ts): the argv, the
 // Engine API call where there is one, the deadline and the effect. Nothing here runs anything.
 import { dirname } from 'node:path'
-import type { Cmd } from './command.ts'
+import { QUIESCE_PY } from './celery.ts'
+import type { Cmd } from './cmd.ts'
 import { type Color, type Config, type Project, projectName } from './config.ts'
 import { DEADLINE, stopDeadline } from './deadlines.ts'
 
@@ -78,7 +79,7 @@ export const jobContainer = (c: Config, p: Color, job: string) => `${projectName
 
 /** Removes containers, running or not (a job cut short). */
 export const removeContainers = (c: Config, ids: readonly string[]): Cmd =>
-  verb(c, ['rm', '-f'], ids, { api: { op: 'remove', ids }, effect: { on: 'containers', names: ids, to: 'removed' }, timeoutMs: DEADLINE.signal })
+  verb(c, ['rm', '-f'], ids, { api: { op: 'remove', ids }, effect: { on: 'containers', names: ids, to: 'removed' }, timeoutMs: DEADLINE.up })
 
 export const build = (c: Config, p: Project, names: readonly string[]): Cmd => compose(c, p, ['build', ...names], { mutates: true, timeoutMs: DEADLINE.build }, false)
 
@@ -152,13 +153,17 @@ export const unpauseContainers = (c: Config, ids: readonly string[]): Cmd =>
 export const waitExit = (c: Config, ids: readonly string[], timeoutMs: number): Cmd =>
   verb(c, ['wait'], ids, { api: { op: 'wait', ids }, effect: { on: 'containers', names: ids, to: 'exited' }, timeoutMs })
 
+/** The exec that asks the Celery worker of a container to stop consuming (lib/celery.ts), within `maxS` seconds. */
+export const quiesceWorker = (c: Config, container: string, maxS: number): Cmd =>
+  dockerExec(c, container, ['python3', '-c', QUIESCE_PY, String(maxS)], true, maxS * 1000 + DEADLINE.quiesceMargin)
+
 // ---------------------------------------------------------------- images
 
 /** The image id a reference names now: one line, "sha256:...". */
 export const imageId = (c: Config, ref: string): Cmd => ({
   argv: [c.docker, 'image', 'inspect', '--format', '{{.Id}}', ref],
   mutates: false,
-  timeoutMs: DEADLINE.read,
+  timeoutMs: DEADLINE.image,
   api: { op: 'image', ref },
 })
 
@@ -166,7 +171,7 @@ export const imageId = (c: Config, ref: string): Cmd => ({
 export const tagImage = (c: Config, source: string, ref: string): Cmd => ({
   argv: [c.docker, 'tag', source, ref],
   mutates: true,
-  timeoutMs: DEADLINE.signal,
+  timeoutMs: DEADLINE.image,
   api: { op: 'tag', id: source, ref },
 })
 
@@ -177,7 +182,7 @@ export const tagImage = (c: Config, source: string, ref: string): Cmd => ({
 export const untagImage = (c: Config, ref: string): Cmd => ({
   argv: [c.docker, 'rmi', ref],
   mutates: true,
-  timeoutMs: DEADLINE.signal,
+  timeoutMs: DEADLINE.image,
   api: { op: 'rmi', ref },
 })
 
@@ -253,8 +258,8 @@ export const runState = (c: Config, ids: readonly string[]): Cmd => ({
 })
 
 /**
- * CPU use of each container in % of one CPU, one line each: "ID\tNN.NN%". The CLI needs ~2 s
- * for its two samples; through the engine it is two readings windowMs apart.
+ * CPU use of each container in % of one CPU, one line each: "ID\tNN.NN%". The CLI samples over
+ * a second or more; through the engine it is two readings windowMs apart.
  */
 export const containerCpu = (c: Config, ids: readonly string[], windowMs = 250): Cmd => ({
   argv: [c.docker, 'stats', '--no-stream', '--format', '{{.ID}}\t{{.CPUPerc}}', ...ids],
@@ -278,7 +283,7 @@ export const gitRevision = (dir: string): Cmd => ({ argv: ['git', '-C', dir, 're
 // ---------------------------------------------------------------- the proxy
 
 /** sysexits' EX_DATAERR: nginx itself exits 1 for any failure, so this one says "the check". */
-export const NGINX_REJECTED = 65
+const NGINX_REJECTED = 65
 
 export interface ProxyCommands {
   /** Checks the new config before the reload; null when there is no check, or `reload` makes it. */

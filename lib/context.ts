@@ -1,11 +1,11 @@
 // What every step receives: config, the executor, output, state and journal, and the abort
 // signal. Steps run commands through ctx.run/ctx.must, which hand the signal along.
-import type { Cmd, Result } from './command.ts'
+import type { Cmd, Result } from './cmd.ts'
 import { listContainers } from './commands.ts'
 import { COLORS, type Config, pinFile, withPin } from './config.ts'
 import { Interrupted } from './errors.ts'
 import { type Executor, must } from './executor.ts'
-import { Inventory, parseContainers, project } from './inventory.ts'
+import { Inventory, parseContainers, projectedContainers } from './inventory.ts'
 import { JournalWriter } from './journal.ts'
 import { type State, StateStore } from './state.ts'
 import { Ui } from './ui.ts'
@@ -42,9 +42,14 @@ export interface CtxParts {
 export function makeContext(p: CtxParts): Ctx {
   const ui = p.ui ?? new Ui()
   const state = p.state ?? new StateStore(p.config.stateDir, p.exec.dryRun)
-  const cache: { inv: Inventory | null } = { inv: null }
+  // `gen` counts changes: a listing that started before a change (a create beside the health
+  // watch) is returned to its caller but not kept for the next one.
+  const cache: { inv: Inventory | null; gen: number } = { inv: null, gen: 0 }
   p.exec.onRun = (cmd, planned, via) => {
-    if (cmd.mutates) cache.inv = null
+    if (cmd.mutates) {
+      cache.inv = null
+      cache.gen++
+    }
     ui.command(cmd, planned, via)
   }
   p.exec.onLine = (cmd, line) => ui.output(cmd.argv.at(-1) ?? cmd.argv[0]!, line)
@@ -58,9 +63,11 @@ export function makeContext(p: CtxParts): Ctx {
     run: (cmd) => p.exec.run(cmd, signal),
     must: (cmd) => must(p.exec, cmd, signal),
     async inventory(fresh = false) {
-      if (fresh) cache.inv = null
-      cache.inv ??= new Inventory(config, project(parseContainers(await must(p.exec, listContainers(config), signal)), p.exec.planned))
-      return cache.inv
+      if (!fresh && cache.inv) return cache.inv
+      const gen = cache.gen
+      const inv = new Inventory(config, projectedContainers(parseContainers(await must(p.exec, listContainers(config), signal)), p.exec.planned))
+      if (gen === cache.gen) cache.inv = inv
+      return inv
     },
     checkpoint() {
       if (signal.aborted) throw new Interrupted(String(signal.reason ?? 'signal'))

@@ -27,6 +27,16 @@ export const DEADLINE = {
   abortGrace: 15 * S,
   /** A process group that ignored SIGTERM gets SIGKILL after this. */
   killGrace: 3 * S,
+  /** Longest a worker is given to stop consuming before its SIGTERM (lib/celery.ts). */
+  quiesce: 15 * S,
+  /** What a quiesce leaves of the grace for the warm shutdown itself. */
+  quiesceMargin: 5 * S,
+  /** The plain proxy of an adopted project, finishing what it has before calmswap's takes the port. */
+  handOver: 30 * S,
+  /** Image names: tag, untag, inspect. */
+  image: 60 * S,
+  /** Asking the proxy who answers, after a switch. */
+  proxyCheck: 5 * S,
 } as const
 
 /** `compose stop`/`down` wait the grace, then Docker kills: the deadline covers both. */

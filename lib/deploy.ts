@@ -6,7 +6,7 @@ import { build, engineVersion, gitRevision, imageIds, up } from './commands.ts'
 import { COLORS, type Color, type Config, coloredServices, otherColor, projectName, withRelease } from './config.ts'
 import type { Ctx } from './context.ts'
 import { type ComposeModel, checkContract, readComposeModel, servicesWithBuild } from './contract.ts'
-import { CommandError, ConfigError, StepError } from './errors.ts'
+import { CommandError, ConfigError, StepError, UsageError } from './errors.ts'
 import { checkHealth } from './health.ts'
 import { OpRecord } from './history.ts'
 import { keptRelease, pinRelease, pruneReleases } from './images.ts'
@@ -15,7 +15,7 @@ import { reportInterrupted, runOp, runSteps } from './operation.ts'
 import { plainProjectProblems } from './plain.ts'
 import { calmBefore } from './pressure.ts'
 import { rollbackTo } from './rollback.ts'
-import type { Journal } from './state.ts'
+import type { Journal, ReleaseRecord } from './state.ts'
 import { switchTo, upstreamPort, verifyThroughProxy, writeUpstream } from './traffic.ts'
 import { createRest, freezeWorkers, startRest } from './workers.ts'
 
@@ -60,10 +60,7 @@ export async function detectRelease(ctx: Ctx): Promise<string> {
  * from an earlier deploy), then pins the new color to the images. Returns the config the
  * rest of the deploy runs with.
  */
-export async function buildAndPin(ctx: Ctx, color: Color, model: ComposeModel, again: boolean): Promise<Config> {
-  const kept = again ? await keptRelease(ctx, ctx.config.release) : null
-  if (again && !kept)
-    throw new StepError(`release ${ctx.config.release} cannot be deployed again: its images are not kept (CALMSWAP_KEEP_RELEASES; \`history\` lists past releases)`)
+export async function buildAndPin(ctx: Ctx, color: Color, model: ComposeModel, kept: ReleaseRecord | null): Promise<Config> {
   const services = ctx.config.build === 'never' || kept ? [] : servicesWithBuild(model, coloredServices(ctx.config))
   if (kept) ctx.ui.detail(`  release ${kept.release}'s images are kept from ${kept.at}: nothing to build`)
   else if (!services.length) ctx.ui.detail('  nothing to build')
@@ -72,7 +69,7 @@ export async function buildAndPin(ctx: Ctx, color: Color, model: ComposeModel, a
 }
 
 /** Redis, the proxy and friends: started once for all colors; untouched when running. */
-export async function ensureShared(ctx: Ctx, color: Color): Promise<void> {
+async function ensureShared(ctx: Ctx, color: Color): Promise<void> {
   const c = ctx.config
   const inv = await ctx.inventory()
   const notRunning = c.roles.shared.filter((s) => !inv.runningServices('shared', [s]).length)
@@ -86,7 +83,7 @@ export async function ensureShared(ctx: Ctx, color: Color): Promise<void> {
  * No state but a color already serving (a lost state folder, a different checkout): adopt
  * that color as live rather than "bootstrap" over it and recreate the web under traffic.
  */
-export async function adoptRunning(ctx: Ctx): Promise<Color | null> {
+async function adoptRunning(ctx: Ctx): Promise<Color | null> {
   const c = ctx.config
   const inv = await ctx.inventory()
   const serving = COLORS.filter((col) => inv.runningServices(col, c.roles.web).length)
@@ -98,7 +95,7 @@ export async function adoptRunning(ctx: Ctx): Promise<Color | null> {
       `the state file ${ctx.state.file} is missing, and both ${projectName(c, 'blue')} and ${projectName(c, 'green')} serve: cannot tell which is live. Write {"live":"blue"} or {"live":"green"} into it, or remove one color.`,
     )
   ctx.ui.warn(`no state in ${ctx.state.dir}, but ${projectName(c, live)} is running: adopting ${live} as the live color`)
-  ctx.state.adopt(live, c.ports[live])
+  ctx.state.adoptLive(live, c.ports[live])
   return live
 }
 
@@ -130,7 +127,7 @@ export async function healthAndCreate(ctx: Ctx, to: Color): Promise<{ created: P
 }
 
 /** The command that removes the old color, as this deploy was started. */
-export function cleanupCommand(): string {
+function cleanupCommand(): string {
   if (process.env.MAKELEVEL) return 'make cleanup'
   const entry = process.argv[1] ?? 'scripts/deploy.ts'
   const script = relative(process.cwd(), `${dirname(entry)}/cleanup${extname(entry)}`) || `cleanup${extname(entry)}`
@@ -148,6 +145,8 @@ interface Plan {
   readonly to: Color
   readonly release: string
   readonly resumed: Journal | null
+  /** `--release`: the earlier release deployed again, on its kept images. */
+  readonly kept: ReleaseRecord | null
 }
 
 export interface DeployOptions {
@@ -162,18 +161,19 @@ async function planDeploy(ctx: Ctx, o: DeployOptions): Promise<Plan> {
   const s = ctx.state.load()
   if (s.journal && s.journal.op !== 'deploy') {
     reportInterrupted(ctx, s.journal, false)
-    throw new StepError(`run ${s.journal.op} to finish it first`)
+    throw new UsageError(`run ${s.journal.op} to finish it first`)
   }
   const j = s.journal
   if (j) reportInterrupted(ctx, j, true)
   checkUnfinishedJobs(j, o.rerunJobs ?? false)
   const from = j ? j.from : (s.live ?? (await adoptRunning(ctx)))
   const to: Color = j ? j.to : from ? otherColor(from) : 'blue'
-  if (o.release && !j && !(await keptRelease(ctx, o.release))) {
-    throw new StepError(`release ${o.release} cannot be deployed again: its images are not kept (CALMSWAP_KEEP_RELEASES; \`history\` lists past releases). Nothing was changed.`)
+  const kept = o.release ? await keptRelease(ctx, o.release) : null
+  if (o.release && !kept) {
+    throw new UsageError(`release ${o.release} cannot be deployed again: its images are not kept (CALMSWAP_KEEP_RELEASES; \`history\` lists past releases). Nothing was changed.`)
   }
   const release = j?.release || o.release || (await detectRelease(ctx))
-  return { from, to, release, resumed: j }
+  return { from, to, release, resumed: j, kept }
 }
 
 export async function deploy(ctx0: Ctx, o: DeployOptions = {}): Promise<DeployResult> {
@@ -186,7 +186,7 @@ export async function deploy(ctx0: Ctx, o: DeployOptions = {}): Promise<DeployRe
       const problems = await plainProjectProblems(ctx0, model)
       if (problems.length) throw new ConfigError(problems)
     }
-    const { from, to, release, resumed } = await planDeploy(ctx0, o)
+    const { from, to, release, resumed, kept } = await planDeploy(ctx0, o)
     // Replaced once the build has pinned the new color's images: the steps read it when they run.
     let ctx = ctx0.withConfig(withRelease(ctx0.config, release))
     ctx.ui.info(`${ctx.ui.c.bold('calmswap deploy')} ${release}: ${from ?? 'nothing'} → ${to}${ctx.exec.dryRun ? ' (dry run: nothing changes)' : ''}`)
@@ -197,7 +197,7 @@ export async function deploy(ctx0: Ctx, o: DeployOptions = {}): Promise<DeployRe
     let created: Promise<void> | undefined
     const oldWebRuns = async () => (from ? (await ctx.inventory()).runningServices(from, ctx.config.roles.web).length > 0 : false)
     const steps: Record<DeployStep, () => Promise<unknown>> = {
-      build: async () => (ctx = ctx.withConfig(await buildAndPin(ctx, to, model, Boolean(o.release)))),
+      build: async () => (ctx = ctx.withConfig(await buildAndPin(ctx, to, model, kept))),
       shared: () => ensureShared(ctx, to),
       jobs: () => runJobs(ctx, op, to),
       'pause-workers': () => freezeWorkers(ctx, from),
@@ -219,8 +219,9 @@ export async function deploy(ctx0: Ctx, o: DeployOptions = {}): Promise<DeployRe
       await created?.catch(() => {})
       await rollBackFailed(ctx, op, { from, to, release }, e as Error)
     }
-    op.images = ctx.exec.dryRun ? undefined : await imagesOf(ctx, to)
     ctx.state.deployed(from, to, release)
+    // A record for history only: a Ctrl-C or a daemon hiccup now must not undo a finished deploy.
+    op.images = ctx.exec.dryRun ? undefined : await imagesOf(ctx.withSignal(new AbortController().signal), to).catch(() => undefined)
     await pruneReleases(ctx).catch((e: Error) => ctx.ui.warn(`could not remove old releases' images: ${e.message}`))
     op.finish('ok')
     ctx.ui.ok(`${release} is live on ${to}`)

@@ -60,8 +60,10 @@ export async function doctor(ctx: Ctx): Promise<Check[]> {
   )
 
   if (docker && v2.code === 0) {
+    const model = await readComposeModel(ctx).catch((e: Error) => e)
     try {
-      const problems = checkContract(c, await readComposeModel(ctx))
+      if (model instanceof Error) throw model
+      const problems = checkContract(c, model)
       add(
         'compose contract',
         problems.length === 0,
@@ -76,10 +78,10 @@ export async function doctor(ctx: Ctx): Promise<Check[]> {
         `fix ${c.composeFile} until \`docker compose -f ${c.composeFile} config\` passes`,
       )
     }
-    try {
-      const problems = await plainProjectProblems(ctx, await readComposeModel(ctx))
+    if (!(model instanceof Error)) {
+      const problems = await plainProjectProblems(ctx, model).catch((e: Error) => [`could not look for one: ${e.message}`])
       add('plain projects', problems.length === 0, problems.length ? problems.join('\n') : 'no other project runs these services', 'see each line above')
-    } catch {}
+    }
     const inv = await ctx.inventory()
     const dup = COLORS.flatMap((col) => inv.containers(col, c.roles.shared).map((x) => x.name))
     add(
@@ -105,7 +107,10 @@ export async function doctor(ctx: Ctx): Promise<Check[]> {
 
   const inv = docker ? await ctx.inventory() : null
   const wanted: [string, number, boolean][] = COLORS.map((col) => [`${col} web`, c.ports[col], Boolean(inv?.runningServices(col, c.roles.web).length)])
-  if (c.proxy.url) wanted.push(['proxy', Number(new URL(c.proxy.url).port || 80), Boolean(inv?.runningServices('shared', [c.proxy.service]).length)])
+  if (c.proxy.url) {
+    const u = new URL(c.proxy.url)
+    wanted.push(['proxy', Number(u.port || (u.protocol === 'https:' ? 443 : 80)), Boolean(inv?.runningServices('shared', [c.proxy.service]).length)])
+  }
   for (const [what, port, ours] of wanted) {
     const free = await portFree(port)
     add(
@@ -133,7 +138,7 @@ export async function doctor(ctx: Ctx): Promise<Check[]> {
   )
   const p = readPressure()
   add('cpu pressure', true, p.source === 'psi' ? `PSI available, some avg10 ${p.value}%` : `no PSI in this kernel: calm-waits use the load average (${p.value}% of cores)`)
-  add('compose file', existsSync(c.composeFile), c.composeFile, 'set CALMSWAP_COMPOSE_FILE')
+
   return checks
 }
 

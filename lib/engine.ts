@@ -6,7 +6,7 @@ import { accessSync, constants, existsSync, readFileSync } from 'node:fs'
 import { Agent as HttpAgent, request as httpRequest } from 'node:http'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
-import type { ApiCall, Result } from './command.ts'
+import type { ApiCall, Result } from './cmd.ts'
 import { sleep } from './deadlines.ts'
 
 export interface EngineResponse {
@@ -111,7 +111,7 @@ export class SocketEngine implements Engine {
   }
 }
 
-export class EngineError extends Error {
+class EngineError extends Error {
   override name = 'EngineError'
   constructor(
     message: string,
@@ -122,7 +122,7 @@ export class EngineError extends Error {
 }
 
 /** Calls the API and returns the parsed JSON of a 2xx answer; throws the daemon's own message otherwise. */
-export async function engineJson<T>(e: Engine, method: 'GET' | 'POST', path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+async function engineJson<T>(e: Engine, method: 'GET' | 'POST', path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
   const r = await e.call(method, path, body, signal)
   const text = r.body.toString('utf8')
   if (r.status >= 300) {
@@ -181,7 +181,8 @@ export function cgroupCpuReader(pid: number, proc = '/proc', sys = '/sys/fs/cgro
     const v2 = lines.find((l) => l.startsWith('0::'))
     if (v2) {
       const f = `${sys}${v2.slice(3)}/cpu.stat`
-      if (existsSync(f)) return () => Number(/^usage_usec (\d+)/m.exec(readFileSync(f, 'utf8'))?.[1] ?? Number.NaN) * 1000
+      // A counter that cannot be read is no reading: the stats API answers instead.
+      if (existsSync(f) && /^usage_usec \d+/m.test(readFileSync(f, 'utf8'))) return () => Number(/^usage_usec (\d+)/m.exec(readFileSync(f, 'utf8'))?.[1]) * 1000
     }
   } catch {}
   return null

@@ -2,7 +2,8 @@
 // so --dry-run, --verbose and the plan tests' recording executor see every effect.
 // A command runs as an argv, never through a shell: no quoting, no ZX_*/BASH_ENV surprises.
 import { type ChildProcess, spawn } from 'node:child_process'
-import { type Cmd, type Effect, type Result, render } from './command.ts'
+import { rmSync } from 'node:fs'
+import { type Cmd, type Effect, type Result, render } from './cmd.ts'
 import { DEADLINE } from './deadlines.ts'
 import { callApi, connectionMessage, type Engine } from './engine.ts'
 import { CommandError } from './errors.ts'
@@ -20,6 +21,8 @@ export interface Executor {
   run(cmd: Cmd, signal?: AbortSignal): Promise<Result>
   /** Atomic: readers see the old file or the new one, never half of either. */
   writeFile(path: string, content: string, mode?: number): Promise<void>
+  /** Removes a file calmswap wrote; one that is not there is fine. */
+  removeFile(path: string): Promise<void>
   /** The changes a dry run has planned so far, for the projected inventory; empty otherwise. */
   readonly planned: readonly Effect[]
   /** Called for each command before it runs (verbose output, cache invalidation). */
@@ -77,7 +80,7 @@ const MAX_OUTPUT = 16 * 1024 * 1024
  * which decides how to land safely) and ends the whole group at the deadline or abort:
  * SIGTERM, then SIGKILL after DEADLINE.killGrace.
  */
-export function runProcess(
+function runProcess(
   argv: readonly string[],
   o: { env?: NodeJS.ProcessEnv; cwd?: string; signal: AbortSignal; timeoutMs: number; onLine?: (line: string) => void },
 ): Promise<Result> {
@@ -89,21 +92,18 @@ export function runProcess(
       return resolve({ code: 127, stdout: '', stderr: (e as Error).message })
     }
     live.add(child)
-    const out: Buffer[] = []
-    const err: Buffer[] = []
-    let size = 0
-    // Lines of both streams, as they complete, for output the operator follows live.
-    let partial = ''
-    const lines = (b: Buffer) => {
-      const text = partial + b.toString('utf8')
-      const parts = text.split('\n')
-      partial = parts.pop() ?? ''
-      for (const l of parts) o.onLine!(l)
-    }
-    const keep = (into: Buffer[]) => (b: Buffer) => {
-      if (size < MAX_OUTPUT) into.push(b)
-      size += b.length
-      if (o.onLine) lines(b)
+    // Each stream kept apart: its bytes (bounded), and its unfinished last line, so that lines
+    // the operator follows live are never two streams' halves joined.
+    const stream = () => ({ chunks: [] as Buffer[], size: 0, partial: '' })
+    const out = stream()
+    const err = stream()
+    const keep = (s: ReturnType<typeof stream>) => (b: Buffer) => {
+      if (s.size < MAX_OUTPUT) s.chunks.push(b)
+      s.size += b.length
+      if (!o.onLine) return
+      const parts = (s.partial + b.toString('utf8')).split('\n')
+      s.partial = parts.pop() ?? ''
+      for (const l of parts) o.onLine(l)
     }
     child.stdout!.on('data', keep(out))
     child.stderr!.on('data', keep(err))
@@ -142,14 +142,14 @@ export function runProcess(
       live.delete(child)
       clearTimeout(killer)
       clearTimeout(linger)
-      if (o.onLine && partial) o.onLine(partial)
+      for (const s of [out, err]) if (o.onLine && s.partial) o.onLine(s.partial)
       o.signal.removeEventListener('abort', end)
-      const stderr = Buffer.concat(err).toString('utf8')
+      const stderr = Buffer.concat(err.chunks).toString('utf8')
       if (spawnError) {
         const enoent = (spawnError as NodeJS.ErrnoException).code === 'ENOENT'
         return resolve({ code: 127, stdout: '', stderr: enoent ? `${argv[0]}: command not found` : spawnError.message })
       }
-      const stdout = Buffer.concat(out).toString('utf8')
+      const stdout = Buffer.concat(out.chunks).toString('utf8')
       if (ended) return resolve({ code: 124, stdout, stderr: `${stderr}${stderr && !stderr.endsWith('\n') ? '\n' : ''}${argv[0]}: ${ended}` })
       resolve({ code: code ?? (sig ? 128 : 1), stdout, stderr })
     })
@@ -209,6 +209,10 @@ export class ShellExecutor implements Executor {
   async writeFile(path: string, content: string, mode = SHARED): Promise<void> {
     writeFileAtomic(path, content, mode)
   }
+
+  async removeFile(path: string): Promise<void> {
+    rmSync(path, { force: true })
+  }
 }
 
 /** --dry-run: reads the host for real, prints every change instead of making it. */
@@ -233,5 +237,9 @@ export class DryRunExecutor implements Executor {
 
   async writeFile(path: string, content: string): Promise<void> {
     this.print(`write ${path} <<EOF\n${content.trimEnd()}\nEOF`)
+  }
+
+  async removeFile(path: string): Promise<void> {
+    this.print(`rm -f ${path}`)
   }
 }

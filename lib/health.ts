@@ -17,14 +17,14 @@ const undici = () => import('undici')
 export const LOOPBACK = '127.0.0.1'
 
 /** What a check reads of a body: enough for any health page, never a whole download. */
-export const BODY_LIMIT = 4096
+const BODY_LIMIT = 4096
 
 /**
  * Matches a regex in a worker thread, which is ended when a match takes longer than its
  * deadline: a pattern that backtracks without bound (`^(a+)+$`) cannot freeze calmswap.
  * One worker serves every match of a wait.
  */
-export class BoundedRegex {
+class BoundedRegex {
   private worker: Worker | null = null
   constructor(readonly pattern: string) {}
 
@@ -69,6 +69,8 @@ parentPort.on('message', ({ p, t }) => parentPort.postMessage(new RegExp(p).test
 }
 
 export interface ProbeOptions {
+  /** Ends a try in flight (Ctrl-C), besides its own timeout. */
+  readonly signal?: AbortSignal
   readonly host?: string
   readonly status: number
   readonly body?: string | BoundedRegex
@@ -111,14 +113,20 @@ export async function probe(url: string, o: ProbeOptions): Promise<ProbeResult> 
   const t0 = performance.now()
   const headers: Record<string, string> = { 'user-agent': 'calmswap-health', connection: 'close' }
   if (o.host) headers.host = o.host
+  // Loaded before the try's clock starts: the first load is not the web's time to answer.
+  const { request } = await undici()
+  // A plain timer, held until the try ends (AbortSignal.timeout can be collected before it fires).
+  const stop = new AbortController()
+  const timer = setTimeout(() => stop.abort(new DOMException('timeout', 'TimeoutError')), o.timeoutMs)
+  const onAbort = () => stop.abort(o.signal?.reason)
+  o.signal?.addEventListener('abort', onAbort, { once: true })
   try {
-    const { request } = await undici()
     const res = await request(url, {
       headers,
       dispatcher: o.dispatcher,
       headersTimeout: o.timeoutMs,
       bodyTimeout: o.timeoutMs,
-      signal: AbortSignal.timeout(o.timeoutMs),
+      signal: stop.signal,
     })
     const h = res.headers
     if (res.statusCode !== o.status) {
@@ -151,13 +159,12 @@ export async function probe(url: string, o: ProbeOptions): Promise<ProbeResult> 
   } catch (e) {
     const err = e as Error & { code?: string; cause?: { code?: string } }
     const code = err.cause?.code ?? err.code
-    const why =
-      err.name === 'TimeoutError' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT'
-        ? `no answer within ${o.timeoutMs}ms`
-        : code === 'ECONNREFUSED'
-          ? 'connection refused'
-          : (code ?? err.message)
+    const timedOut = (stop.signal.aborted && !o.signal?.aborted) || err.name === 'TimeoutError' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT'
+    const why = timedOut ? `no answer within ${o.timeoutMs}ms` : o.signal?.aborted ? 'interrupted' : code === 'ECONNREFUSED' ? 'connection refused' : (code ?? err.message)
     return { ok: false, error: why, ms: performance.now() - t0 }
+  } finally {
+    clearTimeout(timer)
+    o.signal?.removeEventListener('abort', onAbort)
   }
 }
 
@@ -167,7 +174,7 @@ export interface WaitOptions extends Omit<ProbeOptions, 'body'> {
   /** Longest pause between tries; backoff starts at firstDelayMs and doubles. */
   readonly intervalMs: number
   readonly firstDelayMs?: number
-  /** Pause between consecutive passes (50 ms): they confirm a web that answers, not a boot. */
+  /** Pause between consecutive passes: short, they confirm a web that answers, not a boot. */
   readonly passGapMs?: number
   readonly passes: number
   readonly signal?: AbortSignal
@@ -228,7 +235,7 @@ export async function waitHealthy(url: string, o: WaitOptions): Promise<WaitResu
   }
 }
 
-export const healthUrl = (ctx: Ctx, color: Color) => `http://${LOOPBACK}:${ctx.config.ports[color]}${ctx.config.health.path}`
+const healthUrl = (ctx: Ctx, color: Color) => `http://${LOOPBACK}:${ctx.config.ports[color]}${ctx.config.health.path}`
 
 /**
  * The health step: waits until a color's web passes its check, its Docker healthcheck too
@@ -246,11 +253,15 @@ export async function checkHealth(ctx: Ctx, color: Color): Promise<WaitResult | 
   // A container that exited, or that a restart policy keeps restarting, will not start
   // answering: stop waiting at once.
   const gone = new AbortController()
-  const watch = setInterval(async () => {
+  // One look at a time, the next 2 s after the last ended: a slow daemon gets no pile of listings.
+  let watch: NodeJS.Timeout | undefined
+  const look = async () => {
     const now = (await ctx.inventory(true).catch(() => null))?.containers(color, c.roles.web) ?? []
     const dead = now.find((x) => x.state === 'exited' || x.state === 'dead' || x.state === 'restarting')
     if (dead) gone.abort(`${dead.name} ${dead.state === 'restarting' ? 'is in a restart loop' : 'exited'}: ${dead.status}`)
-  }, 2000)
+    else if (!gone.signal.aborted) watch = setTimeout(look, 2000)
+  }
+  watch = setTimeout(look, 2000)
   try {
     const r = await ctx.ui.wait(`waiting for ${url}`, (update) =>
       waitHealthy(url, {
@@ -286,6 +297,7 @@ export async function checkHealth(ctx: Ctx, color: Color): Promise<WaitResult | 
     ctx.ui.detail(`  healthy after ${r.tries} tries, ${(r.elapsedMs / 1000).toFixed(1)}s`)
     return r
   } finally {
-    clearInterval(watch)
+    gone.abort('done')
+    clearTimeout(watch)
   }
 }

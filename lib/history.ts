@@ -7,13 +7,7 @@ import type { Ctx } from './context.ts'
 import { Interrupted } from './errors.ts'
 import { appendLine, readOwnFile } from './files.ts'
 import type { Op } from './state.ts'
-import { fmtMs } from './ui.ts'
-
-export interface StepTiming {
-  readonly step: string
-  readonly ms: number
-  readonly ok: boolean
-}
+import { fmtMs, type Timing } from './ui.ts'
 
 export interface HistoryEntry {
   readonly op: Op
@@ -24,7 +18,7 @@ export interface HistoryEntry {
   readonly to: Color | null
   readonly release: string | null
   readonly images?: Record<string, string>
-  readonly steps: readonly StepTiming[]
+  readonly steps: readonly Timing[]
   readonly result: 'ok' | 'failed' | 'rolled-back' | 'interrupted'
   readonly error?: string
   readonly ms: number
@@ -61,7 +55,7 @@ export function readHistory(stateDir: string): HistoryEntry[] {
  * their timings; `finish()` writes the history line.
  */
 export class OpRecord {
-  readonly timings: StepTiming[] = []
+  readonly timings: Timing[] = []
   private readonly t0 = performance.now()
   private readonly at = new Date().toISOString()
   release: string | null = null

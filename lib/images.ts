@@ -11,13 +11,13 @@ import { readComposeModel } from './contract.ts'
 import type { ReleaseRecord } from './state.ts'
 
 /** A release label as a Docker tag: tags allow [A-Za-z0-9_.-]. */
-export const tagOf = (release: string) => release.replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 128) || 'release'
+const tagOf = (release: string) => release.replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 128) || 'release'
 
 /** calmswap's own name for a service's image of a release. */
-export const releaseTag = (c: Pick<Config, 'prefix'>, service: string, release: string) => `calmswap/${c.prefix}/${service}:${tagOf(release)}`
+const releaseTag = (c: Pick<Config, 'prefix'>, service: string, release: string) => `calmswap/${c.prefix}/${service}:${tagOf(release)}`
 
 /** The compose override that names the pinned images; YAML simple enough to write by hand. */
-export function renderPins(release: string, images: Readonly<Record<string, string>>): string {
+function renderPins(release: string, images: Readonly<Record<string, string>>): string {
   return [
     `# Written by calmswap: the images of release ${release}. Every compose call for this color adds this file.`,
     'services:',
@@ -28,7 +28,7 @@ export function renderPins(release: string, images: Readonly<Record<string, stri
 
 /** A release kept from an earlier deploy, when all its images are still here: deploying it again needs no build. */
 export async function keptRelease(ctx: Ctx, release: string): Promise<ReleaseRecord | null> {
-  const r = ctx.state.load().releases?.find((x) => x.release === release)
+  const r = ctx.state.load().releases?.findLast((x) => x.release === release)
   if (!r) return null
   for (const i of Object.values(r.images)) if ((await ctx.run(imageId(ctx.config, i.tag))).stdout.trim() !== i.id) return null
   return r
@@ -72,13 +72,26 @@ async function tagRelease(ctx: Ctx, color: Color): Promise<ReleaseRecord> {
     // Not here: Compose would pull it at `up`; nothing local to pin. A dry run sees the host
     // before the build it plans: an image that build would make is pinned as the real run would.
     if (!id.startsWith('sha256:') && !(ctx.exec.dryRun && svc.build && c.build !== 'never')) continue
-    const tag = releaseTag(c, service, c.release)
+    const tag = await freeTag(ctx, releaseTag(c, service, c.release), id)
     // Tagged by the reference the build just moved, not by an id read before it: a dry run
     // prints the very command the real run makes.
     if ((await ctx.run(imageId(c, tag))).stdout.trim() !== id || !id) await ctx.must(tagImage(c, ref, tag))
     images[service] = { tag, ref, id }
   }
   return { release: c.release, at: new Date().toISOString(), images }
+}
+
+/**
+ * The tag for an image of this release: calmswap's own tag never moves to another image,
+ * because a color may be pinned to it. The same label built again (a rebuild of one git
+ * commit with local changes) gets the next free name: <release>-2, -3...
+ */
+async function freeTag(ctx: Ctx, base: string, id: string): Promise<string> {
+  for (let n = 1; ; n++) {
+    const tag = n === 1 ? base : `${base}-${n}`
+    const at = (await ctx.run(imageId(ctx.config, tag))).stdout.trim()
+    if (!at.startsWith('sha256:') || at === id) return tag
+  }
 }
 
 /**

@@ -1,6 +1,6 @@
 // What runs where, from one `docker ps` of all three projects. Method names say what they
 // return: services (names of compose services) or containers (objects with id and name).
-import type { ContainerState, Effect } from './command.ts'
+import type { ContainerState, Effect } from './cmd.ts'
 import { type Config, type Project, projectName } from './config.ts'
 
 export type { ContainerState }
@@ -35,7 +35,7 @@ export function parseContainers(stdout: string): Container[] {
  * The host as it will be once the planned changes are made: what a dry run plans the next
  * step on, so that it prints what the real run would do there.
  */
-export function project(containers: readonly Container[], effects: readonly Effect[]): Container[] {
+export function projectedContainers(containers: readonly Container[], effects: readonly Effect[]): Container[] {
   let out = [...containers]
   for (const e of effects) {
     if (e.on === 'project') out = out.filter((c) => c.project !== e.project)
@@ -56,10 +56,10 @@ export function project(containers: readonly Container[], effects: readonly Effe
   return out
 }
 
-/** States in which a container has processes: a signal reaches it. */
-const RUNNING: readonly ContainerState[] = ['running', 'restarting']
-/** States in which a container is still there, doing nothing: `start` brings it back. */
-const STOPPED: readonly ContainerState[] = ['exited', 'created', 'dead']
+/** Up: its processes run and a signal reaches them. */
+const RUNNING: readonly ContainerState[] = ['running']
+/** Up, or between two runs of a restart loop: what must be stopped to be sure it does not run. */
+const ALIVE: readonly ContainerState[] = ['running', 'restarting']
 
 export class Inventory {
   constructor(
@@ -82,12 +82,6 @@ export class Inventory {
   runningServices(p: Project, services: readonly string[]): string[] {
     return this.servicesIn(p, services, RUNNING)
   }
-  pausedServices(p: Project, services: readonly string[]): string[] {
-    return this.servicesIn(p, services, ['paused'])
-  }
-  stoppedServices(p: Project, services: readonly string[]): string[] {
-    return this.servicesIn(p, services, STOPPED)
-  }
 
   /** The containers (not services) of a project in one of the states. */
   containersIn(p: Project, services: readonly string[], states: readonly ContainerState[]): Container[] {
@@ -96,6 +90,14 @@ export class Inventory {
   /** Containers with processes: what a signal can reach. */
   runningContainers(p: Project, services: readonly string[]): Container[] {
     return this.containersIn(p, services, RUNNING)
+  }
+  /** Running or in a restart loop: what a stop must reach. */
+  aliveContainers(p: Project, services: readonly string[]): Container[] {
+    return this.containersIn(p, services, ALIVE)
+  }
+  /** Services with a container running or in a restart loop. */
+  aliveServices(p: Project, services: readonly string[]): string[] {
+    return this.servicesIn(p, services, ALIVE)
   }
   /** Frozen containers: what an unpause thaws. */
   pausedContainers(p: Project, services: readonly string[]): Container[] {
@@ -108,4 +110,3 @@ export class Inventory {
 }
 
 export const names = (cs: readonly Container[]) => cs.map((c) => c.name)
-export const ids = (cs: readonly Container[]) => cs.map((c) => c.id)

@@ -10,7 +10,7 @@ import type { Journal } from './state.ts'
 import { fmtMs } from './ui.ts'
 
 /** The jobs an interrupted run started and did not see end: they may have half-run. */
-export const unfinishedJobs = (j: Journal | null | undefined) => Object.entries(j?.jobs ?? {}).flatMap(([name, st]) => (st === 'running' ? [name] : []))
+const unfinishedJobs = (j: Journal | null | undefined) => Object.entries(j?.jobs ?? {}).flatMap(([name, st]) => (st === 'running' ? [name] : []))
 
 /** Refuses to continue a deploy whose job was cut short, unless the operator said to run it again. */
 export function checkUnfinishedJobs(j: Journal | null, rerun: boolean): void {

@@ -12,6 +12,16 @@ export class JournalWriter {
     return this.store.load().journal
   }
 
+  /**
+   * Replaces whatever journal there is with a new one, in one write: a crash between an
+   * end and a begin must not leave the host with neither.
+   */
+  replace(j: Omit<Journal, 'startedAt' | 'pid' | 'done'>): Journal {
+    const next: Journal = { ...j, startedAt: new Date().toISOString(), pid: process.pid, done: [] }
+    this.store.writeJournal(() => next)
+    return next
+  }
+
   /** Starts the journal of an operation; an existing one (the run being continued) is kept. */
   begin(op: Op, from: Color | null, to: Color, release: string): Journal {
     const now = this.current
@@ -32,11 +42,6 @@ export class JournalWriter {
   /** These containers were sent SIGTERM (now, or at `signalledAt`): their grace starts. */
   signalled(names: readonly string[], signalledAt = new Date().toISOString()): void {
     this.store.writeJournal((j) => (j ? { ...j, signalledAt, signalled: [...new Set([...(j.signalled ?? []), ...names])] } : j))
-  }
-
-  /** These containers were frozen: whatever happens next must thaw or stop them. */
-  froze(names: readonly string[]): void {
-    this.store.writeJournal((j) => (j ? { ...j, frozen: [...new Set([...(j.frozen ?? []), ...names])] } : j))
   }
 
   /** A release job started, or ended one way or the other. */

@@ -23,7 +23,7 @@ export interface LockInfo {
 export const lockPath = (stateDir: string) => join(stateDir, 'lock')
 
 /** The abstract socket that is the lock of this state folder (the leading NUL keeps it off the filesystem). */
-export const lockAddress = (stateDir: string) => `\0calmswap-lock-${createHash('sha256').update(resolve(stateDir)).digest('hex').slice(0, 32)}`
+const lockAddress = (stateDir: string) => `\0calmswap-lock-${createHash('sha256').update(resolve(stateDir)).digest('hex').slice(0, 32)}`
 
 /** The holder's note, as written; null when there is none or it is torn. */
 export function readLock(stateDir: string): LockInfo | null {
@@ -83,10 +83,11 @@ function bind(address: string): Promise<Server | null> {
   })
 }
 
-export function lockedMessage(holder: LockInfo | null): string {
-  if (!holder) return 'another calmswap operation holds the lock of this state folder. Wait for it to finish; nothing was changed.'
+/** Who holds the lock, in words; `advice` says what to do about it. */
+export function lockedMessage(holder: LockInfo | null, advice = 'Wait for it to finish; nothing was changed.'): string {
+  if (!holder) return `another calmswap operation holds the lock of this state folder. ${advice}`
   const age = Math.round((Date.now() - Date.parse(holder.since)) / 1000)
-  return `another ${holder.op} is running: pid ${holder.pid} (${holder.who}), started ${holder.since} (${age}s ago). Wait for it to finish; nothing was changed.`
+  return `another ${holder.op} is running: pid ${holder.pid} (${holder.who}), started ${holder.since} (${age}s ago). ${advice}`
 }
 
 /**
@@ -98,7 +99,8 @@ export async function acquireLock(stateDir: string, op: string): Promise<Lock> {
   const mine = held.get(key)
   if (mine) {
     mine.depth++
-    return { ...mine.lock, release: () => void (--mine.depth === 0 && mine.lock.release()) }
+    // The outermost holder has said whom it took over from.
+    return { ...mine.lock, tookOver: null, release: () => void (--mine.depth === 0 && mine.lock.release()) }
   }
   // The lock is the first write of every operation: a full disk or read-only folder shows up here.
   try {

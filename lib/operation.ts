@@ -12,7 +12,7 @@ import type { Journal } from './state.ts'
  */
 export async function runOp<T>(ctx: Ctx, op: string, fn: () => Promise<T>): Promise<T> {
   if (ctx.exec.dryRun) {
-    if (lockHeld(ctx.config.stateDir)) ctx.ui.warn(`${lockedMessage(readLock(ctx.config.stateDir)).replace(/ Wait for it.*$/, '')} (a dry run goes on: it changes nothing)`)
+    if (lockHeld(ctx.config.stateDir)) ctx.ui.warn(lockedMessage(readLock(ctx.config.stateDir), 'A dry run goes on: it changes nothing.'))
     return fn()
   }
   return withLock(ctx.config.stateDir, op, (m) => ctx.ui.warn(m), fn)

@@ -32,7 +32,7 @@ export interface VolumeProblem {
  * with services calmswap has a role for, other than calmswap's own three projects and other
  * calmswap stacks' (<prefix>-blue|green|shared: another prefix on the same box).
  */
-export async function findPlainProjects(ctx: Ctx): Promise<PlainProject[]> {
+async function findPlainProjects(ctx: Ctx): Promise<PlainProject[]> {
   const c = ctx.config
   const ours = new Set([...COLORS, 'shared' as const].map((p) => projectName(c, p)))
   const roles = new Set([...coloredServices(c), ...c.roles.shared])
@@ -49,7 +49,7 @@ export async function findPlainProjects(ctx: Ctx): Promise<PlainProject[]> {
  * The volumes a plain project's shared services keep data in that the shared project would
  * not mount: same service, same destination, another volume.
  */
-export async function volumeProblems(ctx: Ctx, model: ComposeModel, plain: PlainProject): Promise<VolumeProblem[]> {
+async function volumeProblems(ctx: Ctx, model: ComposeModel, plain: PlainProject): Promise<VolumeProblem[]> {
   const c = ctx.config
   const mine = plain.containers.filter((x) => c.roles.shared.includes(x.service))
   if (!mine.length) return []
@@ -104,7 +104,7 @@ function sharedVolumeName(c: Config, model: ComposeModel, key: string): string {
 }
 
 /** What to tell the operator: each volume, the lines that keep it, and the in-place alternative. */
-export function explainVolumes(plain: PlainProject, problems: readonly VolumeProblem[]): string[] {
+function explainVolumes(plain: PlainProject, problems: readonly VolumeProblem[]): string[] {
   return problems.map(
     (p) =>
       `${p.service}: project ${plain.project} keeps its data in volume ${p.plainVolume} (${p.destination}); calmswap's shared project would mount ${p.sharedVolume}${p.sharedExists ? '' : ', a new, empty volume'}. ` +

@@ -94,7 +94,9 @@ export async function calmBefore(ctx: Ctx, stage: string, read?: () => Promise<P
 }
 
 /** A container using less than this share of one CPU has finished booting. */
-export const BOOTED_CPU_PCT = 20
+const BOOTED_CPU_PCT = 20
+/** How long one reading of a container's CPU spans. */
+const BOOT_WINDOW_MS = 250
 
 export interface Booted {
   readonly booted: boolean
@@ -103,7 +105,7 @@ export interface Booted {
 }
 
 /**
- * Waits until the containers use less than BOOTED_CPU_PCT of one CPU over 250 ms, i.e. have
+ * Waits until the containers use less than BOOTED_CPU_PCT of one CPU over one reading, i.e. have
  * finished booting, or the calm deadline passes, or `stop` aborts. PSI cannot see this: a
  * process booting alone on a CPU stalls nobody. Null when there is nothing to wait for (calm
  * waits off, a dry run, no containers). Quiet: see bootedAfter for the one that reports.
@@ -111,11 +113,12 @@ export interface Booted {
 export async function whenBooted(ctx: Ctx, ids: readonly string[], stop?: AbortSignal, onBusy?: (cpu: number) => void): Promise<Booted | null> {
   if (ctx.config.calm.threshold <= 0 || ctx.exec.dryRun || ids.length === 0) return null
   const t0 = performance.now()
+  const end = stop ? AbortSignal.any([ctx.signal, stop]) : ctx.signal
   for (;;) {
     const t = performance.now()
-    const res = await ctx.run(containerCpu(ctx.config, ids))
-    // A reading spans 250 ms through the API (~2 s through the CLI); never poll faster.
-    await sleep(250 - (performance.now() - t), ctx.signal)
+    const res = await ctx.exec.run(containerCpu(ctx.config, ids), end)
+    // A reading spans a window; never poll faster than one.
+    await sleep(BOOT_WINDOW_MS - (performance.now() - t), end)
     // Stats unreadable (the containers exited meanwhile): nothing left to wait for.
     const cpu = res.code === 0 ? maxCpu(res.stdout) : 0
     const waitedMs = performance.now() - t0

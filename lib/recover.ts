@@ -42,7 +42,7 @@ export async function recover(ctx: Ctx): Promise<RecoverResult> {
         return { action: 'finished the adoption', changes: [] }
       }
       ctx.ui.info('an adoption was cut short before the proxy handed over: undoing it')
-      await undoAdopt(ctx, ctx.config.proxy.service)
+      await undoAdopt(ctx)
       return { action: 'undid the adoption', changes: [] }
     }
     if (j?.op === 'cleanup') {
@@ -62,7 +62,7 @@ export async function recover(ctx: Ctx): Promise<RecoverResult> {
  * and nothing of the other color's workers and singletons runs (in pause mode its workers
  * are frozen again, as they were). The other color's web may run: it is the proxy's backup.
  */
-export async function reconcile(ctx: Ctx, live: Color): Promise<string[]> {
+async function reconcile(ctx: Ctx, live: Color): Promise<string[]> {
   const c = ctx.config
   const done: string[] = []
   let inv = await ctx.inventory(true)

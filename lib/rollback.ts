@@ -4,7 +4,7 @@
 import { logs, stop } from './commands.ts'
 import { type Color, coloredServices } from './config.ts'
 import type { Ctx } from './context.ts'
-import { StepError } from './errors.ts'
+import { StepError, UsageError } from './errors.ts'
 import { checkHealth } from './health.ts'
 import { recorded } from './history.ts'
 import { names } from './inventory.ts'
@@ -22,18 +22,19 @@ export interface RollbackPlan {
 }
 
 /** What a rollback started now would do, from the journal or the live/previous colors. */
-export function rollbackPlan(s: State): RollbackPlan {
+function rollbackPlan(s: State): RollbackPlan {
   const j = s.journal
   if (j?.op === 'deploy') return { good: j.from, bad: j.to }
   if (j?.op === 'rollback') return { good: j.to === j.from ? null : j.to, bad: j.from! }
-  if (j?.op === 'cleanup') throw new StepError(`a cleanup of ${j.from} was interrupted; run cleanup to finish it first`)
-  if (j?.op === 'adopt') throw new StepError('an adoption was interrupted; run adopt to finish it, or recover to undo it')
-  if (!s.live) throw new StepError('nothing is deployed yet: there is nothing to roll back')
-  if (!s.previous) throw new StepError(`nothing to roll back to: ${s.live} is live and no previous color is kept (cleanup removed it)`)
+  if (j?.op === 'cleanup') throw new UsageError(`a cleanup of ${j.from} was interrupted; run cleanup to finish it first`)
+  if (j?.op === 'adopt') throw new UsageError('an adoption was interrupted; run adopt to finish it, or recover to undo it')
+  if (!s.live) throw new UsageError('nothing is deployed yet: there is nothing to roll back')
+  if (!s.previous) throw new UsageError(`nothing to roll back to: ${s.live} is live and no previous color is kept (cleanup removed it)`)
   return { good: s.previous, bad: s.live }
 }
 
-const ROLE_REST = (ctx: Ctx) => [...ctx.config.roles.workers, ...ctx.config.roles.singletons]
+/** The services that take tasks or ticks: what never runs in two colors at once. */
+const restServices = (ctx: Ctx) => [...ctx.config.roles.workers, ...ctx.config.roles.singletons]
 
 /** The good color's web (and core) runs and answers; thawed or started when it does not. */
 async function bringBackWeb(ctx: Ctx, good: Color): Promise<void> {
@@ -59,7 +60,8 @@ async function stopServices(ctx: Ctx, color: Color, services: readonly string[])
       ['running'],
     ),
   )
-  await quiesce(ctx, consuming)
+  // Their grace starts with this stop, whatever the journal says of the other color's.
+  await quiesce(ctx, consuming, ctx.config.stopGraceS * 1000)
   if (live.length) await ctx.must(stop(ctx.config, color, live))
 }
 
@@ -68,8 +70,8 @@ async function resumeRest(ctx: Ctx, good: Color, signalled: boolean): Promise<vo
   // Workers told to stop may still be finishing their last task: a `start` now would find
   // them running, do nothing, and then see them exit.
   if (signalled) await awaitStopped(ctx, good)
-  const frozen = await thaw(ctx, good, ROLE_REST(ctx))
-  const started = await startStopped(ctx, good, ROLE_REST(ctx))
+  const frozen = await thaw(ctx, good, restServices(ctx))
+  const started = await startStopped(ctx, good, restServices(ctx))
   ctx.ui.detail(`  ${good} workers resumed: ${[...frozen, ...started].join(', ') || 'none needed'}`)
 }
 
@@ -104,10 +106,14 @@ export async function rollbackTo(ctx0: Ctx, plan: RollbackPlan, reason?: Error):
   }
   record('the rollback', () => {
     if (before?.op !== 'rollback') {
-      ctx.journal.finish()
-      ctx.journal.begin('rollback', bad, good ?? bad, before?.release ?? ctx.state.load().release ?? '')
       // The grace of workers signalled by the deploy keeps counting from their SIGTERM.
-      if (before?.signalledAt) ctx.journal.signalled(before.signalled ?? [], before.signalledAt)
+      ctx.journal.replace({
+        op: 'rollback',
+        from: bad,
+        to: good ?? bad,
+        release: before?.release ?? ctx.state.load().release ?? '',
+        ...(before?.signalledAt ? { signalledAt: before.signalledAt, signalled: before.signalled ?? [] } : {}),
+      })
     }
   })
 
@@ -120,7 +126,7 @@ export async function rollbackTo(ctx0: Ctx, plan: RollbackPlan, reason?: Error):
         await verifyThroughProxy(ctx, good)
       })
     }
-    await stopServices(ctx, bad, ROLE_REST(ctx))
+    await stopServices(ctx, bad, restServices(ctx))
     await resumeRest(ctx, good, signalled || before?.op === 'rollback')
   }
   await stopServices(ctx, bad, coloredServices(ctx.config))

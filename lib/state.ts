@@ -7,7 +7,7 @@ import { StateError, unwritable } from './errors.ts'
 import { PRIVATE, readOwnFile, writeFileAtomic } from './files.ts'
 
 export type Op = 'deploy' | 'rollback' | 'cleanup' | 'adopt'
-export const OPS: readonly Op[] = ['deploy', 'rollback', 'cleanup', 'adopt']
+const OPS: readonly Op[] = ['deploy', 'rollback', 'cleanup', 'adopt']
 
 export interface Journal {
   readonly op: Op
@@ -25,8 +25,8 @@ export interface Journal {
   readonly signalledAt?: string
   /** The containers this operation sent SIGTERM, to tell them from ones a daemon restart brought back. */
   readonly signalled?: readonly string[]
-  /** Containers of the old color frozen by this operation, which it must thaw or stop. */
-  readonly frozen?: readonly string[]
+  /** adopt: the plain project's proxy service, which an undo must start again. */
+  readonly proxyFrom?: string
   /** Release jobs of this deploy: started and not seen to end ("running"), "done" or "failed". */
   readonly jobs?: Readonly<Record<string, JobState>>
 }
@@ -104,7 +104,7 @@ export function journalProblems(j: unknown): string[] {
   if (x.current !== undefined && typeof x.current !== 'string') p.push('"journal.current" must be a step name')
   if (x.signalledAt !== undefined && typeof x.signalledAt !== 'string') p.push('"journal.signalledAt" must be a time')
   if (x.signalled !== undefined && !strings(x.signalled)) p.push('"journal.signalled" must be a list of container names')
-  if (x.frozen !== undefined && !strings(x.frozen)) p.push('"journal.frozen" must be a list of container names')
+  if (x.proxyFrom !== undefined && typeof x.proxyFrom !== 'string') p.push('"journal.proxyFrom" must be a service name')
   const jobs = x.jobs as Record<string, unknown> | undefined
   if (jobs !== undefined && (typeof jobs !== 'object' || jobs === null || Object.values(jobs).some((v) => !['running', 'done', 'failed'].includes(v as string)))) {
     p.push('"journal.jobs" must map job names to running, done or failed')
@@ -143,6 +143,8 @@ export function stateProblems(s: unknown): string[] {
   }
   return p
 }
+
+const sameTags = (a: ReleaseRecord, b: ReleaseRecord) => JSON.stringify(Object.values(a.images).map((i) => i.tag)) === JSON.stringify(Object.values(b.images).map((i) => i.tag))
 
 // ---------------------------------------------------------------- the store
 
@@ -208,7 +210,7 @@ export class StateStore {
   }
 
   /** No state, but a color serves: it becomes the live one, as it is. */
-  adopt(live: Color, port: number): State {
+  adoptLive(live: Color, port: number): State {
     return this.update((s) => ({ ...s, live, upstream: s.upstream ?? { color: live, port, backup: null } }))
   }
 
@@ -239,7 +241,8 @@ export class StateStore {
     return this.update((s) => ({
       ...s,
       colors: { ...s.colors, [color]: pin },
-      releases: [...(s.releases ?? []).filter((r) => r.release !== record.release), record],
+      // The same label built again keeps its earlier images as a release of their own.
+      releases: [...(s.releases ?? []).filter((r) => !(r.release === record.release && sameTags(r, record))), record],
     }))
   }
 

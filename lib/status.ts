@@ -22,7 +22,7 @@ export interface StatusReport {
 }
 
 /** Every way the host disagrees with the state. */
-export function problemsOf(c: Config, s: State, inv: Inventory, held: boolean): string[] {
+function problemsOf(c: Config, s: State, inv: Inventory, held: boolean): string[] {
   const p: string[] = []
   if (s.journal && !held) p.push(`a ${s.journal.op} ${s.journal.from ?? 'nothing'} → ${s.journal.to} was cut short`)
   for (const svc of c.roles.shared) if (!inv.runningServices('shared', [svc]).length) p.push(`${svc} of ${projectName(c, 'shared')} is not running`)

@@ -1,9 +1,9 @@
 // The traffic switch: an nginx upstream that names the live color's port. Written
 // atomically, checked with `nginx -t`, then reloaded gracefully; a failed check restores
 // the old file, so there is no reload and no switch. Then the proxy itself is asked who answers.
-import { readFileSync, rmSync } from 'node:fs'
-import type { Result } from './command.ts'
-import { render } from './command.ts'
+import { readFileSync } from 'node:fs'
+import type { Result } from './cmd.ts'
+import { render } from './cmd.ts'
 import { proxyCommands } from './commands.ts'
 import { type Color, type Config, projectName } from './config.ts'
 import type { Ctx } from './context.ts'
@@ -65,7 +65,7 @@ export async function switchTraffic(ctx: Ctx, color: Color, backup: Color | null
   const before = readOwnFile(file)
   await writeUpstream(ctx, color, backup)
   const restore = async () => {
-    if (before === null) rmSync(file, { force: true })
+    if (before === null) await ctx.exec.removeFile(file)
     else await ctx.exec.writeFile(file, before)
   }
   const rejected = async (r: Result) => {

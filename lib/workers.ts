@@ -3,12 +3,12 @@
 // get their SIGTERM (stop mode) and the new color's singletons, then workers, start, each
 // once the CPU is calm. Never two sets of workers running, never two singletons.
 
-import { NOTHING_TO_QUIESCE, QUIESCED, quiesceWorker, STILL_BUSY } from './celery.ts'
-import { render } from './command.ts'
-import { create, kill, pauseContainers, runState, startContainers, stopContainers, unpauseContainers, up, waitExit } from './commands.ts'
+import { NOTHING_TO_QUIESCE, QUIESCED, STILL_BUSY } from './celery.ts'
+import { render } from './cmd.ts'
+import { create, kill, pauseContainers, quiesceWorker, runState, startContainers, stopContainers, unpauseContainers, up, waitExit } from './commands.ts'
 import { type Color, otherColor, type Project } from './config.ts'
 import type { Ctx } from './context.ts'
-import { sleep } from './deadlines.ts'
+import { DEADLINE, sleep } from './deadlines.ts'
 import { CommandError, StepError } from './errors.ts'
 import { type Container, names } from './inventory.ts'
 import { signalledAtMs } from './journal.ts'
@@ -45,11 +45,9 @@ export async function freezeWorkers(ctx: Ctx, color: Project | null, retried = f
     if (r.code !== 0) throw new CommandError(render(cmd), r.code, r.stderr, r.stdout)
     said.push(`froze ${names(running).join(', ')} ${c.pauseMode === 'stop' ? 'until the switch' : 'until cleanup'}`)
   }
-  const frozen = workers.filter((x) => x.state === 'paused' || running.includes(x))
-  if (frozen.length) ctx.journal.froze(names(frozen))
   const beats = singletons.filter((x) => x.state === 'running')
   if (beats.length) {
-    await signal(ctx, names(beats))
+    await sendSignal(ctx, names(beats))
     ctx.journal.signalled(names(beats))
     said.push(`sent SIGTERM to ${names(beats).join(', ')}`)
   }
@@ -75,8 +73,14 @@ export async function startStopped(ctx: Ctx, color: Project, services: readonly 
   return stopped
 }
 
+/** What is left of CALMSWAP_STOP_GRACE since this operation's last SIGTERM (all of it when there was none). */
+function graceLeft(ctx: Ctx): number {
+  const since = signalledAtMs(ctx.journal.current)
+  return ctx.config.stopGraceS * 1000 - (Number.isNaN(since) ? 0 : Date.now() - since)
+}
+
 /** A signal to containers; one that exited since the inventory was read is where it was headed. */
-export async function signal(ctx: Ctx, to: readonly string[], sig = 'SIGTERM'): Promise<void> {
+async function sendSignal(ctx: Ctx, to: readonly string[], sig = 'SIGTERM'): Promise<void> {
   const cmd = kill(ctx.config, to, sig)
   const r = await ctx.run(cmd)
   const errors = r.stderr.split('\n').filter((l) => l.trim())
@@ -88,13 +92,13 @@ export async function signal(ctx: Ctx, to: readonly string[], sig = 'SIGTERM'): 
  * SIGTERM; awaitStopped() waits for their warm shutdown. Thawed first, not signalled frozen:
  * a worker thawed by the signal itself gets it in the same instant as its backlog.
  */
-export async function stopFrozen(ctx: Ctx, color: Project): Promise<void> {
+async function stopFrozen(ctx: Ctx, color: Project): Promise<void> {
   const thawed = await thaw(ctx, color, ctx.config.roles.workers)
   if (!thawed.length) return
   // The grace counts from the thaw: the quiesce is part of the stop.
   ctx.journal.signalled(thawed)
   await quiesce(ctx, thawed)
-  await signal(ctx, thawed)
+  await sendSignal(ctx, thawed)
   ctx.ui.detail(`  thawed ${thawed.join(', ')} and sent SIGTERM: warm shutdown`)
 }
 
@@ -103,12 +107,10 @@ export async function stopFrozen(ctx: Ctx, color: Project): Promise<void> {
  * consuming and finish what it holds (lib/celery.ts), all at once, within what is left of
  * the grace. Whatever it answers, the SIGTERM follows: a quiesce only makes the stop clean.
  */
-export async function quiesce(ctx: Ctx, workers: readonly string[]): Promise<void> {
+export async function quiesce(ctx: Ctx, workers: readonly string[], graceLeftMs = graceLeft(ctx)): Promise<void> {
   const c = ctx.config
   if (c.quiesce === 'off' || !workers.length) return
-  const since = signalledAtMs(ctx.journal.current)
-  const leftS = Math.floor((c.stopGraceS * 1000 - (Number.isNaN(since) ? 0 : Date.now() - since)) / 1000)
-  const maxS = Math.min(15, leftS - 5)
+  const maxS = Math.min(DEADLINE.quiesce / 1000, Math.floor((graceLeftMs - DEADLINE.quiesceMargin) / 1000))
   if (maxS < 1) return
   const results = await Promise.all(workers.map((w) => ctx.run(quiesceWorker(c, w, maxS))))
   for (const [i, r] of results.entries()) {
@@ -127,8 +129,9 @@ async function stillStopping(ctx: Ctx, color: Project): Promise<Container[]> {
   const c = ctx.config
   const j = ctx.journal.current
   const running = (await ctx.inventory(true)).runningContainers(color, [...c.roles.workers, ...c.roles.singletons])
-  // A journal from before names were recorded: every running one may be stopping.
-  const told = j?.signalled ? running.filter((x) => j.signalled!.includes(x.name)) : running
+  // A journal that names no container but has a time (written before names were kept): every
+  // running one may be stopping. No journal, or no SIGTERM in it: none is.
+  const told = j?.signalled ? running.filter((x) => j.signalled!.includes(x.name)) : j?.signalledAt ? running : []
   const since = signalledAtMs(j)
   if (!told.length || Number.isNaN(since) || ctx.exec.dryRun) return told
   const started = new Map(parseRunState((await ctx.run(runState(c, names(told)))).stdout).map((x) => [x.name, Date.parse(x.startedAt)]))
@@ -142,10 +145,13 @@ async function stillStopping(ctx: Ctx, color: Project): Promise<Container[]> {
  * workers are left frozen: they were not told to stop.
  */
 export async function awaitStopped(ctx: Ctx, color: Project): Promise<void> {
+  await waitForExit(ctx, color, await stillStopping(ctx, color), signalledAtMs(ctx.journal.current))
+}
+
+/** Waits for these containers, sent SIGTERM at `since`, for what is left of the grace; then SIGKILL. */
+async function waitForExit(ctx: Ctx, color: Project, stopping: readonly Container[], since: number): Promise<void> {
   const c = ctx.config
-  const stopping = await stillStopping(ctx, color)
   if (!stopping.length) return
-  const since = signalledAtMs(ctx.journal.current)
   const graceMs = c.stopGraceS * 1000
   const left = graceMs - (Number.isNaN(since) ? 0 : Date.now() - since)
   const t0 = Date.now()
@@ -157,9 +163,12 @@ export async function awaitStopped(ctx: Ctx, color: Project): Promise<void> {
         left,
       ),
     )
-  const still = (await ctx.inventory(true)).runningContainers(color, [...c.roles.workers, ...c.roles.singletons]).filter((x) => stopping.some((s) => s.id === x.id))
+  const still = (await ctx.inventory(true)).aliveContainers(color, [...c.roles.workers, ...c.roles.singletons]).filter((x) => stopping.some((s) => s.id === x.id))
   if (!still.length) return
-  await signal(ctx, names(still), 'SIGKILL')
+  // One that fell into a restart loop meanwhile cannot be signalled; a stop ends the loop.
+  const looping = still.filter((x) => x.state === 'restarting')
+  if (looping.length) await ctx.must(stopContainers(c, names(looping), 0))
+  if (still.length > looping.length) await sendSignal(ctx, names(still.filter((x) => !looping.includes(x))), 'SIGKILL')
   const after = Math.round((Number.isNaN(since) ? Date.now() - t0 : Date.now() - since) / 1000)
   for (const k of still) {
     ctx.ui.warn(
@@ -173,16 +182,21 @@ export async function awaitStopped(ctx: Ctx, color: Project): Promise<void> {
  * runs. Those told to stop are waited for; any other that runs (brought back by a daemon
  * restart, or started by hand) is told now, and waited for too.
  */
-export async function ensureStopped(ctx: Ctx, color: Project): Promise<void> {
+async function ensureStopped(ctx: Ctx, color: Project): Promise<void> {
   await awaitStopped(ctx, color)
   const c = ctx.config
-  const left = (await ctx.inventory(true)).runningContainers(color, [...c.roles.workers, ...c.roles.singletons])
+  const alive = (await ctx.inventory(true)).aliveContainers(color, [...c.roles.workers, ...c.roles.singletons])
+  const looping = alive.filter((x) => x.state === 'restarting')
+  if (looping.length) await ctx.must(stopContainers(c, names(looping), 0))
+  const left = alive.filter((x) => x.state === 'running')
   if (!left.length) return
   ctx.journal.signalled(names(left))
-  await quiesce(ctx, names(left.filter((x) => c.roles.workers.includes(x.service))))
-  await signal(ctx, names(left))
+  const since = Date.now()
+  await quiesce(ctx, names(left.filter((x) => c.roles.workers.includes(x.service))), c.stopGraceS * 1000)
+  await sendSignal(ctx, names(left))
   ctx.ui.detail(`  sent SIGTERM to ${names(left).join(', ')}: running though not told to stop before (a daemon restart brings them back)`)
-  await awaitStopped(ctx, color)
+  // Waited for whether or not a journal records them (a step script run on its own has none).
+  await waitForExit(ctx, color, left, since)
 }
 
 /**
@@ -202,7 +216,8 @@ export async function createRest(ctx: Ctx, color: Color, webReady?: Promise<bool
     const booting = (await ctx.inventory()).runningContainers(color, web).map((x) => x.id)
     const booted = whenBooted(ctx, booting, answered.signal)
     const first = await Promise.race([booted.then(() => null), outcome])
-    if (first === false) return
+    // The check has answered (it also ended the boot wait): its answer decides.
+    if (first === false || (answered.signal.aborted && !(await outcome))) return
     const s = await Promise.race([booted, null])
     if (s)
       ctx.ui.detail(
@@ -250,7 +265,7 @@ interface RunState {
   readonly exitCode: number
 }
 
-export function parseRunState(stdout: string): RunState[] {
+function parseRunState(stdout: string): RunState[] {
   return stdout
     .split('\n')
     .filter(Boolean)
@@ -261,7 +276,7 @@ export function parseRunState(stdout: string): RunState[] {
 }
 
 /** What is wrong with a container that should have stayed up since `before`; null when nothing is. */
-export function notStayingUp(before: RunState, now: RunState | undefined): string | null {
+function notStayingUp(before: RunState, now: RunState | undefined): string | null {
   if (!now) return `${before.name} is gone`
   if (now.status !== 'running') return `${now.name} is ${now.status}${now.status === 'restarting' || now.status === 'exited' ? ` (exit code ${now.exitCode})` : ''}`
   if (now.restarts > before.restarts || now.startedAt !== before.startedAt) return `${now.name} restarted ${Math.max(1, now.restarts - before.restarts)} time(s)`
@@ -272,7 +287,7 @@ export function notStayingUp(before: RunState, now: RunState | undefined): strin
  * A deploy is not done while the new workers crash-loop: each container must still run,
  * not restarted, CALMSWAP_STAY_UP after its start. One inspect before, one after.
  */
-export async function confirmStayUp(ctx: Ctx, color: Color, services: readonly string[]): Promise<void> {
+async function confirmStayUp(ctx: Ctx, color: Color, services: readonly string[]): Promise<void> {
   const ms = ctx.config.stayUpMs
   const ids = names((await ctx.inventory(true)).containers(color, services))
   if (ms <= 0 || ctx.exec.dryRun || !ids.length) return

@@ -1,6 +1,7 @@
 #!/usr/bin/env -S npx tsx
-import { adopt } from '../lib/adopt.ts'
 // adopt: move a running plain Compose project onto calmswap in place, its data never stopped.
+
+import { adopt } from '../lib/adopt.ts'
 import { isMain, run } from '../lib/cli.ts'
 
 if (isMain(import.meta.url, 'adopt')) {

@@ -1,6 +1,7 @@
 #!/usr/bin/env -S npx tsx
-import { cleanup } from '../lib/cleanup.ts'
 // cleanup: the operator's last word, removing the old color once the new release looks right.
+
+import { cleanup } from '../lib/cleanup.ts'
 import { isMain, run } from '../lib/cli.ts'
 
 if (isMain(import.meta.url, 'cleanup')) {

@@ -1,5 +1,6 @@
 #!/usr/bin/env -S npx tsx
 // deploy: the whole staged deploy (lib/deploy.ts). A failure, or Ctrl-C, rolls back.
+
 import { isMain, run } from '../lib/cli.ts'
 import { DEPLOY_STEPS, deploy } from '../lib/deploy.ts'
 

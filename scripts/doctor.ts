@@ -1,5 +1,6 @@
 #!/usr/bin/env -S npx tsx
 // doctor: checks everything a deploy depends on, and prints the exact fix for each problem.
+
 import { isMain, run } from '../lib/cli.ts'
 import { doctor, formatChecks } from '../lib/doctor.ts'
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env -S npx tsx
 // health: wait until a color's web passes its check (read-only: takes no lock).
-import { colorArg, isMain, run } from '../lib/cli.ts'
-import { otherColor } from '../lib/config.ts'
+
+import { colorArg, idleColor, isMain, run } from '../lib/cli.ts'
 import { checkHealth } from '../lib/health.ts'
 
 if (isMain(import.meta.url, 'health')) {
@@ -13,9 +13,6 @@ if (isMain(import.meta.url, 'health')) {
       options: { color: { type: 'string' } },
       dryRun: true,
     },
-    async (ctx, { flags }) => {
-      const live = ctx.state.load().live
-      await checkHealth(ctx, colorArg(flags.color, live ? otherColor(live) : 'blue'))
-    },
+    async (ctx, { flags }) => checkHealth(ctx, colorArg(flags.color, idleColor(ctx))),
   )
 }

@@ -1,5 +1,6 @@
 #!/usr/bin/env -S npx tsx
 // history: every deploy, rollback and cleanup: when, who, which colors, release, images, step times, result.
+
 import { isMain, run } from '../lib/cli.ts'
 import { UsageError } from '../lib/errors.ts'
 import { formatHistory, readHistory } from '../lib/history.ts'

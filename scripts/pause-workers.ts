@@ -1,5 +1,6 @@
 #!/usr/bin/env -S npx tsx
 // pause-workers: freeze one color's workers and stop its singletons, to free the CPU.
+
 import { colorArg, isMain, run } from '../lib/cli.ts'
 import { freezeWorkers } from '../lib/workers.ts'
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env -S npx tsx
 // recover: after a power cut or a daemon restart, finish or undo what was cut short and put
 // every container where the live color wants it. Safe to run at every boot.
+
 import { isMain, run } from '../lib/cli.ts'
 import { recover } from '../lib/recover.ts'
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env -S npx tsx
 // rollback: traffic back to the previous color, its workers resumed, the new color stopped.
+
 import { isMain, run } from '../lib/cli.ts'
 import { rollback } from '../lib/rollback.ts'
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env -S npx tsx
 // status: live color, containers, CPU pressure and the lock (read-only).
+
 import { isMain, run } from '../lib/cli.ts'
 import { formatStatus, status } from '../lib/status.ts'
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env -S npx tsx
 // switch: point the proxy at a color, then ask the proxy itself whether that color answers.
+
 import { colorArg, isMain, run } from '../lib/cli.ts'
 import { otherColor } from '../lib/config.ts'
 import { switchTo } from '../lib/traffic.ts'

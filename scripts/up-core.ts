@@ -1,7 +1,7 @@
 #!/usr/bin/env -S npx tsx
 // up-core: start only a color's web and core services; its workers wait for the switch.
-import { colorArg, isMain, run } from '../lib/cli.ts'
-import { otherColor } from '../lib/config.ts'
+
+import { colorArg, idleColor, isMain, run } from '../lib/cli.ts'
 import { startCore } from '../lib/deploy.ts'
 
 if (isMain(import.meta.url, 'up-core')) {
@@ -14,9 +14,6 @@ if (isMain(import.meta.url, 'up-core')) {
       dryRun: true,
       lock: 'up-core',
     },
-    async (ctx, { flags }) => {
-      const live = ctx.state.load().live
-      await startCore(ctx, colorArg(flags.color, live ? otherColor(live) : 'blue'))
-    },
+    async (ctx, { flags }) => startCore(ctx, colorArg(flags.color, idleColor(ctx))),
   )
 }

@@ -1,5 +1,6 @@
 #!/usr/bin/env -S npx tsx
 // up-rest: once the other color's workers have stopped, start this color's singletons, then workers.
+
 import { colorArg, isMain, run } from '../lib/cli.ts'
 import { startRest } from '../lib/workers.ts'
 

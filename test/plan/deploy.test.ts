@@ -311,7 +311,7 @@ describe('cleanup plan', () => {
       },
     })
     expect(await cleanup(h.ctx, { yes: true })).toBe(true)
-    expect(h.plan()).toEqual(['write', 'reload', 'quiesce app-blue-worker-1', 'blue down'])
+    expect(h.plan()).toEqual(['write', 'reload', 'quiesce app-blue-worker-1', 'blue down', 'rm pins/blue.yml'])
     expect([...h.exec.files.values()].at(-1)).not.toContain('backup')
     expect(h.ctx.state.load().previous).toBeNull()
   })
@@ -319,7 +319,7 @@ describe('cleanup plan', () => {
   it('thaws frozen workers first so their warm shutdown can run', async () => {
     h = await harness({ state: { live: 'green', previous: 'blue' }, setup: (w) => (blueLive(w), w.set('app-blue', 'worker', 'paused')) })
     await cleanup(h.ctx, { yes: true })
-    expect(h.plan()).toEqual(['unpause app-blue-worker-1', 'quiesce app-blue-worker-1', 'blue down'])
+    expect(h.plan()).toEqual(['unpause app-blue-worker-1', 'quiesce app-blue-worker-1', 'blue down', 'rm pins/blue.yml'])
   })
 
   it('a failing down is recorded in the history as failed, with its error', async () => {

@@ -1,6 +1,6 @@
 // A dry run over the same pretend host: what it prints, and the same list in the words of a
 // real run's recording, to compare the two.
-import { render } from '../../lib/command.ts'
+import { render } from '../../lib/cmd.ts'
 import { makeContext } from '../../lib/context.ts'
 import { DryRunExecutor } from '../../lib/executor.ts'
 import { RecordingExecutor } from './recording.ts'
@@ -15,4 +15,5 @@ export function dryRun(h: Harness) {
 }
 
 /** Every change a real run made, as a dry run would print it. */
-export const recordedChanges = (h: Harness) => h.exec.events.flatMap((e) => ('write' in e ? [`write ${e.write}`] : e.cmd.mutates ? [render(e.cmd)] : []))
+export const recordedChanges = (h: Harness) =>
+  h.exec.events.flatMap((e) => ('write' in e ? [`write ${e.write}`] : 'remove' in e ? [`rm -f ${e.remove}`] : e.cmd.mutates ? [render(e.cmd)] : []))

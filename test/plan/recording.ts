@@ -1,6 +1,6 @@
 // The plan tests' executor: records what a step would run, in order, and answers from a
 // responder (the pretend Docker host of world.ts). No process, no daemon.
-import type { Cmd, Result } from '../../lib/command.ts'
+import type { Cmd, Result } from '../../lib/cmd.ts'
 import type { Executor, Via } from '../../lib/executor.ts'
 
 export type Responder = (cmd: Cmd) => Partial<Result> | undefined
@@ -9,7 +9,7 @@ export class RecordingExecutor implements Executor {
   readonly dryRun = false
   readonly planned = []
   /** Commands and file writes, in the order they happened. */
-  readonly events: ({ cmd: Cmd } | { write: string; content: string })[] = []
+  readonly events: ({ cmd: Cmd } | { write: string; content: string } | { remove: string })[] = []
   onRun?: (cmd: Cmd, planned: boolean, via: Via) => void
   constructor(private readonly respond: Responder = () => undefined) {}
 
@@ -32,5 +32,9 @@ export class RecordingExecutor implements Executor {
 
   async writeFile(path: string, content: string): Promise<void> {
     this.events.push({ write: path, content })
+  }
+
+  async removeFile(path: string): Promise<void> {
+    this.events.push({ remove: path })
   }
 }

@@ -6,7 +6,7 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { Cmd, Result } from '../../lib/command.ts'
+import type { Cmd, Result } from '../../lib/cmd.ts'
 import { type Color, type Config, loadConfig } from '../../lib/config.ts'
 import { type Ctx, makeContext } from '../../lib/context.ts'
 import { writeFileAtomic } from '../../lib/files.ts'
@@ -113,7 +113,7 @@ export class World {
     }
     if (a[1] === 'wait') {
       // Workers finish within the grace unless a test says they hang.
-      if (!this.hang) for (const [name, c] of this.containers) if (a.includes(`id-${name}`)) c.state = 'exited'
+      if (!this.hang) for (const [name, c] of this.containers) if (a.includes(`id-${name}`) || a.slice(2).includes(name)) c.state = 'exited'
       return this.hang ? { code: 124, stderr: 'timed out' } : {}
     }
     if (a[1] === 'stats') {
@@ -256,6 +256,7 @@ export async function harness(
     plan: () =>
       exec.events.flatMap((e) => {
         if ('write' in e) return [/\/pins\/(\w+)\.yml$/.test(e.write) ? `pin ${/\/pins\/(\w+)\.yml$/.exec(e.write)![1]}` : 'write']
+        if ('remove' in e) return [`rm ${e.remove.split('/').slice(-2).join('/')}`]
         const a = e.cmd.argv
         if (!e.cmd.mutates) return []
         if (a[1] === 'exec') return [/nginx -s reload/.test(a.at(-1)!) ? 'reload' : a[3] === 'python3' ? `quiesce ${a[2]}` : a.slice(3).join(' ')]

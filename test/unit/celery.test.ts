@@ -3,7 +3,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { NOTHING_TO_QUIESCE, QUIESCE_PY, quiesceWorker } from '../../lib/celery.ts'
+import { NOTHING_TO_QUIESCE, QUIESCE_PY } from '../../lib/celery.ts'
+import { quiesceWorker } from '../../lib/commands.ts'
 import { loadConfig } from '../../lib/config.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'calmswap-celery-'))

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { render } from '../../lib/command.ts'
+import { render } from '../../lib/cmd.ts'
 import * as dc from '../../lib/commands.ts'
 import { loadConfig } from '../../lib/config.ts'
 
