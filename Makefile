@@ -65,8 +65,9 @@ install-recover: build ## run `recover` at every boot, after Docker (systemd uni
 	sed 's#__CALMSWAP_DIR__#$(CURDIR)#g' provision/calmswap-recover.service > /etc/systemd/system/calmswap-recover.service
 	systemctl daemon-reload && systemctl enable calmswap-recover.service
 
-down: ## remove the whole example stack (all three projects) and its state
+down: ## remove the whole example stack (all three projects), calmswap's image tags of it, and its state
 	-for p in blue green shared; do docker compose -p $${CALMSWAP_PREFIX:-calmswap}-$$p down -t 5 --remove-orphans; done
+	-docker images --format '{{.Repository}}:{{.Tag}}' "calmswap/$${CALMSWAP_PREFIX:-calmswap}/*" | xargs -r docker rmi
 	rm -rf .calmswap
 
 test: deps build ## unit + plan tests, then end-to-end tests on real Docker when it is here
