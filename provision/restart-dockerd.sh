@@ -9,7 +9,9 @@ log() { printf '\033[2m[restart-dockerd]\033[0m %s\n' "$*" >&2; }
 if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet docker 2>/dev/null; then
   systemctl restart docker
 else
-  pid=$(pidof dockerd || true)
+  # The daemon of the default socket only (its default pidfile): other dockerds on the box
+  # (a test lab's, each with its own pidfile) are left alone.
+  pid=$(cat /var/run/docker.pid 2>/dev/null || true)
   if [ -n "$pid" ]; then
     log "stopping dockerd ($pid)"
     kill -TERM $pid
