@@ -24,6 +24,8 @@ export interface ScriptSpec {
   readonly jsonIsData?: boolean
   /** Scripts that change the host run under the state folder's lock, named for them. */
   readonly lock?: string
+  /** Scripts that also work with CALMSWAP_ENGINE=swarm; the others are steps of compose mode. */
+  readonly swarm?: boolean
 }
 
 export type Flags = Record<string, string | boolean | undefined>
@@ -142,6 +144,12 @@ async function runInner(spec: ScriptSpec, main: Main, deps: RunDeps): Promise<nu
     config = loadConfig({ env, file: flags.config as string | undefined })
   } catch (e) {
     return report(ui, e)
+  }
+  if (config.engine === 'swarm' && !spec.swarm) {
+    return report(
+      ui,
+      new UsageError(`${spec.name} is a step of compose mode; with CALMSWAP_ENGINE=swarm, deploy runs every stage itself and rollback takes every service back (README: Swarm)`),
+    )
   }
 
   const socket = deps.executor ? null : engineSocket(env, config.docker, config.dockerApi)

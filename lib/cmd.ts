@@ -26,6 +26,12 @@ export type ApiCall =
   | { readonly op: 'image'; readonly ref: string }
   | { readonly op: 'tag'; readonly id: string; readonly ref: string }
   | { readonly op: 'rmi'; readonly ref: string }
+  | { readonly op: 'swarm' }
+  | { readonly op: 'nodes' }
+  | { readonly op: 'services'; readonly names: readonly string[] }
+  | { readonly op: 'tasks'; readonly services: readonly string[] }
+  | { readonly op: 'scale'; readonly replicas: Readonly<Record<string, number>> }
+  | { readonly op: 'rollback'; readonly service: string }
 
 /**
  * What a mutating command does to the containers, as far as a dry run needs to know to plan
@@ -50,11 +56,14 @@ export interface Cmd {
   readonly cwd?: string
   /** Its output is for the operator as it comes (a release job's log), not only for calmswap. */
   readonly stream?: boolean
+  /** Its standard input (`docker stack deploy -c -`); none when absent. */
+  readonly input?: string
 }
 
 /** How a person would type the same call, for --dry-run and --verbose. */
-export function render(cmd: Pick<Cmd, 'argv' | 'env'>): string {
+export function render(cmd: Pick<Cmd, 'argv' | 'env' | 'input'>): string {
   const q = (s: string) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`)
   const env = Object.entries(cmd.env ?? {}).map(([k, v]) => `${k}=${q(v)}`)
-  return [...env, ...cmd.argv.map(q)].join(' ')
+  const line = [...env, ...cmd.argv.map(q)].join(' ')
+  return cmd.input === undefined ? line : `${line} <<'EOF'\n${cmd.input.trimEnd()}\nEOF`
 }

@@ -13,6 +13,7 @@ export const otherColor = (c: Color): Color => (c === 'blue' ? 'green' : 'blue')
 export type Project = Color | 'shared'
 
 export type PauseMode = 'stop' | 'pause'
+export type EngineKind = 'compose' | 'swarm'
 export type ProxyMode = 'container' | 'host' | 'command' | 'none'
 
 export interface Config {
@@ -71,6 +72,20 @@ export interface Config {
    * with, and that release's label (lib/images.ts). Set from the state, not from settings.
    */
   readonly pins: Readonly<Partial<Record<Color, Pin>>>
+  readonly engine: EngineKind
+  /** Swarm mode (lib/swarm.ts): the update knobs where the stack file sets none, and how far to wait. */
+  readonly swarm: Readonly<{
+    monitorMs: number
+    parallelism: number
+    delayMs: number
+    /** 0..1, as update_config.max_failure_ratio. */
+    failureRatio: number
+    deadlineMs: number
+    pollMs: number
+    resolveImage: 'always' | 'changed' | 'never'
+    /** A node's PSI file as seen from here, with {node} for its hostname; empty: none. */
+    nodePsi: string
+  }>
 }
 
 export interface Pin {
@@ -218,6 +233,79 @@ export const SETTINGS: readonly Setting[] = [
     max: 100,
   },
   { key: 'logTail', env: 'CALMSWAP_LOG_TAIL', def: '40', kind: 'int', doc: 'Log lines of the failed color printed on rollback', min: 0, max: 10_000 },
+  {
+    key: 'engine',
+    env: 'CALMSWAP_ENGINE',
+    def: 'compose',
+    kind: 'enum:compose|swarm',
+    doc: 'compose: blue and green Compose projects on one box; swarm: one Docker Swarm stack named <prefix>, updated service by service',
+  },
+  {
+    key: 'swarmMonitor',
+    env: 'CALMSWAP_SWARM_MONITOR',
+    def: '5s',
+    kind: 'duration',
+    doc: 'Swarm: how long a new task is watched after it starts before its update counts (update_config.monitor, where the stack file sets none)',
+    min: 0,
+    max: 600 * S,
+  },
+  {
+    key: 'swarmParallelism',
+    env: 'CALMSWAP_SWARM_PARALLELISM',
+    def: '1',
+    kind: 'int',
+    doc: 'Swarm: tasks of a service updated at once (update_config.parallelism, where the stack file sets none); global services always go one node at a time',
+    min: 1,
+    max: 100,
+  },
+  {
+    key: 'swarmDelay',
+    env: 'CALMSWAP_SWARM_DELAY',
+    def: '0s',
+    kind: 'duration',
+    doc: 'Swarm: pause between two batches of an update (update_config.delay, where the stack file sets none)',
+    min: 0,
+    max: 600 * S,
+  },
+  {
+    key: 'swarmFailureRatio',
+    env: 'CALMSWAP_SWARM_FAILURE_RATIO',
+    def: '0',
+    kind: 'percent',
+    doc: 'Swarm: % of tasks that may fail during an update before Swarm rolls it back (update_config.max_failure_ratio, where the stack file sets none)',
+  },
+  {
+    key: 'swarmDeadline',
+    env: 'CALMSWAP_SWARM_DEADLINE',
+    def: '3m',
+    kind: 'duration',
+    doc: 'Swarm: longest wait for one stage (an update, tasks stopping or starting); an update that never ends fails the deploy after this',
+    min: 1 * S,
+    max: 3600 * S,
+  },
+  {
+    key: 'swarmPoll',
+    env: 'CALMSWAP_SWARM_POLL',
+    def: '500ms',
+    kind: 'duration',
+    doc: 'Swarm: how often the manager is asked about tasks and updates while calmswap waits on them',
+    min: 20,
+    max: 10 * S,
+  },
+  {
+    key: 'swarmResolveImage',
+    env: 'CALMSWAP_SWARM_RESOLVE_IMAGE',
+    def: 'always',
+    kind: 'enum:always|changed|never',
+    doc: 'Swarm: docker stack deploy --resolve-image; always pins each image to its registry digest, never is for images that exist only on the nodes',
+  },
+  {
+    key: 'nodePsi',
+    env: 'CALMSWAP_NODE_PSI',
+    def: '',
+    kind: 'path',
+    doc: "Swarm: a node's CPU PSI file as seen from here, {node} standing for its hostname (e.g. /sys/fs/cgroup/unified/{node}/cpu.pressure); without it only the node calmswap runs on is read",
+  },
 ]
 
 /** CALMSWAP_ variables that are not settings, so that they are not reported as typos. */
@@ -462,6 +550,7 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     problems.push(`CALMSWAP_PROXY=container needs the proxy service "${v.proxyService}" among CALMSWAP_SHARED (${v.shared.join(',') || 'empty'})`)
   }
   if (v.proxy === 'command' && v.switchCommand?.length === 0) problems.push('CALMSWAP_PROXY=command needs CALMSWAP_SWITCH_COMMAND')
+  if (v.nodePsi && !v.nodePsi.includes('{node}')) problems.push(`CALMSWAP_NODE_PSI=${JSON.stringify(v.nodePsi)}: must contain {node}, which stands for each node's hostname`)
   if (v.healthTimeout !== undefined && v.healthDeadline !== undefined && v.healthTimeout > v.healthDeadline) {
     problems.push(`CALMSWAP_HEALTH_TIMEOUT (${v.healthTimeout}ms) is longer than CALMSWAP_HEALTH_DEADLINE (${v.healthDeadline}ms)`)
   }
@@ -517,6 +606,17 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     logTail: v.logTail,
     keepReleases: v.keepReleases,
     pins: {},
+    engine: v.engine,
+    swarm: {
+      monitorMs: v.swarmMonitor,
+      parallelism: v.swarmParallelism,
+      delayMs: v.swarmDelay,
+      failureRatio: v.swarmFailureRatio / 100,
+      deadlineMs: v.swarmDeadline,
+      pollMs: v.swarmPoll,
+      resolveImage: v.swarmResolveImage,
+      nodePsi: v.nodePsi,
+    },
   }
   return deepFreeze(config)
 }

@@ -21,6 +21,10 @@ export const DEADLINE = {
   proxy: 60 * S,
   /** Logs of the failed color, printed on rollback. */
   logs: 30 * S,
+  /** `docker stack deploy`: with --resolve-image it asks the registry for every image's digest. */
+  stackDeploy: 3 * MIN,
+  /** One service update call (scale, rollback): the manager answers once the spec is stored. */
+  serviceUpdate: 60 * S,
   /** git rev-parse for the release label. */
   git: 10 * S,
   /** After Ctrl-C, a command that changes the host gets this long to finish before it is ended. */

@@ -229,6 +229,110 @@ export function psLine(x: ApiContainer): string {
   ].join('\t')
 }
 
+/** The parts of a swarm service, node and task the answers below need. */
+interface ApiService {
+  readonly ID: string
+  readonly Version: { readonly Index: number }
+  readonly Spec: { readonly Name: string; readonly Mode: { Replicated?: { Replicas?: number }; Global?: object } }
+}
+interface ApiNode {
+  readonly ID: string
+  readonly Description?: { readonly Hostname?: string; readonly Engine?: { readonly EngineVersion?: string } }
+  readonly Spec?: { readonly Availability?: string }
+  readonly Status?: { readonly State?: string }
+  readonly ManagerStatus?: { readonly Leader?: boolean; readonly Reachability?: string }
+}
+interface ApiTask {
+  readonly ID: string
+  readonly ServiceID: string
+  readonly Slot?: number
+  readonly NodeID?: string
+  readonly DesiredState: string
+  readonly Spec?: { readonly ContainerSpec?: { readonly Image?: string } }
+  readonly Status?: { readonly State?: string; readonly Timestamp?: string; readonly Err?: string }
+}
+
+const cap = (s: string) => s.charAt(0).toUpperCase() + s.slice(1)
+
+/** "3 seconds ago", as the CLI words a task's state time; callers read only the state before it. */
+function ago(iso: string | undefined): string {
+  const s = Math.max(0, Math.round((Date.now() - Date.parse(iso ?? '')) / 1000))
+  if (!Number.isFinite(s)) return ''
+  return s < 1 ? 'less than a second ago' : s < 60 ? `${s} seconds ago` : `${Math.round(s / 60)} minutes ago`
+}
+
+/** One node as `docker node ls --format '{{json .}}'` prints it. */
+export function nodeLine(n: ApiNode, self: string): string {
+  const m = n.ManagerStatus
+  return JSON.stringify({
+    Availability: cap(n.Spec?.Availability ?? ''),
+    EngineVersion: n.Description?.Engine?.EngineVersion ?? '',
+    Hostname: n.Description?.Hostname ?? '',
+    ID: n.ID,
+    ManagerStatus: m ? (m.Leader ? 'Leader' : cap(m.Reachability ?? '')) : '',
+    Self: n.ID === self,
+    Status: cap(n.Status?.State ?? ''),
+  })
+}
+
+/** One task as `docker service ps --no-trunc --format '{{json .}}'` prints it. */
+export function taskLine(t: ApiTask, service: string, hostOf: ReadonlyMap<string, string>): string {
+  return JSON.stringify({
+    CurrentState: `${cap(t.Status?.State ?? '')} ${ago(t.Status?.Timestamp)}`.trim(),
+    DesiredState: cap(t.DesiredState),
+    Error: t.Status?.Err ?? '',
+    ID: t.ID,
+    Image: t.Spec?.ContainerSpec?.Image ?? '',
+    Name: `${service}.${t.Slot ? t.Slot : (t.NodeID ?? '')}`,
+    Node: hostOf.get(t.NodeID ?? '') ?? t.NodeID ?? '',
+    Ports: '',
+  })
+}
+
+/** The services that exist, by name, and the CLI's error for each one that does not. */
+async function servicesByName(e: Engine, names: readonly string[], signal?: AbortSignal): Promise<{ found: ApiService[]; missing: string[] }> {
+  const found: ApiService[] = []
+  const missing: string[] = []
+  for (const name of names) {
+    try {
+      found.push(await engineJson<ApiService>(e, 'GET', `/services/${q(name)}`, undefined, signal))
+    } catch (err) {
+      if (err instanceof EngineError && err.status === 404) missing.push(name)
+      else throw err
+    }
+  }
+  return { found, missing }
+}
+
+const noSuchService = (missing: readonly string[]) => missing.map((m) => `Error: no such service: ${m}`).join('\n')
+
+/** One update of each service through its stored spec, as `service scale` and `service rollback` do. */
+async function updateEach(
+  e: Engine,
+  names: readonly string[],
+  signal: AbortSignal | undefined,
+  change: (s: ApiService) => { spec: unknown; query: string; out: string } | string,
+): Promise<Result> {
+  const { found, missing } = await servicesByName(e, names, signal)
+  const out: string[] = []
+  const err = missing.length ? [noSuchService(missing)] : []
+  for (const svc of found) {
+    const c = change(svc)
+    if (typeof c === 'string') {
+      err.push(c)
+      continue
+    }
+    try {
+      await engineJson(e, 'POST', `/services/${svc.ID}/update?version=${svc.Version.Index}${c.query}`, c.spec, signal)
+      out.push(c.out)
+    } catch (x) {
+      if (!(x instanceof EngineError)) throw x
+      err.push(x.message)
+    }
+  }
+  return { code: err.length ? 1 : 0, stdout: out.map((l) => `${l}\n`).join(''), stderr: err.join('\n') }
+}
+
 const ok = (stdout: string): Result => ({ code: 0, stdout, stderr: '' })
 const q = encodeURIComponent
 
@@ -320,5 +424,38 @@ export async function callApi(e: Engine, call: ApiCall, signal?: AbortSignal): P
       const ns = (performance.now() - t0) * 1e6
       return ok(call.ids.map((id, i) => `${id.slice(0, 12)}\t${((100 * (b[i]! - a[i]!)) / ns).toFixed(2)}%\n`).join(''))
     }
+    case 'swarm':
+      return ok(`${JSON.stringify((await engineJson<{ Swarm: unknown }>(e, 'GET', '/info', undefined, signal)).Swarm)}\n`)
+    case 'nodes': {
+      const [nodes, info] = await Promise.all([
+        engineJson<ApiNode[]>(e, 'GET', '/nodes', undefined, signal),
+        engineJson<{ Swarm: { NodeID: string } }>(e, 'GET', '/info', undefined, signal),
+      ])
+      return ok(nodes.map((n) => `${nodeLine(n, info.Swarm.NodeID)}\n`).join(''))
+    }
+    case 'services': {
+      const { found, missing } = await servicesByName(e, call.names, signal)
+      return { code: missing.length ? 1 : 0, stdout: `${JSON.stringify(found, null, 4)}\n`, stderr: noSuchService(missing) }
+    }
+    case 'tasks': {
+      const { found, missing } = await servicesByName(e, call.services, signal)
+      if (missing.length) return { code: 1, stdout: '', stderr: noSuchService(missing) }
+      const filters = q(JSON.stringify({ service: found.map((x) => x.ID) }))
+      const [tasks, nodes] = await Promise.all([
+        found.length ? engineJson<ApiTask[]>(e, 'GET', `/tasks?filters=${filters}`, undefined, signal) : Promise.resolve([]),
+        engineJson<ApiNode[]>(e, 'GET', '/nodes', undefined, signal),
+      ])
+      const hostOf = new Map(nodes.map((n) => [n.ID, n.Description?.Hostname ?? n.ID]))
+      const nameOf = new Map(found.map((x) => [x.ID, x.Spec.Name]))
+      return ok(tasks.map((t) => `${taskLine(t, nameOf.get(t.ServiceID) ?? t.ServiceID, hostOf)}\n`).join(''))
+    }
+    case 'scale':
+      return updateEach(e, Object.keys(call.replicas), signal, (svc) => {
+        if (!svc.Spec.Mode.Replicated) return `${svc.Spec.Name}: scale can only be used with replicated mode`
+        const n = call.replicas[svc.Spec.Name] ?? 0
+        return { spec: { ...svc.Spec, Mode: { Replicated: { Replicas: n } } }, query: '', out: `${svc.Spec.Name} scaled to ${n}` }
+      })
+    case 'rollback':
+      return updateEach(e, [call.service], signal, (svc) => ({ spec: svc.Spec, query: '&rollback=previous', out: svc.Spec.Name }))
   }
 }

@@ -82,16 +82,21 @@ const MAX_OUTPUT = 16 * 1024 * 1024
  */
 function runProcess(
   argv: readonly string[],
-  o: { env?: NodeJS.ProcessEnv; cwd?: string; signal: AbortSignal; timeoutMs: number; onLine?: (line: string) => void },
+  o: { env?: NodeJS.ProcessEnv; cwd?: string; signal: AbortSignal; timeoutMs: number; onLine?: (line: string) => void; input?: string },
 ): Promise<Result> {
   return new Promise((resolve) => {
     let child: ChildProcess
     try {
-      child = spawn(argv[0]!, argv.slice(1), { env: o.env, cwd: o.cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'], shell: false })
+      child = spawn(argv[0]!, argv.slice(1), { env: o.env, cwd: o.cwd, detached: true, stdio: [o.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], shell: false })
     } catch (e) {
       return resolve({ code: 127, stdout: '', stderr: (e as Error).message })
     }
     live.add(child)
+    if (o.input !== undefined) {
+      // A child that exits without reading all of it must not turn into an EPIPE here.
+      child.stdin!.on('error', () => {})
+      child.stdin!.end(o.input)
+    }
     // Each stream kept apart: its bytes (bounded), and its unfinished last line, so that lines
     // the operator follows live are never two streams' halves joined.
     const stream = () => ({ chunks: [] as Buffer[], size: 0, partial: '' })
@@ -203,7 +208,7 @@ export class ShellExecutor implements Executor {
     // cost the same CPU and stall less. The user's own setting wins.
     const env = { GOMAXPROCS: '1', ...this.baseEnv, ...cmd.env }
     const onLine = cmd.stream && this.onLine ? (l: string) => this.onLine!(cmd, l) : undefined
-    return runProcess(argv, { env, cwd: cmd.cwd, signal: stop, timeoutMs: cmd.timeoutMs, onLine })
+    return runProcess(argv, { env, cwd: cmd.cwd, signal: stop, timeoutMs: cmd.timeoutMs, onLine, input: cmd.input })
   }
 
   async writeFile(path: string, content: string, mode = SHARED): Promise<void> {

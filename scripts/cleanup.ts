@@ -3,6 +3,7 @@
 
 import { cleanup } from '../lib/cleanup.ts'
 import { isMain, run } from '../lib/cli.ts'
+import { swarmCleanup } from '../lib/swarm.ts'
 
 if (isMain(import.meta.url, 'cleanup')) {
   void run(
@@ -12,8 +13,9 @@ if (isMain(import.meta.url, 'cleanup')) {
       usage: 'cleanup [--yes] [--dry-run]',
       options: { yes: { type: 'boolean', short: 'y' } },
       dryRun: true,
-      notes: 'Asks before removing when on a terminal; elsewhere --yes is required.',
+      notes: 'Asks before removing when on a terminal; elsewhere --yes is required. In swarm mode there is no old color: nothing to do.',
+      swarm: true,
     },
-    async (ctx, { flags }) => void (await cleanup(ctx, { yes: Boolean(flags.yes) })),
+    async (ctx, { flags }) => void (await (ctx.config.engine === 'swarm' ? swarmCleanup(ctx) : cleanup(ctx, { yes: Boolean(flags.yes) }))),
   )
 }

@@ -7,7 +7,14 @@ import { formatHistory, readHistory } from '../lib/history.ts'
 
 if (isMain(import.meta.url, 'history')) {
   void run(
-    { name: 'history', jsonIsData: true, summary: 'what deploys, rollbacks and cleanups did', usage: 'history [--last N] [--json]', options: { last: { type: 'string' } } },
+    {
+      name: 'history',
+      jsonIsData: true,
+      summary: 'what deploys, rollbacks and cleanups did',
+      usage: 'history [--last N] [--json]',
+      options: { last: { type: 'string' } },
+      swarm: true,
+    },
     async (ctx, { flags }) => {
       const last = flags.last === undefined ? 20 : Number(flags.last)
       if (!Number.isInteger(last) || last < 1) throw new UsageError(`--last must be a whole number above 0, not ${JSON.stringify(flags.last)}`)

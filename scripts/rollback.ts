@@ -3,6 +3,7 @@
 
 import { isMain, run } from '../lib/cli.ts'
 import { rollback } from '../lib/rollback.ts'
+import { swarmRollback } from '../lib/swarm.ts'
 
 if (isMain(import.meta.url, 'rollback')) {
   void run(
@@ -11,7 +12,8 @@ if (isMain(import.meta.url, 'rollback')) {
       summary: 'send traffic back to the previous color and resume its workers',
       usage: 'rollback [--dry-run]',
       dryRun: true,
+      swarm: true,
     },
-    async (ctx) => rollback(ctx),
+    async (ctx) => (ctx.config.engine === 'swarm' ? swarmRollback(ctx) : rollback(ctx)),
   )
 }

@@ -1,0 +1,204 @@
+// The stack file in swarm mode: the file `docker stack deploy` takes, unchanged. calmswap
+// reads it for each service's role, mode and update knobs, and hands `docker stack deploy`
+// one stage at a time: a copy of the file holding only that stage's services, with the
+// update order each role needs. Interpolation, relative paths and the conversion to service
+// specs stay the docker CLI's own, so a stage deploys exactly what the whole file would.
+import { readFileSync } from 'node:fs'
+import { parse } from 'yaml'
+import type { Config } from './config.ts'
+import { ConfigError } from './errors.ts'
+
+export type Role = 'web' | 'core' | 'singleton' | 'worker' | 'shared'
+
+/** A service as the stack file declares it, the parts calmswap acts on. */
+export interface StackService {
+  readonly name: string
+  readonly role: Role | null
+  readonly global: boolean
+  /** deploy.replicas; null when unset (Swarm runs one) and for global services. */
+  readonly replicas: number | null
+  readonly healthcheck: boolean
+  /** Publishes a port in `mode: host`: two tasks of it cannot share a node. */
+  readonly hostPort: boolean
+  readonly raw: Record<string, unknown>
+}
+
+export interface StackFile {
+  readonly path: string
+  /** The file as data: anchors and merge keys resolved, `${VAR}`s left for the CLI. */
+  readonly data: Record<string, unknown>
+  readonly services: ReadonlyMap<string, StackService>
+}
+
+const obj = (v: unknown): Record<string, unknown> => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {})
+
+export function roleOf(c: Config, service: string): Role | null {
+  const r = c.roles
+  if (r.web.includes(service)) return 'web'
+  if (r.core.includes(service)) return 'core'
+  if (r.singletons.includes(service)) return 'singleton'
+  if (r.workers.includes(service)) return 'worker'
+  if (r.shared.includes(service)) return 'shared'
+  return null
+}
+
+function healthcheckOf(svc: Record<string, unknown>): boolean {
+  const h = obj(svc.healthcheck)
+  if (!svc.healthcheck || h.disable === true) return false
+  const test = h.test
+  return !(Array.isArray(test) && test[0] === 'NONE')
+}
+
+/** Parses the stack file as the docker CLI's YAML 1.1 reader does (merge keys, yes/no). */
+export function parseStack(c: Config, path: string, text: string): StackFile {
+  let data: unknown
+  try {
+    data = parse(text, { version: '1.1', merge: true, maxAliasCount: 1000 })
+  } catch (e) {
+    throw new ConfigError([`cannot read the stack file ${path}: ${(e as Error).message}`])
+  }
+  const top = obj(data)
+  const services = new Map<string, StackService>()
+  for (const [name, v] of Object.entries(obj(top.services))) {
+    const svc = obj(v)
+    const deploy = obj(svc.deploy)
+    const ports = Array.isArray(svc.ports) ? svc.ports : []
+    services.set(name, {
+      name,
+      role: roleOf(c, name),
+      global: deploy.mode === 'global',
+      replicas: typeof deploy.replicas === 'number' ? deploy.replicas : null,
+      healthcheck: healthcheckOf(svc),
+      hostPort: ports.some((p) => obj(p).mode === 'host'),
+      raw: svc,
+    })
+  }
+  return { path, data: top, services }
+}
+
+export function readStack(c: Config): StackFile {
+  let text: string
+  try {
+    text = readFileSync(c.composeFile, 'utf8')
+  } catch (e) {
+    throw new ConfigError([`cannot read the stack file ${c.composeFile}: ${(e as Error).message}`])
+  }
+  return parseStack(c, c.composeFile, text)
+}
+
+/** Every way the stack file cannot be deployed calmly, each with its fix. Empty means fine. */
+export function stackProblems(c: Config, f: StackFile): string[] {
+  const problems: string[] = []
+  if (!f.services.size) return [`${f.path} has no services`]
+  const all = [...f.services.keys()]
+  const roles: [string, readonly string[]][] = [
+    ['web', c.roles.web],
+    ['core', c.roles.core],
+    ['workers', c.roles.workers],
+    ['singletons', c.roles.singletons],
+    ['shared', c.roles.shared],
+  ]
+  for (const [role, names] of roles) {
+    for (const n of names) if (!f.services.has(n)) problems.push(`${role} service "${n}" is not in ${f.path} (it has: ${all.join(', ')}). Fix CALMSWAP_${role.toUpperCase()}.`)
+  }
+  for (const s of f.services.values()) {
+    if (!s.role) problems.push(`service "${s.name}" has no role. Add it to CALMSWAP_SHARED (created once, never updated by calmswap), CALMSWAP_CORE or CALMSWAP_WORKERS.`)
+    if (s.role === 'web' && !s.healthcheck) {
+      problems.push(
+        `web service "${s.name}" has no healthcheck: Swarm would count a new task as up the moment it starts, and stop the old one under traffic. Add one, e.g. healthcheck: {test: [CMD, curl, -fsS, "http://127.0.0.1:8000${c.health.path}"], interval: 2s, start_period: 20s}.`,
+      )
+    }
+    if ((s.role === 'web' || s.role === 'core') && s.hostPort) {
+      problems.push(
+        `${s.role} service "${s.name}" publishes a port in mode: host: a start-first update cannot place the new task beside the old one on a node, and waits forever. Publish the proxy instead, or use ingress mode.`,
+      )
+    }
+    if (s.role === 'singleton' && (s.global || (s.replicas ?? 1) > 1)) {
+      problems.push(`singleton "${s.name}" must run once: remove deploy.mode global and set deploy.replicas to 1 (or leave it unset).`)
+    }
+  }
+  return problems
+}
+
+const dur = (ms: number) => (ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`)
+
+type Knobs = Record<string, unknown>
+
+/**
+ * The update_config and rollback_config a role gets: the file's parallelism, delay, monitor
+ * and max_failure_ratio where it sets them (else the CALMSWAP_SWARM_* defaults), and the
+ * order the role needs. The web goes start-first and rolls back by itself on a failure, and
+ * its rollback is start-first too (a rollback runs with the rollback_config of the spec it
+ * returns to, so every deploy sets it for the next one). Singletons and workers go
+ * stop-first: never two beats, never a doubled worker set on a node. Global services go one
+ * node at a time.
+ */
+export function knobsFor(c: Config, s: StackService): { update_config: Knobs; rollback_config: Knobs } {
+  const deploy = obj(s.raw.deploy)
+  const fill = (k: Knobs): Knobs => ({
+    parallelism: s.global ? 1 : (k.parallelism ?? c.swarm.parallelism),
+    delay: k.delay ?? dur(c.swarm.delayMs),
+    monitor: k.monitor ?? dur(c.swarm.monitorMs),
+    max_failure_ratio: k.max_failure_ratio ?? c.swarm.failureRatio,
+  })
+  const startFirst = s.role === 'web' || s.role === 'core'
+  const order = startFirst ? 'start-first' : 'stop-first'
+  const update = obj(deploy.update_config)
+  const rollback = obj(deploy.rollback_config)
+  return {
+    update_config: { ...update, ...fill(update), order, failure_action: startFirst ? 'rollback' : (update.failure_action ?? 'rollback') },
+    rollback_config: { ...rollback, ...fill(rollback), order },
+  }
+}
+
+/** What calmswap changes of the file's own update settings, for the operator to see once. */
+export function stackNotes(c: Config, f: StackFile): string[] {
+  const notes: string[] = []
+  for (const s of f.services.values()) {
+    if (!s.role || s.role === 'shared') continue
+    const deploy = obj(s.raw.deploy)
+    const want = knobsFor(c, s)
+    for (const key of ['update_config', 'rollback_config'] as const) {
+      const own = obj(deploy[key])
+      for (const k of ['order', 'failure_action', 'parallelism'] as const) {
+        if (own[k] !== undefined && own[k] !== want[key][k]) notes.push(`${s.name}: ${key}.${k} ${own[k]} in the file, ${want[key][k]} in calmswap's stages`)
+      }
+    }
+  }
+  return notes
+}
+
+/**
+ * The stack file of one stage: only these services (each with its role's update knobs), and
+ * every network, volume, config and secret of the file, which `docker stack deploy` creates
+ * when missing and leaves alone otherwise. Services not named are not touched at all.
+ */
+export function stageFile(c: Config, f: StackFile, services: readonly string[]): string {
+  const out: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(f.data)) if (k !== 'services' && !k.startsWith('x-')) out[k] = v
+  const picked: Record<string, unknown> = {}
+  for (const name of services) {
+    const s = f.services.get(name)
+    if (!s) continue
+    if (!s.role || s.role === 'shared') {
+      picked[name] = s.raw
+      continue
+    }
+    picked[name] = { ...s.raw, deploy: { ...obj(s.raw.deploy), ...knobsFor(c, s) } }
+  }
+  out.services = picked
+  return compactJson(out)
+}
+
+/** Valid JSON (and so YAML) with one line per top-level key and per service: short enough to read in a dry run. */
+function compactJson(o: Record<string, unknown>): string {
+  const entry = ([k, v]: [string, unknown], indent: string) => `${indent}${JSON.stringify(k)}: ${JSON.stringify(v)}`
+  const top = Object.entries(o).map(([k, v]) =>
+    k === 'services' && v && typeof v === 'object'
+      ? `  "services": {\n${Object.entries(v)
+          .map((e) => entry(e, '    '))
+          .join(',\n')}\n  }`
+      : entry([k, v], '  '),
+  )
+  return `{\n${top.join(',\n')}\n}\n`
+}

@@ -1,0 +1,454 @@
+// Swarm mode (CALMSWAP_ENGINE=swarm): the same calm order as on one box, for a Docker
+// Swarm stack, each stage through Swarm's own primitives:
+//
+//   shared      shared services the stack lacks are created (`stack deploy` of them alone)
+//   stand-down  singletons and replicated workers scaled to 0 (`service scale`); their warm
+//               shutdown runs and is waited for (no task of them runs any more)
+//   web         the web (and core) alone, `stack deploy` of a file holding only them, updated
+//               start-first with failure_action rollback and a monitor period; Swarm routes
+//               only to healthy tasks, so no proxy switch
+//   singletons  each one once no task of it runs, `stack deploy` of it alone
+//   workers     one service at a time, `stack deploy` of it alone (a global one is updated
+//               stop-first, one node at a time)
+//   verify      through the proxy, when CALMSWAP_PROXY_URL is set
+//
+// Before the web, each singleton and each worker service, CPU calm is awaited on the nodes
+// where their tasks start (lib/node-pressure.ts). On a failure or Ctrl-C every service goes
+// back with `docker service rollback`, in the order that keeps one beat: the new singletons
+// and workers back to their old spec at 0 replicas first, then the web, then the old
+// singletons, then the old workers one at a time. Each change is journaled in swarm.json
+// before it is made (lib/swarm-state.ts), so a rollback never asks Swarm twice.
+import { engineVersion, serviceLogs, serviceName, serviceRemove, serviceRollback, serviceScale, stackDeploy, stackName } from './commands.ts'
+import { withRelease } from './config.ts'
+import type { Ctx } from './context.ts'
+import { detectRelease } from './deploy.ts'
+import { ConfigError, Interrupted, StepError } from './errors.ts'
+import { waitHealthy } from './health.ts'
+import { OpRecord, recorded } from './history.ts'
+import { calmOnNodes } from './node-pressure.ts'
+import { runOp } from './operation.ts'
+import { type Role, readStack, type StackFile, stackNotes, stackProblems, stageFile } from './stack.ts'
+import { type ServiceMark, type SwarmJournal, SwarmStore } from './swarm-state.ts'
+import { isUp, readNodes, readServices, readSwarmInfo, readTasks, type SwarmNode, type SwarmService, usable } from './swarm-view.ts'
+import { waitNoTasks, waitTasksUp, waitUpdate } from './swarm-wait.ts'
+import { sanitize } from './ui.ts'
+
+export const SWARM_STAGES = ['shared', 'stand-down', 'web', 'singletons', 'workers', 'verify'] as const
+export type SwarmStage = (typeof SWARM_STAGES)[number]
+
+const unique = (xs: readonly string[]) => [...new Set(xs)]
+
+/** Docker reachable, this daemon a swarm manager, the stack file deployable: before anything changes. */
+export async function swarmPreflight(ctx: Ctx): Promise<{ stack: StackFile; nodes: SwarmNode[] }> {
+  const v = await ctx.run(engineVersion(ctx.config))
+  if (v.code !== 0) {
+    throw new StepError(`cannot reach the Docker daemon (${(v.stderr || v.stdout).trim().split('\n').at(-1)}). Nothing was changed. Start it or fix DOCKER_HOST.`)
+  }
+  const info = await readSwarmInfo(ctx)
+  if (info.state !== 'active') {
+    throw new StepError(
+      `this Docker daemon is not part of a swarm (${info.state || 'inactive'}). Nothing was changed. Create one with: docker swarm init --advertise-addr <this node's IP>`,
+    )
+  }
+  if (!info.manager) throw new StepError('this Docker daemon is a worker node: Swarm takes changes only on a manager. Point DOCKER_HOST at a manager.')
+  const stack = readStack(ctx.config)
+  const problems = stackProblems(ctx.config, stack)
+  if (problems.length) throw new ConfigError(problems)
+  return { stack, nodes: await readNodes(ctx) }
+}
+
+/** The services of a role that the stack file has, in the order the settings name them. */
+const present = (stack: StackFile, names: readonly string[]) => names.filter((n) => stack.services.has(n))
+
+class Stages {
+  /** The service whose stage failed: its logs are printed after the rollback. */
+  failedService: string | null = null
+
+  constructor(
+    private readonly ctx: Ctx,
+    private readonly store: SwarmStore,
+    private readonly stack: StackFile,
+    private readonly nodes: readonly SwarmNode[],
+  ) {}
+
+  private get c() {
+    return this.ctx.config
+  }
+
+  private role(name: string): Role {
+    return this.stack.services.get(name)?.role ?? 'shared'
+  }
+
+  /** How many tasks of a service should run once it is deployed: 'all' for a global one. */
+  private want(name: string, s?: SwarmService): number | 'all' {
+    if (s?.global ?? this.stack.services.get(name)?.global) return 'all'
+    return s?.replicas ?? this.stack.services.get(name)?.replicas ?? 1
+  }
+
+  /**
+   * The nodes where the tasks of these services will start: every usable node for a global
+   * service; else where they ran before the stand-down, or run now; else any usable node.
+   */
+  private async startNodes(names: readonly string[]): Promise<string[]> {
+    const all = this.nodes.filter(usable).map((n) => n.hostname)
+    if (names.some((n) => this.stack.services.get(n)?.global)) return all
+    const marks = this.store.marks()
+    const before = names.flatMap((n) => marks[n]?.nodes ?? [])
+    if (before.length) return unique(before)
+    const existing = [...(await readServices(this.ctx, names)).keys()]
+    const now = (await readTasks(this.ctx, existing)).filter(isUp).map((t) => t.node)
+    return now.length ? unique(now) : all
+  }
+
+  async shared(): Promise<void> {
+    const names = present(this.stack, this.c.roles.shared)
+    const existing = await readServices(this.ctx, names)
+    const missing = names.filter((n) => !existing.has(n))
+    if (!missing.length) return this.ctx.ui.detail(`  ${names.join(', ') || 'no shared services'}: already running`)
+    for (const n of missing) this.store.mark(n, { role: 'shared', created: true })
+    await this.ctx.must(stackDeploy(this.c, stageFile(this.c, this.stack, missing)))
+    for (const n of missing) if (this.want(n) !== 0) await waitTasksUp(this.ctx, n, this.want(n), new Set())
+  }
+
+  /**
+   * Singletons and replicated workers go to 0 replicas, and their tasks are waited out:
+   * SIGTERM, the stop grace of the stack file, then SIGKILL, so a Celery worker finishes
+   * the task in hand (a warm shutdown) and hands reserved ones back. A global worker cannot
+   * be scaled: it is updated stop-first, node by node, in the workers stage.
+   */
+  async standDown(): Promise<void> {
+    const names = present(this.stack, [...this.c.roles.singletons, ...this.c.roles.workers])
+    const existing = await readServices(this.ctx, names)
+    const global = names.filter((n) => existing.get(n)?.global)
+    if (global.length) this.ctx.ui.detail(`  ${global.join(', ')}: global, so not stood down; updated stop-first one node at a time in the workers stage`)
+    const replicated = names.filter((n) => existing.has(n) && !existing.get(n)!.global)
+    if (!replicated.length) return this.ctx.ui.detail('  nothing runs yet to stand down')
+    const tasks = await readTasks(this.ctx, replicated)
+    const scale: Record<string, number> = {}
+    for (const n of replicated) {
+      const s = existing.get(n)!
+      const replicas = s.replicas ?? 0
+      // An interrupted run already scaled it: the count it had before stays the one to restore.
+      if (!this.store.marks()[n]?.stoodDown) {
+        const nodes = unique(tasks.filter((t) => t.service === s.name && isUp(t)).map((t) => t.node))
+        this.store.mark(n, { role: this.role(n), replicas, nodes, stoodDown: replicas > 0 })
+      }
+      if (replicas > 0) scale[s.name] = 0
+    }
+    if (Object.keys(scale).length) await this.ctx.must(serviceScale(this.c, scale))
+    await waitNoTasks(this.ctx, replicated)
+    this.ctx.ui.detail(`  stood down: ${replicated.join(', ')}`)
+  }
+
+  /**
+   * One `stack deploy` of these services alone, then waits until Swarm has rolled them out.
+   * The version each had is journaled before the call: a run that continues after a crash
+   * does not deploy them again (the second update would make the new spec its own
+   * "previous", and a rollback would go nowhere).
+   */
+  async deploy(names: readonly string[], stayUpMs: number): Promise<void> {
+    const before = await readServices(this.ctx, names)
+    const marks = this.store.marks()
+    const applied = (n: string) => {
+      const m = marks[n]
+      const s = before.get(n)
+      return m !== undefined && ((m.created === true && s !== undefined) || (m.deployedFrom !== undefined && s !== undefined && s.version > m.deployedFrom))
+    }
+    const known = new Set((await readTasks(this.ctx, [...before.keys()])).map((t) => t.id))
+    if (!names.every(applied)) {
+      for (const n of names) {
+        const s = before.get(n)
+        this.store.mark(n, s ? { role: this.role(n), deployedFrom: s.version, updateBefore: s.update?.startedAt ?? '' } : { role: this.role(n), created: true })
+      }
+      await this.ctx.must(stackDeploy(this.c, stageFile(this.c, this.stack, names)))
+    } else this.ctx.ui.detail(`  ${names.join(', ')}: deployed by the interrupted run; waiting for it`)
+    for (const n of names) await this.settle(n, known, stayUpMs)
+  }
+
+  /** Waits until one deployed service runs its new spec, in the way Swarm rolls it out. */
+  private async settle(name: string, known: ReadonlySet<string>, stayUpMs: number): Promise<void> {
+    const ctx = this.ctx
+    this.failedService = name
+    const s = (await readServices(ctx, [name])).get(name)
+    const m = this.store.marks()[name]
+    const tasksUp = () => waitTasksUp(ctx, name, this.want(name, s), known, stayUpMs)
+    if (ctx.exec.dryRun) {
+      // Nothing was deployed: say how the real run would wait, from what runs now.
+      if (!s || m?.created || m?.stoodDown || s.replicas === 0) await tasksUp()
+      else await waitUpdate(ctx, name, undefined)
+      return
+    }
+    if (!s) throw new StepError(`${serviceName(this.c, name)} does not exist after docker stack deploy`)
+    let landed: readonly { name: string; node: string }[] = []
+    if (m?.created || !s.hasPrevious || (!s.global && s.previousReplicas === 0)) {
+      // Created, or scaled up from 0: Swarm starts tasks, it replaces none (no UpdateStatus).
+      if (this.want(name, s) !== 0) landed = await tasksUp()
+    } else if (s.templateChanged) {
+      const end = await waitUpdate(ctx, name, m?.updateBefore)
+      if (end && !end.ok) {
+        const did = end.status.state === 'rollback_completed' ? 'rolled back' : end.status.state === 'paused' ? 'paused' : `ended (${end.status.state})`
+        const failed = (await readTasks(ctx, [name])).filter((t) => !known.has(t.id) && t.error).map((t) => `${t.name} on ${t.node}: ${t.error}`)
+        throw new StepError(`Swarm ${did} the update of ${name}: ${end.cause ?? end.status.message}${failed.length ? `\n  ${unique(failed).join('\n  ')}` : ''}`)
+      }
+      landed = stayUpMs ? await tasksUp() : (await readTasks(ctx, [name])).filter((t) => t.desired === 'running' && t.state === 'running')
+    } else if (s.replicasChanged) landed = await tasksUp()
+    else ctx.ui.detail(`  ${name}: unchanged, nothing to roll out`)
+    if (landed.length) ctx.ui.detail(`  ${name}: ${landed.map((t) => `${t.name} on ${t.node}`).join(', ')}`)
+    this.failedService = null
+  }
+
+  async web(): Promise<void> {
+    const names = present(this.stack, [...this.c.roles.web, ...this.c.roles.core])
+    await calmOnNodes(this.ctx, 'the web', await this.startNodes(names))
+    this.ctx.checkpoint()
+    await this.deploy(names, 0)
+  }
+
+  /** Each singleton only once no task of it runs: the one beat. */
+  async singletons(): Promise<void> {
+    for (const n of present(this.stack, this.c.roles.singletons)) {
+      await waitNoTasks(this.ctx, [n])
+      await calmOnNodes(this.ctx, n, await this.startNodes([n]))
+      this.ctx.checkpoint()
+      await this.deploy([n], this.c.stayUpMs)
+    }
+  }
+
+  async workers(): Promise<void> {
+    for (const n of present(this.stack, this.c.roles.workers)) {
+      await calmOnNodes(this.ctx, n, await this.startNodes([n]))
+      this.ctx.checkpoint()
+      await this.deploy([n], this.c.stayUpMs)
+    }
+  }
+
+  /** Through the proxy, as a visitor would reach the site. */
+  async verify(): Promise<void> {
+    const c = this.c
+    if (!c.proxy.url || c.proxy.mode === 'none') return this.ctx.ui.detail('  CALMSWAP_PROXY_URL is empty: nothing to check through the proxy')
+    const url = `${c.proxy.url}${c.health.path}`
+    if (this.ctx.exec.dryRun) return this.ctx.ui.data(`poll ${url} until ${c.health.passes} consecutive ${c.health.status}s`)
+    const r = await waitHealthy(url, {
+      host: c.health.host,
+      status: c.health.status,
+      body: c.health.body,
+      timeoutMs: c.health.timeoutMs,
+      deadlineMs: c.health.deadlineMs,
+      intervalMs: c.health.intervalMs,
+      passes: c.health.passes,
+      signal: this.ctx.signal,
+    })
+    this.ctx.checkpoint()
+    if (!r.ok) throw new StepError(`the site does not answer through ${url} after ${(r.elapsedMs / 1000).toFixed(1)}s: ${r.last?.reason ?? 'no answer'}`)
+  }
+}
+
+export interface SwarmDeployResult {
+  readonly release: string
+  readonly previous: string | null
+}
+
+export async function swarmDeploy(ctx0: Ctx): Promise<SwarmDeployResult> {
+  return runOp(ctx0, 'deploy', async () => {
+    const { stack, nodes } = await swarmPreflight(ctx0)
+    const store = new SwarmStore(ctx0.config.stateDir, ctx0.exec.dryRun)
+    const rec = store.load()
+    const j = rec.journal
+    if (j) reportSwarmInterrupted(ctx0, j, j.op === 'deploy')
+    if (j?.op === 'rollback') throw new StepError('run rollback to finish it first')
+    const release = j?.release || (await detectRelease(ctx0))
+    const ctx = ctx0.withConfig(withRelease(ctx0.config, release))
+    const name = stackName(ctx.config)
+    ctx.ui.info(
+      `${ctx.ui.c.bold('calmswap deploy')} ${release}: swarm stack ${name} on ${nodes.length} node${nodes.length === 1 ? '' : 's'}${rec.release ? `, ${rec.release} before` : ''}${ctx.exec.dryRun ? ' (dry run: nothing changes)' : ''}`,
+    )
+    for (const note of stackNotes(ctx.config, stack)) ctx.ui.detail(`  ${note}`)
+    store.begin('deploy', name, release)
+    const op = new OpRecord(ctx, 'deploy', null, null)
+    op.release = release
+    const s = new Stages(ctx, store, stack, nodes)
+    const stages: Record<SwarmStage, () => Promise<unknown>> = {
+      shared: () => s.shared(),
+      'stand-down': () => s.standDown(),
+      web: () => s.web(),
+      singletons: () => s.singletons(),
+      workers: () => s.workers(),
+      verify: () => s.verify(),
+    }
+    const done = new Set(j?.done ?? [])
+    try {
+      for (const stage of SWARM_STAGES) {
+        if (done.has(stage)) {
+          ctx.ui.detail(`  ${stage}: already done by the interrupted run`)
+          continue
+        }
+        ctx.checkpoint()
+        store.markCurrent(stage)
+        await op.step(stage, stages[stage])
+        store.markDone(stage)
+      }
+    } catch (e) {
+      // After Ctrl-C, a read cut short fails as a command: what happened is the interruption.
+      const err = ctx.signal.aborted && !(e instanceof Interrupted) ? new Interrupted(String(ctx.signal.reason ?? 'signal')) : (e as Error)
+      ctx.ui.error(err.message)
+      if (ctx.exec.dryRun) throw err
+      store.toRollback()
+      try {
+        await op.step('rollback', () => undo(ctx, store, s.failedService))
+      } catch (e2) {
+        op.finish('failed', err)
+        throw new StepError(`the deploy failed and so did its rollback: ${(e2 as Error).message}\n${store.file} records where it stopped; fix the cause and run rollback again.`)
+      }
+      store.rolledBack(release)
+      op.finish('rolled-back', err)
+      const what = err instanceof Interrupted ? `was interrupted (${err.signal})` : 'failed'
+      throw new StepError(`deploy of ${release} ${what} and every service was rolled back; ${rec.release ?? 'the release before'} serves as before`)
+    }
+    op.images = ctx.exec.dryRun ? undefined : await imagesOf(ctx, stack)
+    store.deployed(release)
+    op.finish('ok')
+    ctx.ui.ok(`${release} is live on swarm stack ${name}`)
+    ctx.ui.event('deployed', { engine: 'swarm', stack: name, release, previous: rec.release })
+    return { release, previous: rec.release }
+  })
+}
+
+/** The image each service of the stack runs now, for history. */
+async function imagesOf(ctx: Ctx, stack: StackFile): Promise<Record<string, string>> {
+  const found = await readServices(ctx, [...stack.services.keys()])
+  return Object.fromEntries([...found].map(([n, s]) => [n, s.image]))
+}
+
+function reportSwarmInterrupted(ctx: Ctx, j: SwarmJournal, continuing: boolean): void {
+  const last = j.done.at(-1)
+  ctx.ui.warn(
+    `an earlier ${j.op} of ${j.release} (pid ${j.pid}, started ${j.startedAt}) was interrupted ${last ? `after stage "${last}"` : 'before its first stage finished'}${j.current ? ` (during "${j.current}")` : ''}${continuing ? '; continuing from there' : ''}`,
+  )
+}
+
+/**
+ * Takes every service the journal names back to where it was, in the order that keeps one
+ * beat and one set of workers. Runs to the end even after Ctrl-C: stopping halfway is what
+ * would leave the stack with no beat or no workers. `failed`: the service whose stage
+ * failed, whose last log lines are printed.
+ */
+async function undo(ctx0: Ctx, store: SwarmStore, failed: string | null): Promise<void> {
+  const ctx = ctx0.withSignal(new AbortController().signal)
+  const c = ctx.config
+  const marks = () => store.marks()
+  const names = Object.keys(marks())
+  const inOrder = (list: readonly string[]) => list.filter((n) => marks()[n])
+  const singles = inOrder(c.roles.singletons)
+  const workers = inOrder(c.roles.workers)
+  const webs = inOrder([...c.roles.web, ...c.roles.core])
+  const before = await readServices(ctx, names)
+  // Deployed by this operation: its version moved past the one journaled before the call.
+  const deployed = (n: string) => {
+    const m = marks()[n]
+    const s = before.get(n)
+    return Boolean(m && s && m.deployedFrom !== undefined && s.version > m.deployedFrom)
+  }
+  const full = (n: string) => serviceName(c, n)
+
+  /** Asks Swarm to roll a service back once, even across a crash between the two. */
+  const rollBackOnce = async (n: string): Promise<string | undefined> => {
+    const s = (await readServices(ctx, [n])).get(n)
+    const m = marks()[n]
+    if (!s || (m?.undoFrom !== undefined && s.version > m.undoFrom)) return undefined
+    store.mark(n, { undoFrom: s.version })
+    await ctx.must(serviceRollback(c, full(n)))
+    return s.update?.startedAt ?? ''
+  }
+
+  const created = names.filter((n) => marks()[n]?.created && marks()[n]?.role !== 'shared' && before.has(n) && !marks()[n]?.removed)
+  if (created.length) {
+    // There was nothing before this deploy: what it created goes, singletons and workers first.
+    const order = [...singles, ...workers, ...webs].filter((n) => created.includes(n))
+    for (const n of order) store.mark(n, { removed: true })
+    await ctx.must(serviceRemove(c, order.map(full)))
+    await waitNoTasks(
+      ctx,
+      order.filter((n) => !webs.includes(n)),
+    )
+  }
+
+  // 1. The new singletons and workers stop before anything old comes back.
+  const back = [...[...workers].reverse(), ...[...singles].reverse()].filter((n) => deployed(n) && !marks()[n]?.created)
+  const rolled: [string, string | undefined][] = []
+  for (const n of back) rolled.push([n, await rollBackOnce(n)])
+  await waitNoTasks(
+    ctx,
+    back.filter((n) => !before.get(n)?.global),
+  )
+  for (const [n, startedAt] of rolled) if (before.get(n)?.global && startedAt !== undefined) await waitUpdate(ctx, n, startedAt, true)
+
+  // 2. The web: Swarm may have rolled it back by itself already (failure_action rollback).
+  for (const n of webs) {
+    const m = marks()[n]
+    const s = (await readServices(ctx, [n])).get(n)
+    if (!m || m.created || !s || !deployed(n)) continue
+    const own = s.update && s.update.startedAt !== (m.updateBefore ?? '')
+    if (own && (s.update!.state === 'rollback_started' || s.update!.state === 'rollback_completed') && m.undoFrom === undefined) {
+      if (s.update!.state === 'rollback_started') await waitUpdate(ctx, n, m.updateBefore, true)
+      ctx.ui.detail(`  ${n}: Swarm had rolled it back already (${s.update!.message})`)
+      continue
+    }
+    if (!s.templateChanged && !s.replicasChanged && m.undoFrom === undefined) continue
+    const startedAt = await rollBackOnce(n)
+    if (startedAt !== undefined) await waitUpdate(ctx, n, startedAt, true)
+  }
+
+  // 3. The old singletons, each once no task of it runs; 4. the old workers, one at a time.
+  for (const n of [...singles, ...workers]) {
+    const m = marks()[n]
+    const s = (await readServices(ctx, [n])).get(n)
+    if (!m?.stoodDown || m.created || !s || s.global) continue
+    if (m.restoreFrom !== undefined && s.version > m.restoreFrom) continue
+    await waitNoTasks(ctx, [n])
+    const known = new Set((await readTasks(ctx, [n])).map((t) => t.id))
+    store.mark(n, { restoreFrom: s.version })
+    // Deployed: step 1 took it back to its old spec at 0 replicas. Only stood down: its
+    // previous spec is the old one with its replicas.
+    await ctx.must(deployed(n) ? serviceScale(c, { [full(n)]: m.replicas ?? 1 }) : serviceRollback(c, full(n)))
+    await waitTasksUp(ctx, n, m.replicas ?? 1, known)
+  }
+  if (failed && c.logTail > 0 && !ctx.exec.dryRun) {
+    const r = await ctx.run(serviceLogs(c, full(failed)))
+    const text = sanitize(r.stdout + r.stderr).trim()
+    if (text) {
+      ctx.ui.warn(`last ${c.logTail} log lines of ${full(failed)}:`)
+      ctx.ui.detail(text)
+    }
+  }
+}
+
+/** Nothing is left behind in swarm mode: Swarm replaced the old tasks. */
+export async function swarmCleanup(ctx: Ctx): Promise<void> {
+  ctx.ui.info(
+    `nothing to clean in swarm mode: Swarm replaced the old tasks and keeps each service's previous spec for rollback. \`docker stack rm ${stackName(ctx.config)}\` removes the whole stack.`,
+  )
+}
+
+/** The rollback operation: every service of the last deploy (or of an interrupted one) back. */
+export async function swarmRollback(ctx: Ctx): Promise<void> {
+  return runOp(ctx, 'rollback', async () => {
+    const store = new SwarmStore(ctx.config.stateDir, ctx.exec.dryRun)
+    const r = store.load()
+    let release: string
+    let services: Readonly<Record<string, ServiceMark>>
+    if (r.journal) {
+      reportSwarmInterrupted(ctx, r.journal, false)
+      if (r.journal.op === 'deploy') store.toRollback()
+      release = r.journal.release
+      services = r.journal.services
+    } else if (r.last) {
+      release = r.last.release
+      services = r.last.services
+      store.begin('rollback', stackName(ctx.config), release, { ...services })
+    } else throw new StepError(`nothing to roll back: no calmswap deploy of stack ${stackName(ctx.config)} is recorded since the last rollback (${store.file})`)
+    if (!Object.keys(services).length) ctx.ui.detail('  the deploy changed no service')
+    await recorded(ctx, 'rollback', null, null, (op) => op.step(`rollback of ${release}`, () => undo(ctx, store, null)))
+    store.rolledBack(release)
+    ctx.ui.ok(`every service of ${release} went back${r.previousRelease && r.release === release ? `; ${r.previousRelease} serves again` : ''}`)
+  })
+}

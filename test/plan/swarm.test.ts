@@ -1,0 +1,196 @@
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { stackDeploy } from '../../lib/commands.ts'
+import { makeContext } from '../../lib/context.ts'
+import { ConfigError } from '../../lib/errors.ts'
+import { DryRunExecutor } from '../../lib/executor.ts'
+import { readHistory } from '../../lib/history.ts'
+import { readStack, stageFile } from '../../lib/stack.ts'
+import { swarmDeploy, swarmRollback } from '../../lib/swarm.ts'
+import { SwarmStore } from '../../lib/swarm-state.ts'
+import { RecordingExecutor } from './recording.ts'
+import { short, swarmHarness } from './swarm-world.ts'
+
+const swarmJson = (dir: string) => JSON.parse(readFileSync(join(dir, 'swarm.json'), 'utf8'))
+
+describe('swarm deploy plan', () => {
+  it('first deploy: shared services, then the web alone, then beat, then the worker', async () => {
+    const h = swarmHarness()
+    await swarmDeploy(h.ctx)
+    expect(h.plan()).toEqual(['deploy redis proxy', 'deploy web', 'deploy beat', 'deploy worker'])
+    expect(h.world.running('web')).toEqual(['calmswap-example-app:r2'])
+    expect(h.world.maxBeats).toBe(1)
+    expect(swarmJson(h.config.stateDir)).toMatchObject({ release: 'r2', journal: null, last: { release: 'r2' } })
+  })
+
+  it('r1 → r2: beat and worker to 0 before the web update, beat only once none runs, then the worker', async () => {
+    const h = swarmHarness({ setup: (w) => w.seedStack() })
+    await swarmDeploy(h.ctx)
+    expect(h.plan()).toEqual(['scale beat=0 worker=0', 'deploy web', 'deploy beat', 'deploy worker'])
+    // The old beat lingered (gossip delay, warm shutdown): the new one was asked for after it was gone.
+    expect(h.world.beatsAtBeatStart).toEqual([0])
+    expect(h.world.maxBeats).toBe(1)
+    for (const s of ['web', 'beat', 'worker']) expect(h.world.running(s)).toEqual(['calmswap-example-app:r2'])
+    expect(h.world.image('redis')).toBe('calmswap-example-app:r1')
+    // The web is updated once no container of beat or worker runs any more; beat before the worker.
+    expect(h.world.deploys).toEqual([
+      { services: ['web'], beat: 0, worker: 0 },
+      { services: ['beat'], beat: 0, worker: 0 },
+      { services: ['worker'], beat: 1, worker: 0 },
+    ])
+  })
+
+  it('the web update is start-first with failure_action rollback; beat and worker stop-first; the knobs of the file are kept', async () => {
+    const h = swarmHarness({ setup: (w) => w.seedStack(), env: { CALMSWAP_SWARM_MONITOR: '7s', CALMSWAP_SWARM_PARALLELISM: '2' } })
+    await swarmDeploy(h.ctx)
+    const stages = h.exec.calls.filter((c) => c.argv[1] === 'stack').map((c) => JSON.parse(c.input!).services)
+    expect(stages[0].web.deploy.update_config).toEqual({ monitor: '3s', parallelism: 2, delay: '0s', max_failure_ratio: 0, order: 'start-first', failure_action: 'rollback' })
+    expect(stages[0].web.deploy.rollback_config).toMatchObject({ order: 'start-first', monitor: '7s' })
+    expect(stages[1].beat.deploy.update_config).toMatchObject({ order: 'stop-first' })
+    expect(stages[2].worker.deploy.rollback_config).toMatchObject({ order: 'stop-first' })
+    expect(Object.keys(stages[0])).toEqual(['web'])
+  })
+
+  it('a web that fails its healthcheck: Swarm rolls it back, calmswap brings beat then worker back on their old spec', async () => {
+    const h = swarmHarness({ setup: (w) => w.seedStack() })
+    h.world.unhealthy.add('web')
+    await expect(swarmDeploy(h.ctx)).rejects.toThrow(/deploy of r2 failed and every service was rolled back/)
+    expect(h.plan()).toEqual(['scale beat=0 worker=0', 'deploy web', 'rollback beat', 'rollback worker'])
+    expect(h.out.join('')).toMatch(/Swarm rolled back the update of web: update rolled back due to failure[^\n]*\n\s+app_web.\d on node1: task: non-zero exit \(143\)/)
+    for (const s of ['web', 'beat', 'worker']) expect(h.world.running(s)).toEqual(['calmswap-example-app:r1'])
+    expect(h.world.maxBeats).toBe(1)
+    expect(swarmJson(h.config.stateDir)).toMatchObject({ journal: null, last: null })
+    expect(readHistory(h.config.stateDir).at(-1)).toMatchObject({ op: 'deploy', result: 'rolled-back', release: 'r2' })
+  })
+
+  it('a worker that exits as it starts: new worker and beat back to 0 first, then the web, then the old beat, then the old worker', async () => {
+    const h = swarmHarness({ setup: (w) => w.seedStack() })
+    h.world.crash.add('worker')
+    await expect(swarmDeploy(h.ctx)).rejects.toThrow(/every service was rolled back/)
+    expect(h.plan()).toEqual([
+      'scale beat=0 worker=0',
+      'deploy web',
+      'deploy beat',
+      'deploy worker',
+      'rollback worker',
+      'rollback beat',
+      'rollback web',
+      'scale beat=1',
+      'scale worker=1',
+    ])
+    expect(h.world.beatsAtBeatStart.every((n) => n === 0)).toBe(true)
+    expect(h.world.maxBeats).toBe(1)
+    for (const s of ['web', 'beat', 'worker']) expect(h.world.running(s)).toEqual(['calmswap-example-app:r1'])
+    expect(h.out.join('')).toMatch(/worker: app_worker.1 failed on node1 \(task: non-zero exit \(1\)\)/)
+  })
+
+  it('Ctrl-C during the workers stage rolls every service back, keeping one beat', async () => {
+    const abort = new AbortController()
+    const h = swarmHarness({ setup: (w) => w.seedStack(), signal: abort.signal })
+    h.world.onTick = (w) => {
+      if (w.image('worker') === 'calmswap-example-app:r2') abort.abort('SIGINT')
+    }
+    await expect(swarmDeploy(h.ctx)).rejects.toThrow(/deploy of r2 was interrupted \(SIGINT\) and every service was rolled back/)
+    expect(h.plan().slice(-5)).toEqual(['rollback worker', 'rollback beat', 'rollback web', 'scale beat=1', 'scale worker=1'])
+    expect(h.world.maxBeats).toBe(1)
+    expect(readHistory(h.config.stateDir).at(-1)).toMatchObject({ result: 'interrupted' })
+  })
+
+  it('an update that never ends fails at CALMSWAP_SWARM_DEADLINE and is rolled back', async () => {
+    const h = swarmHarness({ setup: (w) => w.seedStack(), env: { CALMSWAP_SWARM_DEADLINE: '1s' } })
+    h.world.stuck.add('web')
+    await expect(swarmDeploy(h.ctx)).rejects.toThrow(/rolled back/)
+    expect(h.out.join('')).toMatch(/gave up after 1.0s \(CALMSWAP_SWARM_DEADLINE\) waiting until the update of web ends/)
+    expect(h.plan()).toEqual(['scale beat=0 worker=0', 'deploy web', 'rollback web', 'rollback beat', 'rollback worker'])
+    expect(h.world.running('web')).toEqual(['calmswap-example-app:r1'])
+  })
+
+  it('a global worker is not stood down: updated stop-first, one node at a time, after beat', async () => {
+    const h = swarmHarness({ setup: (w) => ((w.nodes = ['node1', 'node2', 'node3']), w.seedStack({ globalWorker: true })) })
+    await swarmDeploy(h.ctx)
+    expect(h.plan()).toEqual(['scale beat=0', 'deploy web', 'deploy beat', 'deploy worker'])
+  })
+
+  it('a second deploy of the same release changes nothing and waits for nothing', async () => {
+    const h = swarmHarness({ setup: (w) => w.seedStack() })
+    await swarmDeploy(h.ctx)
+    const before = h.exec.calls.length
+    await swarmDeploy(h.ctx)
+    expect(h.exec.calls.slice(before).map(short).filter(Boolean)).toEqual(['scale beat=0 worker=0', 'deploy web', 'deploy beat', 'deploy worker'])
+    expect(h.out.join('')).toMatch(/web: unchanged, nothing to roll out/)
+  })
+
+  it('rollback after a finished deploy: every service back, in the order that keeps one beat', async () => {
+    const h = swarmHarness({ setup: (w) => w.seedStack() })
+    await swarmDeploy(h.ctx)
+    const before = h.exec.calls.length
+    await swarmRollback(h.ctx)
+    expect(h.exec.calls.slice(before).map(short).filter(Boolean)).toEqual(['rollback worker', 'rollback beat', 'rollback web', 'scale beat=1', 'scale worker=1'])
+    for (const s of ['web', 'beat', 'worker']) expect(h.world.running(s)).toEqual(['calmswap-example-app:r1'])
+    expect(h.world.maxBeats).toBe(1)
+    await expect(swarmRollback(h.ctx)).rejects.toThrow(/nothing to roll back/)
+  })
+
+  it('a deploy killed after its web update continues from the journal without updating the web twice', async () => {
+    const h = swarmHarness({ setup: (w) => w.seedStack() })
+    // What a SIGKILL during the web stage leaves: beat and worker at 0, the web on r2, the journal.
+    const w = h.world
+    w.respond({ argv: ['docker', 'service', 'scale', '--detach', 'app_beat=0', 'app_worker=0'], mutates: true, timeoutMs: 1 })
+    w.respond({ ...stackDeploy(h.config, stageFile(h.config, readStack(h.config), ['web'])), env: { CALMSWAP_RELEASE: 'r2' } })
+    for (let i = 0; i < 20; i++) w.tick()
+    const store = new SwarmStore(h.config.stateDir)
+    store.begin('deploy', 'app', 'r2')
+    store.mark('beat', { role: 'singleton', replicas: 1, nodes: ['node1'], stoodDown: true })
+    store.mark('worker', { role: 'worker', replicas: 1, nodes: ['node1'], stoodDown: true })
+    store.mark('web', { role: 'web', deployedFrom: 10, updateBefore: '' })
+    store.markDone('shared')
+    store.markDone('stand-down')
+    store.markCurrent('web')
+    await swarmDeploy(h.ctx)
+    expect(h.plan()).toEqual(['deploy beat', 'deploy worker'])
+    expect(h.out.join('')).toMatch(/an earlier deploy of r2 .* was interrupted after stage "stand-down" \(during "web"\); continuing from there/)
+    expect(h.out.join('')).toMatch(/web: deployed by the interrupted run; waiting for it/)
+    for (const s of ['web', 'beat', 'worker']) expect(w.running(s)).toEqual(['calmswap-example-app:r2'])
+    // Its rollback still knows every service's way back.
+    await swarmRollback(h.ctx)
+    for (const s of ['web', 'beat', 'worker']) expect(w.running(s)).toEqual(['calmswap-example-app:r1'])
+    expect(w.maxBeats).toBe(1)
+  })
+
+  it('a dry run prints every change in order and changes nothing', async () => {
+    const h = swarmHarness({ setup: (w) => w.seedStack() })
+    const printed: string[] = []
+    const reads = new RecordingExecutor(h.world.respond)
+    const ctx = makeContext({ config: h.config, exec: new DryRunExecutor(reads, (l) => printed.push(l)), ui: h.ctx.ui })
+    await swarmDeploy(ctx)
+    expect(reads.calls.filter((c) => c.mutates)).toEqual([])
+    const changes = printed.filter((l) => l.startsWith('docker ') || l.startsWith('CALMSWAP_')).map((l) => l.split('\n')[0])
+    expect(changes).toEqual([
+      'docker service scale --detach app_beat=0 app_worker=0',
+      "CALMSWAP_PREFIX=app CALMSWAP_RELEASE=r2 docker stack deploy --resolve-image always --compose-file - app <<'EOF'",
+      "CALMSWAP_PREFIX=app CALMSWAP_RELEASE=r2 docker stack deploy --resolve-image always --compose-file - app <<'EOF'",
+      "CALMSWAP_PREFIX=app CALMSWAP_RELEASE=r2 docker stack deploy --resolve-image always --compose-file - app <<'EOF'",
+    ])
+    expect(
+      h.out
+        .join('')
+        .split('\n')
+        .filter((l) => l.startsWith('# then wait')),
+    ).toEqual([
+      '# then wait until no task of beat, worker runs',
+      '# then wait until the update of web ends',
+      '# then wait until no task of beat runs',
+      '# then wait until 1 task of beat runs',
+      '# then wait until 1 task of worker runs',
+    ])
+    expect(h.world.image('web')).toBe('calmswap-example-app:r1')
+    expect(() => readFileSync(join(h.config.stateDir, 'swarm.json'))).toThrow()
+  })
+
+  it('a stack file without a web healthcheck is refused before anything changes', async () => {
+    const h = swarmHarness({ setup: (w) => w.seedStack(), env: { CALMSWAP_WEB: 'redis', CALMSWAP_SHARED: 'web,proxy' } })
+    await expect(swarmDeploy(h.ctx)).rejects.toBeInstanceOf(ConfigError)
+    expect(h.plan()).toEqual([])
+  })
+})

@@ -1,0 +1,228 @@
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { render } from '../../lib/command.ts'
+import * as dc from '../../lib/commands.ts'
+import { loadConfig } from '../../lib/config.ts'
+import { nodeLine, taskLine } from '../../lib/engine.ts'
+import { ConfigError } from '../../lib/errors.ts'
+import { runProcess } from '../../lib/executor.ts'
+import { LOCAL_PSI, psiSourceOf } from '../../lib/node-pressure.ts'
+import { knobsFor, parseStack, stackNotes, stackProblems, stageFile } from '../../lib/stack.ts'
+import { swarmRecordProblems } from '../../lib/swarm-state.ts'
+import { parseNodes, parseServices, parseTasks } from '../../lib/swarm-view.ts'
+
+const dir = mkdtempSync(join(tmpdir(), 'calmswap-swarm-unit-'))
+const file = join(dir, 'stack.yml')
+writeFileSync(file, 'version: "3.9"\n')
+const c = loadConfig({ env: { CALMSWAP_ENGINE: 'swarm', CALMSWAP_PREFIX: 'shop', CALMSWAP_COMPOSE_FILE: file }, cwd: dir })
+
+const STACK = `
+version: "3.9"
+x-app: &app
+  image: app:\${CALMSWAP_RELEASE:-latest}
+  environment: {DEBUG: yes}
+services:
+  redis: {image: redis:7}
+  proxy: {image: nginx, ports: [{target: 80, published: 80, mode: host}]}
+  web:
+    <<: *app
+    healthcheck: {test: [CMD, curl, -f, http://127.0.0.1:8000/]}
+    deploy: {update_config: {monitor: 9s, order: stop-first}}
+  worker:
+    <<: *app
+    deploy: {mode: global, update_config: {parallelism: 3, delay: 2s}}
+  beat:
+    <<: *app
+    deploy: {replicas: 1}
+configs: {conf: {file: ./nginx.conf}}
+networks: {stack: {driver: overlay}}
+`
+const stack = parseStack(c, file, STACK)
+/** A compose interpolation, which the docker CLI (not calmswap) fills in. */
+const RELEASE = '$' + '{CALMSWAP_RELEASE:-latest}'
+
+describe('swarm builders', () => {
+  it('scale: detached, one argument per service', () =>
+    expect(dc.serviceScale(c, { shop_beat: 0, shop_worker: 0 }).argv).toEqual(['docker', 'service', 'scale', '--detach', 'shop_beat=0', 'shop_worker=0']))
+  it('scale goes through the API too', () => expect(dc.serviceScale(c, { shop_beat: 1 }).api).toEqual({ op: 'scale', replicas: { shop_beat: 1 } }))
+  it('rollback: detached', () => expect(dc.serviceRollback(c, 'shop_web').argv).toEqual(['docker', 'service', 'rollback', '--detach', 'shop_web']))
+  it('stack deploy reads the stage file on stdin, from the stack file folder', () => {
+    const cmd = dc.stackDeploy(c, '{}')
+    expect(cmd).toMatchObject({ input: '{}', cwd: dir, mutates: true })
+    expect(cmd.argv).toEqual(['docker', 'stack', 'deploy', '--resolve-image', 'always', '--compose-file', '-', 'shop'])
+  })
+  it('stack deploy hands the release to the interpolation', () =>
+    expect(dc.stackDeploy(loadConfig({ env: { CALMSWAP_PREFIX: 'shop', CALMSWAP_COMPOSE_FILE: file, CALMSWAP_RELEASE: 'r9' }, cwd: dir }), '{}').env).toEqual({
+      CALMSWAP_PREFIX: 'shop',
+      CALMSWAP_RELEASE: 'r9',
+    }))
+  it('service ps as JSON lines, every task', () =>
+    expect(dc.serviceTasks(c, ['shop_web']).argv).toEqual(['docker', 'service', 'ps', '--no-trunc', '--format', '{{json .}}', 'shop_web']))
+  it('reads do not mutate', () => expect([dc.serviceInspect(c, ['a']), dc.nodeList(c), dc.swarmInfo(c), dc.serviceTasks(c, ['a'])].every((x) => !x.mutates)).toBe(true))
+  it('a stack service is <prefix>_<service>', () => expect(dc.serviceName(c, 'web')).toBe('shop_web'))
+  it('render shows stdin as a here-document', () => expect(render({ argv: ['docker', 'stack', 'deploy'], input: '{"a":1}\n' })).toBe(`docker stack deploy <<'EOF'\n{"a":1}\nEOF`))
+})
+
+describe('swarm settings', () => {
+  const bad = (env: Record<string, string>) => () => loadConfig({ env: { CALMSWAP_COMPOSE_FILE: file, ...env }, cwd: dir })
+  it('engine is compose or swarm', () => expect(bad({ CALMSWAP_ENGINE: 'k8s' })).toThrow(/CALMSWAP_ENGINE="k8s": must be one of compose, swarm/))
+  it('a node PSI template names {node}', () => expect(bad({ CALMSWAP_NODE_PSI: '/sys/fs/cgroup/cpu.pressure' })).toThrow(/must contain \{node\}/))
+  it('failure ratio is a percentage, handed to Swarm as a ratio', () =>
+    expect(loadConfig({ env: { CALMSWAP_COMPOSE_FILE: file, CALMSWAP_SWARM_FAILURE_RATIO: '25' }, cwd: dir }).swarm.failureRatio).toBe(0.25))
+  it('every swarm problem together', () => {
+    try {
+      bad({ CALMSWAP_SWARM_PARALLELISM: '0', CALMSWAP_SWARM_DEADLINE: 'soon', CALMSWAP_SWARM_RESOLVE_IMAGE: 'maybe' })()
+    } catch (e) {
+      expect((e as ConfigError).problems).toHaveLength(3)
+    }
+  })
+})
+
+describe('the stack file', () => {
+  it('merge keys resolved, YAML 1.1 booleans as the docker CLI reads them', () =>
+    expect(stack.services.get('web')!.raw).toMatchObject({ image: `app:${RELEASE}`, environment: { DEBUG: true } }))
+  it('roles, modes, replicas', () => {
+    expect(stack.services.get('worker')).toMatchObject({ role: 'worker', global: true, replicas: null })
+    expect(stack.services.get('beat')).toMatchObject({ role: 'singleton', global: false, replicas: 1 })
+  })
+  it('the example is deployable', () => expect(stackProblems(c, stack)).toEqual([]))
+  it('a web without a healthcheck is refused', () =>
+    expect(stackProblems(c, parseStack(c, file, STACK.replace(/ {4}healthcheck: .*\n/, '')))).toEqual([expect.stringMatching(/web service "web" has no healthcheck/)]))
+  it('a web or core service publishing a host-mode port is refused (start-first would wait forever)', () => {
+    const proxyIsCore = loadConfig({ env: { CALMSWAP_COMPOSE_FILE: file, CALMSWAP_SHARED: 'redis', CALMSWAP_CORE: 'proxy', CALMSWAP_PROXY: 'none' }, cwd: dir })
+    expect(stackProblems(proxyIsCore, parseStack(proxyIsCore, file, STACK))).toEqual([expect.stringMatching(/core service "proxy" publishes a port in mode: host/)])
+  })
+  it('a beat with two replicas is refused', () =>
+    expect(stackProblems(c, parseStack(c, file, STACK.replace('replicas: 1', 'replicas: 2')))).toEqual([expect.stringMatching(/singleton "beat" must run once/)]))
+  it('a service without a role is refused', () =>
+    expect(stackProblems(c, parseStack(c, file, STACK.replace('  redis:', '  cache:')))).toEqual([
+      expect.stringMatching(/shared service "redis" is not in/),
+      expect.stringMatching(/service "cache" has no role/),
+    ]))
+  it('unreadable YAML is a config error', () => expect(() => parseStack(c, file, 'services: [')).toThrow(ConfigError))
+})
+
+describe('update knobs per role', () => {
+  it('web: start-first, rollback on failure, the file monitor kept', () =>
+    expect(knobsFor(c, stack.services.get('web')!)).toEqual({
+      update_config: { monitor: '9s', order: 'start-first', parallelism: 1, delay: '0s', max_failure_ratio: 0, failure_action: 'rollback' },
+      rollback_config: { parallelism: 1, delay: '0s', monitor: '5s', max_failure_ratio: 0, order: 'start-first' },
+    }))
+  it('a global worker: one node at a time, stop-first, its delay kept', () =>
+    expect(knobsFor(c, stack.services.get('worker')!).update_config).toMatchObject({ parallelism: 1, delay: '2s', order: 'stop-first', failure_action: 'rollback' }))
+  it('beat: stop-first both ways', () => {
+    const k = knobsFor(c, stack.services.get('beat')!)
+    expect([k.update_config.order, k.rollback_config.order]).toEqual(['stop-first', 'stop-first'])
+  })
+  it('the defaults come from the settings', () =>
+    expect(
+      knobsFor(loadConfig({ env: { CALMSWAP_COMPOSE_FILE: file, CALMSWAP_SWARM_MONITOR: '12s', CALMSWAP_SWARM_DELAY: '1500ms' }, cwd: dir }), stack.services.get('beat')!)
+        .update_config,
+    ).toMatchObject({ monitor: '12s', delay: '1500ms' }))
+  it('what calmswap overrides is said', () =>
+    expect(stackNotes(c, stack)).toEqual([
+      "web: update_config.order stop-first in the file, start-first in calmswap's stages",
+      "worker: update_config.parallelism 3 in the file, 1 in calmswap's stages",
+    ]))
+})
+
+describe('stage files', () => {
+  const stage = JSON.parse(stageFile(c, stack, ['web']))
+  it('only the services of the stage', () => expect(Object.keys(stage.services)).toEqual(['web']))
+  it('networks and configs kept, extension fields dropped', () => expect(Object.keys(stage)).toEqual(['version', 'configs', 'networks', 'services']))
+  it('interpolation left to the docker CLI', () => expect(stage.services.web.image).toBe(`app:${RELEASE}`))
+  it('the knobs in the service', () => expect(stage.services.web.deploy.update_config.order).toBe('start-first'))
+  it('shared services as written', () => expect(JSON.parse(stageFile(c, stack, ['proxy'])).services.proxy).toEqual(stack.services.get('proxy')!.raw))
+})
+
+describe('reading swarm answers', () => {
+  const svc = (spec: object, prev?: object, update?: object) =>
+    JSON.stringify([
+      {
+        ID: 'x',
+        Version: { Index: 7 },
+        Spec: { Name: 'shop_web', ...spec },
+        ...(prev ? { PreviousSpec: { Name: 'shop_web', ...prev } } : {}),
+        ...(update ? { UpdateStatus: update } : {}),
+      },
+    ])
+  const tpl = (image: string) => ({ TaskTemplate: { ContainerSpec: { Image: image, StopGracePeriod: 5e9 } }, Mode: { Replicated: { Replicas: 1 } } })
+  it('a new image is a template change', () =>
+    expect(parseServices(svc(tpl('a:2'), tpl('a:1')))[0]).toMatchObject({ templateChanged: true, replicasChanged: false, stopGraceMs: 5000 }))
+  it('a scale is not', () =>
+    expect(parseServices(svc(tpl('a:1'), { ...tpl('a:1'), Mode: { Replicated: { Replicas: 0 } } }))[0]).toMatchObject({
+      templateChanged: false,
+      replicasChanged: true,
+      previousReplicas: 0,
+    }))
+  it('update status', () =>
+    expect(parseServices(svc(tpl('a:1'), undefined, { State: 'rollback_completed', StartedAt: 't', Message: 'rollback completed' }))[0]!.update).toEqual({
+      state: 'rollback_completed',
+      startedAt: 't',
+      completedAt: '',
+      message: 'rollback completed',
+    }))
+  it('a task state is the first word of CurrentState', () =>
+    expect(parseTasks('{"ID":"t1","Name":" \\\\_ shop_web.1","Image":"a","Node":"n1","DesiredState":"Shutdown","CurrentState":"Running 2 seconds ago","Error":""}\n')).toEqual([
+      { id: 't1', service: 'shop_web', name: 'shop_web.1', image: 'a', node: 'n1', desired: 'shutdown', state: 'running', error: '' },
+    ]))
+  it('nodes', () =>
+    expect(parseNodes('{"ID":"n1","Hostname":"pi1","Status":"Ready","Availability":"Active","ManagerStatus":"Leader","Self":true,"EngineVersion":"20.10"}')).toEqual([
+      { id: 'n1', hostname: 'pi1', status: 'ready', availability: 'active', manager: 'leader', self: true, engine: '20.10' },
+    ]))
+  it('the API answers in the CLI format: a task', () =>
+    expect(
+      parseTasks(
+        taskLine(
+          {
+            ID: 't',
+            ServiceID: 's',
+            Slot: 2,
+            NodeID: 'n',
+            DesiredState: 'running',
+            Spec: { ContainerSpec: { Image: 'a:1' } },
+            Status: { State: 'starting', Timestamp: new Date().toISOString() },
+          },
+          'shop_web',
+          new Map([['n', 'pi2']]),
+        ),
+      ),
+    ).toEqual([{ id: 't', service: 'shop_web', name: 'shop_web.2', image: 'a:1', node: 'pi2', desired: 'running', state: 'starting', error: '' }]))
+  it('the API answers in the CLI format: a node', () =>
+    expect(
+      parseNodes(
+        nodeLine(
+          {
+            ID: 'n',
+            Description: { Hostname: 'pi1', Engine: { EngineVersion: '20.10' } },
+            Spec: { Availability: 'drain' },
+            Status: { State: 'down' },
+            ManagerStatus: { Reachability: 'reachable' },
+          },
+          'm',
+        ),
+      ),
+    ).toEqual([{ id: 'n', hostname: 'pi1', status: 'down', availability: 'drain', manager: 'reachable', self: false, engine: '20.10' }]))
+})
+
+describe('CPU pressure per node', () => {
+  const withTemplate = loadConfig({ env: { CALMSWAP_COMPOSE_FILE: file, CALMSWAP_NODE_PSI: '/sys/fs/cgroup/unified/{node}/cpu.pressure' }, cwd: dir })
+  it("a node's own file, from the template", () =>
+    expect(psiSourceOf(withTemplate, 'cs-node2', 'vm', () => true)).toEqual({ file: '/sys/fs/cgroup/unified/cs-node2/cpu.pressure', source: 'node' }))
+  it('the node calmswap runs on: /proc/pressure/cpu', () => expect(psiSourceOf(c, 'vm', 'vm', () => true)).toEqual({ file: LOCAL_PSI, source: 'local' }))
+  it('any other node: unreadable, never guessed', () => expect(psiSourceOf(withTemplate, 'pi3', 'vm', (f) => f === LOCAL_PSI)).toBeNull())
+})
+
+describe('swarm.json', () => {
+  it('a record calmswap wrote', () =>
+    expect(swarmRecordProblems({ version: 1, release: 'r1', journal: null, last: { release: 'r1', services: { web: { role: 'web', deployedFrom: 3 } } } })).toEqual([]))
+  it('anything else is refused, each problem named', () =>
+    expect(swarmRecordProblems({ version: 2, journal: { op: 'drop', release: 1, pid: 'x', done: 'all', services: { web: { role: 'boss', replicas: 1.5 } } } })).toHaveLength(6))
+})
+
+describe('stdin', () => {
+  it('a command gets its input on stdin', async () =>
+    expect((await runProcess(['cat'], { input: 'hello', signal: new AbortController().signal, timeoutMs: 5000 })).stdout).toBe('hello'))
+})
