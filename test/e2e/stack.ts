@@ -146,8 +146,10 @@ export interface Load {
  * at once, for at most `maxMs`. Each request uses its own connection (Connection: close),
  * so what is measured is calmswap's switch, not a client's keep-alive race with nginx.
  */
-export function startLoad(url: string, o: { rps?: number; maxMs?: number; maxInFlight?: number; timeoutMs?: number } = {}): Load {
-  if (!/^http:\/\/127\.0\.0\.1:\d+\//.test(url)) throw new Error(`load only targets 127.0.0.1: ${url}`)
+export function startLoad(url: string, o: { rps?: number; maxMs?: number; maxInFlight?: number; timeoutMs?: number; bridge?: boolean } = {}): Load {
+  // bridge: a container's address on a Docker bridge of this host (swarm mode cannot publish on loopback).
+  const local = o.bridge ? /^http:\/\/(127|10|172|192)\.[\d.]+:\d+\//.test(url) : /^http:\/\/127\.0\.0\.1:\d+\//.test(url)
+  if (!local) throw new Error(`load only targets 127.0.0.1${o.bridge ? ' or a bridge address' : ''}: ${url}`)
   const rps = o.rps ?? 20
   const timeoutMs = o.timeoutMs ?? 10_000
   const maxInFlight = o.maxInFlight ?? 50
