@@ -32,6 +32,7 @@ export type ApiCall =
   | { readonly op: 'tasks'; readonly services: readonly string[] }
   | { readonly op: 'scale'; readonly replicas: Readonly<Record<string, number>> }
   | { readonly op: 'rollback'; readonly service: string }
+  | { readonly op: 'stack-containers'; readonly stack: string }
 
 /**
  * What a mutating command does to the containers, as far as a dry run needs to know to plan

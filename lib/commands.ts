@@ -323,6 +323,25 @@ export const serviceRollback = (c: Config, name: string): Cmd => ({
   api: { op: 'rollback', service: name },
 })
 
+/**
+ * The containers of the stack's tasks that run on this daemon's node, one line each:
+ * "<container id>\t<service>\t<task id>\t<state>". Only these can be exec'd into from here.
+ */
+export const stackContainers = (c: Config): Cmd => ({
+  argv: [
+    c.docker,
+    'ps',
+    '--no-trunc',
+    '--filter',
+    `label=com.docker.stack.namespace=${stackName(c)}`,
+    '--format',
+    '{{.ID}}\t{{.Label "com.docker.swarm.service.name"}}\t{{.Label "com.docker.swarm.task.id"}}\t{{.State}}',
+  ],
+  mutates: false,
+  timeoutMs: DEADLINE.read,
+  api: { op: 'stack-containers', stack: stackName(c) },
+})
+
 /** Removes services a failed first deploy created: there is no earlier spec to roll back to. */
 export const serviceRemove = (c: Config, names: readonly string[]): Cmd => ({ argv: [c.docker, 'service', 'rm', ...names], mutates: true, timeoutMs: DEADLINE.serviceUpdate })
 

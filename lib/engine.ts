@@ -455,6 +455,12 @@ export async function callApi(e: Engine, call: ApiCall, signal?: AbortSignal): P
         const n = call.replicas[svc.Spec.Name] ?? 0
         return { spec: { ...svc.Spec, Mode: { Replicated: { Replicas: n } } }, query: '', out: `${svc.Spec.Name} scaled to ${n}` }
       })
+    case 'stack-containers': {
+      const filters = q(JSON.stringify({ label: [`com.docker.stack.namespace=${call.stack}`] }))
+      const list = await engineJson<ApiContainer[]>(e, 'GET', `/containers/json?filters=${filters}`, undefined, signal)
+      const label = (x: ApiContainer, k: string) => x.Labels?.[k] ?? ''
+      return ok(list.map((x) => `${[x.Id, label(x, 'com.docker.swarm.service.name'), label(x, 'com.docker.swarm.task.id'), x.State].join('\t')}\n`).join(''))
+    }
     case 'rollback':
       return updateEach(e, [call.service], signal, (svc) => ({ spec: svc.Spec, query: '&rollback=previous', out: svc.Spec.Name }))
   }

@@ -1,7 +1,7 @@
 // What a swarm runs, as calmswap reads it: nodes, services (spec, update state) and tasks.
 // The parsers read the CLI's output format, which lib/engine.ts reproduces for the API path.
 import { render } from './command.ts'
-import { nodeList, serviceInspect, serviceName, serviceTasks, swarmInfo } from './commands.ts'
+import { nodeList, serviceInspect, serviceName, serviceTasks, stackContainers, swarmInfo } from './commands.ts'
 import type { Ctx } from './context.ts'
 import { CommandError } from './errors.ts'
 
@@ -205,6 +205,24 @@ export async function readTasks(ctx: Ctx, services: readonly string[]): Promise<
     names = names.filter((n) => !missing.includes(n))
   }
   return []
+}
+
+export interface LocalContainer {
+  readonly id: string
+  readonly service: string
+  readonly task: string
+  readonly state: string
+}
+
+/** The stack's containers on the node whose daemon calmswap talks to. */
+export async function readLocalContainers(ctx: Ctx): Promise<LocalContainer[]> {
+  return (await ctx.must(stackContainers(ctx.config)))
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => {
+      const [id = '', service = '', task = '', state = ''] = l.split('\t')
+      return { id, service, task, state }
+    })
 }
 
 /** The short name of a task's service, in this stack. */

@@ -18,6 +18,7 @@
 // and workers back to their old spec at 0 replicas first, then the web, then the old
 // singletons, then the old workers one at a time. Each change is journaled in swarm.json
 // before it is made (lib/swarm-state.ts), so a rollback never asks Swarm twice.
+import { NOTHING_TO_QUIESCE, QUIESCED, quiesceWorker, STILL_BUSY } from './celery.ts'
 import { engineVersion, serviceLogs, serviceName, serviceRemove, serviceRollback, serviceScale, stackDeploy, stackName } from './commands.ts'
 import { withRelease } from './config.ts'
 import type { Ctx } from './context.ts'
@@ -29,7 +30,7 @@ import { calmOnNodes } from './node-pressure.ts'
 import { runOp } from './operation.ts'
 import { type Role, readStack, type StackFile, stackNotes, stackProblems, stageFile } from './stack.ts'
 import { type ServiceMark, type SwarmJournal, SwarmStore } from './swarm-state.ts'
-import { isUp, readNodes, readServices, readSwarmInfo, readTasks, type SwarmNode, type SwarmService, usable } from './swarm-view.ts'
+import { isUp, readLocalContainers, readNodes, readServices, readSwarmInfo, readTasks, type SwarmNode, type SwarmService, type SwarmTask, usable } from './swarm-view.ts'
 import { waitNoTasks, waitTasksUp, waitUpdate } from './swarm-wait.ts'
 import { sanitize } from './ui.ts'
 
@@ -135,9 +136,42 @@ class Stages {
       }
       if (replicas > 0) scale[s.name] = 0
     }
+    await this.quiesce(
+      replicated.filter((n) => this.c.roles.workers.includes(n)),
+      tasks,
+    )
     if (Object.keys(scale).length) await this.ctx.must(serviceScale(this.c, scale))
     await waitNoTasks(this.ctx, replicated)
     this.ctx.ui.detail(`  stood down: ${replicated.join(', ')}`)
+  }
+
+  /**
+   * Before the workers' SIGTERM, each running Celery worker is asked to stop consuming and
+   * to finish what it holds (lib/celery.ts): on Celery 5.2 a SIGTERM under load loses the
+   * message an outstanding Redis read pops. Only containers on this node can be reached
+   * (the Docker API of a manager does not exec on other nodes); the others are named.
+   */
+  private async quiesce(workers: readonly string[], tasks: readonly SwarmTask[]): Promise<void> {
+    const c = this.c
+    if (c.quiesce === 'off' || !workers.length) return
+    const full = new Set(workers.map((n) => serviceName(c, n)))
+    const up = tasks.filter((t) => full.has(t.service) && t.desired === 'running' && t.state === 'running')
+    if (!up.length) return
+    const here = new Map((await readLocalContainers(this.ctx)).filter((x) => x.state === 'running').map((x) => [x.task, x.id]))
+    const elsewhere = up.filter((t) => !here.has(t.id))
+    if (elsewhere.length) {
+      this.ctx.ui.warn(
+        `${elsewhere.map((t) => `${t.name} on ${t.node}`).join(', ')}: on another node, so not quiesced from here; its Celery worker gets SIGTERM as it is (Celery 5.3+ loses nothing that way)`,
+      )
+    }
+    const local = up.filter((t) => here.has(t.id))
+    const maxS = Math.max(1, Math.min(15, c.stopGraceS - 5))
+    const results = await Promise.all(local.map((t) => this.ctx.run(quiesceWorker(c, here.get(t.id)!, maxS))))
+    for (const [i, r] of results.entries()) {
+      const said = sanitize(r.stderr.trim().split('\n').at(-1) ?? '')
+      const what = r.code === QUIESCED || r.code === STILL_BUSY || r.code === NOTHING_TO_QUIESCE ? said.replace(/^quiesce: /, '') : `could not run (exit ${r.code}): ${said}`
+      this.ctx.ui.detail(`  ${local[i]!.name}: ${what}`)
+    }
   }
 
   /**
@@ -248,7 +282,8 @@ export interface SwarmDeployResult {
   readonly previous: string | null
 }
 
-export async function swarmDeploy(ctx0: Ctx): Promise<SwarmDeployResult> {
+/** `release`: this label instead of CALMSWAP_RELEASE or the git hash (deploy --release). */
+export async function swarmDeploy(ctx0: Ctx, o: { release?: string } = {}): Promise<SwarmDeployResult> {
   return runOp(ctx0, 'deploy', async () => {
     const { stack, nodes } = await swarmPreflight(ctx0)
     const store = new SwarmStore(ctx0.config.stateDir, ctx0.exec.dryRun)
@@ -256,7 +291,7 @@ export async function swarmDeploy(ctx0: Ctx): Promise<SwarmDeployResult> {
     const j = rec.journal
     if (j) reportSwarmInterrupted(ctx0, j, j.op === 'deploy')
     if (j?.op === 'rollback') throw new StepError('run rollback to finish it first')
-    const release = j?.release || (await detectRelease(ctx0))
+    const release = j?.release || o.release || (await detectRelease(ctx0))
     const ctx = ctx0.withConfig(withRelease(ctx0.config, release))
     const name = stackName(ctx.config)
     ctx.ui.info(
@@ -349,6 +384,15 @@ async function undo(ctx0: Ctx, store: SwarmStore, failed: string | null): Promis
     return Boolean(m && s && m.deployedFrom !== undefined && s.version > m.deployedFrom)
   }
   const full = (n: string) => serviceName(c, n)
+  // Before anything goes: a service the rollback removes takes its logs with it.
+  if (failed && c.logTail > 0 && !ctx.exec.dryRun) {
+    const r = await ctx.run(serviceLogs(c, full(failed)))
+    const text = sanitize(r.stdout + r.stderr).trim()
+    if (text) {
+      ctx.ui.warn(`last ${c.logTail} log lines of ${full(failed)}:`)
+      ctx.ui.detail(text)
+    }
+  }
 
   /** Asks Swarm to roll a service back once, even across a crash between the two. */
   const rollBackOnce = async (n: string): Promise<string | undefined> => {
@@ -411,14 +455,6 @@ async function undo(ctx0: Ctx, store: SwarmStore, failed: string | null): Promis
     // previous spec is the old one with its replicas.
     await ctx.must(deployed(n) ? serviceScale(c, { [full(n)]: m.replicas ?? 1 }) : serviceRollback(c, full(n)))
     await waitTasksUp(ctx, n, m.replicas ?? 1, known)
-  }
-  if (failed && c.logTail > 0 && !ctx.exec.dryRun) {
-    const r = await ctx.run(serviceLogs(c, full(failed)))
-    const text = sanitize(r.stdout + r.stderr).trim()
-    if (text) {
-      ctx.ui.warn(`last ${c.logTail} log lines of ${full(failed)}:`)
-      ctx.ui.detail(text)
-    }
   }
 }
 

@@ -119,12 +119,12 @@ export class SwarmStack {
 
   /** The running container of a service of this stack (single node: the only one). */
   async container(service: string): Promise<string> {
-    return waitFor(`a running ${service} container`, async () => {
+    return (await waitFor(`a running ${service} container`, async () => {
       const ids = (await sd(['ps', '-q', '--no-trunc', '--filter', `label=com.docker.swarm.service.name=${this.name}_${service}`, '--filter', 'status=running'])).stdout
         .split('\n')
         .filter(Boolean)
       return ids[0]
-    })
+    })) as string
   }
 
   /** The proxy task's address on docker_gwbridge, where the load and the verify step reach it. */

@@ -59,6 +59,8 @@ export class SwarmWorld {
   maxBeats = 0
   /** Each `stack deploy`: its services, and the tasks of beat and worker whose containers ran at that moment. */
   readonly deploys: { services: string[]; beat: number; worker: number }[] = []
+  /** Containers a quiesce ran in. */
+  readonly quiesced: string[] = []
   /** Running beats each time beat was deployed or scaled up: must be 0. */
   readonly beatsAtBeatStart: number[] = []
   /** Services whose new tasks fail their healthcheck (Swarm rolls the update back itself). */
@@ -356,6 +358,18 @@ export class SwarmWorld {
       return {}
     }
     if (verb === 'service logs') return { stdout: 'a log line\n' }
+    // One node: every task's container is on the daemon calmswap talks to.
+    if (a[1] === 'ps')
+      return {
+        stdout: this.tasks
+          .filter((t) => t.state === 'running' || t.state === 'starting')
+          .map((t) => [`c-${t.service.slice(this.stack.length + 1)}-${t.id}`, t.service, t.id, 'running'].join('\t'))
+          .join('\n'),
+      }
+    if (a[1] === 'exec') {
+      this.quiesced.push(a[2]!)
+      return { stderr: 'quiesce: celery@x stopped consuming [celery]; idle after 1.2 s\n' }
+    }
     if (verb === 'stack deploy') {
       const file = JSON.parse(cmd.input ?? '{}')
       const up = (s: string) => this.tasks.filter((t) => t.service === this.full(s) && (t.state === 'running' || t.state === 'starting')).length
@@ -396,6 +410,7 @@ export function short(cmd: Cmd): string | null {
   if (a[2] === 'scale') return `scale ${a.slice(4).map(strip).join(' ')}`
   if (a[2] === 'rollback') return `rollback ${strip(a.at(-1)!)}`
   if (a[2] === 'rm') return `rm ${a.slice(3).map(strip).join(' ')}`
+  if (a[1] === 'exec') return `quiesce ${a[2]!.split('-')[1]}`
   return a.join(' ')
 }
 

@@ -27,7 +27,7 @@ describe('swarm deploy plan', () => {
   it('r1 → r2: beat and worker to 0 before the web update, beat only once none runs, then the worker', async () => {
     const h = swarmHarness({ setup: (w) => w.seedStack() })
     await swarmDeploy(h.ctx)
-    expect(h.plan()).toEqual(['scale beat=0 worker=0', 'deploy web', 'deploy beat', 'deploy worker'])
+    expect(h.plan()).toEqual(['quiesce worker', 'scale beat=0 worker=0', 'deploy web', 'deploy beat', 'deploy worker'])
     // The old beat lingered (gossip delay, warm shutdown): the new one was asked for after it was gone.
     expect(h.world.beatsAtBeatStart).toEqual([0])
     expect(h.world.maxBeats).toBe(1)
@@ -56,7 +56,7 @@ describe('swarm deploy plan', () => {
     const h = swarmHarness({ setup: (w) => w.seedStack() })
     h.world.unhealthy.add('web')
     await expect(swarmDeploy(h.ctx)).rejects.toThrow(/deploy of r2 failed and every service was rolled back/)
-    expect(h.plan()).toEqual(['scale beat=0 worker=0', 'deploy web', 'rollback beat', 'rollback worker'])
+    expect(h.plan()).toEqual(['quiesce worker', 'scale beat=0 worker=0', 'deploy web', 'rollback beat', 'rollback worker'])
     expect(h.out.join('')).toMatch(/Swarm rolled back the update of web: update rolled back due to failure[^\n]*\n\s+app_web.\d on node1: task: non-zero exit \(143\)/)
     for (const s of ['web', 'beat', 'worker']) expect(h.world.running(s)).toEqual(['calmswap-example-app:r1'])
     expect(h.world.maxBeats).toBe(1)
@@ -69,6 +69,7 @@ describe('swarm deploy plan', () => {
     h.world.crash.add('worker')
     await expect(swarmDeploy(h.ctx)).rejects.toThrow(/every service was rolled back/)
     expect(h.plan()).toEqual([
+      'quiesce worker',
       'scale beat=0 worker=0',
       'deploy web',
       'deploy beat',
@@ -102,7 +103,7 @@ describe('swarm deploy plan', () => {
     h.world.stuck.add('web')
     await expect(swarmDeploy(h.ctx)).rejects.toThrow(/rolled back/)
     expect(h.out.join('')).toMatch(/gave up after 1.0s \(CALMSWAP_SWARM_DEADLINE\) waiting until the update of web ends/)
-    expect(h.plan()).toEqual(['scale beat=0 worker=0', 'deploy web', 'rollback web', 'rollback beat', 'rollback worker'])
+    expect(h.plan()).toEqual(['quiesce worker', 'scale beat=0 worker=0', 'deploy web', 'rollback web', 'rollback beat', 'rollback worker'])
     expect(h.world.running('web')).toEqual(['calmswap-example-app:r1'])
   })
 
@@ -117,7 +118,7 @@ describe('swarm deploy plan', () => {
     await swarmDeploy(h.ctx)
     const before = h.exec.calls.length
     await swarmDeploy(h.ctx)
-    expect(h.exec.calls.slice(before).map(short).filter(Boolean)).toEqual(['scale beat=0 worker=0', 'deploy web', 'deploy beat', 'deploy worker'])
+    expect(h.exec.calls.slice(before).map(short).filter(Boolean)).toEqual(['quiesce worker', 'scale beat=0 worker=0', 'deploy web', 'deploy beat', 'deploy worker'])
     expect(h.out.join('')).toMatch(/web: unchanged, nothing to roll out/)
   })
 
@@ -165,8 +166,9 @@ describe('swarm deploy plan', () => {
     const ctx = makeContext({ config: h.config, exec: new DryRunExecutor(reads, (l) => printed.push(l)), ui: h.ctx.ui })
     await swarmDeploy(ctx)
     expect(reads.calls.filter((c) => c.mutates)).toEqual([])
-    const changes = printed.filter((l) => l.startsWith('docker ') || l.startsWith('CALMSWAP_')).map((l) => l.split('\n')[0])
+    const changes = printed.filter((l) => l.startsWith('docker ') || l.startsWith('CALMSWAP_')).map((l) => l.split('\n')[0]!.replace(/ python3 -c .*/s, ' python3 -c …'))
     expect(changes).toEqual([
+      expect.stringMatching(/^docker exec c-worker-t\d+ python3 -c …$/),
       'docker service scale --detach app_beat=0 app_worker=0',
       "CALMSWAP_PREFIX=app CALMSWAP_RELEASE=r2 docker stack deploy --resolve-image always --compose-file - app <<'EOF'",
       "CALMSWAP_PREFIX=app CALMSWAP_RELEASE=r2 docker stack deploy --resolve-image always --compose-file - app <<'EOF'",
