@@ -9,7 +9,7 @@ SOURCES := $(wildcard lib/*.ts scripts/*.ts) build.mjs package-lock.json
 # Extra flags for a script: make deploy ARGS=--dry-run, make cleanup ARGS=--yes
 ARGS ?=
 
-.PHONY: help deps build docker images deploy rollback cleanup status health history doctor adopt recover install-recover switch down test test-unit test-e2e test-power soak bench check format typecheck clean
+.PHONY: help deps build docker images deploy rollback cleanup status health history doctor adopt recover install-recover switch down test test-unit test-e2e test-power soak bench swarm-deploy swarm-lab-bench check format typecheck clean
 
 help: ## this list
 	@printf 'calmswap targets (pass flags with ARGS=..., e.g. make deploy ARGS=--dry-run):\n\n'
@@ -95,6 +95,18 @@ soak: build images ## the stop path under load: N deploys in a row, counting gra
 
 bench: build images ## measure deploy strategies under load (not part of make test)
 	node --import tsx bench/bench.ts $(ARGS)
+
+# Swarm mode on this box's swarm (docker swarm init first): the example app image built here,
+# .env exported as docker stack deploy does not read it, no registry asked for digests.
+swarm-deploy: build images ## the example stack on a Docker Swarm of this box, staged (CALMSWAP_ENGINE=swarm)
+	@set -a; [ ! -f .env ] || . ./.env; set +a; \
+	release=$${CALMSWAP_RELEASE:-$$(git rev-parse --short HEAD 2>/dev/null || date +%Y%m%d-%H%M%S)}; \
+	docker build -q -t calmswap-example-app:$$release --build-arg PYTHON_IMAGE=$${PYTHON_IMAGE:-python:3.12-slim} example/app >/dev/null; \
+	CALMSWAP_ENGINE=swarm CALMSWAP_COMPOSE_FILE=example/swarm/compose.yml CALMSWAP_RELEASE=$$release \
+	  CALMSWAP_SWARM_RESOLVE_IMAGE=$${CALMSWAP_SWARM_RESOLVE_IMAGE:-never} node dist/deploy.mjs $(ARGS)
+
+swarm-lab-bench: build images ## three-node swarm on this box (provision/swarm-lab.sh, root): calmswap vs a plain docker stack deploy
+	node --import tsx bench/swarm-lab.ts $(ARGS)
 
 check: deps ## formatter and linter (Biome) and the type checker: what CI runs before the tests
 	biome ci .

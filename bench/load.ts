@@ -18,6 +18,8 @@ export interface Sample {
 export const failed = (s: Sample) => s.error !== undefined || s.status < 200 || s.status > 299
 
 export interface LoadOptions {
+  /** 127.0.0.1 unless given: the swarm lab's proxy is at a node's address (10.77.0.1). */
+  readonly host?: string
   readonly port: number
   readonly rate: number
   readonly maxSeconds: number
@@ -31,11 +33,11 @@ export interface Load {
   stop(): Promise<void>
 }
 
-function get(port: number, timeoutMs: number): Promise<Omit<Sample, 't'>> {
+function get(host: string, port: number, timeoutMs: number): Promise<Omit<Sample, 't'>> {
   const t0 = now()
   return new Promise((resolve) => {
     const done = (r: Omit<Sample, 't' | 'ms'>) => resolve({ ...r, ms: now() - t0 })
-    const req = request({ host: '127.0.0.1', port, path: '/', agent: false, headers: { connection: 'close', 'user-agent': 'calmswap-bench' }, timeout: timeoutMs }, (res) => {
+    const req = request({ host, port, path: '/', agent: false, headers: { connection: 'close', 'user-agent': 'calmswap-bench' }, timeout: timeoutMs }, (res) => {
       res.resume()
       res.on('end', () => {
         const port = Number(
@@ -75,7 +77,7 @@ export function startLoad(o: LoadOptions): Load {
     if (inFlight.size >= maxInFlight) {
       samples.push({ t, ms: 0, status: 0, error: 'client: too many requests in flight' })
     } else {
-      const p = get(o.port, o.timeoutMs ?? 10_000).then((r) => void samples.push({ t, ...r }))
+      const p = get(o.host ?? '127.0.0.1', o.port, o.timeoutMs ?? 10_000).then((r) => void samples.push({ t, ...r }))
       inFlight.add(p)
       void p.finally(() => inFlight.delete(p))
     }

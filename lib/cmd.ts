@@ -33,6 +33,7 @@ export type ApiCall =
   | { readonly op: 'scale'; readonly replicas: Readonly<Record<string, number>> }
   | { readonly op: 'rollback'; readonly service: string }
   | { readonly op: 'stack-containers'; readonly stack: string }
+  | { readonly op: 'task-containers'; readonly ids: readonly string[] }
 
 /**
  * What a mutating command does to the containers, as far as a dry run needs to know to plan

@@ -342,6 +342,14 @@ export const stackContainers = (c: Config): Cmd => ({
   api: { op: 'stack-containers', stack: stackName(c) },
 })
 
+/** One line per task: "<task id> <container id>", the container on whichever node runs it. */
+export const taskContainers = (c: Config, ids: readonly string[]): Cmd => ({
+  argv: [c.docker, 'inspect', '--type', 'task', '--format', '{{.ID}} {{.Status.ContainerStatus.ContainerID}}', ...ids],
+  mutates: false,
+  timeoutMs: DEADLINE.read,
+  api: { op: 'task-containers', ids },
+})
+
 /** Removes services a failed first deploy created: there is no earlier spec to roll back to. */
 export const serviceRemove = (c: Config, names: readonly string[]): Cmd => ({ argv: [c.docker, 'service', 'rm', ...names], mutates: true, timeoutMs: DEADLINE.serviceUpdate })
 

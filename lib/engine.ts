@@ -461,6 +461,11 @@ export async function callApi(e: Engine, call: ApiCall, signal?: AbortSignal): P
       const label = (x: ApiContainer, k: string) => x.Labels?.[k] ?? ''
       return ok(list.map((x) => `${[x.Id, label(x, 'com.docker.swarm.service.name'), label(x, 'com.docker.swarm.task.id'), x.State].join('\t')}\n`).join(''))
     }
+    case 'task-containers':
+      return each(call.ids, async (id) => {
+        const t = await engineJson<{ ID: string; Status?: { ContainerStatus?: { ContainerID?: string } } }>(e, 'GET', `/tasks/${q(id)}`, undefined, signal)
+        return `${t.ID} ${t.Status?.ContainerStatus?.ContainerID ?? ''}`
+      })
     case 'rollback':
       return updateEach(e, [call.service], signal, (svc) => ({ spec: svc.Spec, query: '&rollback=previous', out: svc.Spec.Name }))
   }

@@ -129,7 +129,8 @@ export function formatHistory(entries: readonly HistoryEntry[]): string {
         steps ? `    steps: ${steps}` : '',
         e.images && Object.keys(e.images).length
           ? `    images: ${Object.entries(e.images)
-              .map(([k, v]) => `${k}=${v.replace(/^sha256:/, '').slice(0, 12)}`)
+              // An image ID (compose mode) or a reference with its digest (swarm mode), both short.
+              .map(([k, v]) => `${k}=${/^sha256:/.test(v) ? v.slice(7, 19) : v.replace(/@sha256:([0-9a-f]{12})[0-9a-f]*$/, '@$1')}`)
               .join(' ')}`
           : '',
         e.error ? `    error: ${e.error.split('\n')[0]}` : '',

@@ -1,7 +1,7 @@
 // What a swarm runs, as calmswap reads it: nodes, services (spec, update state) and tasks.
 // The parsers read the CLI's output format, which lib/engine.ts reproduces for the API path.
 import { render } from './command.ts'
-import { nodeList, serviceInspect, serviceName, serviceTasks, stackContainers, swarmInfo } from './commands.ts'
+import { nodeList, serviceInspect, serviceName, serviceTasks, stackContainers, swarmInfo, taskContainers } from './commands.ts'
 import type { Ctx } from './context.ts'
 import { CommandError } from './errors.ts'
 
@@ -33,6 +33,10 @@ export interface SwarmService {
   readonly updateOrder: string
   readonly rollbackOrder: string
   readonly endpointMode: string
+  /** The container's argv after its entrypoint (the stack file's `command`). */
+  readonly args: readonly string[]
+  /** ContainerSpec.Hostname; empty: each container's hostname is its short ID. */
+  readonly hostname: string
 }
 
 export interface SwarmTask {
@@ -119,6 +123,8 @@ export function parseServices(stdout: string): SwarmService[] {
       updateOrder: String(obj(spec.UpdateConfig).Order ?? 'stop-first'),
       rollbackOrder: String(obj(spec.RollbackConfig).Order ?? 'stop-first'),
       endpointMode: String(obj(spec.EndpointSpec).Mode ?? 'vip'),
+      args: Array.isArray(obj(task.ContainerSpec).Args) ? (obj(task.ContainerSpec).Args as unknown[]).map(String) : [],
+      hostname: String(obj(task.ContainerSpec).Hostname ?? ''),
     }
   })
 }
@@ -223,6 +229,18 @@ export async function readLocalContainers(ctx: Ctx): Promise<LocalContainer[]> {
       const [id = '', service = '', task = '', state = ''] = l.split('\t')
       return { id, service, task, state }
     })
+}
+
+/** The container of each task, by task ID; a task without one yet is left out. */
+export async function readTaskContainers(ctx: Ctx, ids: readonly string[]): Promise<Map<string, string>> {
+  if (!ids.length) return new Map()
+  const r = await ctx.run(taskContainers(ctx.config, ids))
+  return new Map(
+    r.stdout
+      .split('\n')
+      .map((l) => l.trim().split(' '))
+      .filter((x): x is [string, string] => x.length === 2 && x[1] !== ''),
+  )
 }
 
 /** The short name of a task's service, in this stack. */

@@ -18,7 +18,9 @@
 // and workers back to their old spec at 0 replicas first, then the web, then the old
 // singletons, then the old workers one at a time. Each change is journaled in swarm.json
 // before it is made (lib/swarm-state.ts), so a rollback never asks Swarm twice.
+
 import { NOTHING_TO_QUIESCE, QUIESCED, quiesceWorker, STILL_BUSY } from './celery.ts'
+import type { Cmd } from './command.ts'
 import { engineVersion, serviceLogs, serviceName, serviceRemove, serviceRollback, serviceScale, stackDeploy, stackName } from './commands.ts'
 import { withRelease } from './config.ts'
 import type { Ctx } from './context.ts'
@@ -29,8 +31,21 @@ import { OpRecord, recorded } from './history.ts'
 import { calmOnNodes } from './node-pressure.ts'
 import { runOp } from './operation.ts'
 import { type Role, readStack, type StackFile, stackNotes, stackProblems, stageFile } from './stack.ts'
+import { celeryApp, quiesceNodes } from './swarm-celery.ts'
 import { type ServiceMark, type SwarmJournal, SwarmStore } from './swarm-state.ts'
-import { isUp, readLocalContainers, readNodes, readServices, readSwarmInfo, readTasks, type SwarmNode, type SwarmService, type SwarmTask, usable } from './swarm-view.ts'
+import {
+  isUp,
+  readLocalContainers,
+  readNodes,
+  readServices,
+  readSwarmInfo,
+  readTaskContainers,
+  readTasks,
+  type SwarmNode,
+  type SwarmService,
+  type SwarmTask,
+  usable,
+} from './swarm-view.ts'
 import { waitNoTasks, waitTasksUp, waitUpdate } from './swarm-wait.ts'
 import { sanitize } from './ui.ts'
 
@@ -147,9 +162,11 @@ class Stages {
 
   /**
    * Before the workers' SIGTERM, each running Celery worker is asked to stop consuming and
-   * to finish what it holds (lib/celery.ts): on Celery 5.2 a SIGTERM under load loses the
-   * message an outstanding Redis read pops. Only containers on this node can be reached
-   * (the Docker API of a manager does not exec on other nodes); the others are named.
+   * to finish what it holds: on Celery 5.2 a SIGTERM under load loses the message an
+   * outstanding Redis read pops, and a job not yet acknowledged by a pool process makes the
+   * shutdown wait 30 s. A worker on this node is quiesced in its own container
+   * (lib/celery.ts); those on other nodes through the broker, from a container of the stack
+   * on this node (lib/swarm-celery.ts). Whatever the quiesce answers, the stand-down goes on.
    */
   private async quiesce(workers: readonly string[], tasks: readonly SwarmTask[]): Promise<void> {
     const c = this.c
@@ -157,20 +174,42 @@ class Stages {
     const full = new Set(workers.map((n) => serviceName(c, n)))
     const up = tasks.filter((t) => full.has(t.service) && t.desired === 'running' && t.state === 'running')
     if (!up.length) return
-    const here = new Map((await readLocalContainers(this.ctx)).filter((x) => x.state === 'running').map((x) => [x.task, x.id]))
+    const containers = (await readLocalContainers(this.ctx)).filter((x) => x.state === 'running')
+    const here = new Map(containers.map((x) => [x.task, x.id]))
+    const maxS = Math.max(1, Math.min(15, c.stopGraceS - 5))
+    const runs: { what: string; cmd: Cmd }[] = up.filter((t) => here.has(t.id)).map((t) => ({ what: t.name, cmd: quiesceWorker(c, here.get(t.id)!, maxS) }))
     const elsewhere = up.filter((t) => !here.has(t.id))
     if (elsewhere.length) {
-      this.ctx.ui.warn(
-        `${elsewhere.map((t) => `${t.name} on ${t.node}`).join(', ')}: on another node, so not quiesced from here; its Celery worker gets SIGTERM as it is (Celery 5.3+ loses nothing that way)`,
+      const services = await readServices(this.ctx, workers)
+      const spec = [...services.values()].find((s) => full.has(s.name) && celeryApp(s.args))
+      const app = spec ? celeryApp(spec.args) : null
+      const appRoles = new Set([...c.roles.workers, ...c.roles.singletons, ...c.roles.web, ...c.roles.core].map((n) => serviceName(c, n)))
+      const helper = containers.find((x) => appRoles.has(x.service))
+      const ids = await readTaskContainers(
+        this.ctx,
+        elsewhere.map((t) => t.id),
       )
+      const named = [...services.values()].some((s) => s.hostname)
+      const where = elsewhere.map((t) => `${t.name} on ${t.node}`).join(', ')
+      if (!app || !helper || named || ids.size < elsewhere.length) {
+        const why = !app
+          ? 'no -A/--app in its command'
+          : !helper
+            ? 'no container of the stack runs on this node to reach the broker from'
+            : named
+              ? 'the stack sets its hostname'
+              : 'a container ID is missing'
+        this.ctx.ui.warn(`${where}: not quiesced (${why}); its Celery worker gets SIGTERM as it is (Celery 5.3+ loses nothing that way)`)
+      } else {
+        const hosts = elsewhere.map((t) => ids.get(t.id)!.slice(0, 12))
+        runs.push({ what: `${where} (through the broker, from ${helper.service})`, cmd: quiesceNodes(c, helper.id, app, maxS, hosts) })
+      }
     }
-    const local = up.filter((t) => here.has(t.id))
-    const maxS = Math.max(1, Math.min(15, c.stopGraceS - 5))
-    const results = await Promise.all(local.map((t) => this.ctx.run(quiesceWorker(c, here.get(t.id)!, maxS))))
+    const results = await Promise.all(runs.map((r) => this.ctx.run(r.cmd)))
     for (const [i, r] of results.entries()) {
       const said = sanitize(r.stderr.trim().split('\n').at(-1) ?? '')
       const what = r.code === QUIESCED || r.code === STILL_BUSY || r.code === NOTHING_TO_QUIESCE ? said.replace(/^quiesce: /, '') : `could not run (exit ${r.code}): ${said}`
-      this.ctx.ui.detail(`  ${local[i]!.name}: ${what}`)
+      this.ctx.ui.detail(`  ${runs[i]!.what}: ${what}`)
     }
   }
 

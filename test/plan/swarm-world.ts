@@ -17,6 +17,7 @@ export const EXAMPLE_STACK = fileURLToPath(new URL('../../example/swarm/compose.
 interface Spec {
   readonly template: string
   readonly image: string
+  readonly args: readonly string[]
   readonly replicas: number | null
   readonly updateOrder: string
   readonly rollbackOrder: string
@@ -59,6 +60,8 @@ export class SwarmWorld {
   maxBeats = 0
   /** Each `stack deploy`: its services, and the tasks of beat and worker whose containers ran at that moment. */
   readonly deploys: { services: string[]; beat: number; worker: number }[] = []
+  /** Services whose containers run on the node calmswap's daemon runs on; null: all of them. */
+  localServices: Set<string> | null = null
   /** Containers a quiesce ran in. */
   readonly quiesced: string[] = []
   /** Running beats each time beat was deployed or scaled up: must be 0. */
@@ -224,13 +227,15 @@ export class SwarmWorld {
     else this.scale(svc)
   }
 
-  private specOf(raw: Record<string, any>, env: Record<string, string | undefined>): Spec {
+  private specOf(raw0: Record<string, any>, env: Record<string, string | undefined>): Spec {
+    const raw = JSON.parse(interpolate(JSON.stringify(raw0), { ...this.env, ...env }))
     const deploy = raw.deploy ?? {}
-    const text = interpolate(JSON.stringify({ image: raw.image, environment: raw.environment, command: raw.command }), { ...this.env, ...env })
+    const text = JSON.stringify({ image: raw.image, environment: raw.environment, command: raw.command })
     return {
       template: text,
-      image: JSON.parse(text).image,
-      replicas: deploy.mode === 'global' ? null : (deploy.replicas ?? 1),
+      image: raw.image,
+      args: raw.command ?? [],
+      replicas: deploy.mode === 'global' ? null : Number(deploy.replicas ?? 1),
       updateOrder: deploy.update_config?.order ?? 'stop-first',
       rollbackOrder: deploy.rollback_config?.order ?? 'stop-first',
       failureAction: deploy.update_config?.failure_action ?? 'pause',
@@ -243,6 +248,7 @@ export class SwarmWorld {
     const spec: Spec = {
       template: JSON.stringify({ image, service }),
       image,
+      args: ['python3', '-m', 'celery', '-A', 'tasks', service],
       replicas: o.replicas === undefined ? 1 : o.replicas,
       updateOrder: 'stop-first',
       rollbackOrder: o.rollbackOrder ?? 'start-first',
@@ -267,7 +273,7 @@ export class SwarmWorld {
     const specJson = (s: Spec) => ({
       Name: svc.name,
       Mode: s.replicas === null ? { Global: {} } : { Replicated: { Replicas: s.replicas } },
-      TaskTemplate: { ContainerSpec: { Image: s.image, Template: s.template } },
+      TaskTemplate: { ContainerSpec: { Image: s.image, Args: s.args, Template: s.template } },
       UpdateConfig: { Order: s.updateOrder, FailureAction: s.failureAction },
       RollbackConfig: { Order: s.rollbackOrder },
       EndpointSpec: { Mode: 'dnsrr' },
@@ -362,9 +368,16 @@ export class SwarmWorld {
     if (a[1] === 'ps')
       return {
         stdout: this.tasks
-          .filter((t) => t.state === 'running' || t.state === 'starting')
+          .filter((t) => (t.state === 'running' || t.state === 'starting') && (!this.localServices || this.localServices.has(t.service.slice(this.stack.length + 1))))
           .map((t) => [`c-${t.service.slice(this.stack.length + 1)}-${t.id}`, t.service, t.id, 'running'].join('\t'))
           .join('\n'),
+      }
+    if (a[1] === 'inspect' && a[3] === 'task')
+      return {
+        stdout: a
+          .slice(6)
+          .map((id) => `${id} ${id.padEnd(12, '0')}aaaaaaaaaaaa\n`)
+          .join(''),
       }
     if (a[1] === 'exec') {
       this.quiesced.push(a[2]!)
@@ -410,7 +423,7 @@ export function short(cmd: Cmd): string | null {
   if (a[2] === 'scale') return `scale ${a.slice(4).map(strip).join(' ')}`
   if (a[2] === 'rollback') return `rollback ${strip(a.at(-1)!)}`
   if (a[2] === 'rm') return `rm ${a.slice(3).map(strip).join(' ')}`
-  if (a[1] === 'exec') return `quiesce ${a[2]!.split('-')[1]}`
+  if (a[1] === 'exec') return a.length > 7 ? `quiesce ${a.at(-1)} via ${a[2]!.split('-')[1]}` : `quiesce ${a[2]!.split('-')[1]}`
   return a.join(' ')
 }
 

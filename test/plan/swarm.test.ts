@@ -41,6 +41,21 @@ describe('swarm deploy plan', () => {
     ])
   })
 
+  it('workers on other nodes are quiesced through the broker, from a container of the stack on this node', async () => {
+    const h = swarmHarness({ setup: (w) => (w.seedStack(), (w.localServices = new Set(['web', 'redis', 'proxy']))) })
+    await swarmDeploy(h.ctx)
+    const worker = h.world.tasks.find((t) => t.service === 'app_worker')!.id
+    expect(h.plan().slice(0, 2)).toEqual([`quiesce ${worker.padEnd(12, '0')} via web`, 'scale beat=0 worker=0'])
+    expect(h.out.join('')).toMatch(/app_worker.1 on node1 \(through the broker, from app_web\): celery@x stopped consuming/)
+  })
+
+  it('with no container of the stack on this node, the workers elsewhere are named and stood down as they are', async () => {
+    const h = swarmHarness({ setup: (w) => (w.seedStack(), (w.localServices = new Set())) })
+    await swarmDeploy(h.ctx)
+    expect(h.plan()[0]).toBe('scale beat=0 worker=0')
+    expect(h.out.join('')).toMatch(/app_worker.1 on node1: not quiesced \(no container of the stack runs on this node to reach the broker from\)/)
+  })
+
   it('the web update is start-first with failure_action rollback; beat and worker stop-first; the knobs of the file are kept', async () => {
     const h = swarmHarness({ setup: (w) => w.seedStack(), env: { CALMSWAP_SWARM_MONITOR: '7s', CALMSWAP_SWARM_PARALLELISM: '2' } })
     await swarmDeploy(h.ctx)

@@ -10,6 +10,7 @@ import { ConfigError } from '../../lib/errors.ts'
 import { runProcess } from '../../lib/executor.ts'
 import { LOCAL_PSI, psiSourceOf } from '../../lib/node-pressure.ts'
 import { knobsFor, parseStack, stackNotes, stackProblems, stageFile } from '../../lib/stack.ts'
+import { celeryApp } from '../../lib/swarm-celery.ts'
 import { swarmRecordProblems } from '../../lib/swarm-state.ts'
 import { parseNodes, parseServices, parseTasks } from '../../lib/swarm-view.ts'
 
@@ -220,6 +221,15 @@ describe('swarm.json', () => {
     expect(swarmRecordProblems({ version: 1, release: 'r1', journal: null, last: { release: 'r1', services: { web: { role: 'web', deployedFrom: 3 } } } })).toEqual([]))
   it('anything else is refused, each problem named', () =>
     expect(swarmRecordProblems({ version: 2, journal: { op: 'drop', release: 1, pid: 'x', done: 'all', services: { web: { role: 'boss', replicas: 1.5 } } } })).toHaveLength(6))
+})
+
+describe('the Celery app of a worker', () => {
+  it.each([
+    [['celery', '-A', 'proj', 'worker'], 'proj'],
+    [['celery', '--app=proj.celery', 'worker'], 'proj.celery'],
+    [['celery', '-Aproj', 'worker'], 'proj'],
+    [['celery', 'worker'], null],
+  ])('%j → %s', (argv, app) => expect(celeryApp(argv)).toBe(app))
 })
 
 describe('stdin', () => {

@@ -1,0 +1,67 @@
+// Quiescing the Celery workers of other swarm nodes. The manager's Docker API cannot exec
+// on another node, but Celery's remote control goes through the broker: from a container of
+// the stack on this node (same image, same settings), the workers on other nodes are asked to
+// stop consuming and to finish what they hold, as lib/celery.ts does for a worker in its own
+// container. A Swarm task's container is named by its ID, and Celery's node name is
+// celery@<container hostname>, the first 12 characters of that ID unless the stack sets
+// `hostname:`: that is how the workers being stood down are told from any other.
+import type { Cmd } from './command.ts'
+import { dockerExec } from './commands.ts'
+import type { Config } from './config.ts'
+
+/**
+ * argv: the app (-A), the deadline in seconds, the hostnames (comma-separated) of the workers
+ * to quiesce. Exit codes as lib/celery.ts's: 0 quiet, 3 no such worker answered, 4 still busy.
+ */
+export const QUIESCE_NODES_PY = `import sys
+import time
+
+spec, deadline, hosts = sys.argv[1], time.monotonic() + float(sys.argv[2]), set(sys.argv[3].split(","))
+
+
+def say(msg, code):
+    print("quiesce:", msg, file=sys.stderr)
+    sys.exit(code)
+
+
+from celery.app.utils import find_app  # noqa: E402
+
+ctl = find_app(spec).control
+# Every worker on this broker answers; only those of the given hosts are quiesced.
+queues = {n: qs for n, qs in (ctl.inspect(timeout=2.0).active_queues() or {}).items() if n.split("@", 1)[-1] in hosts}
+if not queues:
+    say(f"no worker on {','.join(sorted(hosts))} answered", 3)
+for node, qs in queues.items():
+    for q in qs:
+        ctl.cancel_consumer(q["name"], destination=[node], reply=True, timeout=2.0, limit=1)
+t0 = time.monotonic()
+# The read outstanding at the cancel ends within its timeout (kombu's BRPOP: 1 s).
+time.sleep(1.2)
+busy = None
+while time.monotonic() < deadline:
+    i = ctl.inspect(destination=list(queues), timeout=1.0, limit=len(queues))
+    busy = sum(len(v) for r in (i.active(), i.reserved()) for v in (r or {}).values())
+    if not busy:
+        break
+    time.sleep(0.3)
+names = sorted({q["name"] for qs in queues.values() for q in qs})
+if busy:
+    say(f"{','.join(queues)} stopped consuming {names}; {busy} task(s) still active or reserved", 4)
+say(f"{','.join(queues)} stopped consuming {names}; idle after {time.monotonic() - t0:.1f} s", 0)
+`
+
+/** The exec, in `container` on this node, that quiesces the Celery workers running as `hosts`. */
+export const quiesceNodes = (c: Config, container: string, app: string, maxS: number, hosts: readonly string[]): Cmd => ({
+  ...dockerExec(c, container, ['python3', '-c', QUIESCE_NODES_PY, app, String(maxS), hosts.join(',')], true),
+  timeoutMs: (maxS + 8) * 1000,
+})
+
+/** The Celery app a worker's argv names (-A tasks, --app=proj, -Aproj), or null. */
+export function celeryApp(argv: readonly string[]): string | null {
+  for (const [i, a] of argv.entries()) {
+    if ((a === '-A' || a === '--app') && argv[i + 1]) return argv[i + 1]!
+    if (a.startsWith('--app=')) return a.slice(6)
+    if (a.startsWith('-A') && a.length > 2) return a.slice(2)
+  }
+  return null
+}
