@@ -6,7 +6,7 @@
 // CPU stall (the PSI of its cgroup), and tasks enqueued against tasks executed.
 // Not part of `make test`. bench/README.md says how to read it.
 import { execFile } from 'node:child_process'
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { request } from 'node:http'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -197,6 +197,8 @@ type Strategy = 'plain' | 'calmswap'
 
 async function once(strategy: Strategy, i: number) {
   const stack = `bench${i}`
+  const stateDir = join(ROOT, 'bench/out/swarm-lab-state', stack)
+  rmSync(stateDir, { recursive: true, force: true })
   log(`run ${i}: ${strategy}, stack ${stack}: creating it with b1 (plain stack deploy, not measured)`)
   await removeStack(stack)
   await docker(1, ['stack', 'deploy', '-c', FILE, stack], env('b1'))
@@ -227,7 +229,7 @@ async function once(strategy: Strategy, i: number) {
           CALMSWAP_ENGINE: 'swarm',
           CALMSWAP_COMPOSE_FILE: FILE,
           CALMSWAP_PREFIX: stack,
-          CALMSWAP_STATE_DIR: join(ROOT, 'bench/out/swarm-lab-state', stack),
+          CALMSWAP_STATE_DIR: stateDir,
           CALMSWAP_PROXY_URL: `http://${PROXY.host}:${PROXY.port}`,
           CALMSWAP_NODE_PSI: '/sys/fs/cgroup/unified/{node}/cpu.pressure',
           NO_COLOR: '1',
@@ -296,6 +298,8 @@ async function main() {
   await run(join(ROOT, 'provision/swarm-lab.sh'), ['up'], { cwd: ROOT, maxBuffer: 64 << 20, timeout: 600_000 })
   for (const r of ['b1', 'b2']) await run('docker', ['tag', 'calmswap-example-app:swarmlab', `calmswap-example-app:${r}`])
   await run(join(ROOT, 'provision/swarm-lab.sh'), ['push', 'calmswap-example-app:b1', 'calmswap-example-app:b2'], { cwd: ROOT, timeout: 600_000 })
+  // The registry has them now; the host daemon keeps no tags of this bench.
+  await run('docker', ['rmi', 'calmswap-example-app:b1', 'calmswap-example-app:b2']).catch(() => {})
   const order: Strategy[] = (args.only ? args.only.split(',') : ['plain', 'calmswap']) as Strategy[]
   const results: Awaited<ReturnType<typeof once>>[] = []
   try {

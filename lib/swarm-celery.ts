@@ -56,6 +56,34 @@ export const quiesceNodes = (c: Config, container: string, app: string, maxS: nu
   timeoutMs: (maxS + 8) * 1000,
 })
 
+/**
+ * The same, from a one-off container of the worker's image on this node, on the stack's
+ * network, with the worker's environment (from `envFile`, so no setting shows in a process
+ * list or a dry run): for when no container of the stack runs here.
+ */
+export const quiesceNodesOnce = (c: Config, o: { image: string; network: string; envFile: string; app: string; maxS: number; hosts: readonly string[] }): Cmd => ({
+  argv: [
+    c.docker,
+    'run',
+    '--rm',
+    '--network',
+    o.network,
+    '--env-file',
+    o.envFile,
+    '--entrypoint',
+    'python3',
+    o.image,
+    '-c',
+    QUIESCE_NODES_PY,
+    o.app,
+    String(o.maxS),
+    o.hosts.join(','),
+  ],
+  mutates: true,
+  // A pull of the image, when this node lacks it, comes first.
+  timeoutMs: (o.maxS + 120) * 1000,
+})
+
 /** The Celery app a worker's argv names (-A tasks, --app=proj, -Aproj), or null. */
 export function celeryApp(argv: readonly string[]): string | null {
   for (const [i, a] of argv.entries()) {

@@ -37,6 +37,10 @@ export interface SwarmService {
   readonly args: readonly string[]
   /** ContainerSpec.Hostname; empty: each container's hostname is its short ID. */
   readonly hostname: string
+  /** ContainerSpec.Env, "KEY=value" each. */
+  readonly env: readonly string[]
+  /** The networks its tasks attach to (IDs). */
+  readonly networks: readonly string[]
 }
 
 export interface SwarmTask {
@@ -125,6 +129,8 @@ export function parseServices(stdout: string): SwarmService[] {
       endpointMode: String(obj(spec.EndpointSpec).Mode ?? 'vip'),
       args: Array.isArray(obj(task.ContainerSpec).Args) ? (obj(task.ContainerSpec).Args as unknown[]).map(String) : [],
       hostname: String(obj(task.ContainerSpec).Hostname ?? ''),
+      env: Array.isArray(obj(task.ContainerSpec).Env) ? (obj(task.ContainerSpec).Env as unknown[]).map(String) : [],
+      networks: Array.isArray(task.Networks) ? (task.Networks as unknown[]).map((n) => String(obj(n).Target ?? '')).filter(Boolean) : [],
     }
   })
 }

@@ -2,8 +2,9 @@
 // Swarm stack, each stage through Swarm's own primitives:
 //
 //   shared      shared services the stack lacks are created (`stack deploy` of them alone)
-//   stand-down  singletons and replicated workers scaled to 0 (`service scale`); their warm
-//               shutdown runs and is waited for (no task of them runs any more)
+//   stand-down  the running Celery workers quiesced (cancel_consumer), then singletons and
+//               replicated workers scaled to 0 (`service scale`); their warm shutdown runs
+//               and is waited for (no task of them runs any more)
 //   web         the web (and core) alone, `stack deploy` of a file holding only them, updated
 //               start-first with failure_action rollback and a monitor period; Swarm routes
 //               only to healthy tasks, so no proxy switch
@@ -19,19 +20,22 @@
 // singletons, then the old workers one at a time. Each change is journaled in swarm.json
 // before it is made (lib/swarm-state.ts), so a rollback never asks Swarm twice.
 
+import { rmSync } from 'node:fs'
+import { join } from 'node:path'
 import { NOTHING_TO_QUIESCE, QUIESCED, quiesceWorker, STILL_BUSY } from './celery.ts'
-import type { Cmd } from './command.ts'
+import type { Cmd, Result } from './command.ts'
 import { engineVersion, serviceLogs, serviceName, serviceRemove, serviceRollback, serviceScale, stackDeploy, stackName } from './commands.ts'
 import { withRelease } from './config.ts'
 import type { Ctx } from './context.ts'
 import { detectRelease } from './deploy.ts'
 import { ConfigError, Interrupted, StepError } from './errors.ts'
+import { PRIVATE, writeFileAtomic } from './files.ts'
 import { waitHealthy } from './health.ts'
 import { OpRecord, recorded } from './history.ts'
 import { calmOnNodes } from './node-pressure.ts'
 import { runOp } from './operation.ts'
 import { type Role, readStack, type StackFile, stackNotes, stackProblems, stageFile } from './stack.ts'
-import { celeryApp, quiesceNodes } from './swarm-celery.ts'
+import { celeryApp, quiesceNodes, quiesceNodesOnce } from './swarm-celery.ts'
 import { type ServiceMark, type SwarmJournal, SwarmStore } from './swarm-state.ts'
 import {
   isUp,
@@ -77,7 +81,7 @@ export async function swarmPreflight(ctx: Ctx): Promise<{ stack: StackFile; node
 const present = (stack: StackFile, names: readonly string[]) => names.filter((n) => stack.services.has(n))
 
 class Stages {
-  /** The service whose stage failed: its logs are printed after the rollback. */
+  /** The service whose stage failed: the rollback prints its last log lines. */
   failedService: string | null = null
 
   constructor(
@@ -179,6 +183,7 @@ class Stages {
     const maxS = Math.max(1, Math.min(15, c.stopGraceS - 5))
     const runs: { what: string; cmd: Cmd }[] = up.filter((t) => here.has(t.id)).map((t) => ({ what: t.name, cmd: quiesceWorker(c, here.get(t.id)!, maxS) }))
     const elsewhere = up.filter((t) => !here.has(t.id))
+    let envFile: string | null = null
     if (elsewhere.length) {
       const services = await readServices(this.ctx, workers)
       const spec = [...services.values()].find((s) => full.has(s.name) && celeryApp(s.args))
@@ -191,21 +196,30 @@ class Stages {
       )
       const named = [...services.values()].some((s) => s.hostname)
       const where = elsewhere.map((t) => `${t.name} on ${t.node}`).join(', ')
-      if (!app || !helper || named || ids.size < elsewhere.length) {
-        const why = !app
-          ? 'no -A/--app in its command'
-          : !helper
-            ? 'no container of the stack runs on this node to reach the broker from'
-            : named
-              ? 'the stack sets its hostname'
-              : 'a container ID is missing'
+      const network = spec?.networks[0]
+      if (!app || !spec || (!helper && !network) || named || ids.size < elsewhere.length) {
+        const why =
+          !app || !spec ? 'no -A/--app in its command' : named ? 'the stack sets its hostname' : !network ? 'no network to reach the broker on' : 'a container ID is missing'
         this.ctx.ui.warn(`${where}: not quiesced (${why}); its Celery worker gets SIGTERM as it is (Celery 5.3+ loses nothing that way)`)
       } else {
         const hosts = elsewhere.map((t) => ids.get(t.id)!.slice(0, 12))
-        runs.push({ what: `${where} (through the broker, from ${helper.service})`, cmd: quiesceNodes(c, helper.id, app, maxS, hosts) })
+        if (helper) runs.push({ what: `${where} (through the broker, from ${helper.service})`, cmd: quiesceNodes(c, helper.id, app, maxS, hosts) })
+        else {
+          envFile = join(c.stateDir, `quiesce-${process.pid}.env`)
+          if (!this.ctx.exec.dryRun) writeFileAtomic(envFile, spec.env.map((e) => `${e}\n`).join(''), PRIVATE)
+          runs.push({
+            what: `${where} (through the broker, from a one-off container on this node)`,
+            cmd: quiesceNodesOnce(c, { image: spec.image, network: network!, envFile, app, maxS, hosts }),
+          })
+        }
       }
     }
-    const results = await Promise.all(runs.map((r) => this.ctx.run(r.cmd)))
+    let results: Result[]
+    try {
+      results = await Promise.all(runs.map((r) => this.ctx.run(r.cmd)))
+    } finally {
+      if (envFile) rmSync(envFile, { force: true })
+    }
     for (const [i, r] of results.entries()) {
       const said = sanitize(r.stderr.trim().split('\n').at(-1) ?? '')
       const what = r.code === QUIESCED || r.code === STILL_BUSY || r.code === NOTHING_TO_QUIESCE ? said.replace(/^quiesce: /, '') : `could not run (exit ${r.code}): ${said}`

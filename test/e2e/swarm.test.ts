@@ -8,9 +8,11 @@ import { beatPeak, describeLoad, events, jsonDocument, ROOT, type RunResult, sta
 import { SwarmStack } from './swarm-harness.ts'
 
 const stack = new SwarmStack()
+/** A release label of this run only: it is also the image tag, on a daemon others use. */
+const rel = (r: string) => `${stack.name}-${r}`
 
 beforeAll(async () => {
-  await stack.setUp(['r1', 'r2', 'r3', 'r4'])
+  await stack.setUp(['r1', 'r2', 'r3', 'r4'].map(rel))
 }, 600_000)
 afterAll(() => stack.tearDown(), 180_000)
 
@@ -41,12 +43,16 @@ const stagesOf = (r: RunResult) =>
 
 describe.sequential('swarm mode', () => {
   test('first deploy: the stack comes up stage by stage and serves', async () => {
-    const r = await stack.run('deploy', ['--json'], { CALMSWAP_RELEASE: 'r1' })
+    const r = await stack.run('deploy', ['--json'], { CALMSWAP_RELEASE: rel('r1') })
     expect(r.code, r.stderr).toBe(0)
     expect(stagesOf(r)).toEqual(['shared', 'stand-down', 'web', 'singletons', 'workers', 'verify'])
     await stack.findProxy()
-    expect(await release()).toBe('r1')
-    expect(await stack.images()).toMatchObject({ web: ['calmswap-example-app:r1'], beat: ['calmswap-example-app:r1'], worker: ['calmswap-example-app:r1'] })
+    expect(await release()).toBe(rel('r1'))
+    expect(await stack.images()).toMatchObject({
+      web: [`calmswap-example-app:${rel('r1')}`],
+      beat: [`calmswap-example-app:${rel('r1')}`],
+      worker: [`calmswap-example-app:${rel('r1')}`],
+    })
     await waitFor('beat to tick', async () => (await stack.counter('ticks')) > 0, 30_000)
   })
 
@@ -60,13 +66,13 @@ describe.sequential('swarm mode', () => {
     expect(checks.map((c) => c.name)).toEqual(expect.arrayContaining(['swarm', 'stack file', 'nodes', 'cpu pressure per node', 'web rollback order']))
 
     const status = jsonDocument((await stack.run('status', ['--json'])).stdout)
-    expect(status).toMatchObject({ engine: 'swarm', stack: stack.name, release: 'r1', swarm: { state: 'active', manager: true } })
+    expect(status).toMatchObject({ engine: 'swarm', stack: stack.name, release: rel('r1'), swarm: { state: 'active', manager: true } })
     expect(status.nodes).toHaveLength(1)
     expect(status.services.map((s: { service: string }) => s.service).sort()).toEqual(['beat', 'proxy', 'redis', 'web', 'worker'])
     expect(status.services.find((s: { service: string }) => s.service === 'web')).toMatchObject({ running: 1, desired: 1 })
 
     const before = await stack.images()
-    const dry = await stack.run('deploy', ['--dry-run'], { CALMSWAP_RELEASE: 'r2', CALMSWAP_PROXY_URL: stack.proxyUrl })
+    const dry = await stack.run('deploy', ['--dry-run'], { CALMSWAP_RELEASE: rel('r2'), CALMSWAP_PROXY_URL: stack.proxyUrl })
     expect(dry.code, dry.stderr).toBe(0)
     expect(dry.stdout).toMatch(new RegExp(`^docker service scale --detach ${stack.name}_beat=0 ${stack.name}_worker=0$`, 'm'))
     expect(dry.stdout.match(/docker stack deploy --resolve-image never --compose-file - /g)).toHaveLength(3)
@@ -76,7 +82,7 @@ describe.sequential('swarm mode', () => {
   test('good deploy under load: no failed request, one beat at a time, no task lost', async () => {
     const { r, stats, beats } = await underLoad(() =>
       stack.run('deploy', ['--json'], {
-        CALMSWAP_RELEASE: 'r2',
+        CALMSWAP_RELEASE: rel('r2'),
         CALMSWAP_CPU_CALM: '60',
         CALMSWAP_CPU_WAIT: '3s',
         CALMSWAP_NODE_PSI: '/sys/fs/cgroup/unified/{node}/cpu.pressure',
@@ -93,38 +99,46 @@ describe.sequential('swarm mode', () => {
         .filter((e) => e.type === 'calm')
         .map((e) => e.stage.split(' ')[0]),
     ).toEqual(['the', 'beat', 'worker'])
-    expect(await release()).toBe('r2')
-    expect(await stack.images()).toMatchObject({ web: ['calmswap-example-app:r2'], beat: ['calmswap-example-app:r2'], worker: ['calmswap-example-app:r2'] })
+    expect(await release()).toBe(rel('r2'))
+    expect(await stack.images()).toMatchObject({
+      web: [`calmswap-example-app:${rel('r2')}`],
+      beat: [`calmswap-example-app:${rel('r2')}`],
+      worker: [`calmswap-example-app:${rel('r2')}`],
+    })
     await noTaskLost()
     const history = (await stack.run('history', ['--json'])).stdout
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l))
-    expect(history.at(-1)).toMatchObject({ op: 'deploy', result: 'ok', release: 'r2', images: { web: expect.stringContaining('r2') } })
+    expect(history.at(-1)).toMatchObject({ op: 'deploy', result: 'ok', release: rel('r2'), images: { web: expect.stringContaining(rel('r2')) } })
   })
 
   test('failing deploy under load (web fails its healthcheck): Swarm rolls the web back, calmswap the rest; nothing fails', async () => {
-    const { r, stats, beats } = await underLoad(() => stack.run('deploy', ['--json'], { CALMSWAP_RELEASE: 'r3', APP_FAULT: 'health500' }))
+    const { r, stats, beats } = await underLoad(() => stack.run('deploy', ['--json'], { CALMSWAP_RELEASE: rel('r3'), APP_FAULT: 'health500' }))
     expect(r.code, r.stderr).toBe(1)
     expect(r.stderr).toMatch(/Swarm rolled back the update of web/)
     expect(stats.failed, describeLoad(stats)).toBe(0)
     expect(beats.max, JSON.stringify(beats.doubled)).toBeLessThanOrEqual(1)
-    expect(await release()).toBe('r2')
-    await waitFor('every service back on r2', async () => JSON.stringify(await stack.images()).match(/r3/) === null, 30_000)
-    expect(await stack.images()).toMatchObject({ web: ['calmswap-example-app:r2'], beat: ['calmswap-example-app:r2'], worker: ['calmswap-example-app:r2'] })
+    expect(await release()).toBe(rel('r2'))
+    await waitFor('every service back on r2', async () => !JSON.stringify(await stack.images()).includes(rel('r3')), 30_000)
+    expect(await stack.images()).toMatchObject({
+      web: [`calmswap-example-app:${rel('r2')}`],
+      beat: [`calmswap-example-app:${rel('r2')}`],
+      worker: [`calmswap-example-app:${rel('r2')}`],
+    })
     await noTaskLost()
     const history = (await stack.run('history', ['--json'])).stdout
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l))
-    expect(history.at(-1)).toMatchObject({ op: 'deploy', result: 'rolled-back', release: 'r3' })
+    expect(history.at(-1)).toMatchObject({ op: 'deploy', result: 'rolled-back', release: rel('r3') })
   })
 
   test('Ctrl-C during the workers stage: every service goes back, one beat at a time', async () => {
     const { r, stats, beats } = await underLoad(async () => {
       const { spawn } = await import('node:child_process')
       const child = spawn(process.execPath, [`${ROOT}/dist/deploy.mjs`], {
-        env: stack.env({ CALMSWAP_RELEASE: 'r4', CALMSWAP_PROXY_URL: stack.proxyUrl }),
+        env: stack.env({ CALMSWAP_RELEASE: rel('r4'), CALMSWAP_PROXY_URL: stack.proxyUrl }),
         stdio: ['ignore', 'pipe', 'pipe'],
       })
       let stderr = ''
@@ -139,8 +153,12 @@ describe.sequential('swarm mode', () => {
     expect(r.stderr).toMatch(/was interrupted \(SIGINT\) and every service was rolled back/)
     expect(stats.failed, describeLoad(stats)).toBe(0)
     expect(beats.max, JSON.stringify(beats.doubled)).toBeLessThanOrEqual(1)
-    expect(await release()).toBe('r2')
-    expect(await stack.images()).toMatchObject({ web: ['calmswap-example-app:r2'], beat: ['calmswap-example-app:r2'], worker: ['calmswap-example-app:r2'] })
+    expect(await release()).toBe(rel('r2'))
+    expect(await stack.images()).toMatchObject({
+      web: [`calmswap-example-app:${rel('r2')}`],
+      beat: [`calmswap-example-app:${rel('r2')}`],
+      worker: [`calmswap-example-app:${rel('r2')}`],
+    })
     await noTaskLost()
   })
 })

@@ -273,7 +273,7 @@ export class SwarmWorld {
     const specJson = (s: Spec) => ({
       Name: svc.name,
       Mode: s.replicas === null ? { Global: {} } : { Replicated: { Replicas: s.replicas } },
-      TaskTemplate: { ContainerSpec: { Image: s.image, Args: s.args, Template: s.template } },
+      TaskTemplate: { ContainerSpec: { Image: s.image, Args: s.args, Env: ['BROKER_URL=redis://redis:6379/0'], Template: s.template }, Networks: [{ Target: 'net-stack' }] },
       UpdateConfig: { Order: s.updateOrder, FailureAction: s.failureAction },
       RollbackConfig: { Order: s.rollbackOrder },
       EndpointSpec: { Mode: 'dnsrr' },
@@ -379,6 +379,10 @@ export class SwarmWorld {
           .map((id) => `${id} ${id.padEnd(12, '0')}aaaaaaaaaaaa\n`)
           .join(''),
       }
+    if (a[1] === 'run') {
+      this.quiesced.push('one-off')
+      return { stderr: 'quiesce: celery@x stopped consuming [celery]; idle after 1.2 s\n' }
+    }
     if (a[1] === 'exec') {
       this.quiesced.push(a[2]!)
       return { stderr: 'quiesce: celery@x stopped consuming [celery]; idle after 1.2 s\n' }
@@ -423,6 +427,7 @@ export function short(cmd: Cmd): string | null {
   if (a[2] === 'scale') return `scale ${a.slice(4).map(strip).join(' ')}`
   if (a[2] === 'rollback') return `rollback ${strip(a.at(-1)!)}`
   if (a[2] === 'rm') return `rm ${a.slice(3).map(strip).join(' ')}`
+  if (a[1] === 'run') return `quiesce ${a.at(-1)} via one-off ${a[a.indexOf('--network') + 1]}`
   if (a[1] === 'exec') return a.length > 7 ? `quiesce ${a.at(-1)} via ${a[2]!.split('-')[1]}` : `quiesce ${a[2]!.split('-')[1]}`
   return a.join(' ')
 }

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { stackDeploy } from '../../lib/commands.ts'
@@ -49,11 +49,15 @@ describe('swarm deploy plan', () => {
     expect(h.out.join('')).toMatch(/app_worker.1 on node1 \(through the broker, from app_web\): celery@x stopped consuming/)
   })
 
-  it('with no container of the stack on this node, the workers elsewhere are named and stood down as they are', async () => {
+  it('with no container of the stack on this node, from a one-off container on the stack network, with the worker env in a private file', async () => {
     const h = swarmHarness({ setup: (w) => (w.seedStack(), (w.localServices = new Set())) })
     await swarmDeploy(h.ctx)
-    expect(h.plan()[0]).toBe('scale beat=0 worker=0')
-    expect(h.out.join('')).toMatch(/app_worker.1 on node1: not quiesced \(no container of the stack runs on this node to reach the broker from\)/)
+    const worker = h.world.tasks.find((t) => t.service === 'app_worker')!.id
+    expect(h.plan().slice(0, 2)).toEqual([`quiesce ${worker.padEnd(12, '0')} via one-off net-stack`, 'scale beat=0 worker=0'])
+    const run = h.exec.calls.find((c) => c.argv[1] === 'run')!
+    expect(run.argv.join(' ')).not.toMatch(/BROKER_URL/)
+    expect(existsSync(run.argv[run.argv.indexOf('--env-file') + 1]!)).toBe(false)
+    expect(h.out.join('')).toMatch(/app_worker.1 on node1 \(through the broker, from a one-off container on this node\): celery@x stopped consuming/)
   })
 
   it('the web update is start-first with failure_action rollback; beat and worker stop-first; the knobs of the file are kept', async () => {
