@@ -25,6 +25,7 @@ const { values: args } = parseArgs({
     runs: { type: 'string', default: '2' },
     steady: { type: 'string', default: '10' },
     backlog: { type: 'string', default: '60' },
+    boot: { type: 'string', default: '0' },
     only: { type: 'string' },
     keep: { type: 'boolean', default: false },
   },
@@ -137,6 +138,8 @@ const env = (release: string, extra: Record<string, string> = {}): NodeJS.Proces
   REDIS_IMAGE: `${REG}/calmswap-base:bookworm`,
   NGINX_IMAGE: `${REG}/calmswap-base:bookworm`,
   WORKER_REPLICAS: '2',
+  // Seconds the example web takes to start: a Django app's imports and checks.
+  BOOT_DELAY: String(args.boot),
   CALMSWAP_RELEASE: release,
   ...extra,
 })
