@@ -5,7 +5,7 @@
 // container. A Swarm task's container is named by its ID, and Celery's node name is
 // celery@<container hostname>, the first 12 characters of that ID unless the stack sets
 // `hostname:`: that is how the workers being stood down are told from any other.
-import type { Cmd } from './command.ts'
+import type { Cmd } from './cmd.ts'
 import { dockerExec } from './commands.ts'
 import type { Config } from './config.ts'
 

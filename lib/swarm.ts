@@ -22,9 +22,9 @@
 
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { NOTHING_TO_QUIESCE, QUIESCED, quiesceWorker, STILL_BUSY } from './celery.ts'
-import type { Cmd, Result } from './command.ts'
-import { engineVersion, serviceLogs, serviceName, serviceRemove, serviceRollback, serviceScale, stackDeploy, stackName } from './commands.ts'
+import { NOTHING_TO_QUIESCE, QUIESCED, STILL_BUSY } from './celery.ts'
+import type { Cmd, Result } from './cmd.ts'
+import { engineVersion, quiesceWorker, serviceLogs, serviceName, serviceRemove, serviceRollback, serviceScale, stackDeploy, stackName } from './commands.ts'
 import { withRelease } from './config.ts'
 import type { Ctx } from './context.ts'
 import { detectRelease } from './deploy.ts'

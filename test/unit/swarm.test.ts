@@ -2,12 +2,12 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { render } from '../../lib/command.ts'
+import { render } from '../../lib/cmd.ts'
 import * as dc from '../../lib/commands.ts'
 import { loadConfig } from '../../lib/config.ts'
 import { nodeLine, taskLine } from '../../lib/engine.ts'
 import { ConfigError } from '../../lib/errors.ts'
-import { runProcess } from '../../lib/executor.ts'
+import { ShellExecutor } from '../../lib/executor.ts'
 import { LOCAL_PSI, psiSourceOf } from '../../lib/node-pressure.ts'
 import { knobsFor, parseStack, stackNotes, stackProblems, stageFile } from '../../lib/stack.ts'
 import { celeryApp } from '../../lib/swarm-celery.ts'
@@ -234,5 +234,5 @@ describe('the Celery app of a worker', () => {
 
 describe('stdin', () => {
   it('a command gets its input on stdin', async () =>
-    expect((await runProcess(['cat'], { input: 'hello', signal: new AbortController().signal, timeoutMs: 5000 })).stdout).toBe('hello'))
+    expect((await new ShellExecutor().run({ argv: ['cat'], input: 'hello', mutates: false, timeoutMs: 5000 })).stdout).toBe('hello'))
 })
