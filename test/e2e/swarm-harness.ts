@@ -46,6 +46,8 @@ export class SwarmStack {
   readonly stateDir = join(this.dir, 'state')
   readonly file = join(this.dir, 'stack.json')
   private initialised = false
+  /** docker_gwbridge was there before this run's swarm init: it stays after the leave. */
+  private hadGwbridge = true
   private readonly tags: string[] = []
   proxyUrl = ''
   private readonly base = dotEnv()
@@ -54,6 +56,7 @@ export class SwarmStack {
   async setUp(releases: readonly string[]): Promise<void> {
     const state = (await must(sd(['info', '--format', '{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}']), 'docker info')).trim()
     if (state.startsWith('inactive')) {
+      this.hadGwbridge = (await sd(['network', 'inspect', 'docker_gwbridge'])).code === 0
       await must(sd(['swarm', 'init', '--advertise-addr', '127.0.0.1']), 'docker swarm init')
       this.initialised = true
     } else if (state !== 'active true') throw new Error(`the daemon is in a swarm but not its manager (${state}): set SWARM_DOCKER_HOST to a manager`)
@@ -136,8 +139,13 @@ export class SwarmStack {
     >
     const ip = nets[id]?.IPv4Address.split('/')[0]
     if (!ip) throw new Error(`the proxy container ${id} has no docker_gwbridge address`)
-    this.proxyUrl = `http://${ip}:8080`
-    return this.proxyUrl
+    const url = `http://${ip}:8080`
+    // The address must lead to this stack's proxy, not to whatever else this host routes it to
+    // (a daemon of another network namespace has bridges this host cannot see).
+    const r = await execFileText('curl', ['-fsS', '-m', '3', `${url}/health/`])
+    if (r.code !== 0 || !r.stdout.includes('"release"')) throw new Error(`${url} does not answer as the proxy of ${this.name} (${r.stderr.trim() || r.stdout.slice(0, 80)}): is it routed to the swarm's daemon?`)
+    this.proxyUrl = url
+    return url
   }
 
   /** Image of every running task, per service. */
@@ -200,7 +208,11 @@ export class SwarmStack {
         1_000,
       ).catch((e) => console.error(`swarm teardown: ${(e as Error).message}`))
       if (this.tags.length) await sd(['rmi', ...this.tags])
-      if (this.initialised) await sd(['swarm', 'leave', '--force'])
+      if (this.initialised) {
+        await sd(['swarm', 'leave', '--force'])
+        // `swarm init` created it and `swarm leave` keeps it.
+        if (!this.hadGwbridge) await sd(['network', 'rm', 'docker_gwbridge'])
+      }
     } finally {
       rmSync(this.dir, { recursive: true, force: true })
     }
