@@ -143,7 +143,8 @@ export class SwarmStack {
     // The address must lead to this stack's proxy, not to whatever else this host routes it to
     // (a daemon of another network namespace has bridges this host cannot see).
     const r = await execFileText('curl', ['-fsS', '-m', '3', `${url}/health/`])
-    if (r.code !== 0 || !r.stdout.includes('"release"')) throw new Error(`${url} does not answer as the proxy of ${this.name} (${r.stderr.trim() || r.stdout.slice(0, 80)}): is it routed to the swarm's daemon?`)
+    if (r.code !== 0 || !r.stdout.includes('"release"'))
+      throw new Error(`${url} does not answer as the proxy of ${this.name} (${r.stderr.trim() || r.stdout.slice(0, 80)}): is it routed to the swarm's daemon?`)
     this.proxyUrl = url
     return url
   }
