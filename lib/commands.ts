@@ -45,6 +45,17 @@ const services = (c: Config, p: Project, names: readonly string[], to: 'running'
 /** The compose file as Compose itself resolves it: the only way calmswap reads it. */
 export const composeConfig = (c: Config, p: Project = 'blue'): Cmd => compose(c, p, ['config', '--format', 'json'], { mutates: false, timeoutMs: DEADLINE.composeConfig }, false)
 
+/**
+ * The stack file as Compose reads it, for swarm mode: merge keys and anchors resolved, but
+ * `${VAR}`s, relative paths and short forms left as written, for `docker stack deploy` to
+ * interpolate and resolve itself.
+ */
+export const stackConfig = (c: Config): Cmd => ({
+  argv: [c.docker, 'compose', '-f', c.composeFile, 'config', '--format', 'json', '--no-interpolate', '--no-normalize', '--no-path-resolution'],
+  mutates: false,
+  timeoutMs: DEADLINE.composeConfig,
+})
+
 export const composeVersion = (c: Config): Cmd => ({ argv: [c.docker, 'compose', 'version', '--short'], mutates: false, timeoutMs: DEADLINE.read })
 
 /** Compose v1, only to tell a person why v2 is missing. */

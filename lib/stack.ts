@@ -1,11 +1,12 @@
 // The stack file in swarm mode: the file `docker stack deploy` takes, unchanged. calmswap
-// reads it for each service's role, mode and update knobs, and hands `docker stack deploy`
-// one stage at a time: a copy of the file holding only that stage's services, with the
-// update order each role needs. Interpolation, relative paths and the conversion to service
-// specs stay the docker CLI's own, so a stage deploys exactly what the whole file would.
-import { readFileSync } from 'node:fs'
-import { parse } from 'yaml'
+// reads it through Compose (merge keys resolved, `${VAR}`s and relative paths left as
+// written) for each service's role, mode and update knobs, and hands `docker stack deploy`
+// one stage at a time: a copy holding only that stage's services, with the update order each
+// role needs. Interpolation, relative paths and the conversion to service specs stay the
+// docker CLI's own, so a stage deploys exactly what the whole file would.
+import { stackConfig } from './commands.ts'
 import type { Config } from './config.ts'
+import type { Ctx } from './context.ts'
 import { ConfigError } from './errors.ts'
 
 export type Role = 'web' | 'core' | 'singleton' | 'worker' | 'shared'
@@ -49,13 +50,13 @@ function healthcheckOf(svc: Record<string, unknown>): boolean {
   return !(Array.isArray(test) && test[0] === 'NONE')
 }
 
-/** Parses the stack file as the docker CLI's YAML 1.1 reader does (merge keys, yes/no). */
-export function parseStack(c: Config, path: string, text: string): StackFile {
+/** The stack file from the JSON `docker compose config` printed (lib/commands.ts stackConfig). */
+export function parseStack(c: Config, path: string, json: string): StackFile {
   let data: unknown
   try {
-    data = parse(text, { version: '1.1', merge: true, maxAliasCount: 1000 })
+    data = JSON.parse(json)
   } catch (e) {
-    throw new ConfigError([`cannot read the stack file ${path}: ${(e as Error).message}`])
+    throw new ConfigError([`cannot read the stack file ${path}: docker compose config printed no JSON (${(e as Error).message})`])
   }
   const top = obj(data)
   const services = new Map<string, StackService>()
@@ -76,14 +77,18 @@ export function parseStack(c: Config, path: string, text: string): StackFile {
   return { path, data: top, services }
 }
 
-export function readStack(c: Config): StackFile {
-  let text: string
-  try {
-    text = readFileSync(c.composeFile, 'utf8')
-  } catch (e) {
-    throw new ConfigError([`cannot read the stack file ${c.composeFile}: ${(e as Error).message}`])
+export async function readStack(ctx: Ctx): Promise<StackFile> {
+  const c = ctx.config
+  const r = await ctx.run(stackConfig(c))
+  if (r.code !== 0) {
+    const why = (r.stderr || r.stdout)
+      .trim()
+      .split('\n')
+      .filter((l) => !/level=warning/.test(l))
+      .join('\n')
+    throw new ConfigError([`cannot read the stack file ${c.composeFile} with docker compose config: ${why || `exit ${r.code}`}`])
   }
-  return parseStack(c, c.composeFile, text)
+  return parseStack(c, c.composeFile, r.stdout)
 }
 
 /** Every way the stack file cannot be deployed calmly, each with its fix. Empty means fine. */
@@ -179,20 +184,49 @@ export function stackNotes(c: Config, f: StackFile): string[] {
  * when missing and leaves alone otherwise. Services not named are not touched at all.
  */
 export function stageFile(c: Config, f: StackFile, services: readonly string[]): string {
-  const out: Record<string, unknown> = {}
-  for (const [k, v] of Object.entries(f.data)) if (k !== 'services' && !k.startsWith('x-')) out[k] = v
+  const out: Record<string, unknown> = { version: STACK_FILE_VERSION }
+  for (const [k, v] of Object.entries(f.data)) if (k !== 'services' && k !== 'name' && k !== 'version' && !k.startsWith('x-')) out[k] = v
   const picked: Record<string, unknown> = {}
   for (const name of services) {
     const s = f.services.get(name)
     if (!s) continue
-    if (!s.role || s.role === 'shared') {
-      picked[name] = s.raw
-      continue
-    }
-    picked[name] = { ...s.raw, deploy: { ...obj(s.raw.deploy), ...knobsFor(c, s) } }
+    const svc = asStackService(s.raw)
+    picked[name] = !s.role || s.role === 'shared' ? svc : { ...svc, deploy: { ...obj(svc.deploy), ...knobsFor(c, s) } }
   }
   out.services = picked
   return compactJson(out)
+}
+
+/**
+ * The schema version of every stage file. Compose drops the file's own `version:`; the
+ * Debian docker CLI (20.10) refuses a file without one, and reads up to 3.9.
+ */
+export const STACK_FILE_VERSION = '3.9'
+
+/**
+ * A service as `docker compose config` prints it, back in the forms the stack file schema
+ * (3.x) takes: Compose fills in long forms that `docker stack deploy` refuses even with
+ * --no-normalize (depends_on conditions, published ports as strings, bind options).
+ */
+export function asStackService(raw: Record<string, unknown>): Record<string, unknown> {
+  const svc: Record<string, unknown> = { ...raw }
+  if (svc.depends_on && typeof svc.depends_on === 'object' && !Array.isArray(svc.depends_on)) svc.depends_on = Object.keys(svc.depends_on)
+  if (Array.isArray(svc.ports)) {
+    svc.ports = svc.ports.map((p) => {
+      const port = obj(p)
+      if (!p || typeof p !== 'object' || typeof port.published !== 'string' || !/^\d+$/.test(port.published)) return p
+      return { ...port, published: Number(port.published) }
+    })
+  }
+  if (Array.isArray(svc.volumes)) {
+    svc.volumes = svc.volumes.map((v) => {
+      if (!v || typeof v !== 'object' || !('bind' in v)) return v
+      const { create_host_path: _, ...bind } = obj((v as Record<string, unknown>).bind)
+      const { bind: __, ...rest } = v as Record<string, unknown>
+      return Object.keys(bind).length ? { ...rest, bind } : rest
+    })
+  }
+  return svc
 }
 
 /** Valid JSON (and so YAML) with one line per top-level key and per service: short enough to read in a dry run. */

@@ -33,9 +33,9 @@ export interface SwarmStatusReport {
 }
 
 /** Names in the stack file, or those the settings give when the file cannot be read. */
-function stackServices(ctx: Ctx): string[] {
+async function stackServices(ctx: Ctx): Promise<string[]> {
   try {
-    return [...readStack(ctx.config).services.keys()]
+    return [...(await readStack(ctx)).services.keys()]
   } catch {
     const r = ctx.config.roles
     return [...r.shared, ...r.web, ...r.core, ...r.singletons, ...r.workers]
@@ -64,7 +64,7 @@ export async function swarmStatus(ctx: Ctx): Promise<SwarmStatusReport> {
     c,
     nodes.map((n) => n.hostname),
   )
-  const names = stackServices(ctx)
+  const names = await stackServices(ctx)
   const services = await readServices(ctx, names)
   const tasks = await readTasks(ctx, [...services.keys()])
   return {
@@ -152,7 +152,7 @@ export async function swarmDoctor(ctx: Ctx): Promise<Check[]> {
 
   let stackOk = false
   try {
-    const stack = readStack(c)
+    const stack = await readStack(ctx)
     const problems = stackProblems(c, stack)
     stackOk = problems.length === 0
     const notes = stackNotes(c, stack)

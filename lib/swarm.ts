@@ -71,7 +71,7 @@ export async function swarmPreflight(ctx: Ctx): Promise<{ stack: StackFile; node
     )
   }
   if (!info.manager) throw new StepError('this Docker daemon is a worker node: Swarm takes changes only on a manager. Point DOCKER_HOST at a manager.')
-  const stack = readStack(ctx.config)
+  const stack = await readStack(ctx)
   const problems = stackProblems(ctx.config, stack)
   if (problems.length) throw new ConfigError(problems)
   return { stack, nodes: await readNodes(ctx) }

@@ -9,7 +9,6 @@
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { parse } from 'yaml'
 import { execFileText, ROOT, type RunResult, type Sample, sleep, waitFor } from './harness.ts'
 
 export const SWARM_HOST = process.env.SWARM_DOCKER_HOST
@@ -79,7 +78,11 @@ export class SwarmStack {
       this.tags.push(`${APP}:${r}`)
     }
     // The example stack, minus the proxy's published port (see the header).
-    const stack = parse(readFileSync(join(ROOT, 'example/swarm/compose.yml'), 'utf8'), { version: '1.1', merge: true }) as Record<string, any>
+    const printed = await must(
+      hostDocker(['compose', '-f', join(ROOT, 'example/swarm/compose.yml'), 'config', '--format', 'json', '--no-interpolate', '--no-normalize', '--no-path-resolution']),
+      'docker compose config',
+    )
+    const stack = JSON.parse(printed) as Record<string, any>
     delete stack.services.proxy.ports
     writeFileSync(this.file, JSON.stringify(stack, null, 2))
     copyFileSync(join(ROOT, 'example/swarm/nginx.conf'), join(this.dir, 'nginx.conf'))

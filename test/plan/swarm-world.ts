@@ -2,6 +2,7 @@
 // sends (info, node ls, service inspect/ps/scale/rollback/rm, stack deploy) and runs a tiny
 // orchestrator on a clock that ticks at every read, so that tasks start, turn healthy, fail
 // and linger the way Swarm's do. It counts the beats running at every tick.
+import { execFileSync } from 'node:child_process'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -13,6 +14,12 @@ import { Ui } from '../../lib/ui.ts'
 import { RecordingExecutor } from './recording.ts'
 
 export const EXAMPLE_STACK = fileURLToPath(new URL('../../example/swarm/compose.yml', import.meta.url))
+/** The example stack file as the Compose CLI reads it (no daemon involved), answered to calmswap's stackConfig. */
+export const EXAMPLE_STACK_JSON = execFileSync(
+  'docker',
+  ['compose', '-f', EXAMPLE_STACK, 'config', '--format', 'json', '--no-interpolate', '--no-normalize', '--no-path-resolution'],
+  { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 30_000 },
+)
 
 interface Spec {
   readonly template: string
@@ -294,6 +301,7 @@ export class SwarmWorld {
     const fail = this.failOn(a)
     if (fail) return { code: fail, stderr: 'simulated failure' }
     if (a[0] === 'git') return { code: 128 }
+    if (a[1] === 'compose' && a.includes('config')) return { stdout: EXAMPLE_STACK_JSON }
     const verb = `${a[1]} ${a[2] ?? ''}`
     if (a[1] === 'version') return { stdout: '20.10.24\n' }
     if (a[1] === 'info') return { stdout: `${JSON.stringify({ LocalNodeState: 'active', ControlAvailable: true, NodeID: 'n1', Nodes: this.nodes.length, Managers: 1 })}\n` }

@@ -157,7 +157,7 @@ describe('swarm deploy plan', () => {
     // What a SIGKILL during the web stage leaves: beat and worker at 0, the web on r2, the journal.
     const w = h.world
     w.respond({ argv: ['docker', 'service', 'scale', '--detach', 'app_beat=0', 'app_worker=0'], mutates: true, timeoutMs: 1 })
-    w.respond({ ...stackDeploy(h.config, stageFile(h.config, readStack(h.config), ['web'])), env: { CALMSWAP_RELEASE: 'r2' } })
+    w.respond({ ...stackDeploy(h.config, stageFile(h.config, await readStack(h.ctx), ['web'])), env: { CALMSWAP_RELEASE: 'r2' } })
     for (let i = 0; i < 20; i++) w.tick()
     const store = new SwarmStore(h.config.stateDir)
     store.begin('deploy', 'app', 'r2')

@@ -9,7 +9,7 @@ import { nodeLine, taskLine } from '../../lib/engine.ts'
 import { ConfigError } from '../../lib/errors.ts'
 import { ShellExecutor } from '../../lib/executor.ts'
 import { LOCAL_PSI, psiSourceOf } from '../../lib/node-pressure.ts'
-import { knobsFor, parseStack, stackNotes, stackProblems, stageFile } from '../../lib/stack.ts'
+import { asStackService, knobsFor, parseStack, stackNotes, stackProblems, stageFile } from '../../lib/stack.ts'
 import { celeryApp } from '../../lib/swarm-celery.ts'
 import { swarmRecordProblems } from '../../lib/swarm-state.ts'
 import { parseNodes, parseServices, parseTasks } from '../../lib/swarm-view.ts'
@@ -19,27 +19,28 @@ const file = join(dir, 'stack.yml')
 writeFileSync(file, 'version: "3.9"\n')
 const c = loadConfig({ env: { CALMSWAP_ENGINE: 'swarm', CALMSWAP_PREFIX: 'shop', CALMSWAP_COMPOSE_FILE: file }, cwd: dir })
 
-const STACK = `
-version: "3.9"
-x-app: &app
-  image: app:\${CALMSWAP_RELEASE:-latest}
-  environment: {DEBUG: yes}
-services:
-  redis: {image: redis:7}
-  proxy: {image: nginx, ports: [{target: 80, published: 80, mode: host}]}
-  web:
-    <<: *app
-    healthcheck: {test: [CMD, curl, -f, http://127.0.0.1:8000/]}
-    deploy: {update_config: {monitor: 9s, order: stop-first}}
-  worker:
-    <<: *app
-    deploy: {mode: global, update_config: {parallelism: 3, delay: 2s}}
-  beat:
-    <<: *app
-    deploy: {replicas: 1}
-configs: {conf: {file: ./nginx.conf}}
-networks: {stack: {driver: overlay}}
-`
+/** A stack file as `docker compose config --no-interpolate --no-normalize` prints it: merge keys resolved, `${VAR}`s kept. */
+const app = { image: 'app:$' + '{CALMSWAP_RELEASE:-latest}', environment: { DEBUG: 'yes' } }
+const STACK_DATA = {
+  configs: { conf: { file: './nginx.conf' } },
+  networks: { stack: { driver: 'overlay' } },
+  services: {
+    redis: { image: 'redis:7' },
+    proxy: { image: 'nginx', ports: [{ target: 80, published: '80', mode: 'host', protocol: 'tcp' }] },
+    web: { ...app, healthcheck: { test: ['CMD', 'curl', '-f', 'http://127.0.0.1:8000/'] }, deploy: { update_config: { monitor: '9s', order: 'stop-first' } } },
+    worker: { ...app, deploy: { mode: 'global', update_config: { parallelism: 3, delay: '2s' } } },
+    beat: { ...app, deploy: { replicas: 1 } },
+  },
+  'x-app': app,
+}
+/** STACK_DATA with some services changed, as JSON. */
+type Editable = { services: Record<string, Record<string, unknown>> }
+const edited = (f: (d: Editable) => void) => {
+  const d = structuredClone(STACK_DATA) as unknown as Editable
+  f(d)
+  return JSON.stringify(d)
+}
+const STACK = JSON.stringify(STACK_DATA)
 const stack = parseStack(c, file, STACK)
 /** A compose interpolation, which the docker CLI (not calmswap) fills in. */
 const RELEASE = '$' + '{CALMSWAP_RELEASE:-latest}'
@@ -82,27 +83,50 @@ describe('swarm settings', () => {
 })
 
 describe('the stack file', () => {
-  it('merge keys resolved, YAML 1.1 booleans as the docker CLI reads them', () =>
-    expect(stack.services.get('web')!.raw).toMatchObject({ image: `app:${RELEASE}`, environment: { DEBUG: true } }))
+  it('the service as Compose printed it', () => expect(stack.services.get('web')!.raw).toMatchObject({ image: `app:${RELEASE}`, environment: { DEBUG: 'yes' } }))
   it('roles, modes, replicas', () => {
     expect(stack.services.get('worker')).toMatchObject({ role: 'worker', global: true, replicas: null })
     expect(stack.services.get('beat')).toMatchObject({ role: 'singleton', global: false, replicas: 1 })
   })
   it('the example is deployable', () => expect(stackProblems(c, stack)).toEqual([]))
   it('a web without a healthcheck is refused', () =>
-    expect(stackProblems(c, parseStack(c, file, STACK.replace(/ {4}healthcheck: .*\n/, '')))).toEqual([expect.stringMatching(/web service "web" has no healthcheck/)]))
+    expect(
+      stackProblems(
+        c,
+        parseStack(
+          c,
+          file,
+          edited((d) => delete d.services.web!.healthcheck),
+        ),
+      ),
+    ).toEqual([expect.stringMatching(/web service "web" has no healthcheck/)]))
   it('a web or core service publishing a host-mode port is refused (start-first would wait forever)', () => {
     const proxyIsCore = loadConfig({ env: { CALMSWAP_COMPOSE_FILE: file, CALMSWAP_SHARED: 'redis', CALMSWAP_CORE: 'proxy', CALMSWAP_PROXY: 'none' }, cwd: dir })
     expect(stackProblems(proxyIsCore, parseStack(proxyIsCore, file, STACK))).toEqual([expect.stringMatching(/core service "proxy" publishes a port in mode: host/)])
   })
   it('a beat with two replicas is refused', () =>
-    expect(stackProblems(c, parseStack(c, file, STACK.replace('replicas: 1', 'replicas: 2')))).toEqual([expect.stringMatching(/singleton "beat" must run once/)]))
+    expect(
+      stackProblems(
+        c,
+        parseStack(
+          c,
+          file,
+          edited((d) => (d.services.beat!.deploy = { replicas: 2 })),
+        ),
+      ),
+    ).toEqual([expect.stringMatching(/singleton "beat" must run once/)]))
   it('a service without a role is refused', () =>
-    expect(stackProblems(c, parseStack(c, file, STACK.replace('  redis:', '  cache:')))).toEqual([
-      expect.stringMatching(/shared service "redis" is not in/),
-      expect.stringMatching(/service "cache" has no role/),
-    ]))
-  it('unreadable YAML is a config error', () => expect(() => parseStack(c, file, 'services: [')).toThrow(ConfigError))
+    expect(
+      stackProblems(
+        c,
+        parseStack(
+          c,
+          file,
+          edited((d) => ((d.services.cache = d.services.redis!), delete d.services.redis)),
+        ),
+      ),
+    ).toEqual([expect.stringMatching(/shared service "redis" is not in/), expect.stringMatching(/service "cache" has no role/)]))
+  it('output that is not JSON is a config error', () => expect(() => parseStack(c, file, 'services: [')).toThrow(ConfigError))
 })
 
 describe('update knobs per role', () => {
@@ -133,9 +157,31 @@ describe('stage files', () => {
   const stage = JSON.parse(stageFile(c, stack, ['web']))
   it('only the services of the stage', () => expect(Object.keys(stage.services)).toEqual(['web']))
   it('networks and configs kept, extension fields dropped', () => expect(Object.keys(stage)).toEqual(['version', 'configs', 'networks', 'services']))
+  it('a version the Debian docker CLI reads', () => expect(stage.version).toBe('3.9'))
   it('interpolation left to the docker CLI', () => expect(stage.services.web.image).toBe(`app:${RELEASE}`))
   it('the knobs in the service', () => expect(stage.services.web.deploy.update_config.order).toBe('start-first'))
-  it('shared services as written', () => expect(JSON.parse(stageFile(c, stack, ['proxy'])).services.proxy).toEqual(stack.services.get('proxy')!.raw))
+  it('shared services as written, ports back in the schema of stack deploy', () =>
+    expect(JSON.parse(stageFile(c, stack, ['proxy'])).services.proxy).toEqual({ image: 'nginx', ports: [{ target: 80, published: 80, mode: 'host', protocol: 'tcp' }] }))
+})
+
+describe('from what Compose prints to what stack deploy takes', () => {
+  it('depends_on conditions back to a list', () => expect(asStackService({ depends_on: { db: { condition: 'service_started', required: true } } })).toEqual({ depends_on: ['db'] }))
+  it('a published port as a number', () => expect(asStackService({ ports: [{ target: 80, published: '8080' }] }).ports).toEqual([{ target: 80, published: 8080 }]))
+  it('a published range left for the CLI to judge', () =>
+    expect(asStackService({ ports: [{ target: 80, published: '8080-8081' }] }).ports).toEqual([{ target: 80, published: '8080-8081' }]))
+  it('the bind option only Compose knows dropped', () =>
+    expect(asStackService({ volumes: [{ type: 'bind', source: './d', target: '/d', bind: { create_host_path: true } }] }).volumes).toEqual([
+      { type: 'bind', source: './d', target: '/d' },
+    ]))
+  it('other bind options kept', () =>
+    expect(asStackService({ volumes: [{ type: 'bind', source: './d', target: '/d', bind: { propagation: 'rshared', create_host_path: true } }] }).volumes).toEqual([
+      { type: 'bind', source: './d', target: '/d', bind: { propagation: 'rshared' } },
+    ]))
+  it('the service itself untouched', () => {
+    const raw = { depends_on: { db: {} }, ports: [{ target: 80, published: '80' }] }
+    asStackService(raw)
+    expect(raw).toEqual({ depends_on: { db: {} }, ports: [{ target: 80, published: '80' }] })
+  })
 })
 
 describe('reading swarm answers', () => {
