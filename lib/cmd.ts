@@ -34,6 +34,8 @@ export type ApiCall =
   | { readonly op: 'rollback'; readonly service: string }
   | { readonly op: 'stack-containers'; readonly stack: string }
   | { readonly op: 'task-containers'; readonly ids: readonly string[] }
+  /** Container events of a project between two times (unix seconds): a stream that ends at `untilS`. */
+  | { readonly op: 'events'; readonly project: string; readonly sinceS: number; readonly untilS: number }
 
 /**
  * What a mutating command does to the containers, as far as a dry run needs to know to plan
@@ -50,6 +52,8 @@ export interface Cmd {
   readonly env?: Readonly<Record<string, string>>
   /** False for read-only commands, which --dry-run still runs to see the host. */
   readonly mutates: boolean
+  /** A change that can be cut short without leaving anything half-done (a wait): on abort it ends at once, like a read. */
+  readonly interruptible?: boolean
   /** The deadline; the executor ends the command (and its process group) when it passes. */
   readonly timeoutMs: number
   readonly api?: ApiCall

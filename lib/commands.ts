@@ -14,6 +14,7 @@ export function composeEnv(c: Config, p: Project, pinned = true): Record<string,
   const env: Record<string, string> = {
     CALMSWAP_PREFIX: c.prefix,
     CALMSWAP_UPSTREAM_DIR: dirname(c.proxy.upstreamFile),
+    CALMSWAP_PROXY_LOG_DIR: dirname(c.watch.log),
   }
   if (p !== 'shared') {
     env.DEPLOY_COLOR = p
@@ -161,8 +162,11 @@ export const unpauseContainers = (c: Config, ids: readonly string[]): Cmd =>
  * Blocks until the containers exit, for at most `timeoutMs`; it sends no signal (a second
  * SIGTERM turns Celery's warm shutdown cold). Listed as a change: it is part of a stop.
  */
-export const waitExit = (c: Config, ids: readonly string[], timeoutMs: number): Cmd =>
-  verb(c, ['wait'], ids, { api: { op: 'wait', ids }, effect: { on: 'containers', names: ids, to: 'exited' }, timeoutMs })
+export const waitExit = (c: Config, ids: readonly string[], timeoutMs: number): Cmd => ({
+  ...verb(c, ['wait'], ids, { api: { op: 'wait', ids }, effect: { on: 'containers', names: ids, to: 'exited' }, timeoutMs }),
+  // It only waits: a rollback (Ctrl-C, a bad verdict of the watch) need not wait for it.
+  interruptible: true,
+})
 
 /** The exec that asks the Celery worker of a container to stop consuming (lib/celery.ts), within `maxS` seconds. */
 export const quiesceWorker = (c: Config, container: string, maxS: number): Cmd =>
@@ -277,6 +281,31 @@ export const containerCpu = (c: Config, ids: readonly string[], windowMs = 250):
   mutates: false,
   timeoutMs: DEADLINE.read,
   api: { op: 'cpu', ids, windowMs },
+})
+
+/**
+ * The containers of one project, as they start, die, get OOM-killed or turn unhealthy: one
+ * JSON object per line, from `sinceS` until `untilS` (unix seconds), when the stream ends by
+ * itself. One call for a whole watch, not one per sample.
+ */
+export const containerEvents = (c: Config, p: Project, sinceS: number, untilS: number): Cmd => ({
+  argv: [
+    c.docker,
+    'events',
+    '--since',
+    sinceS.toFixed(3),
+    '--until',
+    untilS.toFixed(3),
+    '--filter',
+    'type=container',
+    '--filter',
+    `label=com.docker.compose.project=${projectName(c, p)}`,
+    '--format',
+    '{{json .}}',
+  ],
+  mutates: false,
+  timeoutMs: Math.max(0, untilS - sinceS) * 1000 + DEADLINE.read,
+  api: { op: 'events', project: projectName(c, p), sinceS, untilS },
 })
 
 /** The highest CPU % in `containerCpu` output. */

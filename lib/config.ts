@@ -86,7 +86,14 @@ export interface Config {
     /** A node's PSI file as seen from here, with {node} for its hostname; empty: none. */
     nodePsi: string
   }>
+  /** After the switch: how long the new color is judged, and by what (lib/watch.ts). */
+  readonly watch: Readonly<{ ms: number; max5xxPct: number; minRequests: number; log: string; logOwned: boolean }>
+  /** Before the switch: the shares (%) the new web gets, one step each (lib/canary.ts); empty: no canary. */
+  readonly canary: Readonly<{ steps: readonly number[]; holdMs: number; sticky: Sticky }>
 }
+
+/** How a canary keeps a client on one color: not at all, by its address, or by a cookie's value. */
+export type Sticky = { readonly by: 'off' } | { readonly by: 'ip' } | { readonly by: 'cookie'; readonly name: string }
 
 export interface Pin {
   readonly file: string
@@ -101,7 +108,24 @@ export const projectName = (c: Pick<Config, 'prefix'> & Partial<Pick<Config, 'sh
 export const pinFile = (c: Pick<Config, 'stateDir'>, color: Color) => join(c.stateDir, 'pins', `${color}.yml`)
 export const coloredServices = (c: Config): string[] => [...c.roles.web, ...c.roles.core, ...c.roles.jobs, ...c.roles.workers, ...c.roles.singletons]
 
-type Kind = 'name' | 'names' | 'port' | 'envvar' | 'path' | 'duration' | 'int' | 'percent' | 'httpPath' | 'host' | 'regex' | 'url' | 'argv' | 'text' | `enum:${string}`
+type Kind =
+  | 'name'
+  | 'names'
+  | 'port'
+  | 'envvar'
+  | 'path'
+  | 'duration'
+  | 'int'
+  | 'percent'
+  | 'httpPath'
+  | 'host'
+  | 'regex'
+  | 'url'
+  | 'argv'
+  | 'text'
+  | 'canary'
+  | 'sticky'
+  | `enum:${string}`
 
 interface Setting {
   readonly key: string
@@ -306,12 +330,60 @@ export const SETTINGS: readonly Setting[] = [
     kind: 'path',
     doc: "Swarm: a node's CPU PSI file as seen from here, {node} standing for its hostname (e.g. /sys/fs/cgroup/unified/{node}/cpu.pressure); without it only the node calmswap runs on is read",
   },
+  {
+    key: 'watch',
+    env: 'CALMSWAP_WATCH',
+    def: '1m',
+    kind: 'duration',
+    doc: "After the switch, watch the new color this long (its 5xx in the proxy's log, deaths of its containers) and roll back on its own; Ctrl-C ends the watch and keeps the release; 0 turns it off",
+    min: 0,
+    max: 3600 * S,
+  },
+  {
+    key: 'watch5xx',
+    env: 'CALMSWAP_WATCH_5XX',
+    def: '5',
+    kind: 'percent',
+    doc: "Roll back when the new color's share of 5xx answers is above this, with 99% confidence (watch and canary)",
+  },
+  {
+    key: 'watchMinRequests',
+    env: 'CALMSWAP_WATCH_MIN_REQUESTS',
+    def: '20',
+    kind: 'int',
+    doc: 'Requests the new color must have answered before its 5xx share is judged',
+    min: 1,
+    max: 1_000_000,
+  },
+  {
+    key: 'proxyLog',
+    env: 'CALMSWAP_PROXY_LOG',
+    def: '',
+    kind: 'path',
+    doc: "The proxy's JSON access log the watch reads (default <stateDir>/proxy-log/access.jsonl, which calmswap may empty)",
+  },
+  {
+    key: 'canary',
+    env: 'CALMSWAP_CANARY',
+    def: '',
+    kind: 'canary',
+    doc: 'Before the full switch, send this share of requests to the new web, step by step (10%, or 5%,25%,100%), each step judged like the watch; empty: no canary',
+  },
+  { key: 'canaryHold', env: 'CALMSWAP_CANARY_HOLD', def: '1m', kind: 'duration', doc: 'How long each canary step is held and judged', min: 1 * S, max: 3600 * S },
+  {
+    key: 'canarySticky',
+    env: 'CALMSWAP_CANARY_STICKY',
+    def: 'off',
+    kind: 'sticky',
+    doc: 'During a canary, keep a client on one color: off, ip (hash of the client address), or cookie:NAME (hash of that cookie)',
+  },
 ]
 
 /** CALMSWAP_ variables that are not settings, so that they are not reported as typos. */
 const OTHER_VARS = new Set([
   'CALMSWAP_CONFIG', // the config file
   'CALMSWAP_UPSTREAM_DIR', // handed to compose
+  'CALMSWAP_PROXY_LOG_DIR', // handed to compose
   'CALMSWAP_COLOR', // handed to a switch command
   'CALMSWAP_PORT', // handed to a switch command
   'CALMSWAP_BASE_IMAGE', // provision/
@@ -329,6 +401,26 @@ const NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/
 const ENVVAR = /^[A-Za-z_][A-Za-z0-9_]*$/
 const HOST = /^[A-Za-z0-9.-]+(:[0-9]{1,5})?$/
 
+/**
+ * The canary's steps: "10%" or "5%,25%,100%", each share of requests the new web gets for
+ * one hold. 100% is the full switch, which always follows: it is dropped from the list.
+ * Returns the shares below 100, or what is wrong with the text.
+ */
+export function parseCanary(text: string): number[] | string {
+  if (!text.trim()) return []
+  const parts = text.split(',').map((p) => p.trim())
+  const shares: number[] = []
+  for (const p of parts) {
+    const m = /^(\d{1,3})%?$/.exec(p)
+    const n = m ? Number(m[1]) : Number.NaN
+    if (!m || n < 1 || n > 100) return `"${p}" is not a share of 1% to 100%`
+    if (shares.length && n <= shares.at(-1)!) return 'each step must send more than the one before'
+    shares.push(n)
+  }
+  if (shares.slice(0, -1).includes(100)) return '100% can only be the last step'
+  return shares.filter((n) => n < 100)
+}
+
 /** Parses "30s", "1500ms", "2m" or a bare number of seconds. */
 export function parseDuration(text: string): number | undefined {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim())
@@ -338,9 +430,9 @@ export function parseDuration(text: string): number | undefined {
   return Math.round(n * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[unit]!)
 }
 
-const fmtDuration = (ms: number) => (ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`)
+export const fmtDuration = (ms: number) => (ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`)
 const splitList = (v: string) => v.split(/[\s,]+/).filter(Boolean)
-const LIST_KINDS: readonly Kind[] = ['names', 'argv']
+const LIST_KINDS: readonly Kind[] = ['names', 'argv', 'canary']
 const NUMBER_KINDS: readonly Kind[] = ['port', 'int', 'percent', 'duration']
 
 /**
@@ -434,6 +526,15 @@ function parseValue(s: Setting, raw: string | string[], problems: string[], sour
       return splitList(raw)
     case 'text':
       return /^[A-Za-z0-9._:+-]{0,128}$/.test(raw) ? raw : bad('may contain only letters, digits and . _ : + -')
+    case 'canary': {
+      const steps = parseCanary(raw)
+      return typeof steps === 'string' ? bad(steps) : steps
+    }
+    case 'sticky': {
+      if (raw === 'off' || raw === 'ip') return { by: raw }
+      const m = /^cookie:([A-Za-z0-9_]{1,64})$/.exec(raw)
+      return m ? { by: 'cookie', name: m[1] } : bad('must be off, ip or cookie:NAME (letters, digits, _)')
+    }
   }
 }
 
@@ -551,6 +652,9 @@ export function loadConfig(sources: ConfigSources = {}): Config {
   }
   if (v.proxy === 'command' && v.switchCommand?.length === 0) problems.push('CALMSWAP_PROXY=command needs CALMSWAP_SWITCH_COMMAND')
   if (v.nodePsi && !v.nodePsi.includes('{node}')) problems.push(`CALMSWAP_NODE_PSI=${JSON.stringify(v.nodePsi)}: must contain {node}, which stands for each node's hostname`)
+  // Weights need calmswap's own upstream file and an nginx that reads it.
+  if (v.canary?.length && (v.proxy === 'command' || v.proxy === 'none')) problems.push(`CALMSWAP_CANARY needs nginx (CALMSWAP_PROXY=container or host), not proxy=${v.proxy}`)
+  if (v.canary?.length && v.upstreamTemplate) problems.push('CALMSWAP_CANARY writes its own weighted upstream: it cannot be used with CALMSWAP_UPSTREAM_TEMPLATE')
   if (v.healthTimeout !== undefined && v.healthDeadline !== undefined && v.healthTimeout > v.healthDeadline) {
     problems.push(`CALMSWAP_HEALTH_TIMEOUT (${v.healthTimeout}ms) is longer than CALMSWAP_HEALTH_DEADLINE (${v.healthDeadline}ms)`)
   }
@@ -617,6 +721,15 @@ export function loadConfig(sources: ConfigSources = {}): Config {
       resolveImage: v.swarmResolveImage,
       nodePsi: v.nodePsi,
     },
+    watch: {
+      ms: v.watch,
+      max5xxPct: v.watch5xx,
+      minRequests: v.watchMinRequests,
+      log: v.proxyLog ? resolve(cwd, v.proxyLog) : join(stateDir, 'proxy-log', 'access.jsonl'),
+      // Only a log in calmswap's own folder is emptied at the start of a watch.
+      logOwned: !v.proxyLog,
+    },
+    canary: { steps: v.canary, holdMs: v.canaryHold, sticky: v.canarySticky },
   }
   return deepFreeze(config)
 }

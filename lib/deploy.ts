@@ -2,6 +2,7 @@
 // spike), free the CPU, start the new web alone, check it, switch, then start the workers.
 // Any failure, or Ctrl-C, rolls back while the old color is still warm.
 import { dirname, extname, relative } from 'node:path'
+import { canary } from './canary.ts'
 import { build, engineVersion, gitRevision, imageIds, up } from './commands.ts'
 import { COLORS, type Color, type Config, coloredServices, otherColor, projectName, withRelease } from './config.ts'
 import type { Ctx } from './context.ts'
@@ -17,9 +18,11 @@ import { calmBefore } from './pressure.ts'
 import { rollbackTo } from './rollback.ts'
 import type { Journal, ReleaseRecord } from './state.ts'
 import { switchTo, upstreamPort, verifyThroughProxy, writeUpstream } from './traffic.ts'
+import { newWatch, openLog, type PhaseReport, resetLog, watchRelease } from './watch.ts'
 import { createRest, freezeWorkers, startRest } from './workers.ts'
 
-export const DEPLOY_STEPS = ['build', 'shared', 'jobs', 'pause-workers', 'up-core', 'health', 'switch', 'up-rest', 'verify'] as const
+/** `canary` runs only with CALMSWAP_CANARY, `watch` with CALMSWAP_WATCH; neither on a first deploy. */
+export const DEPLOY_STEPS = ['build', 'shared', 'jobs', 'pause-workers', 'up-core', 'health', 'canary', 'switch', 'up-rest', 'verify', 'watch'] as const
 export type DeployStep = (typeof DEPLOY_STEPS)[number]
 
 /** Docker reachable and the compose file within the contract, before anything changes. */
@@ -74,8 +77,10 @@ async function ensureShared(ctx: Ctx, color: Color): Promise<void> {
   const inv = await ctx.inventory()
   const notRunning = c.roles.shared.filter((s) => !inv.runningServices('shared', [s]).length)
   if (!notRunning.length) return ctx.ui.detail('  shared services already running')
-  // The proxy includes the upstream file at start-up: it has to exist first.
+  // The proxy includes the upstream file at start-up: it has to exist first; so does the
+  // folder of its log, or Docker would create it for root.
   if (c.proxy.mode === 'container' && !ctx.state.load().upstream) await writeUpstream(ctx, color, null)
+  resetLog(ctx)
   await ctx.must(up(c, 'shared', notRunning))
 }
 
@@ -195,6 +200,14 @@ export async function deploy(ctx0: Ctx, o: DeployOptions = {}): Promise<DeployRe
     op.release = release
 
     let created: Promise<void> | undefined
+    const watched: PhaseReport[] = []
+    op.watch = watched
+    const watching = Boolean(from) && ctx.config.watch.ms > 0
+    // Judged from the switch on, beside up-rest and verify: a bad verdict stops those steps
+    // (their signal) and the deploy rolls back, as for Ctrl-C, but saying why.
+    const watch = watching ? newWatch(ctx, to) : null
+    const judged = () => (watch ? ctx.withSignal(AbortSignal.any([ctx.signal, watch.failed])) : ctx)
+    const order = DEPLOY_STEPS.filter((s) => (s !== 'canary' || (from && ctx.config.canary.steps.length)) && (s !== 'watch' || watching))
     const oldWebRuns = async () => (from ? (await ctx.inventory()).runningServices(from, ctx.config.roles.web).length > 0 : false)
     const steps: Record<DeployStep, () => Promise<unknown>> = {
       build: async () => (ctx = ctx.withConfig(await buildAndPin(ctx, to, model, kept))),
@@ -203,26 +216,36 @@ export async function deploy(ctx0: Ctx, o: DeployOptions = {}): Promise<DeployRe
       'pause-workers': () => freezeWorkers(ctx, from),
       'up-core': () => startCore(ctx, to),
       health: async () => void ({ created } = await healthAndCreate(ctx, to)),
-      switch: async () => switchTo(ctx, to, (await oldWebRuns()) ? from : null),
+      canary: () => canary(ctx, from, to, watched),
+      switch: async () => {
+        if (watching) resetLog(ctx)
+        await switchTo(ctx, to, (await oldWebRuns()) ? from : null, { log: watching })
+        if (!ctx.exec.dryRun) watch?.start(openLog(ctx))
+      },
       'up-rest': async () => {
         await created
-        await startRest(ctx, to)
+        await startRest(judged(), to)
       },
       // Once more after the workers started: a web that died right after the switch is
       // caught here, while the old web still runs and can take the traffic back. Through
       // the proxy alone when it can say which server answered: no docker call, no CPU.
-      verify: async () => (ctx.config.proxy.url && ctx.config.proxy.mode !== 'none' ? verifyThroughProxy(ctx, to) : checkHealth(ctx, to)),
+      verify: async () => (ctx.config.proxy.url && ctx.config.proxy.mode !== 'none' ? verifyThroughProxy(judged(), to) : checkHealth(judged(), to)),
+      watch: () => watchRelease(ctx, to, watch!, watched),
     }
     try {
-      await runSteps(ctx, op, DEPLOY_STEPS, steps, new Set(resumed?.done ?? []))
+      await runSteps(ctx, op, order, steps, new Set(resumed?.done ?? []))
     } catch (e) {
+      watch?.stop()
+      if (watch?.isStarted && !watched.some((r) => r.phase === 'watch')) watched.push(await watch.result)
       await created?.catch(() => {})
-      await rollBackFailed(ctx, op, { from, to, release }, e as Error)
+      await rollBackFailed(ctx, op, { from, to, release }, watch?.error ?? (e as Error))
     }
     ctx.state.deployed(from, to, release)
-    // A record for history only: a Ctrl-C or a daemon hiccup now must not undo a finished deploy.
-    op.images = ctx.exec.dryRun ? undefined : await imagesOf(ctx.withSignal(new AbortController().signal), to).catch(() => undefined)
-    await pruneReleases(ctx).catch((e: Error) => ctx.ui.warn(`could not remove old releases' images: ${e.message}`))
+    // A record for history only: a Ctrl-C (one that ended the watch too) or a daemon hiccup
+    // now must not undo a finished deploy.
+    const done = ctx.withSignal(new AbortController().signal)
+    op.images = ctx.exec.dryRun ? undefined : await imagesOf(done, to).catch(() => undefined)
+    await pruneReleases(done).catch((e: Error) => ctx.ui.warn(`could not remove old releases' images: ${e.message}`))
     op.finish('ok')
     ctx.ui.ok(`${release} is live on ${to}`)
     ctx.ui.event('deployed', { from, to, release })

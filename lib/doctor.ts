@@ -136,6 +136,21 @@ export async function doctor(ctx: Ctx): Promise<Check[]> {
     note ? `${note.op} by pid ${note.pid} (${note.who}) since ${note.since}${held ? ', running' : ', holder gone'}` : held ? 'held' : 'free',
     'the holder died; the next deploy, rollback or cleanup takes the lock over by itself',
   )
+  // The watch reads the proxy's JSON log; nginx creates the file when it starts, even before it logs to it.
+  if (c.watch.ms > 0 || c.canary.steps.length) {
+    const nginx = c.proxy.mode === 'host' || (c.proxy.mode === 'container' && Boolean(inv?.runningServices('shared', [c.proxy.service]).length))
+    const seen = existsSync(c.watch.log)
+    add(
+      'watch',
+      seen || !nginx,
+      seen
+        ? `${c.watch.ms / 1000}s after each switch, judged on ${c.watch.log} and the new color's containers`
+        : nginx
+          ? `no proxy log at ${c.watch.log}: the watch would judge the containers only`
+          : `the proxy is not running yet${c.proxy.mode === 'container' ? '' : ` (proxy ${c.proxy.mode}): the watch judges the containers only`}`,
+      `log each request as JSON there (README: Proxy, the calmswap_json log_format), or point CALMSWAP_PROXY_LOG at your own; CALMSWAP_WATCH=0 turns the watch off`,
+    )
+  }
   const p = readPressure()
   add('cpu pressure', true, p.source === 'psi' ? `PSI available, some avg10 ${p.value}%` : `no PSI in this kernel: calm-waits use the load average (${p.value}% of cores)`)
 

@@ -350,6 +350,12 @@ async function each(ids: readonly string[], f: (id: string) => Promise<string>):
 
 const inspect = (e: Engine, id: string, signal?: AbortSignal) => engineJson<ApiInspect>(e, 'GET', `/containers/${q(id)}/json`, undefined, signal)
 
+/** The events API path of an `events` call: the same filters as the CLI's. */
+export function eventsPath(call: Extract<ApiCall, { op: 'events' }>): string {
+  const filters = q(JSON.stringify({ type: ['container'], label: [`com.docker.compose.project=${call.project}`] }))
+  return `/events?since=${call.sinceS.toFixed(3)}&until=${call.untilS.toFixed(3)}&filters=${filters}`
+}
+
 /** Answers one ApiCall with the stdout its argv would print. Throws on transport errors only. */
 export async function callApi(e: Engine, call: ApiCall, signal?: AbortSignal): Promise<Result> {
   switch (call.op) {
@@ -468,5 +474,11 @@ export async function callApi(e: Engine, call: ApiCall, signal?: AbortSignal): P
       })
     case 'rollback':
       return updateEach(e, [call.service], signal, (svc) => ({ spec: svc.Spec, query: '&rollback=previous', out: svc.Spec.Name }))
+    case 'events': {
+      // Whole, when it ends: the executor's stream() hands each line over as it comes instead.
+      const r = await e.call('GET', eventsPath(call), undefined, signal)
+      if (r.status >= 300) throw new EngineError(`Error response from daemon: ${r.body.toString('utf8').trim()}`, r.status)
+      return ok(r.body.toString('utf8'))
+    }
   }
 }

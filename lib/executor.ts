@@ -5,7 +5,7 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { rmSync } from 'node:fs'
 import { type Cmd, type Effect, type Result, render } from './cmd.ts'
 import { DEADLINE } from './deadlines.ts'
-import { callApi, connectionMessage, type Engine } from './engine.ts'
+import { callApi, connectionMessage, type Engine, eventsPath } from './engine.ts'
 import { CommandError } from './errors.ts'
 import { SHARED, writeFileAtomic } from './files.ts'
 
@@ -19,6 +19,12 @@ export interface Executor {
    * When `signal` aborts, a read ends at once and a change gets DEADLINE.abortGrace to finish.
    */
   run(cmd: Cmd, signal?: AbortSignal): Promise<Result>
+  /**
+   * A read whose answer comes line by line over its whole deadline (the events stream):
+   * each line goes to `onLine` as it arrives. Ends with the command, its deadline or `signal`.
+   * Absent where nothing can stream; the caller then does without.
+   */
+  stream?(cmd: Cmd, onLine: (line: string) => void, signal?: AbortSignal): Promise<Result>
   /** Atomic: readers see the old file or the new one, never half of either. */
   writeFile(path: string, content: string, mode?: number): Promise<void>
   /** Removes a file calmswap wrote; one that is not there is fine. */
@@ -29,6 +35,17 @@ export interface Executor {
   onRun?: (cmd: Cmd, planned: boolean, via: Via) => void
   /** Each complete line a `stream` command prints, as it prints it. */
   onLine?: (cmd: Cmd, line: string) => void
+}
+
+/** Cuts a byte stream into lines; a line split across chunks is held until its end comes. */
+export function lineSplitter(onLine: (line: string) => void): (chunk: Buffer | string) => void {
+  let pending = ''
+  return (chunk) => {
+    pending += chunk.toString()
+    const lines = pending.split('\n')
+    pending = lines.pop()!
+    for (const l of lines) if (l.trim()) onLine(l)
+  }
 }
 
 /** Runs a command that has to succeed and returns its stdout. */
@@ -47,7 +64,7 @@ function stopSignal(cmd: Cmd, signal: AbortSignal | undefined): { signal: AbortS
   const ac = new AbortController()
   const timers: NodeJS.Timeout[] = [setTimeout(() => ac.abort(new DOMException(`deadline of ${cmd.timeoutMs}ms passed`, 'TimeoutError')), cmd.timeoutMs)]
   const onAbort = () => {
-    if (!cmd.mutates) return ac.abort(signal!.reason)
+    if (!cmd.mutates || cmd.interruptible) return ac.abort(signal!.reason)
     timers.push(setTimeout(() => ac.abort(signal!.reason), DEADLINE.abortGrace))
   }
   if (signal?.aborted) onAbort()
@@ -186,6 +203,27 @@ export class ShellExecutor implements Executor {
     }
   }
 
+  async stream(cmd: Cmd, onLine: (line: string) => void, signal?: AbortSignal): Promise<Result> {
+    const { signal: stop, clear } = stopSignal(cmd, signal)
+    const split = lineSplitter(onLine)
+    try {
+      if (cmd.api?.op === 'events' && this.engine?.stream) {
+        this.onRun?.(cmd, false, 'api')
+        try {
+          await this.engine.stream(eventsPath(cmd.api), split, stop)
+          return { code: 0, stdout: '', stderr: '' }
+        } catch (e) {
+          return { code: 1, stdout: '', stderr: connectionMessage(this.engine, e as Error) ?? (e as Error).message }
+        }
+      }
+      this.onRun?.(cmd, false, 'cli')
+      const env = { GOMAXPROCS: '1', ...this.baseEnv, ...cmd.env }
+      return await runProcess(cmd.argv, { env, cwd: cmd.cwd, signal: stop, timeoutMs: cmd.timeoutMs, onLine })
+    } finally {
+      clear()
+    }
+  }
+
   private async runUntil(cmd: Cmd, stop: AbortSignal): Promise<Result> {
     if (cmd.api && this.engine) {
       this.onRun?.(cmd, false, 'api')
@@ -230,6 +268,11 @@ export class DryRunExecutor implements Executor {
     private readonly print: (line: string) => void,
   ) {
     real.onRun = (cmd, planned, via) => this.onRun?.(cmd, planned, via)
+  }
+
+  /** A stream only reads: the dry run watches the host as the real run would. */
+  stream(cmd: Cmd, onLine: (line: string) => void, signal?: AbortSignal): Promise<Result> {
+    return this.real.stream ? this.real.stream(cmd, onLine, signal) : Promise.resolve({ code: 1, stdout: '', stderr: 'cannot stream here' })
   }
 
   async run(cmd: Cmd, signal?: AbortSignal): Promise<Result> {

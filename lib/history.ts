@@ -8,6 +8,7 @@ import { Interrupted } from './errors.ts'
 import { appendLine, readOwnFile } from './files.ts'
 import type { Op } from './state.ts'
 import { fmtMs, type Timing } from './ui.ts'
+import { formatReport, type PhaseReport } from './watch.ts'
 
 export interface HistoryEntry {
   readonly op: Op
@@ -18,6 +19,8 @@ export interface HistoryEntry {
   readonly to: Color | null
   readonly release: string | null
   readonly images?: Record<string, string>
+  /** What each canary step and the watch saw, and their verdicts. */
+  readonly watch?: readonly PhaseReport[]
   readonly steps: readonly Timing[]
   readonly result: 'ok' | 'failed' | 'rolled-back' | 'interrupted'
   readonly error?: string
@@ -60,6 +63,7 @@ export class OpRecord {
   private readonly at = new Date().toISOString()
   release: string | null = null
   images?: Record<string, string>
+  watch?: PhaseReport[]
 
   constructor(
     private readonly ctx: Ctx,
@@ -94,6 +98,7 @@ export class OpRecord {
       to: this.to,
       release: this.release,
       images: this.images,
+      ...(this.watch?.length ? { watch: this.watch } : {}),
       steps: this.timings,
       result: error instanceof Interrupted && result !== 'ok' ? 'interrupted' : result,
       error: error?.message,
@@ -133,6 +138,7 @@ export function formatHistory(entries: readonly HistoryEntry[]): string {
               .map(([k, v]) => `${k}=${/^sha256:/.test(v) ? v.slice(7, 19) : v.replace(/@sha256:([0-9a-f]{12})[0-9a-f]*$/, '@$1')}`)
               .join(' ')}`
           : '',
+        ...(e.watch ?? []).map((w) => `    ${formatReport(w)}`),
         e.error ? `    error: ${e.error.split('\n')[0]}` : '',
       ]
         .filter(Boolean)

@@ -2,7 +2,7 @@
 // one runs, when the old workers were signalled, what was frozen. A run that dies leaves it
 // behind; the next run reads it to continue or to undo. One API, one writer.
 import type { Color } from './config.ts'
-import type { JobState, Journal, Op, StateStore } from './state.ts'
+import type { JobState, Journal, Op, StateStore, WatchState } from './state.ts'
 
 export class JournalWriter {
   constructor(private readonly store: StateStore) {}
@@ -49,6 +49,16 @@ export class JournalWriter {
     this.store.writeJournal((j) => (j ? { ...j, jobs: { ...j.jobs, [name]: state } } : j))
   }
 
+  /** The old color's workers and singletons run again (beside a canary): none of them is stopping now. */
+  resumed(): void {
+    this.store.writeJournal((j) => (j ? { ...j, signalledAt: undefined, signalled: undefined, frozen: undefined, resumedAt: new Date().toISOString() } : j))
+  }
+
+  /** A watch started, saw more, or ended (undefined): what `status` shows meanwhile. */
+  watching(watch: WatchState | undefined): void {
+    this.store.writeJournal((j) => (j ? { ...j, watch } : j))
+  }
+
   /** The operation ended, one way or the other; the state transition that follows says how. */
   finish(): void {
     this.store.writeJournal(() => null)
@@ -56,7 +66,8 @@ export class JournalWriter {
 }
 
 /** Whether the old color's workers may have been told to stop (and so need waiting for before a restart). */
-export const workersSignalled = (j: Journal | null | undefined) => Boolean(j && (j.signalledAt || j.done.includes('pause-workers') || j.current === 'pause-workers'))
+export const workersSignalled = (j: Journal | null | undefined) =>
+  Boolean(j && (j.signalledAt || (!j.resumedAt && (j.done.includes('pause-workers') || j.current === 'pause-workers'))))
 
 /** When the stop grace of the old color's workers started, in ms since the epoch; NaN when never. */
 export const signalledAtMs = (j: Journal | null | undefined) => Date.parse(j?.signalledAt ?? '')

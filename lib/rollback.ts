@@ -66,7 +66,7 @@ async function stopServices(ctx: Ctx, color: Color, services: readonly string[])
 }
 
 /** The good color's workers and singletons run again: thawed when frozen, started when stopped. */
-async function resumeRest(ctx: Ctx, good: Color, signalled: boolean): Promise<void> {
+export async function resumeRest(ctx: Ctx, good: Color, signalled: boolean): Promise<void> {
   // Workers told to stop may still be finishing their last task: a `start` now would find
   // them running, do nothing, and then see them exit.
   if (signalled) await awaitStopped(ctx, good)

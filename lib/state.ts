@@ -29,6 +29,22 @@ export interface Journal {
   readonly proxyFrom?: string
   /** Release jobs of this deploy: started and not seen to end ("running"), "done" or "failed". */
   readonly jobs?: Readonly<Record<string, JobState>>
+  /** When the old color's workers and singletons were resumed to run beside a canary: nothing of it is stopping until the next signalledAt. */
+  readonly resumedAt?: string
+  /** The watch (or canary step) under way, for `status` in another process. */
+  readonly watch?: WatchState
+}
+
+/** What a watch in progress has seen so far: written when it starts and every few seconds. */
+export interface WatchState {
+  /** "watch", or "canary 10%". */
+  readonly phase: string
+  readonly color: Color
+  readonly since: string
+  readonly until: string
+  /** Requests the new color answered, and how many of them with a 5xx. */
+  readonly requests: number
+  readonly errors: number
 }
 
 export type JobState = 'running' | 'done' | 'failed'
@@ -37,6 +53,8 @@ export interface Upstream {
   readonly color: Color
   readonly port: number
   readonly backup: number | null
+  /** A canary: `color` gets this share (%) of the requests, the `backup` port the rest, both as primaries. */
+  readonly share?: number
 }
 
 /** The images a color was deployed with: service → the calmswap tag that pins it. */
@@ -109,6 +127,19 @@ export function journalProblems(j: unknown): string[] {
   if (jobs !== undefined && (typeof jobs !== 'object' || jobs === null || Object.values(jobs).some((v) => !['running', 'done', 'failed'].includes(v as string)))) {
     p.push('"journal.jobs" must map job names to running, done or failed')
   }
+  if (x.resumedAt !== undefined && typeof x.resumedAt !== 'string') p.push('"journal.resumedAt" must be a time')
+  const w = x.watch as Record<string, unknown> | undefined
+  if (
+    w !== undefined &&
+    (!w ||
+      typeof w.phase !== 'string' ||
+      !isColor(w.color) ||
+      typeof w.since !== 'string' ||
+      typeof w.until !== 'string' ||
+      !Number.isInteger(w.requests) ||
+      !Number.isInteger(w.errors))
+  )
+    p.push('"journal.watch" must be {"phase", "color", "since", "until", "requests", "errors"}')
   return p
 }
 
@@ -125,7 +156,8 @@ export function stateProblems(s: unknown): string[] {
   const u = x.upstream ?? null
   if (u !== null) {
     const up = u as Record<string, unknown>
-    if (typeof u !== 'object' || !isColor(up.color) || !port(up.port) || !(up.backup === null || port(up.backup))) {
+    const share = up.share === undefined || (Number.isInteger(up.share) && (up.share as number) > 0 && (up.share as number) < 100)
+    if (typeof u !== 'object' || !isColor(up.color) || !port(up.port) || !(up.backup === null || port(up.backup)) || !share) {
       p.push(`"upstream" is ${JSON.stringify(u)}, expected {"color": blue|green, "port": <port>, "backup": <port>|null}`)
     }
   }

@@ -5,14 +5,16 @@ import type { Ctx } from './context.ts'
 import type { Inventory } from './inventory.ts'
 import { type LockInfo, lockHeld, readLock } from './lock.ts'
 import { type Pressure, readPressure } from './pressure.ts'
-import type { Journal, State } from './state.ts'
+import type { Journal, State, WatchState } from './state.ts'
 
 export interface StatusReport {
   readonly prefix: string
   readonly live: Color | null
   readonly release: string | null
   readonly previous: Color | null
-  readonly upstream: { color: Color; port: number; backup: number | null } | null
+  readonly upstream: { color: Color; port: number; backup: number | null; share?: number } | null
+  /** A watch or canary step in progress (of a deploy that holds the lock), with what it has seen so far. */
+  readonly watch: WatchState | null
   readonly lock: (LockInfo & { alive: boolean }) | null
   readonly interrupted: Journal | null
   readonly pressure: Pressure
@@ -54,6 +56,7 @@ export async function status(ctx: Ctx): Promise<StatusReport> {
     release: s.release,
     previous: s.previous,
     upstream: s.upstream,
+    watch: (held && s.journal?.watch) || null,
     lock: note ? { ...note, alive: held } : null,
     // A journal with no live lock holder is an operation that died halfway.
     interrupted: s.journal && !held ? s.journal : null,
@@ -69,10 +72,17 @@ export function formatStatus(r: StatusReport, color = (_p: string, t: string) =>
   const lines = [
     `live:     ${r.live ? color(r.live, r.live) : 'nothing deployed'}${r.release ? `  release ${r.release}` : ''}`,
     `previous: ${r.previous ?? '-'}`,
-    `proxy:    ${r.upstream ? `→ ${r.upstream.color} :${r.upstream.port}${r.upstream.backup ? ` (backup :${r.upstream.backup})` : ''}` : '-'}`,
+    `proxy:    ${
+      r.upstream
+        ? r.upstream.share
+          ? `→ ${r.upstream.color} :${r.upstream.port} ${r.upstream.share}%, :${r.upstream.backup} ${100 - r.upstream.share}% (canary)`
+          : `→ ${r.upstream.color} :${r.upstream.port}${r.upstream.backup ? ` (backup :${r.upstream.backup})` : ''}`
+        : '-'
+    }`,
     `cpu:      ${r.pressure.source === 'psi' ? `PSI some avg10 ${r.pressure.value}%` : `load ${r.pressure.value}% of cores (no PSI)`}`,
     `lock:     ${r.lock ? `${r.lock.op} by pid ${r.lock.pid} (${r.lock.who}) since ${r.lock.since}${r.lock.alive ? '' : ' (holder is gone; the next command takes it over)'}` : 'free'}`,
   ]
+  if (r.watch) lines.push(`watch:    ${formatWatch(r.watch)}`)
   if (r.interrupted)
     lines.push(
       `interrupted: ${r.interrupted.op} ${r.interrupted.from ?? 'nothing'} → ${r.interrupted.to} after [${r.interrupted.done.join(', ')}]; run ${r.interrupted.op} to continue`,
@@ -93,4 +103,12 @@ export function formatStatus(r: StatusReport, color = (_p: string, t: string) =>
     )
   if (!r.containers.length) lines.push('(no containers)')
   return lines.join('\n')
+}
+
+/** "green (canary 10%): 34s of 1m0s left, 120 requests, 2 5xx (1.7%) as of 12:00:05". */
+export function formatWatch(w: WatchState, now = Date.now()): string {
+  const left = Math.max(0, Math.round((Date.parse(w.until) - now) / 1000))
+  const total = Math.round((Date.parse(w.until) - Date.parse(w.since)) / 1000)
+  const share = w.requests ? ` (${((100 * w.errors) / w.requests).toFixed(1)}%)` : ''
+  return `${w.color} (${w.phase}): ${left}s of ${total}s left, ${w.requests} requests, ${w.errors} 5xx${share} so far`
 }

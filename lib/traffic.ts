@@ -12,22 +12,47 @@ import { readOwnFile } from './files.ts'
 import { LOOPBACK, waitHealthy } from './health.ts'
 import type { Upstream } from './state.ts'
 
-export function renderUpstream(c: Config, color: Color, backup: Color | null, template?: string): string {
+/**
+ * How the proxy sends traffic besides the live color: a canary's share (the other color gets
+ * the rest, as a primary, not a backup), and whether it logs each request for the watch.
+ */
+export interface Route {
+  /** The share (%) of requests `color` gets in a canary step; the `backup` color gets the rest. */
+  readonly share?: number
+  /** Turns the proxy's JSON access log on ($calmswap_log), for a watch or a canary. */
+  readonly log?: boolean
+}
+
+export function renderUpstream(c: Config, color: Color, backup: Color | null, template?: string, route: Route = {}): string {
   const backupLine = backup ? `server ${LOOPBACK}:${c.ports[backup]} backup;` : ''
   if (template) {
     return template.replaceAll('{{name}}', c.proxy.upstreamName).replaceAll('{{port}}', String(c.ports[color])).replaceAll('{{color}}', color).replaceAll('{{backup}}', backupLine)
   }
+  const canary = route.share !== undefined && backup ? { share: route.share, other: backup } : null
+  const sticky = canary ? c.canary.sticky : ({ by: 'off' } as const)
+  const servers = canary
+    ? [`server ${LOOPBACK}:${c.ports[color]} weight=${canary.share};`, `server ${LOOPBACK}:${c.ports[canary.other]} weight=${100 - canary.share};`]
+    : [
+        `server ${LOOPBACK}:${c.ports[color]};`,
+        // The previous color, while it still runs, catches requests the new web drops (nginx
+        // retries a failed GET on the backup), so a web that dies right after the switch
+        // costs no failed request.
+        ...(backupLine ? [backupLine] : []),
+      ]
   return [
-    `# Written by calmswap ${new Date().toISOString()}. Live color: ${color}. The next switch replaces this file.`,
+    `# Written by calmswap ${new Date().toISOString()}. Live color: ${color}${canary ? ` for ${canary.share}% of requests (canary), ${canary.other} for the rest` : ''}. The next switch replaces this file.`,
     `upstream ${c.proxy.upstreamName} {`,
-    `  server ${LOOPBACK}:${c.ports[color]};`,
-    // The previous color, while it still runs, catches requests the new web drops (nginx
-    // retries a failed GET on the backup), so a web that dies right after the switch
-    // costs no failed request.
-    ...(backupLine ? [`  ${backupLine}`] : []),
+    // A consistent hash keeps each client on one color and still honours the weights;
+    // clients without the cookie are spread by request.
+    ...(sticky.by === 'ip' ? ['  hash $remote_addr consistent;'] : sticky.by === 'cookie' ? ['  hash $calmswap_sticky consistent;'] : []),
+    ...servers.map((l) => `  ${l}`),
     '  keepalive 8;',
     '}',
-    `map $host $calmswap_color { default "${color}"; }`,
+    // In a canary both colors answer: the header names the one that did.
+    canary ? `map $upstream_addr $calmswap_color { "~:${c.ports[color]}$" "${color}"; default "${canary.other}"; }` : `map $host $calmswap_color { default "${color}"; }`,
+    // "1" while calmswap watches a release: the access log (if=$calmswap_log) stays empty between deploys.
+    `map $host $calmswap_log { default "${route.log ? 1 : 0}"; }`,
+    ...(sticky.by === 'cookie' ? [`map $cookie_${sticky.name} $calmswap_sticky { "" $request_id; default $cookie_${sticky.name}; }`] : []),
     '',
   ].join('\n')
 }
@@ -51,19 +76,19 @@ export async function proxyContainer(ctx: Ctx): Promise<string | undefined> {
 const readTemplate = (c: Config) => (c.proxy.template ? readFileSync(c.proxy.template, 'utf8') : undefined)
 
 /** Writes the upstream file without reloading: for the first start of the proxy. */
-export async function writeUpstream(ctx: Ctx, color: Color, backup: Color | null): Promise<void> {
-  await ctx.exec.writeFile(ctx.config.proxy.upstreamFile, renderUpstream(ctx.config, color, backup, readTemplate(ctx.config)))
+export async function writeUpstream(ctx: Ctx, color: Color, backup: Color | null, route: Route = {}): Promise<void> {
+  await ctx.exec.writeFile(ctx.config.proxy.upstreamFile, renderUpstream(ctx.config, color, backup, readTemplate(ctx.config), route))
 }
 
-/** Points the proxy at `color`, keeping `backup` (still running) as its fallback. */
-export async function switchTraffic(ctx: Ctx, color: Color, backup: Color | null): Promise<Upstream> {
+/** Points the proxy at `color`, keeping `backup` (still running) as its fallback, or as the rest of a canary. */
+export async function switchTraffic(ctx: Ctx, color: Color, backup: Color | null, route: Route = {}): Promise<Upstream> {
   const c = ctx.config
   const file = c.proxy.upstreamFile
   const container = await proxyContainer(ctx)
   if (c.proxy.mode === 'container' && !container) throw new StepError(`the proxy container (service "${c.proxy.service}" of ${projectName(c, 'shared')}) is not running`)
   const cmds = proxyCommands(c, color, container)
   const before = readOwnFile(file)
-  await writeUpstream(ctx, color, backup)
+  await writeUpstream(ctx, color, backup, route)
   const restore = async () => {
     if (before === null) await ctx.exec.removeFile(file)
     else await ctx.exec.writeFile(file, before)
@@ -84,7 +109,8 @@ export async function switchTraffic(ctx: Ctx, color: Color, backup: Color | null
       throw new StepError(`reloading the proxy failed: ${new CommandError(render(cmds.reload), r.code, r.stderr, r.stdout).message}`)
     }
   }
-  const upstream: Upstream = { color, port: c.ports[color], backup: backup ? c.ports[backup] : null }
+  const share = route.share !== undefined && backup ? { share: route.share } : {}
+  const upstream: Upstream = { color, port: c.ports[color], backup: backup ? c.ports[backup] : null, ...share }
   try {
     ctx.state.recordUpstream(upstream)
   } catch (e) {
@@ -133,8 +159,8 @@ export async function verifyThroughProxy(ctx: Ctx, color: Color): Promise<void> 
 }
 
 /** The switch step: point the proxy at `color` (with `backup` as fallback), then check through the proxy. */
-export async function switchTo(ctx: Ctx, color: Color, backup: Color | null): Promise<void> {
-  const up = await switchTraffic(ctx, color, backup)
+export async function switchTo(ctx: Ctx, color: Color, backup: Color | null, route: Route = {}): Promise<void> {
+  const up = await switchTraffic(ctx, color, backup, route)
   ctx.ui.detail(`  proxy → ${color} (${LOOPBACK}:${up.port}${up.backup ? `, backup :${up.backup}` : ''})`)
   await verifyThroughProxy(ctx, color)
 }

@@ -137,14 +137,14 @@ export class Ui {
     }
   }
 
-  /** A spinner with elapsed time while waiting; plain lines when not on a TTY or in CI. */
-  async wait<T>(label: string, fn: (update: (text: string) => void) => Promise<T>): Promise<T> {
+  /** A spinner with elapsed time while waiting, redrawn every `everyMs`; plain lines when not on a TTY or in CI. */
+  async wait<T>(label: string, fn: (update: (text: string) => void) => Promise<T>, everyMs = 100): Promise<T> {
     const t0 = performance.now()
     let text = label
     if (!this.interactive) return fn((t) => (text = t))
     let i = 0
     const draw = () => this.write(this.err, `\r\x1b[2K${this.c.cyan(FRAMES[i++ % FRAMES.length]!)} ${text} ${this.c.dim(fmtMs(performance.now() - t0))}`)
-    const timer = setInterval(draw, 100)
+    const timer = setInterval(draw, everyMs)
     this.spinners++
     draw()
     try {

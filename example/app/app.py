@@ -4,10 +4,13 @@ APP_FAULT makes a release misbehave on purpose, for the end-to-end tests:
   health500  /health/ answers 500        hang      /health/ never answers
   refuse     the process exits at once    flap      /health/ alternates 200 and 500
   worker-exit  the Celery worker (not the web) exits as it starts: see tasks.py
+  worker-crash the Celery worker exits on its first task: see tasks.py
   die:N      the process exits N seconds after it first passes a health check
+  fail:N     N% of the other requests answer 500 (before queueing their task); /health/ passes
 """
 import json
 import os
+import random
 import sys
 import threading
 import time
@@ -19,6 +22,7 @@ COLOR = os.environ.get("DEPLOY_COLOR", "none")
 RELEASE = os.environ.get("CALMSWAP_RELEASE", "dev")
 FAULT = os.environ.get("APP_FAULT", "")
 BOOT_DELAY = float(os.environ.get("BOOT_DELAY", "0"))
+FAIL_PERCENT = float(FAULT[5:]) if FAULT.startswith("fail:") else 0.0
 
 _flap = [0]
 _dying = [False]
@@ -49,9 +53,15 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         if self.path.startswith("/health"):
             return self.health()
+        # The release that passes its health check and fails real requests: a view that
+        # crashes before it queues anything.
+        if FAIL_PERCENT and random.random() * 100 < FAIL_PERCENT:
+            return self.reply(500, {"error": "APP_FAULT", "color": COLOR, "release": RELEASE})
         # The real work: every page view queues a task, as a Django view calling .delay() would.
+        # Counted per web too: in a canary both colors enqueue, and one set of workers runs it all.
         _counters.incr("calmswap:enqueued")
-        celery_app.send_task("tasks.record")
+        _counters.incr(f"calmswap:enqueued:{COLOR}")
+        celery_app.send_task("tasks.record", kwargs={"by": COLOR})
         self.reply(200, {"color": COLOR, "release": RELEASE})
 
     def health(self):

@@ -1,6 +1,7 @@
 """Celery side of the example stack: a cheap task per web request, a CPU-heavy task
 for the benchmark's backlog, and a beat tick that records which color emitted it."""
 import os
+import signal
 import sys
 import time
 
@@ -35,9 +36,29 @@ app.conf.update(
 _counters = redis.Redis.from_url(BROKER_URL)
 
 
+FAULT = os.environ.get("APP_FAULT", "")
+
+
+def crash_if_asked():
+    """APP_FAULT=worker-crash: the release whose worker starts fine and dies on its first real
+    task (under a restart policy it comes back and dies on the next one). In the prefork pool
+    the task runs in a child, which Celery would just replace: the worker itself goes."""
+    if FAULT != "worker-crash":
+        return
+    print("APP_FAULT=worker-crash: the worker exits on its first task", file=sys.stderr, flush=True)
+    os.kill(os.getppid(), signal.SIGKILL)
+    os._exit(70)
+
+
 @app.task(name="tasks.record")
-def record():
+def record(by=None):
+    crash_if_asked()
     _counters.incr("calmswap:executed")
+    # Which web enqueued it and which color's worker ran it: "ran:green:blue" is a task of
+    # the canary's web run by the old workers. `by` is optional, so a worker of this release
+    # runs the tasks of an older web, and the other way round.
+    if by:
+        _counters.incr(f"calmswap:ran:{by}:{COLOR}")
 
 
 @app.task(name="tasks.burn")

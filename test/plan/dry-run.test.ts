@@ -50,6 +50,14 @@ const cases: [string, Parameters<typeof harness>[0], (ctx: Ctx) => Promise<unkno
     deploy,
   ],
   ['blue → green, pause mode', { state: { live: 'blue' }, setup: blueLive, env: { CALMSWAP_PAUSE_MODE: 'pause' } }, deploy],
+  // The dry run skips the watch and the holds, not what they change: the proxy's logging on and off, the weights.
+  ['blue → green with a watch', { state: { live: 'blue' }, setup: blueLive, env: { CALMSWAP_WATCH: '1s' } }, deploy],
+  [
+    'blue → green through a canary, then a watch',
+    { state: { live: 'blue' }, setup: blueLive, env: { CALMSWAP_CANARY: '10%,50%', CALMSWAP_CANARY_HOLD: '1s', CALMSWAP_WATCH: '1s', CALMSWAP_CANARY_STICKY: 'ip' } },
+    deploy,
+  ],
+  ['a canary in pause mode', { state: { live: 'blue' }, setup: blueLive, env: { CALMSWAP_CANARY: '20%', CALMSWAP_CANARY_HOLD: '1s', CALMSWAP_PAUSE_MODE: 'pause' } }, deploy],
   [
     'a deploy continued from its journal',
     {

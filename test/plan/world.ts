@@ -28,6 +28,8 @@ export class World {
   booting: Partial<Record<Color, number>> = {}
   /** Signalled workers ignore SIGTERM and outlive their grace. */
   hang = false
+  /** `docker wait` takes this long (ms) before the workers are seen to exit: a slow warm shutdown. */
+  slowStop = 0
   /** Services whose containers fall into a restart loop once started: a broken release. */
   crashLoop = new Set<string>()
   /** Restarts each container has had, as `docker inspect` reports them. */
@@ -39,6 +41,22 @@ export class World {
   readonly imagesInUse = new Set<string>()
   /** CPU % `docker stats` reports per service, one reading after another (the last one repeats); 0 when unset. */
   cpu: Partial<Record<string, number[]>> = {}
+  /** Docker events of a project (`docker events`), each after its delay from the stream's start. */
+  events: Partial<Record<string, { afterMs: number; line: string }[]>> = {}
+
+  /** A container's event as the daemon streams it. */
+  static event(project: string, service: string, action: string, attrs: Record<string, string> = {}): string {
+    return JSON.stringify({
+      Type: 'container',
+      Action: action,
+      Actor: { Attributes: { 'com.docker.compose.project': project, 'com.docker.compose.service': service, name: `${project}-${service}-1`, ...attrs } },
+    })
+  }
+
+  streamed = (cmd: Cmd) => {
+    const label = cmd.argv.find((a) => a.startsWith('label=com.docker.compose.project='))?.split('=')[2] ?? ''
+    return this.events[label] ?? []
+  }
 
   set(project: string, service: string, state: CState, more: { workingDir?: string; mounts?: string } = {}) {
     const name = `${project}-${service}-1`
@@ -49,7 +67,7 @@ export class World {
     return this.containers.get(`${project}-${service}-1`)?.state
   }
 
-  respond = (cmd: Cmd): Partial<Result> => {
+  respond = (cmd: Cmd): Partial<Result> & { delayMs?: number } => {
     const a = cmd.argv
     const fail = this.failOn(a)
     if (fail) return { code: fail, stderr: 'simulated failure' }
@@ -114,7 +132,7 @@ export class World {
     if (a[1] === 'wait') {
       // Workers finish within the grace unless a test says they hang.
       if (!this.hang) for (const [name, c] of this.containers) if (a.includes(`id-${name}`) || a.slice(2).includes(name)) c.state = 'exited'
-      return this.hang ? { code: 124, stderr: 'timed out' } : {}
+      return this.hang ? { code: 124, stderr: 'timed out' } : { delayMs: this.slowStop }
     }
     if (a[1] === 'stats') {
       const reading = (id: string) => {
@@ -205,7 +223,7 @@ export async function harness(
   const world = new World()
   const dir = mkdtempSync(join(tmpdir(), 'calmswap-plan-'))
   writeFileSync(join(dir, 'compose.yml'), 'services: {}\n')
-  const exec = new RecordingExecutor(world.respond)
+  const exec = new RecordingExecutor(world.respond, world.streamed)
   // Two webs and a proxy on loopback; the proxy reports the port the upstream file names.
   const webs = await Promise.all(
     (['blue', 'green'] as const).map((color) =>
@@ -236,6 +254,7 @@ export async function harness(
       CALMSWAP_HEALTH_TIMEOUT: '500ms',
       CALMSWAP_RELEASE: 'r2',
       CALMSWAP_STAY_UP: '0',
+      CALMSWAP_WATCH: '0',
       ...o.env,
     },
   })
