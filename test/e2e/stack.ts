@@ -47,12 +47,19 @@ function portIsFree(port: number): Promise<boolean> {
   })
 }
 
-/** `n` distinct free loopback ports in 19000-19999. */
+/** The loopback ports the stacks may use: 19000-19999, or E2E_PORTS=<from>-<to> (a session sharing the box with others). */
+function portRange(): [number, number] {
+  const m = /^(\d+)-(\d+)$/.exec(process.env.E2E_PORTS ?? '')
+  return m ? [Number(m[1]), Number(m[2])] : [19000, 19999]
+}
+
+/** `n` distinct free loopback ports in the range. */
 export async function freePorts(n: number): Promise<number[]> {
   const out: number[] = []
+  const [lo, hi] = portRange()
   for (let tries = 0; out.length < n; tries++) {
-    if (tries > 500) throw new Error('no free ports in 19000-19999')
-    const p = 19000 + Math.floor(Math.random() * 1000)
+    if (tries > 500) throw new Error(`no free ports in ${lo}-${hi}`)
+    const p = lo + Math.floor(Math.random() * (hi - lo + 1))
     if (RESERVED.has(p) || out.includes(p)) continue
     if (await portIsFree(p)) out.push(p)
   }
@@ -135,6 +142,8 @@ export interface LoadStats {
   readonly colors: Record<string, number>
   /** the first few failures, for the assertion message */
   readonly samples: string[]
+  /** every request: when it was sent (Date.now()), its status (0: no answer) and the color that answered */
+  readonly log: { readonly t: number; readonly status: number; readonly color?: string }[]
 }
 
 export interface Load {
@@ -161,6 +170,7 @@ export function startLoad(url: string, o: { rps?: number; maxMs?: number; maxInF
     errors: {} as Record<string, number>,
     colors: {} as Record<string, number>,
     samples: [] as string[],
+    log: [] as { t: number; status: number; color?: string }[],
   }
   const t0 = Date.now()
   const inflight = new Set<Promise<void>>()
@@ -171,9 +181,11 @@ export function startLoad(url: string, o: { rps?: number; maxMs?: number; maxInF
   }
   const one = async () => {
     s.sent++
+    const t = Date.now()
     try {
       const res = await request(url, { headers: { connection: 'close' }, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, signal: AbortSignal.timeout(timeoutMs) })
       const body = await res.body.text()
+      s.log.push({ t, status: res.statusCode, color: res.headers['x-deploy-color'] as string | undefined })
       if (res.statusCode >= 200 && res.statusCode < 300) {
         s.ok++
         const color = String(res.headers['x-deploy-color'] ?? '?')
@@ -182,6 +194,7 @@ export function startLoad(url: string, o: { rps?: number; maxMs?: number; maxInF
     } catch (e) {
       const err = e as Error & { code?: string; cause?: { code?: string } }
       const code = err.cause?.code ?? err.code ?? err.name
+      s.log.push({ t, status: 0 })
       fail(`error ${code}: ${err.message}`, s.errors, code)
     }
   }
@@ -195,7 +208,7 @@ export function startLoad(url: string, o: { rps?: number; maxMs?: number; maxInF
     async stop() {
       clearInterval(timer)
       await Promise.all([...inflight])
-      return { ...s }
+      return { ...s, log: [...s.log].sort((a, b) => a.t - b.t) }
     },
   }
 }
@@ -277,6 +290,9 @@ export class Stack {
       // The CPU-calm wait is a throttle, not a correctness property; on a 2-core box
       // running a load generator it only makes each deploy slower.
       CALMSWAP_CPU_CALM: '0',
+      // The watch after the switch has tests of its own (watch*.test.ts); elsewhere it would
+      // only add its window to every deploy.
+      CALMSWAP_WATCH: '0',
       ...o.env?.(prefix, stateDir, ports),
     }
   }
@@ -288,7 +304,8 @@ export class Stack {
       .toLowerCase()
       .replace(/[^a-z0-9]+/g, '-')
       .slice(0, 20)
-    const prefix = `e2e-${short}-${Math.random().toString(36).slice(2, 6).padEnd(4, '0')}`
+    // E2E_PREFIX: a session sharing the daemon runs every file under names of its own.
+    const prefix = `${process.env.E2E_PREFIX ?? 'e2e'}-${short}-${Math.random().toString(36).slice(2, 6).padEnd(4, '0')}`
     const stateDir = mkdtempSync(join(tmpdir(), `${prefix}-`))
     const [proxy, blue, green, redis] = await freePorts(4)
     return new Stack(prefix, stateDir, { proxy: proxy!, blue: blue!, green: green!, redis: redis! }, o)
