@@ -64,6 +64,8 @@ export function stackEnv(root: string, p: Params, prefix: string, ports: Ports, 
     WORKER_CONCURRENCY: String(p.workerConcurrency),
     BEAT_EVERY: '2',
     APP_FAULT: '',
+    // The strategies compared here have no watch; bench/watch.ts measures it.
+    CALMSWAP_WATCH: '0',
     // Plain output in the logs: no spinner, no color codes.
     CI: 'true',
     NO_COLOR: '1',
