@@ -655,6 +655,7 @@ export function loadConfig(sources: ConfigSources = {}): Config {
   // Weights need calmswap's own upstream file and an nginx that reads it.
   if (v.canary?.length && (v.proxy === 'command' || v.proxy === 'none')) problems.push(`CALMSWAP_CANARY needs nginx (CALMSWAP_PROXY=container or host), not proxy=${v.proxy}`)
   if (v.canary?.length && v.upstreamTemplate) problems.push('CALMSWAP_CANARY writes its own weighted upstream: it cannot be used with CALMSWAP_UPSTREAM_TEMPLATE')
+  if (v.canary?.length && v.engine === 'swarm') problems.push('CALMSWAP_CANARY weights the two colors of the compose engine; Swarm mode updates in place and has none')
   if (v.healthTimeout !== undefined && v.healthDeadline !== undefined && v.healthTimeout > v.healthDeadline) {
     problems.push(`CALMSWAP_HEALTH_TIMEOUT (${v.healthTimeout}ms) is longer than CALMSWAP_HEALTH_DEADLINE (${v.healthDeadline}ms)`)
   }

@@ -58,6 +58,7 @@ describe('settings refused', () => {
     [{ CALMSWAP_WATCH_MIN_REQUESTS: '0' }, /from 1 to/],
     [{ CALMSWAP_CANARY: '10%', CALMSWAP_PROXY: 'command', CALMSWAP_SWITCH_COMMAND: '/bin/true' }, /needs nginx/],
     [{ CALMSWAP_CANARY: '10%', CALMSWAP_UPSTREAM_TEMPLATE: 'tpl' }, /cannot be used with CALMSWAP_UPSTREAM_TEMPLATE/],
+    [{ CALMSWAP_CANARY: '10%', CALMSWAP_ENGINE: 'swarm' }, /Swarm mode updates in place/],
   ])('%j', (env, why) => expect(problems(env).join('\n')).toMatch(why))
   it('the watch knobs', () =>
     expect(cfg({ CALMSWAP_WATCH: '2m', CALMSWAP_WATCH_5XX: '1', CALMSWAP_WATCH_MIN_REQUESTS: '50' }).watch).toMatchObject({
