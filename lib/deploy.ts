@@ -8,7 +8,7 @@ import { COLORS, type Color, type Config, coloredServices, otherColor, projectNa
 import type { Ctx } from './context.ts'
 import { type ComposeModel, checkContract, readComposeModel, servicesWithBuild } from './contract.ts'
 import { CommandError, ConfigError, StepError, UsageError } from './errors.ts'
-import { checkHealth } from './health.ts'
+import { checkHealth, confirmWebUp } from './health.ts'
 import { OpRecord } from './history.ts'
 import { keptRelease, pinRelease, pruneReleases } from './images.ts'
 import { checkUnfinishedJobs, runJobs } from './jobs.ts'
@@ -227,9 +227,11 @@ export async function deploy(ctx0: Ctx, o: DeployOptions = {}): Promise<DeployRe
         await startRest(judged(), to)
       },
       // Once more after the workers started: a web that died right after the switch is
-      // caught here, while the old web still runs and can take the traffic back. Through
-      // the proxy alone when it can say which server answered: no docker call, no CPU.
-      verify: async () => (ctx.config.proxy.url && ctx.config.proxy.mode !== 'none' ? verifyThroughProxy(judged(), to) : checkHealth(judged(), to)),
+      // caught here, while the old web still runs and can take the traffic back.
+      verify: async () => {
+        await (ctx.config.proxy.url && ctx.config.proxy.mode !== 'none' ? verifyThroughProxy(judged(), to) : checkHealth(judged(), to))
+        await confirmWebUp(judged(), to)
+      },
       watch: () => watchRelease(ctx, to, watch!, watched),
     }
     try {

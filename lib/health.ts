@@ -4,11 +4,12 @@
 // gives up at once when the container exits.
 import { Worker } from 'node:worker_threads'
 import type { Agent } from 'undici'
-import { healthStatus } from './commands.ts'
+import { healthStatus, runState } from './commands.ts'
 import type { Color } from './config.ts'
 import type { Ctx } from './context.ts'
 import { sleep } from './deadlines.ts'
 import { StepError } from './errors.ts'
+import { names, parseRunState } from './inventory.ts'
 
 // Loaded on the first probe, not at start: undici is most of the bundle, and a deploy's
 // first seconds (before the old workers stop) are the ones to keep short.
@@ -300,4 +301,20 @@ export async function checkHealth(ctx: Ctx, color: Color): Promise<WaitResult | 
     gone.abort('done')
     clearTimeout(watch)
   }
+}
+
+/**
+ * The new web must still be the process that passed its health check. A restart policy
+ * brings a crashed web back within a second, and the fresh process answers health checks
+ * again until it crashes anew: only its restart count tells. Compose's own start resets
+ * the count, so any restart is one Docker did by itself.
+ */
+export async function confirmWebUp(ctx: Ctx, color: Color): Promise<void> {
+  const webs = names((await ctx.inventory(true)).containers(color, ctx.config.roles.web))
+  if (ctx.exec.dryRun || !webs.length) return
+  const now = parseRunState((await ctx.run(runState(ctx.config, webs))).stdout)
+  const wrong = now.flatMap((w) =>
+    w.status !== 'running' ? [`${w.name} is ${w.status} (exit code ${w.exitCode})`] : w.restarts > 0 ? [`${w.name} crashed and was restarted ${w.restarts} time(s)`] : [],
+  )
+  if (wrong.length) throw new StepError(`the new ${color} web did not stay up after the switch: ${wrong.join('; ')}`)
 }

@@ -110,3 +110,30 @@ export class Inventory {
 }
 
 export const names = (cs: readonly Container[]) => cs.map((c) => c.name)
+
+export interface RunState {
+  readonly name: string
+  readonly status: string
+  readonly restarts: number
+  readonly startedAt: string
+  readonly exitCode: number
+}
+
+/** Parses `runState`: one line per container. */
+export function parseRunState(stdout: string): RunState[] {
+  return stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => {
+      const [name = '', status = '', restarts = '0', startedAt = '', exitCode = '0'] = l.trim().split(' ')
+      return { name: name.replace(/^\//, ''), status, restarts: Number(restarts), startedAt, exitCode: Number(exitCode) }
+    })
+}
+
+/** What is wrong with a container that should have stayed up since `before`; null when nothing is. */
+export function notStayingUp(before: RunState, now: RunState | undefined): string | null {
+  if (!now) return `${before.name} is gone`
+  if (now.status !== 'running') return `${now.name} is ${now.status}${now.status === 'restarting' || now.status === 'exited' ? ` (exit code ${now.exitCode})` : ''}`
+  if (now.restarts > before.restarts || now.startedAt !== before.startedAt) return `${now.name} restarted ${Math.max(1, now.restarts - before.restarts)} time(s)`
+  return null
+}

@@ -10,7 +10,7 @@ import { type Color, otherColor, type Project } from './config.ts'
 import type { Ctx } from './context.ts'
 import { DEADLINE, sleep } from './deadlines.ts'
 import { CommandError, StepError } from './errors.ts'
-import { type Container, names } from './inventory.ts'
+import { type Container, names, notStayingUp, parseRunState } from './inventory.ts'
 import { signalledAtMs } from './journal.ts'
 import { bootedAfter, calmBefore, whenBooted } from './pressure.ts'
 import { sanitize } from './ui.ts'
@@ -255,32 +255,6 @@ export async function startRest(ctx: Ctx, color: Color, other: Project = otherCo
     }
   }
   await confirmStayUp(ctx, color, [...singletons, ...workers])
-}
-
-interface RunState {
-  readonly name: string
-  readonly status: string
-  readonly restarts: number
-  readonly startedAt: string
-  readonly exitCode: number
-}
-
-function parseRunState(stdout: string): RunState[] {
-  return stdout
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => {
-      const [name = '', status = '', restarts = '0', startedAt = '', exitCode = '0'] = l.trim().split(' ')
-      return { name: name.replace(/^\//, ''), status, restarts: Number(restarts), startedAt, exitCode: Number(exitCode) }
-    })
-}
-
-/** What is wrong with a container that should have stayed up since `before`; null when nothing is. */
-function notStayingUp(before: RunState, now: RunState | undefined): string | null {
-  if (!now) return `${before.name} is gone`
-  if (now.status !== 'running') return `${now.name} is ${now.status}${now.status === 'restarting' || now.status === 'exited' ? ` (exit code ${now.exitCode})` : ''}`
-  if (now.restarts > before.restarts || now.startedAt !== before.startedAt) return `${now.name} restarted ${Math.max(1, now.restarts - before.restarts)} time(s)`
-  return null
 }
 
 /**

@@ -1,7 +1,7 @@
 // Releases whose web is broken (APP_FAULT) must never take the traffic: the deploy fails
 // with exit 1, rolls back on its own, and blue serves on as if nothing happened.
 import { describe, expect, test } from 'vitest'
-import { beatPeak, describeLoad, events, type LoadStats, type RunResult, type Stack, stepResults, useStack, waitFor } from './harness.ts'
+import { beatPeak, describeLoad, events, type LoadStats, type RunResult, type Stack, stepResults, useStack } from './harness.ts'
 
 let stack: Stack
 
@@ -94,7 +94,10 @@ describe.sequential('health faults', () => {
     // Green did serve for a moment, so the rollback switched traffic back.
     expect(Object.keys(stats.colors).sort()).toEqual(['blue', 'green'])
     expect(events(r).some((e) => e.type === 'step-start' && e.step === 'switch back to blue')).toBe(true)
-    await waitFor('green web to have exited with code 3', async () => (await stack.containers('green')).some((c) => c.service === 'web' && /Exited \(3\)/.test(c.status)), 10_000)
+    // Its restart policy may have brought it back by then: caught by its restart count, or
+    // by the proxy answering from blue.
+    expect(r.stderr).toMatch(/green web did not stay up after the switch|the proxy does not serve green/)
+    expect((await stack.containers('green')).filter((c) => c.service === 'web' && c.state === 'running')).toEqual([])
   })
 
   test('after all those failures a good release still deploys', async () => {

@@ -43,7 +43,7 @@ describe.sequential('pause mode', () => {
       .filter(Boolean)
       .map((l) => JSON.parse(l))
       .filter((e) => e.type === 'command' && ['unpause', 'compose'].includes(e.argv[1]))
-      .map((e) => (e.argv[1] === 'compose' ? e.argv[e.argv.indexOf('-f') + 2] : `${e.argv[1]} ${e.argv.slice(2).join(' ')}`))
+      .map((e) => (e.argv[1] === 'compose' ? e.argv[e.argv.lastIndexOf('-f') + 2] : `${e.argv[1]} ${e.argv.slice(2).join(' ')}`))
     expect(verbs).toEqual([`unpause ${stack.container('blue', 'worker')}`, 'down'])
     expect(await stack.containers('blue')).toEqual([])
     expect(await stack.servingColor()).toBe('green')

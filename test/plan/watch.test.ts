@@ -73,7 +73,8 @@ describe('watch', () => {
 
   it('a release answering 30% 5xx is rolled back, and the error says why with the numbers', async () => {
     h = await harness({ state: { live: 'blue' }, setup: blueLive, env: watchEnv })
-    proxyLog(h, () => h.config.ports.green, 30)
+    // Bad traffic from the watch step on: a verdict during up-rest would cut the plan short.
+    h.world.failOn = (a) => void (a[1] === 'start' && a.includes('app-green-worker-1') && proxyLog(h, () => h.config.ports.green, 30))
     await expect(deploy(h.ctx)).rejects.toThrow(/rolled back; blue serves as before/)
     expect(h.plan()).toEqual([...NORMAL_DEPLOY, ...ROLLBACK_TO_BLUE])
     const [entry] = readHistory(h.config.stateDir)
