@@ -10,10 +10,11 @@ import { pauseContainers, stopContainers, up } from './commands.ts'
 import { type Color, otherColor, projectName } from './config.ts'
 import type { Ctx } from './context.ts'
 import { deploy } from './deploy.ts'
+import { checkHealth } from './health.ts'
 import { names } from './inventory.ts'
 import { runOp } from './operation.ts'
 import { rollback } from './rollback.ts'
-import { switchTraffic } from './traffic.ts'
+import { switchTraffic, verifyThroughProxy } from './traffic.ts'
 import { quiesce, startStopped, thaw } from './workers.ts'
 
 export interface RecoverResult {
@@ -52,6 +53,9 @@ export async function recover(ctx: Ctx): Promise<RecoverResult> {
     }
     if (!s.live) return { action: 'nothing deployed', changes: [] }
     const changes = await reconcile(ctx, s.live)
+    // After a boot the web may still be starting: "serves" is said once it does, through the proxy.
+    await checkHealth(ctx, s.live)
+    await verifyThroughProxy(ctx, s.live)
     ctx.ui.ok(changes.length ? `${s.live} serves; ${changes.join('; ')}` : `${s.live} serves; nothing to change`)
     return { action: 'reconciled', changes }
   })

@@ -59,7 +59,7 @@ describe('recover after a daemon restart', () => {
 
   it('pause mode, after a finished deploy: the old workers that came back running are frozen again', async () => {
     h = await harness({
-      state: { live: 'green', previous: 'blue' },
+      state: (c) => ({ live: 'green', previous: 'blue', upstream: { color: 'green', port: c.ports.green, backup: null } }),
       env: { CALMSWAP_PAUSE_MODE: 'pause' },
       setup: (w) => {
         blueLive(w)
@@ -76,7 +76,7 @@ describe('recover after a daemon restart', () => {
 
   it('two beats and both worker sets: the old ones are stopped', async () => {
     h = await harness({
-      state: { live: 'green', previous: 'blue' },
+      state: (c) => ({ live: 'green', previous: 'blue', upstream: { color: 'green', port: c.ports.green, backup: null } }),
       setup: (w) => {
         blueLive(w)
         for (const s of ['web', 'worker', 'beat']) w.set('app-green', s, 'running')
@@ -90,7 +90,7 @@ describe('recover after a daemon restart', () => {
 
   it('a host where nothing came back: the live color and the shared services are started', async () => {
     h = await harness({
-      state: { live: 'green', previous: 'blue', upstream: { color: 'green', port: 2, backup: null } },
+      state: (c) => ({ live: 'green', previous: 'blue', upstream: { color: 'green', port: c.ports.green, backup: null } }),
       setup: (w) => {
         for (const s of ['redis', 'proxy']) w.set('app-shared', s, 'exited')
         for (const s of ['web', 'worker', 'beat']) w.set('app-green', s, 'exited')
@@ -103,7 +103,7 @@ describe('recover after a daemon restart', () => {
   })
 
   it('all well: nothing to do', async () => {
-    h = await harness({ state: { live: 'blue' }, setup: blueLive })
+    h = await harness({ state: (c) => ({ live: 'blue', upstream: { color: 'blue', port: c.ports.blue, backup: null } }), setup: blueLive })
     expect(await recover(h.ctx)).toEqual({ action: 'reconciled', changes: [] })
     expect(h.plan()).toEqual([])
   })
@@ -119,5 +119,21 @@ describe('the next deploy finishes the job too', () => {
     expect(h.plan()).toContain('kill SIGTERM app-blue-worker-1')
     expect(h.ctx.state.load()).toMatchObject({ live: 'green', journal: null })
     expect([h.world.state('app-blue', 'worker'), h.world.state('app-blue', 'beat'), h.world.state('app-green', 'worker')]).toEqual(['exited', 'exited', 'running'])
+  })
+})
+
+describe('recover says a color serves only once it does', () => {
+  it('a web still booting after the restart is waited for', async () => {
+    h = await harness({ state: (c) => ({ live: 'blue', upstream: { color: 'blue', port: c.ports.blue, backup: null } }), setup: blueLive })
+    h.world.booting.blue = 3
+    await recover(h.ctx)
+    expect(h.world.booting.blue).toBe(0)
+    expect(h.out.join('')).toMatch(/blue serves; nothing to change/)
+  })
+  it('a web that never answers: exit 1, not "serves"', async () => {
+    h = await harness({ state: (c) => ({ live: 'blue', upstream: { color: 'blue', port: c.ports.blue, backup: null } }), setup: blueLive })
+    h.world.webStatus.blue = 502
+    await expect(recover(h.ctx)).rejects.toThrow(/blue web is not healthy/)
+    expect(h.out.join('')).not.toMatch(/blue serves/)
   })
 })
