@@ -447,6 +447,25 @@ async function undo(ctx0: Ctx, store: SwarmStore, failed: string | null): Promis
     }
   }
 
+  /**
+   * Swarm rolled this deploy's update of the service back by itself (failure_action
+   * rollback), and no rollback calmswap asked for came after it: Swarm's rollback cleared
+   * the previous spec, so a `service rollback` now would fail, or go forward again.
+   */
+  const rolledBackBySwarm = (m: ServiceMark, s: SwarmService) => {
+    const u = s.update
+    const ours = m.undoFrom !== undefined && s.version > m.undoFrom
+    return Boolean(u && u.startedAt !== (m.updateBefore ?? '') && (u.state === 'rollback_started' || u.state === 'rollback_completed') && !ours)
+  }
+  /** True when Swarm's own rollback took the service back; waits for it to end first. */
+  const leftToSwarm = async (n: string, s: SwarmService): Promise<boolean> => {
+    const m = marks()[n]
+    if (!m || !rolledBackBySwarm(m, s)) return false
+    if (s.update!.state === 'rollback_started') await waitUpdate(ctx, n, m.updateBefore, true)
+    ctx.ui.detail(`  ${n}: Swarm had rolled it back already (${s.update!.message})`)
+    return true
+  }
+
   /** Asks Swarm to roll a service back once, even across a crash between the two. */
   const rollBackOnce = async (n: string): Promise<string | undefined> => {
     const s = (await readServices(ctx, [n])).get(n)
@@ -469,27 +488,27 @@ async function undo(ctx0: Ctx, store: SwarmStore, failed: string | null): Promis
     )
   }
 
-  // 1. The new singletons and workers stop before anything old comes back.
+  // 1. The new singletons and workers stop before anything old comes back. Swarm may have
+  // rolled any of them back by itself already (failure_action rollback), as it may the web.
   const back = [...[...workers].reverse(), ...[...singles].reverse()].filter((n) => deployed(n) && !marks()[n]?.created)
   const rolled: [string, string | undefined][] = []
-  for (const n of back) rolled.push([n, await rollBackOnce(n)])
+  for (const n of back) {
+    const s = (await readServices(ctx, [n])).get(n)
+    if (s && (await leftToSwarm(n, s))) continue
+    rolled.push([n, await rollBackOnce(n)])
+  }
   await waitNoTasks(
     ctx,
     back.filter((n) => !before.get(n)?.global),
   )
   for (const [n, startedAt] of rolled) if (before.get(n)?.global && startedAt !== undefined) await waitUpdate(ctx, n, startedAt, true)
 
-  // 2. The web: Swarm may have rolled it back by itself already (failure_action rollback).
+  // 2. The web.
   for (const n of webs) {
     const m = marks()[n]
     const s = (await readServices(ctx, [n])).get(n)
     if (!m || m.created || !s || !deployed(n)) continue
-    const own = s.update && s.update.startedAt !== (m.updateBefore ?? '')
-    if (own && (s.update!.state === 'rollback_started' || s.update!.state === 'rollback_completed') && m.undoFrom === undefined) {
-      if (s.update!.state === 'rollback_started') await waitUpdate(ctx, n, m.updateBefore, true)
-      ctx.ui.detail(`  ${n}: Swarm had rolled it back already (${s.update!.message})`)
-      continue
-    }
+    if (await leftToSwarm(n, s)) continue
     if (!s.templateChanged && !s.replicasChanged && m.undoFrom === undefined) continue
     const startedAt = await rollBackOnce(n)
     if (startedAt !== undefined) await waitUpdate(ctx, n, startedAt, true)

@@ -211,6 +211,8 @@ export class SwarmWorld {
       return
     }
     if (pendingNew.length) return
+    // A slot whose task failed gets a new one, as Swarm's reconciler gives it.
+    if (live.length < this.want(svc.spec)) return this.scale(svc)
     // Every task is new: the monitor period, then the end.
     if (r.until === Number.POSITIVE_INFINITY) r.until = this.now + 2
     if (this.now >= r.until) {

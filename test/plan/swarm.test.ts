@@ -215,3 +215,23 @@ describe('swarm deploy plan', () => {
     expect(h.plan()).toEqual([])
   })
 })
+
+describe('swarm review fixes', () => {
+  it('a global worker Swarm rolled back by itself is not asked for a rollback again: beat and web still go back, and so does a later rollback', async () => {
+    const h = swarmHarness({ setup: (w) => ((w.nodes = ['node1', 'node2', 'node3']), w.seedStack({ globalWorker: true })) })
+    h.world.crash.add('worker')
+    // A daemon hiccup on the first rollback of beat: the rollback is left to be run again.
+    let hiccup = true
+    h.world.failOn = (a) => (a[2] === 'rollback' && a.at(-1) === 'app_beat' && hiccup ? ((hiccup = false), 1) : undefined)
+    await expect(swarmDeploy(h.ctx)).rejects.toThrow(/the deploy failed and so did its rollback/)
+    expect(h.out.join('')).toMatch(/Swarm rolled back the update of worker/)
+    // What an earlier calmswap left: the worker's rollback journaled, its call refused by Swarm.
+    new SwarmStore(h.config.stateDir).mark('worker', { undoFrom: h.world.services.get('worker')!.version })
+    await swarmRollback(h.ctx)
+    expect(h.plan().filter((p) => p.startsWith('rollback'))).toEqual(['rollback beat', 'rollback beat', 'rollback web'])
+    for (const s of ['web', 'beat', 'worker']) expect(h.world.running(s).every((i) => i === 'calmswap-example-app:r1')).toBe(true)
+    expect(h.world.running('worker')).toHaveLength(3)
+    expect(h.world.maxBeats).toBe(1)
+    expect(swarmJson(h.config.stateDir)).toMatchObject({ journal: null })
+  })
+})
