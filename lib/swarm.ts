@@ -28,7 +28,7 @@ import { engineVersion, quiesceWorker, serviceLogs, serviceName, serviceRemove, 
 import { withRelease } from './config.ts'
 import type { Ctx } from './context.ts'
 import { detectRelease } from './deploy.ts'
-import { ConfigError, Interrupted, StepError } from './errors.ts'
+import { ConfigError, Interrupted, StepError, UsageError } from './errors.ts'
 import { PRIVATE, writeFileAtomic } from './files.ts'
 import { waitHealthy } from './health.ts'
 import { OpRecord, recorded } from './history.ts'
@@ -343,7 +343,7 @@ export async function swarmDeploy(ctx0: Ctx, o: { release?: string } = {}): Prom
     const rec = store.load()
     const j = rec.journal
     if (j) reportSwarmInterrupted(ctx0, j, j.op === 'deploy')
-    if (j?.op === 'rollback') throw new StepError('run rollback to finish it first')
+    if (j?.op === 'rollback') throw new UsageError('run rollback to finish it first')
     const release = j?.release || o.release || (await detectRelease(ctx0))
     const ctx = ctx0.withConfig(withRelease(ctx0.config, release))
     const name = stackName(ctx.config)
@@ -553,7 +553,7 @@ export async function swarmRollback(ctx: Ctx): Promise<void> {
       release = r.last.release
       services = r.last.services
       store.begin('rollback', stackName(ctx.config), release, { ...services })
-    } else throw new StepError(`nothing to roll back: no calmswap deploy of stack ${stackName(ctx.config)} is recorded since the last rollback (${store.file})`)
+    } else throw new UsageError(`nothing to roll back: no calmswap deploy of stack ${stackName(ctx.config)} is recorded since the last rollback (${store.file})`)
     if (!Object.keys(services).length) ctx.ui.detail('  the deploy changed no service')
     await recorded(ctx, 'rollback', null, null, (op) => op.step(`rollback of ${release}`, () => undo(ctx, store, null)))
     store.rolledBack(release)

@@ -243,3 +243,16 @@ describe('swarm rollback after Swarm rolled a service back by itself', () => {
     expect(h.plan().slice(before)).toEqual(['rollback beat', 'rollback web', 'scale beat=1'])
   })
 })
+
+describe('swarm usage situations exit 2, as in compose mode', () => {
+  it('a deploy while a rollback is unfinished names the command to run', async () => {
+    const h = swarmHarness({ setup: (w) => w.seedStack() })
+    new SwarmStore(h.config.stateDir).begin('rollback', 'app', 'r2')
+    await expect(swarmDeploy(h.ctx)).rejects.toMatchObject({ exitCode: 2, message: 'run rollback to finish it first' })
+  })
+
+  it('a rollback with no deploy recorded', async () => {
+    const h = swarmHarness({ setup: (w) => w.seedStack() })
+    await expect(swarmRollback(h.ctx)).rejects.toMatchObject({ exitCode: 2, message: expect.stringMatching(/^nothing to roll back/) })
+  })
+})
