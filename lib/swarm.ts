@@ -25,7 +25,7 @@ import { join } from 'node:path'
 import { NOTHING_TO_QUIESCE, QUIESCED, STILL_BUSY } from './celery.ts'
 import type { Cmd, Result } from './cmd.ts'
 import { engineVersion, quiesceWorker, serviceLogs, serviceName, serviceRemove, serviceRollback, serviceScale, stackDeploy, stackName } from './commands.ts'
-import { withRelease } from './config.ts'
+import { type Config, withRelease } from './config.ts'
 import type { Ctx } from './context.ts'
 import { detectRelease } from './deploy.ts'
 import { ConfigError, Interrupted, StepError, UsageError } from './errors.ts'
@@ -380,6 +380,7 @@ export async function swarmDeploy(ctx0: Ctx, o: { release?: string } = {}): Prom
       const err = ctx.signal.aborted && !(e instanceof Interrupted) ? new Interrupted(String(ctx.signal.reason ?? 'signal')) : (e as Error)
       ctx.ui.error(err.message)
       if (ctx.exec.dryRun) throw err
+      const first = await nothingRanBefore(ctx.withSignal(new AbortController().signal), stack, store.marks()).catch(() => false)
       store.toRollback()
       try {
         await op.step('rollback', () => undo(ctx, store, s.failedService))
@@ -390,7 +391,8 @@ export async function swarmDeploy(ctx0: Ctx, o: { release?: string } = {}): Prom
       store.rolledBack(release)
       op.finish('rolled-back', err)
       const what = err instanceof Interrupted ? `was interrupted (${err.signal})` : 'failed'
-      throw new StepError(`deploy of ${release} ${what} and every service was rolled back; ${rec.release ?? 'the release before'} serves as before`)
+      if (first) throw new StepError(`deploy of ${release} ${what}; nothing of stack ${name} ran before it, so every service it created was removed (shared services are kept)`)
+      throw new StepError(`deploy of ${release} ${what} and every service was rolled back; ${rec.release ?? 'what ran before'} serves as before`)
     }
     op.images = ctx.exec.dryRun ? undefined : await imagesOf(ctx, stack)
     store.deployed(release)
@@ -399,6 +401,15 @@ export async function swarmDeploy(ctx0: Ctx, o: { release?: string } = {}): Prom
     ctx.ui.event('deployed', { engine: 'swarm', stack: name, release, previous: rec.release })
     return { release, previous: rec.release }
   })
+}
+
+/** The services of the stack's own (not shared) roles. */
+const ownServices = (c: Config, stack: StackFile) => present(stack, [...c.roles.web, ...c.roles.core, ...c.roles.singletons, ...c.roles.workers])
+
+/** No service of the stack's own ran before this deploy: each one that runs now, it created. */
+async function nothingRanBefore(ctx: Ctx, stack: StackFile, marks: Readonly<Record<string, ServiceMark>>): Promise<boolean> {
+  const there = await readServices(ctx, ownServices(ctx.config, stack))
+  return [...there.keys()].every((n) => marks[n]?.created)
 }
 
 /** The image each service of the stack runs now, for history. */

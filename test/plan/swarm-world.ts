@@ -53,6 +53,8 @@ interface Svc {
   update: { State: string; StartedAt: string; CompletedAt: string; Message: string } | null
   /** The rolling update in progress: swap old tasks for tasks of spec, one by one. */
   rolling: { rollback: boolean; until: number } | null
+  /** Created by a stack deploy, its spec not changed since: its tasks run the release being deployed. */
+  created?: boolean
 }
 
 const interpolate = (text: string, env: Record<string, string | undefined>) =>
@@ -159,7 +161,8 @@ export class SwarmWorld {
       }
       const svc = [...this.services.values()].find((s) => s.name === t.service)!
       const short = svc.name.slice(this.stack.length + 1)
-      const fresh = t.template === svc.spec.template && svc.prev !== null && t.template !== svc.prev.template
+      // A task of the spec being rolled out, or of a service a stack deploy created.
+      const fresh = t.template === svc.spec.template && (svc.prev ? t.template !== svc.prev.template : svc.created)
       if (t.state === 'pending') {
         if (this.stuck.has(short) && fresh) continue
         t.state = 'starting'
@@ -232,6 +235,7 @@ export class SwarmWorld {
     svc.prev = svc.spec
     svc.spec = spec
     svc.version++
+    svc.created = false
     if (templateChanged && !fromZero) this.startUpdate(svc, false)
     else this.scale(svc)
   }
@@ -406,7 +410,7 @@ export class SwarmWorld {
         const existing = this.services.get(name)
         if (existing) this.setSpec(existing, spec)
         else {
-          const svc: Svc = { name: this.full(name), id: `id-${name}`, version: 1, spec, prev: null, update: null, rolling: null }
+          const svc: Svc = { name: this.full(name), id: `id-${name}`, version: 1, spec, prev: null, update: null, rolling: null, created: true }
           this.services.set(name, svc)
           this.scale(svc)
         }

@@ -256,3 +256,13 @@ describe('swarm usage situations exit 2, as in compose mode', () => {
     await expect(swarmRollback(h.ctx)).rejects.toMatchObject({ exitCode: 2, message: expect.stringMatching(/^nothing to roll back/) })
   })
 })
+
+describe('swarm first deploy', () => {
+  it('one that fails says its services were removed, not that a release before serves', async () => {
+    const h = swarmHarness()
+    h.world.crash.add('worker')
+    await expect(swarmDeploy(h.ctx)).rejects.toThrow(
+      'deploy of r2 failed; nothing of stack app ran before it, so every service it created was removed (shared services are kept)',
+    )
+  })
+})
