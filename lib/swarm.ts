@@ -412,6 +412,12 @@ async function nothingRanBefore(ctx: Ctx, stack: StackFile, marks: Readonly<Reco
   return [...there.keys()].every((n) => marks[n]?.created)
 }
 
+/** What a finished deploy did created every service of the stack's own: it had none before. */
+const createdAll = (marks: Readonly<Record<string, ServiceMark>>) => {
+  const own = Object.values(marks).filter((m) => m.role !== 'shared')
+  return own.length > 0 && own.every((m) => m.created)
+}
+
 /** The image each service of the stack runs now, for history. */
 async function imagesOf(ctx: Ctx, stack: StackFile): Promise<Record<string, string>> {
   const found = await readServices(ctx, [...stack.services.keys()])
@@ -561,6 +567,11 @@ export async function swarmRollback(ctx: Ctx): Promise<void> {
       release = r.journal.release
       services = r.journal.services
     } else if (r.last) {
+      if (createdAll(r.last.services)) {
+        throw new UsageError(
+          `nothing to roll back to: ${r.last.release} was the first deploy of stack ${stackName(ctx.config)}, and a rollback would remove every service it created. Deploy a fixed release instead, or remove the stack on purpose: docker stack rm ${stackName(ctx.config)}`,
+        )
+      }
       release = r.last.release
       services = r.last.services
       store.begin('rollback', stackName(ctx.config), release, { ...services })

@@ -258,11 +258,17 @@ describe('swarm usage situations exit 2, as in compose mode', () => {
 })
 
 describe('swarm first deploy', () => {
+  it('a rollback after it finished is refused (exit 2), and removes nothing', async () => {
+    const h = swarmHarness()
+    await swarmDeploy(h.ctx)
+    const before = h.plan().length
+    await expect(swarmRollback(h.ctx)).rejects.toMatchObject({ exitCode: 2, message: expect.stringMatching(/^nothing to roll back to: r2 was the first deploy of stack app/) })
+    expect(h.plan().slice(before)).toEqual([])
+  })
+
   it('one that fails says its services were removed, not that a release before serves', async () => {
     const h = swarmHarness()
     h.world.crash.add('worker')
-    await expect(swarmDeploy(h.ctx)).rejects.toThrow(
-      'deploy of r2 failed; nothing of stack app ran before it, so every service it created was removed (shared services are kept)',
-    )
+    await expect(swarmDeploy(h.ctx)).rejects.toThrow('deploy of r2 failed; nothing of stack app ran before it, so every service it created was removed (shared services are kept)')
   })
 })
