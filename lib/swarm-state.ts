@@ -28,8 +28,6 @@ export interface ServiceMark {
   readonly undoFrom?: number
   /** The same, before its old spec was brought back to `replicas` after the stand-down. */
   readonly restoreFrom?: number
-  /** Removed by the rollback of the deploy that created it. */
-  readonly removed?: boolean
 }
 
 export type SwarmOp = 'deploy' | 'rollback'

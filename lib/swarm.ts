@@ -23,12 +23,12 @@
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { NOTHING_TO_QUIESCE, QUIESCED, STILL_BUSY } from './celery.ts'
-import type { Cmd, Result } from './cmd.ts'
+import { type Cmd, type Result, render } from './cmd.ts'
 import { engineVersion, quiesceWorker, serviceLogs, serviceName, serviceRemove, serviceRollback, serviceScale, stackDeploy, stackName } from './commands.ts'
 import { type Config, withRelease } from './config.ts'
 import type { Ctx } from './context.ts'
 import { detectRelease } from './deploy.ts'
-import { ConfigError, Interrupted, StepError, UsageError } from './errors.ts'
+import { CommandError, ConfigError, Interrupted, StepError, UsageError } from './errors.ts'
 import { PRIVATE, writeFileAtomic } from './files.ts'
 import { waitHealthy } from './health.ts'
 import { OpRecord, recorded } from './history.ts'
@@ -493,12 +493,16 @@ async function undo(ctx0: Ctx, store: SwarmStore, failed: string | null): Promis
     return s.update?.startedAt ?? ''
   }
 
-  const created = names.filter((n) => marks()[n]?.created && marks()[n]?.role !== 'shared' && before.has(n) && !marks()[n]?.removed)
+  // Still there, whatever an earlier undo began: a removal cut short is asked for again.
+  const created = names.filter((n) => marks()[n]?.created && marks()[n]?.role !== 'shared' && before.has(n))
   if (created.length) {
     // There was nothing before this deploy: what it created goes, singletons and workers first.
     const order = [...singles, ...workers, ...webs].filter((n) => created.includes(n))
-    for (const n of order) store.mark(n, { removed: true })
-    await ctx.must(serviceRemove(c, order.map(full)))
+    const rm = serviceRemove(c, order.map(full))
+    const r = await ctx.run(rm)
+    // Gone already is what was asked for.
+    const gone = r.stderr.split('\n').every((l) => !l.trim() || /not found|no such service/i.test(l))
+    if (r.code !== 0 && !gone) throw new CommandError(render(rm), r.code, r.stderr, r.stdout)
     await waitNoTasks(
       ctx,
       order.filter((n) => !webs.includes(n)),

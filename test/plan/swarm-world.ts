@@ -369,13 +369,17 @@ export class SwarmWorld {
       return { stdout: `${svc.name}\n` }
     }
     if (verb === 'service rm') {
+      // Each one that exists goes; the CLI then fails for those that did not.
+      const missing: string[] = []
       for (const name of a.slice(3)) {
         const found = this.byFull(name)
-        if (!found) continue
-        this.services.delete(found[0])
-        for (const t of this.live(found[1])) this.stop(t, 'remove')
+        if (!found) missing.push(name)
+        else {
+          this.services.delete(found[0])
+          for (const t of this.live(found[1])) this.stop(t, 'remove')
+        }
       }
-      return {}
+      return missing.length ? { code: 1, stderr: missing.map((m) => `Error response from daemon: service ${m} not found\n`).join('') } : {}
     }
     if (verb === 'service logs') return { stdout: 'a log line\n' }
     // One node: every task's container is on the daemon calmswap talks to.

@@ -266,6 +266,17 @@ describe('swarm first deploy', () => {
     expect(h.plan().slice(before)).toEqual([])
   })
 
+  it('a removal of its services cut short is asked for again by the rollback that continues it', async () => {
+    const h = swarmHarness()
+    h.world.crash.add('worker')
+    // The daemon fails the first removal: as a crash between its journal mark and the call would leave it.
+    let hiccup = true
+    h.world.failOn = (a) => (a[2] === 'rm' && hiccup ? ((hiccup = false), 1) : undefined)
+    await expect(swarmDeploy(h.ctx)).rejects.toThrow(/the deploy failed and so did its rollback/)
+    await swarmRollback(h.ctx)
+    expect([...h.world.services.keys()]).toEqual(['redis', 'proxy'])
+  })
+
   it('one that fails says its services were removed, not that a release before serves', async () => {
     const h = swarmHarness()
     h.world.crash.add('worker')
