@@ -364,6 +364,16 @@ export const serviceRollback = (c: Config, name: string): Cmd => ({
 })
 
 /**
+ * Replaces every task of a service by a fresh one of the same spec, the way its update_config
+ * says (`--force` changes nothing else); returns at once.
+ */
+export const serviceRestart = (c: Config, name: string): Cmd => ({
+  argv: [c.docker, 'service', 'update', '--detach', '--force', name],
+  mutates: true,
+  timeoutMs: DEADLINE.serviceUpdate,
+})
+
+/**
  * The containers of the stack's tasks that run on this daemon's node, one line each:
  * "<container id>\t<service>\t<task id>\t<state>". Only these can be exec'd into from here.
  */

@@ -15,16 +15,16 @@
 //
 // Before the web, each singleton and each worker service, CPU calm is awaited on the nodes
 // where their tasks start (lib/node-pressure.ts). On a failure or Ctrl-C every service goes
-// back with `docker service rollback`, in the order that keeps one beat: the new singletons
-// and workers back to their old spec at 0 replicas first, then the web, then the old
-// singletons, then the old workers one at a time. Each change is journaled in swarm.json
+// back, in the order that keeps one beat: the new singletons and workers to their old spec
+// at 0 replicas first (`docker service rollback`), then the web, then the old singletons
+// scaled back up, then the old workers one at a time. Each change is journaled in swarm.json
 // before it is made (lib/swarm-state.ts), so a rollback never asks Swarm twice.
 
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { NOTHING_TO_QUIESCE, QUIESCED, STILL_BUSY } from './celery.ts'
 import { type Cmd, type Result, render } from './cmd.ts'
-import { engineVersion, quiesceWorker, serviceLogs, serviceName, serviceRemove, serviceRollback, serviceScale, stackDeploy, stackName } from './commands.ts'
+import { engineVersion, quiesceWorker, serviceLogs, serviceName, serviceRemove, serviceRestart, serviceRollback, serviceScale, stackDeploy, stackName } from './commands.ts'
 import { type Config, withRelease } from './config.ts'
 import type { Ctx } from './context.ts'
 import { detectRelease } from './deploy.ts'
@@ -149,9 +149,9 @@ class Stages {
       const s = existing.get(n)!
       const replicas = s.replicas ?? 0
       // An interrupted run already scaled it: the count it had before stays the one to restore.
-      if (!this.store.marks()[n]?.stoodDown) {
+      if (!scaledAlready(this.store.marks()[n], s)) {
         const nodes = unique(tasks.filter((t) => t.service === s.name && isUp(t)).map((t) => t.node))
-        this.store.mark(n, { role: this.role(n), replicas, nodes, stoodDown: replicas > 0 })
+        this.store.mark(n, { role: this.role(n), replicas, nodes, ...(replicas > 0 ? { scaledFrom: s.version } : {}) })
       }
       if (replicas > 0) scale[s.name] = 0
     }
@@ -178,6 +178,7 @@ class Stages {
     const full = new Set(workers.map((n) => serviceName(c, n)))
     const up = tasks.filter((t) => full.has(t.service) && t.desired === 'running' && t.state === 'running')
     if (!up.length) return
+    for (const n of workers) if (up.some((t) => t.service === serviceName(c, n))) this.store.mark(n, { quiesced: true })
     const containers = (await readLocalContainers(this.ctx)).filter((x) => x.state === 'running')
     const here = new Map(containers.map((x) => [x.task, x.id]))
     const maxS = Math.max(1, Math.min(15, c.stopGraceS - 5))
@@ -261,7 +262,7 @@ class Stages {
     const tasksUp = () => waitTasksUp(ctx, name, this.want(name, s), known, stayUpMs)
     if (ctx.exec.dryRun) {
       // Nothing was deployed: say how the real run would wait, from what runs now.
-      if (!s || m?.created || m?.stoodDown || s.replicas === 0) await tasksUp()
+      if (!s || m?.created || m?.scaledFrom !== undefined || s.replicas === 0) await tasksUp()
       else await waitUpdate(ctx, name, undefined)
       return
     }
@@ -536,20 +537,31 @@ async function undo(ctx0: Ctx, store: SwarmStore, failed: string | null): Promis
   }
 
   // 3. The old singletons, each once no task of it runs; 4. the old workers, one at a time.
+  // Each is on its old spec at 0 replicas by now (step 1 took a deployed one back to it), or
+  // was never scaled: the stand-down was cut short before its scale.
   for (const n of [...singles, ...workers]) {
     const m = marks()[n]
     const s = (await readServices(ctx, [n])).get(n)
-    if (!m?.stoodDown || m.created || !s || s.global) continue
+    if (!m || m.created || !s || s.global) continue
     if (m.restoreFrom !== undefined && s.version > m.restoreFrom) continue
+    if (!scaledAlready(m, s)) {
+      // Quiesced but still running: it takes no task until its workers start afresh.
+      if (!m.quiesced) continue
+      store.mark(n, { restoreFrom: s.version })
+      await ctx.must(serviceRestart(c, full(n)))
+      await waitUpdate(ctx, n, s.update?.startedAt ?? '')
+      continue
+    }
     await waitNoTasks(ctx, [n])
     const known = new Set((await readTasks(ctx, [n])).map((t) => t.id))
     store.mark(n, { restoreFrom: s.version })
-    // Deployed: step 1 took it back to its old spec at 0 replicas. Only stood down: its
-    // previous spec is the old one with its replicas.
-    await ctx.must(deployed(n) ? serviceScale(c, { [full(n)]: m.replicas ?? 1 }) : serviceRollback(c, full(n)))
+    await ctx.must(serviceScale(c, { [full(n)]: m.replicas ?? 1 }))
     await waitTasksUp(ctx, n, m.replicas ?? 1, known)
   }
 }
+
+/** The stand-down's scale to 0 of this service happened: its version moved past the one journaled before it. */
+const scaledAlready = (m: ServiceMark | undefined, s: SwarmService) => m?.scaledFrom !== undefined && s.version > m.scaledFrom
 
 /** Nothing is left behind in swarm mode: Swarm replaced the old tasks. */
 export async function swarmCleanup(ctx: Ctx): Promise<void> {

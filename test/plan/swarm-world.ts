@@ -368,6 +368,15 @@ export class SwarmWorld {
       this.watch()
       return { stdout: `${svc.name}\n` }
     }
+    if (verb === 'service update' && a.includes('--force')) {
+      const found = this.byFull(a.at(-1)!)
+      if (!found) return { code: 1, stderr: `no such service: ${a.at(-1)}` }
+      // ForceUpdate is part of the task template: every task is replaced, by the update's order.
+      const spec = found[1].spec
+      this.setSpec(found[1], { ...spec, template: JSON.stringify({ ...JSON.parse(spec.template), force: found[1].version }) })
+      this.watch()
+      return { stdout: `${a.at(-1)}\n` }
+    }
     if (verb === 'service rm') {
       // Each one that exists goes; the CLI then fails for those that did not.
       const missing: string[] = []
@@ -432,7 +441,7 @@ export interface SwarmHarness {
   ctx: Ctx
   config: Config
   out: string[]
-  /** The changes, short: "scale beat=0 worker=0", "deploy web", "rollback web", "rm web". */
+  /** The changes, short: "scale beat=0 worker=0", "deploy web", "rollback web", "rm web", "restart worker". */
   plan(): string[]
 }
 
@@ -445,6 +454,7 @@ export function short(cmd: Cmd): string | null {
   if (a[2] === 'scale') return `scale ${a.slice(4).map(strip).join(' ')}`
   if (a[2] === 'rollback') return `rollback ${strip(a.at(-1)!)}`
   if (a[2] === 'rm') return `rm ${a.slice(3).map(strip).join(' ')}`
+  if (a[2] === 'update' && a.includes('--force')) return `restart ${strip(a.at(-1)!)}`
   if (a[1] === 'run') return `quiesce ${a.at(-1)} via one-off ${a[a.indexOf('--network') + 1]}`
   if (a[1] === 'exec') return a.length > 7 ? `quiesce ${a.at(-1)} via ${a[2]!.split('-')[1]}` : `quiesce ${a[2]!.split('-')[1]}`
   return a.join(' ')

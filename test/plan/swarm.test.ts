@@ -71,11 +71,11 @@ describe('swarm deploy plan', () => {
     expect(Object.keys(stages[0])).toEqual(['web'])
   })
 
-  it('a web that fails its healthcheck: Swarm rolls it back, calmswap brings beat then worker back on their old spec', async () => {
+  it('a web that fails its healthcheck: Swarm rolls it back, calmswap scales beat then worker back up', async () => {
     const h = swarmHarness({ setup: (w) => w.seedStack() })
     h.world.unhealthy.add('web')
     await expect(swarmDeploy(h.ctx)).rejects.toThrow(/deploy of r2 failed and every service was rolled back/)
-    expect(h.plan()).toEqual(['quiesce worker', 'scale beat=0 worker=0', 'deploy web', 'rollback beat', 'rollback worker'])
+    expect(h.plan()).toEqual(['quiesce worker', 'scale beat=0 worker=0', 'deploy web', 'scale beat=1', 'scale worker=1'])
     expect(h.out.join('')).toMatch(/Swarm rolled back the update of web: update rolled back due to failure[^\n]*\n\s+app_web.\d on node1: task: non-zero exit \(143\)/)
     for (const s of ['web', 'beat', 'worker']) expect(h.world.running(s)).toEqual(['calmswap-example-app:r1'])
     expect(h.world.maxBeats).toBe(1)
@@ -122,7 +122,7 @@ describe('swarm deploy plan', () => {
     h.world.stuck.add('web')
     await expect(swarmDeploy(h.ctx)).rejects.toThrow(/rolled back/)
     expect(h.out.join('')).toMatch(/gave up after 1.0s \(CALMSWAP_SWARM_DEADLINE\) waiting until the update of web ends/)
-    expect(h.plan()).toEqual(['quiesce worker', 'scale beat=0 worker=0', 'deploy web', 'rollback web', 'rollback beat', 'rollback worker'])
+    expect(h.plan()).toEqual(['quiesce worker', 'scale beat=0 worker=0', 'deploy web', 'rollback web', 'scale beat=1', 'scale worker=1'])
     expect(h.world.running('web')).toEqual(['calmswap-example-app:r1'])
   })
 
@@ -161,8 +161,8 @@ describe('swarm deploy plan', () => {
     for (let i = 0; i < 20; i++) w.tick()
     const store = new SwarmStore(h.config.stateDir)
     store.begin('deploy', 'app', 'r2')
-    store.mark('beat', { role: 'singleton', replicas: 1, nodes: ['node1'], stoodDown: true })
-    store.mark('worker', { role: 'worker', replicas: 1, nodes: ['node1'], stoodDown: true })
+    store.mark('beat', { role: 'singleton', replicas: 1, nodes: ['node1'], scaledFrom: 10 })
+    store.mark('worker', { role: 'worker', replicas: 1, nodes: ['node1'], scaledFrom: 10 })
     store.mark('web', { role: 'web', deployedFrom: 10, updateBefore: '' })
     store.markDone('shared')
     store.markDone('stand-down')
@@ -281,5 +281,21 @@ describe('swarm first deploy', () => {
     const h = swarmHarness()
     h.world.crash.add('worker')
     await expect(swarmDeploy(h.ctx)).rejects.toThrow('deploy of r2 failed; nothing of stack app ran before it, so every service it created was removed (shared services are kept)')
+  })
+})
+
+describe('swarm stand-down cut short', () => {
+  it('what was scaled to 0 is scaled back, the quiesced worker never scaled is restarted, nothing is rolled back', async () => {
+    const h = swarmHarness({ setup: (w) => w.seedStack(), env: { CALMSWAP_SWARM_DEADLINE: '1s' } })
+    // The CLI scales one service after the other: beat went to 0, then the daemon failed the worker's.
+    let hiccup = true
+    h.world.failOn = (a) => {
+      if (a[2] !== 'scale' || !hiccup) return undefined
+      hiccup = false
+      h.world.respond({ argv: ['docker', 'service', 'scale', '--detach', 'app_beat=0'], mutates: true, timeoutMs: 1 })
+      return 1
+    }
+    await expect(swarmDeploy(h.ctx)).rejects.toThrow(/every service was rolled back/)
+    expect(h.plan()).toEqual(['quiesce worker', 'scale beat=0 worker=0', 'scale beat=1', 'restart worker'])
   })
 })

@@ -50,6 +50,7 @@ describe('swarm builders', () => {
     expect(dc.serviceScale(c, { shop_beat: 0, shop_worker: 0 }).argv).toEqual(['docker', 'service', 'scale', '--detach', 'shop_beat=0', 'shop_worker=0']))
   it('scale goes through the API too', () => expect(dc.serviceScale(c, { shop_beat: 1 }).api).toEqual({ op: 'scale', replicas: { shop_beat: 1 } }))
   it('rollback: detached', () => expect(dc.serviceRollback(c, 'shop_web').argv).toEqual(['docker', 'service', 'rollback', '--detach', 'shop_web']))
+  it('restart: a forced update, detached', () => expect(dc.serviceRestart(c, 'shop_worker').argv).toEqual(['docker', 'service', 'update', '--detach', '--force', 'shop_worker']))
   it('stack deploy reads the stage file on stdin, from the stack file folder', () => {
     const cmd = dc.stackDeploy(c, '{}')
     expect(cmd).toMatchObject({ input: '{}', cwd: dir, mutates: true })
