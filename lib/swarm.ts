@@ -228,28 +228,31 @@ class Stages {
     }
   }
 
+  /** Deployed by this run or the interrupted one: created, or its version past the one journaled before the call. */
+  private applied(name: string, s: SwarmService | undefined): boolean {
+    const m = this.store.marks()[name]
+    return m !== undefined && s !== undefined && (m.created === true || (m.deployedFrom !== undefined && s.version > m.deployedFrom))
+  }
+
   /**
    * One `stack deploy` of these services alone, then waits until Swarm has rolled them out.
    * The version each had is journaled before the call: a run that continues after a crash
-   * does not deploy them again (the second update would make the new spec its own
+   * deploys only those it had not (a second update would make the new spec its own
    * "previous", and a rollback would go nowhere).
    */
   async deploy(names: readonly string[], stayUpMs: number): Promise<void> {
     const before = await readServices(this.ctx, names)
-    const marks = this.store.marks()
-    const applied = (n: string) => {
-      const m = marks[n]
-      const s = before.get(n)
-      return m !== undefined && ((m.created === true && s !== undefined) || (m.deployedFrom !== undefined && s !== undefined && s.version > m.deployedFrom))
-    }
+    const todo = names.filter((n) => !this.applied(n, before.get(n)))
     const known = new Set((await readTasks(this.ctx, [...before.keys()])).map((t) => t.id))
-    if (!names.every(applied)) {
-      for (const n of names) {
+    const done = names.filter((n) => !todo.includes(n))
+    if (done.length) this.ctx.ui.detail(`  ${done.join(', ')}: deployed by the interrupted run; waiting for it`)
+    if (todo.length) {
+      for (const n of todo) {
         const s = before.get(n)
         this.store.mark(n, s ? { role: this.role(n), deployedFrom: s.version, updateBefore: s.update?.startedAt ?? '' } : { role: this.role(n), created: true })
       }
-      await this.ctx.must(stackDeploy(this.c, stageFile(this.c, this.stack, names)))
-    } else this.ctx.ui.detail(`  ${names.join(', ')}: deployed by the interrupted run; waiting for it`)
+      await this.ctx.must(stackDeploy(this.c, stageFile(this.c, this.stack, todo)))
+    }
     for (const n of names) await this.settle(n, known, stayUpMs)
   }
 

@@ -1,18 +1,37 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { stackDeploy } from '../../lib/commands.ts'
+import { serviceScale, stackDeploy } from '../../lib/commands.ts'
 import { makeContext } from '../../lib/context.ts'
 import { ConfigError } from '../../lib/errors.ts'
 import { DryRunExecutor } from '../../lib/executor.ts'
 import { readHistory } from '../../lib/history.ts'
-import { readStack, stageFile } from '../../lib/stack.ts'
-import { swarmDeploy, swarmRollback } from '../../lib/swarm.ts'
+import { readStack, roleOf, stageFile } from '../../lib/stack.ts'
+import { SWARM_STAGES, type SwarmStage, swarmDeploy, swarmRollback } from '../../lib/swarm.ts'
 import { SwarmStore } from '../../lib/swarm-state.ts'
 import { RecordingExecutor } from './recording.ts'
-import { short, swarmHarness } from './swarm-world.ts'
+import { type SwarmHarness, short, swarmHarness } from './swarm-world.ts'
 
 const swarmJson = (dir: string) => JSON.parse(readFileSync(join(dir, 'swarm.json'), 'utf8'))
+
+/**
+ * What a SIGKILL of a deploy of r2 leaves in `stage`: beat and worker stood down, the
+ * `applied` services deployed, and the journal as the killed run wrote it, with `marked`
+ * services journaled for a `stack deploy` that never reached them.
+ */
+async function killedIn(h: SwarmHarness, stage: SwarmStage, applied: readonly string[], marked: readonly string[] = []): Promise<void> {
+  const w = h.world
+  const store = new SwarmStore(h.config.stateDir)
+  store.begin('deploy', 'app', 'r2')
+  for (const n of ['beat', 'worker']) store.mark(n, { role: roleOf(h.config, n)!, replicas: 1, nodes: ['node1'], scaledFrom: w.services.get(n)!.version })
+  w.respond(serviceScale(h.config, { app_beat: 0, app_worker: 0 }))
+  const stack = await readStack(h.ctx)
+  for (const n of [...applied, ...marked]) store.mark(n, { role: roleOf(h.config, n)!, deployedFrom: w.services.get(n)!.version, updateBefore: '' })
+  for (const n of applied) w.respond(stackDeploy(h.config, stageFile(h.config, stack, [n])))
+  for (let i = 0; i < 20; i++) w.tick()
+  for (const done of SWARM_STAGES.slice(0, SWARM_STAGES.indexOf(stage))) store.markDone(done)
+  store.markCurrent(stage)
+}
 
 describe('swarm deploy plan', () => {
   it('first deploy: shared services, then the web alone, then beat, then the worker', async () => {
@@ -154,19 +173,8 @@ describe('swarm deploy plan', () => {
 
   it('a deploy killed after its web update continues from the journal without updating the web twice', async () => {
     const h = swarmHarness({ setup: (w) => w.seedStack() })
-    // What a SIGKILL during the web stage leaves: beat and worker at 0, the web on r2, the journal.
     const w = h.world
-    w.respond({ argv: ['docker', 'service', 'scale', '--detach', 'app_beat=0', 'app_worker=0'], mutates: true, timeoutMs: 1 })
-    w.respond({ ...stackDeploy(h.config, stageFile(h.config, await readStack(h.ctx), ['web'])), env: { CALMSWAP_RELEASE: 'r2' } })
-    for (let i = 0; i < 20; i++) w.tick()
-    const store = new SwarmStore(h.config.stateDir)
-    store.begin('deploy', 'app', 'r2')
-    store.mark('beat', { role: 'singleton', replicas: 1, nodes: ['node1'], scaledFrom: 10 })
-    store.mark('worker', { role: 'worker', replicas: 1, nodes: ['node1'], scaledFrom: 10 })
-    store.mark('web', { role: 'web', deployedFrom: 10, updateBefore: '' })
-    store.markDone('shared')
-    store.markDone('stand-down')
-    store.markCurrent('web')
+    await killedIn(h, 'web', ['web'])
     await swarmDeploy(h.ctx)
     expect(h.plan()).toEqual(['deploy beat', 'deploy worker'])
     expect(h.out.join('')).toMatch(/an earlier deploy of r2 .* was interrupted after stage "stand-down" \(during "web"\); continuing from there/)
@@ -297,5 +305,15 @@ describe('swarm stand-down cut short', () => {
     }
     await expect(swarmDeploy(h.ctx)).rejects.toThrow(/every service was rolled back/)
     expect(h.plan()).toEqual(['quiesce worker', 'scale beat=0 worker=0', 'scale beat=1', 'restart worker'])
+  })
+})
+
+describe('swarm deploy continued after a kill', () => {
+  it('the web stage deploys only what the killed run had not: not the web a second time', async () => {
+    // redis as a core service: deployed with the web, in the same stage.
+    const h = swarmHarness({ setup: (w) => w.seedStack(), env: { CALMSWAP_CORE: 'redis', CALMSWAP_SHARED: 'proxy' } })
+    await killedIn(h, 'web', ['web'], ['redis'])
+    await swarmDeploy(h.ctx)
+    expect(h.plan()).toEqual(['deploy redis', 'deploy beat', 'deploy worker'])
   })
 })
