@@ -295,12 +295,17 @@ class Stages {
     await this.deploy(names, 0)
   }
 
-  /** Each singleton only once no task of it runs: the one beat. */
+  /**
+   * Each singleton only once no task of it runs: the one beat. One the killed run deployed
+   * already runs its new task, which no wait would see go.
+   */
   async singletons(): Promise<void> {
     for (const n of present(this.stack, this.c.roles.singletons)) {
-      await waitNoTasks(this.ctx, [n])
-      await calmOnNodes(this.ctx, n, await this.startNodes([n]))
-      this.ctx.checkpoint()
+      if (!this.applied(n, (await readServices(this.ctx, [n])).get(n))) {
+        await waitNoTasks(this.ctx, [n])
+        await calmOnNodes(this.ctx, n, await this.startNodes([n]))
+        this.ctx.checkpoint()
+      }
       await this.deploy([n], this.c.stayUpMs)
     }
   }

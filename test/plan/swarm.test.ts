@@ -316,4 +316,11 @@ describe('swarm deploy continued after a kill', () => {
     await swarmDeploy(h.ctx)
     expect(h.plan()).toEqual(['deploy redis', 'deploy beat', 'deploy worker'])
   })
+
+  it('the singletons stage does not wait for the new beat the killed run deployed to go', async () => {
+    const h = swarmHarness({ setup: (w) => w.seedStack(), env: { CALMSWAP_SWARM_DEADLINE: '1s' } })
+    await killedIn(h, 'singletons', ['web', 'beat'])
+    await swarmDeploy(h.ctx)
+    expect(h.plan()).toEqual(['deploy worker'])
+  })
 })
