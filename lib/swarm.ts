@@ -27,6 +27,7 @@ import { type Cmd, type Result, render } from './cmd.ts'
 import { engineVersion, quiesceWorker, serviceLogs, serviceName, serviceRemove, serviceRestart, serviceRollback, serviceScale, stackDeploy, stackName } from './commands.ts'
 import { type Config, withRelease } from './config.ts'
 import type { Ctx } from './context.ts'
+import { DEADLINE } from './deadlines.ts'
 import { detectRelease } from './deploy.ts'
 import { CommandError, ConfigError, Interrupted, StepError, UsageError } from './errors.ts'
 import { PRIVATE, writeFileAtomic } from './files.ts'
@@ -403,7 +404,9 @@ export async function swarmDeploy(ctx0: Ctx, o: { release?: string } = {}): Prom
       if (first) throw new StepError(`deploy of ${release} ${what}; nothing of stack ${name} ran before it, so every service it created was removed (shared services are kept)`)
       throw new StepError(`deploy of ${release} ${what} and every service was rolled back; ${rec.release ?? 'what ran before'} serves as before`)
     }
-    op.images = ctx.exec.dryRun ? undefined : await imagesOf(ctx, stack)
+    // A record for history only: a Ctrl-C or a daemon hiccup now must not undo a finished deploy.
+    const after = ctx.withSignal(AbortSignal.timeout(DEADLINE.read))
+    op.images = ctx.exec.dryRun ? undefined : await imagesOf(after, stack).catch(() => undefined)
     store.deployed(release)
     op.finish('ok')
     ctx.ui.ok(`${release} is live on swarm stack ${name}`)

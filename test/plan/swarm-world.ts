@@ -83,6 +83,8 @@ export class SwarmWorld {
   stuck = new Set<string>()
   /** Make a command fail: return an exit code for it, or undefined. */
   failOn: (argv: readonly string[]) => number | undefined = () => undefined
+  /** Make a command take this long (ms), once answered: a signal that comes meanwhile cuts it short. */
+  delayOn: (argv: readonly string[]) => number | undefined = () => undefined
   /** Ticks a stopped task's container keeps running: gossip delay and warm shutdown. */
   linger = 3
   nodes = ['node1']
@@ -302,7 +304,13 @@ export class SwarmWorld {
 
   private byFull = (name: string) => [...this.services.entries()].find(([, s]) => s.name === name)
 
-  respond = (cmd: Cmd): Partial<Result> => {
+  respond = (cmd: Cmd): Partial<Result> & { delayMs?: number } => {
+    const r = this.answer(cmd)
+    const delayMs = this.delayOn(cmd.argv)
+    return delayMs ? { ...r, delayMs } : r
+  }
+
+  private answer(cmd: Cmd): Partial<Result> {
     const a = cmd.argv
     const fail = this.failOn(a)
     if (fail) return { code: fail, stderr: 'simulated failure' }

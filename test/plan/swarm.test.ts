@@ -324,3 +324,15 @@ describe('swarm deploy continued after a kill', () => {
     expect(h.plan()).toEqual(['deploy worker'])
   })
 })
+
+describe('swarm deploy that finished', () => {
+  it('a Ctrl-C once every stage is done keeps it a success', async () => {
+    const abort = new AbortController()
+    const h = swarmHarness({ setup: (w) => w.seedStack(), signal: abort.signal })
+    const store = new SwarmStore(h.config.stateDir)
+    h.world.onTick = () => (store.load().journal?.done.includes('verify') ? abort.abort('SIGINT') : undefined)
+    // A read still running when the signal comes is cut short, as the executor ends it.
+    h.world.delayOn = () => (abort.signal.aborted ? 20 : undefined)
+    await expect(swarmDeploy(h.ctx)).resolves.toMatchObject({ release: 'r2' })
+  })
+})
