@@ -57,6 +57,23 @@ export const stackConfig = (c: Config): Cmd => ({
   timeoutMs: DEADLINE.composeConfig,
 })
 
+/**
+ * The same file with its `${VAR}`s filled in as `docker stack deploy` fills them: the env it
+ * gets, and no `.env`, which the stack deploy does not read (/dev/null stands for an empty
+ * one). Compose casts what it fills in (replicas to a number): the values calmswap acts on
+ * itself, where the file may interpolate them.
+ */
+export const stackConfigResolved = (c: Config): Cmd => ({
+  argv: [c.docker, 'compose', '--env-file', '/dev/null', '-f', c.composeFile, 'config', '--format', 'json', '--no-normalize', '--no-path-resolution'],
+  env: stackEnv(c),
+  cwd: c.projectDir,
+  mutates: false,
+  timeoutMs: DEADLINE.composeConfig,
+})
+
+/** What the stack file may interpolate, beside the environment calmswap runs in. */
+const stackEnv = (c: Config): Record<string, string> => ({ CALMSWAP_PREFIX: c.prefix, ...(c.release ? { CALMSWAP_RELEASE: c.release } : {}) })
+
 export const composeVersion = (c: Config): Cmd => ({ argv: [c.docker, 'compose', 'version', '--short'], mutates: false, timeoutMs: DEADLINE.read })
 
 /** Compose v1, only to tell a person why v2 is missing. */
@@ -416,7 +433,7 @@ export const serviceLogs = (c: Config, name: string, tail = c.logTail): Cmd => (
  */
 export const stackDeploy = (c: Config, file: string): Cmd => ({
   argv: [c.docker, 'stack', 'deploy', '--resolve-image', c.swarm.resolveImage, '--compose-file', '-', stackName(c)],
-  env: { CALMSWAP_PREFIX: c.prefix, ...(c.release ? { CALMSWAP_RELEASE: c.release } : {}) },
+  env: stackEnv(c),
   input: file,
   cwd: c.projectDir,
   mutates: true,

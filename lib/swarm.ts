@@ -348,14 +348,15 @@ export interface SwarmDeployResult {
 /** `release`: this label instead of CALMSWAP_RELEASE or the git hash (deploy --release). */
 export async function swarmDeploy(ctx0: Ctx, o: { release?: string } = {}): Promise<SwarmDeployResult> {
   return runOp(ctx0, 'deploy', async () => {
-    const { stack, nodes } = await swarmPreflight(ctx0)
     const store = new SwarmStore(ctx0.config.stateDir, ctx0.exec.dryRun)
     const rec = store.load()
     const j = rec.journal
     if (j) reportSwarmInterrupted(ctx0, j, j.op === 'deploy')
     if (j?.op === 'rollback') throw new UsageError('run rollback to finish it first')
     const release = j?.release || o.release || (await detectRelease(ctx0))
+    // The release first: the stack file is read with the variables its stack deploy gets.
     const ctx = ctx0.withConfig(withRelease(ctx0.config, release))
+    const { stack, nodes } = await swarmPreflight(ctx)
     const name = stackName(ctx.config)
     ctx.ui.info(
       `${ctx.ui.c.bold('calmswap deploy')} ${release}: swarm stack ${name} on ${nodes.length} node${nodes.length === 1 ? '' : 's'}${rec.release ? `, ${rec.release} before` : ''}${ctx.exec.dryRun ? ' (dry run: nothing changes)' : ''}`,

@@ -2,24 +2,35 @@
 // sends (info, node ls, service inspect/ps/scale/rollback/rm, stack deploy) and runs a tiny
 // orchestrator on a clock that ticks at every read, so that tasks start, turn healthy, fail
 // and linger the way Swarm's do. It counts the beats running at every tick.
-import { execFileSync } from 'node:child_process'
-import { mkdtempSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Cmd, Result } from '../../lib/cmd.ts'
+import { stackConfig } from '../../lib/commands.ts'
 import { type Config, loadConfig } from '../../lib/config.ts'
 import { type Ctx, makeContext } from '../../lib/context.ts'
 import { Ui } from '../../lib/ui.ts'
 import { RecordingExecutor } from './recording.ts'
 
 export const EXAMPLE_STACK = fileURLToPath(new URL('../../example/swarm/compose.yml', import.meta.url))
-/** The example stack file as the Compose CLI reads it (no daemon involved), answered to calmswap's stackConfig. */
-export const EXAMPLE_STACK_JSON = execFileSync(
-  'docker',
-  ['compose', '-f', EXAMPLE_STACK, 'config', '--format', 'json', '--no-interpolate', '--no-normalize', '--no-path-resolution'],
-  { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 30_000 },
-)
+
+const composeAnswers = new Map<string, Partial<Result>>()
+/**
+ * `docker compose config` as the real Compose CLI answers it (it reads the file, it asks no
+ * daemon), with this environment and nothing else of the test's: once per distinct call.
+ */
+function realCompose(argv: readonly string[], env: Record<string, string | undefined>, cwd?: string): Partial<Result> {
+  const key = JSON.stringify([argv, env, cwd])
+  let answer = composeAnswers.get(key)
+  if (!answer) {
+    const r = spawnSync(argv[0]!, argv.slice(1), { env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, cwd, encoding: 'utf8', timeout: 30_000 })
+    answer = { code: r.status ?? 1, stdout: r.stdout, stderr: r.stderr }
+    composeAnswers.set(key, answer)
+  }
+  return answer
+}
 
 interface Spec {
   readonly template: string
@@ -315,7 +326,7 @@ export class SwarmWorld {
     const fail = this.failOn(a)
     if (fail) return { code: fail, stderr: 'simulated failure' }
     if (a[0] === 'git') return { code: 128 }
-    if (a[1] === 'compose' && a.includes('config')) return { stdout: EXAMPLE_STACK_JSON }
+    if (a[1] === 'compose' && a.includes('config')) return realCompose(a, { ...this.env, ...cmd.env }, cmd.cwd)
     const verb = `${a[1]} ${a[2] ?? ''}`
     if (a[1] === 'version') return { stdout: '20.10.24\n' }
     if (a[1] === 'info') return { stdout: `${JSON.stringify({ LocalNodeState: 'active', ControlAvailable: true, NodeID: 'n1', Nodes: this.nodes.length, Managers: 1 })}\n` }
@@ -468,7 +479,19 @@ export function short(cmd: Cmd): string | null {
   return a.join(' ')
 }
 
-export function swarmHarness(o: { env?: Record<string, string>; setup?: (w: SwarmWorld) => void; signal?: AbortSignal } = {}): SwarmHarness {
+/** The example stack file as Compose prints it, `${VAR}`s kept, changed by `edit`, written to a file of `dir`. */
+function editedStack(dir: string, edit: (services: Record<string, Record<string, any>>) => void): string {
+  const c = loadConfig({ cwd: dir, env: { CALMSWAP_ENGINE: 'swarm', CALMSWAP_COMPOSE_FILE: EXAMPLE_STACK } })
+  const data = JSON.parse(realCompose(stackConfig(c).argv, {}).stdout!)
+  edit(data.services)
+  const file = join(dir, 'stack.json')
+  writeFileSync(file, JSON.stringify(data))
+  return file
+}
+
+export function swarmHarness(
+  o: { env?: Record<string, string>; setup?: (w: SwarmWorld) => void; signal?: AbortSignal; stack?: (services: Record<string, Record<string, any>>) => void } = {},
+): SwarmHarness {
   const world = new SwarmWorld()
   const dir = mkdtempSync(join(tmpdir(), 'calmswap-swarm-plan-'))
   const exec = new RecordingExecutor(world.respond)
@@ -476,7 +499,7 @@ export function swarmHarness(o: { env?: Record<string, string>; setup?: (w: Swar
     cwd: dir,
     env: {
       CALMSWAP_ENGINE: 'swarm',
-      CALMSWAP_COMPOSE_FILE: EXAMPLE_STACK,
+      CALMSWAP_COMPOSE_FILE: o.stack ? editedStack(dir, o.stack) : EXAMPLE_STACK,
       CALMSWAP_PREFIX: 'app',
       CALMSWAP_STATE_DIR: join(dir, 'state'),
       CALMSWAP_PROXY_URL: '',

@@ -336,3 +336,28 @@ describe('swarm deploy that finished', () => {
     await expect(swarmDeploy(h.ctx)).resolves.toMatchObject({ release: 'r2' })
   })
 })
+
+describe('swarm stack file values filled in as the stack deploy fills them', () => {
+  it('a singleton whose replicas interpolate to 2 is refused before anything changes', async () => {
+    const h = swarmHarness({
+      stack: (s) => (s.beat!.deploy.replicas = '$' + '{BEAT_REPLICAS:-1}'),
+      setup: (w) => (w.seedStack(), (w.env = { BEAT_REPLICAS: '2' })),
+    })
+    await expect(swarmDeploy(h.ctx)).rejects.toThrow(/singleton "beat" must run once/)
+  })
+
+  it('replicas that cannot be filled in are refused (exit 2), saying why', async () => {
+    const h = swarmHarness({ setup: (w) => (w.seedStack(), (w.env = { WORKER_REPLICAS: 'many' })), env: { CALMSWAP_SWARM_DEADLINE: '1s' } })
+    await expect(swarmDeploy(h.ctx)).rejects.toMatchObject({
+      exitCode: 2,
+      message: expect.stringMatching(/cannot fill in the variables of the stack file .* as docker stack deploy would .*replicas.*"many"/s),
+    })
+  })
+
+  it('a first deploy waits for as many workers as the file asks for once filled in', async () => {
+    const h = swarmHarness({ setup: (w) => (w.env = { WORKER_REPLICAS: '3' }) })
+    const ctx = makeContext({ config: h.config, exec: new DryRunExecutor(new RecordingExecutor(h.world.respond), () => {}), ui: h.ctx.ui })
+    await swarmDeploy(ctx)
+    expect(h.out.join('')).toMatch(/# then wait until 3 tasks of worker run/)
+  })
+})

@@ -61,6 +61,23 @@ describe('swarm builders', () => {
       CALMSWAP_PREFIX: 'shop',
       CALMSWAP_RELEASE: 'r9',
     }))
+  it('the stack file filled in gets the env its stack deploy gets, and no .env', () => {
+    const r9 = loadConfig({ env: { CALMSWAP_PREFIX: 'shop', CALMSWAP_COMPOSE_FILE: file, CALMSWAP_RELEASE: 'r9' }, cwd: dir })
+    expect(dc.stackConfigResolved(r9)).toMatchObject({ env: dc.stackDeploy(r9, '{}').env, cwd: dir, mutates: false })
+    expect(dc.stackConfigResolved(r9).argv).toEqual([
+      'docker',
+      'compose',
+      '--env-file',
+      '/dev/null',
+      '-f',
+      file,
+      'config',
+      '--format',
+      'json',
+      '--no-normalize',
+      '--no-path-resolution',
+    ])
+  })
   it('service ps as JSON lines, every task', () =>
     expect(dc.serviceTasks(c, ['shop_web']).argv).toEqual(['docker', 'service', 'ps', '--no-trunc', '--format', '{{json .}}', 'shop_web']))
   it('reads do not mutate', () => expect([dc.serviceInspect(c, ['a']), dc.nodeList(c), dc.swarmInfo(c), dc.serviceTasks(c, ['a'])].every((x) => !x.mutates)).toBe(true))
@@ -128,6 +145,23 @@ describe('the stack file', () => {
       ),
     ).toEqual([expect.stringMatching(/shared service "redis" is not in/), expect.stringMatching(/service "cache" has no role/)]))
   it('output that is not JSON is a config error', () => expect(() => parseStack(c, file, 'services: [')).toThrow(ConfigError))
+  it('mode, replicas and stop grace as the file fills them in', () => {
+    const written = edited((d) => (d.services.beat = { ...app, stop_grace_period: '$' + '{GRACE}', deploy: { mode: '$' + '{MODE}', replicas: '$' + '{N}' } }))
+    const filled = edited((d) => (d.services.beat = { ...app, stop_grace_period: '1m30s', deploy: { mode: 'replicated', replicas: 3 } }))
+    expect(parseStack(c, file, written, filled).services.get('beat')).toMatchObject({ global: false, replicas: 3, stopGraceMs: 90_000 })
+  })
+  it('a value filled in that is not what the stack deploy takes is a problem', () =>
+    expect(
+      stackProblems(
+        c,
+        parseStack(
+          c,
+          file,
+          STACK,
+          edited((d) => (d.services.beat!.deploy = { replicas: 'two' })),
+        ),
+      ),
+    ).toEqual([expect.stringMatching(/service "beat": deploy.replicas is 1, "two" filled in: not a number of replicas/)]))
 })
 
 describe('update knobs per role', () => {
