@@ -146,11 +146,6 @@ export function stackProblems(c: Config, f: StackFile): string[] {
   for (const [role, names] of roles) {
     for (const n of names) if (!f.services.has(n)) problems.push(`${role} service "${n}" is not in ${f.path} (it has: ${all.join(', ')}). Fix CALMSWAP_${role.toUpperCase()}.`)
   }
-  if (c.roles.jobs.length) {
-    problems.push(
-      `CALMSWAP_JOBS (${c.roles.jobs.join(', ')}): release jobs are a step of compose mode; in swarm mode run them before calmswap (a replicated-job service, or docker run on a node)`,
-    )
-  }
   for (const s of f.services.values()) {
     if (!s.role) problems.push(`service "${s.name}" has no role. Add it to CALMSWAP_SHARED (created once, never updated by calmswap), CALMSWAP_CORE or CALMSWAP_WORKERS.`)
     if (s.role === 'web' && !s.healthcheck) {

@@ -345,8 +345,15 @@ export interface SwarmDeployResult {
   readonly previous: string | null
 }
 
-/** `release`: this label instead of CALMSWAP_RELEASE or the git hash (deploy --release). */
-export async function swarmDeploy(ctx0: Ctx, o: { release?: string } = {}): Promise<SwarmDeployResult> {
+export interface SwarmDeployOptions {
+  /** This label instead of CALMSWAP_RELEASE or the git hash (deploy --release). */
+  readonly release?: string
+  /** deploy --rerun-jobs: refused, as swarm mode runs no release jobs. */
+  readonly rerunJobs?: boolean
+}
+
+export async function swarmDeploy(ctx0: Ctx, o: SwarmDeployOptions = {}): Promise<SwarmDeployResult> {
+  if (o.rerunJobs) throw new UsageError('--rerun-jobs runs a release job again; swarm mode runs no release jobs (run them before calmswap). Nothing was changed.')
   return runOp(ctx0, 'deploy', async () => {
     const store = new SwarmStore(ctx0.config.stateDir, ctx0.exec.dryRun)
     const rec = store.load()

@@ -361,3 +361,20 @@ describe('swarm stack file values filled in as the stack deploy fills them', () 
     expect(h.out.join('')).toMatch(/# then wait until 3 tasks of worker run/)
   })
 })
+
+describe('swarm mode and compose-mode settings', () => {
+  it('CALMSWAP_JOBS is a config problem, reported with the others', () => {
+    let problems: readonly string[] = []
+    try {
+      swarmHarness({ env: { CALMSWAP_JOBS: 'migrate', CALMSWAP_SWARM_PARALLELISM: '0' } })
+    } catch (e) {
+      problems = (e as ConfigError).problems
+    }
+    expect(problems).toEqual([expect.stringMatching(/^CALMSWAP_SWARM_PARALLELISM/), expect.stringMatching(/^CALMSWAP_JOBS \(migrate\): release jobs are a step of compose mode/)])
+  })
+
+  it('--rerun-jobs is a usage error', async () => {
+    const h = swarmHarness({ setup: (w) => w.seedStack() })
+    await expect(swarmDeploy(h.ctx, { rerunJobs: true })).rejects.toMatchObject({ exitCode: 2, message: expect.stringMatching(/^--rerun-jobs .* swarm mode runs no release jobs/) })
+  })
+})
