@@ -49,6 +49,7 @@ import {
   type SwarmNode,
   type SwarmService,
   type SwarmTask,
+  shortName,
   usable,
 } from './swarm-view.ts'
 import { waitNoTasks, waitTasksUp, waitUpdate } from './swarm-wait.ts'
@@ -182,11 +183,14 @@ class Stages {
     for (const n of workers) if (up.some((t) => t.service === serviceName(c, n))) this.store.mark(n, { quiesced: true })
     const containers = (await readLocalContainers(this.ctx)).filter((x) => x.state === 'running')
     const here = new Map(containers.map((x) => [x.task, x.id]))
-    const maxS = Math.max(1, Math.min(15, c.stopGraceS - 5))
-    const runs: { what: string; cmd: Cmd }[] = up.filter((t) => here.has(t.id)).map((t) => ({ what: t.name, cmd: quiesceWorker(c, here.get(t.id)!, maxS) }))
+    const runs: { what: string; cmd: Cmd }[] = up
+      .filter((t) => here.has(t.id))
+      .map((t) => ({ what: t.name, cmd: quiesceWorker(c, here.get(t.id)!, this.quiesceS(shortName(this.ctx, t.service))) }))
     const elsewhere = up.filter((t) => !here.has(t.id))
     let envFile: string | null = null
     if (elsewhere.length) {
+      // One call for every service: the shortest deadline of theirs.
+      const maxS = Math.min(...elsewhere.map((t) => this.quiesceS(shortName(this.ctx, t.service))))
       const services = await readServices(this.ctx, workers)
       const spec = [...services.values()].find((s) => full.has(s.name) && celeryApp(s.args))
       const app = spec ? celeryApp(spec.args) : null
@@ -233,6 +237,16 @@ class Stages {
   private applied(name: string, s: SwarmService | undefined): boolean {
     const m = this.store.marks()[name]
     return m !== undefined && s !== undefined && (m.created === true || (m.deployedFrom !== undefined && s.version > m.deployedFrom))
+  }
+
+  /**
+   * How long a worker service's quiesce may take, in seconds: as in compose mode, within its
+   * stop grace, leaving the warm shutdown its margin. Its grace is the stack file's
+   * stop_grace_period, which Swarm applies; CALMSWAP_STOP_GRACE where the file sets none.
+   */
+  private quiesceS(name: string): number {
+    const graceMs = this.stack.services.get(name)?.stopGraceMs ?? this.c.stopGraceS * 1000
+    return Math.max(1, Math.floor(Math.min(DEADLINE.quiesce, graceMs - DEADLINE.quiesceMargin) / 1000))
   }
 
   /**

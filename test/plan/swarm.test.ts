@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { serviceScale, stackDeploy } from '../../lib/commands.ts'
 import { makeContext } from '../../lib/context.ts'
+import { DEADLINE } from '../../lib/deadlines.ts'
 import { ConfigError } from '../../lib/errors.ts'
 import { DryRunExecutor } from '../../lib/executor.ts'
 import { readHistory } from '../../lib/history.ts'
@@ -376,5 +377,12 @@ describe('swarm mode and compose-mode settings', () => {
   it('--rerun-jobs is a usage error', async () => {
     const h = swarmHarness({ setup: (w) => w.seedStack() })
     await expect(swarmDeploy(h.ctx, { rerunJobs: true })).rejects.toMatchObject({ exitCode: 2, message: expect.stringMatching(/^--rerun-jobs .* swarm mode runs no release jobs/) })
+  })
+
+  it("a worker's quiesce gets what its stop_grace_period in the stack file leaves, not CALMSWAP_STOP_GRACE's", async () => {
+    const h = swarmHarness({ stack: (s) => (s.worker!.stop_grace_period = '12s'), setup: (w) => w.seedStack() })
+    await swarmDeploy(h.ctx)
+    // The grace, less the margin the warm shutdown keeps.
+    expect(h.exec.calls.find((c) => c.argv[1] === 'exec')!.argv.at(-1)).toBe(String(12 - DEADLINE.quiesceMargin / 1000))
   })
 })
