@@ -5,6 +5,7 @@ import { QUIESCE_PY } from './celery.ts'
 import type { Cmd } from './cmd.ts'
 import { type Color, type Config, type Project, projectName } from './config.ts'
 import { DEADLINE, stopDeadline } from './deadlines.ts'
+import { QUIESCE_NODES_PY } from './swarm-celery.ts'
 
 /**
  * What the compose file may interpolate: the color, its web port, the shared network prefix,
@@ -188,6 +189,41 @@ export const waitExit = (c: Config, ids: readonly string[], timeoutMs: number): 
 /** The exec that asks the Celery worker of a container to stop consuming (lib/celery.ts), within `maxS` seconds. */
 export const quiesceWorker = (c: Config, container: string, maxS: number): Cmd =>
   dockerExec(c, container, ['python3', '-c', QUIESCE_PY, String(maxS)], true, maxS * 1000 + DEADLINE.quiesceMargin)
+
+/**
+ * The exec, in `container` on this node, that quiesces the Celery workers running as `hosts`
+ * on other nodes, through the broker (lib/swarm-celery.ts), within `maxS` seconds.
+ */
+export const quiesceNodes = (c: Config, container: string, app: string, maxS: number, hosts: readonly string[]): Cmd =>
+  dockerExec(c, container, ['python3', '-c', QUIESCE_NODES_PY, app, String(maxS), hosts.join(',')], true, maxS * 1000 + DEADLINE.quiesceBroker)
+
+/**
+ * The same, from a one-off container of the worker's image on this node, on the stack's
+ * network, with the worker's environment (from `envFile`, so no setting shows in a process
+ * list or a dry run): for when no container of the stack runs here.
+ */
+export const quiesceNodesOnce = (c: Config, o: { image: string; network: string; envFile: string; app: string; maxS: number; hosts: readonly string[] }): Cmd => ({
+  argv: [
+    c.docker,
+    'run',
+    '--rm',
+    '--network',
+    o.network,
+    '--env-file',
+    o.envFile,
+    '--entrypoint',
+    'python3',
+    o.image,
+    '-c',
+    QUIESCE_NODES_PY,
+    o.app,
+    String(o.maxS),
+    o.hosts.join(','),
+  ],
+  mutates: true,
+  // A pull of the image, when this node lacks it, comes first.
+  timeoutMs: DEADLINE.pull + o.maxS * 1000 + DEADLINE.quiesceBroker,
+})
 
 // ---------------------------------------------------------------- images
 

@@ -24,7 +24,20 @@ import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { NOTHING_TO_QUIESCE, QUIESCED, STILL_BUSY } from './celery.ts'
 import { type Cmd, type Result, render } from './cmd.ts'
-import { engineVersion, quiesceWorker, serviceLogs, serviceName, serviceRemove, serviceRestart, serviceRollback, serviceScale, stackDeploy, stackName } from './commands.ts'
+import {
+  engineVersion,
+  quiesceNodes,
+  quiesceNodesOnce,
+  quiesceWorker,
+  serviceLogs,
+  serviceName,
+  serviceRemove,
+  serviceRestart,
+  serviceRollback,
+  serviceScale,
+  stackDeploy,
+  stackName,
+} from './commands.ts'
 import { type Config, withRelease } from './config.ts'
 import type { Ctx } from './context.ts'
 import { DEADLINE } from './deadlines.ts'
@@ -36,7 +49,7 @@ import { OpRecord, recorded } from './history.ts'
 import { calmOnNodes } from './node-pressure.ts'
 import { runOp } from './operation.ts'
 import { type Role, readStack, type StackFile, stackNotes, stackProblems, stageFile } from './stack.ts'
-import { celeryApp, quiesceNodes, quiesceNodesOnce } from './swarm-celery.ts'
+import { celeryApp } from './swarm-celery.ts'
 import { type ServiceMark, type SwarmJournal, SwarmStore } from './swarm-state.ts'
 import {
   isUp,

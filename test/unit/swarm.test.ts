@@ -5,12 +5,13 @@ import { describe, expect, it } from 'vitest'
 import { render } from '../../lib/cmd.ts'
 import * as dc from '../../lib/commands.ts'
 import { loadConfig } from '../../lib/config.ts'
+import { DEADLINE } from '../../lib/deadlines.ts'
 import { nodeLine, taskLine } from '../../lib/engine.ts'
 import { ConfigError } from '../../lib/errors.ts'
 import { ShellExecutor } from '../../lib/executor.ts'
 import { LOCAL_PSI, psiSourceOf } from '../../lib/node-pressure.ts'
 import { asStackService, knobsFor, parseStack, stackNotes, stackProblems, stageFile } from '../../lib/stack.ts'
-import { celeryApp } from '../../lib/swarm-celery.ts'
+import { celeryApp, QUIESCE_NODES_PY } from '../../lib/swarm-celery.ts'
 import { swarmRecordProblems } from '../../lib/swarm-state.ts'
 import { parseNodes, parseServices, parseTasks } from '../../lib/swarm-view.ts'
 
@@ -78,6 +79,17 @@ describe('swarm builders', () => {
       '--no-path-resolution',
     ])
   })
+  it('quiesce through the broker: an exec of the script in a container here, with the app, the deadline and the hosts', () =>
+    expect(dc.quiesceNodes(c, 'ctr', 'tasks', 7, ['a1', 'b2'])).toMatchObject({
+      argv: ['docker', 'exec', 'ctr', 'python3', '-c', QUIESCE_NODES_PY, 'tasks', '7', 'a1,b2'],
+      mutates: true,
+      timeoutMs: 7000 + DEADLINE.quiesceBroker,
+    }))
+  it('or from a one-off container on the stack network, the env from a file, the pull within its deadline', () =>
+    expect(dc.quiesceNodesOnce(c, { image: 'app:r1', network: 'net', envFile: '/s/q.env', app: 'tasks', maxS: 7, hosts: ['a1'] })).toMatchObject({
+      argv: ['docker', 'run', '--rm', '--network', 'net', '--env-file', '/s/q.env', '--entrypoint', 'python3', 'app:r1', '-c', QUIESCE_NODES_PY, 'tasks', '7', 'a1'],
+      timeoutMs: DEADLINE.pull + 7000 + DEADLINE.quiesceBroker,
+    }))
   it('service ps as JSON lines, every task', () =>
     expect(dc.serviceTasks(c, ['shop_web']).argv).toEqual(['docker', 'service', 'ps', '--no-trunc', '--format', '{{json .}}', 'shop_web']))
   it('reads do not mutate', () => expect([dc.serviceInspect(c, ['a']), dc.nodeList(c), dc.swarmInfo(c), dc.serviceTasks(c, ['a'])].every((x) => !x.mutates)).toBe(true))
