@@ -1,7 +1,8 @@
 // A pretend Swarm for the plan tests of swarm mode: it answers the docker commands calmswap
-// sends (info, node ls, service inspect/ps/scale/rollback/rm, stack deploy) and runs a tiny
-// orchestrator on a clock that ticks at every read, so that tasks start, turn healthy, fail
-// and linger the way Swarm's do. It counts the beats running at every tick.
+// sends (info, node ls, service inspect/ps/scale/rollback/update --force/rm, stack deploy) and
+// runs a tiny orchestrator on a clock that ticks at every read, so that tasks start, turn
+// healthy, fail and linger the way Swarm's do. It counts the beats running at every tick.
+// `docker compose config` it leaves to the real Compose CLI, which needs no daemon.
 import { spawnSync } from 'node:child_process'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
