@@ -10,6 +10,8 @@ import { composePlugin, engineSocket, SocketEngine } from './engine.ts'
 import { EXIT, exitCodeOf, UsageError } from './errors.ts'
 import { DryRunExecutor, type Executor, killChildren, ShellExecutor } from './executor.ts'
 import { runOp } from './operation.ts'
+import { StateStore } from './state.ts'
+import { SwarmStore } from './swarm-state.ts'
 import { Ui } from './ui.ts'
 
 export interface ScriptSpec {
@@ -164,7 +166,7 @@ async function runInner(spec: ScriptSpec, main: Main, deps: RunDeps): Promise<nu
       ui.warn(`${sig}: finishing the current command, then landing in a safe state (press Ctrl-C again to exit at once)`)
       abort.abort(sig)
     } else {
-      ui.error(`${sig} again: exiting now. The state file records how far it got; run the same command to continue.`)
+      ui.error(secondSignalMessage(sig, spec.name, config))
       killChildren()
       process.exit(EXIT.failed)
     }
@@ -181,6 +183,16 @@ async function runInner(spec: ScriptSpec, main: Main, deps: RunDeps): Promise<nu
     for (const s of STOP_SIGNALS) process.off(s, onSignal)
     engine?.close()
   }
+}
+
+/**
+ * Said on the second signal. Each engine journals in its own file; and a deploy's first
+ * signal may have begun its rollback, which a deploy run again does not finish: it refuses
+ * and names `rollback` (exit 2), in either engine.
+ */
+export function secondSignalMessage(sig: string, script: string, c: Config): string {
+  const file = c.engine === 'swarm' ? new SwarmStore(c.stateDir).file : new StateStore(c.stateDir).file
+  return `${sig} again: exiting now. ${file} records how far it got: ${script} run again continues from there, or names the command that does.`
 }
 
 function report(ui: Ui, e: unknown): number {

@@ -5,6 +5,7 @@ import { QUIESCE_PY } from './celery.ts'
 import type { Cmd } from './cmd.ts'
 import { type Color, type Config, type Project, projectName } from './config.ts'
 import { DEADLINE, stopDeadline } from './deadlines.ts'
+import { QUIESCE_NODES_PY } from './swarm-celery.ts'
 
 /**
  * What the compose file may interpolate: the color, its web port, the shared network prefix,
@@ -56,6 +57,23 @@ export const stackConfig = (c: Config): Cmd => ({
   mutates: false,
   timeoutMs: DEADLINE.composeConfig,
 })
+
+/**
+ * The same file with its `${VAR}`s filled in as `docker stack deploy` fills them: the env it
+ * gets, and no `.env`, which the stack deploy does not read (/dev/null stands for an empty
+ * one). Compose casts what it fills in (replicas to a number): the values calmswap acts on
+ * itself, where the file may interpolate them.
+ */
+export const stackConfigResolved = (c: Config): Cmd => ({
+  argv: [c.docker, 'compose', '--env-file', '/dev/null', '-f', c.composeFile, 'config', '--format', 'json', '--no-normalize', '--no-path-resolution'],
+  env: stackEnv(c),
+  cwd: c.projectDir,
+  mutates: false,
+  timeoutMs: DEADLINE.composeConfig,
+})
+
+/** What the stack file may interpolate, beside the environment calmswap runs in. */
+const stackEnv = (c: Config): Record<string, string> => ({ CALMSWAP_PREFIX: c.prefix, ...(c.release ? { CALMSWAP_RELEASE: c.release } : {}) })
 
 export const composeVersion = (c: Config): Cmd => ({ argv: [c.docker, 'compose', 'version', '--short'], mutates: false, timeoutMs: DEADLINE.read })
 
@@ -171,6 +189,41 @@ export const waitExit = (c: Config, ids: readonly string[], timeoutMs: number): 
 /** The exec that asks the Celery worker of a container to stop consuming (lib/celery.ts), within `maxS` seconds. */
 export const quiesceWorker = (c: Config, container: string, maxS: number): Cmd =>
   dockerExec(c, container, ['python3', '-c', QUIESCE_PY, String(maxS)], true, maxS * 1000 + DEADLINE.quiesceMargin)
+
+/**
+ * The exec, in `container` on this node, that quiesces the Celery workers running as `hosts`
+ * on other nodes, through the broker (lib/swarm-celery.ts), within `maxS` seconds.
+ */
+export const quiesceNodes = (c: Config, container: string, app: string, maxS: number, hosts: readonly string[]): Cmd =>
+  dockerExec(c, container, ['python3', '-c', QUIESCE_NODES_PY, app, String(maxS), hosts.join(',')], true, maxS * 1000 + DEADLINE.quiesceBroker)
+
+/**
+ * The same, from a one-off container of the worker's image on this node, on the stack's
+ * network, with the worker's environment (from `envFile`, so no setting shows in a process
+ * list or a dry run): for when no container of the stack runs here.
+ */
+export const quiesceNodesOnce = (c: Config, o: { image: string; network: string; envFile: string; app: string; maxS: number; hosts: readonly string[] }): Cmd => ({
+  argv: [
+    c.docker,
+    'run',
+    '--rm',
+    '--network',
+    o.network,
+    '--env-file',
+    o.envFile,
+    '--entrypoint',
+    'python3',
+    o.image,
+    '-c',
+    QUIESCE_NODES_PY,
+    o.app,
+    String(o.maxS),
+    o.hosts.join(','),
+  ],
+  mutates: true,
+  // A pull of the image, when this node lacks it, comes first.
+  timeoutMs: DEADLINE.pull + o.maxS * 1000 + DEADLINE.quiesceBroker,
+})
 
 // ---------------------------------------------------------------- images
 
@@ -364,6 +417,16 @@ export const serviceRollback = (c: Config, name: string): Cmd => ({
 })
 
 /**
+ * Replaces every task of a service by a fresh one of the same spec, the way its update_config
+ * says (`--force` changes nothing else); returns at once.
+ */
+export const serviceRestart = (c: Config, name: string): Cmd => ({
+  argv: [c.docker, 'service', 'update', '--detach', '--force', name],
+  mutates: true,
+  timeoutMs: DEADLINE.serviceUpdate,
+})
+
+/**
  * The containers of the stack's tasks that run on this daemon's node, one line each:
  * "<container id>\t<service>\t<task id>\t<state>". Only these can be exec'd into from here.
  */
@@ -406,7 +469,7 @@ export const serviceLogs = (c: Config, name: string, tail = c.logTail): Cmd => (
  */
 export const stackDeploy = (c: Config, file: string): Cmd => ({
   argv: [c.docker, 'stack', 'deploy', '--resolve-image', c.swarm.resolveImage, '--compose-file', '-', stackName(c)],
-  env: { CALMSWAP_PREFIX: c.prefix, ...(c.release ? { CALMSWAP_RELEASE: c.release } : {}) },
+  env: stackEnv(c),
   input: file,
   cwd: c.projectDir,
   mutates: true,

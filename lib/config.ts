@@ -656,6 +656,11 @@ export function loadConfig(sources: ConfigSources = {}): Config {
   if (v.canary?.length && (v.proxy === 'command' || v.proxy === 'none')) problems.push(`CALMSWAP_CANARY needs nginx (CALMSWAP_PROXY=container or host), not proxy=${v.proxy}`)
   if (v.canary?.length && v.upstreamTemplate) problems.push('CALMSWAP_CANARY writes its own weighted upstream: it cannot be used with CALMSWAP_UPSTREAM_TEMPLATE')
   if (v.canary?.length && v.engine === 'swarm') problems.push('CALMSWAP_CANARY weights the two colors of the compose engine; Swarm mode updates in place and has none')
+  if (v.jobs?.length && v.engine === 'swarm') {
+    problems.push(
+      `CALMSWAP_JOBS (${v.jobs.join(', ')}): release jobs are a step of compose mode; in swarm mode run them before calmswap (a replicated-job service, or docker run on a node)`,
+    )
+  }
   if (v.healthTimeout !== undefined && v.healthDeadline !== undefined && v.healthTimeout > v.healthDeadline) {
     problems.push(`CALMSWAP_HEALTH_TIMEOUT (${v.healthTimeout}ms) is longer than CALMSWAP_HEALTH_DEADLINE (${v.healthDeadline}ms)`)
   }

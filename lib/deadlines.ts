@@ -35,6 +35,10 @@ export const DEADLINE = {
   quiesce: 15 * S,
   /** What a quiesce leaves of the grace for the warm shutdown itself. */
   quiesceMargin: 5 * S,
+  /** A quiesce through the broker (swarm mode), beyond its own deadline: Celery's remote-control round trips. */
+  quiesceBroker: 8 * S,
+  /** An image pulled by a node that lacks it, on the way to a one-off container. */
+  pull: 2 * MIN,
   /** The plain proxy of an adopted project, finishing what it has before calmswap's takes the port. */
   handOver: 30 * S,
   /** Image names: tag, untag, inspect. */

@@ -1,10 +1,13 @@
 // The stack file in swarm mode: the file `docker stack deploy` takes, unchanged. calmswap
 // reads it through Compose (merge keys resolved, `${VAR}`s and relative paths left as
-// written) for each service's role, mode and update knobs, and hands `docker stack deploy`
-// one stage at a time: a copy holding only that stage's services, with the update order each
+// written) for each service's role and update knobs, and hands `docker stack deploy` one
+// stage at a time: a copy holding only that stage's services, with the update order each
 // role needs. Interpolation, relative paths and the conversion to service specs stay the
-// docker CLI's own, so a stage deploys exactly what the whole file would.
-import { stackConfig } from './commands.ts'
+// docker CLI's own, so a stage deploys exactly what the whole file would. The values
+// calmswap acts on itself (mode, replicas, stop_grace_period) it reads once more with the
+// `${VAR}`s filled in, as the stack deploy will fill them.
+import { render } from './cmd.ts'
+import { stackConfig, stackConfigResolved } from './commands.ts'
 import type { Config } from './config.ts'
 import type { Ctx } from './context.ts'
 import { ConfigError } from './errors.ts'
@@ -18,6 +21,8 @@ export interface StackService {
   readonly global: boolean
   /** deploy.replicas; null when unset (Swarm runs one) and for global services. */
   readonly replicas: number | null
+  /** stop_grace_period: how long Swarm waits after SIGTERM; null when unset (Docker's 10 s). */
+  readonly stopGraceMs: number | null
   readonly healthcheck: boolean
   /** Publishes a port in `mode: host`: two tasks of it cannot share a node. */
   readonly hostPort: boolean
@@ -29,6 +34,8 @@ export interface StackFile {
   /** The file as data: anchors and merge keys resolved, `${VAR}`s left for the CLI. */
   readonly data: Record<string, unknown>
   readonly services: ReadonlyMap<string, StackService>
+  /** Values that filled in are not what the stack deploy takes: reported with stackProblems. */
+  readonly unresolved: readonly string[]
 }
 
 const obj = (v: unknown): Record<string, unknown> => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {})
@@ -50,50 +57,83 @@ function healthcheckOf(svc: Record<string, unknown>): boolean {
   return !(Array.isArray(test) && test[0] === 'NONE')
 }
 
-/** The stack file from the JSON `docker compose config` printed (lib/commands.ts stackConfig). */
-export function parseStack(c: Config, path: string, json: string): StackFile {
-  let data: unknown
+const parseJson = (path: string, json: string): Record<string, unknown> => {
   try {
-    data = JSON.parse(json)
+    return obj(JSON.parse(json))
   } catch (e) {
     throw new ConfigError([`cannot read the stack file ${path}: docker compose config printed no JSON (${(e as Error).message})`])
   }
-  const top = obj(data)
+}
+
+/** A Go duration as Compose prints stop_grace_period ("1m30s", "500ms"), in ms; undefined if it is not one. */
+export function goDuration(text: string): number | undefined {
+  const unit: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 }
+  if (!/^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/.test(text)) return undefined
+  return Math.round([...text.matchAll(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g)].reduce((ms, m) => ms + Number(m[1]) * unit[m[2]!]!, 0))
+}
+
+/**
+ * The stack file from the JSON `docker compose config` printed (lib/commands.ts stackConfig),
+ * and the same file with its variables filled in (stackConfigResolved), where the mode,
+ * replicas and stop grace are read.
+ */
+export function parseStack(c: Config, path: string, json: string, resolvedJson = json): StackFile {
+  const top = parseJson(path, json)
+  const filled = obj(parseJson(path, resolvedJson).services)
   const services = new Map<string, StackService>()
+  const unresolved: string[] = []
   for (const [name, v] of Object.entries(obj(top.services))) {
     const svc = obj(v)
-    const deploy = obj(svc.deploy)
+    const resolved = obj(filled[name])
+    const deploy = obj(resolved.deploy)
     const ports = Array.isArray(svc.ports) ? svc.ports : []
+    const written = (k: string, of: Record<string, unknown>) => JSON.stringify(of[k])
+    if (deploy.replicas !== undefined && !(Number.isInteger(deploy.replicas) && (deploy.replicas as number) >= 0)) {
+      unresolved.push(`service "${name}": deploy.replicas is ${written('replicas', obj(svc.deploy))}, ${written('replicas', deploy)} filled in: not a number of replicas`)
+    }
+    const grace = typeof resolved.stop_grace_period === 'string' ? goDuration(resolved.stop_grace_period) : undefined
+    if (resolved.stop_grace_period !== undefined && grace === undefined) {
+      unresolved.push(`service "${name}": stop_grace_period is ${written('stop_grace_period', svc)}, ${written('stop_grace_period', resolved)} filled in: not a duration`)
+    }
     services.set(name, {
       name,
       role: roleOf(c, name),
       global: deploy.mode === 'global',
       replicas: typeof deploy.replicas === 'number' ? deploy.replicas : null,
+      stopGraceMs: grace ?? null,
       healthcheck: healthcheckOf(svc),
       hostPort: ports.some((p) => obj(p).mode === 'host'),
       raw: svc,
     })
   }
-  return { path, data: top, services }
+  return { path, data: top, services, unresolved }
 }
+
+/** Why `docker compose config` failed, without its warnings (`version` is obsolete…). */
+const composeSaid = (r: { code: number; stdout: string; stderr: string }) =>
+  (r.stderr || r.stdout)
+    .trim()
+    .split('\n')
+    .filter((l) => !/level=warning/.test(l))
+    .join('\n') || `exit ${r.code}`
 
 export async function readStack(ctx: Ctx): Promise<StackFile> {
   const c = ctx.config
   const r = await ctx.run(stackConfig(c))
-  if (r.code !== 0) {
-    const why = (r.stderr || r.stdout)
-      .trim()
-      .split('\n')
-      .filter((l) => !/level=warning/.test(l))
-      .join('\n')
-    throw new ConfigError([`cannot read the stack file ${c.composeFile} with docker compose config: ${why || `exit ${r.code}`}`])
+  if (r.code !== 0) throw new ConfigError([`cannot read the stack file ${c.composeFile} with docker compose config: ${composeSaid(r)}`])
+  const cmd = stackConfigResolved(c)
+  const filled = await ctx.run(cmd)
+  if (filled.code !== 0) {
+    throw new ConfigError([
+      `cannot fill in the variables of the stack file ${c.composeFile} as docker stack deploy would (this environment, no .env): ${composeSaid(filled)}\n    (${render(cmd)})`,
+    ])
   }
-  return parseStack(c, c.composeFile, r.stdout)
+  return parseStack(c, c.composeFile, r.stdout, filled.stdout)
 }
 
 /** Every way the stack file cannot be deployed calmly, each with its fix. Empty means fine. */
 export function stackProblems(c: Config, f: StackFile): string[] {
-  const problems: string[] = []
+  const problems: string[] = [...f.unresolved]
   if (!f.services.size) return [`${f.path} has no services`]
   const all = [...f.services.keys()]
   const roles: [string, readonly string[]][] = [
@@ -105,11 +145,6 @@ export function stackProblems(c: Config, f: StackFile): string[] {
   ]
   for (const [role, names] of roles) {
     for (const n of names) if (!f.services.has(n)) problems.push(`${role} service "${n}" is not in ${f.path} (it has: ${all.join(', ')}). Fix CALMSWAP_${role.toUpperCase()}.`)
-  }
-  if (c.roles.jobs.length) {
-    problems.push(
-      `CALMSWAP_JOBS (${c.roles.jobs.join(', ')}): release jobs are a step of compose mode; in swarm mode run them before calmswap (a replicated-job service, or docker run on a node)`,
-    )
   }
   for (const s of f.services.values()) {
     if (!s.role) problems.push(`service "${s.name}" has no role. Add it to CALMSWAP_SHARED (created once, never updated by calmswap), CALMSWAP_CORE or CALMSWAP_WORKERS.`)

@@ -4,10 +4,8 @@
 // stop consuming and to finish what they hold, as lib/celery.ts does for a worker in its own
 // container. A Swarm task's container is named by its ID, and Celery's node name is
 // celery@<container hostname>, the first 12 characters of that ID unless the stack sets
-// `hostname:`: that is how the workers being stood down are told from any other.
-import type { Cmd } from './cmd.ts'
-import { dockerExec } from './commands.ts'
-import type { Config } from './config.ts'
+// `hostname:`: that is how the workers being stood down are told from any other. The
+// commands that run this script are built in lib/commands.ts.
 
 /**
  * argv: the app (-A), the deadline in seconds, the hostnames (comma-separated) of the workers
@@ -49,40 +47,6 @@ if busy:
     say(f"{','.join(queues)} stopped consuming {names}; {busy} task(s) still active or reserved", 4)
 say(f"{','.join(queues)} stopped consuming {names}; idle after {time.monotonic() - t0:.1f} s", 0)
 `
-
-/** The exec, in `container` on this node, that quiesces the Celery workers running as `hosts`. */
-export const quiesceNodes = (c: Config, container: string, app: string, maxS: number, hosts: readonly string[]): Cmd => ({
-  ...dockerExec(c, container, ['python3', '-c', QUIESCE_NODES_PY, app, String(maxS), hosts.join(',')], true),
-  timeoutMs: (maxS + 8) * 1000,
-})
-
-/**
- * The same, from a one-off container of the worker's image on this node, on the stack's
- * network, with the worker's environment (from `envFile`, so no setting shows in a process
- * list or a dry run): for when no container of the stack runs here.
- */
-export const quiesceNodesOnce = (c: Config, o: { image: string; network: string; envFile: string; app: string; maxS: number; hosts: readonly string[] }): Cmd => ({
-  argv: [
-    c.docker,
-    'run',
-    '--rm',
-    '--network',
-    o.network,
-    '--env-file',
-    o.envFile,
-    '--entrypoint',
-    'python3',
-    o.image,
-    '-c',
-    QUIESCE_NODES_PY,
-    o.app,
-    String(o.maxS),
-    o.hosts.join(','),
-  ],
-  mutates: true,
-  // A pull of the image, when this node lacks it, comes first.
-  timeoutMs: (o.maxS + 120) * 1000,
-})
 
 /** The Celery app a worker's argv names (-A tasks, --app=proj, -Aproj), or null. */
 export function celeryApp(argv: readonly string[]): string | null {

@@ -15,7 +15,16 @@ export interface ServiceMark {
   readonly replicas?: number
   /** Where its tasks ran before the stand-down: where the new ones most likely start. */
   readonly nodes?: readonly string[]
-  readonly stoodDown?: boolean
+  /**
+   * Its Version.Index before the stand-down scaled it to 0 (written before the call): a later
+   * version means the scale happened, and the undo scales it back to `replicas`.
+   */
+  readonly scaledFrom?: number
+  /**
+   * Its Celery workers were asked to stop consuming before that scale (written before the
+   * ask): if the scale never happened, they still run but take no task until restarted.
+   */
+  readonly quiesced?: boolean
   /** Its Version.Index before calmswap's `stack deploy` of it; written before the call. */
   readonly deployedFrom?: number
   /** Its UpdateStatus.StartedAt before that deploy: a later one is this deploy's update. */
@@ -26,10 +35,8 @@ export interface ServiceMark {
    * `service rollback` goes forward again).
    */
   readonly undoFrom?: number
-  /** The same, before its old spec was brought back to `replicas` after the stand-down. */
+  /** The same, before the undo brought it back from the stand-down (its scale, or its restart). */
   readonly restoreFrom?: number
-  /** Removed by the rollback of the deploy that created it. */
-  readonly removed?: boolean
 }
 
 export type SwarmOp = 'deploy' | 'rollback'
@@ -66,7 +73,7 @@ function marksProblems(where: string, v: unknown): string[] {
   for (const [name, m] of Object.entries(v)) {
     if (!isObj(m) || !ROLES.includes(m.role as string)) p.push(`"${where}.${name}" must hold a role (${ROLES.join(', ')})`)
     else {
-      for (const k of ['replicas', 'deployedFrom', 'undoFrom', 'restoreFrom'])
+      for (const k of ['replicas', 'scaledFrom', 'deployedFrom', 'undoFrom', 'restoreFrom'])
         if (m[k] !== undefined && !Number.isInteger(m[k])) p.push(`"${where}.${name}.${k}" must be a whole number`)
       if (m.nodes !== undefined && !(Array.isArray(m.nodes) && m.nodes.every((n) => typeof n === 'string'))) p.push(`"${where}.${name}.nodes" must be a list of node names`)
     }

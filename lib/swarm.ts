@@ -15,27 +15,41 @@
 //
 // Before the web, each singleton and each worker service, CPU calm is awaited on the nodes
 // where their tasks start (lib/node-pressure.ts). On a failure or Ctrl-C every service goes
-// back with `docker service rollback`, in the order that keeps one beat: the new singletons
-// and workers back to their old spec at 0 replicas first, then the web, then the old
-// singletons, then the old workers one at a time. Each change is journaled in swarm.json
+// back, in the order that keeps one beat: the new singletons and workers to their old spec
+// at 0 replicas first (`docker service rollback`), then the web, then the old singletons
+// scaled back up, then the old workers one at a time. Each change is journaled in swarm.json
 // before it is made (lib/swarm-state.ts), so a rollback never asks Swarm twice.
 
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { NOTHING_TO_QUIESCE, QUIESCED, STILL_BUSY } from './celery.ts'
-import type { Cmd, Result } from './cmd.ts'
-import { engineVersion, quiesceWorker, serviceLogs, serviceName, serviceRemove, serviceRollback, serviceScale, stackDeploy, stackName } from './commands.ts'
-import { withRelease } from './config.ts'
+import { type Cmd, type Result, render } from './cmd.ts'
+import {
+  engineVersion,
+  quiesceNodes,
+  quiesceNodesOnce,
+  quiesceWorker,
+  serviceLogs,
+  serviceName,
+  serviceRemove,
+  serviceRestart,
+  serviceRollback,
+  serviceScale,
+  stackDeploy,
+  stackName,
+} from './commands.ts'
+import { type Config, withRelease } from './config.ts'
 import type { Ctx } from './context.ts'
+import { DEADLINE } from './deadlines.ts'
 import { detectRelease } from './deploy.ts'
-import { ConfigError, Interrupted, StepError } from './errors.ts'
+import { CommandError, ConfigError, Interrupted, StepError, UsageError } from './errors.ts'
 import { PRIVATE, writeFileAtomic } from './files.ts'
 import { waitHealthy } from './health.ts'
 import { OpRecord, recorded } from './history.ts'
 import { calmOnNodes } from './node-pressure.ts'
 import { runOp } from './operation.ts'
 import { type Role, readStack, type StackFile, stackNotes, stackProblems, stageFile } from './stack.ts'
-import { celeryApp, quiesceNodes, quiesceNodesOnce } from './swarm-celery.ts'
+import { celeryApp } from './swarm-celery.ts'
 import { type ServiceMark, type SwarmJournal, SwarmStore } from './swarm-state.ts'
 import {
   isUp,
@@ -48,6 +62,7 @@ import {
   type SwarmNode,
   type SwarmService,
   type SwarmTask,
+  shortName,
   usable,
 } from './swarm-view.ts'
 import { waitNoTasks, waitTasksUp, waitUpdate } from './swarm-wait.ts'
@@ -149,9 +164,9 @@ class Stages {
       const s = existing.get(n)!
       const replicas = s.replicas ?? 0
       // An interrupted run already scaled it: the count it had before stays the one to restore.
-      if (!this.store.marks()[n]?.stoodDown) {
+      if (!scaledAlready(this.store.marks()[n], s)) {
         const nodes = unique(tasks.filter((t) => t.service === s.name && isUp(t)).map((t) => t.node))
-        this.store.mark(n, { role: this.role(n), replicas, nodes, stoodDown: replicas > 0 })
+        this.store.mark(n, { role: this.role(n), replicas, nodes, ...(replicas > 0 ? { scaledFrom: s.version } : {}) })
       }
       if (replicas > 0) scale[s.name] = 0
     }
@@ -178,13 +193,17 @@ class Stages {
     const full = new Set(workers.map((n) => serviceName(c, n)))
     const up = tasks.filter((t) => full.has(t.service) && t.desired === 'running' && t.state === 'running')
     if (!up.length) return
+    for (const n of workers) if (up.some((t) => t.service === serviceName(c, n))) this.store.mark(n, { quiesced: true })
     const containers = (await readLocalContainers(this.ctx)).filter((x) => x.state === 'running')
     const here = new Map(containers.map((x) => [x.task, x.id]))
-    const maxS = Math.max(1, Math.min(15, c.stopGraceS - 5))
-    const runs: { what: string; cmd: Cmd }[] = up.filter((t) => here.has(t.id)).map((t) => ({ what: t.name, cmd: quiesceWorker(c, here.get(t.id)!, maxS) }))
+    const runs: { what: string; cmd: Cmd }[] = up
+      .filter((t) => here.has(t.id))
+      .map((t) => ({ what: t.name, cmd: quiesceWorker(c, here.get(t.id)!, this.quiesceS(shortName(this.ctx, t.service))) }))
     const elsewhere = up.filter((t) => !here.has(t.id))
     let envFile: string | null = null
     if (elsewhere.length) {
+      // One call for every service: the shortest deadline of theirs.
+      const maxS = Math.min(...elsewhere.map((t) => this.quiesceS(shortName(this.ctx, t.service))))
       const services = await readServices(this.ctx, workers)
       const spec = [...services.values()].find((s) => full.has(s.name) && celeryApp(s.args))
       const app = spec ? celeryApp(spec.args) : null
@@ -227,28 +246,41 @@ class Stages {
     }
   }
 
+  /** Deployed by this run or the interrupted one: created, or its version past the one journaled before the call. */
+  private applied(name: string, s: SwarmService | undefined): boolean {
+    const m = this.store.marks()[name]
+    return m !== undefined && s !== undefined && (m.created === true || (m.deployedFrom !== undefined && s.version > m.deployedFrom))
+  }
+
+  /**
+   * How long a worker service's quiesce may take, in seconds: as in compose mode, within its
+   * stop grace, leaving the warm shutdown its margin. Its grace is the stack file's
+   * stop_grace_period, which Swarm applies; CALMSWAP_STOP_GRACE where the file sets none.
+   */
+  private quiesceS(name: string): number {
+    const graceMs = this.stack.services.get(name)?.stopGraceMs ?? this.c.stopGraceS * 1000
+    return Math.max(1, Math.floor(Math.min(DEADLINE.quiesce, graceMs - DEADLINE.quiesceMargin) / 1000))
+  }
+
   /**
    * One `stack deploy` of these services alone, then waits until Swarm has rolled them out.
    * The version each had is journaled before the call: a run that continues after a crash
-   * does not deploy them again (the second update would make the new spec its own
+   * deploys only those it had not (a second update would make the new spec its own
    * "previous", and a rollback would go nowhere).
    */
   async deploy(names: readonly string[], stayUpMs: number): Promise<void> {
     const before = await readServices(this.ctx, names)
-    const marks = this.store.marks()
-    const applied = (n: string) => {
-      const m = marks[n]
-      const s = before.get(n)
-      return m !== undefined && ((m.created === true && s !== undefined) || (m.deployedFrom !== undefined && s !== undefined && s.version > m.deployedFrom))
-    }
+    const todo = names.filter((n) => !this.applied(n, before.get(n)))
     const known = new Set((await readTasks(this.ctx, [...before.keys()])).map((t) => t.id))
-    if (!names.every(applied)) {
-      for (const n of names) {
+    const done = names.filter((n) => !todo.includes(n))
+    if (done.length) this.ctx.ui.detail(`  ${done.join(', ')}: deployed by the interrupted run; waiting for it`)
+    if (todo.length) {
+      for (const n of todo) {
         const s = before.get(n)
         this.store.mark(n, s ? { role: this.role(n), deployedFrom: s.version, updateBefore: s.update?.startedAt ?? '' } : { role: this.role(n), created: true })
       }
-      await this.ctx.must(stackDeploy(this.c, stageFile(this.c, this.stack, names)))
-    } else this.ctx.ui.detail(`  ${names.join(', ')}: deployed by the interrupted run; waiting for it`)
+      await this.ctx.must(stackDeploy(this.c, stageFile(this.c, this.stack, todo)))
+    }
     for (const n of names) await this.settle(n, known, stayUpMs)
   }
 
@@ -261,7 +293,7 @@ class Stages {
     const tasksUp = () => waitTasksUp(ctx, name, this.want(name, s), known, stayUpMs)
     if (ctx.exec.dryRun) {
       // Nothing was deployed: say how the real run would wait, from what runs now.
-      if (!s || m?.created || m?.stoodDown || s.replicas === 0) await tasksUp()
+      if (!s || m?.created || m?.scaledFrom !== undefined || s.replicas === 0) await tasksUp()
       else await waitUpdate(ctx, name, undefined)
       return
     }
@@ -291,12 +323,17 @@ class Stages {
     await this.deploy(names, 0)
   }
 
-  /** Each singleton only once no task of it runs: the one beat. */
+  /**
+   * Each singleton only once no task of it runs: the one beat. One the killed run deployed
+   * already runs its new task, which no wait would see go.
+   */
   async singletons(): Promise<void> {
     for (const n of present(this.stack, this.c.roles.singletons)) {
-      await waitNoTasks(this.ctx, [n])
-      await calmOnNodes(this.ctx, n, await this.startNodes([n]))
-      this.ctx.checkpoint()
+      if (!this.applied(n, (await readServices(this.ctx, [n])).get(n))) {
+        await waitNoTasks(this.ctx, [n])
+        await calmOnNodes(this.ctx, n, await this.startNodes([n]))
+        this.ctx.checkpoint()
+      }
       await this.deploy([n], this.c.stayUpMs)
     }
   }
@@ -335,17 +372,25 @@ export interface SwarmDeployResult {
   readonly previous: string | null
 }
 
-/** `release`: this label instead of CALMSWAP_RELEASE or the git hash (deploy --release). */
-export async function swarmDeploy(ctx0: Ctx, o: { release?: string } = {}): Promise<SwarmDeployResult> {
+export interface SwarmDeployOptions {
+  /** This label instead of CALMSWAP_RELEASE or the git hash (deploy --release). */
+  readonly release?: string
+  /** deploy --rerun-jobs: refused, as swarm mode runs no release jobs. */
+  readonly rerunJobs?: boolean
+}
+
+export async function swarmDeploy(ctx0: Ctx, o: SwarmDeployOptions = {}): Promise<SwarmDeployResult> {
+  if (o.rerunJobs) throw new UsageError('--rerun-jobs runs a release job again; swarm mode runs no release jobs (run them before calmswap). Nothing was changed.')
   return runOp(ctx0, 'deploy', async () => {
-    const { stack, nodes } = await swarmPreflight(ctx0)
     const store = new SwarmStore(ctx0.config.stateDir, ctx0.exec.dryRun)
     const rec = store.load()
     const j = rec.journal
     if (j) reportSwarmInterrupted(ctx0, j, j.op === 'deploy')
-    if (j?.op === 'rollback') throw new StepError('run rollback to finish it first')
+    if (j?.op === 'rollback') throw new UsageError('run rollback to finish it first')
     const release = j?.release || o.release || (await detectRelease(ctx0))
+    // The release first: the stack file is read with the variables its stack deploy gets.
     const ctx = ctx0.withConfig(withRelease(ctx0.config, release))
+    const { stack, nodes } = await swarmPreflight(ctx)
     const name = stackName(ctx.config)
     ctx.ui.info(
       `${ctx.ui.c.bold('calmswap deploy')} ${release}: swarm stack ${name} on ${nodes.length} node${nodes.length === 1 ? '' : 's'}${rec.release ? `, ${rec.release} before` : ''}${ctx.exec.dryRun ? ' (dry run: nothing changes)' : ''}`,
@@ -380,6 +425,7 @@ export async function swarmDeploy(ctx0: Ctx, o: { release?: string } = {}): Prom
       const err = ctx.signal.aborted && !(e instanceof Interrupted) ? new Interrupted(String(ctx.signal.reason ?? 'signal')) : (e as Error)
       ctx.ui.error(err.message)
       if (ctx.exec.dryRun) throw err
+      const first = await nothingRanBefore(ctx.withSignal(new AbortController().signal), stack, store.marks()).catch(() => false)
       store.toRollback()
       try {
         await op.step('rollback', () => undo(ctx, store, s.failedService))
@@ -390,15 +436,33 @@ export async function swarmDeploy(ctx0: Ctx, o: { release?: string } = {}): Prom
       store.rolledBack(release)
       op.finish('rolled-back', err)
       const what = err instanceof Interrupted ? `was interrupted (${err.signal})` : 'failed'
-      throw new StepError(`deploy of ${release} ${what} and every service was rolled back; ${rec.release ?? 'the release before'} serves as before`)
+      if (first) throw new StepError(`deploy of ${release} ${what}; nothing of stack ${name} ran before it, so every service it created was removed (shared services are kept)`)
+      throw new StepError(`deploy of ${release} ${what} and every service was rolled back; ${rec.release ?? 'what ran before'} serves as before`)
     }
-    op.images = ctx.exec.dryRun ? undefined : await imagesOf(ctx, stack)
+    // A record for history only: a Ctrl-C or a daemon hiccup now must not undo a finished deploy.
+    const after = ctx.withSignal(AbortSignal.timeout(DEADLINE.read))
+    op.images = ctx.exec.dryRun ? undefined : await imagesOf(after, stack).catch(() => undefined)
     store.deployed(release)
     op.finish('ok')
     ctx.ui.ok(`${release} is live on swarm stack ${name}`)
     ctx.ui.event('deployed', { engine: 'swarm', stack: name, release, previous: rec.release })
     return { release, previous: rec.release }
   })
+}
+
+/** The services of the stack's own (not shared) roles. */
+const ownServices = (c: Config, stack: StackFile) => present(stack, [...c.roles.web, ...c.roles.core, ...c.roles.singletons, ...c.roles.workers])
+
+/** No service of the stack's own ran before this deploy: each one that runs now, it created. */
+async function nothingRanBefore(ctx: Ctx, stack: StackFile, marks: Readonly<Record<string, ServiceMark>>): Promise<boolean> {
+  const there = await readServices(ctx, ownServices(ctx.config, stack))
+  return [...there.keys()].every((n) => marks[n]?.created)
+}
+
+/** What a finished deploy did created every service of the stack's own: it had none before. */
+const createdAll = (marks: Readonly<Record<string, ServiceMark>>) => {
+  const own = Object.values(marks).filter((m) => m.role !== 'shared')
+  return own.length > 0 && own.every((m) => m.created)
 }
 
 /** The image each service of the stack runs now, for history. */
@@ -447,6 +511,25 @@ async function undo(ctx0: Ctx, store: SwarmStore, failed: string | null): Promis
     }
   }
 
+  /**
+   * Swarm rolled this deploy's update of the service back by itself (failure_action
+   * rollback), and no rollback calmswap asked for came after it: Swarm's rollback cleared
+   * the previous spec, so a `service rollback` now would fail, or go forward again.
+   */
+  const rolledBackBySwarm = (m: ServiceMark, s: SwarmService) => {
+    const u = s.update
+    const ours = m.undoFrom !== undefined && s.version > m.undoFrom
+    return Boolean(u && u.startedAt !== (m.updateBefore ?? '') && (u.state === 'rollback_started' || u.state === 'rollback_completed') && !ours)
+  }
+  /** True when Swarm's own rollback took the service back; waits for it to end first. */
+  const leftToSwarm = async (n: string, s: SwarmService): Promise<boolean> => {
+    const m = marks()[n]
+    if (!m || !rolledBackBySwarm(m, s)) return false
+    if (s.update!.state === 'rollback_started') await waitUpdate(ctx, n, m.updateBefore, true)
+    ctx.ui.detail(`  ${n}: Swarm had rolled it back already (${s.update!.message})`)
+    return true
+  }
+
   /** Asks Swarm to roll a service back once, even across a crash between the two. */
   const rollBackOnce = async (n: string): Promise<string | undefined> => {
     const s = (await readServices(ctx, [n])).get(n)
@@ -457,59 +540,74 @@ async function undo(ctx0: Ctx, store: SwarmStore, failed: string | null): Promis
     return s.update?.startedAt ?? ''
   }
 
-  const created = names.filter((n) => marks()[n]?.created && marks()[n]?.role !== 'shared' && before.has(n) && !marks()[n]?.removed)
+  // Still there, whatever an earlier undo began: a removal cut short is asked for again.
+  const created = names.filter((n) => marks()[n]?.created && marks()[n]?.role !== 'shared' && before.has(n))
   if (created.length) {
     // There was nothing before this deploy: what it created goes, singletons and workers first.
     const order = [...singles, ...workers, ...webs].filter((n) => created.includes(n))
-    for (const n of order) store.mark(n, { removed: true })
-    await ctx.must(serviceRemove(c, order.map(full)))
+    const rm = serviceRemove(c, order.map(full))
+    const r = await ctx.run(rm)
+    // Gone already is what was asked for.
+    const gone = r.stderr.split('\n').every((l) => !l.trim() || /not found|no such service/i.test(l))
+    if (r.code !== 0 && !gone) throw new CommandError(render(rm), r.code, r.stderr, r.stdout)
     await waitNoTasks(
       ctx,
       order.filter((n) => !webs.includes(n)),
     )
   }
 
-  // 1. The new singletons and workers stop before anything old comes back.
+  // 1. The new singletons and workers stop before anything old comes back. Swarm may have
+  // rolled any of them back by itself already (failure_action rollback), as it may the web.
   const back = [...[...workers].reverse(), ...[...singles].reverse()].filter((n) => deployed(n) && !marks()[n]?.created)
   const rolled: [string, string | undefined][] = []
-  for (const n of back) rolled.push([n, await rollBackOnce(n)])
+  for (const n of back) {
+    const s = (await readServices(ctx, [n])).get(n)
+    if (s && (await leftToSwarm(n, s))) continue
+    rolled.push([n, await rollBackOnce(n)])
+  }
   await waitNoTasks(
     ctx,
     back.filter((n) => !before.get(n)?.global),
   )
   for (const [n, startedAt] of rolled) if (before.get(n)?.global && startedAt !== undefined) await waitUpdate(ctx, n, startedAt, true)
 
-  // 2. The web: Swarm may have rolled it back by itself already (failure_action rollback).
+  // 2. The web.
   for (const n of webs) {
     const m = marks()[n]
     const s = (await readServices(ctx, [n])).get(n)
     if (!m || m.created || !s || !deployed(n)) continue
-    const own = s.update && s.update.startedAt !== (m.updateBefore ?? '')
-    if (own && (s.update!.state === 'rollback_started' || s.update!.state === 'rollback_completed') && m.undoFrom === undefined) {
-      if (s.update!.state === 'rollback_started') await waitUpdate(ctx, n, m.updateBefore, true)
-      ctx.ui.detail(`  ${n}: Swarm had rolled it back already (${s.update!.message})`)
-      continue
-    }
+    if (await leftToSwarm(n, s)) continue
     if (!s.templateChanged && !s.replicasChanged && m.undoFrom === undefined) continue
     const startedAt = await rollBackOnce(n)
     if (startedAt !== undefined) await waitUpdate(ctx, n, startedAt, true)
   }
 
   // 3. The old singletons, each once no task of it runs; 4. the old workers, one at a time.
+  // Each is on its old spec at 0 replicas by now (step 1 took a deployed one back to it), or
+  // was never scaled: the stand-down was cut short before its scale.
   for (const n of [...singles, ...workers]) {
     const m = marks()[n]
     const s = (await readServices(ctx, [n])).get(n)
-    if (!m?.stoodDown || m.created || !s || s.global) continue
+    if (!m || m.created || !s || s.global) continue
     if (m.restoreFrom !== undefined && s.version > m.restoreFrom) continue
+    if (!scaledAlready(m, s)) {
+      // Quiesced but still running: it takes no task until its workers start afresh.
+      if (!m.quiesced) continue
+      store.mark(n, { restoreFrom: s.version })
+      await ctx.must(serviceRestart(c, full(n)))
+      await waitUpdate(ctx, n, s.update?.startedAt ?? '')
+      continue
+    }
     await waitNoTasks(ctx, [n])
     const known = new Set((await readTasks(ctx, [n])).map((t) => t.id))
     store.mark(n, { restoreFrom: s.version })
-    // Deployed: step 1 took it back to its old spec at 0 replicas. Only stood down: its
-    // previous spec is the old one with its replicas.
-    await ctx.must(deployed(n) ? serviceScale(c, { [full(n)]: m.replicas ?? 1 }) : serviceRollback(c, full(n)))
+    await ctx.must(serviceScale(c, { [full(n)]: m.replicas ?? 1 }))
     await waitTasksUp(ctx, n, m.replicas ?? 1, known)
   }
 }
+
+/** The stand-down's scale to 0 of this service happened: its version moved past the one journaled before it. */
+const scaledAlready = (m: ServiceMark | undefined, s: SwarmService) => m?.scaledFrom !== undefined && s.version > m.scaledFrom
 
 /** Nothing is left behind in swarm mode: Swarm replaced the old tasks. */
 export async function swarmCleanup(ctx: Ctx): Promise<void> {
@@ -531,10 +629,15 @@ export async function swarmRollback(ctx: Ctx): Promise<void> {
       release = r.journal.release
       services = r.journal.services
     } else if (r.last) {
+      if (createdAll(r.last.services)) {
+        throw new UsageError(
+          `nothing to roll back to: ${r.last.release} was the first deploy of stack ${stackName(ctx.config)}, and a rollback would remove every service it created. Deploy a fixed release instead, or remove the stack on purpose: docker stack rm ${stackName(ctx.config)}`,
+        )
+      }
       release = r.last.release
       services = r.last.services
       store.begin('rollback', stackName(ctx.config), release, { ...services })
-    } else throw new StepError(`nothing to roll back: no calmswap deploy of stack ${stackName(ctx.config)} is recorded since the last rollback (${store.file})`)
+    } else throw new UsageError(`nothing to roll back: no calmswap deploy of stack ${stackName(ctx.config)} is recorded since the last rollback (${store.file})`)
     if (!Object.keys(services).length) ctx.ui.detail('  the deploy changed no service')
     await recorded(ctx, 'rollback', null, null, (op) => op.step(`rollback of ${release}`, () => undo(ctx, store, null)))
     store.rolledBack(release)

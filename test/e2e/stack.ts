@@ -130,6 +130,48 @@ export function execFileText(file: string, args: string[], env?: NodeJS.ProcessE
 
 export const docker = (args: string[], env?: NodeJS.ProcessEnv, timeoutMs?: number) => execFileText('docker', args, env ?? process.env, timeoutMs)
 
+export interface Piped {
+  readonly file: string
+  readonly args: readonly string[]
+  readonly env?: NodeJS.ProcessEnv
+}
+
+/**
+ * `from | to` with no shell in between: `to` reads what `from` writes. Both are killed at the
+ * deadline. The result is `to`'s, unless `from` failed: then `from`'s code, and both their errors.
+ */
+export function pipeFiles(from: Piped, to: Piped, timeoutMs: number): Promise<RunResult> {
+  const spawned = (p: Piped, input: 'ignore' | 'pipe') => spawn(p.file, [...p.args], { env: p.env, cwd: ROOT, stdio: [input, 'pipe', 'pipe'] })
+  const a = spawned(from, 'ignore')
+  const b = spawned(to, 'pipe')
+  a.stdout!.pipe(b.stdin!)
+  // `to` may end before it read everything (a refused load): as in a shell's pipe, `from`'s
+  // next write then fails instead of blocking until the deadline.
+  b.stdin!.on('error', () => {})
+  b.once('close', () => a.stdout!.destroy())
+  const text = { aErr: '', bOut: '', bErr: '' }
+  a.stderr!.on('data', (d) => (text.aErr += d))
+  b.stdout!.on('data', (d) => (text.bOut += d))
+  b.stderr!.on('data', (d) => (text.bErr += d))
+  let late = false
+  const timer = setTimeout(() => {
+    late = true
+    a.kill('SIGKILL')
+    b.kill('SIGKILL')
+  }, timeoutMs)
+  const ended = (c: ChildProcess) =>
+    new Promise<{ code: number; signal: NodeJS.Signals | null; error: string }>((res) => {
+      c.once('error', (e) => res({ code: 127, signal: null, error: `${e.message}\n` }))
+      c.once('close', (code, signal) => res({ code: code ?? 1, signal, error: '' }))
+    })
+  return Promise.all([ended(a), ended(b)]).then(([x, y]) => {
+    clearTimeout(timer)
+    const deadline = late ? `killed after ${timeoutMs} ms\n` : ''
+    const failed = x.code !== 0 ? x : y
+    return { code: failed.code, signal: failed.signal, stdout: text.bOut, stderr: `${deadline}${x.error}${text.aErr}${y.error}${text.bErr}` }
+  })
+}
+
 // ---------------------------------------------------------------- load
 
 export interface LoadStats {

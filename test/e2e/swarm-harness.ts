@@ -9,7 +9,7 @@
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { execFileText, ROOT, type RunResult, type Sample, sleep, waitFor } from './harness.ts'
+import { execFileText, pipeFiles, ROOT, type RunResult, type Sample, sleep, waitFor } from './harness.ts'
 
 export const SWARM_HOST = process.env.SWARM_DOCKER_HOST
 const APP = 'calmswap-example-app'
@@ -70,7 +70,9 @@ export class SwarmStack {
         const there = await sd(['image', 'inspect', img])
         const here = await hostDocker(['image', 'inspect', '--format', '{{.Id}}', img])
         if (there.code === 0 && there.stdout.includes(here.stdout.trim())) continue
-        await must(execFileText('sh', ['-c', `docker save ${img} | DOCKER_HOST=${SWARM_HOST} docker load -q`], process.env, 300_000), `loading ${img}`)
+        const save = { file: 'docker', args: ['save', img], env: process.env }
+        const load = { file: 'docker', args: ['load', '-q'], env: { ...process.env, DOCKER_HOST: SWARM_HOST } }
+        await must(pipeFiles(save, load, 300_000), `loading ${img}`)
       }
     }
     for (const r of releases) {

@@ -1,7 +1,8 @@
-// Issue 14: the calm deploy on Docker Swarm, end to end on a real single-node swarm with the
-// example stack: a first deploy, a good deploy and a failing one under load, and Ctrl-C in
-// the middle of one. Counted each time: failed requests through the proxy, beats running
-// across the swarm, and tasks enqueued against tasks executed.
+// The calm deploy on Docker Swarm, end to end on a real single-node swarm with the example
+// stack, for what the plan tests' pretend Swarm cannot show: real task timing, routing through
+// Docker's DNS, Celery's warm shutdown. A first deploy, a good deploy and a failing one under
+// load, and Ctrl-C in the middle of one, each counted by what a calm deploy promises: no failed
+// request through the proxy, never two beats across the swarm, every task enqueued executed.
 import { request } from 'undici'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { beatPeak, describeLoad, events, jsonDocument, ROOT, type RunResult, startLoad, waitFor } from './harness.ts'

@@ -1,25 +1,37 @@
 // A pretend Swarm for the plan tests of swarm mode: it answers the docker commands calmswap
-// sends (info, node ls, service inspect/ps/scale/rollback/rm, stack deploy) and runs a tiny
-// orchestrator on a clock that ticks at every read, so that tasks start, turn healthy, fail
-// and linger the way Swarm's do. It counts the beats running at every tick.
-import { execFileSync } from 'node:child_process'
-import { mkdtempSync } from 'node:fs'
+// sends (info, node ls, service inspect/ps/scale/rollback/update --force/rm, stack deploy) and
+// runs a tiny orchestrator on a clock that ticks at every read, so that tasks start, turn
+// healthy, fail and linger the way Swarm's do. It counts the beats running at every tick.
+// `docker compose config` it leaves to the real Compose CLI, which needs no daemon.
+import { spawnSync } from 'node:child_process'
+import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Cmd, Result } from '../../lib/cmd.ts'
+import { stackConfig } from '../../lib/commands.ts'
 import { type Config, loadConfig } from '../../lib/config.ts'
 import { type Ctx, makeContext } from '../../lib/context.ts'
 import { Ui } from '../../lib/ui.ts'
 import { RecordingExecutor } from './recording.ts'
 
 export const EXAMPLE_STACK = fileURLToPath(new URL('../../example/swarm/compose.yml', import.meta.url))
-/** The example stack file as the Compose CLI reads it (no daemon involved), answered to calmswap's stackConfig. */
-export const EXAMPLE_STACK_JSON = execFileSync(
-  'docker',
-  ['compose', '-f', EXAMPLE_STACK, 'config', '--format', 'json', '--no-interpolate', '--no-normalize', '--no-path-resolution'],
-  { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 30_000 },
-)
+
+const composeAnswers = new Map<string, Partial<Result>>()
+/**
+ * `docker compose config` as the real Compose CLI answers it (it reads the file, it asks no
+ * daemon), with this environment and nothing else of the test's: once per distinct call.
+ */
+function realCompose(argv: readonly string[], env: Record<string, string | undefined>, cwd?: string): Partial<Result> {
+  const key = JSON.stringify([argv, env, cwd])
+  let answer = composeAnswers.get(key)
+  if (!answer) {
+    const r = spawnSync(argv[0]!, argv.slice(1), { env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, cwd, encoding: 'utf8', timeout: 30_000 })
+    answer = { code: r.status ?? 1, stdout: r.stdout, stderr: r.stderr }
+    composeAnswers.set(key, answer)
+  }
+  return answer
+}
 
 interface Spec {
   readonly template: string
@@ -53,6 +65,8 @@ interface Svc {
   update: { State: string; StartedAt: string; CompletedAt: string; Message: string } | null
   /** The rolling update in progress: swap old tasks for tasks of spec, one by one. */
   rolling: { rollback: boolean; until: number } | null
+  /** Created by a stack deploy, its spec not changed since: its tasks run the release being deployed. */
+  created?: boolean
 }
 
 const interpolate = (text: string, env: Record<string, string | undefined>) =>
@@ -81,6 +95,8 @@ export class SwarmWorld {
   stuck = new Set<string>()
   /** Make a command fail: return an exit code for it, or undefined. */
   failOn: (argv: readonly string[]) => number | undefined = () => undefined
+  /** Make a command take this long (ms), once answered: a signal that comes meanwhile cuts it short. */
+  delayOn: (argv: readonly string[]) => number | undefined = () => undefined
   /** Ticks a stopped task's container keeps running: gossip delay and warm shutdown. */
   linger = 3
   nodes = ['node1']
@@ -159,7 +175,8 @@ export class SwarmWorld {
       }
       const svc = [...this.services.values()].find((s) => s.name === t.service)!
       const short = svc.name.slice(this.stack.length + 1)
-      const fresh = t.template === svc.spec.template && svc.prev !== null && t.template !== svc.prev.template
+      // A task of the spec being rolled out, or of a service a stack deploy created.
+      const fresh = t.template === svc.spec.template && (svc.prev ? t.template !== svc.prev.template : svc.created)
       if (t.state === 'pending') {
         if (this.stuck.has(short) && fresh) continue
         t.state = 'starting'
@@ -211,6 +228,8 @@ export class SwarmWorld {
       return
     }
     if (pendingNew.length) return
+    // A slot whose task failed gets a new one, as Swarm's reconciler gives it.
+    if (live.length < this.want(svc.spec)) return this.scale(svc)
     // Every task is new: the monitor period, then the end.
     if (r.until === Number.POSITIVE_INFINITY) r.until = this.now + 2
     if (this.now >= r.until) {
@@ -230,6 +249,7 @@ export class SwarmWorld {
     svc.prev = svc.spec
     svc.spec = spec
     svc.version++
+    svc.created = false
     if (templateChanged && !fromZero) this.startUpdate(svc, false)
     else this.scale(svc)
   }
@@ -296,12 +316,18 @@ export class SwarmWorld {
 
   private byFull = (name: string) => [...this.services.entries()].find(([, s]) => s.name === name)
 
-  respond = (cmd: Cmd): Partial<Result> => {
+  respond = (cmd: Cmd): Partial<Result> & { delayMs?: number } => {
+    const r = this.answer(cmd)
+    const delayMs = this.delayOn(cmd.argv)
+    return delayMs ? { ...r, delayMs } : r
+  }
+
+  private answer(cmd: Cmd): Partial<Result> {
     const a = cmd.argv
     const fail = this.failOn(a)
     if (fail) return { code: fail, stderr: 'simulated failure' }
     if (a[0] === 'git') return { code: 128 }
-    if (a[1] === 'compose' && a.includes('config')) return { stdout: EXAMPLE_STACK_JSON }
+    if (a[1] === 'compose' && a.includes('config')) return realCompose(a, { ...this.env, ...cmd.env }, cmd.cwd)
     const verb = `${a[1]} ${a[2] ?? ''}`
     if (a[1] === 'version') return { stdout: '20.10.24\n' }
     if (a[1] === 'info') return { stdout: `${JSON.stringify({ LocalNodeState: 'active', ControlAvailable: true, NodeID: 'n1', Nodes: this.nodes.length, Managers: 1 })}\n` }
@@ -362,14 +388,27 @@ export class SwarmWorld {
       this.watch()
       return { stdout: `${svc.name}\n` }
     }
+    if (verb === 'service update' && a.includes('--force')) {
+      const found = this.byFull(a.at(-1)!)
+      if (!found) return { code: 1, stderr: `no such service: ${a.at(-1)}` }
+      // ForceUpdate is part of the task template: every task is replaced, by the update's order.
+      const spec = found[1].spec
+      this.setSpec(found[1], { ...spec, template: JSON.stringify({ ...JSON.parse(spec.template), force: found[1].version }) })
+      this.watch()
+      return { stdout: `${a.at(-1)}\n` }
+    }
     if (verb === 'service rm') {
+      // Each one that exists goes; the CLI then fails for those that did not.
+      const missing: string[] = []
       for (const name of a.slice(3)) {
         const found = this.byFull(name)
-        if (!found) continue
-        this.services.delete(found[0])
-        for (const t of this.live(found[1])) this.stop(t, 'remove')
+        if (!found) missing.push(name)
+        else {
+          this.services.delete(found[0])
+          for (const t of this.live(found[1])) this.stop(t, 'remove')
+        }
       }
-      return {}
+      return missing.length ? { code: 1, stderr: missing.map((m) => `Error response from daemon: service ${m} not found\n`).join('') } : {}
     }
     if (verb === 'service logs') return { stdout: 'a log line\n' }
     // One node: every task's container is on the daemon calmswap talks to.
@@ -404,7 +443,7 @@ export class SwarmWorld {
         const existing = this.services.get(name)
         if (existing) this.setSpec(existing, spec)
         else {
-          const svc: Svc = { name: this.full(name), id: `id-${name}`, version: 1, spec, prev: null, update: null, rolling: null }
+          const svc: Svc = { name: this.full(name), id: `id-${name}`, version: 1, spec, prev: null, update: null, rolling: null, created: true }
           this.services.set(name, svc)
           this.scale(svc)
         }
@@ -422,7 +461,7 @@ export interface SwarmHarness {
   ctx: Ctx
   config: Config
   out: string[]
-  /** The changes, short: "scale beat=0 worker=0", "deploy web", "rollback web", "rm web". */
+  /** The changes, short: "scale beat=0 worker=0", "deploy web", "rollback web", "rm web", "restart worker". */
   plan(): string[]
 }
 
@@ -435,12 +474,25 @@ export function short(cmd: Cmd): string | null {
   if (a[2] === 'scale') return `scale ${a.slice(4).map(strip).join(' ')}`
   if (a[2] === 'rollback') return `rollback ${strip(a.at(-1)!)}`
   if (a[2] === 'rm') return `rm ${a.slice(3).map(strip).join(' ')}`
+  if (a[2] === 'update' && a.includes('--force')) return `restart ${strip(a.at(-1)!)}`
   if (a[1] === 'run') return `quiesce ${a.at(-1)} via one-off ${a[a.indexOf('--network') + 1]}`
   if (a[1] === 'exec') return a.length > 7 ? `quiesce ${a.at(-1)} via ${a[2]!.split('-')[1]}` : `quiesce ${a[2]!.split('-')[1]}`
   return a.join(' ')
 }
 
-export function swarmHarness(o: { env?: Record<string, string>; setup?: (w: SwarmWorld) => void; signal?: AbortSignal } = {}): SwarmHarness {
+/** The example stack file as Compose prints it, `${VAR}`s kept, changed by `edit`, written to a file of `dir`. */
+function editedStack(dir: string, edit: (services: Record<string, Record<string, any>>) => void): string {
+  const c = loadConfig({ cwd: dir, env: { CALMSWAP_ENGINE: 'swarm', CALMSWAP_COMPOSE_FILE: EXAMPLE_STACK } })
+  const data = JSON.parse(realCompose(stackConfig(c).argv, {}).stdout!)
+  edit(data.services)
+  const file = join(dir, 'stack.json')
+  writeFileSync(file, JSON.stringify(data))
+  return file
+}
+
+export function swarmHarness(
+  o: { env?: Record<string, string>; setup?: (w: SwarmWorld) => void; signal?: AbortSignal; stack?: (services: Record<string, Record<string, any>>) => void } = {},
+): SwarmHarness {
   const world = new SwarmWorld()
   const dir = mkdtempSync(join(tmpdir(), 'calmswap-swarm-plan-'))
   const exec = new RecordingExecutor(world.respond)
@@ -448,7 +500,7 @@ export function swarmHarness(o: { env?: Record<string, string>; setup?: (w: Swar
     cwd: dir,
     env: {
       CALMSWAP_ENGINE: 'swarm',
-      CALMSWAP_COMPOSE_FILE: EXAMPLE_STACK,
+      CALMSWAP_COMPOSE_FILE: o.stack ? editedStack(dir, o.stack) : EXAMPLE_STACK,
       CALMSWAP_PREFIX: 'app',
       CALMSWAP_STATE_DIR: join(dir, 'state'),
       CALMSWAP_PROXY_URL: '',

@@ -1,18 +1,38 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { stackDeploy } from '../../lib/commands.ts'
+import { serviceScale, stackDeploy } from '../../lib/commands.ts'
 import { makeContext } from '../../lib/context.ts'
+import { DEADLINE } from '../../lib/deadlines.ts'
 import { ConfigError } from '../../lib/errors.ts'
 import { DryRunExecutor } from '../../lib/executor.ts'
 import { readHistory } from '../../lib/history.ts'
-import { readStack, stageFile } from '../../lib/stack.ts'
-import { swarmDeploy, swarmRollback } from '../../lib/swarm.ts'
+import { readStack, roleOf, stageFile } from '../../lib/stack.ts'
+import { SWARM_STAGES, type SwarmStage, swarmDeploy, swarmRollback } from '../../lib/swarm.ts'
 import { SwarmStore } from '../../lib/swarm-state.ts'
 import { RecordingExecutor } from './recording.ts'
-import { short, swarmHarness } from './swarm-world.ts'
+import { type SwarmHarness, short, swarmHarness } from './swarm-world.ts'
 
 const swarmJson = (dir: string) => JSON.parse(readFileSync(join(dir, 'swarm.json'), 'utf8'))
+
+/**
+ * What a SIGKILL of a deploy of r2 leaves in `stage`: beat and worker stood down, the
+ * `applied` services deployed, and the journal as the killed run wrote it, with `marked`
+ * services journaled for a `stack deploy` that never reached them.
+ */
+async function killedIn(h: SwarmHarness, stage: SwarmStage, applied: readonly string[], marked: readonly string[] = []): Promise<void> {
+  const w = h.world
+  const store = new SwarmStore(h.config.stateDir)
+  store.begin('deploy', 'app', 'r2')
+  for (const n of ['beat', 'worker']) store.mark(n, { role: roleOf(h.config, n)!, replicas: 1, nodes: ['node1'], scaledFrom: w.services.get(n)!.version })
+  w.respond(serviceScale(h.config, { app_beat: 0, app_worker: 0 }))
+  const stack = await readStack(h.ctx)
+  for (const n of [...applied, ...marked]) store.mark(n, { role: roleOf(h.config, n)!, deployedFrom: w.services.get(n)!.version, updateBefore: '' })
+  for (const n of applied) w.respond(stackDeploy(h.config, stageFile(h.config, stack, [n])))
+  for (let i = 0; i < 20; i++) w.tick()
+  for (const done of SWARM_STAGES.slice(0, SWARM_STAGES.indexOf(stage))) store.markDone(done)
+  store.markCurrent(stage)
+}
 
 describe('swarm deploy plan', () => {
   it('first deploy: shared services, then the web alone, then beat, then the worker', async () => {
@@ -71,11 +91,11 @@ describe('swarm deploy plan', () => {
     expect(Object.keys(stages[0])).toEqual(['web'])
   })
 
-  it('a web that fails its healthcheck: Swarm rolls it back, calmswap brings beat then worker back on their old spec', async () => {
+  it('a web that fails its healthcheck: Swarm rolls it back, calmswap scales beat then worker back up', async () => {
     const h = swarmHarness({ setup: (w) => w.seedStack() })
     h.world.unhealthy.add('web')
     await expect(swarmDeploy(h.ctx)).rejects.toThrow(/deploy of r2 failed and every service was rolled back/)
-    expect(h.plan()).toEqual(['quiesce worker', 'scale beat=0 worker=0', 'deploy web', 'rollback beat', 'rollback worker'])
+    expect(h.plan()).toEqual(['quiesce worker', 'scale beat=0 worker=0', 'deploy web', 'scale beat=1', 'scale worker=1'])
     expect(h.out.join('')).toMatch(/Swarm rolled back the update of web: update rolled back due to failure[^\n]*\n\s+app_web.\d on node1: task: non-zero exit \(143\)/)
     for (const s of ['web', 'beat', 'worker']) expect(h.world.running(s)).toEqual(['calmswap-example-app:r1'])
     expect(h.world.maxBeats).toBe(1)
@@ -122,7 +142,7 @@ describe('swarm deploy plan', () => {
     h.world.stuck.add('web')
     await expect(swarmDeploy(h.ctx)).rejects.toThrow(/rolled back/)
     expect(h.out.join('')).toMatch(/gave up after 1.0s \(CALMSWAP_SWARM_DEADLINE\) waiting until the update of web ends/)
-    expect(h.plan()).toEqual(['quiesce worker', 'scale beat=0 worker=0', 'deploy web', 'rollback web', 'rollback beat', 'rollback worker'])
+    expect(h.plan()).toEqual(['quiesce worker', 'scale beat=0 worker=0', 'deploy web', 'rollback web', 'scale beat=1', 'scale worker=1'])
     expect(h.world.running('web')).toEqual(['calmswap-example-app:r1'])
   })
 
@@ -154,19 +174,8 @@ describe('swarm deploy plan', () => {
 
   it('a deploy killed after its web update continues from the journal without updating the web twice', async () => {
     const h = swarmHarness({ setup: (w) => w.seedStack() })
-    // What a SIGKILL during the web stage leaves: beat and worker at 0, the web on r2, the journal.
     const w = h.world
-    w.respond({ argv: ['docker', 'service', 'scale', '--detach', 'app_beat=0', 'app_worker=0'], mutates: true, timeoutMs: 1 })
-    w.respond({ ...stackDeploy(h.config, stageFile(h.config, await readStack(h.ctx), ['web'])), env: { CALMSWAP_RELEASE: 'r2' } })
-    for (let i = 0; i < 20; i++) w.tick()
-    const store = new SwarmStore(h.config.stateDir)
-    store.begin('deploy', 'app', 'r2')
-    store.mark('beat', { role: 'singleton', replicas: 1, nodes: ['node1'], stoodDown: true })
-    store.mark('worker', { role: 'worker', replicas: 1, nodes: ['node1'], stoodDown: true })
-    store.mark('web', { role: 'web', deployedFrom: 10, updateBefore: '' })
-    store.markDone('shared')
-    store.markDone('stand-down')
-    store.markCurrent('web')
+    await killedIn(h, 'web', ['web'])
     await swarmDeploy(h.ctx)
     expect(h.plan()).toEqual(['deploy beat', 'deploy worker'])
     expect(h.out.join('')).toMatch(/an earlier deploy of r2 .* was interrupted after stage "stand-down" \(during "web"\); continuing from there/)
@@ -213,5 +222,167 @@ describe('swarm deploy plan', () => {
     const h = swarmHarness({ setup: (w) => w.seedStack(), env: { CALMSWAP_WEB: 'redis', CALMSWAP_SHARED: 'web,proxy' } })
     await expect(swarmDeploy(h.ctx)).rejects.toBeInstanceOf(ConfigError)
     expect(h.plan()).toEqual([])
+  })
+})
+
+describe('swarm rollback after Swarm rolled a service back by itself', () => {
+  /** Three nodes, a global worker whose new tasks exit as they start: Swarm rolls its update back (failure_action rollback). */
+  const crashingGlobalWorker = () => {
+    const h = swarmHarness({ setup: (w) => ((w.nodes = ['node1', 'node2', 'node3']), w.seedStack({ globalWorker: true })) })
+    h.world.crash.add('worker')
+    return h
+  }
+
+  it('the worker is left to Swarm: only beat and the web are rolled back', async () => {
+    const h = crashingGlobalWorker()
+    await expect(swarmDeploy(h.ctx)).rejects.toThrow(/every service was rolled back/)
+    expect(h.plan()).toEqual(['scale beat=0', 'deploy web', 'deploy beat', 'deploy worker', 'rollback beat', 'rollback web', 'scale beat=1'])
+  })
+
+  it('a rollback of it journaled by an earlier undo, which Swarm refused, is not asked for again', async () => {
+    const h = crashingGlobalWorker()
+    // A daemon hiccup on the rollback of beat leaves the undo to be run again.
+    let hiccup = true
+    h.world.failOn = (a) => (a[2] === 'rollback' && a.at(-1) === 'app_beat' && hiccup ? ((hiccup = false), 1) : undefined)
+    await expect(swarmDeploy(h.ctx)).rejects.toThrow(/the deploy failed and so did its rollback/)
+    // What an undo that asked for the worker's rollback left: its version journaled, its call refused ("no previous spec").
+    new SwarmStore(h.config.stateDir).mark('worker', { undoFrom: h.world.services.get('worker')!.version })
+    const before = h.plan().length
+    await swarmRollback(h.ctx)
+    expect(h.plan().slice(before)).toEqual(['rollback beat', 'rollback web', 'scale beat=1'])
+  })
+})
+
+describe('swarm usage situations exit 2, as in compose mode', () => {
+  it('a deploy while a rollback is unfinished names the command to run', async () => {
+    const h = swarmHarness({ setup: (w) => w.seedStack() })
+    new SwarmStore(h.config.stateDir).begin('rollback', 'app', 'r2')
+    await expect(swarmDeploy(h.ctx)).rejects.toMatchObject({ exitCode: 2, message: 'run rollback to finish it first' })
+  })
+
+  it('a rollback with no deploy recorded', async () => {
+    const h = swarmHarness({ setup: (w) => w.seedStack() })
+    await expect(swarmRollback(h.ctx)).rejects.toMatchObject({ exitCode: 2, message: expect.stringMatching(/^nothing to roll back/) })
+  })
+})
+
+describe('swarm first deploy', () => {
+  it('a rollback after it finished is refused (exit 2), and removes nothing', async () => {
+    const h = swarmHarness()
+    await swarmDeploy(h.ctx)
+    const before = h.plan().length
+    await expect(swarmRollback(h.ctx)).rejects.toMatchObject({ exitCode: 2, message: expect.stringMatching(/^nothing to roll back to: r2 was the first deploy of stack app/) })
+    expect(h.plan().slice(before)).toEqual([])
+  })
+
+  it('a removal of its services cut short is asked for again by the rollback that continues it', async () => {
+    const h = swarmHarness()
+    h.world.crash.add('worker')
+    // The daemon fails the first removal: as a crash between its journal mark and the call would leave it.
+    let hiccup = true
+    h.world.failOn = (a) => (a[2] === 'rm' && hiccup ? ((hiccup = false), 1) : undefined)
+    await expect(swarmDeploy(h.ctx)).rejects.toThrow(/the deploy failed and so did its rollback/)
+    await swarmRollback(h.ctx)
+    expect([...h.world.services.keys()]).toEqual(['redis', 'proxy'])
+  })
+
+  it('one that fails says its services were removed, not that a release before serves', async () => {
+    const h = swarmHarness()
+    h.world.crash.add('worker')
+    await expect(swarmDeploy(h.ctx)).rejects.toThrow('deploy of r2 failed; nothing of stack app ran before it, so every service it created was removed (shared services are kept)')
+  })
+})
+
+describe('swarm stand-down cut short', () => {
+  it('what was scaled to 0 is scaled back, the quiesced worker never scaled is restarted, nothing is rolled back', async () => {
+    const h = swarmHarness({ setup: (w) => w.seedStack(), env: { CALMSWAP_SWARM_DEADLINE: '1s' } })
+    // The CLI scales one service after the other: beat went to 0, then the daemon failed the worker's.
+    let hiccup = true
+    h.world.failOn = (a) => {
+      if (a[2] !== 'scale' || !hiccup) return undefined
+      hiccup = false
+      h.world.respond({ argv: ['docker', 'service', 'scale', '--detach', 'app_beat=0'], mutates: true, timeoutMs: 1 })
+      return 1
+    }
+    await expect(swarmDeploy(h.ctx)).rejects.toThrow(/every service was rolled back/)
+    expect(h.plan()).toEqual(['quiesce worker', 'scale beat=0 worker=0', 'scale beat=1', 'restart worker'])
+  })
+})
+
+describe('swarm deploy continued after a kill', () => {
+  it('the web stage deploys only what the killed run had not: not the web a second time', async () => {
+    // redis as a core service: deployed with the web, in the same stage.
+    const h = swarmHarness({ setup: (w) => w.seedStack(), env: { CALMSWAP_CORE: 'redis', CALMSWAP_SHARED: 'proxy' } })
+    await killedIn(h, 'web', ['web'], ['redis'])
+    await swarmDeploy(h.ctx)
+    expect(h.plan()).toEqual(['deploy redis', 'deploy beat', 'deploy worker'])
+  })
+
+  it('the singletons stage does not wait for the new beat the killed run deployed to go', async () => {
+    const h = swarmHarness({ setup: (w) => w.seedStack(), env: { CALMSWAP_SWARM_DEADLINE: '1s' } })
+    await killedIn(h, 'singletons', ['web', 'beat'])
+    await swarmDeploy(h.ctx)
+    expect(h.plan()).toEqual(['deploy worker'])
+  })
+})
+
+describe('swarm deploy that finished', () => {
+  it('a Ctrl-C once every stage is done keeps it a success', async () => {
+    const abort = new AbortController()
+    const h = swarmHarness({ setup: (w) => w.seedStack(), signal: abort.signal })
+    const store = new SwarmStore(h.config.stateDir)
+    h.world.onTick = () => (store.load().journal?.done.includes('verify') ? abort.abort('SIGINT') : undefined)
+    // A read still running when the signal comes is cut short, as the executor ends it.
+    h.world.delayOn = () => (abort.signal.aborted ? 20 : undefined)
+    await expect(swarmDeploy(h.ctx)).resolves.toMatchObject({ release: 'r2' })
+  })
+})
+
+describe('swarm stack file values filled in as the stack deploy fills them', () => {
+  it('a singleton whose replicas interpolate to 2 is refused before anything changes', async () => {
+    const h = swarmHarness({
+      stack: (s) => (s.beat!.deploy.replicas = '$' + '{BEAT_REPLICAS:-1}'),
+      setup: (w) => (w.seedStack(), (w.env = { BEAT_REPLICAS: '2' })),
+    })
+    await expect(swarmDeploy(h.ctx)).rejects.toThrow(/singleton "beat" must run once/)
+  })
+
+  it('replicas that cannot be filled in are refused (exit 2), saying why', async () => {
+    const h = swarmHarness({ setup: (w) => (w.seedStack(), (w.env = { WORKER_REPLICAS: 'many' })), env: { CALMSWAP_SWARM_DEADLINE: '1s' } })
+    await expect(swarmDeploy(h.ctx)).rejects.toMatchObject({
+      exitCode: 2,
+      message: expect.stringMatching(/cannot fill in the variables of the stack file .* as docker stack deploy would .*replicas.*"many"/s),
+    })
+  })
+
+  it('a first deploy waits for as many workers as the file asks for once filled in', async () => {
+    const h = swarmHarness({ setup: (w) => (w.env = { WORKER_REPLICAS: '3' }) })
+    const ctx = makeContext({ config: h.config, exec: new DryRunExecutor(new RecordingExecutor(h.world.respond), () => {}), ui: h.ctx.ui })
+    await swarmDeploy(ctx)
+    expect(h.out.join('')).toMatch(/# then wait until 3 tasks of worker run/)
+  })
+})
+
+describe('swarm mode and compose-mode settings', () => {
+  it('CALMSWAP_JOBS is a config problem, reported with the others', () => {
+    let problems: readonly string[] = []
+    try {
+      swarmHarness({ env: { CALMSWAP_JOBS: 'migrate', CALMSWAP_SWARM_PARALLELISM: '0' } })
+    } catch (e) {
+      problems = (e as ConfigError).problems
+    }
+    expect(problems).toEqual([expect.stringMatching(/^CALMSWAP_SWARM_PARALLELISM/), expect.stringMatching(/^CALMSWAP_JOBS \(migrate\): release jobs are a step of compose mode/)])
+  })
+
+  it('--rerun-jobs is a usage error', async () => {
+    const h = swarmHarness({ setup: (w) => w.seedStack() })
+    await expect(swarmDeploy(h.ctx, { rerunJobs: true })).rejects.toMatchObject({ exitCode: 2, message: expect.stringMatching(/^--rerun-jobs .* swarm mode runs no release jobs/) })
+  })
+
+  it("a worker's quiesce gets what its stop_grace_period in the stack file leaves, not CALMSWAP_STOP_GRACE's", async () => {
+    const h = swarmHarness({ stack: (s) => (s.worker!.stop_grace_period = '12s'), setup: (w) => w.seedStack() })
+    await swarmDeploy(h.ctx)
+    // The grace, less the margin the warm shutdown keeps.
+    expect(h.exec.calls.find((c) => c.argv[1] === 'exec')!.argv.at(-1)).toBe(String(12 - DEADLINE.quiesceMargin / 1000))
   })
 })

@@ -5,12 +5,13 @@ import { describe, expect, it } from 'vitest'
 import { render } from '../../lib/cmd.ts'
 import * as dc from '../../lib/commands.ts'
 import { loadConfig } from '../../lib/config.ts'
+import { DEADLINE } from '../../lib/deadlines.ts'
 import { nodeLine, taskLine } from '../../lib/engine.ts'
 import { ConfigError } from '../../lib/errors.ts'
 import { ShellExecutor } from '../../lib/executor.ts'
 import { LOCAL_PSI, psiSourceOf } from '../../lib/node-pressure.ts'
 import { asStackService, knobsFor, parseStack, stackNotes, stackProblems, stageFile } from '../../lib/stack.ts'
-import { celeryApp } from '../../lib/swarm-celery.ts'
+import { celeryApp, QUIESCE_NODES_PY } from '../../lib/swarm-celery.ts'
 import { swarmRecordProblems } from '../../lib/swarm-state.ts'
 import { parseNodes, parseServices, parseTasks } from '../../lib/swarm-view.ts'
 
@@ -50,6 +51,7 @@ describe('swarm builders', () => {
     expect(dc.serviceScale(c, { shop_beat: 0, shop_worker: 0 }).argv).toEqual(['docker', 'service', 'scale', '--detach', 'shop_beat=0', 'shop_worker=0']))
   it('scale goes through the API too', () => expect(dc.serviceScale(c, { shop_beat: 1 }).api).toEqual({ op: 'scale', replicas: { shop_beat: 1 } }))
   it('rollback: detached', () => expect(dc.serviceRollback(c, 'shop_web').argv).toEqual(['docker', 'service', 'rollback', '--detach', 'shop_web']))
+  it('restart: a forced update, detached', () => expect(dc.serviceRestart(c, 'shop_worker').argv).toEqual(['docker', 'service', 'update', '--detach', '--force', 'shop_worker']))
   it('stack deploy reads the stage file on stdin, from the stack file folder', () => {
     const cmd = dc.stackDeploy(c, '{}')
     expect(cmd).toMatchObject({ input: '{}', cwd: dir, mutates: true })
@@ -59,6 +61,34 @@ describe('swarm builders', () => {
     expect(dc.stackDeploy(loadConfig({ env: { CALMSWAP_PREFIX: 'shop', CALMSWAP_COMPOSE_FILE: file, CALMSWAP_RELEASE: 'r9' }, cwd: dir }), '{}').env).toEqual({
       CALMSWAP_PREFIX: 'shop',
       CALMSWAP_RELEASE: 'r9',
+    }))
+  it('the stack file filled in gets the env its stack deploy gets, and no .env', () => {
+    const r9 = loadConfig({ env: { CALMSWAP_PREFIX: 'shop', CALMSWAP_COMPOSE_FILE: file, CALMSWAP_RELEASE: 'r9' }, cwd: dir })
+    expect(dc.stackConfigResolved(r9)).toMatchObject({ env: dc.stackDeploy(r9, '{}').env, cwd: dir, mutates: false })
+    expect(dc.stackConfigResolved(r9).argv).toEqual([
+      'docker',
+      'compose',
+      '--env-file',
+      '/dev/null',
+      '-f',
+      file,
+      'config',
+      '--format',
+      'json',
+      '--no-normalize',
+      '--no-path-resolution',
+    ])
+  })
+  it('quiesce through the broker: an exec of the script in a container here, with the app, the deadline and the hosts', () =>
+    expect(dc.quiesceNodes(c, 'ctr', 'tasks', 7, ['a1', 'b2'])).toMatchObject({
+      argv: ['docker', 'exec', 'ctr', 'python3', '-c', QUIESCE_NODES_PY, 'tasks', '7', 'a1,b2'],
+      mutates: true,
+      timeoutMs: 7000 + DEADLINE.quiesceBroker,
+    }))
+  it('or from a one-off container on the stack network, the env from a file, the pull within its deadline', () =>
+    expect(dc.quiesceNodesOnce(c, { image: 'app:r1', network: 'net', envFile: '/s/q.env', app: 'tasks', maxS: 7, hosts: ['a1'] })).toMatchObject({
+      argv: ['docker', 'run', '--rm', '--network', 'net', '--env-file', '/s/q.env', '--entrypoint', 'python3', 'app:r1', '-c', QUIESCE_NODES_PY, 'tasks', '7', 'a1'],
+      timeoutMs: DEADLINE.pull + 7000 + DEADLINE.quiesceBroker,
     }))
   it('service ps as JSON lines, every task', () =>
     expect(dc.serviceTasks(c, ['shop_web']).argv).toEqual(['docker', 'service', 'ps', '--no-trunc', '--format', '{{json .}}', 'shop_web']))
@@ -127,6 +157,23 @@ describe('the stack file', () => {
       ),
     ).toEqual([expect.stringMatching(/shared service "redis" is not in/), expect.stringMatching(/service "cache" has no role/)]))
   it('output that is not JSON is a config error', () => expect(() => parseStack(c, file, 'services: [')).toThrow(ConfigError))
+  it('mode, replicas and stop grace as the file fills them in', () => {
+    const written = edited((d) => (d.services.beat = { ...app, stop_grace_period: '$' + '{GRACE}', deploy: { mode: '$' + '{MODE}', replicas: '$' + '{N}' } }))
+    const filled = edited((d) => (d.services.beat = { ...app, stop_grace_period: '1m30s', deploy: { mode: 'replicated', replicas: 3 } }))
+    expect(parseStack(c, file, written, filled).services.get('beat')).toMatchObject({ global: false, replicas: 3, stopGraceMs: 90_000 })
+  })
+  it('a value filled in that is not what the stack deploy takes is a problem', () =>
+    expect(
+      stackProblems(
+        c,
+        parseStack(
+          c,
+          file,
+          STACK,
+          edited((d) => (d.services.beat!.deploy = { replicas: 'two' })),
+        ),
+      ),
+    ).toEqual([expect.stringMatching(/service "beat": deploy.replicas is 1, "two" filled in: not a number of replicas/)]))
 })
 
 describe('update knobs per role', () => {
