@@ -9,6 +9,30 @@
 // race with. Harmless on newer Celery.
 
 /**
+ * The common end of both quiesce scripts, given `ctl` (the app's control), `queues` (node →
+ * the queues it consumes), `deadline` and `say`: cancel every consumer, then wait until no
+ * node holds an active or reserved task. Exit 0 idle, 4 still busy at the deadline.
+ */
+export const QUIESCE_QUEUES_PY = `for node, qs in queues.items():
+    for q in qs:
+        ctl.cancel_consumer(q["name"], destination=[node], reply=True, timeout=2.0, limit=1)
+t0 = time.monotonic()
+# The read outstanding at the cancel ends within its timeout (kombu's BRPOP: 1 s).
+time.sleep(1.2)
+busy = None
+while time.monotonic() < deadline:
+    i = ctl.inspect(destination=list(queues), timeout=1.0, limit=len(queues))
+    busy = sum(len(v) for r in (i.active(), i.reserved()) for v in (r or {}).values())
+    if not busy:
+        break
+    time.sleep(0.3)
+names = sorted({q["name"] for qs in queues.values() for q in qs})
+if busy:
+    say(f"{','.join(queues)} stopped consuming {names}; {busy} task(s) still active or reserved", 4)
+say(f"{','.join(queues)} stopped consuming {names}; idle after {time.monotonic() - t0:.1f} s", 0)
+`
+
+/**
  * Runs inside the worker's container (python3 is there: the worker is Python). Finds each
  * Celery worker main process in /proc, loads its app as it did (-A/--app or CELERY_APP, its
  * working directory and environment), cancels every queue it consumes, waits until the
@@ -88,24 +112,7 @@ ctl = app.control
 queues = ctl.inspect(destination=nodes, timeout=2.0, limit=len(nodes)).active_queues() or {}
 if not queues:
     say(f"no answer from {','.join(nodes)}", 3)
-for node, qs in queues.items():
-    for q in qs:
-        ctl.cancel_consumer(q["name"], destination=[node], reply=True, timeout=2.0, limit=1)
-t0 = time.monotonic()
-# The read outstanding at the cancel ends within its timeout (kombu's BRPOP: 1 s).
-time.sleep(1.2)
-busy = None
-while time.monotonic() < deadline:
-    i = ctl.inspect(destination=list(queues), timeout=1.0, limit=len(queues))
-    busy = sum(len(v) for r in (i.active(), i.reserved()) for v in (r or {}).values())
-    if not busy:
-        break
-    time.sleep(0.3)
-names = sorted({q["name"] for qs in queues.values() for q in qs})
-if busy:
-    say(f"{','.join(queues)} stopped consuming {names}; {busy} task(s) still active or reserved", 4)
-say(f"{','.join(queues)} stopped consuming {names}; idle after {time.monotonic() - t0:.1f} s", 0)
-`
+${QUIESCE_QUEUES_PY}`
 
 /** What a quiesce's exit code means: 0 quiet, 3 nothing to do, 4 still busy; anything else failed to run. */
 export const QUIESCED = 0

@@ -121,21 +121,7 @@ export async function doctor(ctx: Ctx): Promise<Check[]> {
     )
   }
 
-  try {
-    // Doctor only reads: it proves the folder would take a write without leaving one.
-    if (existsSync(c.stateDir)) probeWritable(c.stateDir)
-    add('state folder', true, existsSync(c.stateDir) ? c.stateDir : `${c.stateDir} (created by the first deploy)`)
-  } catch (e) {
-    add('state folder', false, `${c.stateDir} cannot be written: ${fsProblem(e)}`, `make ${c.stateDir} writable, or set CALMSWAP_STATE_DIR`)
-  }
-  const note = readLock(c.stateDir)
-  const held = lockHeld(c.stateDir)
-  add(
-    'lock',
-    !note || held,
-    note ? `${note.op} by pid ${note.pid} (${note.who}) since ${note.since}${held ? ', running' : ', holder gone'}` : held ? 'held' : 'free',
-    'the holder died; the next deploy, rollback or cleanup takes the lock over by itself',
-  )
+  checks.push(...stateChecks(c.stateDir, 'deploy, rollback or cleanup'))
   // The watch reads the proxy's JSON log; nginx creates the file when it starts, even before it logs to it.
   if (c.watch.ms > 0 || c.canary.steps.length) {
     const nginx = c.proxy.mode === 'host' || (c.proxy.mode === 'container' && Boolean(inv?.runningServices('shared', [c.proxy.service]).length))
@@ -161,4 +147,28 @@ export function formatChecks(checks: readonly Check[], c: { green: (s: string) =
   return checks
     .map((k) => `${k.ok ? c.green('✓') : c.red('✗')} ${k.name.padEnd(22)} ${k.detail.split('\n').join(`\n${' '.repeat(25)}`)}${k.fix ? `\n  ${c.yellow('fix:')} ${k.fix}` : ''}`)
     .join('\n')
+}
+
+/**
+ * The state folder would take a write (proved without leaving one: doctor only reads), and
+ * who holds the lock. `ops` names the operations that take a dead holder's lock over.
+ */
+export function stateChecks(stateDir: string, ops: string): Check[] {
+  const checks: Check[] = []
+  const add = (name: string, ok: boolean, detail: string, fix?: string) => checks.push({ name, ok, detail, fix: ok ? undefined : fix })
+  try {
+    if (existsSync(stateDir)) probeWritable(stateDir)
+    add('state folder', true, existsSync(stateDir) ? stateDir : `${stateDir} (created by the first deploy)`)
+  } catch (e) {
+    add('state folder', false, `${stateDir} cannot be written: ${fsProblem(e)}`, `make ${stateDir} writable, or set CALMSWAP_STATE_DIR`)
+  }
+  const note = readLock(stateDir)
+  const held = lockHeld(stateDir)
+  add(
+    'lock',
+    !note || held,
+    note ? `${note.op} by pid ${note.pid} (${note.who}) since ${note.since}${held ? ', running' : ', holder gone'}` : held ? 'held' : 'free',
+    `the holder died; the next ${ops} takes the lock over by itself`,
+  )
+  return checks
 }

@@ -5,7 +5,7 @@
 import { Worker } from 'node:worker_threads'
 import type { Agent } from 'undici'
 import { healthStatus, runState } from './commands.ts'
-import type { Color } from './config.ts'
+import type { Color, Config } from './config.ts'
 import type { Ctx } from './context.ts'
 import { sleep } from './deadlines.ts'
 import { StepError } from './errors.ts'
@@ -236,6 +236,17 @@ export async function waitHealthy(url: string, o: WaitOptions): Promise<WaitResu
   }
 }
 
+/** The health check as the settings describe it: what every wait for a healthy web starts from. */
+export const checkOptions = (c: Config): Pick<WaitOptions, 'host' | 'status' | 'body' | 'timeoutMs' | 'deadlineMs' | 'intervalMs' | 'passes'> => ({
+  host: c.health.host,
+  status: c.health.status,
+  body: c.health.body,
+  timeoutMs: c.health.timeoutMs,
+  deadlineMs: c.health.deadlineMs,
+  intervalMs: c.health.intervalMs,
+  passes: c.health.passes,
+})
+
 const healthUrl = (ctx: Ctx, color: Color) => `http://${LOOPBACK}:${ctx.config.ports[color]}${ctx.config.health.path}`
 
 /**
@@ -266,13 +277,7 @@ export async function checkHealth(ctx: Ctx, color: Color): Promise<WaitResult | 
   try {
     const r = await ctx.ui.wait(`waiting for ${url}`, (update) =>
       waitHealthy(url, {
-        host: c.health.host,
-        status: c.health.status,
-        body: c.health.body,
-        timeoutMs: c.health.timeoutMs,
-        deadlineMs: c.health.deadlineMs,
-        intervalMs: c.health.intervalMs,
-        passes: c.health.passes,
+        ...checkOptions(c),
         signal: AbortSignal.any([ctx.signal, gone.signal]),
         extra: async () => {
           for (const w of webs) {

@@ -7,6 +7,8 @@
 // `hostname:`: that is how the workers being stood down are told from any other. The
 // commands that run this script are built in lib/commands.ts.
 
+import { QUIESCE_QUEUES_PY } from './celery.ts'
+
 /**
  * argv: the app (-A), the deadline in seconds, the hostnames (comma-separated) of the workers
  * to quiesce. Exit codes as lib/celery.ts's: 0 quiet, 3 no such worker answered, 4 still busy.
@@ -29,24 +31,7 @@ ctl = find_app(spec).control
 queues = {n: qs for n, qs in (ctl.inspect(timeout=2.0).active_queues() or {}).items() if n.split("@", 1)[-1] in hosts}
 if not queues:
     say(f"no worker on {','.join(sorted(hosts))} answered", 3)
-for node, qs in queues.items():
-    for q in qs:
-        ctl.cancel_consumer(q["name"], destination=[node], reply=True, timeout=2.0, limit=1)
-t0 = time.monotonic()
-# The read outstanding at the cancel ends within its timeout (kombu's BRPOP: 1 s).
-time.sleep(1.2)
-busy = None
-while time.monotonic() < deadline:
-    i = ctl.inspect(destination=list(queues), timeout=1.0, limit=len(queues))
-    busy = sum(len(v) for r in (i.active(), i.reserved()) for v in (r or {}).values())
-    if not busy:
-        break
-    time.sleep(0.3)
-names = sorted({q["name"] for qs in queues.values() for q in qs})
-if busy:
-    say(f"{','.join(queues)} stopped consuming {names}; {busy} task(s) still active or reserved", 4)
-say(f"{','.join(queues)} stopped consuming {names}; idle after {time.monotonic() - t0:.1f} s", 0)
-`
+${QUIESCE_QUEUES_PY}`
 
 /** The Celery app a worker's argv names (-A tasks, --app=proj, -Aproj), or null. */
 export function celeryApp(argv: readonly string[]): string | null {

@@ -3,9 +3,7 @@
 import { existsSync } from 'node:fs'
 import { engineVersion, serviceName, stackName } from './commands.ts'
 import type { Ctx } from './context.ts'
-import type { Check } from './doctor.ts'
-import { fsProblem } from './errors.ts'
-import { probeWritable } from './files.ts'
+import { type Check, stateChecks } from './doctor.ts'
 import { type LockInfo, lockHeld, readLock } from './lock.ts'
 import { type NodePsi, nodePsi, psiSourceOf } from './node-pressure.ts'
 import { readStack, stackNotes, stackProblems } from './stack.ts'
@@ -220,19 +218,6 @@ export async function swarmDoctor(ctx: Ctx): Promise<Check[]> {
     }
   }
 
-  try {
-    if (existsSync(c.stateDir)) probeWritable(c.stateDir)
-    add('state folder', true, existsSync(c.stateDir) ? c.stateDir : `${c.stateDir} (created by the first deploy)`)
-  } catch (e) {
-    add('state folder', false, `${c.stateDir} cannot be written: ${fsProblem(e)}`, `make ${c.stateDir} writable, or set CALMSWAP_STATE_DIR`)
-  }
-  const note = readLock(c.stateDir)
-  const held = lockHeld(c.stateDir)
-  add(
-    'lock',
-    !note || held,
-    note ? `${note.op} by pid ${note.pid} (${note.who}) since ${note.since}${held ? ', running' : ', holder gone'}` : 'free',
-    'the holder died; the next deploy or rollback takes the lock over by itself',
-  )
+  checks.push(...stateChecks(c.stateDir, 'deploy or rollback'))
   return checks
 }

@@ -44,7 +44,7 @@ import { DEADLINE } from './deadlines.ts'
 import { detectRelease } from './deploy.ts'
 import { CommandError, ConfigError, Interrupted, StepError, UsageError } from './errors.ts'
 import { PRIVATE, writeFileAtomic } from './files.ts'
-import { waitHealthy } from './health.ts'
+import { checkOptions, waitHealthy } from './health.ts'
 import { OpRecord, recorded } from './history.ts'
 import { calmOnNodes } from './node-pressure.ts'
 import { runOp } from './operation.ts'
@@ -352,16 +352,7 @@ class Stages {
     if (!c.proxy.url || c.proxy.mode === 'none') return this.ctx.ui.detail('  CALMSWAP_PROXY_URL is empty: nothing to check through the proxy')
     const url = `${c.proxy.url}${c.health.path}`
     if (this.ctx.exec.dryRun) return this.ctx.ui.data(`poll ${url} until ${c.health.passes} consecutive ${c.health.status}s`)
-    const r = await waitHealthy(url, {
-      host: c.health.host,
-      status: c.health.status,
-      body: c.health.body,
-      timeoutMs: c.health.timeoutMs,
-      deadlineMs: c.health.deadlineMs,
-      intervalMs: c.health.intervalMs,
-      passes: c.health.passes,
-      signal: this.ctx.signal,
-    })
+    const r = await waitHealthy(url, { ...checkOptions(c), signal: this.ctx.signal })
     this.ctx.checkpoint()
     if (!r.ok) throw new StepError(`the site does not answer through ${url} after ${(r.elapsedMs / 1000).toFixed(1)}s: ${r.last?.reason ?? 'no answer'}`)
   }

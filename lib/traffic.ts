@@ -9,7 +9,7 @@ import { type Color, type Config, projectName } from './config.ts'
 import type { Ctx } from './context.ts'
 import { CommandError, StepError } from './errors.ts'
 import { readOwnFile } from './files.ts'
-import { LOOPBACK, waitHealthy } from './health.ts'
+import { checkOptions, LOOPBACK, waitHealthy } from './health.ts'
 import type { Upstream } from './state.ts'
 
 /**
@@ -143,13 +143,9 @@ export async function verifyThroughProxy(ctx: Ctx, color: Color): Promise<void> 
   const url = `${c.proxy.url}${c.health.path}`
   const r = await ctx.ui.wait(`checking ${url} through the proxy`, (update) =>
     waitHealthy(url, {
-      host: c.health.host,
-      status: c.health.status,
-      body: c.health.body,
-      timeoutMs: c.health.timeoutMs,
+      ...checkOptions(c),
       deadlineMs: Math.max(5_000, c.health.timeoutMs * 3),
       intervalMs: 500,
-      passes: c.health.passes,
       signal: ctx.signal,
       extra: async (res) => upstreamMismatch(res.headers, color, c.ports[color]),
       onTry: (t) => update(`through the proxy: try ${t.attempt}, ${t.reason ?? 'pass'} (${t.passes}/${c.health.passes})`),
