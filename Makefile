@@ -87,7 +87,7 @@ test-e2e: build images ## end-to-end tests only (real Docker)
 	provision/django-image.sh
 	vitest run --project e2e
 
-test-power: build images ## dockerd restarted at every step of a deploy (about 12 minutes; make test runs a few)
+test-power: build images ## dockerd restarted at every step of a deploy (about 5 minutes; make test runs a few)
 	POWER_FULL=1 vitest run --project e2e test/e2e/power.test.ts
 
 soak: build images ## the stop path under load: N deploys in a row, counting grace expiries, failed requests, lost tasks (ARGS="--deploys 20 --stack django")
