@@ -8,9 +8,10 @@ import { COLORS, type Color, type Config, coloredServices, otherColor, projectNa
 import type { Ctx } from './context.ts'
 import { type ComposeModel, checkContract, readComposeModel, servicesWithBuild } from './contract.ts'
 import { CommandError, ConfigError, StepError, UsageError } from './errors.ts'
-import { checkHealth, confirmWebUp } from './health.ts'
+import { checkHealth, confirmWebUp, webRunState } from './health.ts'
 import { OpRecord } from './history.ts'
 import { keptRelease, pinRelease, pruneReleases } from './images.ts'
+import type { RunState } from './inventory.ts'
 import { checkUnfinishedJobs, runJobs } from './jobs.ts'
 import { reportInterrupted, runOp, runSteps } from './operation.ts'
 import { plainProjectProblems } from './plain.ts'
@@ -209,6 +210,11 @@ export async function deploy(ctx0: Ctx, o: DeployOptions = {}): Promise<DeployRe
     const judged = () => (watch ? ctx.withSignal(AbortSignal.any([ctx.signal, watch.failed])) : ctx)
     const order = DEPLOY_STEPS.filter((s) => (s !== 'canary' || (from && ctx.config.canary.steps.length)) && (s !== 'watch' || watching))
     const oldWebRuns = async () => (from ? (await ctx.inventory()).runningServices(from, ctx.config.roles.web).length > 0 : false)
+    // The new web as traffic moves to it, or as this run first sees it past the switch (a run
+    // continued after a reboot): what verify holds it to. Restarts before that are not this
+    // release's doing after the switch.
+    let webBefore: Promise<RunState[]> | undefined
+    const webAtSwitch = () => (webBefore ??= webRunState(ctx, to))
     const steps: Record<DeployStep, () => Promise<unknown>> = {
       build: async () => (ctx = ctx.withConfig(await buildAndPin(ctx, to, model, kept))),
       shared: () => ensureShared(ctx, to),
@@ -218,11 +224,13 @@ export async function deploy(ctx0: Ctx, o: DeployOptions = {}): Promise<DeployRe
       health: async () => void ({ created } = await healthAndCreate(ctx, to)),
       canary: () => canary(ctx, from, to, watched),
       switch: async () => {
+        await webAtSwitch()
         if (watching) resetLog(ctx)
         await switchTo(ctx, to, (await oldWebRuns()) ? from : null, { log: watching })
         if (!ctx.exec.dryRun) watch?.start(openLog(ctx))
       },
       'up-rest': async () => {
+        await webAtSwitch()
         await created
         await startRest(judged(), to)
       },
@@ -230,7 +238,7 @@ export async function deploy(ctx0: Ctx, o: DeployOptions = {}): Promise<DeployRe
       // caught here, while the old web still runs and can take the traffic back.
       verify: async () => {
         await (ctx.config.proxy.url && ctx.config.proxy.mode !== 'none' ? verifyThroughProxy(judged(), to) : checkHealth(judged(), to))
-        await confirmWebUp(judged(), to)
+        await confirmWebUp(judged(), to, await webAtSwitch())
       },
       watch: () => watchRelease(ctx, to, watch!, watched),
     }

@@ -9,7 +9,7 @@ import type { Color, Config } from './config.ts'
 import type { Ctx } from './context.ts'
 import { sleep } from './deadlines.ts'
 import { StepError } from './errors.ts'
-import { names, parseRunState } from './inventory.ts'
+import { names, notStayingUp, parseRunState, type RunState } from './inventory.ts'
 
 // Loaded on the first probe, not at start: undici is most of the bundle, and a deploy's
 // first seconds (before the old workers stop) are the ones to keep short.
@@ -308,18 +308,21 @@ export async function checkHealth(ctx: Ctx, color: Color): Promise<WaitResult | 
   }
 }
 
-/**
- * The new web must still be the process that passed its health check. A restart policy
- * brings a crashed web back within a second, and the fresh process answers health checks
- * again until it crashes anew: only its restart count tells. Compose's own start resets
- * the count, so any restart is one Docker did by itself.
- */
-export async function confirmWebUp(ctx: Ctx, color: Color): Promise<void> {
+/** The run state (restart count, start time) of a color's web containers; none in a dry run. */
+export async function webRunState(ctx: Ctx, color: Color): Promise<RunState[]> {
   const webs = names((await ctx.inventory(true)).containers(color, ctx.config.roles.web))
-  if (ctx.exec.dryRun || !webs.length) return
-  const now = parseRunState((await ctx.run(runState(ctx.config, webs))).stdout)
-  const wrong = now.flatMap((w) =>
-    w.status !== 'running' ? [`${w.name} is ${w.status} (exit code ${w.exitCode})`] : w.restarts > 0 ? [`${w.name} crashed and was restarted ${w.restarts} time(s)`] : [],
-  )
+  if (ctx.exec.dryRun || !webs.length) return []
+  return parseRunState((await ctx.run(runState(ctx.config, webs))).stdout)
+}
+
+/**
+ * The new web must still be the process it was at `before` (taken as traffic moved to it). A
+ * restart policy brings a crashed web back within a second, and the fresh process answers
+ * health checks again until it crashes anew: only its restart count and start time tell.
+ */
+export async function confirmWebUp(ctx: Ctx, color: Color, before: readonly RunState[]): Promise<void> {
+  if (!before.length) return
+  const now = new Map((await webRunState(ctx, color)).map((x) => [x.name, x]))
+  const wrong = before.map((b) => notStayingUp(b, now.get(b.name))).filter(Boolean)
   if (wrong.length) throw new StepError(`the new ${color} web did not stay up after the switch: ${wrong.join('; ')}`)
 }

@@ -2,6 +2,7 @@
 // the stack's services with their update state, their tasks, the release, the lock.
 import { existsSync } from 'node:fs'
 import { engineVersion, serviceName, stackName } from './commands.ts'
+import { withRelease } from './config.ts'
 import type { Ctx } from './context.ts'
 import { type Check, stateChecks } from './doctor.ts'
 import { type LockInfo, lockHeld, readLock } from './lock.ts'
@@ -30,10 +31,17 @@ export interface SwarmStatusReport {
   readonly tasks: { service: string; task: string; node: string; desired: string; state: string; image: string; error: string }[]
 }
 
+/**
+ * The stack file is read with the variables its stack deploy gets, the release among them.
+ * status and doctor deploy nothing: the release last deployed (or "latest") stands in.
+ */
+const withSomeRelease = (ctx: Ctx): Ctx =>
+  ctx.config.release ? ctx : ctx.withConfig(withRelease(ctx.config, new SwarmStore(ctx.config.stateDir, true).load().release ?? 'latest'))
+
 /** Names in the stack file, or those the settings give when the file cannot be read. */
 async function stackServices(ctx: Ctx): Promise<string[]> {
   try {
-    return [...(await readStack(ctx)).services.keys()]
+    return [...(await readStack(withSomeRelease(ctx))).services.keys()]
   } catch {
     const r = ctx.config.roles
     return [...r.shared, ...r.web, ...r.core, ...r.singletons, ...r.workers]
@@ -150,7 +158,7 @@ export async function swarmDoctor(ctx: Ctx): Promise<Check[]> {
 
   let stackOk = false
   try {
-    const stack = await readStack(ctx)
+    const stack = await readStack(withSomeRelease(ctx))
     const problems = stackProblems(c, stack)
     stackOk = problems.length === 0
     const notes = stackNotes(c, stack)

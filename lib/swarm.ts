@@ -586,7 +586,11 @@ async function undo(ctx0: Ctx, store: SwarmStore, failed: string | null): Promis
       if (!m.quiesced) continue
       store.mark(n, { restoreFrom: s.version })
       await ctx.must(serviceRestart(c, full(n)))
-      await waitUpdate(ctx, n, s.update?.startedAt ?? '')
+      const end = await waitUpdate(ctx, n, s.update?.startedAt ?? '')
+      if (end && !end.ok)
+        throw new StepError(
+          `the restart of ${n}, to take tasks again, ${end.status.state === 'paused' ? 'was paused' : `ended as ${end.status.state}`}: ${end.cause ?? end.status.message}`,
+        )
       continue
     }
     await waitNoTasks(ctx, [n])

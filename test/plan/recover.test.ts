@@ -122,6 +122,26 @@ describe('the next deploy finishes the job too', () => {
   })
 })
 
+describe('a deploy finished after a reboot', () => {
+  it('is not rolled back for web restarts from before it went on (a web that crash-looped at boot until its database was up)', async () => {
+    h = await harness({
+      state: (c) => ({
+        live: 'blue',
+        upstream: { color: 'green', port: c.ports.green, backup: c.ports.blue },
+        journal: journal(['build', 'shared', 'jobs', 'pause-workers', 'up-core', 'health', 'switch'], { current: 'up-rest', ...signalled }),
+      }),
+      setup: (w) => {
+        restartedDuringHealth(w)
+        w.set('app-green', 'worker', 'created')
+        w.set('app-green', 'beat', 'created')
+        w.restarts.set('app-green-web-1', 2)
+      },
+    })
+    expect((await recover(h.ctx)).action).toBe('finished the deploy')
+    expect(h.ctx.state.load()).toMatchObject({ live: 'green', journal: null })
+  })
+})
+
 describe('recover says a color serves only once it does', () => {
   it('a web still booting after the restart is waited for', async () => {
     h = await harness({ state: (c) => ({ live: 'blue', upstream: { color: 'blue', port: c.ports.blue, backup: null } }), setup: blueLive })

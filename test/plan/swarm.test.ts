@@ -9,6 +9,7 @@ import { DryRunExecutor } from '../../lib/executor.ts'
 import { readHistory } from '../../lib/history.ts'
 import { readStack, roleOf, stageFile } from '../../lib/stack.ts'
 import { SWARM_STAGES, type SwarmStage, swarmDeploy, swarmRollback } from '../../lib/swarm.ts'
+import { swarmDoctor } from '../../lib/swarm-report.ts'
 import { SwarmStore } from '../../lib/swarm-state.ts'
 import { RecordingExecutor } from './recording.ts'
 import { type SwarmHarness, short, swarmHarness } from './swarm-world.ts'
@@ -384,5 +385,14 @@ describe('swarm mode and compose-mode settings', () => {
     await swarmDeploy(h.ctx)
     // The grace, less the margin the warm shutdown keeps.
     expect(h.exec.calls.find((c) => c.argv[1] === 'exec')!.argv.at(-1)).toBe(String(12 - DEADLINE.quiesceMargin / 1000))
+  })
+})
+
+describe('swarm doctor and status read the stack file as its deploy would', () => {
+  const needsRelease = (s: Record<string, Record<string, any>>) => (s.web!.image = 'app:${CALMSWAP_RELEASE:?the release}')
+  it('with no CALMSWAP_RELEASE of their own, the file that needs one reads', async () => {
+    const h = swarmHarness({ env: { CALMSWAP_RELEASE: '' }, stack: needsRelease })
+    const checks = await swarmDoctor(h.ctx)
+    expect(checks.filter((c) => /cannot fill in/.test(c.detail))).toEqual([])
   })
 })
