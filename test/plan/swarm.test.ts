@@ -310,6 +310,22 @@ describe('swarm stand-down cut short', () => {
   })
 })
 
+describe('swarm stand-down undone, the restart of the quiesced worker failing', () => {
+  it('the rollback says so and fails, rather than call the worker back', async () => {
+    const h = swarmHarness({ setup: (w) => w.seedStack(), env: { CALMSWAP_SWARM_DEADLINE: '1s' } })
+    let hiccup = true
+    h.world.failOn = (a) => {
+      if (a[2] !== 'scale' || !hiccup) return undefined
+      hiccup = false
+      h.world.respond({ argv: ['docker', 'service', 'scale', '--detach', 'app_beat=0'], mutates: true, timeoutMs: 1 })
+      // Its fresh tasks will not start: the restart's update cannot complete.
+      h.world.crash.add('worker')
+      return 1
+    }
+    await expect(swarmDeploy(h.ctx)).rejects.toThrow(/so did its rollback[^]*the restart of worker, to take tasks again, (was paused|ended as)/)
+  })
+})
+
 describe('swarm deploy continued after a kill', () => {
   it('the web stage deploys only what the killed run had not: not the web a second time', async () => {
     // redis as a core service: deployed with the web, in the same stage.
