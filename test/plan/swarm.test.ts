@@ -322,7 +322,7 @@ describe('swarm stand-down undone, the restart of the quiesced worker failing', 
       h.world.crash.add('worker')
       return 1
     }
-    await expect(swarmDeploy(h.ctx)).rejects.toThrow(/so did its rollback[^]*the restart of worker, to take tasks again, (was paused|ended as)/)
+    await expect(swarmDeploy(h.ctx)).rejects.toThrow(/so did its rollback[\s\S]*the restart of worker, to take tasks again, (was paused|ended as)/)
   })
 })
 
