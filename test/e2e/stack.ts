@@ -279,6 +279,26 @@ export interface Sampler {
   stop(): Promise<Sample[]>
 }
 
+/** Reads the running beats every ~`everyMs` (a slow read delays the next) until stopped. */
+export function sampleBeats(read: () => Promise<string[]>, everyMs: number): Sampler {
+  const samples: Sample[] = []
+  let stopped = false
+  const loop = (async () => {
+    while (!stopped) {
+      const t = Date.now()
+      samples.push({ at: t, beats: await read() })
+      await sleep(Math.max(0, everyMs - (Date.now() - t)))
+    }
+  })()
+  return {
+    async stop() {
+      stopped = true
+      await loop
+      return samples
+    },
+  }
+}
+
 export interface Reply {
   readonly status: number
   readonly headers: Record<string, string | string[] | undefined>
@@ -523,22 +543,7 @@ export class Stack {
 
   /** Samples the running beats of both colors every ~300ms until stopped. */
   sampleBeats(everyMs = 300): Sampler {
-    const samples: Sample[] = []
-    let stopped = false
-    const loop = (async () => {
-      while (!stopped) {
-        const t = Date.now()
-        samples.push({ at: t, beats: await this.runningBeats() })
-        await sleep(Math.max(0, everyMs - (Date.now() - t)))
-      }
-    })()
-    return {
-      async stop() {
-        stopped = true
-        await loop
-        return samples
-      },
-    }
+    return sampleBeats(() => this.runningBeats(), everyMs)
   }
 
   /** redis-cli inside the shared Redis container. */

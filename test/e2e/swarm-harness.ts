@@ -9,7 +9,7 @@
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { execFileText, pipeFiles, ROOT, type RunResult, type Sample, sleep, waitFor } from './harness.ts'
+import { execFileText, pipeFiles, ROOT, type RunResult, type Sampler, sampleBeats, waitFor } from './harness.ts'
 
 export const SWARM_HOST = process.env.SWARM_DOCKER_HOST
 const APP = 'calmswap-example-app'
@@ -179,24 +179,10 @@ export class SwarmStack {
   }
 
   /** Beat containers running across the swarm, every `everyMs`, until stopped. */
-  sampleBeats(everyMs = 300): { stop(): Promise<Sample[]> } {
-    const samples: Sample[] = []
-    let stopped = false
-    const loop = (async () => {
-      while (!stopped) {
-        const t = Date.now()
-        const r = await sd(['ps', '-q', '--filter', `label=com.docker.swarm.service.name=${this.name}_beat`, '--filter', 'status=running'])
-        samples.push({ at: t, beats: r.stdout.split('\n').filter(Boolean) })
-        await sleep(Math.max(0, everyMs - (Date.now() - t)))
-      }
-    })()
-    return {
-      async stop() {
-        stopped = true
-        await loop
-        return samples
-      },
-    }
+  sampleBeats(everyMs = 300): Sampler {
+    const running = async () =>
+      (await sd(['ps', '-q', '--filter', `label=com.docker.swarm.service.name=${this.name}_beat`, '--filter', 'status=running'])).stdout.split('\n').filter(Boolean)
+    return sampleBeats(running, everyMs)
   }
 
   /** The stack, its release tags and, if this run made the swarm, the swarm. Never throws. */

@@ -37,6 +37,21 @@ async function noTaskLost() {
   expect(await stack.counter('executed')).toBe(await stack.counter('enqueued'))
 }
 
+/** Web, beat and worker all run the example app's image of release `r`. */
+async function expectEveryServiceOn(r: string) {
+  const image = [`calmswap-example-app:${rel(r)}`]
+  expect(await stack.images()).toMatchObject({ web: image, beat: image, worker: image })
+}
+
+/** The newest line of `history --json`. */
+async function lastHistory() {
+  return (await stack.run('history', ['--json'])).stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l))
+    .at(-1)
+}
+
 const stagesOf = (r: RunResult) =>
   events(r)
     .filter((e) => e.type === 'step-end')
@@ -49,11 +64,7 @@ describe.sequential('swarm mode', () => {
     expect(stagesOf(r)).toEqual(['shared', 'stand-down', 'web', 'singletons', 'workers', 'verify'])
     await stack.findProxy()
     expect(await release()).toBe(rel('r1'))
-    expect(await stack.images()).toMatchObject({
-      web: [`calmswap-example-app:${rel('r1')}`],
-      beat: [`calmswap-example-app:${rel('r1')}`],
-      worker: [`calmswap-example-app:${rel('r1')}`],
-    })
+    await expectEveryServiceOn('r1')
     await waitFor('beat to tick', async () => (await stack.counter('ticks')) > 0, 30_000)
   })
 
@@ -101,17 +112,9 @@ describe.sequential('swarm mode', () => {
         .map((e) => e.stage.split(' ')[0]),
     ).toEqual(['the', 'beat', 'worker'])
     expect(await release()).toBe(rel('r2'))
-    expect(await stack.images()).toMatchObject({
-      web: [`calmswap-example-app:${rel('r2')}`],
-      beat: [`calmswap-example-app:${rel('r2')}`],
-      worker: [`calmswap-example-app:${rel('r2')}`],
-    })
+    await expectEveryServiceOn('r2')
     await noTaskLost()
-    const history = (await stack.run('history', ['--json'])).stdout
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l))
-    expect(history.at(-1)).toMatchObject({ op: 'deploy', result: 'ok', release: rel('r2'), images: { web: expect.stringContaining(rel('r2')) } })
+    expect(await lastHistory()).toMatchObject({ op: 'deploy', result: 'ok', release: rel('r2'), images: { web: expect.stringContaining(rel('r2')) } })
   })
 
   test('failing deploy under load (web fails its healthcheck): Swarm rolls the web back, calmswap the rest; nothing fails', async () => {
@@ -122,17 +125,9 @@ describe.sequential('swarm mode', () => {
     expect(beats.max, JSON.stringify(beats.doubled)).toBeLessThanOrEqual(1)
     expect(await release()).toBe(rel('r2'))
     await waitFor('every service back on r2', async () => !JSON.stringify(await stack.images()).includes(rel('r3')), 30_000)
-    expect(await stack.images()).toMatchObject({
-      web: [`calmswap-example-app:${rel('r2')}`],
-      beat: [`calmswap-example-app:${rel('r2')}`],
-      worker: [`calmswap-example-app:${rel('r2')}`],
-    })
+    await expectEveryServiceOn('r2')
     await noTaskLost()
-    const history = (await stack.run('history', ['--json'])).stdout
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l))
-    expect(history.at(-1)).toMatchObject({ op: 'deploy', result: 'rolled-back', release: rel('r3') })
+    expect(await lastHistory()).toMatchObject({ op: 'deploy', result: 'rolled-back', release: rel('r3') })
   })
 
   test('Ctrl-C during the workers stage: every service goes back, one beat at a time', async () => {
@@ -155,11 +150,7 @@ describe.sequential('swarm mode', () => {
     expect(stats.failed, describeLoad(stats)).toBe(0)
     expect(beats.max, JSON.stringify(beats.doubled)).toBeLessThanOrEqual(1)
     expect(await release()).toBe(rel('r2'))
-    expect(await stack.images()).toMatchObject({
-      web: [`calmswap-example-app:${rel('r2')}`],
-      beat: [`calmswap-example-app:${rel('r2')}`],
-      worker: [`calmswap-example-app:${rel('r2')}`],
-    })
+    await expectEveryServiceOn('r2')
     await noTaskLost()
   })
 })

@@ -8,7 +8,7 @@ import { lockPath } from '../../lib/lock.ts'
 import { rollback } from '../../lib/rollback.ts'
 import { dryRun } from './dry-run.ts'
 import { holdLock } from './hold-lock.ts'
-import { blueLive, composeArgs, type Harness, harness } from './world.ts'
+import { BLUE_TO_GREEN, BOOT_GREEN, blueLive, composeArgs, type Harness, harness } from './world.ts'
 
 let h: Harness
 afterEach(() => h?.close())
@@ -35,22 +35,7 @@ describe('deploy plan', () => {
   it('blue → green: build first, old workers frozen and beat stopped, web alone, switch with blue as backup, old workers stopped, then new ones', async () => {
     h = await harness({ state: { live: 'blue', release: 'r1' }, setup: blueLive })
     await deploy(h.ctx)
-    expect(h.plan()).toEqual([
-      'green build web worker beat',
-      'pin green',
-      'pause app-blue-worker-1',
-      'kill SIGTERM app-blue-beat-1',
-      'green up web',
-      'green create beat worker',
-      'write',
-      'reload',
-      'unpause app-blue-worker-1',
-      'quiesce app-blue-worker-1',
-      'kill SIGTERM app-blue-worker-1',
-      'docker wait id-app-blue-worker-1 id-app-blue-beat-1',
-      'start app-green-beat-1',
-      'start app-green-worker-1',
-    ])
+    expect(h.plan()).toEqual(BLUE_TO_GREEN)
     expect([...h.exec.files.values()].at(-1)).toMatch(new RegExp(`server 127.0.0.1:${h.config.ports.green};\\n  server 127.0.0.1:${h.config.ports.blue} backup;`))
     expect(h.ctx.state.load()).toMatchObject({ live: 'green', previous: 'blue', release: 'r2', previousRelease: 'r1' })
   })
@@ -167,18 +152,7 @@ describe('deploy plan', () => {
     h = await harness({ state: { live: 'blue', upstream: { color: 'blue', port: 1, backup: null } }, setup: blueLive })
     h.world.webStatus.green = 500
     await expect(deploy(h.ctx)).rejects.toThrow(/failed and was rolled back; blue serves as before/)
-    expect(h.plan()).toEqual([
-      'green build web worker beat',
-      'pin green',
-      'pause app-blue-worker-1',
-      'kill SIGTERM app-blue-beat-1',
-      'green up web',
-      'green create beat worker',
-      'docker wait id-app-blue-beat-1',
-      'unpause app-blue-worker-1',
-      'start app-blue-beat-1',
-      'green stop web',
-    ])
+    expect(h.plan()).toEqual([...BOOT_GREEN, 'docker wait id-app-blue-beat-1', 'unpause app-blue-worker-1', 'start app-blue-beat-1', 'green stop web'])
     expect(h.ctx.state.load()).toMatchObject({ live: 'blue', journal: null })
     expect(h.out.join('')).toMatch(/status 500, expected 200/)
   })

@@ -18,6 +18,22 @@ const restartedDuringHealth = (w: World) => {
 }
 const signalled = { signalledAt: new Date(Date.now() - 60_000).toISOString(), signalled: ['app-blue-beat-1'], frozen: ['app-blue-worker-1'] }
 
+/** A deploy blue → green cut by a restart during up-rest, after the switch: green serves, its workers created. */
+const cutDuringUpRest = (more: (w: World) => void = () => {}) =>
+  harness({
+    state: (c) => ({
+      live: 'blue',
+      upstream: { color: 'green', port: c.ports.green, backup: c.ports.blue },
+      journal: journal(['build', 'shared', 'jobs', 'pause-workers', 'up-core', 'health', 'switch'], { current: 'up-rest', ...signalled }),
+    }),
+    setup: (w) => {
+      restartedDuringHealth(w)
+      w.set('app-green', 'worker', 'created')
+      w.set('app-green', 'beat', 'created')
+      more(w)
+    },
+  })
+
 describe('recover after a daemon restart', () => {
   it('during the health step: rolls back, restarts blue beat, waits for nobody (the running worker was never told to stop)', async () => {
     h = await harness({
@@ -36,18 +52,7 @@ describe('recover after a daemon restart', () => {
   })
 
   it('after the switch: finishes the deploy; the old worker the restart brought back is told to stop now', async () => {
-    h = await harness({
-      state: (c) => ({
-        live: 'blue',
-        upstream: { color: 'green', port: c.ports.green, backup: c.ports.blue },
-        journal: journal(['build', 'shared', 'jobs', 'pause-workers', 'up-core', 'health', 'switch'], { current: 'up-rest', ...signalled }),
-      }),
-      setup: (w) => {
-        restartedDuringHealth(w)
-        w.set('app-green', 'worker', 'created')
-        w.set('app-green', 'beat', 'created')
-      },
-    })
+    h = await cutDuringUpRest()
     const r = await recover(h.ctx)
     expect(r.action).toBe('finished the deploy')
     const plan = h.plan()
@@ -124,19 +129,7 @@ describe('the next deploy finishes the job too', () => {
 
 describe('a deploy finished after a reboot', () => {
   it('is not rolled back for web restarts from before it went on (a web that crash-looped at boot until its database was up)', async () => {
-    h = await harness({
-      state: (c) => ({
-        live: 'blue',
-        upstream: { color: 'green', port: c.ports.green, backup: c.ports.blue },
-        journal: journal(['build', 'shared', 'jobs', 'pause-workers', 'up-core', 'health', 'switch'], { current: 'up-rest', ...signalled }),
-      }),
-      setup: (w) => {
-        restartedDuringHealth(w)
-        w.set('app-green', 'worker', 'created')
-        w.set('app-green', 'beat', 'created')
-        w.restarts.set('app-green-web-1', 2)
-      },
-    })
+    h = await cutDuringUpRest((w) => w.restarts.set('app-green-web-1', 2))
     expect((await recover(h.ctx)).action).toBe('finished the deploy')
     expect(h.ctx.state.load()).toMatchObject({ live: 'green', journal: null })
   })

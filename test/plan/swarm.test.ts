@@ -295,33 +295,32 @@ describe('swarm first deploy', () => {
 })
 
 describe('swarm stand-down cut short', () => {
-  it('what was scaled to 0 is scaled back, the quiesced worker never scaled is restarted, nothing is rolled back', async () => {
+  /**
+   * The CLI scales one service after the other: beat goes to 0, then the daemon fails the
+   * worker's scale. `then` runs at that moment.
+   */
+  const scaleFailsAfterBeat = (then: (h: SwarmHarness) => void = () => {}) => {
     const h = swarmHarness({ setup: (w) => w.seedStack(), env: { CALMSWAP_SWARM_DEADLINE: '1s' } })
-    // The CLI scales one service after the other: beat went to 0, then the daemon failed the worker's.
     let hiccup = true
     h.world.failOn = (a) => {
       if (a[2] !== 'scale' || !hiccup) return undefined
       hiccup = false
       h.world.respond({ argv: ['docker', 'service', 'scale', '--detach', 'app_beat=0'], mutates: true, timeoutMs: 1 })
+      then(h)
       return 1
     }
+    return h
+  }
+
+  it('what was scaled to 0 is scaled back, the quiesced worker never scaled is restarted, nothing is rolled back', async () => {
+    const h = scaleFailsAfterBeat()
     await expect(swarmDeploy(h.ctx)).rejects.toThrow(/every service was rolled back/)
     expect(h.plan()).toEqual(['quiesce worker', 'scale beat=0 worker=0', 'scale beat=1', 'restart worker'])
   })
-})
 
-describe('swarm stand-down undone, the restart of the quiesced worker failing', () => {
-  it('the rollback says so and fails, rather than call the worker back', async () => {
-    const h = swarmHarness({ setup: (w) => w.seedStack(), env: { CALMSWAP_SWARM_DEADLINE: '1s' } })
-    let hiccup = true
-    h.world.failOn = (a) => {
-      if (a[2] !== 'scale' || !hiccup) return undefined
-      hiccup = false
-      h.world.respond({ argv: ['docker', 'service', 'scale', '--detach', 'app_beat=0'], mutates: true, timeoutMs: 1 })
-      // Its fresh tasks will not start: the restart's update cannot complete.
-      h.world.crash.add('worker')
-      return 1
-    }
+  it('a restart of the quiesced worker that cannot complete fails the rollback, saying so', async () => {
+    // Its fresh tasks will not start: the restart's update cannot complete.
+    const h = scaleFailsAfterBeat((h) => h.world.crash.add('worker'))
     await expect(swarmDeploy(h.ctx)).rejects.toThrow(/so did its rollback[\s\S]*the restart of worker, to take tasks again, (was paused|ended as)/)
   })
 })
@@ -405,6 +404,7 @@ describe('swarm mode and compose-mode settings', () => {
 })
 
 describe('swarm doctor and status read the stack file as its deploy would', () => {
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: Compose's own interpolation, for docker compose config to fill in
   const needsRelease = (s: Record<string, Record<string, any>>) => (s.web!.image = 'app:${CALMSWAP_RELEASE:?the release}')
   it('with no CALMSWAP_RELEASE of their own, the file that needs one reads', async () => {
     const h = swarmHarness({ env: { CALMSWAP_RELEASE: '' }, stack: needsRelease })

@@ -6,7 +6,7 @@ import { dirname } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { deploy } from '../../lib/deploy.ts'
 import { readHistory } from '../../lib/history.ts'
-import { blueLive, type Harness, harness, World } from './world.ts'
+import { BLUE_TO_GREEN, BOOT_GREEN, blueLive, HAND_OVER, type Harness, harness, SWITCH, World } from './world.ts'
 
 let h: Harness
 let writer: NodeJS.Timeout | undefined
@@ -33,22 +33,6 @@ function proxyLog(h: Harness, port: () => number, failPct: number, n = 10) {
 const upstreams = (h: Harness) => h.exec.events.flatMap((e) => ('write' in e && e.write === h.config.proxy.upstreamFile ? [e.content] : []))
 
 const watchEnv = { CALMSWAP_WATCH: '2s', CALMSWAP_WATCH_MIN_REQUESTS: '20' }
-const NORMAL_DEPLOY = [
-  'green build web worker beat',
-  'pin green',
-  'pause app-blue-worker-1',
-  'kill SIGTERM app-blue-beat-1',
-  'green up web',
-  'green create beat worker',
-  'write',
-  'reload',
-  'unpause app-blue-worker-1',
-  'quiesce app-blue-worker-1',
-  'kill SIGTERM app-blue-worker-1',
-  'docker wait id-app-blue-worker-1 id-app-blue-beat-1',
-  'start app-green-beat-1',
-  'start app-green-worker-1',
-]
 const ROLLBACK_TO_BLUE = ['write', 'reload', 'quiesce app-green-worker-1', 'green stop worker beat', 'start app-blue-worker-1 app-blue-beat-1', 'green stop web']
 
 describe('watch', () => {
@@ -56,7 +40,7 @@ describe('watch', () => {
     h = await harness({ state: { live: 'blue' }, setup: blueLive, env: watchEnv })
     proxyLog(h, () => h.config.ports.green, 0)
     await deploy(h.ctx)
-    expect(h.plan()).toEqual([...NORMAL_DEPLOY, 'write', 'reload'])
+    expect(h.plan()).toEqual([...BLUE_TO_GREEN, 'write', 'reload'])
     const files = upstreams(h)
     // Logging on from the switch, off once the watch is over.
     expect(files.at(-2)).toContain('map $host $calmswap_log { default "1"; }')
@@ -76,7 +60,7 @@ describe('watch', () => {
     // Bad traffic from the watch step on: a verdict during up-rest would cut the plan short.
     h.world.failOn = (a) => void (a[1] === 'start' && a.includes('app-green-worker-1') && proxyLog(h, () => h.config.ports.green, 30))
     await expect(deploy(h.ctx)).rejects.toThrow(/rolled back; blue serves as before/)
-    expect(h.plan()).toEqual([...NORMAL_DEPLOY, ...ROLLBACK_TO_BLUE])
+    expect(h.plan()).toEqual([...BLUE_TO_GREEN, ...ROLLBACK_TO_BLUE])
     const [entry] = readHistory(h.config.stateDir)
     expect(entry).toMatchObject({ result: 'rolled-back', watch: [{ phase: 'watch', verdict: 'bad' }] })
     expect(entry!.error).toMatch(
@@ -126,7 +110,7 @@ describe('watch', () => {
     // Once the watch step runs (traffic is judged since the switch), the operator presses Ctrl-C.
     const t = setInterval(() => h.ctx.state.load().journal?.current === 'watch' && ac.abort('SIGINT'), 50)
     await deploy(ctx).finally(() => clearInterval(t))
-    expect(h.plan()).toEqual([...NORMAL_DEPLOY, 'write', 'reload'])
+    expect(h.plan()).toEqual([...BLUE_TO_GREEN, 'write', 'reload'])
     expect(h.ctx.state.load()).toMatchObject({ live: 'green', previous: 'blue', journal: null })
     expect(readHistory(h.config.stateDir)[0]).toMatchObject({ result: 'ok', watch: [{ verdict: 'stopped', reason: expect.stringMatching(/^stopped by SIGINT after/) }] })
     expect(h.out.join('')).toMatch(/watch stopped by SIGINT after .*: r2 stays live on green, not judged any further/)
@@ -157,7 +141,6 @@ describe('watch', () => {
 
 describe('canary', () => {
   const canaryEnv = { ...watchEnv, CALMSWAP_WATCH: '0', CALMSWAP_CANARY: '10%,50%', CALMSWAP_CANARY_HOLD: '1s', CALMSWAP_WATCH_MIN_REQUESTS: '5' }
-  const BOOT = ['green build web worker beat', 'pin green', 'pause app-blue-worker-1', 'kill SIGTERM app-blue-beat-1', 'green up web', 'green create beat worker']
   // The old workers come back for the canary: its beat exited on its SIGTERM; a start brings it back.
   const RESUME_BLUE = ['docker wait id-app-blue-beat-1', 'unpause app-blue-worker-1', 'start app-blue-beat-1']
 
@@ -166,7 +149,7 @@ describe('canary', () => {
     proxyLog(h, () => h.config.ports.green, 0)
     await deploy(h.ctx)
     expect(h.plan()).toEqual([
-      ...BOOT,
+      ...BOOT_GREEN,
       ...RESUME_BLUE,
       'write',
       'reload',
@@ -175,14 +158,8 @@ describe('canary', () => {
       // Promotion: frozen and stopped again, as before any switch.
       'pause app-blue-worker-1',
       'kill SIGTERM app-blue-beat-1',
-      'write',
-      'reload',
-      'unpause app-blue-worker-1',
-      'quiesce app-blue-worker-1',
-      'kill SIGTERM app-blue-worker-1',
-      'docker wait id-app-blue-worker-1 id-app-blue-beat-1',
-      'start app-green-beat-1',
-      'start app-green-worker-1',
+      ...SWITCH,
+      ...HAND_OVER,
     ])
     const files = upstreams(h)
     expect(files[0]).toMatch(new RegExp(`server 127.0.0.1:${h.config.ports.green} weight=10;\\n {2}server 127.0.0.1:${h.config.ports.blue} weight=90;`))
@@ -199,7 +176,7 @@ describe('canary', () => {
     proxyLog(h, () => h.config.ports.green, 100)
     await expect(deploy(h.ctx)).rejects.toThrow(/rolled back; blue serves as before/)
     // The canary's share, then all back to blue.
-    expect(h.plan()).toEqual([...BOOT, ...RESUME_BLUE, 'write', 'reload', 'write', 'reload', 'green stop web'])
+    expect(h.plan()).toEqual([...BOOT_GREEN, ...RESUME_BLUE, 'write', 'reload', 'write', 'reload', 'green stop web'])
     expect(h.plan().filter((x) => /start app-green|stop app-blue|kill .*blue/.test(x))).toEqual(['kill SIGTERM app-blue-beat-1'])
     expect(readHistory(h.config.stateDir)[0]!.error).toMatch(/the canary at 10% rolls green back: \d+ of \d+ requests \(100%\) answered 5xx/)
     expect(h.ctx.state.load()).toMatchObject({ live: 'blue', journal: null, upstream: { color: 'blue', backup: null } })

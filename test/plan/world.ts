@@ -304,3 +304,21 @@ export function blueLive(w: World) {
   for (const s of ['redis', 'proxy']) w.set('app-shared', s, 'running')
   for (const s of ['web', 'worker', 'beat']) w.set('app-blue', s, 'running')
 }
+
+/**
+ * The changes of a deploy blue → green on `blueLive` (stop mode), phase by phase, for the
+ * tests that compare whole plans: build, pin and freeze blue's workers (beat stopped), then the
+ * new web alone and the new workers created; the switch; then blue's workers thawed, quiesced
+ * and stopped, and only then green's beat and workers started.
+ */
+export const BOOT_GREEN = ['green build web worker beat', 'pin green', 'pause app-blue-worker-1', 'kill SIGTERM app-blue-beat-1', 'green up web', 'green create beat worker']
+export const SWITCH = ['write', 'reload']
+export const HAND_OVER = [
+  'unpause app-blue-worker-1',
+  'quiesce app-blue-worker-1',
+  'kill SIGTERM app-blue-worker-1',
+  'docker wait id-app-blue-worker-1 id-app-blue-beat-1',
+  'start app-green-beat-1',
+  'start app-green-worker-1',
+]
+export const BLUE_TO_GREEN = [...BOOT_GREEN, ...SWITCH, ...HAND_OVER]
