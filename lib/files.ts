@@ -4,6 +4,7 @@
 // with an fsync of the folder, so a power cut leaves the old file or the new, never neither.
 import { closeSync, constants, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs'
 import { dirname } from 'node:path'
+import { StateError, unwritable } from './errors.ts'
 
 const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW, O_APPEND, O_RDONLY, O_DIRECTORY } = constants
 
@@ -89,5 +90,68 @@ export function probeWritable(dir: string, bytes = 4096): void {
   } finally {
     closeSync(fd)
     unlinkSync(probe)
+  }
+}
+
+/** What a record file is, for `RecordFile`: its empty value, its shape check, its messages. */
+export interface RecordSpec<T> {
+  readonly empty: T
+  /** Everything wrong with what was read; empty when it is a record calmswap wrote. */
+  readonly problems: (parsed: unknown) => string[]
+  /** How messages name the file ("state file <path>"). */
+  readonly name: string
+  /** What to do when it is not JSON, and when it is not one calmswap wrote. */
+  readonly fixJson: string
+  readonly fixShape: string
+}
+
+/**
+ * A JSON record of calmswap's own (state.json, swarm.json): checked against its shape at every
+ * load, written whole and atomically, private, with the time of the write. A read-only one (a
+ * dry run) keeps its changes in memory, so later steps plan on them; nothing reaches the disk.
+ */
+export class RecordFile<T extends { readonly updatedAt: string | null }> {
+  private memory: T | null = null
+
+  constructor(
+    readonly dir: string,
+    readonly file: string,
+    readonly readOnly: boolean,
+    private readonly spec: RecordSpec<T>,
+  ) {}
+
+  load(): T {
+    if (this.memory) return this.memory
+    const { name, empty } = this.spec
+    let text: string | null
+    try {
+      text = readOwnFile(this.file)
+    } catch (e) {
+      throw new StateError(`cannot read the ${name}: ${(e as Error).message}`)
+    }
+    if (text === null) return empty
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(text)
+    } catch (e) {
+      throw new StateError(`${name} is not valid JSON (${(e as Error).message}); ${this.spec.fixJson}`)
+    }
+    const problems = this.spec.problems(parsed)
+    if (problems.length) throw new StateError(`${name} is not one calmswap wrote:\n${problems.map((p) => `  - ${p}`).join('\n')}\n${this.spec.fixShape}`)
+    return { ...empty, ...(parsed as Partial<T>) }
+  }
+
+  save(next: T): T {
+    const r = { ...next, updatedAt: new Date().toISOString() }
+    if (this.readOnly) {
+      this.memory = r
+      return r
+    }
+    try {
+      writeFileAtomic(this.file, `${JSON.stringify(r, null, 2)}\n`, PRIVATE)
+    } catch (e) {
+      throw unwritable(this.dir, e)
+    }
+    return r
   }
 }

@@ -3,8 +3,7 @@
 // write the way it writes is refused with a clear message, never trusted as it is.
 import { join } from 'node:path'
 import { COLORS, type Color } from './config.ts'
-import { StateError, unwritable } from './errors.ts'
-import { PRIVATE, readOwnFile, writeFileAtomic } from './files.ts'
+import { RecordFile } from './files.ts'
 
 export type Op = 'deploy' | 'rollback' | 'cleanup' | 'adopt'
 const OPS: readonly Op[] = ['deploy', 'rollback', 'cleanup', 'adopt']
@@ -181,53 +180,33 @@ const sameTags = (a: ReleaseRecord, b: ReleaseRecord) => JSON.stringify(Object.v
 // ---------------------------------------------------------------- the store
 
 export class StateStore {
-  readonly file: string
-  /** A dry run keeps its changes here, so later steps plan on them; nothing reaches the disk. */
-  private memory: State | null = null
+  private readonly record: RecordFile<State>
 
   constructor(
     readonly dir: string,
     readonly readOnly = false,
   ) {
-    this.file = join(dir, 'state.json')
+    const file = join(dir, 'state.json')
+    const deleted = 'delete it to start over (calmswap then adopts the color that runs)'
+    this.record = new RecordFile(dir, file, readOnly, {
+      empty: EMPTY_STATE,
+      problems: stateProblems,
+      name: `state file ${file}`,
+      fixJson: `restore it, or ${deleted}`,
+      fixShape: `Restore it, or ${deleted}.`,
+    })
+  }
+
+  get file(): string {
+    return this.record.file
   }
 
   load(): State {
-    if (this.memory) return this.memory
-    let text: string | null
-    try {
-      text = readOwnFile(this.file)
-    } catch (e) {
-      throw new StateError(`cannot read the state file ${this.file}: ${(e as Error).message}`)
-    }
-    if (text === null) return EMPTY_STATE
-    let parsed: unknown
-    try {
-      parsed = JSON.parse(text)
-    } catch (e) {
-      throw new StateError(`state file ${this.file} is not valid JSON (${(e as Error).message}); restore it, or delete it to start over (calmswap then adopts the color that runs)`)
-    }
-    const problems = stateProblems(parsed)
-    if (problems.length) {
-      throw new StateError(
-        `state file ${this.file} is not one calmswap wrote:\n${problems.map((p) => `  - ${p}`).join('\n')}\nRestore it, or delete it to start over (calmswap then adopts the color that runs).`,
-      )
-    }
-    return { ...EMPTY_STATE, ...(parsed as Partial<State>) }
+    return this.record.load()
   }
 
   private save(next: State): State {
-    const s = { ...next, updatedAt: new Date().toISOString() }
-    if (this.readOnly) {
-      this.memory = s
-      return s
-    }
-    try {
-      writeFileAtomic(this.file, `${JSON.stringify(s, null, 2)}\n`, PRIVATE)
-    } catch (e) {
-      throw unwritable(this.dir, e)
-    }
-    return s
+    return this.record.save(next)
   }
 
   private update(f: (s: State) => State): State {

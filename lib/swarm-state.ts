@@ -3,8 +3,7 @@
 // crash, or after the deploy finished) knows how to take every service back. Separate from
 // state.json, whose colors and upstream have no meaning for a stack.
 import { join } from 'node:path'
-import { StateError, unwritable } from './errors.ts'
-import { PRIVATE, readOwnFile, writeFileAtomic } from './files.ts'
+import { RecordFile } from './files.ts'
 import type { Role } from './stack.ts'
 
 export interface ServiceMark {
@@ -108,49 +107,32 @@ export function swarmRecordProblems(v: unknown): string[] {
 }
 
 export class SwarmStore {
-  readonly file: string
-  /** A dry run keeps its changes here; nothing reaches the disk. */
-  private memory: SwarmRecord | null = null
+  private readonly record: RecordFile<SwarmRecord>
 
   constructor(
     readonly dir: string,
     readonly readOnly = false,
   ) {
-    this.file = join(dir, 'swarm.json')
+    const file = join(dir, 'swarm.json')
+    this.record = new RecordFile(dir, file, readOnly, {
+      empty: EMPTY_SWARM,
+      problems: swarmRecordProblems,
+      name: `swarm record ${file}`,
+      fixJson: 'restore it, or delete it (calmswap then knows no release and nothing to roll back)',
+      fixShape: 'Restore it, or delete it.',
+    })
+  }
+
+  get file(): string {
+    return this.record.file
   }
 
   load(): SwarmRecord {
-    if (this.memory) return this.memory
-    let text: string | null
-    try {
-      text = readOwnFile(this.file)
-    } catch (e) {
-      throw new StateError(`cannot read ${this.file}: ${(e as Error).message}`)
-    }
-    if (text === null) return EMPTY_SWARM
-    let parsed: unknown
-    try {
-      parsed = JSON.parse(text)
-    } catch (e) {
-      throw new StateError(`${this.file} is not valid JSON (${(e as Error).message}); restore it, or delete it (calmswap then knows no release and nothing to roll back)`)
-    }
-    const problems = swarmRecordProblems(parsed)
-    if (problems.length) throw new StateError(`${this.file} is not one calmswap wrote:\n${problems.map((p) => `  - ${p}`).join('\n')}\nRestore it, or delete it.`)
-    return { ...EMPTY_SWARM, ...(parsed as Partial<SwarmRecord>) }
+    return this.record.load()
   }
 
   private update(f: (r: SwarmRecord) => SwarmRecord): SwarmRecord {
-    const next = { ...f(this.load()), updatedAt: new Date().toISOString() }
-    if (this.readOnly) {
-      this.memory = next
-      return next
-    }
-    try {
-      writeFileAtomic(this.file, `${JSON.stringify(next, null, 2)}\n`, PRIVATE)
-    } catch (e) {
-      throw unwritable(this.dir, e)
-    }
-    return next
+    return this.record.save(f(this.load()))
   }
 
   private journal(f: (j: SwarmJournal) => SwarmJournal): void {
