@@ -37,11 +37,11 @@ function split(text: string): { prose: string; code: string } {
 }
 
 /** GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens, repeats numbered. */
-export function anchors(text: string): Set<string> {
+function anchors(text: string): Set<string> {
   const out = new Set<string>()
   const seen = new Map<string, number>()
   for (const m of split(text).prose.matchAll(/^#{1,6}\s+(.+?)\s*#*$/gm)) {
-    const slug = m[1]
+    const slug = (m[1] ?? '')
       .toLowerCase()
       .replace(/[^\p{L}\p{N}\s_-]/gu, '')
       .replace(/\s/g, '-')
@@ -53,12 +53,12 @@ export function anchors(text: string): Set<string> {
 }
 
 /** Every link target of a page's prose (inline links and images), web addresses left out. */
-export function links(text: string): string[] {
-  return [...split(text).prose.matchAll(/\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\)/g)].map((m) => m[1]).filter((t) => !/^[a-z][a-z0-9+.-]*:/i.test(t))
+function links(text: string): string[] {
+  return [...split(text).prose.matchAll(/\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\)/g)].map((m) => m[1] ?? '').filter((t) => !/^[a-z][a-z0-9+.-]*:/i.test(t))
 }
 
 /** Why a link from `from` does not lead anywhere, or undefined when it does. */
-export function brokenLink(from: string, target: string, readPage: (p: string) => string | undefined): string | undefined {
+function brokenLink(from: string, target: string, readPage: (p: string) => string | undefined): string | undefined {
   const [path, anchor] = target.split('#', 2)
   const file = path ? relative(ROOT, resolve(ROOT, dirname(from), decodeURI(path))) : from
   if (file.startsWith('..')) return `${target} leaves the repository`
@@ -100,10 +100,10 @@ describe('links between the pages', () => {
 function makeTargets(text: string): string[] {
   const { prose, code } = split(text)
   const spans = [...prose.matchAll(/`([^`\n]+)`/g)].map((m) => m[1])
-  return [...[code, ...spans].join('\n').matchAll(/(?:^|[\s;&|(])make ([a-z][a-z0-9_-]*)/gm)].map((m) => m[1])
+  return [...[code, ...spans].join('\n').matchAll(/(?:^|[\s;&|(])make ([a-z][a-z0-9_-]*)/gm)].map((m) => m[1] ?? '')
 }
 
-const MAKEFILE_TARGETS = new Set([...read('Makefile').matchAll(/^([a-zA-Z0-9_.-]+):/gm)].map((m) => m[1]))
+const MAKEFILE_TARGETS = new Set([...read('Makefile').matchAll(/^([a-zA-Z0-9_.-]+):/gm)].map((m) => m[1] ?? ''))
 
 describe('make targets the pages name', () => {
   it.each(PAGES)('%s names only targets of the Makefile', (page) => {
@@ -155,7 +155,7 @@ describe('README', () => {
   // A long page opens with a list of its sections, and the list follows the headings.
   it.each(PAGES.filter((p) => p.startsWith('docs/') && read(p).split('\n').length > 80))('%s links each of its sections from its contents', (page) => {
     const text = read(page)
-    const sections = [...split(text).prose.matchAll(/^## (.+)$/gm)].map((m) => [...anchors(`## ${m[1]}`)][0])
+    const sections = [...split(text).prose.matchAll(/^## (.+)$/gm)].map((m) => [...anchors(`## ${m[1]}`)][0] ?? '')
     const linked = new Set(
       links(text)
         .filter((t) => t.startsWith('#'))
