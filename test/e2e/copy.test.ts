@@ -1,6 +1,6 @@
-// README's "Reuse": one script plus lib/ copied into an empty folder, with only the packages
-// README names, runs on its own. The install command is read from README itself, so the
-// two cannot drift apart.
+// docs/your-own-repo.md's "Reuse": one script plus lib/ copied into an empty folder, with only the
+// packages that page names, runs on its own. The install command is read from the page itself, so
+// the two cannot drift apart.
 import { execFileSync, spawnSync } from 'node:child_process'
 import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -8,8 +8,8 @@ import { join } from 'node:path'
 import { beforeAll, describe, expect, test } from 'vitest'
 import { COMPOSE_FILE, ROOT } from './harness.ts'
 
-const readme = readFileSync(join(ROOT, 'README.md'), 'utf8')
-/** The line of README's reuse section that installs what a copied script needs. */
+const readme = readFileSync(join(ROOT, 'docs/your-own-repo.md'), 'utf8')
+/** The line of the reuse section that installs what a copied script needs. */
 const install = /<!-- copy-install -->\s*\n\s*```sh\n\s*(npm install [^\n]+)\n\s*```/.exec(readme)?.[1]
 
 let dir: string
@@ -23,7 +23,7 @@ const tsx = (script: string, args: string[], env: Record<string, string> = {}) =
 
 describe('a script copied with lib/ runs on its own', () => {
   beforeAll(() => {
-    expect(install, 'README names the install command in a <!-- copy-install --> block').toBeTruthy()
+    expect(install, 'docs/your-own-repo.md names the install command in a <!-- copy-install --> block').toBeTruthy()
     dir = mkdtempSync(join(tmpdir(), 'calmswap-copy-'))
     for (const s of ['health', 'up-core']) cpSync(join(ROOT, 'scripts', `${s}.ts`), join(dir, 'scripts', `${s}.ts`))
     cpSync(join(ROOT, 'lib'), join(dir, 'lib'), { recursive: true })
