@@ -14,7 +14,7 @@ import { checkHealth } from './health.ts'
 import { names } from './inventory.ts'
 import { runOp } from './operation.ts'
 import { rollback } from './rollback.ts'
-import { switchTraffic, verifyThroughProxy } from './traffic.ts'
+import { switchTraffic, upstreamDoubt, verifyThroughProxy } from './traffic.ts'
 import { quiesce, startStopped, thaw } from './workers.ts'
 
 export interface RecoverResult {
@@ -96,10 +96,12 @@ async function reconcile(ctx: Ctx, live: Color): Promise<string[]> {
   }
 
   const upstream = ctx.state.load().upstream
-  if (upstream && upstream.color !== live) {
+  // The file nginx reads is the truth about traffic; the record may lag it by a power cut.
+  const doubt = upstreamDoubt(ctx, live)
+  if ((upstream && upstream.color !== live) || doubt) {
     const backup = inv.runningServices(other, c.roles.web).length ? other : null
     await switchTraffic(ctx, live, backup)
-    done.push(`proxy pointed back at ${live}`)
+    done.push(`proxy pointed back at ${live}${doubt ? ` (${doubt})` : ''}`)
   }
   return done
 }

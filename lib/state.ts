@@ -77,6 +77,11 @@ export interface State {
   readonly release: string | null
   readonly previousRelease: string | null
   readonly upstream: Upstream | null
+  /**
+   * A switch under way: written before the upstream file, cleared with the record of the
+   * switch. Left behind, it says the file may name this instead of `upstream`.
+   */
+  readonly switching?: Upstream
   readonly journal: Journal | null
   readonly updatedAt: string | null
   readonly colors?: Readonly<Partial<Record<Color, ColorRelease>>>
@@ -152,12 +157,13 @@ export function stateProblems(s: unknown): string[] {
   if (!colorOrNull(x.previous ?? null)) p.push(`"previous" is ${JSON.stringify(x.previous)}, expected blue, green or null`)
   if (isColor(x.live) && x.live === x.previous) p.push(`"live" and "previous" are both ${x.live}`)
   for (const k of ['release', 'previousRelease', 'updatedAt']) if (!stringOrNull(x[k] ?? null)) p.push(`"${k}" must be a string or null`)
-  const u = x.upstream ?? null
-  if (u !== null) {
+  for (const k of ['upstream', 'switching'] as const) {
+    const u = x[k] ?? null
+    if (u === null) continue
     const up = u as Record<string, unknown>
     const share = up.share === undefined || (Number.isInteger(up.share) && (up.share as number) > 0 && (up.share as number) < 100)
     if (typeof u !== 'object' || !isColor(up.color) || !port(up.port) || !(up.backup === null || port(up.backup)) || !share) {
-      p.push(`"upstream" is ${JSON.stringify(u)}, expected {"color": blue|green, "port": <port>, "backup": <port>|null}`)
+      p.push(`"${k}" is ${JSON.stringify(u)}, expected {"color": blue|green, "port": <port>, "backup": <port>|null}`)
     }
   }
   p.push(...journalProblems(x.journal ?? null))
@@ -215,9 +221,19 @@ export class StateStore {
 
   // ---- the transitions: every change of state.json is one of these
 
+  /** The upstream file is about to name `next`: what a power cut before recordUpstream leaves behind. */
+  switching(next: Upstream): State {
+    return this.update((s) => ({ ...s, switching: next }))
+  }
+
   /** The proxy now sends traffic to `upstream`. */
   recordUpstream(upstream: Upstream): State {
-    return this.update((s) => ({ ...s, upstream }))
+    return this.update(({ switching: _, ...s }) => ({ ...s, upstream }))
+  }
+
+  /** A switch that did not happen (nginx -t refused it, the old file is back): nothing is under way. */
+  switchUndone(): State {
+    return this.update(({ switching: _, ...s }) => s)
   }
 
   /** No state, but a color serves: it becomes the live one, as it is. */
