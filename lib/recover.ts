@@ -10,6 +10,7 @@ import { pauseContainers, stopContainers, up } from './commands.ts'
 import { type Color, otherColor, projectName } from './config.ts'
 import type { Ctx } from './context.ts'
 import { deploy } from './deploy.ts'
+import { StepError } from './errors.ts'
 import { checkHealth } from './health.ts'
 import { names } from './inventory.ts'
 import { runOp } from './operation.ts'
@@ -43,7 +44,8 @@ export async function recover(ctx: Ctx): Promise<RecoverResult> {
         return { action: 'finished the adoption', changes: [] }
       }
       ctx.ui.info('an adoption was cut short before the proxy handed over: undoing it')
-      await undoAdopt(ctx)
+      const left = await undoAdopt(ctx)
+      if (left) throw new StepError(`the adoption was undone, but ${left}`)
       return { action: 'undid the adoption', changes: [] }
     }
     if (j?.op === 'cleanup') {

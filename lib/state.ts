@@ -26,6 +26,8 @@ export interface Journal {
   readonly signalled?: readonly string[]
   /** adopt: the plain project's proxy service, which an undo must start again. */
   readonly proxyFrom?: string
+  /** adopt: the upstream file as it was before (null: none), which an undo gives back to a proxy that reads it. */
+  readonly upstreamBefore?: string | null
   /** Release jobs of this deploy: started and not seen to end ("running"), "done" or "failed". */
   readonly jobs?: Readonly<Record<string, JobState>>
   /** When the old color's workers and singletons were resumed to run beside a canary: nothing of it is stopping until the next signalledAt. */
@@ -127,6 +129,7 @@ export function journalProblems(j: unknown): string[] {
   if (x.signalledAt !== undefined && typeof x.signalledAt !== 'string') p.push('"journal.signalledAt" must be a time')
   if (x.signalled !== undefined && !strings(x.signalled)) p.push('"journal.signalled" must be a list of container names')
   if (x.proxyFrom !== undefined && typeof x.proxyFrom !== 'string') p.push('"journal.proxyFrom" must be a service name')
+  if (x.upstreamBefore !== undefined && !stringOrNull(x.upstreamBefore)) p.push('"journal.upstreamBefore" must be the text of a file or null')
   const jobs = x.jobs as Record<string, unknown> | undefined
   if (jobs !== undefined && (typeof jobs !== 'object' || jobs === null || Object.values(jobs).some((v) => !['running', 'done', 'failed'].includes(v as string)))) {
     p.push('"journal.jobs" must map job names to running, done or failed')
@@ -229,6 +232,11 @@ export class StateStore {
   /** The proxy now sends traffic to `upstream`. */
   recordUpstream(upstream: Upstream): State {
     return this.update(({ switching: _, ...s }) => ({ ...s, upstream }))
+  }
+
+  /** The proxy reads an upstream file calmswap did not write again (an adoption undone): no color is routed. */
+  upstreamGivenBack(): State {
+    return this.update(({ switching: _, ...s }) => ({ ...s, upstream: null }))
   }
 
   /** A switch that did not happen (nginx -t refused it, the old file is back): nothing is under way. */

@@ -113,6 +113,19 @@ export async function writeUpstream(ctx: Ctx, color: Color, backup: Color | null
   await ctx.exec.writeFile(ctx.config.proxy.upstreamFile, renderUpstream(ctx.config, color, backup, readTemplate(ctx.config), route))
 }
 
+/**
+ * Puts back an upstream file calmswap did not write (the plain project's, before an adoption)
+ * and has the proxy read it. Throws when the proxy refuses it.
+ */
+export async function restoreUpstream(ctx: Ctx, content: string): Promise<void> {
+  const c = ctx.config
+  await ctx.exec.writeFile(c.proxy.upstreamFile, content)
+  const cmds = proxyCommands(c, 'blue', await proxyContainer(ctx))
+  if (cmds?.test) await ctx.must(cmds.test)
+  if (cmds) await ctx.must(cmds.reload)
+  ctx.state.upstreamGivenBack()
+}
+
 /** Points the proxy at `color`, keeping `backup` (still running) as its fallback, or as the rest of a canary. */
 export async function switchTraffic(ctx: Ctx, color: Color, backup: Color | null, route: Route = {}): Promise<Upstream> {
   const c = ctx.config
