@@ -55,7 +55,7 @@ export async function adopt(ctx0: Ctx, o: AdoptOptions = {}): Promise<void> {
     const c = ctx.config
     // An adoption cut short goes on with the proxy it started with.
     const proxyFrom = resumed?.proxyFrom ?? o.proxyFrom ?? c.proxy.service
-    ctx.ui.info(`${ctx.ui.c.bold('calmswap adopt')} ${release}: ${shared}'s own app → blue, its data untouched${ctx.exec.dryRun ? ' (dry run: nothing changes)' : ''}`)
+    ctx.ui.info(`${release}: ${shared}'s own app → blue, its data untouched${ctx.exec.dryRun ? ' (dry run: nothing changes)' : ''}`, 'calmswap adopt')
     // The upstream file as the plain project left it: a proxy that reads it gets it back from an undo.
     if (!resumed) ctx.journal.replace({ op: 'adopt', from: null, to: 'blue', release, proxyFrom, upstreamBefore: readOwnFile(c.proxy.upstreamFile) })
     const op = new OpRecord(ctx, 'adopt', null, 'blue')

@@ -384,7 +384,8 @@ export async function swarmDeploy(ctx0: Ctx, o: SwarmDeployOptions = {}): Promis
     const { stack, nodes } = await swarmPreflight(ctx)
     const name = stackName(ctx.config)
     ctx.ui.info(
-      `${ctx.ui.c.bold('calmswap deploy')} ${release}: swarm stack ${name} on ${nodes.length} node${nodes.length === 1 ? '' : 's'}${rec.release ? `, ${rec.release} before` : ''}${ctx.exec.dryRun ? ' (dry run: nothing changes)' : ''}`,
+      `${release}: swarm stack ${name} on ${nodes.length} node${nodes.length === 1 ? '' : 's'}${rec.release ? `, ${rec.release} before` : ''}${ctx.exec.dryRun ? ' (dry run: nothing changes)' : ''}`,
+      'calmswap deploy',
     )
     for (const note of stackNotes(ctx.config, stack)) ctx.ui.detail(`  ${note}`)
     store.begin('deploy', name, release)
