@@ -121,9 +121,10 @@ export async function rollbackTo(ctx0: Ctx, plan: RollbackPlan, reason?: Error):
     await bringBackWeb(ctx, good)
     const upstream = ctx.state.load().upstream
     // The file nginx reads, not only the record: a power cut inside a switch leaves them apart.
+    const onGood = upstream?.color === good && upstream.backup === null
     const doubt = upstreamDoubt(ctx, good)
-    if (doubt) ctx.ui.warn(`${doubt}: writing it for ${good} again`)
-    if (upstream?.color !== good || upstream.backup !== null || doubt) {
+    if (onGood && doubt) ctx.ui.warn(`the state records the proxy on ${good}, but ${doubt}: writing it for ${good} again`)
+    if (!onGood || doubt) {
       await ctx.ui.step(`switch back to ${good}`, async () => {
         await switchTraffic(ctx, good, null)
         await verifyThroughProxy(ctx, good)

@@ -193,6 +193,7 @@ describe('a power cut inside the switch: the upstream file written, state.json n
     expect((await recover(h.ctx)).action).toBe('rolled back')
     const plan = h.plan()
     expect(plan).toEqual(['write', 'reload', 'start app-blue-beat-1', 'green stop web'])
+    expect(h.out.join('')).toMatch(/the state records the proxy on blue, but the upstream file \S+ sends traffic to green: writing it for blue again/)
     expect(h.exec.files.get(h.config.proxy.upstreamFile)).toMatch(new RegExp(`server 127\\.0\\.0\\.1:${h.config.ports.blue};`))
     expect(h.ctx.state.load()).toMatchObject({ live: 'blue', journal: null, upstream: { color: 'blue' } })
     expect(h.ctx.state.load().switching).toBeUndefined()
