@@ -9,7 +9,7 @@ SOURCES := $(wildcard lib/*.ts scripts/*.ts) build.mjs package-lock.json
 # Extra flags for a script: make deploy ARGS=--dry-run, make cleanup ARGS=--yes
 ARGS ?=
 
-.PHONY: help deps build docker images deploy rollback cleanup status health history doctor adopt recover install-recover switch down test test-unit test-e2e test-power soak bench bench-watch test-watch swarm-deploy swarm-lab-bench check format typecheck clean
+.PHONY: help deps build docker images deploy rollback cleanup status health history doctor adopt recover install-recover recover-unit switch down test test-unit test-e2e test-power soak bench bench-watch test-watch swarm-deploy swarm-lab-bench check format typecheck clean
 
 help: ## this list
 	@printf 'calmswap targets (pass flags with ARGS=..., e.g. make deploy ARGS=--dry-run):\n\n'
@@ -61,9 +61,16 @@ adopt: build images ## take over a running plain Compose project in place (CALMS
 recover: build ## after a reboot: finish or undo what was cut short, one color, one set of workers, one beat
 	node dist/recover.mjs $(ARGS)
 
-install-recover: build ## run `recover` at every boot, after Docker (systemd unit; root)
-	sed 's#__CALMSWAP_DIR__#$(CURDIR)#g' provision/calmswap-recover.service > /etc/systemd/system/calmswap-recover.service
+# Where install-recover writes the unit (a test writes it elsewhere).
+UNIT_DIR ?= /etc/systemd/system
+install-recover: build recover-unit ## run `recover` at every boot, after Docker (systemd unit; root)
 	systemctl daemon-reload && systemctl enable calmswap-recover.service
+
+# The checkout's path reaches the unit through the environment: no sed delimiter or shell quote it can break.
+recover-unit: export CALMSWAP_CHECKOUT := $(CURDIR)
+recover-unit:
+	node provision/recover-unit.mjs < provision/calmswap-recover.service > "$$UNIT_FILE"
+recover-unit: export UNIT_FILE := $(UNIT_DIR)/calmswap-recover.service
 
 down: ## remove the whole example stack (all three projects), calmswap's image tags of it, and its state
 	-for p in blue green shared; do docker compose -p $${CALMSWAP_PREFIX:-calmswap}-$$p down -t 5 --remove-orphans; done

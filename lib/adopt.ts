@@ -10,12 +10,13 @@ import type { Ctx } from './context.ts'
 import { DEADLINE } from './deadlines.ts'
 import { buildAndPin, detectRelease, healthAndCreate, preflight, startCore } from './deploy.ts'
 import { StepError, UsageError } from './errors.ts'
+import { readOwnFile } from './files.ts'
 import { OpRecord } from './history.ts'
 import { names } from './inventory.ts'
 import { runJobs } from './jobs.ts'
 import { reportInterrupted, runOp, runSteps } from './operation.ts'
 import type { Journal } from './state.ts'
-import { verifyThroughProxy, writeUpstream } from './traffic.ts'
+import { restoreUpstream, verifyThroughProxy, writeUpstream } from './traffic.ts'
 import { awaitStopped, freezeWorkers, quiesce, startRest, startStopped, thaw } from './workers.ts'
 
 export const ADOPT_STEPS = ['build', 'jobs', 'pause-workers', 'up-core', 'health', 'proxy', 'up-rest', 'verify', 'retire'] as const
@@ -54,8 +55,9 @@ export async function adopt(ctx0: Ctx, o: AdoptOptions = {}): Promise<void> {
     const c = ctx.config
     // An adoption cut short goes on with the proxy it started with.
     const proxyFrom = resumed?.proxyFrom ?? o.proxyFrom ?? c.proxy.service
-    ctx.ui.info(`${ctx.ui.c.bold('calmswap adopt')} ${release}: ${shared}'s own app → blue, its data untouched${ctx.exec.dryRun ? ' (dry run: nothing changes)' : ''}`)
-    if (!resumed) ctx.journal.replace({ op: 'adopt', from: null, to: 'blue', release, proxyFrom })
+    ctx.ui.info(`${release}: ${shared}'s own app → blue, its data untouched${ctx.exec.dryRun ? ' (dry run: nothing changes)' : ''}`, 'calmswap adopt')
+    // The upstream file as the plain project left it: a proxy that reads it gets it back from an undo.
+    if (!resumed) ctx.journal.replace({ op: 'adopt', from: null, to: 'blue', release, proxyFrom, upstreamBefore: readOwnFile(c.proxy.upstreamFile) })
     const op = new OpRecord(ctx, 'adopt', null, 'blue')
     op.release = release
     let created: Promise<void> | undefined
@@ -102,14 +104,15 @@ async function startMissingShared(ctx: Ctx): Promise<void> {
 async function undoFailed(ctx: Ctx, op: OpRecord, err: Error): Promise<never> {
   ctx.ui.error(err.message)
   if (ctx.exec.dryRun) throw err
-  await op
+  const left = await op
     .step('undo', () => undoAdopt(ctx))
     .catch((e2: Error) => {
       op.finish('failed', err)
       throw new StepError(`the adoption failed and so did its undo: ${e2.message}\nThe state file records where it stopped; fix the cause and run adopt again.`)
     })
   op.finish('rolled-back', err)
-  throw new StepError(`adopting ${projectName(ctx.config, 'shared')} failed and was undone: its own app serves as before`)
+  const shared = projectName(ctx.config, 'shared')
+  throw new StepError(left ? `adopting ${shared} failed and was undone, but ${left}` : `adopting ${shared} failed and was undone: its own app serves as before`)
 }
 
 /**
@@ -149,12 +152,22 @@ async function retire(ctx: Ctx, proxyFrom: string): Promise<void> {
 
 /**
  * Back to the plain project as it ran: its proxy, then (once blue's have stopped, and its
- * own beat has finished the shutdown pause-workers asked for) its workers and beat.
+ * own beat has finished the shutdown pause-workers asked for) its workers and beat. Returns
+ * what could not be put back as it was (in words), or null when everything was.
  */
-export async function undoAdopt(ctx0: Ctx): Promise<void> {
+export async function undoAdopt(ctx0: Ctx): Promise<string | null> {
   const ctx = ctx0.withSignal(new AbortController().signal)
   const c = ctx.config
-  const proxyFrom = ctx.journal.current?.proxyFrom ?? c.proxy.service
+  const j = ctx.journal.current
+  const proxyFrom = j?.proxyFrom ?? c.proxy.service
+  let left: string | null = null
+  // A plain proxy under calmswap's service name reads the upstream file: once the hand-over
+  // has begun it names blue, whose web stops below. The file the plain project had goes back.
+  if (proxyFrom === c.proxy.service && (j?.done.includes('proxy') || j?.current === 'proxy')) {
+    if (typeof j.upstreamBefore === 'string') await restoreUpstream(ctx, j.upstreamBefore)
+    else
+      left = `the proxy ("${proxyFrom}", recreated with calmswap's definition) had no upstream file before the adoption to go back to: it routes to blue, which is stopped, so nothing answers. Start your own proxy again: docker compose -p ${projectName(c, 'shared')} up -d ${proxyFrom} with its own definition.`
+  }
   const inv = await ctx.inventory(true)
   if (proxyFrom !== c.proxy.service && !inv.runningServices('shared', [proxyFrom]).length) {
     const mine = inv.aliveContainers('shared', [c.proxy.service])
@@ -170,4 +183,5 @@ export async function undoAdopt(ctx0: Ctx): Promise<void> {
   await thaw(ctx, 'shared', [...c.roles.workers, ...c.roles.web, ...c.roles.core])
   await startStopped(ctx, 'shared', [...c.roles.web, ...c.roles.core, ...c.roles.workers, ...c.roles.singletons])
   ctx.journal.finish()
+  return left
 }

@@ -45,29 +45,40 @@ import sys
 import time
 
 deadline = time.monotonic() + float(sys.argv[1] if len(sys.argv) > 1 else 10)
+# Another root than /proc: for tests, with a tree of processes of their own.
+proc = sys.argv[2] if len(sys.argv) > 2 else "/proc"
+
+
+def cmdline(pid):
+    with open(f"{proc}/{pid}/cmdline", "rb") as f:
+        return [a for a in f.read().split(b"\\0") if a]
+
 
 def workers():
-    """(argv, cwd, environ) of each Celery worker main process in this container."""
+    """(pid, argv, cwd, environ) of each Celery worker main process in this container."""
     found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
+    for pid in sorted(filter(str.isdigit, os.listdir(proc)), key=int):
         try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                argv = [a.decode() for a in f.read().split(b"\\0") if a]
-            with open(f"/proc/{pid}/stat") as f:
+            argv = [a.decode() for a in cmdline(pid)]
+            with open(f"{proc}/{pid}/stat") as f:
                 ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-            with open(f"/proc/{ppid}/cmdline", "rb") as f:
-                parent = f.read()
         except OSError:
             continue
+        # A worker that is the container's PID 1 (\`exec celery ... worker\`, no init) has
+        # parent 0, which /proc does not list: no parent is no pool's parent.
+        try:
+            parent = cmdline(ppid) if ppid > 0 else []
+        except OSError:
+            parent = []
         # The main process, not its pool processes (whose parent runs the same argv).
-        if "worker" in argv and any("celery" in a for a in argv[:3]) and parent.split(b"\\0")[: len(argv)] != [a.encode() for a in argv]:
+        if "worker" in argv and any("celery" in a for a in argv[:3]) and parent[: len(argv)] != [a.encode() for a in argv]:
             try:
-                with open(f"/proc/{pid}/environ", "rb") as f:
+                with open(f"{proc}/{pid}/environ", "rb") as f:
                     env = dict(kv.decode().split("=", 1) for kv in f.read().split(b"\\0") if b"=" in kv)
-                cwd = os.readlink(f"/proc/{pid}/cwd")
+                cwd = os.readlink(f"{proc}/{pid}/cwd")
             except OSError:
                 env, cwd = {}, None
-            found.append((argv, cwd, env))
+            found.append((pid, argv, cwd, env))
     return found
 
 
@@ -90,10 +101,10 @@ def say(msg, code):
 found = workers()
 if not found:
     say("no Celery worker process in this container", 3)
-argv, cwd, env = found[0]
+_, argv, cwd, env = found[0]
 spec = opt(argv, "-A", "--app") or env.get("CELERY_APP")
 if not spec:
-    say("cannot tell the worker's app (-A)", 3)
+    say(f"cannot tell the app (-A) of the worker, pid {', '.join(p for p, _, _, _ in found)}", 3)
 # Load the app as the worker did: its working directory, its environment (an entrypoint
 # may have set DJANGO_SETTINGS_MODULE or the broker URL).
 for k, v in env.items():
@@ -106,7 +117,7 @@ from celery.app.utils import find_app  # noqa: E402
 from celery.utils.nodenames import default_nodename, host_format  # noqa: E402
 
 app = find_app(spec)
-nodes = sorted({host_format(default_nodename(opt(a, "-n", "--hostname"))) for a, _, _ in found})
+nodes = sorted({host_format(default_nodename(opt(a, "-n", "--hostname"))) for _, a, _, _ in found})
 ctl = app.control
 # limit=: return as soon as every node has answered instead of waiting out the timeout.
 queues = ctl.inspect(destination=nodes, timeout=2.0, limit=len(nodes)).active_queues() or {}

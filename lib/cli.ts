@@ -12,7 +12,7 @@ import { DryRunExecutor, type Executor, killChildren, ShellExecutor } from './ex
 import { runOp } from './operation.ts'
 import { StateStore } from './state.ts'
 import { SwarmStore } from './swarm-state.ts'
-import { Ui } from './ui.ts'
+import { sanitize, Ui } from './ui.ts'
 
 export interface ScriptSpec {
   readonly name: string
@@ -132,7 +132,7 @@ async function runInner(spec: ScriptSpec, main: Main, deps: RunDeps): Promise<nu
     flags = parsed.values as Flags
     positionals = parsed.positionals
   } catch (e) {
-    process.stderr.write(`${spec.name}: ${(e as Error).message}\nTry: ${spec.name} --help\n`)
+    process.stderr.write(`${spec.name}: ${sanitize((e as Error).message)}\nTry: ${spec.name} --help\n`)
     return EXIT.usage
   }
   if (flags.help) {

@@ -525,7 +525,7 @@ function parseValue(s: Setting, raw: string | string[], problems: string[], sour
     case 'argv':
       return splitList(raw)
     case 'text':
-      return /^[A-Za-z0-9._:+-]{0,128}$/.test(raw) ? raw : bad('may contain only letters, digits and . _ : + -')
+      return RELEASE_LABEL.test(raw) ? raw : bad('may contain only letters, digits and . _ : + -')
     case 'canary': {
       const steps = parseCanary(raw)
       return typeof steps === 'string' ? bad(steps) : steps
@@ -739,6 +739,9 @@ export function loadConfig(sources: ConfigSources = {}): Config {
   }
   return deepFreeze(config)
 }
+
+/** A release label (the only `text` setting): it names images' tags and lands in the pins file's comment line. */
+export const RELEASE_LABEL = /^[A-Za-z0-9._:+-]{0,128}$/
 
 /** The same config with its release label set, once a deploy knows it. */
 export const withRelease = (c: Config, release: string): Config => deepFreeze({ ...c, release })

@@ -195,7 +195,7 @@ export async function deploy(ctx0: Ctx, o: DeployOptions = {}): Promise<DeployRe
     const { from, to, release, resumed, kept } = await planDeploy(ctx0, o)
     // Replaced once the build has pinned the new color's images: the steps read it when they run.
     let ctx = ctx0.withConfig(withRelease(ctx0.config, release))
-    ctx.ui.info(`${ctx.ui.c.bold('calmswap deploy')} ${release}: ${from ?? 'nothing'} → ${to}${ctx.exec.dryRun ? ' (dry run: nothing changes)' : ''}`)
+    ctx.ui.info(`${release}: ${from ?? 'nothing'} → ${to}${ctx.exec.dryRun ? ' (dry run: nothing changes)' : ''}`, 'calmswap deploy')
     ctx.journal.begin('deploy', from, to, release)
     const op = new OpRecord(ctx, 'deploy', from, to)
     op.release = release

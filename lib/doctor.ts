@@ -12,6 +12,7 @@ import { lockHeld, readLock } from './lock.ts'
 import { plainProjectProblems } from './plain.ts'
 import { readPressure } from './pressure.ts'
 import { proxyContainer } from './traffic.ts'
+import { sanitize } from './ui.ts'
 
 export interface Check {
   readonly name: string
@@ -144,9 +145,17 @@ export async function doctor(ctx: Ctx): Promise<Check[]> {
 }
 
 export function formatChecks(checks: readonly Check[], c: { green: (s: string) => string; red: (s: string) => string; yellow: (s: string) => string }): string {
-  return checks
-    .map((k) => `${k.ok ? c.green('✓') : c.red('✗')} ${k.name.padEnd(22)} ${k.detail.split('\n').join(`\n${' '.repeat(25)}`)}${k.fix ? `\n  ${c.yellow('fix:')} ${k.fix}` : ''}`)
-    .join('\n')
+  return (
+    checks
+      // A detail may quote what nginx -t or the daemon printed.
+      .map(
+        (k) =>
+          `${k.ok ? c.green('✓') : c.red('✗')} ${k.name.padEnd(22)} ${sanitize(k.detail)
+            .split('\n')
+            .join(`\n${' '.repeat(25)}`)}${k.fix ? `\n  ${c.yellow('fix:')} ${sanitize(k.fix)}` : ''}`,
+      )
+      .join('\n')
+  )
 }
 
 /**

@@ -4,7 +4,7 @@
 // and of any number of processes racing for it exactly one wins; no file is ever deleted
 // on a guess. A file beside it names the holder, for the messages.
 import { createHash } from 'node:crypto'
-import { readFileSync, rmSync } from 'node:fs'
+import { readFileSync, realpathSync, rmSync } from 'node:fs'
 import { createServer, type Server } from 'node:net'
 import { hostname } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -22,8 +22,20 @@ export interface LockInfo {
 
 export const lockPath = (stateDir: string) => join(stateDir, 'lock')
 
+/**
+ * The state folder's one name: a symbolic link to it (or to a folder above it) is the same
+ * folder, and must take the same lock. A folder that does not exist yet has no other name.
+ */
+function canonical(stateDir: string): string {
+  try {
+    return realpathSync(stateDir)
+  } catch {
+    return resolve(stateDir)
+  }
+}
+
 /** The abstract socket that is the lock of this state folder (the leading NUL keeps it off the filesystem). */
-const lockAddress = (stateDir: string) => `\0calmswap-lock-${createHash('sha256').update(resolve(stateDir)).digest('hex').slice(0, 32)}`
+const lockAddress = (stateDir: string) => `\0calmswap-lock-${createHash('sha256').update(canonical(stateDir)).digest('hex').slice(0, 32)}`
 
 /** The holder's note, as written; null when there is none or it is torn. */
 export function readLock(stateDir: string): LockInfo | null {
@@ -95,19 +107,20 @@ export function lockedMessage(holder: LockInfo | null, advice = 'Wait for it to 
  * script's lock inside a deploy that already holds it is the deploy's.
  */
 export async function acquireLock(stateDir: string, op: string): Promise<Lock> {
-  const key = resolve(stateDir)
-  const mine = held.get(key)
+  const mine = held.get(canonical(stateDir))
   if (mine) {
     mine.depth++
     // The outermost holder has said whom it took over from.
     return { ...mine.lock, tookOver: null, release: () => void (--mine.depth === 0 && mine.lock.release()) }
   }
-  // The lock is the first write of every operation: a full disk or read-only folder shows up here.
+  // The lock is the first write of every operation: a full disk or read-only folder shows up
+  // here. It also creates the folder, whose real path then names the lock.
   try {
     probeWritable(stateDir)
   } catch (e) {
     throw unwritable(stateDir, e)
   }
+  const key = canonical(stateDir)
   const server = await bind(lockAddress(stateDir))
   if (!server) throw new LockedError(lockedMessage(readLock(stateDir)))
   const before = readLock(stateDir)

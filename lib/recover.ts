@@ -10,11 +10,12 @@ import { pauseContainers, stopContainers, up } from './commands.ts'
 import { type Color, otherColor, projectName } from './config.ts'
 import type { Ctx } from './context.ts'
 import { deploy } from './deploy.ts'
+import { StepError } from './errors.ts'
 import { checkHealth } from './health.ts'
 import { names } from './inventory.ts'
 import { runOp } from './operation.ts'
 import { rollback } from './rollback.ts'
-import { switchTraffic, verifyThroughProxy } from './traffic.ts'
+import { switchTraffic, upstreamDoubt, verifyThroughProxy } from './traffic.ts'
 import { quiesce, startStopped, thaw } from './workers.ts'
 
 export interface RecoverResult {
@@ -43,7 +44,8 @@ export async function recover(ctx: Ctx): Promise<RecoverResult> {
         return { action: 'finished the adoption', changes: [] }
       }
       ctx.ui.info('an adoption was cut short before the proxy handed over: undoing it')
-      await undoAdopt(ctx)
+      const left = await undoAdopt(ctx)
+      if (left) throw new StepError(`the adoption was undone, but ${left}`)
       return { action: 'undid the adoption', changes: [] }
     }
     if (j?.op === 'cleanup') {
@@ -96,10 +98,12 @@ async function reconcile(ctx: Ctx, live: Color): Promise<string[]> {
   }
 
   const upstream = ctx.state.load().upstream
-  if (upstream && upstream.color !== live) {
+  // The file nginx reads is the truth about traffic; the record may lag it by a power cut.
+  const doubt = upstreamDoubt(ctx, live)
+  if ((upstream && upstream.color !== live) || doubt) {
     const backup = inv.runningServices(other, c.roles.web).length ? other : null
     await switchTraffic(ctx, live, backup)
-    done.push(`proxy pointed back at ${live}`)
+    done.push(`proxy pointed back at ${live}${doubt ? ` (${doubt})` : ''}`)
   }
   return done
 }

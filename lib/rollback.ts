@@ -11,7 +11,7 @@ import { names } from './inventory.ts'
 import { workersSignalled } from './journal.ts'
 import { reportInterrupted, runOp } from './operation.ts'
 import type { State } from './state.ts'
-import { switchTraffic, verifyThroughProxy } from './traffic.ts'
+import { switchTraffic, upstreamDoubt, verifyThroughProxy } from './traffic.ts'
 import { sanitize } from './ui.ts'
 import { awaitStopped, quiesce, startStopped, thaw } from './workers.ts'
 
@@ -120,7 +120,11 @@ export async function rollbackTo(ctx0: Ctx, plan: RollbackPlan, reason?: Error):
   if (good) {
     await bringBackWeb(ctx, good)
     const upstream = ctx.state.load().upstream
-    if (upstream?.color !== good || upstream.backup !== null) {
+    // The file nginx reads, not only the record: a power cut inside a switch leaves them apart.
+    const onGood = upstream?.color === good && upstream.backup === null
+    const doubt = upstreamDoubt(ctx, good)
+    if (onGood && doubt) ctx.ui.warn(`the state records the proxy on ${good}, but ${doubt}: writing it for ${good} again`)
+    if (!onGood || doubt) {
       await ctx.ui.step(`switch back to ${good}`, async () => {
         await switchTraffic(ctx, good, null)
         await verifyThroughProxy(ctx, good)

@@ -2,7 +2,7 @@
 // one named transition below, written atomically (lib/files.ts). A file calmswap did not
 // write the way it writes is refused with a clear message, never trusted as it is.
 import { join } from 'node:path'
-import { COLORS, type Color } from './config.ts'
+import { COLORS, type Color, RELEASE_LABEL } from './config.ts'
 import { RecordFile } from './files.ts'
 
 export type Op = 'deploy' | 'rollback' | 'cleanup' | 'adopt'
@@ -26,6 +26,8 @@ export interface Journal {
   readonly signalled?: readonly string[]
   /** adopt: the plain project's proxy service, which an undo must start again. */
   readonly proxyFrom?: string
+  /** adopt: the upstream file as it was before (null: none), which an undo gives back to a proxy that reads it. */
+  readonly upstreamBefore?: string | null
   /** Release jobs of this deploy: started and not seen to end ("running"), "done" or "failed". */
   readonly jobs?: Readonly<Record<string, JobState>>
   /** When the old color's workers and singletons were resumed to run beside a canary: nothing of it is stopping until the next signalledAt. */
@@ -77,6 +79,11 @@ export interface State {
   readonly release: string | null
   readonly previousRelease: string | null
   readonly upstream: Upstream | null
+  /**
+   * A switch under way: written before the upstream file, cleared with the record of the
+   * switch. Left behind, it says the file may name this instead of `upstream`.
+   */
+  readonly switching?: Upstream
   readonly journal: Journal | null
   readonly updatedAt: string | null
   readonly colors?: Readonly<Partial<Record<Color, ColorRelease>>>
@@ -102,6 +109,23 @@ const colorOrNull = (v: unknown) => v === null || isColor(v)
 const stringOrNull = (v: unknown) => v === null || typeof v === 'string'
 const port = (v: unknown) => Number.isInteger(v) && (v as number) > 0 && (v as number) < 65536
 const strings = (v: unknown) => Array.isArray(v) && v.every((x) => typeof x === 'string')
+// Each field is checked for what it is used as, not only for its type: a label lands in the
+// pins file (YAML) and in Docker tags, names go into argv and YAML keys, times are parsed.
+/** A release label, as CALMSWAP_RELEASE allows it. */
+const label = (v: unknown) => typeof v === 'string' && RELEASE_LABEL.test(v)
+const labelOrNull = (v: unknown) => v === null || label(v)
+/** Text only shown: one line, no control characters. */
+const line = (v: unknown) => typeof v === 'string' && !/[\x00-\x1f\x7f-\x9f]/.test(v)
+const time = (v: unknown) => typeof v === 'string' && line(v) && !Number.isNaN(Date.parse(v))
+/** A Compose service or container name. */
+const name = (v: unknown) => typeof v === 'string' && /^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(v)
+const names = (v: unknown) => Array.isArray(v) && v.every(name)
+/** An image reference Docker takes (registry:port/path:tag@digest). */
+const imageRef = (v: unknown) => typeof v === 'string' && /^[A-Za-z0-9][A-Za-z0-9._/:@+-]*$/.test(v)
+const imageId = (v: unknown) => v === '' || (typeof v === 'string' && /^sha256:[A-Za-z0-9]+$/.test(v))
+const record = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
+/** service → what `ok` accepts, with every key a service name. */
+const byService = (v: unknown, ok: (x: unknown) => boolean) => record(v) && Object.entries(v).every(([k, x]) => name(k) && ok(x))
 
 /** Every way a journal is not one calmswap could have written; empty when it is fine. */
 export function journalProblems(j: unknown): string[] {
@@ -114,19 +138,20 @@ export function journalProblems(j: unknown): string[] {
   if (!isColor(x.to)) p.push(`"journal.to" is ${JSON.stringify(x.to)}, expected blue or green`)
   // A deploy whose target is the color it came from would recreate the live web under traffic.
   if (isColor(x.to) && x.from === x.to && x.op === 'deploy') p.push(`"journal.from" and "journal.to" are both ${x.to}: a deploy always goes from one color to the other`)
-  if (typeof x.release !== 'string') p.push('"journal.release" must be a string')
-  if (typeof x.startedAt !== 'string') p.push('"journal.startedAt" must be a string')
-  if (!Number.isInteger(x.pid)) p.push('"journal.pid" must be a whole number')
-  if (!strings(x.done)) p.push('"journal.done" must be a list of step names')
-  if (x.current !== undefined && typeof x.current !== 'string') p.push('"journal.current" must be a step name')
-  if (x.signalledAt !== undefined && typeof x.signalledAt !== 'string') p.push('"journal.signalledAt" must be a time')
-  if (x.signalled !== undefined && !strings(x.signalled)) p.push('"journal.signalled" must be a list of container names')
-  if (x.proxyFrom !== undefined && typeof x.proxyFrom !== 'string') p.push('"journal.proxyFrom" must be a service name')
+  if (!label(x.release)) p.push(`"journal.release" is ${JSON.stringify(x.release)}, expected a release label (letters, digits and . _ : + -)`)
+  if (!line(x.startedAt)) p.push('"journal.startedAt" must be a time')
+  if (!Number.isInteger(x.pid) || (x.pid as number) < 0) p.push('"journal.pid" must be a whole number')
+  if (!strings(x.done) || !(x.done as string[]).every(line)) p.push('"journal.done" must be a list of step names')
+  if (x.current !== undefined && !line(x.current)) p.push('"journal.current" must be a step name')
+  if (x.signalledAt !== undefined && !time(x.signalledAt)) p.push('"journal.signalledAt" must be a time')
+  if (x.signalled !== undefined && !names(x.signalled)) p.push('"journal.signalled" must be a list of container names')
+  if (x.proxyFrom !== undefined && !name(x.proxyFrom)) p.push('"journal.proxyFrom" must be a service name')
+  if (x.upstreamBefore !== undefined && !stringOrNull(x.upstreamBefore)) p.push('"journal.upstreamBefore" must be the text of a file or null')
   const jobs = x.jobs as Record<string, unknown> | undefined
   if (jobs !== undefined && (typeof jobs !== 'object' || jobs === null || Object.values(jobs).some((v) => !['running', 'done', 'failed'].includes(v as string)))) {
     p.push('"journal.jobs" must map job names to running, done or failed')
   }
-  if (x.resumedAt !== undefined && typeof x.resumedAt !== 'string') p.push('"journal.resumedAt" must be a time')
+  if (x.resumedAt !== undefined && !time(x.resumedAt)) p.push('"journal.resumedAt" must be a time')
   const w = x.watch as Record<string, unknown> | undefined
   if (
     w !== undefined &&
@@ -151,26 +176,26 @@ export function stateProblems(s: unknown): string[] {
   if (!colorOrNull(x.live ?? null)) p.push(`"live" is ${JSON.stringify(x.live)}, expected blue, green or null`)
   if (!colorOrNull(x.previous ?? null)) p.push(`"previous" is ${JSON.stringify(x.previous)}, expected blue, green or null`)
   if (isColor(x.live) && x.live === x.previous) p.push(`"live" and "previous" are both ${x.live}`)
-  for (const k of ['release', 'previousRelease', 'updatedAt']) if (!stringOrNull(x[k] ?? null)) p.push(`"${k}" must be a string or null`)
-  const u = x.upstream ?? null
-  if (u !== null) {
+  for (const k of ['release', 'previousRelease']) if (!labelOrNull(x[k] ?? null)) p.push(`"${k}" is ${JSON.stringify(x[k])}, expected a release label or null`)
+  if (!stringOrNull(x.updatedAt ?? null) || !(x.updatedAt == null || line(x.updatedAt))) p.push('"updatedAt" must be a time or null')
+  for (const k of ['upstream', 'switching'] as const) {
+    const u = x[k] ?? null
+    if (u === null) continue
     const up = u as Record<string, unknown>
     const share = up.share === undefined || (Number.isInteger(up.share) && (up.share as number) > 0 && (up.share as number) < 100)
     if (typeof u !== 'object' || !isColor(up.color) || !port(up.port) || !(up.backup === null || port(up.backup)) || !share) {
-      p.push(`"upstream" is ${JSON.stringify(u)}, expected {"color": blue|green, "port": <port>, "backup": <port>|null}`)
+      p.push(`"${k}" is ${JSON.stringify(u)}, expected {"color": blue|green, "port": <port>, "backup": <port>|null}`)
     }
   }
   p.push(...journalProblems(x.journal ?? null))
-  const colors = x.colors as Record<string, { release?: unknown; images?: unknown }> | undefined
-  if (colors !== undefined) {
-    const ok =
-      typeof colors === 'object' &&
-      colors !== null &&
-      Object.entries(colors).every(([k, v]) => isColor(k) && typeof v?.release === 'string' && typeof v.images === 'object' && v.images !== null)
-    if (!ok) p.push('"colors" must map blue/green to {"release": ..., "images": {...}}')
+  if (x.colors !== undefined) {
+    const ok = record(x.colors) && Object.entries(x.colors).every(([k, v]) => isColor(k) && record(v) && label(v.release) && byService(v.images, imageRef))
+    if (!ok) p.push('"colors" must map blue/green to {"release": <release label>, "images": {<service>: <image tag>}}')
   }
-  if (x.releases !== undefined && !(Array.isArray(x.releases) && x.releases.every((r) => typeof r?.release === 'string' && typeof r.images === 'object'))) {
-    p.push('"releases" must be a list of {"release": ..., "images": {...}}')
+  if (x.releases !== undefined) {
+    const image = (i: unknown) => record(i) && imageRef(i.tag) && imageRef(i.ref) && imageId(i.id)
+    const ok = Array.isArray(x.releases) && x.releases.every((r) => record(r) && label(r.release) && line(r.at) && byService(r.images, image))
+    if (!ok) p.push('"releases" must be a list of {"release": <release label>, "at": <time>, "images": {<service>: {"tag", "ref", "id"}}}')
   }
   return p
 }
@@ -215,9 +240,24 @@ export class StateStore {
 
   // ---- the transitions: every change of state.json is one of these
 
+  /** The upstream file is about to name `next`: what a power cut before recordUpstream leaves behind. */
+  switching(next: Upstream): State {
+    return this.update((s) => ({ ...s, switching: next }))
+  }
+
   /** The proxy now sends traffic to `upstream`. */
   recordUpstream(upstream: Upstream): State {
-    return this.update((s) => ({ ...s, upstream }))
+    return this.update(({ switching: _, ...s }) => ({ ...s, upstream }))
+  }
+
+  /** The proxy reads an upstream file calmswap did not write again (an adoption undone): no color is routed. */
+  upstreamGivenBack(): State {
+    return this.update(({ switching: _, ...s }) => ({ ...s, upstream: null }))
+  }
+
+  /** A switch that did not happen (nginx -t refused it, the old file is back): nothing is under way. */
+  switchUndone(): State {
+    return this.update(({ switching: _, ...s }) => s)
   }
 
   /** No state, but a color serves: it becomes the live one, as it is. */

@@ -20,7 +20,7 @@
 // scaled back up, then the old workers one at a time. Each change is journaled in swarm.json
 // before it is made (lib/swarm-state.ts), so a rollback never asks Swarm twice.
 
-import { rmSync } from 'node:fs'
+import { readdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { NOTHING_TO_QUIESCE, QUIESCED, STILL_BUSY } from './celery.ts'
 import { type Cmd, type Result, render } from './cmd.ts'
@@ -370,9 +370,25 @@ export interface SwarmDeployOptions {
   readonly rerunJobs?: boolean
 }
 
+/**
+ * The worker environment files (secrets included) of runs that died before removing their
+ * own: a SIGKILL or a power cut. Under the lock, any there is such a leftover.
+ */
+function removeStaleEnvFiles(ctx: Ctx): void {
+  if (ctx.exec.dryRun) return
+  let files: string[]
+  try {
+    files = readdirSync(ctx.config.stateDir)
+  } catch {
+    return
+  }
+  for (const f of files) if (/^quiesce-\d+\.env$/.test(f)) rmSync(join(ctx.config.stateDir, f), { force: true })
+}
+
 export async function swarmDeploy(ctx0: Ctx, o: SwarmDeployOptions = {}): Promise<SwarmDeployResult> {
   if (o.rerunJobs) throw new UsageError('--rerun-jobs runs a release job again; swarm mode runs no release jobs (run them before calmswap). Nothing was changed.')
   return runOp(ctx0, 'deploy', async () => {
+    removeStaleEnvFiles(ctx0)
     const store = new SwarmStore(ctx0.config.stateDir, ctx0.exec.dryRun)
     const rec = store.load()
     const j = rec.journal
@@ -384,7 +400,8 @@ export async function swarmDeploy(ctx0: Ctx, o: SwarmDeployOptions = {}): Promis
     const { stack, nodes } = await swarmPreflight(ctx)
     const name = stackName(ctx.config)
     ctx.ui.info(
-      `${ctx.ui.c.bold('calmswap deploy')} ${release}: swarm stack ${name} on ${nodes.length} node${nodes.length === 1 ? '' : 's'}${rec.release ? `, ${rec.release} before` : ''}${ctx.exec.dryRun ? ' (dry run: nothing changes)' : ''}`,
+      `${release}: swarm stack ${name} on ${nodes.length} node${nodes.length === 1 ? '' : 's'}${rec.release ? `, ${rec.release} before` : ''}${ctx.exec.dryRun ? ' (dry run: nothing changes)' : ''}`,
+      'calmswap deploy',
     )
     for (const note of stackNotes(ctx.config, stack)) ctx.ui.detail(`  ${note}`)
     store.begin('deploy', name, release)
@@ -614,6 +631,7 @@ export async function swarmCleanup(ctx: Ctx): Promise<void> {
 /** The rollback operation: every service of the last deploy (or of an interrupted one) back. */
 export async function swarmRollback(ctx: Ctx): Promise<void> {
   return runOp(ctx, 'rollback', async () => {
+    removeStaleEnvFiles(ctx)
     const store = new SwarmStore(ctx.config.stateDir, ctx.exec.dryRun)
     const r = store.load()
     let release: string

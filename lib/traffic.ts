@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs'
 import type { Result } from './cmd.ts'
 import { render } from './cmd.ts'
 import { proxyCommands } from './commands.ts'
-import { type Color, type Config, projectName } from './config.ts'
+import { COLORS, type Color, type Config, otherColor, projectName } from './config.ts'
 import type { Ctx } from './context.ts'
 import { CommandError, StepError } from './errors.ts'
 import { readOwnFile } from './files.ts'
@@ -64,6 +64,39 @@ export function upstreamPort(c: Config): number | null {
   return port ? Number(port) : null
 }
 
+/**
+ * The color the upstream file nginx reads sends traffic to: the truth about traffic, which a
+ * power cut between that file's write and state.json's can set apart from the record. Null
+ * when there is no file, or it names neither color (a template that does not render as either).
+ */
+export function upstreamFileColor(c: Config): Color | null {
+  let text: string | null
+  let template: string | undefined
+  try {
+    text = readOwnFile(c.proxy.upstreamFile)
+    template = readTemplate(c)
+  } catch {
+    return null
+  }
+  if (text === null) return null
+  if (template) return COLORS.find((col) => [null, otherColor(col)].some((b) => renderUpstream(c, col, b, template) === text)) ?? null
+  // The first server is the live color's, plain or in a canary.
+  const port = Number(/server 127\.0\.0\.1:(\d+)[ ;]/.exec(text)?.[1])
+  return COLORS.find((col) => c.ports[col] === port) ?? null
+}
+
+/**
+ * Why the state's record of the upstream cannot be trusted for `color`, or null when it can:
+ * the file names another color, or a switch was under way when the last run ended.
+ */
+export function upstreamDoubt(ctx: Ctx, color: Color): string | null {
+  const s = ctx.state.load()
+  const file = upstreamFileColor(ctx.config)
+  if (file && file !== color) return `the upstream file ${ctx.config.proxy.upstreamFile} sends traffic to ${file}`
+  if (s.switching) return `a switch to ${s.switching.color} was under way when the last run ended`
+  return null
+}
+
 /** The running nginx container of the shared project (proxy=container). */
 export async function proxyContainer(ctx: Ctx): Promise<string | undefined> {
   if (ctx.config.proxy.mode !== 'container') return undefined
@@ -80,6 +113,19 @@ export async function writeUpstream(ctx: Ctx, color: Color, backup: Color | null
   await ctx.exec.writeFile(ctx.config.proxy.upstreamFile, renderUpstream(ctx.config, color, backup, readTemplate(ctx.config), route))
 }
 
+/**
+ * Puts back an upstream file calmswap did not write (the plain project's, before an adoption)
+ * and has the proxy read it. Throws when the proxy refuses it.
+ */
+export async function restoreUpstream(ctx: Ctx, content: string): Promise<void> {
+  const c = ctx.config
+  await ctx.exec.writeFile(c.proxy.upstreamFile, content)
+  const cmds = proxyCommands(c, 'blue', await proxyContainer(ctx))
+  if (cmds?.test) await ctx.must(cmds.test)
+  if (cmds) await ctx.must(cmds.reload)
+  ctx.state.upstreamGivenBack()
+}
+
 /** Points the proxy at `color`, keeping `backup` (still running) as its fallback, or as the rest of a canary. */
 export async function switchTraffic(ctx: Ctx, color: Color, backup: Color | null, route: Route = {}): Promise<Upstream> {
   const c = ctx.config
@@ -88,10 +134,21 @@ export async function switchTraffic(ctx: Ctx, color: Color, backup: Color | null
   if (c.proxy.mode === 'container' && !container) throw new StepError(`the proxy container (service "${c.proxy.service}" of ${projectName(c, 'shared')}) is not running`)
   const cmds = proxyCommands(c, color, container)
   const before = readOwnFile(file)
+  const share = route.share !== undefined && backup ? { share: route.share } : {}
+  const upstream: Upstream = { color, port: c.ports[color], backup: backup ? c.ports[backup] : null, ...share }
+  // The intent first: a power cut after the file's write leaves a record that says so.
+  try {
+    ctx.state.switching(upstream)
+  } catch (e) {
+    ctx.ui.warn(`switching to ${color} without recording it first: ${(e as Error).message}`)
+  }
   await writeUpstream(ctx, color, backup, route)
   const restore = async () => {
     if (before === null) await ctx.exec.removeFile(file)
     else await ctx.exec.writeFile(file, before)
+    try {
+      ctx.state.switchUndone()
+    } catch {}
   }
   const rejected = async (r: Result) => {
     await restore()
@@ -109,8 +166,6 @@ export async function switchTraffic(ctx: Ctx, color: Color, backup: Color | null
       throw new StepError(`reloading the proxy failed: ${new CommandError(render(cmds.reload), r.code, r.stderr, r.stdout).message}`)
     }
   }
-  const share = route.share !== undefined && backup ? { share: route.share } : {}
-  const upstream: Upstream = { color, port: c.ports[color], backup: backup ? c.ports[backup] : null, ...share }
   try {
     ctx.state.recordUpstream(upstream)
   } catch (e) {

@@ -87,23 +87,29 @@ export class Ui {
     this.write(this.err, `${this.spinners ? '\r\x1b[2K' : ''}${text}\n`)
   }
 
-  info(msg: string) {
-    this.line(msg)
-    this.event('info', { message: msg })
+  // Every message is sanitized here, the one way to the terminal: an error may carry what
+  // `nginx -t`, a build or a daemon printed. calmswap's own colors are added after.
+  /** `title`, in bold, leads the line: the only styling a caller asks for. */
+  info(msg: string, title?: string) {
+    const clean = sanitize(msg)
+    this.line(title ? `${this.c.bold(sanitize(title))} ${clean}` : clean)
+    this.event('info', { message: title ? `${sanitize(title)} ${clean}` : clean })
   }
   detail(msg: string) {
-    this.line(this.c.dim(msg))
+    this.line(this.c.dim(sanitize(msg)))
   }
   warn(msg: string) {
-    this.line(this.c.yellow(`! ${msg}`))
-    this.event('warn', { message: msg })
+    const clean = sanitize(msg)
+    this.line(this.c.yellow(`! ${clean}`))
+    this.event('warn', { message: clean })
   }
   error(msg: string) {
-    this.line(this.c.red(`✗ ${msg}`))
-    this.event('error', { message: msg })
+    const clean = sanitize(msg)
+    this.line(this.c.red(`✗ ${clean}`))
+    this.event('error', { message: clean })
   }
   ok(msg: string) {
-    this.line(this.c.green(`✓ ${msg}`))
+    this.line(this.c.green(`✓ ${sanitize(msg)}`))
   }
 
   /** A line a command printed for the operator (a release job's log), made safe for a terminal. */
@@ -119,7 +125,8 @@ export class Ui {
   }
 
   /** Prints one named step: a header, then its time, or its failure. */
-  async step<T>(name: string, fn: () => Promise<T>): Promise<T> {
+  async step<T>(name0: string, fn: () => Promise<T>): Promise<T> {
+    const name = sanitize(name0)
     const t0 = performance.now()
     this.line(`${this.c.cyan('▸')} ${this.c.bold(name)}`)
     this.event('step-start', { step: name })

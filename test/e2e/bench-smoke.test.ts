@@ -55,8 +55,8 @@ describe.skipIf(!dockerReachable)('make bench --smoke', () => {
       expect(p.deploy.asExpected, `${name} deploy exit ${p.deploy.exitCode}`).toBe(true)
       // ~rate × (warmup + steady + deploy + tail) requests, all accounted for.
       expect(p.requests.total).toBeGreaterThan(r.params.rate * (r.params.warmupS + r.params.steadyS))
-      expect(p.requests.failed).toBeGreaterThanOrEqual(0)
-      expect(p.requests.failed).toBeLessThanOrEqual(p.requests.total)
+      // The guarantee of calmswap-stop, good release or failing one rolled back (targets failedGood, failedFailing).
+      expect(p.requests.failed, `${name}: failed requests`).toBe(0)
       for (const w of ['steady', 'deploy'] as const) {
         const l = p.latencyMs[w]
         expect(l.n, `${name} ${w} latency samples`).toBeGreaterThan(0)
@@ -67,7 +67,8 @@ describe.skipIf(!dockerReachable)('make bench --smoke', () => {
         expect(num(c.stallMsPerS) && c.stallMsPerS >= 0 && c.stallMsPerS <= 1000 * ncpu, `${name} ${w} stall ${c.stallMsPerS}`).toBe(true)
         expect(c.busyPct).toBeGreaterThan(0)
         expect(c.busyPct).toBeLessThanOrEqual(100)
-        expect(c.pinnedBusyPct).toBeGreaterThanOrEqual(0)
+        // The stack runs on the pinned CPUs and serves the load there: never idle.
+        expect(c.pinnedBusyPct).toBeGreaterThan(0)
         expect(c.pinnedBusyPct).toBeLessThanOrEqual(100)
       }
       expect(num(p.cpu.stallRatio) && p.cpu.stallRatio >= 0).toBe(true)
@@ -76,11 +77,12 @@ describe.skipIf(!dockerReachable)('make bench --smoke', () => {
       expect(Array.isArray(p.warnings)).toBe(true)
       expect(p.deploy.doneS).toBeGreaterThan(0)
       expect(p.deploy.steps.length).toBeGreaterThan(2)
-      expect(p.beatMaxAtOnce).toBeGreaterThanOrEqual(1)
+      // The invariant is at most one beat; the sampler saw the one there is.
+      expect(p.beatMaxAtOnce, `${name}: beat containers at once`).toBe(1)
       expect(p.workerMaxAtOnce).toBeGreaterThanOrEqual(1)
       expect(p.tasks.enqueued).toBeGreaterThanOrEqual(r.params.backlog.tasks)
       expect(p.tasks.executed).toBeGreaterThan(0)
-      expect(p.tasks.lost).toBe(p.tasks.enqueued - p.tasks.executed)
+      expect(p.tasks.lost, `${name}: lost tasks`).toBe(0)
       expect(p.orchestrator.cpuS).toBeGreaterThan(0.05)
       expect(p.orchestrator.cpuS).toBeLessThan(p.deploy.doneS * ncpu)
       // calmswap's own node process is a part of the whole tree's CPU time.

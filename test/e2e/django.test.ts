@@ -58,6 +58,9 @@ describe.sequential('a real Django stack', () => {
 
   test('adopt in place under load: every row kept, the database never restarted, one beat', async () => {
     const postgres = await containerId(stack.container('shared', 'postgres'))
+    // The plain worker is its container's PID 1, as cookiecutter-django runs it.
+    const plainWorker = stack.container('shared', 'celeryworker')
+    expect((await docker(['exec', plainWorker, 'cat', '/proc/1/cmdline'])).stdout.split('\0').slice(0, 5)).toEqual(['python3', '-m', 'celery', '-A', 'shop'])
     const before = await stats()
     const load = stack.load({ rps: 20 })
     const beats = stack.sampleBeats()
@@ -65,6 +68,8 @@ describe.sequential('a real Django stack', () => {
     const traffic = await load.stop()
     const peak = beatPeak(await beats.stop())
     expect(r.code, r.stderr).toBe(0)
+    // Found and quiesced whatever its PID, so its SIGTERM finds nothing to race with.
+    expect(r.stderr).toMatch(new RegExp(`${plainWorker}: .*stopped consuming .*idle after`))
     await drained()
     const after = await stats()
     console.log(

@@ -3,6 +3,7 @@
 // do its workers stop and blue's start. A failure brings the plain project back as it ran.
 import { afterEach, describe, expect, it } from 'vitest'
 import { adopt } from '../../lib/adopt.ts'
+import { SHARED, writeFileAtomic } from '../../lib/files.ts'
 import { recover } from '../../lib/recover.ts'
 import { startRest } from '../../lib/workers.ts'
 import { type Harness, harness, type World } from './world.ts'
@@ -50,6 +51,69 @@ describe('adopt', () => {
     expect([h.world.state('myproj', 'proxy'), h.world.state('myproj', 'nginx')]).toEqual(['exited', 'running'])
     expect(['worker', 'beat'].map((s) => h.world.state('myproj', s))).toEqual(['running', 'running'])
     expect(h.world.state('app-blue', 'beat')).toBe('exited')
+  })
+
+  describe('a plain nginx named `proxy` that reads the upstream file (no --proxy-from)', () => {
+    /** Its own upstream file, naming the plain web's port. */
+    const PLAIN_UPSTREAM = 'upstream app_web {\n  server 127.0.0.1:18080;\n}\n'
+    const plainProxy = (w: World) => {
+      for (const s of ['redis', 'proxy', 'web', 'worker', 'beat']) w.set('myproj', s, 'running')
+    }
+    const lastUpstream = () =>
+      h.exec.events
+        .filter((e) => 'write' in e && e.write === h.config.proxy.upstreamFile)
+        .map((e) => ('write' in e ? e.content : ''))
+        .at(-1)
+
+    it('a failure after the hand-over gives the proxy its upstream file back: the plain app really serves', async () => {
+      h = await harness({ setup: (w, c) => (plainProxy(w), writeFileAtomic(c.proxy.upstreamFile, PLAIN_UPSTREAM, SHARED)), env })
+      h.world.failOn = (a) => (a[1] === 'start' && a.includes('app-blue-worker-1') ? 1 : undefined)
+      await expect(adopt(h.ctx)).rejects.toThrow(/failed and was undone: its own app serves as before/)
+      expect(lastUpstream()).toBe(PLAIN_UPSTREAM)
+      const plan = h.plan()
+      expect(plan.lastIndexOf('reload')).toBeGreaterThan(plan.lastIndexOf('write'))
+      expect(['proxy', 'web', 'worker', 'beat'].map((s) => h.world.state('myproj', s))).toEqual(['running', 'running', 'running', 'running'])
+      expect(h.world.state('app-blue', 'web')).toBe('exited')
+      expect(h.ctx.state.load()).toMatchObject({ live: null, journal: null, upstream: null })
+    })
+
+    it('recover of an adoption cut inside its proxy step gives the file back too', async () => {
+      const journal = {
+        op: 'adopt',
+        from: null,
+        to: 'blue',
+        release: 'r2',
+        startedAt: 'then',
+        pid: 1,
+        proxyFrom: 'proxy',
+        done: ['build', 'jobs', 'pause-workers', 'up-core', 'health'],
+        current: 'proxy',
+        upstreamBefore: PLAIN_UPSTREAM,
+      } as const
+      h = await harness({
+        setup: (w, c) => {
+          plainProxy(w)
+          w.set('myproj', 'worker', 'paused')
+          w.set('myproj', 'beat', 'exited')
+          w.set('app-blue', 'web', 'running')
+          // The hand-over had written blue's upstream when the power went.
+          writeFileAtomic(c.proxy.upstreamFile, `upstream app_web {\n  server 127.0.0.1:${c.ports.blue};\n}\n`, SHARED)
+        },
+        env,
+        state: { journal },
+      })
+      expect((await recover(h.ctx)).action).toBe('undid the adoption')
+      expect(lastUpstream()).toBe(PLAIN_UPSTREAM)
+      expect(h.plan().slice(0, 2)).toEqual(['write', 'reload'])
+    })
+
+    it('with no upstream file before it to give back, the failure says nothing serves instead of "as before"', async () => {
+      h = await harness({ setup: plainProxy, env })
+      h.world.failOn = (a) => (a[1] === 'start' && a.includes('app-blue-worker-1') ? 1 : undefined)
+      const e = await adopt(h.ctx).catch((x: Error) => x)
+      expect(String(e)).toMatch(/undone, but the proxy \("proxy", recreated with calmswap's definition\) had no upstream file before the adoption/)
+      expect(String(e)).not.toMatch(/serves as before/)
+    })
   })
 
   it('an adoption cut short before the hand-over is undone by recover, with the proxy it named', async () => {

@@ -2,8 +2,10 @@
 // frozen containers come back running. recover, and the next deploy or rollback, finish the job.
 import { afterEach, describe, expect, it } from 'vitest'
 import { deploy } from '../../lib/deploy.ts'
+import { SHARED, writeFileAtomic } from '../../lib/files.ts'
 import { recover } from '../../lib/recover.ts'
 import { status } from '../../lib/status.ts'
+import { renderUpstream, switchTraffic } from '../../lib/traffic.ts'
 import { blueLive, type Harness, harness, type World } from './world.ts'
 
 let h: Harness
@@ -148,5 +150,82 @@ describe('recover says a color serves only once it does', () => {
     h.world.webStatus.blue = 502
     await expect(recover(h.ctx)).rejects.toThrow(/blue web is not healthy/)
     expect(h.out.join('')).not.toMatch(/blue serves/)
+  })
+})
+
+describe('a power cut inside the switch: the upstream file written, state.json not yet', () => {
+  /** A deploy blue → green cut during its switch: the file nginx reads names green, the record blue. */
+  const cutInSwitch = (more: object = {}) =>
+    harness({
+      state: (c) => ({
+        live: 'blue',
+        upstream: { color: 'blue', port: c.ports.blue, backup: null },
+        journal: journal(['build', 'shared', 'jobs', 'pause-workers', 'up-core', 'health'], { current: 'switch', ...signalled }),
+        ...more,
+      }),
+      setup: (w, c) => {
+        restartedDuringHealth(w)
+        writeFileAtomic(c.proxy.upstreamFile, renderUpstream(c, 'green', 'blue'), SHARED)
+      },
+    })
+
+  it('a switch journals its intent before it writes the file, and clears it with the record', async () => {
+    h = await harness({ state: (c) => ({ live: 'blue', upstream: { color: 'blue', port: c.ports.blue, backup: null } }), setup: blueLive })
+    const seen: unknown[] = []
+    const write = h.exec.writeFile.bind(h.exec)
+    h.exec.writeFile = async (path, content) => {
+      if (path === h.config.proxy.upstreamFile) seen.push(h.ctx.state.load().switching?.color)
+      return write(path, content)
+    }
+    await switchTraffic(h.ctx, 'green', 'blue')
+    expect(seen).toEqual(['green'])
+    expect(h.ctx.state.load()).toMatchObject({ upstream: { color: 'green' } })
+    expect(h.ctx.state.load().switching).toBeUndefined()
+  })
+
+  it('status shows the file and the record apart', async () => {
+    h = await cutInSwitch()
+    expect((await status(h.ctx)).problems).toContain(`the upstream file ${h.config.proxy.upstreamFile} sends traffic to green, but the state records blue`)
+  })
+
+  it('recover rolls back and writes the upstream for blue again, reloading the proxy', async () => {
+    h = await cutInSwitch()
+    expect((await recover(h.ctx)).action).toBe('rolled back')
+    const plan = h.plan()
+    expect(plan).toEqual(['write', 'reload', 'start app-blue-beat-1', 'green stop web'])
+    expect(h.out.join('')).toMatch(/the state records the proxy on blue, but the upstream file \S+ sends traffic to green: writing it for blue again/)
+    expect(h.exec.files.get(h.config.proxy.upstreamFile)).toMatch(new RegExp(`server 127\\.0\\.0\\.1:${h.config.ports.blue};`))
+    expect(h.ctx.state.load()).toMatchObject({ live: 'blue', journal: null, upstream: { color: 'blue' } })
+    expect(h.ctx.state.load().switching).toBeUndefined()
+  })
+
+  it('the journaled intent alone (a file calmswap cannot read back) is enough to write the upstream again', async () => {
+    h = await harness({
+      state: (c) => ({
+        live: 'blue',
+        upstream: { color: 'blue', port: c.ports.blue, backup: null },
+        switching: { color: 'green', port: c.ports.green, backup: c.ports.blue },
+        journal: journal(['build', 'shared', 'jobs', 'pause-workers', 'up-core', 'health'], { current: 'switch', ...signalled }),
+      }),
+      setup: restartedDuringHealth,
+    })
+    expect((await status(h.ctx)).problems).toContain('a switch to green was cut short: the upstream file may name it')
+    await recover(h.ctx)
+    expect(h.plan()).toContain('reload')
+    expect(h.ctx.state.load().switching).toBeUndefined()
+  })
+
+  it('after a finished operation too: recover points the file back at the live color', async () => {
+    h = await harness({
+      state: (c) => ({ live: 'blue', upstream: { color: 'blue', port: c.ports.blue, backup: null } }),
+      setup: (w, c) => {
+        blueLive(w)
+        writeFileAtomic(c.proxy.upstreamFile, renderUpstream(c, 'green', null), SHARED)
+      },
+    })
+    const r = await recover(h.ctx)
+    expect(r.changes).toEqual([`proxy pointed back at blue (the upstream file ${h.config.proxy.upstreamFile} sends traffic to green)`])
+    expect(h.plan()).toEqual(['write', 'reload'])
+    expect(h.exec.files.get(h.config.proxy.upstreamFile)).toMatch(new RegExp(`server 127\\.0\\.0\\.1:${h.config.ports.blue};`))
   })
 })

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { serviceScale, stackDeploy } from '../../lib/commands.ts'
@@ -79,6 +79,21 @@ describe('swarm deploy plan', () => {
     expect(run.argv.join(' ')).not.toMatch(/BROKER_URL/)
     expect(existsSync(run.argv[run.argv.indexOf('--env-file') + 1]!)).toBe(false)
     expect(h.out.join('')).toMatch(/app_worker.1 on node1 \(through the broker, from a one-off container on this node\): celery@x stopped consuming/)
+  })
+
+  it('the worker env file is private while it exists, and a dead run’s leftover is removed by the next run', async () => {
+    const h = swarmHarness({ setup: (w) => (w.seedStack(), (w.localServices = new Set())) })
+    mkdirSync(h.config.stateDir, { recursive: true })
+    // What a deploy killed during its quiesce (SIGKILL, a power cut) leaves behind.
+    const stale = join(h.config.stateDir, 'quiesce-424242.env')
+    writeFileSync(stale, 'BROKER_URL=redis://:secret@redis\n', { mode: 0o644 })
+    const modes: number[] = []
+    h.exec.onRun = (cmd) => {
+      if (cmd.argv[1] === 'run') modes.push(statSync(cmd.argv[cmd.argv.indexOf('--env-file') + 1]!).mode & 0o777)
+    }
+    await swarmDeploy(h.ctx)
+    expect(modes).toEqual([0o600])
+    expect(readdirSync(h.config.stateDir).filter((f) => f.endsWith('.env'))).toEqual([])
   })
 
   it('the web update is start-first with failure_action rollback; beat and worker stop-first; the knobs of the file are kept', async () => {

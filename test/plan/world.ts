@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import type { Cmd, Result } from '../../lib/cmd.ts'
 import { type Color, type Config, loadConfig } from '../../lib/config.ts'
 import { type Ctx, makeContext } from '../../lib/context.ts'
-import { writeFileAtomic } from '../../lib/files.ts'
+import { readOwnFile, writeFileAtomic } from '../../lib/files.ts'
 import { EMPTY_STATE, type State, StateStore } from '../../lib/state.ts'
 import { Ui } from '../../lib/ui.ts'
 import { RecordingExecutor } from './recording.ts'
@@ -237,8 +237,8 @@ export async function harness(
   let upstreamFile = ''
   let stateDir = ''
   const [proxy, proxyPort] = await listen((_, res) => {
-    // The file this run wrote, else the one a run before it left (as state.json records it).
-    const file = exec.files.get(upstreamFile) ?? `server 127.0.0.1:${new StateStore(stateDir).load().upstream?.port};`
+    // The file this run wrote, else the one a run before it left (on disk, or as state.json records it).
+    const file = exec.files.get(upstreamFile) ?? readOwnFile(upstreamFile) ?? `server 127.0.0.1:${new StateStore(stateDir).load().upstream?.port};`
     const port = /server 127\.0\.0\.1:(\d+);/.exec(file)?.[1]
     res.writeHead(200, { 'x-calmswap-upstream': `127.0.0.1:${port}` }).end('ok')
   })

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process'
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -21,6 +21,44 @@ describe('the quiesce script', () => {
   it.skipIf(!isolated)('where no Celery worker runs, it says so and exits 3: the SIGTERM follows as usual', () => {
     const r = spawnSync('unshare', ['--pid', '--fork', '--mount-proc', 'python3', '-c', QUIESCE_PY, '2'], { encoding: 'utf8', timeout: 20_000 })
     expect([r.status, r.stderr.trim()]).toEqual([NOTHING_TO_QUIESCE, 'quiesce: no Celery worker process in this container'])
+  })
+  /** A /proc of its own: each process's argv, parent, environment and working directory. */
+  const fakeProc = (procs: Record<number, { argv: string[]; ppid: number }>) => {
+    const root = mkdtempSync(join(tmpdir(), 'calmswap-proc-'))
+    for (const [pid, p] of Object.entries(procs)) {
+      const d = join(root, pid)
+      mkdirSync(d)
+      writeFileSync(join(d, 'cmdline'), `${p.argv.join('\0')}\0`)
+      writeFileSync(join(d, 'stat'), `${pid} (${p.argv[0]}) S ${p.ppid} ${pid} ${pid} 0 -1`)
+      writeFileSync(join(d, 'environ'), 'PATH=/usr/bin\0')
+      symlinkSync(root, join(d, 'cwd'))
+    }
+    return root
+  }
+  const found = (root: string) => spawnSync('python3', ['-c', QUIESCE_PY, '2', root], { encoding: 'utf8', timeout: 20_000 })
+  const worker = ['/usr/local/bin/python', '/usr/local/bin/celery', 'worker', '-l', 'info']
+
+  it("finds a worker that is its container's PID 1 (exec celery … worker, no init), and not its pool processes", () => {
+    const root = fakeProc({ 1: { argv: worker, ppid: 0 }, 7: { argv: worker, ppid: 1 }, 8: { argv: worker, ppid: 1 }, 20: { argv: ['sh'], ppid: 0 } })
+    const r = found(root)
+    // No -A in this argv: the script stops right after finding the worker, saying which.
+    expect([r.status, r.stderr.trim()]).toEqual([NOTHING_TO_QUIESCE, 'quiesce: cannot tell the app (-A) of the worker, pid 1'])
+  })
+  it('finds a worker under a shell or an init as before', () => {
+    const root = fakeProc({ 1: { argv: ['/sbin/docker-init', '--', 'sh', '-c', 'celery worker'], ppid: 0 }, 6: { argv: worker, ppid: 1 }, 9: { argv: worker, ppid: 6 } })
+    expect(found(root).stderr.trim()).toBe('quiesce: cannot tell the app (-A) of the worker, pid 6')
+  })
+  it.skipIf(!isolated)('finds a real PID 1 worker in a PID namespace of its own', () => {
+    // A stand-in `celery worker` that is PID 1 of its namespace and runs the quiesce beside it, as `docker exec` does.
+    const bin = mkdtempSync(join(tmpdir(), 'calmswap-celery-bin-'))
+    writeFileSync(join(bin, 'script.py'), QUIESCE_PY)
+    writeFileSync(
+      join(bin, 'celery'),
+      `#!/usr/bin/env python3\nimport subprocess, sys\nr = subprocess.run([sys.executable, ${JSON.stringify(join(bin, 'script.py'))}, "2"], capture_output=True, text=True)\nsys.stderr.write(r.stderr)\nsys.exit(r.returncode)\n`,
+    )
+    chmodSync(join(bin, 'celery'), 0o755)
+    const r = spawnSync('unshare', ['--pid', '--fork', '--mount-proc', join(bin, 'celery'), 'worker'], { encoding: 'utf8', timeout: 20_000 })
+    expect([r.status, r.stderr.trim()]).toEqual([NOTHING_TO_QUIESCE, 'quiesce: cannot tell the app (-A) of the worker, pid 1'])
   })
   it('runs in the worker container, with a deadline past its own', () => {
     const cmd = quiesceWorker(c, 'app-blue-worker-1', 10)

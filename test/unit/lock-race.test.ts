@@ -1,7 +1,8 @@
-// When a dead holder's lock is taken over by several processes at once, exactly one wins.
+// When a dead holder's lock is taken over by several processes at once, exactly one wins,
+// whether a racer names the state folder by its path or through a symbolic link to it.
 // Run many times: a race is proven by repetition, not by one lucky pass.
 import { spawn } from 'node:child_process'
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, symlinkSync, writeFileSync } from 'node:fs'
 import { hostname, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -55,14 +56,16 @@ const race = (stateDir: string, go: number) =>
   })
 
 describe('lock takeover race', () => {
-  it(`${RACERS} processes take over a dead holder's lock at once, ${TRIALS} times: never two holders at a time`, async () => {
+  it(`${RACERS} processes (half through a symbolic link) take over a dead holder's lock at once, ${TRIALS} times: never two holders at a time`, async () => {
     let raced = 0
     for (let t = 0; t < TRIALS; t++) {
       const d = mkdtempSync(join(tmpdir(), 'calmswap-race-state-'))
       // A dead holder's note: the state a crashed deploy leaves.
       writeFileSync(lockPath(d), JSON.stringify({ op: 'deploy', pid: 999_999_999, host: hostname(), who: 'gone', since: new Date().toISOString() }))
+      const alias = `${d}-alias`
+      symlinkSync(d, alias)
       const go = Date.now() + 400
-      const results = await Promise.all(Array.from({ length: RACERS }, () => race(d, go)))
+      const results = await Promise.all(Array.from({ length: RACERS }, (_, i) => race(i % 2 ? alias : d, go)))
       expect(
         results.filter((r) => r.startsWith('error')),
         results.join(','),

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process'
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs'
 import { hostname, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -55,6 +55,22 @@ describe('lock', () => {
     const l = await acquireLock(d, 'deploy')
     expect(l.tookOver?.pid).toBe(other.pid)
     l.release()
+  })
+  it('one folder under two names (a symbolic link to it) is one lock, whichever name comes first, created or not', async () => {
+    for (const first of ['real', 'alias'] as const) {
+      const t = tmp()
+      mkdirSync(join(t, 'real'))
+      symlinkSync(join(t, 'real'), join(t, 'alias'))
+      const other = first === 'real' ? 'alias' : 'real'
+      // The holder's name of the folder does not exist yet: taking the lock creates it.
+      const holder = await holdLock(join(t, first, '.calmswap'))
+      try {
+        expect(lockHeld(join(t, other, '.calmswap'))).toBe(true)
+        await expect(acquireLock(join(t, other, '.calmswap'), 'deploy')).rejects.toThrow(LockedError)
+      } finally {
+        holder.release()
+      }
+    }
   })
   it('takes over a torn note', async () => {
     const d = tmp()
