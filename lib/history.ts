@@ -1,14 +1,15 @@
 // history.jsonl: one line per deploy, rollback and cleanup (when, who, colors, release,
 // images, step times, result). Each operation records its own step timings here as it runs.
-import { hostname, userInfo } from 'node:os'
+import { hostname } from 'node:os'
 import { join } from 'node:path'
 import type { Color } from './config.ts'
 import type { Ctx } from './context.ts'
 import { Interrupted } from './errors.ts'
 import { appendLine, readOwnFile } from './files.ts'
+import { formatReport, type PhaseReport } from './phase-report.ts'
 import type { Op } from './state.ts'
 import { fmtMs, type Timing } from './ui.ts'
-import { formatReport, type PhaseReport } from './watch.ts'
+import { safe, whoami } from './whoami.ts'
 
 export interface HistoryEntry {
   readonly op: Op
@@ -26,15 +27,6 @@ export interface HistoryEntry {
   readonly error?: string
   readonly ms: number
 }
-
-function safe<T>(f: () => T, d: T): T {
-  try {
-    return f()
-  } catch {
-    return d
-  }
-}
-export const whoami = () => `${safe(() => userInfo().username, 'unknown')}@${hostname()}`
 
 export const historyFile = (stateDir: string) => join(stateDir, 'history.jsonl')
 

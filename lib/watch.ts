@@ -7,13 +7,16 @@
 import { closeSync, fstatSync, mkdirSync, openSync, readSync, statSync, truncateSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { containerEvents } from './commands.ts'
-import { COLORS, type Color, type Config, fmtDuration, otherColor } from './config.ts'
+import { COLORS, type Color, type Config, fmtDuration } from './config.ts'
 import type { Ctx } from './context.ts'
 import { sleep } from './deadlines.ts'
 import { StepError } from './errors.ts'
+import type { Counts, PhaseReport, Tally, Verdict } from './phase-report.ts'
 import type { WatchState } from './state.ts'
 import { switchTraffic } from './traffic.ts'
 import { fmtMs } from './ui.ts'
+
+export { type Counts, formatReport, type PhaseReport, type Tally, type Verdict } from './phase-report.ts'
 
 // ---------------------------------------------------------------- the proxy's log
 
@@ -51,18 +54,6 @@ export function parseRecord(line: string): ProxyRecord | null {
   return { tries, status, uri: String(x.request_uri ?? '') }
 }
 
-/** What one color did: every try nginx made on it, and the answers clients got from it. */
-export interface Counts {
-  /** Requests nginx sent to this color (a retried request counts once per color it tried). */
-  requests: number
-  /** Of those, answered 5xx, or not at all (nginx logs 502/504). */
-  errors: number
-  /** Answers clients got from this color, and how many of them were 5xx. */
-  answered: number
-  failed: number
-}
-
-export type Tally = Record<Color, Counts>
 export const emptyTally = (): Tally => ({ blue: { requests: 0, errors: 0, answered: 0, failed: 0 }, green: { requests: 0, errors: 0, answered: 0, failed: 0 } })
 
 /**
@@ -246,28 +237,6 @@ export function containerTrouble(line: string, services: readonly string[], kill
 }
 
 // ---------------------------------------------------------------- watching
-
-export type Verdict = 'ok' | 'bad' | 'stopped' | 'too-few-requests'
-
-/** One watched phase (a canary step, or the watch after the switch), as history records it. */
-export interface PhaseReport {
-  /** "watch", or "canary 10%". */
-  readonly phase: string
-  readonly color: Color
-  /** The share (%) of requests the color was sent. */
-  readonly share: number
-  readonly verdict: Verdict
-  readonly reason?: string
-  /** How long it was watched, from the moment the color got its share of the traffic. */
-  readonly ms: number
-  /** The window: the part of `ms` after the new workers ran (the watch), or all of it (a canary step). */
-  readonly windowMs: number
-  readonly counts: Tally
-  /** Whether the proxy's log was there to read. */
-  readonly log: boolean
-  /** CPU time of this process during the window, when watching is all it does (user + system). */
-  readonly cpuMs: number
-}
 
 export interface Phase {
   readonly phase: string
@@ -485,17 +454,6 @@ export class Watch {
       this.ctx.journal.watching(clear ? undefined : { phase: w.phase, color: w.color, since: w.since, until: w.until, requests: w.requests, errors: w.errors })
     } catch {}
   }
-}
-
-/** One line on what a phase saw: "watch 1m0s: ok; green 1180 requests, 0 5xx; 0.04 CPU-s". */
-export function formatReport(r: PhaseReport): string {
-  const mine = r.counts[r.color]
-  const other = r.counts[otherColor(r.color)]
-  const seen = r.log
-    ? `${r.color} ${mine.requests} requests, ${mine.errors} 5xx${other.requests ? `; ${otherColor(r.color)} ${other.requests} requests, ${other.errors} 5xx` : ''}`
-    : 'no proxy log'
-  const cpu = `${(r.cpuMs / 1000).toFixed(2)} CPU-s in its ${fmtMs(r.windowMs)} window`
-  return `${r.phase} ${fmtMs(r.ms)}: ${r.verdict}; ${seen}; ${cpu}${r.reason ? ` (${r.reason})` : ''}`
 }
 
 /** The services a watch after the switch follows: a one-off job among CALMSWAP_CORE may exit. */
