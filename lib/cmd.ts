@@ -11,7 +11,7 @@ export interface Result {
 export type ContainerState = 'running' | 'paused' | 'exited' | 'created' | 'restarting' | 'removing' | 'dead'
 
 /**
- * The same request through Docker's socket, as data; lib/engine.ts answers each with the
+ * The same request through Docker's socket, as data; lib/docker-api.ts answers each with the
  * stdout its argv would print, so callers read one format whichever way it ran.
  */
 export type ApiCall =

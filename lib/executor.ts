@@ -5,7 +5,7 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { rmSync } from 'node:fs'
 import { type Cmd, type Effect, type Result, render } from './cmd.ts'
 import { DEADLINE } from './deadlines.ts'
-import { callApi, connectionMessage, type Engine, eventsPath } from './engine.ts'
+import { callApi, connectionMessage, type Engine, eventsPath } from './docker-api.ts'
 import { CommandError } from './errors.ts'
 import { SHARED, writeFileAtomic } from './files.ts'
 

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest'
 import type { Cmd } from '../../lib/cmd.ts'
 import { listContainers } from '../../lib/commands.ts'
 import { loadConfig } from '../../lib/config.ts'
-import { SocketEngine } from '../../lib/engine.ts'
+import { SocketEngine } from '../../lib/docker-api.ts'
 import { ShellExecutor } from '../../lib/executor.ts'
 
 const cmd = (argv: string[], o: Partial<Cmd> = {}): Cmd => ({ argv, mutates: false, timeoutMs: 10_000, ...o })

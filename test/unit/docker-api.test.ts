@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest'
 import type { Cmd } from '../../lib/cmd.ts'
 import * as dc from '../../lib/commands.ts'
 import { loadConfig } from '../../lib/config.ts'
-import { callApi, cgroupCpuReader, composePlugin, demux, type Engine, type EngineResponse, engineSocket, psLine } from '../../lib/engine.ts'
+import { callApi, cgroupCpuReader, composePlugin, demux, type Engine, type EngineResponse, engineSocket, psLine } from '../../lib/docker-api.ts'
 import { ShellExecutor } from '../../lib/executor.ts'
 import { parseContainers } from '../../lib/inventory.ts'
 
