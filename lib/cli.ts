@@ -6,9 +6,9 @@ import { fileURLToPath } from 'node:url'
 import { type ParseArgsConfig, parseArgs } from 'node:util'
 import { COLORS, type Color, type Config, loadConfig, otherColor, SETTINGS } from './config.ts'
 import { type Ctx, makeContext } from './context.ts'
-import { composePlugin, engineSocket, SocketEngine } from './docker-api.ts'
+import { composePlugin, dockerSocket, SocketDockerApi } from './docker-api.ts'
 import { EXIT, exitCodeOf, UsageError } from './errors.ts'
-import { DryRunExecutor, type Executor, killChildren, ShellExecutor } from './executor.ts'
+import { DryRunExecutor, type Executor, killChildren, ProcessExecutor } from './executor.ts'
 import { runOp } from './operation.ts'
 import { StateStore } from './state.ts'
 import { SwarmStore } from './swarm-state.ts'
@@ -154,9 +154,9 @@ async function runInner(spec: ScriptSpec, main: Main, deps: RunDeps): Promise<nu
     )
   }
 
-  const socket = deps.executor ? null : engineSocket(env, config.docker, config.dockerApi)
-  const engine = socket ? new SocketEngine(socket) : null
-  const real = deps.executor ?? new ShellExecutor(engine, socket ? composePlugin(env) : null)
+  const socket = deps.executor ? null : dockerSocket(env, config.docker, config.dockerApi)
+  const api = socket ? new SocketDockerApi(socket) : null
+  const real = deps.executor ?? new ProcessExecutor(api, socket ? composePlugin(env) : null)
   const exec = flags['dry-run'] ? new DryRunExecutor(real, (line) => ui.data(line)) : real
   const abort = new AbortController()
   let signals = 0
@@ -181,7 +181,7 @@ async function runInner(spec: ScriptSpec, main: Main, deps: RunDeps): Promise<nu
     return report(ui, e)
   } finally {
     for (const s of STOP_SIGNALS) process.off(s, onSignal)
-    engine?.close()
+    api?.close()
   }
 }
 

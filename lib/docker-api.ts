@@ -9,15 +9,15 @@ import { join } from 'node:path'
 import type { ApiCall, Result } from './cmd.ts'
 import { sleep } from './deadlines.ts'
 
-export interface EngineResponse {
+export interface DockerApiResponse {
   readonly status: number
   readonly body: Buffer
 }
 
-export interface Engine {
+export interface DockerApi {
   /** The socket, as the CLI would name it in an error. */
   readonly host: string
-  call(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown, signal?: AbortSignal): Promise<EngineResponse>
+  call(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown, signal?: AbortSignal): Promise<DockerApiResponse>
   /** A streamed answer (the events API): each chunk as it comes, until the signal ends it. */
   stream?(path: string, onChunk: (chunk: Buffer) => void, signal: AbortSignal): Promise<void>
 }
@@ -26,7 +26,7 @@ export interface Engine {
  * The socket the docker CLI would use, or null when it would use something else:
  * another binary (CALMSWAP_DOCKER), a context, or a DOCKER_HOST that is not a unix socket.
  */
-export function engineSocket(env: Readonly<Record<string, string | undefined>>, docker: string, mode: 'auto' | 'off'): string | null {
+export function dockerSocket(env: Readonly<Record<string, string | undefined>>, docker: string, mode: 'auto' | 'off'): string | null {
   if (mode === 'off' || docker !== 'docker') return null
   if (env.DOCKER_CONTEXT && env.DOCKER_CONTEXT !== 'default') return null
   const host = env.DOCKER_HOST
@@ -41,7 +41,7 @@ export function engineSocket(env: Readonly<Record<string, string | undefined>>, 
 /**
  * The Compose v2 binary that `docker compose` would run, found where the docker CLI looks
  * for plugins. Run directly (standalone mode, same flags), it skips the docker CLI's own
- * start and its plugin-metadata call. Only with engineSocket's conditions: then the CLI
+ * start and its plugin-metadata call. Only with dockerSocket's conditions: then the CLI
  * would add nothing but those two starts.
  */
 export function composePlugin(env: Readonly<Record<string, string | undefined>>): string | null {
@@ -61,7 +61,7 @@ export function composePlugin(env: Readonly<Record<string, string | undefined>>)
   return null
 }
 
-export class SocketEngine implements Engine {
+export class SocketDockerApi implements DockerApi {
   readonly host: string
   // node:http, not undici: it is in node already, and undici is loaded only for the first
   // health probe. Sockets are kept alive between calls; long calls (wait, events) get
@@ -72,7 +72,7 @@ export class SocketEngine implements Engine {
     this.host = `unix://${socketPath}`
   }
 
-  call(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown, signal?: AbortSignal): Promise<EngineResponse> {
+  call(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown, signal?: AbortSignal): Promise<DockerApiResponse> {
     const chunks: Buffer[] = []
     return this.request(method, path, body, signal, (c) => chunks.push(c)).then((status) => ({ status, body: Buffer.concat(chunks) }))
   }
@@ -122,7 +122,7 @@ class EngineError extends Error {
 }
 
 /** Calls the API and returns the parsed JSON of a 2xx answer; throws the daemon's own message otherwise. */
-async function engineJson<T>(e: Engine, method: 'GET' | 'POST', path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+async function apiJson<T>(e: DockerApi, method: 'GET' | 'POST', path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
   const r = await e.call(method, path, body, signal)
   const text = r.body.toString('utf8')
   if (r.status >= 300) {
@@ -136,7 +136,7 @@ async function engineJson<T>(e: Engine, method: 'GET' | 'POST', path: string, bo
 }
 
 /** The words the CLI uses when the socket does not answer, so callers and people see one message. */
-export function connectionMessage(e: Engine, err: Error): string | null {
+export function connectionMessage(e: DockerApi, err: Error): string | null {
   const x = err as Error & { code?: string; cause?: { code?: string } }
   const code = x.cause?.code ?? x.code
   if (code === 'ENOENT' || code === 'ECONNREFUSED') return `Cannot connect to the Docker daemon at ${e.host}. Is the docker daemon running?`
@@ -290,12 +290,12 @@ export function taskLine(t: ApiTask, service: string, hostOf: ReadonlyMap<string
 }
 
 /** The services that exist, by name, and the CLI's error for each one that does not. */
-async function servicesByName(e: Engine, names: readonly string[], signal?: AbortSignal): Promise<{ found: ApiService[]; missing: string[] }> {
+async function servicesByName(e: DockerApi, names: readonly string[], signal?: AbortSignal): Promise<{ found: ApiService[]; missing: string[] }> {
   const found: ApiService[] = []
   const missing: string[] = []
   for (const name of names) {
     try {
-      found.push(await engineJson<ApiService>(e, 'GET', `/services/${q(name)}`, undefined, signal))
+      found.push(await apiJson<ApiService>(e, 'GET', `/services/${q(name)}`, undefined, signal))
     } catch (err) {
       if (err instanceof EngineError && err.status === 404) missing.push(name)
       else throw err
@@ -308,7 +308,7 @@ const noSuchService = (missing: readonly string[]) => missing.map((m) => `Error:
 
 /** One update of each service through its stored spec, as `service scale` and `service rollback` do. */
 async function updateEach(
-  e: Engine,
+  e: DockerApi,
   names: readonly string[],
   signal: AbortSignal | undefined,
   change: (s: ApiService) => { spec: unknown; query: string; out: string } | string,
@@ -323,7 +323,7 @@ async function updateEach(
       continue
     }
     try {
-      await engineJson(e, 'POST', `/services/${svc.ID}/update?version=${svc.Version.Index}${c.query}`, c.spec, signal)
+      await apiJson(e, 'POST', `/services/${svc.ID}/update?version=${svc.Version.Index}${c.query}`, c.spec, signal)
       out.push(c.out)
     } catch (x) {
       if (!(x instanceof EngineError)) throw x
@@ -348,7 +348,7 @@ async function each(ids: readonly string[], f: (id: string) => Promise<string>):
   return { code: err.length ? 1 : 0, stdout: out.map((l) => `${l}\n`).join(''), stderr: err.join('\n') }
 }
 
-const inspect = (e: Engine, id: string, signal?: AbortSignal) => engineJson<ApiInspect>(e, 'GET', `/containers/${q(id)}/json`, undefined, signal)
+const inspect = (e: DockerApi, id: string, signal?: AbortSignal) => apiJson<ApiInspect>(e, 'GET', `/containers/${q(id)}/json`, undefined, signal)
 
 /** The events API path of an `events` call: the same filters as the CLI's. */
 export function eventsPath(call: Extract<ApiCall, { op: 'events' }>): string {
@@ -357,29 +357,29 @@ export function eventsPath(call: Extract<ApiCall, { op: 'events' }>): string {
 }
 
 /** Answers one ApiCall with the stdout its argv would print. Throws on transport errors only. */
-export async function callApi(e: Engine, call: ApiCall, signal?: AbortSignal): Promise<Result> {
+export async function callApi(e: DockerApi, call: ApiCall, signal?: AbortSignal): Promise<Result> {
   switch (call.op) {
     case 'version':
-      return ok(`${(await engineJson<{ Version: string }>(e, 'GET', '/version', undefined, signal)).Version}\n`)
+      return ok(`${(await apiJson<{ Version: string }>(e, 'GET', '/version', undefined, signal)).Version}\n`)
     case 'list': {
       const filters = q(JSON.stringify({ label: ['com.docker.compose.project'] }))
-      const list = await engineJson<ApiContainer[]>(e, 'GET', `/containers/json?all=1&filters=${filters}`, undefined, signal)
+      const list = await apiJson<ApiContainer[]>(e, 'GET', `/containers/json?all=1&filters=${filters}`, undefined, signal)
       return ok(list.map((x) => `${psLine(x)}\n`).join(''))
     }
     case 'post': {
       const query = call.signal ? `?signal=${q(call.signal)}` : call.graceS !== undefined ? `?t=${call.graceS}` : ''
       const path = (id: string) => `/containers/${q(id)}/${call.action}${query}`
       return each(call.ids, async (id) => {
-        await engineJson(e, 'POST', path(id), undefined, signal)
+        await apiJson(e, 'POST', path(id), undefined, signal)
         return id
       })
     }
     case 'image':
-      return ok(`${(await engineJson<{ Id: string }>(e, 'GET', `/images/${q(call.ref)}/json`, undefined, signal)).Id}\n`)
+      return ok(`${(await apiJson<{ Id: string }>(e, 'GET', `/images/${q(call.ref)}/json`, undefined, signal)).Id}\n`)
     case 'tag': {
       const at = call.ref.lastIndexOf(':')
       const [repo, tag] = at > call.ref.lastIndexOf('/') ? [call.ref.slice(0, at), call.ref.slice(at + 1)] : [call.ref, 'latest']
-      await engineJson(e, 'POST', `/images/${q(call.id)}/tag?repo=${q(repo)}&tag=${q(tag)}`, undefined, signal)
+      await apiJson(e, 'POST', `/images/${q(call.id)}/tag?repo=${q(repo)}&tag=${q(tag)}`, undefined, signal)
       return ok('')
     }
     case 'rmi': {
@@ -395,7 +395,7 @@ export async function callApi(e: Engine, call: ApiCall, signal?: AbortSignal): P
         return id
       })
     case 'wait':
-      return each(call.ids, async (id) => String((await engineJson<{ StatusCode: number }>(e, 'POST', `/containers/${q(id)}/wait`, undefined, signal)).StatusCode))
+      return each(call.ids, async (id) => String((await apiJson<{ StatusCode: number }>(e, 'POST', `/containers/${q(id)}/wait`, undefined, signal)).StatusCode))
     case 'inspect':
       return each(call.ids, async (id) => {
         const x = await inspect(e, id, signal)
@@ -405,11 +405,11 @@ export async function callApi(e: Engine, call: ApiCall, signal?: AbortSignal): P
         return `${x.Name} ${x.State.Status ?? ''} ${x.RestartCount ?? 0} ${x.State.StartedAt ?? ''} ${x.State.ExitCode ?? 0}`
       })
     case 'exec': {
-      const { Id } = await engineJson<{ Id: string }>(e, 'POST', `/containers/${q(call.container)}/exec`, { AttachStdout: true, AttachStderr: true, Cmd: call.argv }, signal)
+      const { Id } = await apiJson<{ Id: string }>(e, 'POST', `/containers/${q(call.container)}/exec`, { AttachStdout: true, AttachStderr: true, Cmd: call.argv }, signal)
       // Without a TTY the daemon streams both outputs framed on one connection until the command ends.
       const started = await e.call('POST', `/exec/${Id}/start`, { Detach: false, Tty: false }, signal)
       if (started.status >= 300) throw new EngineError(`Error response from daemon: ${started.body.toString('utf8').trim()}`, started.status)
-      const { ExitCode } = await engineJson<{ ExitCode: number | null }>(e, 'GET', `/exec/${Id}/json`, undefined, signal)
+      const { ExitCode } = await apiJson<{ ExitCode: number | null }>(e, 'GET', `/exec/${Id}/json`, undefined, signal)
       return { code: ExitCode ?? 1, ...demux(started.body) }
     }
     case 'cpu': {
@@ -418,8 +418,7 @@ export async function callApi(e: Engine, call: ApiCall, signal?: AbortSignal): P
           const pid = (await inspect(e, id, signal)).State.Pid ?? 0
           const local = pid > 0 ? cgroupCpuReader(pid) : null
           if (local) return async () => local()
-          return async () =>
-            (await engineJson<ApiStats>(e, 'GET', `/containers/${q(id)}/stats?stream=false&one-shot=true`, undefined, signal)).cpu_stats?.cpu_usage?.total_usage ?? 0
+          return async () => (await apiJson<ApiStats>(e, 'GET', `/containers/${q(id)}/stats?stream=false&one-shot=true`, undefined, signal)).cpu_stats?.cpu_usage?.total_usage ?? 0
         }),
       )
       const read = () => Promise.all(readers.map((r) => r()))
@@ -431,11 +430,11 @@ export async function callApi(e: Engine, call: ApiCall, signal?: AbortSignal): P
       return ok(call.ids.map((id, i) => `${id.slice(0, 12)}\t${((100 * (b[i]! - a[i]!)) / ns).toFixed(2)}%\n`).join(''))
     }
     case 'swarm':
-      return ok(`${JSON.stringify((await engineJson<{ Swarm: unknown }>(e, 'GET', '/info', undefined, signal)).Swarm)}\n`)
+      return ok(`${JSON.stringify((await apiJson<{ Swarm: unknown }>(e, 'GET', '/info', undefined, signal)).Swarm)}\n`)
     case 'nodes': {
       const [nodes, info] = await Promise.all([
-        engineJson<ApiNode[]>(e, 'GET', '/nodes', undefined, signal),
-        engineJson<{ Swarm: { NodeID: string } }>(e, 'GET', '/info', undefined, signal),
+        apiJson<ApiNode[]>(e, 'GET', '/nodes', undefined, signal),
+        apiJson<{ Swarm: { NodeID: string } }>(e, 'GET', '/info', undefined, signal),
       ])
       return ok(nodes.map((n) => `${nodeLine(n, info.Swarm.NodeID)}\n`).join(''))
     }
@@ -448,8 +447,8 @@ export async function callApi(e: Engine, call: ApiCall, signal?: AbortSignal): P
       if (missing.length) return { code: 1, stdout: '', stderr: noSuchService(missing) }
       const filters = q(JSON.stringify({ service: found.map((x) => x.ID) }))
       const [tasks, nodes] = await Promise.all([
-        found.length ? engineJson<ApiTask[]>(e, 'GET', `/tasks?filters=${filters}`, undefined, signal) : Promise.resolve([]),
-        engineJson<ApiNode[]>(e, 'GET', '/nodes', undefined, signal),
+        found.length ? apiJson<ApiTask[]>(e, 'GET', `/tasks?filters=${filters}`, undefined, signal) : Promise.resolve([]),
+        apiJson<ApiNode[]>(e, 'GET', '/nodes', undefined, signal),
       ])
       const hostOf = new Map(nodes.map((n) => [n.ID, n.Description?.Hostname ?? n.ID]))
       const nameOf = new Map(found.map((x) => [x.ID, x.Spec.Name]))
@@ -463,13 +462,13 @@ export async function callApi(e: Engine, call: ApiCall, signal?: AbortSignal): P
       })
     case 'stack-containers': {
       const filters = q(JSON.stringify({ label: [`com.docker.stack.namespace=${call.stack}`] }))
-      const list = await engineJson<ApiContainer[]>(e, 'GET', `/containers/json?filters=${filters}`, undefined, signal)
+      const list = await apiJson<ApiContainer[]>(e, 'GET', `/containers/json?filters=${filters}`, undefined, signal)
       const label = (x: ApiContainer, k: string) => x.Labels?.[k] ?? ''
       return ok(list.map((x) => `${[x.Id, label(x, 'com.docker.swarm.service.name'), label(x, 'com.docker.swarm.task.id'), x.State].join('\t')}\n`).join(''))
     }
     case 'task-containers':
       return each(call.ids, async (id) => {
-        const t = await engineJson<{ ID: string; Status?: { ContainerStatus?: { ContainerID?: string } } }>(e, 'GET', `/tasks/${q(id)}`, undefined, signal)
+        const t = await apiJson<{ ID: string; Status?: { ContainerStatus?: { ContainerID?: string } } }>(e, 'GET', `/tasks/${q(id)}`, undefined, signal)
         return `${t.ID} ${t.Status?.ContainerStatus?.ContainerID ?? ''}`
       })
     case 'rollback':

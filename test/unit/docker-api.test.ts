@@ -7,12 +7,12 @@ import { describe, expect, it } from 'vitest'
 import type { Cmd } from '../../lib/cmd.ts'
 import * as dc from '../../lib/commands.ts'
 import { loadConfig } from '../../lib/config.ts'
-import { callApi, cgroupCpuReader, composePlugin, demux, type Engine, type EngineResponse, engineSocket, psLine } from '../../lib/docker-api.ts'
-import { ShellExecutor } from '../../lib/executor.ts'
+import { callApi, cgroupCpuReader, composePlugin, type DockerApi, type DockerApiResponse, demux, dockerSocket, psLine } from '../../lib/docker-api.ts'
+import { ProcessExecutor } from '../../lib/executor.ts'
 import { parseContainers } from '../../lib/inventory.ts'
 
 /** The command's API call, answered by `e`. */
-const api = (cmd: Cmd, e: Engine) => callApi(e, cmd.api!)
+const api = (cmd: Cmd, e: DockerApi) => callApi(e, cmd.api!)
 
 const dir = mkdtempSync(join(tmpdir(), 'calmswap-engine-'))
 writeFileSync(join(dir, 'compose.yml'), 'services: {}\n')
@@ -20,11 +20,11 @@ const c = loadConfig({ env: {}, cwd: dir })
 
 type Route = (method: string, path: string, body: unknown) => { status?: number; json?: unknown; raw?: Buffer } | undefined
 
-class FakeEngine implements Engine {
+class FakeDockerApi implements DockerApi {
   readonly host = 'unix:///fake.sock'
   readonly calls: string[] = []
   constructor(private readonly route: Route) {}
-  async call(method: 'GET' | 'POST', path: string, body?: unknown): Promise<EngineResponse> {
+  async call(method: 'GET' | 'POST', path: string, body?: unknown): Promise<DockerApiResponse> {
     this.calls.push(`${method} ${path}`)
     const r = this.route(method, path, body) ?? { status: 404, json: { message: `No such container: ${path}` } }
     return { status: r.status ?? 200, body: r.raw ?? Buffer.from(r.json === undefined ? '' : JSON.stringify(r.json)) }
@@ -51,7 +51,7 @@ describe('API answers read like the CLI', () => {
   it('ps line', () => expect(psLine(container)).toBe('f00d\tshop-blue\tweb\trunning\tUp 2 minutes (healthy)\tshop-blue-web-1\tshop:abc\t/srv/shop'))
   it('link aliases are not names', () => expect(psLine({ ...container, Names: ['/a', '/b/alias'] }).split('\t')[5]).toBe('a'))
   it('inventory parses the same from either', async () => {
-    const e = new FakeEngine((_m, p) => (p.startsWith('/containers/json?all=1&filters=') ? { json: [container] } : undefined))
+    const e = new FakeDockerApi((_m, p) => (p.startsWith('/containers/json?all=1&filters=') ? { json: [container] } : undefined))
     const r = await api(dc.listContainers(c), e)
     expect(parseContainers(r.stdout)).toEqual([
       {
@@ -69,36 +69,38 @@ describe('API answers read like the CLI', () => {
     expect(decodeURIComponent(e.calls[0]!)).toContain('{"label":["com.docker.compose.project"]}')
   })
   it('version through the API', async () =>
-    expect((await api(dc.engineVersion(c), new FakeEngine((_m, p) => (p === '/version' ? { json: { Version: '20.10.24' } } : undefined)))).stdout).toBe('20.10.24\n'))
+    expect((await api(dc.engineVersion(c), new FakeDockerApi((_m, p) => (p === '/version' ? { json: { Version: '20.10.24' } } : undefined)))).stdout).toBe('20.10.24\n'))
   it('no healthcheck prints nothing', async () =>
-    expect((await api(dc.healthStatus(c, 'x'), new FakeEngine(() => ({ json: { Name: '/x', Image: 'i', State: {} } })))).stdout).toBe('\n'))
+    expect((await api(dc.healthStatus(c, 'x'), new FakeDockerApi(() => ({ json: { Name: '/x', Image: 'i', State: {} } })))).stdout).toBe('\n'))
   it('health status', async () =>
-    expect((await api(dc.healthStatus(c, 'x'), new FakeEngine(() => ({ json: { Name: '/x', Image: 'i', State: { Health: { Status: 'starting' } } } })))).stdout).toBe('starting\n'))
+    expect((await api(dc.healthStatus(c, 'x'), new FakeDockerApi(() => ({ json: { Name: '/x', Image: 'i', State: { Health: { Status: 'starting' } } } })))).stdout).toBe(
+      'starting\n',
+    ))
   it('image ids', async () =>
-    expect((await api(dc.imageIds(c, ['x']), new FakeEngine(() => ({ json: { Name: '/x', Image: 'sha256:1', State: {} } })))).stdout).toBe('/x sha256:1\n'))
-  it('wait prints exit codes', async () => expect((await api(dc.waitExit(c, ['a', 'b'], 1000), new FakeEngine(() => ({ json: { StatusCode: 0 } })))).stdout).toBe('0\n0\n'))
+    expect((await api(dc.imageIds(c, ['x']), new FakeDockerApi(() => ({ json: { Name: '/x', Image: 'sha256:1', State: {} } })))).stdout).toBe('/x sha256:1\n'))
+  it('wait prints exit codes', async () => expect((await api(dc.waitExit(c, ['a', 'b'], 1000), new FakeDockerApi(() => ({ json: { StatusCode: 0 } })))).stdout).toBe('0\n0\n'))
   it('a missing container fails like the CLI', async () =>
-    expect(await api(dc.healthStatus(c, 'gone'), new FakeEngine(() => undefined))).toMatchObject({ code: 1, stderr: expect.stringContaining('No such container') }))
+    expect(await api(dc.healthStatus(c, 'gone'), new FakeDockerApi(() => undefined))).toMatchObject({ code: 1, stderr: expect.stringContaining('No such container') }))
 })
 
 describe('signals through the API', () => {
   it('one POST per container, with the signal', async () => {
-    const e = new FakeEngine((m) => (m === 'POST' ? { status: 204 } : undefined))
+    const e = new FakeDockerApi((m) => (m === 'POST' ? { status: 204 } : undefined))
     expect(await api(dc.kill(c, ['a', 'b'], 'SIGKILL'), e)).toMatchObject({ code: 0 })
     expect(e.calls).toEqual(['POST /containers/a/kill?signal=SIGKILL', 'POST /containers/b/kill?signal=SIGKILL'])
   })
   it('one failure still signals the rest, and fails', async () => {
-    const e = new FakeEngine((_m, p) => (p.includes('/a/') ? { status: 409, json: { message: 'Container a is not running' } } : { status: 204 }))
+    const e = new FakeDockerApi((_m, p) => (p.includes('/a/') ? { status: 409, json: { message: 'Container a is not running' } } : { status: 204 }))
     expect(await api(dc.kill(c, ['a', 'b']), e)).toMatchObject({ code: 1, stderr: 'Error response from daemon: Container a is not running' })
     expect(e.calls).toHaveLength(2)
   })
   it('pause', async () => {
-    const e = new FakeEngine(() => ({ status: 204 }))
+    const e = new FakeDockerApi(() => ({ status: 204 }))
     await api(dc.pauseContainers(c, ['w']), e)
     expect(e.calls).toEqual(['POST /containers/w/pause'])
   })
   it('unpause', async () => {
-    const e = new FakeEngine(() => ({ status: 204 }))
+    const e = new FakeDockerApi(() => ({ status: 204 }))
     await api(dc.unpauseContainers(c, ['w', 'v']), e)
     expect(e.calls).toEqual(['POST /containers/w/unpause', 'POST /containers/v/unpause'])
   })
@@ -106,7 +108,7 @@ describe('signals through the API', () => {
 
 describe('exec through the API', () => {
   const engine = (exit: number) =>
-    new FakeEngine((_m, p) => {
+    new FakeDockerApi((_m, p) => {
       if (p === '/containers/proxy/exec') return { status: 201, json: { Id: 'e1' } }
       if (p === '/exec/e1/start') return { raw: Buffer.concat([frame(1, 'out\n'), frame(2, 'syntax ok\n')]) }
       if (p === '/exec/e1/json') return { json: { ExitCode: exit } }
@@ -121,7 +123,7 @@ describe('container CPU', () => {
   it('% of one CPU over the window', async () => {
     let n = 0
     // Pid 0: no cgroup to read from here, so the stats API answers.
-    const e = new FakeEngine((_m, p) =>
+    const e = new FakeDockerApi((_m, p) =>
       p.endsWith('/json') ? { json: { State: { Pid: 0 } } } : { json: { cpu_stats: { cpu_usage: { total_usage: n++ === 0 ? 0 : 50_000_000 } } } },
     )
     const out = (await api(dc.containerCpu(c, ['0123456789abcdef'], 100), e)).stdout
@@ -153,29 +155,29 @@ describe('when the socket is used', () => {
     return d
   }
   const none = mkdtempSync(join(tmpdir(), 'calmswap-nocfg-'))
-  it('default socket', () => expect(engineSocket({ DOCKER_CONFIG: none }, 'docker', 'auto')).toBe('/var/run/docker.sock'))
-  it('DOCKER_HOST unix', () => expect(engineSocket({ DOCKER_HOST: 'unix:///run/user/1000/docker.sock' }, 'docker', 'auto')).toBe('/run/user/1000/docker.sock'))
-  it('DOCKER_HOST tcp: CLI', () => expect(engineSocket({ DOCKER_HOST: 'tcp://10.0.0.2:2376' }, 'docker', 'auto')).toBeNull())
-  it('DOCKER_HOST ssh: CLI', () => expect(engineSocket({ DOCKER_HOST: 'ssh://pi@box' }, 'docker', 'auto')).toBeNull())
-  it('a wrapper binary: CLI', () => expect(engineSocket({ DOCKER_CONFIG: none }, '/usr/local/bin/sudo-docker', 'auto')).toBeNull())
-  it('off: CLI', () => expect(engineSocket({ DOCKER_CONFIG: none }, 'docker', 'off')).toBeNull())
-  it('DOCKER_CONTEXT: CLI', () => expect(engineSocket({ DOCKER_CONTEXT: 'pi', DOCKER_CONFIG: none }, 'docker', 'auto')).toBeNull())
-  it('a current context in config.json: CLI', () => expect(engineSocket({ DOCKER_CONFIG: cfgDir('remote') }, 'docker', 'auto')).toBeNull())
-  it('the default context: socket', () => expect(engineSocket({ DOCKER_CONFIG: cfgDir('default') }, 'docker', 'auto')).toBe('/var/run/docker.sock'))
+  it('default socket', () => expect(dockerSocket({ DOCKER_CONFIG: none }, 'docker', 'auto')).toBe('/var/run/docker.sock'))
+  it('DOCKER_HOST unix', () => expect(dockerSocket({ DOCKER_HOST: 'unix:///run/user/1000/docker.sock' }, 'docker', 'auto')).toBe('/run/user/1000/docker.sock'))
+  it('DOCKER_HOST tcp: CLI', () => expect(dockerSocket({ DOCKER_HOST: 'tcp://10.0.0.2:2376' }, 'docker', 'auto')).toBeNull())
+  it('DOCKER_HOST ssh: CLI', () => expect(dockerSocket({ DOCKER_HOST: 'ssh://pi@box' }, 'docker', 'auto')).toBeNull())
+  it('a wrapper binary: CLI', () => expect(dockerSocket({ DOCKER_CONFIG: none }, '/usr/local/bin/sudo-docker', 'auto')).toBeNull())
+  it('off: CLI', () => expect(dockerSocket({ DOCKER_CONFIG: none }, 'docker', 'off')).toBeNull())
+  it('DOCKER_CONTEXT: CLI', () => expect(dockerSocket({ DOCKER_CONTEXT: 'pi', DOCKER_CONFIG: none }, 'docker', 'auto')).toBeNull())
+  it('a current context in config.json: CLI', () => expect(dockerSocket({ DOCKER_CONFIG: cfgDir('remote') }, 'docker', 'auto')).toBeNull())
+  it('the default context: socket', () => expect(dockerSocket({ DOCKER_CONFIG: cfgDir('default') }, 'docker', 'auto')).toBe('/var/run/docker.sock'))
 })
 
 describe('the executor', () => {
   it('takes the API when it has an engine', async () => {
-    const e = new FakeEngine(() => ({ json: { Version: '1' } }))
-    const x = new ShellExecutor(e)
+    const e = new FakeDockerApi(() => ({ json: { Version: '1' } }))
+    const x = new ProcessExecutor(e)
     const via: string[] = []
     x.onRun = (_cmd, _planned, v) => via.push(v!)
     expect((await x.run(dc.engineVersion(c))).stdout).toBe('1\n')
     expect(via).toEqual(['api'])
   })
   it('a dead socket reads like the CLI', async () => {
-    const e: Engine = { host: 'unix:///nonexistent.sock', call: async () => Promise.reject(Object.assign(new Error('connect ENOENT'), { code: 'ENOENT' })) }
-    expect(await new ShellExecutor(e).run(dc.engineVersion(c))).toEqual({
+    const e: DockerApi = { host: 'unix:///nonexistent.sock', call: async () => Promise.reject(Object.assign(new Error('connect ENOENT'), { code: 'ENOENT' })) }
+    expect(await new ProcessExecutor(e).run(dc.engineVersion(c))).toEqual({
       code: 1,
       stdout: '',
       stderr: 'Cannot connect to the Docker daemon at unix:///nonexistent.sock. Is the docker daemon running?',
@@ -204,12 +206,12 @@ describe('docker compose without the docker CLI in front', () => {
   })
   it('the executor runs the plugin with the same arguments, minus "docker compose"', async () => {
     const p = fakePlugin()
-    const r = await new ShellExecutor(null, p.bin).run(dc.composeConfig(c))
+    const r = await new ProcessExecutor(null, p.bin).run(dc.composeConfig(c))
     expect(r.stdout.trim()).toBe(dc.composeConfig(c).argv.slice(2).join(' '))
   })
   it('other docker calls are left alone', async () => {
     const p = fakePlugin()
-    const r = await new ShellExecutor(null, p.bin).run({ argv: ['echo', 'compose', 'x'], mutates: false, timeoutMs: 5000 })
+    const r = await new ProcessExecutor(null, p.bin).run({ argv: ['echo', 'compose', 'x'], mutates: false, timeoutMs: 5000 })
     expect(r.stdout.trim()).toBe('compose x')
   })
 })

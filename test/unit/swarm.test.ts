@@ -8,7 +8,7 @@ import { loadConfig } from '../../lib/config.ts'
 import { DEADLINE } from '../../lib/deadlines.ts'
 import { nodeLine, taskLine } from '../../lib/docker-api.ts'
 import { ConfigError } from '../../lib/errors.ts'
-import { ShellExecutor } from '../../lib/executor.ts'
+import { ProcessExecutor } from '../../lib/executor.ts'
 import { LOCAL_PSI, psiSourceOf } from '../../lib/node-pressure.ts'
 import { asStackService, knobsFor, parseStack, stackNotes, stackProblems, stageFile } from '../../lib/stack.ts'
 import { celeryApp, QUIESCE_NODES_PY } from '../../lib/swarm-celery.ts'
@@ -327,5 +327,5 @@ describe('the Celery app of a worker', () => {
 
 describe('stdin', () => {
   it('a command gets its input on stdin', async () =>
-    expect((await new ShellExecutor().run({ argv: ['cat'], input: 'hello', mutates: false, timeoutMs: 5000 })).stdout).toBe('hello'))
+    expect((await new ProcessExecutor().run({ argv: ['cat'], input: 'hello', mutates: false, timeoutMs: 5000 })).stdout).toBe('hello'))
 })
