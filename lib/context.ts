@@ -3,6 +3,7 @@
 import type { Cmd, Result } from './cmd.ts'
 import { listContainers } from './commands.ts'
 import { COLORS, type Config, pinFile, withPin } from './config.ts'
+import type { Engine } from './engines.ts'
 import { Interrupted } from './errors.ts'
 import { type Executor, must } from './executor.ts'
 import { Inventory, parseContainers, projectedContainers } from './inventory.ts'
@@ -17,6 +18,8 @@ export interface Ctx {
   readonly state: StateStore
   readonly journal: JournalWriter
   readonly signal: AbortSignal
+  /** Compose or swarm, as CALMSWAP_ENGINE picked: what deploy, rollback, status... run. */
+  readonly engine: Engine
   /** Runs a command with this context's signal; never throws for a non-zero exit. */
   run(cmd: Cmd): Promise<Result>
   /** Runs a command that has to succeed; returns its stdout. */
@@ -37,6 +40,7 @@ export interface CtxParts {
   ui?: Ui
   state?: StateStore
   signal?: AbortSignal
+  engine?: Engine
 }
 
 export function makeContext(p: CtxParts): Ctx {
@@ -53,6 +57,7 @@ export function makeContext(p: CtxParts): Ctx {
     ui.command(cmd, planned, via)
   }
   p.exec.onLine = (cmd, line) => ui.output(cmd.argv.at(-1) ?? cmd.argv[0]!, line)
+  const engine = p.engine ?? NO_ENGINE
   const build = (config: Config, signal: AbortSignal): Ctx => ({
     config,
     exec: p.exec,
@@ -60,6 +65,7 @@ export function makeContext(p: CtxParts): Ctx {
     state,
     journal: new JournalWriter(state),
     signal,
+    engine,
     run: (cmd) => p.exec.run(cmd, signal),
     must: (cmd) => must(p.exec, cmd, signal),
     async inventory(fresh = false) {
@@ -77,6 +83,14 @@ export function makeContext(p: CtxParts): Ctx {
   })
   return build(withStatePins(p.config, state), p.signal ?? new AbortController().signal)
 }
+
+/** A context made without one (a step's own test) has no engine to hand out. */
+const NO_ENGINE = new Proxy({} as Engine, {
+  get(_t, key) {
+    if (typeof key === 'symbol' || key === 'then' || key === 'toJSON') return undefined
+    throw new Error(`this context was made without an engine (engine.${String(key)})`)
+  },
+})
 
 /** The config with each color's images pinned as the state records them. */
 function withStatePins(c: Config, state: StateStore): Config {

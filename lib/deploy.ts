@@ -3,7 +3,7 @@
 // Any failure, or Ctrl-C, rolls back while the old color is still warm.
 import { dirname, extname, relative } from 'node:path'
 import { canary } from './canary.ts'
-import { build, engineVersion, gitRevision, imageIds, up } from './commands.ts'
+import { build, engineVersion, imageIds, up } from './commands.ts'
 import { COLORS, type Color, type Config, coloredServices, otherColor, projectName, withRelease } from './config.ts'
 import type { Ctx } from './context.ts'
 import { type ComposeModel, checkContract, readComposeModel, servicesWithBuild } from './contract.ts'
@@ -16,6 +16,7 @@ import { checkUnfinishedJobs, runJobs } from './jobs.ts'
 import { reportInterrupted, runOp, runSteps } from './operation.ts'
 import { plainProjectProblems } from './plain.ts'
 import { calmBefore } from './pressure.ts'
+import { detectRelease } from './release.ts'
 import { rollbackTo } from './rollback.ts'
 import type { Journal, ReleaseRecord } from './state.ts'
 import { switchTo, upstreamPort, verifyThroughProxy, writeUpstream } from './traffic.ts'
@@ -49,14 +50,6 @@ export async function preflight(ctx: Ctx): Promise<ComposeModel> {
   const problems = checkContract(ctx.config, read.m)
   if (problems.length) throw new ConfigError(problems)
   return read.m
-}
-
-/** The release label: CALMSWAP_RELEASE, else the git short hash, else a timestamp. */
-export async function detectRelease(ctx: Ctx): Promise<string> {
-  if (ctx.config.release) return ctx.config.release
-  const r = await ctx.run(gitRevision(ctx.config.projectDir))
-  if (r.code === 0 && /^[0-9a-f]{4,40}$/.test(r.stdout.trim())) return r.stdout.trim()
-  return new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-')
 }
 
 /**

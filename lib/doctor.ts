@@ -2,23 +2,15 @@
 
 import { existsSync } from 'node:fs'
 import { createServer } from 'node:net'
+import { type Check, stateChecks } from './checks.ts'
 import { composeV1Version, composeVersion, engineVersion, proxyCheck } from './commands.ts'
 import { COLORS } from './config.ts'
 import type { Ctx } from './context.ts'
 import { checkContract, readComposeModel } from './contract.ts'
-import { CommandError, fsProblem } from './errors.ts'
-import { probeWritable } from './files.ts'
-import { lockHeld, readLock } from './lock.ts'
+import { CommandError } from './errors.ts'
 import { plainProjectProblems } from './plain.ts'
 import { readPressure } from './pressure.ts'
 import { proxyContainer } from './traffic.ts'
-
-export interface Check {
-  readonly name: string
-  readonly ok: boolean
-  readonly detail: string
-  readonly fix?: string
-}
 
 const portFree = (port: number) =>
   new Promise<boolean>((resolve) => {
@@ -140,35 +132,5 @@ export async function doctor(ctx: Ctx): Promise<Check[]> {
   const p = readPressure()
   add('cpu pressure', true, p.source === 'psi' ? `PSI available, some avg10 ${p.value}%` : `no PSI in this kernel: calm-waits use the load average (${p.value}% of cores)`)
 
-  return checks
-}
-
-export function formatChecks(checks: readonly Check[], c: { green: (s: string) => string; red: (s: string) => string; yellow: (s: string) => string }): string {
-  return checks
-    .map((k) => `${k.ok ? c.green('✓') : c.red('✗')} ${k.name.padEnd(22)} ${k.detail.split('\n').join(`\n${' '.repeat(25)}`)}${k.fix ? `\n  ${c.yellow('fix:')} ${k.fix}` : ''}`)
-    .join('\n')
-}
-
-/**
- * The state folder would take a write (proved without leaving one: doctor only reads), and
- * who holds the lock. `ops` names the operations that take a dead holder's lock over.
- */
-export function stateChecks(stateDir: string, ops: string): Check[] {
-  const checks: Check[] = []
-  const add = (name: string, ok: boolean, detail: string, fix?: string) => checks.push({ name, ok, detail, fix: ok ? undefined : fix })
-  try {
-    if (existsSync(stateDir)) probeWritable(stateDir)
-    add('state folder', true, existsSync(stateDir) ? stateDir : `${stateDir} (created by the first deploy)`)
-  } catch (e) {
-    add('state folder', false, `${stateDir} cannot be written: ${fsProblem(e)}`, `make ${stateDir} writable, or set CALMSWAP_STATE_DIR`)
-  }
-  const note = readLock(stateDir)
-  const held = lockHeld(stateDir)
-  add(
-    'lock',
-    !note || held,
-    note ? `${note.op} by pid ${note.pid} (${note.who}) since ${note.since}${held ? ', running' : ', holder gone'}` : held ? 'held' : 'free',
-    `the holder died; the next ${ops} takes the lock over by itself`,
-  )
   return checks
 }

@@ -1,14 +1,14 @@
 // status and doctor in swarm mode: nodes (with their CPU pressure where it can be read),
 // the stack's services with their update state, their tasks, the release, the lock.
 import { existsSync } from 'node:fs'
+import { type Check, stateChecks } from './checks.ts'
 import { engineVersion, serviceName, stackName } from './commands.ts'
 import { withRelease } from './config.ts'
 import type { Ctx } from './context.ts'
-import { type Check, stateChecks } from './doctor.ts'
 import { type LockInfo, lockHeld, readLock } from './lock.ts'
 import { type NodePsi, nodePsi, psiSourceOf } from './node-pressure.ts'
 import { readStack, stackNotes, stackProblems } from './stack.ts'
-import { type SwarmJournal, SwarmStore } from './swarm-state.ts'
+import { type SwarmJournal, swarmStore } from './swarm-state.ts'
 import { readNodes, readServices, readSwarmInfo, readTasks, type SwarmInfo, type SwarmNode, type UpdateStatus } from './swarm-view.ts'
 
 export interface SwarmStatusReport {
@@ -35,8 +35,7 @@ export interface SwarmStatusReport {
  * The stack file is read with the variables its stack deploy gets, the release among them.
  * status and doctor deploy nothing: the release last deployed (or "latest") stands in.
  */
-const withSomeRelease = (ctx: Ctx): Ctx =>
-  ctx.config.release ? ctx : ctx.withConfig(withRelease(ctx.config, new SwarmStore(ctx.config.stateDir, true).load().release ?? 'latest'))
+const withSomeRelease = (ctx: Ctx): Ctx => (ctx.config.release ? ctx : ctx.withConfig(withRelease(ctx.config, swarmStore(ctx, true).load().release ?? 'latest')))
 
 /** Names in the stack file, or those the settings give when the file cannot be read. */
 async function stackServices(ctx: Ctx): Promise<string[]> {
@@ -50,7 +49,7 @@ async function stackServices(ctx: Ctx): Promise<string[]> {
 
 export async function swarmStatus(ctx: Ctx): Promise<SwarmStatusReport> {
   const c = ctx.config
-  const rec = new SwarmStore(c.stateDir, true).load()
+  const rec = swarmStore(ctx, true).load()
   const held = lockHeld(c.stateDir)
   const note = readLock(c.stateDir)
   const swarm = await readSwarmInfo(ctx)

@@ -3,6 +3,7 @@
 // crash, or after the deploy finished) knows how to take every service back. Separate from
 // state.json, whose colors and upstream have no meaning for a stack.
 import { join } from 'node:path'
+import type { Ctx } from './context.ts'
 import { RecordFile } from './files.ts'
 import type { Role } from './stack.ts'
 
@@ -198,3 +199,6 @@ export class SwarmStore {
     }))
   }
 }
+
+/** The swarm record of this context's state folder: the one way steps reach it (read-only for a dry run, or when asked). */
+export const swarmStore = (ctx: Ctx, readOnly = ctx.exec.dryRun) => new SwarmStore(ctx.config.stateDir, readOnly)

@@ -41,16 +41,16 @@ import {
 import { type Config, withRelease } from './config.ts'
 import type { Ctx } from './context.ts'
 import { DEADLINE } from './deadlines.ts'
-import { detectRelease } from './deploy.ts'
 import { CommandError, ConfigError, Interrupted, StepError, UsageError } from './errors.ts'
 import { PRIVATE, writeFileAtomic } from './files.ts'
 import { checkOptions, waitHealthy } from './health.ts'
 import { OpRecord, recorded } from './history.ts'
 import { calmOnNodes } from './node-pressure.ts'
-import { runOp } from './operation.ts'
+import { reportInterrupted, runOp, runSteps } from './operation.ts'
+import { detectRelease } from './release.ts'
 import { type Role, readStack, type StackFile, stackNotes, stackProblems, stageFile } from './stack.ts'
 import { celeryApp } from './swarm-celery.ts'
-import { type ServiceMark, type SwarmJournal, SwarmStore } from './swarm-state.ts'
+import { type ServiceMark, type SwarmJournal, type SwarmStore, swarmStore } from './swarm-state.ts'
 import {
   isUp,
   readLocalContainers,
@@ -373,7 +373,7 @@ export interface SwarmDeployOptions {
 export async function swarmDeploy(ctx0: Ctx, o: SwarmDeployOptions = {}): Promise<SwarmDeployResult> {
   if (o.rerunJobs) throw new UsageError('--rerun-jobs runs a release job again; swarm mode runs no release jobs (run them before calmswap). Nothing was changed.')
   return runOp(ctx0, 'deploy', async () => {
-    const store = new SwarmStore(ctx0.config.stateDir, ctx0.exec.dryRun)
+    const store = swarmStore(ctx0)
     const rec = store.load()
     const j = rec.journal
     if (j) reportSwarmInterrupted(ctx0, j, j.op === 'deploy')
@@ -399,18 +399,9 @@ export async function swarmDeploy(ctx0: Ctx, o: SwarmDeployOptions = {}): Promis
       workers: () => s.workers(),
       verify: () => s.verify(),
     }
-    const done = new Set(j?.done ?? [])
+    const done = new Set<string>(j?.done ?? [])
     try {
-      for (const stage of SWARM_STAGES) {
-        if (done.has(stage)) {
-          ctx.ui.detail(`  ${stage}: already done by the interrupted run`)
-          continue
-        }
-        ctx.checkpoint()
-        store.markCurrent(stage)
-        await op.step(stage, stages[stage])
-        store.markDone(stage)
-      }
+      await runSteps(ctx, op, SWARM_STAGES, stages, done, store)
     } catch (e) {
       // After Ctrl-C, a read cut short fails as a command: what happened is the interruption.
       const err = ctx.signal.aborted && !(e instanceof Interrupted) ? new Interrupted(String(ctx.signal.reason ?? 'signal')) : (e as Error)
@@ -462,12 +453,7 @@ async function imagesOf(ctx: Ctx, stack: StackFile): Promise<Record<string, stri
   return Object.fromEntries([...found].map(([n, s]) => [n, s.image]))
 }
 
-function reportSwarmInterrupted(ctx: Ctx, j: SwarmJournal, continuing: boolean): void {
-  const last = j.done.at(-1)
-  ctx.ui.warn(
-    `an earlier ${j.op} of ${j.release} (pid ${j.pid}, started ${j.startedAt}) was interrupted ${last ? `after stage "${last}"` : 'before its first stage finished'}${j.current ? ` (during "${j.current}")` : ''}${continuing ? '; continuing from there' : ''}`,
-  )
-}
+const reportSwarmInterrupted = (ctx: Ctx, j: SwarmJournal, continuing: boolean) => reportInterrupted(ctx, j, continuing, `of ${j.release}`, 'stage')
 
 /**
  * Takes every service the journal names back to where it was, in the order that keeps one
@@ -614,7 +600,7 @@ export async function swarmCleanup(ctx: Ctx): Promise<void> {
 /** The rollback operation: every service of the last deploy (or of an interrupted one) back. */
 export async function swarmRollback(ctx: Ctx): Promise<void> {
   return runOp(ctx, 'rollback', async () => {
-    const store = new SwarmStore(ctx.config.stateDir, ctx.exec.dryRun)
+    const store = swarmStore(ctx)
     const r = store.load()
     let release: string
     let services: Readonly<Record<string, ServiceMark>>
