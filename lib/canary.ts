@@ -6,10 +6,9 @@ import { type Color, fmtDuration } from './config.ts'
 import type { Ctx } from './context.ts'
 import { Interrupted, StepError } from './errors.ts'
 import { workersSignalled } from './journal.ts'
-import { resumeRest } from './rollback.ts'
 import { switchTraffic } from './traffic.ts'
 import { formatReport, observe, openLog, type PhaseReport, resetLog } from './watch.ts'
-import { freezeWorkers } from './workers.ts'
+import { freezeWorkers, resumeRest } from './workers.ts'
 
 /**
  * The canary step, between the health check and the switch. A step judged bad throws, and

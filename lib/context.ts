@@ -1,9 +1,10 @@
 // What every step receives: config, the executor, output, state and journal, and the abort
 // signal. Steps run commands through ctx.run/ctx.must, which hand the signal along.
+
+import type { Check } from './checks.ts'
 import type { Cmd, Result } from './cmd.ts'
 import { listContainers } from './commands.ts'
 import { COLORS, type Config, pinFile, withPin } from './config.ts'
-import type { Engine } from './engines.ts'
 import { Interrupted } from './errors.ts'
 import { type Executor, must } from './executor.ts'
 import { Inventory, parseContainers, projectedContainers } from './inventory.ts'
@@ -32,6 +33,41 @@ export interface Ctx {
   withSignal(signal: AbortSignal): Ctx
   /** The same context with another config (a deploy's release label). */
   withConfig(config: Config): Ctx
+}
+
+// ---------------------------------------------------------------- the seam between the engines
+// Compose (lib/compose/engine.ts) and Swarm (lib/swarm/engine.ts) each implement Engine once;
+// cli.ts picks one from CALMSWAP_ENGINE and every script reaches it as ctx.engine, so no script
+// and no shared module asks which runs.
+
+export interface DeployRequest {
+  /** deploy --release: this label instead of CALMSWAP_RELEASE or the git hash. */
+  readonly release?: string
+  /** deploy --rerun-jobs: run an interrupted release job again. */
+  readonly rerunJobs?: boolean
+}
+
+export interface RecoverReport {
+  readonly action: string
+  readonly changes: readonly string[]
+}
+
+export interface Engine {
+  readonly name: 'compose' | 'swarm'
+  /** What its deploy runs, in order, and what it calls each of them. */
+  readonly steps: readonly string[]
+  readonly stepWord: 'step' | 'stage'
+  /** The file that journals its operations, which a run cut short continues from. */
+  storeFile(stateDir: string): string
+  /** Why it does not run this script (one of the other engine's steps), or null when it does. */
+  refuses(script: string): string | null
+  deploy(ctx: Ctx, o: DeployRequest): Promise<unknown>
+  rollback(ctx: Ctx): Promise<unknown>
+  cleanup(ctx: Ctx, o: { readonly yes?: boolean }): Promise<unknown>
+  /** The status report: one JSON document, or the text for a terminal. */
+  status(ctx: Ctx, json: boolean): Promise<string>
+  doctor(ctx: Ctx): Promise<Check[]>
+  recover(ctx: Ctx): Promise<RecoverReport>
 }
 
 export interface CtxParts {

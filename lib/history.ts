@@ -3,12 +3,11 @@
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import type { Color } from './config.ts'
-import type { Ctx } from './context.ts'
 import { Interrupted } from './errors.ts'
 import { appendLine, readOwnFile } from './files.ts'
 import { formatReport, type PhaseReport } from './phase-report.ts'
 import type { Op } from './state.ts'
-import { fmtMs, type Timing } from './ui.ts'
+import { fmtMs, type Timing, type Ui } from './ui.ts'
 import { safe, whoami } from './whoami.ts'
 
 export interface HistoryEntry {
@@ -26,6 +25,13 @@ export interface HistoryEntry {
   readonly result: 'ok' | 'failed' | 'rolled-back' | 'interrupted'
   readonly error?: string
   readonly ms: number
+}
+
+/** What recording an operation needs of a step's context: its output, whether it is a dry run, where history goes. */
+export interface RecordCtx {
+  readonly ui: Ui
+  readonly exec: { readonly dryRun: boolean }
+  readonly config: { readonly stateDir: string }
 }
 
 export const historyFile = (stateDir: string) => join(stateDir, 'history.jsonl')
@@ -58,7 +64,7 @@ export class OpRecord {
   watch?: PhaseReport[]
 
   constructor(
-    private readonly ctx: Ctx,
+    private readonly ctx: RecordCtx,
     readonly op: Op,
     readonly from: Color | null,
     readonly to: Color | null,
@@ -104,7 +110,7 @@ export class OpRecord {
 }
 
 /** Runs an operation and leaves its history line: ok, or failed with the error, which it rethrows. */
-export async function recorded<T>(ctx: Ctx, op: Op, from: Color | null, to: Color | null, fn: (r: OpRecord) => Promise<T>): Promise<T> {
+export async function recorded<T>(ctx: RecordCtx, op: Op, from: Color | null, to: Color | null, fn: (r: OpRecord) => Promise<T>): Promise<T> {
   const r = new OpRecord(ctx, op, from, to)
   try {
     const value = await fn(r)

@@ -13,7 +13,7 @@ import { reportInterrupted, runOp } from './operation.ts'
 import type { State } from './state.ts'
 import { switchTraffic, verifyThroughProxy } from './traffic.ts'
 import { sanitize } from './ui.ts'
-import { awaitStopped, quiesce, startStopped, thaw } from './workers.ts'
+import { quiesce, restServices, resumeRest, startStopped, thaw } from './workers.ts'
 
 export interface RollbackPlan {
   /** The color to go back to; null when the failed deploy was the first one. */
@@ -34,7 +34,6 @@ function rollbackPlan(s: State): RollbackPlan {
 }
 
 /** The services that take tasks or ticks: what never runs in two colors at once. */
-const restServices = (ctx: Ctx) => [...ctx.config.roles.workers, ...ctx.config.roles.singletons]
 
 /** The good color's web (and core) runs and answers; thawed or started when it does not. */
 async function bringBackWeb(ctx: Ctx, good: Color): Promise<void> {
@@ -63,16 +62,6 @@ async function stopServices(ctx: Ctx, color: Color, services: readonly string[])
   // Their grace starts with this stop, whatever the journal says of the other color's.
   await quiesce(ctx, consuming, ctx.config.stopGraceS * 1000)
   if (live.length) await ctx.must(stop(ctx.config, color, live))
-}
-
-/** The good color's workers and singletons run again: thawed when frozen, started when stopped. */
-export async function resumeRest(ctx: Ctx, good: Color, signalled: boolean): Promise<void> {
-  // Workers told to stop may still be finishing their last task: a `start` now would find
-  // them running, do nothing, and then see them exit.
-  if (signalled) await awaitStopped(ctx, good)
-  const frozen = await thaw(ctx, good, restServices(ctx))
-  const started = await startStopped(ctx, good, restServices(ctx))
-  ctx.ui.detail(`  ${good} workers resumed: ${[...frozen, ...started].join(', ') || 'none needed'}`)
 }
 
 /** The last log lines of the failed color's web, made safe for a terminal. */

@@ -9,7 +9,7 @@ import { type Color, type Config, projectName } from './config.ts'
 import type { Ctx } from './context.ts'
 import { CommandError, StepError } from './errors.ts'
 import { readOwnFile } from './files.ts'
-import { checkOptions, LOOPBACK, waitHealthy } from './health.ts'
+import { checkOptions, LOOPBACK, waitHealthy } from './probe.ts'
 import type { Upstream } from './state.ts'
 
 /**

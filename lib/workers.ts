@@ -272,3 +272,16 @@ async function confirmStayUp(ctx: Ctx, color: Color, services: readonly string[]
   const wrong = before.map((b) => notStayingUp(b, now.get(b.name))).filter(Boolean)
   if (wrong.length) throw new StepError(`the new ${color} workers do not stay up: ${wrong.join('; ')}`)
 }
+
+/** The services that are not the web: what a stand-down stops and a rollback resumes. */
+export const restServices = (ctx: Ctx) => [...ctx.config.roles.workers, ...ctx.config.roles.singletons]
+
+/** The good color's workers and singletons run again: thawed when frozen, started when stopped. */
+export async function resumeRest(ctx: Ctx, good: Color, signalled: boolean): Promise<void> {
+  // Workers told to stop may still be finishing their last task: a `start` now would find
+  // them running, do nothing, and then see them exit.
+  if (signalled) await awaitStopped(ctx, good)
+  const frozen = await thaw(ctx, good, restServices(ctx))
+  const started = await startStopped(ctx, good, restServices(ctx))
+  ctx.ui.detail(`  ${good} workers resumed: ${[...frozen, ...started].join(', ') || 'none needed'}`)
+}

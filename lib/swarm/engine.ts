@@ -2,7 +2,7 @@
 // by stage (README: Swarm). The compose steps run one by one (up-core, switch, ...) have no
 // counterpart here: deploy runs every stage itself.
 
-import type { Engine } from '../engines.ts'
+import type { Engine } from '../context.ts'
 import { UsageError } from '../errors.ts'
 import { SWARM_STAGES, swarmCleanup, swarmDeploy, swarmRollback } from '../swarm.ts'
 import { formatSwarmStatus, swarmDoctor, swarmStatus } from '../swarm-report.ts'
