@@ -153,7 +153,7 @@ async function retire(ctx: Ctx, proxyFrom: string): Promise<void> {
  * own beat has finished the shutdown pause-workers asked for) its workers and beat.
  */
 export async function undoAdopt(ctx0: Ctx): Promise<void> {
-  const ctx = ctx0.withSignal(new AbortController().signal)
+  const ctx = ctx0.uninterruptible()
   const c = ctx.config
   const proxyFrom = ctx.journal.current?.proxyFrom ?? c.proxy.service
   const inv = await ctx.inventory(true)

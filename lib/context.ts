@@ -31,6 +31,8 @@ export interface Ctx {
   checkpoint(): void
   /** The same context with another signal: a rollback must finish even after Ctrl-C. */
   withSignal(signal: AbortSignal): Ctx
+  /** The same context with a signal nothing aborts: for what must finish even after Ctrl-C (a rollback, an undo). */
+  uninterruptible(): Ctx
   /** The same context with another config (a deploy's release label). */
   withConfig(config: Config): Ctx
 }
@@ -115,6 +117,7 @@ export function makeContext(p: CtxParts): Ctx {
       if (signal.aborted) throw new Interrupted(String(signal.reason ?? 'signal'))
     },
     withSignal: (s) => build(config, s),
+    uninterruptible: () => build(config, new AbortController().signal),
     withConfig: (c) => build(c, signal),
   })
   return build(withStatePins(p.config, state), p.signal ?? new AbortController().signal)

@@ -246,7 +246,7 @@ export async function deploy(ctx0: Ctx, o: DeployOptions = {}): Promise<DeployRe
     ctx.state.deployed(from, to, release)
     // A record for history only: a Ctrl-C (one that ended the watch too) or a daemon hiccup
     // now must not undo a finished deploy.
-    const done = ctx.withSignal(new AbortController().signal)
+    const done = ctx.uninterruptible()
     op.images = ctx.exec.dryRun ? undefined : await imagesOf(done, to).catch(() => undefined)
     await pruneReleases(done).catch((e: Error) => ctx.ui.warn(`could not remove old releases' images: ${e.message}`))
     op.finish('ok')

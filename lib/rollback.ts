@@ -80,7 +80,7 @@ async function printLogs(ctx: Ctx, bad: Color): Promise<void> {
  * leave the host with no color serving.
  */
 export async function rollbackTo(ctx0: Ctx, plan: RollbackPlan, reason?: Error): Promise<void> {
-  const ctx = ctx0.withSignal(new AbortController().signal)
+  const ctx = ctx0.uninterruptible()
   const { good, bad } = plan
   const before = ctx.journal.current
   const signalled = workersSignalled(before)

@@ -407,7 +407,7 @@ export async function swarmDeploy(ctx0: Ctx, o: SwarmDeployOptions = {}): Promis
       const err = ctx.signal.aborted && !(e instanceof Interrupted) ? new Interrupted(String(ctx.signal.reason ?? 'signal')) : (e as Error)
       ctx.ui.error(err.message)
       if (ctx.exec.dryRun) throw err
-      const first = await nothingRanBefore(ctx.withSignal(new AbortController().signal), stack, store.marks()).catch(() => false)
+      const first = await nothingRanBefore(ctx.uninterruptible(), stack, store.marks()).catch(() => false)
       store.toRollback()
       try {
         await op.step('rollback', () => undo(ctx, store, s.failedService))
@@ -462,7 +462,7 @@ const reportSwarmInterrupted = (ctx: Ctx, j: SwarmJournal, continuing: boolean) 
  * failed, whose last log lines are printed.
  */
 async function undo(ctx0: Ctx, store: SwarmStore, failed: string | null): Promise<void> {
-  const ctx = ctx0.withSignal(new AbortController().signal)
+  const ctx = ctx0.uninterruptible()
   const c = ctx.config
   const marks = () => store.marks()
   const names = Object.keys(marks())

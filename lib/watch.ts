@@ -423,7 +423,7 @@ export class Watch {
     this.last = setTimeout(() => this.tick(), ms)
     this.record()
     const inv = await this.ctx
-      .withSignal(new AbortController().signal)
+      .uninterruptible()
       .inventory(true)
       .catch(() => null)
     for (const x of inv?.containers(this.p.color, this.p.services) ?? []) if (x.state !== 'running' && !this.killed.has(x.id)) this.onTrouble(`${x.name} is ${x.state}`)
@@ -486,7 +486,7 @@ export async function watchRelease(ctx: Ctx, to: Color, watch: Watch, reports: P
   reports.push(r)
   if (watch.error) throw watch.error
   // The release stays: what is left runs to its end even after Ctrl-C.
-  const calm = ctx.withSignal(new AbortController().signal)
+  const calm = ctx.uninterruptible()
   await endLogging(calm, to)
   const mine = r.counts[to]
   if (r.verdict === 'stopped') ctx.ui.warn(`watch ${r.reason}: ${c.release} stays live on ${to}, not judged any further (${mine.requests} requests, ${mine.errors} 5xx so far)`)
