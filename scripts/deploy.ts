@@ -3,7 +3,7 @@
 
 import { isMain, run } from '../lib/cli.ts'
 import { DEPLOY_STEPS } from '../lib/deploy.ts'
-import { SWARM_STAGES } from '../lib/swarm.ts'
+import { SWARM_STAGES } from '../lib/swarm/deploy.ts'
 
 if (isMain(import.meta.url, 'deploy')) {
   void run(

@@ -4,9 +4,9 @@
 
 import type { Engine } from '../context.ts'
 import { UsageError } from '../errors.ts'
-import { SWARM_STAGES, swarmCleanup, swarmDeploy, swarmRollback } from '../swarm.ts'
-import { formatSwarmStatus, swarmDoctor, swarmStatus } from '../swarm-report.ts'
-import { SwarmStore } from '../swarm-state.ts'
+import { SWARM_STAGES, swarmCleanup, swarmDeploy, swarmRollback } from './deploy.ts'
+import { formatSwarmStatus, swarmDoctor, swarmStatus } from './report.ts'
+import { SwarmStore } from './state.ts'
 
 const RUNS: ReadonlySet<string> = new Set(['deploy', 'rollback', 'cleanup', 'status', 'doctor', 'history'])
 

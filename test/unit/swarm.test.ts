@@ -9,11 +9,11 @@ import { DEADLINE } from '../../lib/deadlines.ts'
 import { nodeLine, taskLine } from '../../lib/docker-api.ts'
 import { ConfigError } from '../../lib/errors.ts'
 import { ProcessExecutor } from '../../lib/executor.ts'
-import { LOCAL_PSI, psiSourceOf } from '../../lib/node-pressure.ts'
-import { asStackService, knobsFor, parseStack, stackNotes, stackProblems, stageFile } from '../../lib/stack.ts'
+import { LOCAL_PSI, psiSourceOf } from '../../lib/swarm/node-pressure.ts'
+import { asStackService, knobsFor, parseStack, stackNotes, stackProblems, stageFile } from '../../lib/swarm/stack.ts'
+import { swarmRecordProblems } from '../../lib/swarm/state.ts'
+import { parseNodes, parseServices, parseTasks } from '../../lib/swarm/view.ts'
 import { celeryApp, QUIESCE_NODES_PY } from '../../lib/swarm-celery.ts'
-import { swarmRecordProblems } from '../../lib/swarm-state.ts'
-import { parseNodes, parseServices, parseTasks } from '../../lib/swarm-view.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'calmswap-swarm-unit-'))
 const file = join(dir, 'stack.yml')

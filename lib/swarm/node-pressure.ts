@@ -5,9 +5,9 @@
 // is never guessed.
 import { accessSync, constants } from 'node:fs'
 import { hostname } from 'node:os'
-import type { Config } from './config.ts'
-import type { Ctx } from './context.ts'
-import { calmBefore, type Pressure, readPressure, samplePressure } from './pressure.ts'
+import type { Config } from '../config.ts'
+import type { Ctx } from '../context.ts'
+import { calmBefore, type Pressure, readPressure, samplePressure } from '../pressure.ts'
 
 export const LOCAL_PSI = '/proc/pressure/cpu'
 

@@ -1,15 +1,15 @@
 // status and doctor in swarm mode: nodes (with their CPU pressure where it can be read),
 // the stack's services with their update state, their tasks, the release, the lock.
 import { existsSync } from 'node:fs'
-import { type Check, stateChecks } from './checks.ts'
-import { engineVersion, serviceName, stackName } from './commands.ts'
-import { withRelease } from './config.ts'
-import type { Ctx } from './context.ts'
-import { type LockInfo, lockHeld, readLock } from './lock.ts'
+import { type Check, stateChecks } from '../checks.ts'
+import { engineVersion, serviceName, stackName } from '../commands.ts'
+import { withRelease } from '../config.ts'
+import type { Ctx } from '../context.ts'
+import { type LockInfo, lockHeld, readLock } from '../lock.ts'
 import { type NodePsi, nodePsi, psiSourceOf } from './node-pressure.ts'
 import { readStack, stackNotes, stackProblems } from './stack.ts'
-import { type SwarmJournal, swarmStore } from './swarm-state.ts'
-import { readNodes, readServices, readSwarmInfo, readTasks, type SwarmInfo, type SwarmNode, type UpdateStatus } from './swarm-view.ts'
+import { type SwarmJournal, swarmStore } from './state.ts'
+import { readNodes, readServices, readSwarmInfo, readTasks, type SwarmInfo, type SwarmNode, type UpdateStatus } from './view.ts'
 
 export interface SwarmStatusReport {
   readonly engine: 'swarm'

@@ -3,8 +3,8 @@
 // crash, or after the deploy finished) knows how to take every service back. Separate from
 // state.json, whose colors and upstream have no meaning for a stack.
 import { join } from 'node:path'
-import type { Ctx } from './context.ts'
-import { RecordFile } from './files.ts'
+import type { Ctx } from '../context.ts'
+import { RecordFile } from '../files.ts'
 import type { Role } from './stack.ts'
 
 export interface ServiceMark {

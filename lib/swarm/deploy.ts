@@ -22,8 +22,8 @@
 
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { NOTHING_TO_QUIESCE, QUIESCED, STILL_BUSY } from './celery.ts'
-import { type Cmd, type Result, render } from './cmd.ts'
+import { NOTHING_TO_QUIESCE, QUIESCED, STILL_BUSY } from '../celery.ts'
+import { type Cmd, type Result, render } from '../cmd.ts'
 import {
   engineVersion,
   quiesceNodes,
@@ -37,20 +37,21 @@ import {
   serviceScale,
   stackDeploy,
   stackName,
-} from './commands.ts'
-import { type Config, withRelease } from './config.ts'
-import type { Ctx } from './context.ts'
-import { DEADLINE } from './deadlines.ts'
-import { CommandError, ConfigError, Interrupted, StepError, UsageError } from './errors.ts'
-import { PRIVATE, writeFileAtomic } from './files.ts'
-import { OpRecord, recorded } from './history.ts'
+} from '../commands.ts'
+import { type Config, withRelease } from '../config.ts'
+import type { Ctx } from '../context.ts'
+import { DEADLINE } from '../deadlines.ts'
+import { CommandError, ConfigError, Interrupted, StepError, UsageError } from '../errors.ts'
+import { PRIVATE, writeFileAtomic } from '../files.ts'
+import { OpRecord, recorded } from '../history.ts'
+import { reportInterrupted, runOp, runSteps } from '../operation.ts'
+import { checkOptions, waitHealthy } from '../probe.ts'
+import { detectRelease } from '../release.ts'
+import { celeryApp } from '../swarm-celery.ts'
+import { sanitize } from '../ui.ts'
 import { calmOnNodes } from './node-pressure.ts'
-import { reportInterrupted, runOp, runSteps } from './operation.ts'
-import { checkOptions, waitHealthy } from './probe.ts'
-import { detectRelease } from './release.ts'
 import { type Role, readStack, type StackFile, stackNotes, stackProblems, stageFile } from './stack.ts'
-import { celeryApp } from './swarm-celery.ts'
-import { type ServiceMark, type SwarmJournal, type SwarmStore, swarmStore } from './swarm-state.ts'
+import { type ServiceMark, type SwarmJournal, type SwarmStore, swarmStore } from './state.ts'
 import {
   isUp,
   readLocalContainers,
@@ -64,9 +65,8 @@ import {
   type SwarmTask,
   shortName,
   usable,
-} from './swarm-view.ts'
-import { waitNoTasks, waitTasksUp, waitUpdate } from './swarm-wait.ts'
-import { sanitize } from './ui.ts'
+} from './view.ts'
+import { waitNoTasks, waitTasksUp, waitUpdate } from './wait.ts'
 
 export const SWARM_STAGES = ['shared', 'stand-down', 'web', 'singletons', 'workers', 'verify'] as const
 export type SwarmStage = (typeof SWARM_STAGES)[number]

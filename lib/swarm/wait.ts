@@ -2,11 +2,11 @@
 // tasks follow on their own, and a stuck update never fails by itself (a task that can never
 // be placed stays pending forever). So every wait here polls the manager, with its own
 // overall deadline (CALMSWAP_SWARM_DEADLINE) and the abort signal.
-import type { Ctx } from './context.ts'
-import { sleep } from './deadlines.ts'
-import { Interrupted, StepError } from './errors.ts'
-import { hasEnded, isUp, readServices, readTasks, type SwarmTask, type UpdateStatus } from './swarm-view.ts'
-import { fmtMs } from './ui.ts'
+import type { Ctx } from '../context.ts'
+import { sleep } from '../deadlines.ts'
+import { Interrupted, StepError } from '../errors.ts'
+import { fmtMs } from '../ui.ts'
+import { hasEnded, isUp, readServices, readTasks, type SwarmTask, type UpdateStatus } from './view.ts'
 
 type Verdict<T> = { readonly done: T } | { readonly fail: string } | { readonly progress: string }
 

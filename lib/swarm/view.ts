@@ -1,9 +1,9 @@
 // What a swarm runs, as calmswap reads it: nodes, services (spec, update state) and tasks.
 // The parsers read the CLI's output format, which lib/docker-api.ts reproduces for the API path.
-import { render } from './cmd.ts'
-import { nodeList, serviceInspect, serviceName, serviceTasks, stackContainers, swarmInfo, taskContainers } from './commands.ts'
-import type { Ctx } from './context.ts'
-import { CommandError } from './errors.ts'
+import { render } from '../cmd.ts'
+import { nodeList, serviceInspect, serviceName, serviceTasks, stackContainers, swarmInfo, taskContainers } from '../commands.ts'
+import type { Ctx } from '../context.ts'
+import { CommandError } from '../errors.ts'
 
 export interface UpdateStatus {
   /** updating, completed, paused, rollback_started, rollback_completed, rollback_paused */
