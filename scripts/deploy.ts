@@ -2,7 +2,7 @@
 // deploy: the whole staged deploy (lib/deploy.ts). A failure, or Ctrl-C, rolls back.
 
 import { isMain, run } from '../lib/cli.ts'
-import { DEPLOY_STEPS } from '../lib/deploy.ts'
+import { DEPLOY_STEPS } from '../lib/compose/deploy.ts'
 import { SWARM_STAGES } from '../lib/swarm/deploy.ts'
 
 if (isMain(import.meta.url, 'deploy')) {

@@ -2,15 +2,15 @@
 // atomically, checked with `nginx -t`, then reloaded gracefully; a failed check restores
 // the old file, so there is no reload and no switch. Then the proxy itself is asked who answers.
 import { readFileSync } from 'node:fs'
-import type { Result } from './cmd.ts'
-import { render } from './cmd.ts'
-import { proxyCommands } from './commands.ts'
-import { type Color, type Config, projectName } from './config.ts'
-import type { Ctx } from './context.ts'
-import { CommandError, StepError } from './errors.ts'
-import { readOwnFile } from './files.ts'
-import { checkOptions, LOOPBACK, waitHealthy } from './probe.ts'
-import type { Upstream } from './state.ts'
+import type { Result } from '../cmd.ts'
+import { render } from '../cmd.ts'
+import { proxyCommands } from '../commands.ts'
+import { type Color, type Config, projectName } from '../config.ts'
+import type { Ctx } from '../context.ts'
+import { CommandError, StepError } from '../errors.ts'
+import { readOwnFile } from '../files.ts'
+import { checkOptions, LOOPBACK, waitHealthy } from '../probe.ts'
+import type { Upstream } from '../state.ts'
 
 /**
  * How the proxy sends traffic besides the live color: a canary's share (the other color gets

@@ -4,18 +4,18 @@
 // its workers are frozen and its beat stopped, the new release's web starts as blue beside
 // them and is checked, then the plain proxy hands over to calmswap's (the only moment
 // without a listener on the port), and only then do the old workers stop and blue's start.
-import { create, kill, recreate, startContainers, stopContainers, up, waitExit } from './commands.ts'
-import { coloredServices, projectName, withRelease } from './config.ts'
-import type { Ctx } from './context.ts'
-import { DEADLINE } from './deadlines.ts'
+import { create, kill, recreate, startContainers, stopContainers, up, waitExit } from '../commands.ts'
+import { coloredServices, projectName, withRelease } from '../config.ts'
+import type { Ctx } from '../context.ts'
+import { DEADLINE } from '../deadlines.ts'
+import { StepError, UsageError } from '../errors.ts'
+import { OpRecord } from '../history.ts'
+import { names } from '../inventory.ts'
+import { reportInterrupted, runOp, runSteps } from '../operation.ts'
+import { detectRelease } from '../release.ts'
+import type { Journal } from '../state.ts'
 import { buildAndPin, healthAndCreate, preflight, startCore } from './deploy.ts'
-import { StepError, UsageError } from './errors.ts'
-import { OpRecord } from './history.ts'
-import { names } from './inventory.ts'
 import { runJobs } from './jobs.ts'
-import { reportInterrupted, runOp, runSteps } from './operation.ts'
-import { detectRelease } from './release.ts'
-import type { Journal } from './state.ts'
 import { verifyThroughProxy, writeUpstream } from './traffic.ts'
 import { awaitStopped, freezeWorkers, quiesce, startRest, startStopped, thaw } from './workers.ts'
 

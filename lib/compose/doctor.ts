@@ -2,14 +2,14 @@
 
 import { existsSync } from 'node:fs'
 import { createServer } from 'node:net'
-import { type Check, stateChecks } from './checks.ts'
-import { composeV1Version, composeVersion, engineVersion, proxyCheck } from './commands.ts'
-import { COLORS } from './config.ts'
-import type { Ctx } from './context.ts'
+import { type Check, stateChecks } from '../checks.ts'
+import { composeV1Version, composeVersion, engineVersion, proxyCheck } from '../commands.ts'
+import { COLORS } from '../config.ts'
+import type { Ctx } from '../context.ts'
+import { CommandError } from '../errors.ts'
+import { readPressure } from '../pressure.ts'
 import { checkContract, readComposeModel } from './contract.ts'
-import { CommandError } from './errors.ts'
 import { plainProjectProblems } from './plain.ts'
-import { readPressure } from './pressure.ts'
 import { proxyContainer } from './traffic.ts'
 
 const portFree = (port: number) =>
