@@ -1,9 +1,9 @@
 // What every step receives: config, the executor, output, state and journal, and the abort
 // signal. Steps run commands through ctx.run/ctx.must, which hand the signal along.
 
+import { listContainers } from './builders/index.ts'
 import type { Check } from './checks.ts'
 import type { Cmd, Result } from './cmd.ts'
-import { listContainers } from './commands.ts'
 import { COLORS, type Config, pinFile, withPin } from './config.ts'
 import { Interrupted } from './errors.ts'
 import { type Executor, must } from './executor.ts'

@@ -4,7 +4,7 @@
 // its workers are frozen and its beat stopped, the new release's web starts as blue beside
 // them and is checked, then the plain proxy hands over to calmswap's (the only moment
 // without a listener on the port), and only then do the old workers stop and blue's start.
-import { create, kill, recreate, startContainers, stopContainers, up, waitExit } from '../commands.ts'
+import { create, kill, recreate, startContainers, stopContainers, up, waitExit } from '../builders/index.ts'
 import { coloredServices, projectName, withRelease } from '../config.ts'
 import type { Ctx } from '../context.ts'
 import { DEADLINE } from '../deadlines.ts'
@@ -14,8 +14,8 @@ import { names } from '../inventory.ts'
 import { reportInterrupted, runOp, runSteps } from '../operation.ts'
 import { detectRelease } from '../release.ts'
 import type { Journal } from '../state.ts'
-import { buildAndPin, healthAndCreate, preflight, startCore } from './steps.ts'
 import { runJobs } from './jobs.ts'
+import { buildAndPin, healthAndCreate, preflight, startCore } from './steps.ts'
 import { verifyThroughProxy, writeUpstream } from './traffic.ts'
 import { awaitStopped, freezeWorkers, quiesce, startRest, startStopped, thaw } from './workers.ts'
 

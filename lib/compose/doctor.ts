@@ -2,8 +2,8 @@
 
 import { existsSync } from 'node:fs'
 import { createServer } from 'node:net'
+import { composeV1Version, composeVersion, engineVersion, proxyCheck } from '../builders/index.ts'
 import { type Check, stateChecks } from '../checks.ts'
-import { composeV1Version, composeVersion, engineVersion, proxyCheck } from '../commands.ts'
 import { COLORS } from '../config.ts'
 import type { Ctx } from '../context.ts'
 import { CommandError } from '../errors.ts'

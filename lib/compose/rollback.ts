@@ -1,7 +1,7 @@
 // Rollback, from any point of a failed deploy or after a successful one while the old color
 // exists: traffic back to the old color, the new singletons stopped before the old ones
 // resume (never two beats), the old workers resumed, the new color stopped.
-import { logs, stop } from '../commands.ts'
+import { logs, stop } from '../builders/index.ts'
 import { type Color, coloredServices } from '../config.ts'
 import type { Ctx } from '../context.ts'
 import { StepError, UsageError } from '../errors.ts'

@@ -3,9 +3,9 @@
 // get their SIGTERM (stop mode) and the new color's singletons, then workers, start, each
 // once the CPU is calm. Never two sets of workers running, never two singletons.
 
+import { create, kill, pauseContainers, quiesceWorker, runState, startContainers, stopContainers, unpauseContainers, up, waitExit } from '../builders/index.ts'
 import { NOTHING_TO_QUIESCE, QUIESCED, STILL_BUSY } from '../celery.ts'
 import { render } from '../cmd.ts'
-import { create, kill, pauseContainers, quiesceWorker, runState, startContainers, stopContainers, unpauseContainers, up, waitExit } from '../commands.ts'
 import { type Color, otherColor, type Project } from '../config.ts'
 import type { Ctx } from '../context.ts'
 import { DEADLINE, sleep } from '../deadlines.ts'

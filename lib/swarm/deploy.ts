@@ -22,8 +22,6 @@
 
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { NOTHING_TO_QUIESCE, QUIESCED, STILL_BUSY } from '../celery.ts'
-import { type Cmd, type Result, render } from '../cmd.ts'
 import {
   engineVersion,
   quiesceNodes,
@@ -37,7 +35,9 @@ import {
   serviceScale,
   stackDeploy,
   stackName,
-} from '../commands.ts'
+} from '../builders/index.ts'
+import { NOTHING_TO_QUIESCE, QUIESCED, STILL_BUSY } from '../celery.ts'
+import { type Cmd, type Result, render } from '../cmd.ts'
 import { type Config, withRelease } from '../config.ts'
 import type { Ctx } from '../context.ts'
 import { DEADLINE } from '../deadlines.ts'

@@ -1,8 +1,8 @@
 // status and doctor in swarm mode: nodes (with their CPU pressure where it can be read),
 // the stack's services with their update state, their tasks, the release, the lock.
 import { existsSync } from 'node:fs'
+import { engineVersion, serviceName, stackName } from '../builders/index.ts'
 import { type Check, stateChecks } from '../checks.ts'
-import { engineVersion, serviceName, stackName } from '../commands.ts'
 import { withRelease } from '../config.ts'
 import type { Ctx } from '../context.ts'
 import { type LockInfo, lockHeld, readLock } from '../lock.ts'

@@ -6,8 +6,9 @@
 // docker CLI's own, so a stage deploys exactly what the whole file would. The values
 // calmswap acts on itself (mode, replicas, stop_grace_period) it reads once more with the
 // `${VAR}`s filled in, as the stack deploy will fill them.
+
+import { stackConfig, stackConfigResolved } from '../builders/index.ts'
 import { render } from '../cmd.ts'
-import { stackConfig, stackConfigResolved } from '../commands.ts'
 import type { Config } from '../config.ts'
 import type { Ctx } from '../context.ts'
 import { ConfigError } from '../errors.ts'

@@ -2,8 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import * as dc from '../../lib/builders/index.ts'
 import { render } from '../../lib/cmd.ts'
-import * as dc from '../../lib/commands.ts'
 import { loadConfig } from '../../lib/config.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'calmswap-compose-'))

@@ -1,11 +1,11 @@
 // Every command calmswap runs, built in one place as data (lib/cmd.ts): the argv, the
 // Engine API call where there is one, the deadline and the effect. Nothing here runs anything.
 import { dirname } from 'node:path'
-import { QUIESCE_PY } from './celery.ts'
-import type { Cmd } from './cmd.ts'
-import { type Color, type Config, type Project, projectName } from './config.ts'
-import { DEADLINE, stopDeadline } from './deadlines.ts'
-import { QUIESCE_NODES_PY } from './swarm-celery.ts'
+import { QUIESCE_PY } from '../celery.ts'
+import type { Cmd } from '../cmd.ts'
+import { type Color, type Config, type Project, projectName } from '../config.ts'
+import { DEADLINE, stopDeadline } from '../deadlines.ts'
+import { QUIESCE_NODES_PY } from '../swarm-celery.ts'
 
 /**
  * What the compose file may interpolate: the color, its web port, the shared network prefix,
