@@ -3,7 +3,7 @@
 
 import { listContainers } from './builders/index.ts'
 import type { Check } from './checks.ts'
-import type { Cmd, Result } from './cmd.ts'
+import type { Cmd, Result } from './command.ts'
 import { COLORS, type Config, pinFile, withPin } from './config.ts'
 import { Interrupted } from './errors.ts'
 import { type Executor, must } from './executor.ts'

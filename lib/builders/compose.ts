@@ -1,7 +1,7 @@
 // docker compose, per project (a color or the shared one): its environment, up, create,
 // build, stop, start, down, logs, the release jobs and the compose file read as JSON.
 import { dirname } from 'node:path'
-import type { Cmd } from '../cmd.ts'
+import type { Cmd } from '../command.ts'
 import { type Color, type Config, type Project, projectName } from '../config.ts'
 import { DEADLINE, stopDeadline } from '../deadlines.ts'
 

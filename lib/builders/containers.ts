@@ -1,7 +1,7 @@
 // docker verbs on containers by name or id: start, kill, stop, pause, remove, wait, and the
 // Celery quiesce run inside a worker (or a one-off container on the stack network).
 import { QUIESCE_PY } from '../celery.ts'
-import type { Cmd } from '../cmd.ts'
+import type { Cmd } from '../command.ts'
 import type { Config } from '../config.ts'
 import { DEADLINE, stopDeadline } from '../deadlines.ts'
 import { QUIESCE_NODES_PY } from '../swarm-celery.ts'

@@ -1,5 +1,5 @@
 // Image tags and ids: how a release's images are kept (lib/compose/images.ts).
-import type { Cmd } from '../cmd.ts'
+import type { Cmd } from '../command.ts'
 import type { Config } from '../config.ts'
 import { DEADLINE } from '../deadlines.ts'
 

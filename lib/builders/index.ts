@@ -1,4 +1,4 @@
-// Every command calmswap runs, built in one place as data (lib/cmd.ts): the argv, the
+// Every command calmswap runs, built in one place as data (lib/command.ts): the argv, the
 // Engine API call where there is one, the deadline and the effect. Nothing here runs anything.
 export * from './compose.ts'
 export * from './containers.ts'

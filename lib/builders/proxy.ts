@@ -1,5 +1,5 @@
 // The proxy: how nginx is reloaded and checked, in a container or on the host, or a command of the operator's.
-import type { Cmd } from '../cmd.ts'
+import type { Cmd } from '../command.ts'
 import type { Color, Config } from '../config.ts'
 import { DEADLINE } from '../deadlines.ts'
 import { dockerExec } from './reads.ts'

@@ -1,5 +1,5 @@
 // Reads of the host: containers, versions, health, images, volumes, CPU, events, and an exec.
-import type { Cmd } from '../cmd.ts'
+import type { Cmd } from '../command.ts'
 import { type Config, type Project, projectName } from '../config.ts'
 import { DEADLINE } from '../deadlines.ts'
 

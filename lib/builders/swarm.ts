@@ -1,5 +1,5 @@
 // docker service, node, stack: the builders of swarm mode (lib/swarm/).
-import type { Cmd } from '../cmd.ts'
+import type { Cmd } from '../command.ts'
 import type { Config } from '../config.ts'
 import { DEADLINE } from '../deadlines.ts'
 import { stackEnv } from './compose.ts'
@@ -94,7 +94,7 @@ export const serviceLogs = (c: Config, name: string, tail = c.logTail): Cmd => (
 })
 
 /**
- * `docker stack deploy` of a stack file given on stdin (lib/stack.ts writes one per stage),
+ * `docker stack deploy` of a stack file given on stdin (lib/swarm/stack.ts writes one per stage),
  * from the real file's folder so that its relative paths mean what they mean there.
  * Interpolation is the CLI's own, from this env.
  */

@@ -3,8 +3,8 @@
 // the old file, so there is no reload and no switch. Then the proxy itself is asked who answers.
 import { readFileSync } from 'node:fs'
 import { proxyCommands } from '../builders/index.ts'
-import type { Result } from '../cmd.ts'
-import { render } from '../cmd.ts'
+import type { Result } from '../command.ts'
+import { render } from '../command.ts'
 import { type Color, type Config, projectName } from '../config.ts'
 import type { Ctx } from '../context.ts'
 import { CommandError, StepError } from '../errors.ts'

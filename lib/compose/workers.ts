@@ -5,7 +5,7 @@
 
 import { create, kill, pauseContainers, quiesceWorker, runState, startContainers, stopContainers, unpauseContainers, up, waitExit } from '../builders/index.ts'
 import { NOTHING_TO_QUIESCE, QUIESCED, STILL_BUSY } from '../celery.ts'
-import { render } from '../cmd.ts'
+import { render } from '../command.ts'
 import { type Color, otherColor, type Project } from '../config.ts'
 import type { Ctx } from '../context.ts'
 import { DEADLINE, sleep } from '../deadlines.ts'

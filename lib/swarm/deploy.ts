@@ -14,11 +14,11 @@
 //   verify      through the proxy, when CALMSWAP_PROXY_URL is set
 //
 // Before the web, each singleton and each worker service, CPU calm is awaited on the nodes
-// where their tasks start (lib/node-pressure.ts). On a failure or Ctrl-C every service goes
+// where their tasks start (lib/swarm/node-pressure.ts). On a failure or Ctrl-C every service goes
 // back, in the order that keeps one beat: the new singletons and workers to their old spec
 // at 0 replicas first (`docker service rollback`), then the web, then the old singletons
 // scaled back up, then the old workers one at a time. Each change is journaled in swarm.json
-// before it is made (lib/swarm-state.ts), so a rollback never asks Swarm twice.
+// before it is made (lib/swarm/state.ts), so a rollback never asks Swarm twice.
 
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
@@ -37,7 +37,7 @@ import {
   stackName,
 } from '../builders/index.ts'
 import { NOTHING_TO_QUIESCE, QUIESCED, STILL_BUSY } from '../celery.ts'
-import { type Cmd, type Result, render } from '../cmd.ts'
+import { type Cmd, type Result, render } from '../command.ts'
 import { type Config, withRelease } from '../config.ts'
 import type { Ctx } from '../context.ts'
 import { DEADLINE } from '../deadlines.ts'

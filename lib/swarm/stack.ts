@@ -8,7 +8,7 @@
 // `${VAR}`s filled in, as the stack deploy will fill them.
 
 import { stackConfig, stackConfigResolved } from '../builders/index.ts'
-import { render } from '../cmd.ts'
+import { render } from '../command.ts'
 import type { Config } from '../config.ts'
 import type { Ctx } from '../context.ts'
 import { ConfigError } from '../errors.ts'
@@ -74,7 +74,7 @@ export function goDuration(text: string): number | undefined {
 }
 
 /**
- * The stack file from the JSON `docker compose config` printed (lib/commands.ts stackConfig),
+ * The stack file from the JSON `docker compose config` printed (lib/builders/ stackConfig),
  * and the same file with its variables filled in (stackConfigResolved), where the mode,
  * replicas and stop grace are read.
  */

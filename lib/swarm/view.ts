@@ -2,7 +2,7 @@
 // The parsers read the CLI's output format, which lib/docker-api.ts reproduces for the API path.
 
 import { nodeList, serviceInspect, serviceName, serviceTasks, stackContainers, swarmInfo, taskContainers } from '../builders/index.ts'
-import { render } from '../cmd.ts'
+import { render } from '../command.ts'
 import type { Ctx } from '../context.ts'
 import { CommandError } from '../errors.ts'
 

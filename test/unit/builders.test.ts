@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import * as dc from '../../lib/builders/index.ts'
-import { render } from '../../lib/cmd.ts'
+import { render } from '../../lib/command.ts'
 import { loadConfig } from '../../lib/config.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'calmswap-compose-'))
