@@ -1,15 +1,13 @@
 // What every step receives: config, the executor, output, state and journal, and the abort
 // signal. Steps run commands through ctx.run/ctx.must, which hand the signal along.
 
-import { listContainers } from './builders/index.ts'
-import type { Check } from './checks.ts'
+import { listContainers } from './builders/reads.ts'
 import type { Cmd, Result } from './command.ts'
 import { COLORS, type Config, pinFile, withPin } from './config.ts'
 import { Interrupted } from './errors.ts'
 import { type Executor, must } from './executor.ts'
 import { Inventory, parseContainers, projectedContainers } from './inventory.ts'
-import { JournalWriter } from './journal.ts'
-import { type State, StateStore } from './state.ts'
+import { JournalWriter, type State, StateStore } from './state.ts'
 import { Ui } from './ui.ts'
 
 export interface Ctx {
@@ -35,6 +33,14 @@ export interface Ctx {
   uninterruptible(): Ctx
   /** The same context with another config (a deploy's release label). */
   withConfig(config: Config): Ctx
+}
+
+/** One line of doctor's report (lib/checks.ts formats them). */
+export interface Check {
+  readonly name: string
+  readonly ok: boolean
+  readonly detail: string
+  readonly fix?: string
 }
 
 // ---------------------------------------------------------------- the seam between the engines

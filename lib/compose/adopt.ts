@@ -4,7 +4,8 @@
 // its workers are frozen and its beat stopped, the new release's web starts as blue beside
 // them and is checked, then the plain proxy hands over to calmswap's (the only moment
 // without a listener on the port), and only then do the old workers stop and blue's start.
-import { create, kill, recreate, startContainers, stopContainers, up, waitExit } from '../builders/index.ts'
+import { create, recreate, up } from '../builders/compose.ts'
+import { kill, startContainers, stopContainers, waitExit } from '../builders/containers.ts'
 import { coloredServices, projectName, withRelease } from '../config.ts'
 import type { Ctx } from '../context.ts'
 import { DEADLINE } from '../deadlines.ts'

@@ -5,7 +5,7 @@
 import { type Color, fmtDuration } from '../config.ts'
 import type { Ctx } from '../context.ts'
 import { Interrupted, StepError } from '../errors.ts'
-import { workersSignalled } from '../journal.ts'
+import { workersSignalled } from '../state.ts'
 import { switchTraffic } from './traffic.ts'
 import { formatReport, observe, openLog, type PhaseReport, resetLog } from './watch.ts'
 import { freezeWorkers, resumeRest } from './workers.ts'

@@ -1,7 +1,7 @@
 // The operator's last word: remove the old color once the new release looks right.
 
 import { createInterface } from 'node:readline/promises'
-import { down } from '../builders/index.ts'
+import { down } from '../builders/compose.ts'
 import { pinFile, projectName } from '../config.ts'
 import type { Ctx } from '../context.ts'
 import { UsageError } from '../errors.ts'

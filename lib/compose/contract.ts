@@ -1,6 +1,6 @@
 // The contract between calmswap and a compose file, checked on the file as Compose
 // itself resolves it (`docker compose config --format json`), never with our own YAML parser.
-import { composeConfig } from '../builders/index.ts'
+import { composeConfig } from '../builders/compose.ts'
 import { type Color, type Config, coloredServices, projectName } from '../config.ts'
 import type { Ctx } from '../context.ts'
 

@@ -2,7 +2,8 @@
 // spike), free the CPU, start the new web alone, check it, switch, then start the workers.
 // Any failure, or Ctrl-C, rolls back while the old color is still warm.
 import { dirname, extname, relative } from 'node:path'
-import { imageIds, up } from '../builders/index.ts'
+import { up } from '../builders/compose.ts'
+import { imageIds } from '../builders/reads.ts'
 import { COLORS, type Color, otherColor, projectName, withRelease } from '../config.ts'
 import type { Ctx } from '../context.ts'
 import { ConfigError, StepError, UsageError } from '../errors.ts'

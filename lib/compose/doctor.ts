@@ -2,7 +2,9 @@
 
 import { existsSync } from 'node:fs'
 import { createServer } from 'node:net'
-import { composeV1Version, composeVersion, engineVersion, proxyCheck } from '../builders/index.ts'
+import { composeV1Version, composeVersion } from '../builders/compose.ts'
+import { proxyCheck } from '../builders/proxy.ts'
+import { engineVersion } from '../builders/reads.ts'
 import { type Check, stateChecks } from '../checks.ts'
 import { COLORS } from '../config.ts'
 import type { Ctx } from '../context.ts'

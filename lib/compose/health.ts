@@ -1,6 +1,6 @@
 // Health: the health step of a color, which polls its web (lib/probe.ts), adds the
 // container's own Docker healthcheck and gives up at once when the container exits.
-import { healthStatus, runState } from '../builders/index.ts'
+import { healthStatus, runState } from '../builders/reads.ts'
 import type { Color } from '../config.ts'
 import type { Ctx } from '../context.ts'
 import { StepError } from '../errors.ts'

@@ -4,7 +4,7 @@
 // build each image gets a name of calmswap's own for this release, and every compose call
 // for the color adds an override that names those. The last CALMSWAP_KEEP_RELEASES
 // releases keep their images, so any of them can be deployed again; older ones are removed.
-import { imageId, tagImage, untagImage } from '../builders/index.ts'
+import { imageId, tagImage, untagImage } from '../builders/images.ts'
 import { type Color, type Config, coloredServices, pinFile, projectName, withPin } from '../config.ts'
 import type { Ctx } from '../context.ts'
 import type { ReleaseRecord } from '../state.ts'

@@ -1,7 +1,8 @@
 // Release jobs (migrations, collectstatic): each runs once per release, in order, in the
 // new color, before its web starts. A job that fails stops the deploy while nothing of the
 // old color has been touched. A job cut short is never run a second time without being asked.
-import { jobContainer, removeContainers, runJob } from '../builders/index.ts'
+import { jobContainer, runJob } from '../builders/compose.ts'
+import { removeContainers } from '../builders/containers.ts'
 import type { Color } from '../config.ts'
 import type { Ctx } from '../context.ts'
 import { StepError, UsageError } from '../errors.ts'

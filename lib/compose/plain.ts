@@ -3,7 +3,7 @@
 // (`myproj_postgres_data`): a shared project under another name would start Postgres on a
 // new, empty volume. This module finds such a project and every volume whose data the
 // shared project would not see, with the exact lines that keep it.
-import { volumeMounts, volumeNames } from '../builders/index.ts'
+import { volumeMounts, volumeNames } from '../builders/reads.ts'
 import { COLORS, type Config, coloredServices, projectName } from '../config.ts'
 import type { Ctx } from '../context.ts'
 import type { Container } from '../inventory.ts'

@@ -5,7 +5,8 @@
 // cut short, and otherwise puts each container where the live color wants it. Run it at boot
 // (provision/calmswap-recover.service) or by hand; the next deploy or rollback does the same.
 
-import { pauseContainers, stopContainers, up } from '../builders/index.ts'
+import { up } from '../builders/compose.ts'
+import { pauseContainers, stopContainers } from '../builders/containers.ts'
 import { type Color, otherColor, projectName } from '../config.ts'
 import type { Ctx } from '../context.ts'
 import { names } from '../inventory.ts'

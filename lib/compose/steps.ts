@@ -1,7 +1,8 @@
 // The steps a deploy and an adoption both take: the preflight, the build, the new web alone,
 // and its health check beside the creation of the new workers. Each stands below both, so
 // an adoption does not import the deploy.
-import { build, engineVersion, up } from '../builders/index.ts'
+import { build, up } from '../builders/compose.ts'
+import { engineVersion } from '../builders/reads.ts'
 import { type Color, type Config, coloredServices } from '../config.ts'
 import type { Ctx } from '../context.ts'
 import { CommandError, ConfigError, StepError } from '../errors.ts'

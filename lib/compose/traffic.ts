@@ -2,7 +2,7 @@
 // atomically, checked with `nginx -t`, then reloaded gracefully; a failed check restores
 // the old file, so there is no reload and no switch. Then the proxy itself is asked who answers.
 import { readFileSync } from 'node:fs'
-import { proxyCommands } from '../builders/index.ts'
+import { proxyCommands } from '../builders/proxy.ts'
 import type { Result } from '../command.ts'
 import { render } from '../command.ts'
 import { type Color, type Config, projectName } from '../config.ts'

@@ -6,7 +6,7 @@
 // come over one long request, and no docker process is started per sample.
 import { closeSync, fstatSync, mkdirSync, openSync, readSync, statSync, truncateSync } from 'node:fs'
 import { dirname } from 'node:path'
-import { containerEvents } from '../builders/index.ts'
+import { containerEvents } from '../builders/reads.ts'
 import { COLORS, type Color, type Config, fmtDuration } from '../config.ts'
 import type { Ctx } from '../context.ts'
 import { sleep } from '../deadlines.ts'

@@ -22,20 +22,9 @@
 
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
-import {
-  engineVersion,
-  quiesceNodes,
-  quiesceNodesOnce,
-  quiesceWorker,
-  serviceLogs,
-  serviceName,
-  serviceRemove,
-  serviceRestart,
-  serviceRollback,
-  serviceScale,
-  stackDeploy,
-  stackName,
-} from '../builders/index.ts'
+import { quiesceNodes, quiesceNodesOnce, quiesceWorker } from '../builders/containers.ts'
+import { engineVersion } from '../builders/reads.ts'
+import { serviceLogs, serviceName, serviceRemove, serviceRestart, serviceRollback, serviceScale, stackDeploy, stackName } from '../builders/swarm.ts'
 import { NOTHING_TO_QUIESCE, QUIESCED, STILL_BUSY } from '../celery.ts'
 import { type Cmd, type Result, render } from '../command.ts'
 import { type Config, withRelease } from '../config.ts'

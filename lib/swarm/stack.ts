@@ -7,7 +7,7 @@
 // calmswap acts on itself (mode, replicas, stop_grace_period) it reads once more with the
 // `${VAR}`s filled in, as the stack deploy will fill them.
 
-import { stackConfig, stackConfigResolved } from '../builders/index.ts'
+import { stackConfig, stackConfigResolved } from '../builders/compose.ts'
 import { render } from '../command.ts'
 import type { Config } from '../config.ts'
 import type { Ctx } from '../context.ts'
