@@ -13,7 +13,6 @@ import { formatStatus, status } from './status.ts'
 export const composeEngine: Engine = {
   name: 'compose',
   steps: DEPLOY_STEPS,
-  stepWord: 'step',
   storeFile: (stateDir) => new StateStore(stateDir).file,
   refuses: () => null,
   deploy: (ctx, o) => deploy(ctx, { rerunJobs: o.rerunJobs, release: o.release }),
