@@ -4,14 +4,15 @@
 import { realpathSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { type ParseArgsConfig, parseArgs } from 'node:util'
+import { composeEngine } from './compose/engine.ts'
 import { COLORS, type Color, type Config, loadConfig, otherColor, SETTINGS } from './config.ts'
+import type { Engine } from './context.ts'
 import { type Ctx, makeContext } from './context.ts'
-import { composePlugin, engineSocket, SocketEngine } from './engine.ts'
+import { composePlugin, dockerSocket, SocketDockerApi } from './docker-api.ts'
 import { EXIT, exitCodeOf, UsageError } from './errors.ts'
-import { DryRunExecutor, type Executor, killChildren, ShellExecutor } from './executor.ts'
+import { DryRunExecutor, type Executor, killChildren, ProcessExecutor } from './executor.ts'
 import { runOp } from './operation.ts'
-import { StateStore } from './state.ts'
-import { SwarmStore } from './swarm-state.ts'
+import { swarmEngine } from './swarm/engine.ts'
 import { sanitize, Ui } from './ui.ts'
 
 export interface ScriptSpec {
@@ -26,8 +27,6 @@ export interface ScriptSpec {
   readonly jsonIsData?: boolean
   /** Scripts that change the host run under the state folder's lock, named for them. */
   readonly lock?: string
-  /** Scripts that also work with CALMSWAP_ENGINE=swarm; the others are steps of compose mode. */
-  readonly swarm?: boolean
 }
 
 export type Flags = Record<string, string | boolean | undefined>
@@ -70,6 +69,9 @@ export function idleColor(ctx: Ctx): Color {
   const live = ctx.state.load().live
   return live ? otherColor(live) : 'blue'
 }
+
+/** The engines CALMSWAP_ENGINE picks from: the one place that knows there are two. */
+const ENGINES: Readonly<Record<Config['engine'], Engine>> = { compose: composeEngine, swarm: swarmEngine }
 
 const COMMON: NonNullable<ParseArgsConfig['options']> = {
   help: { type: 'boolean', short: 'h' },
@@ -147,16 +149,13 @@ async function runInner(spec: ScriptSpec, main: Main, deps: RunDeps): Promise<nu
   } catch (e) {
     return report(ui, e)
   }
-  if (config.engine === 'swarm' && !spec.swarm) {
-    return report(
-      ui,
-      new UsageError(`${spec.name} is a step of compose mode; with CALMSWAP_ENGINE=swarm, deploy runs every stage itself and rollback takes every service back (README: Swarm)`),
-    )
-  }
+  const engine = ENGINES[config.engine]
+  const refusal = engine.refuses(spec.name)
+  if (refusal) return report(ui, new UsageError(refusal))
 
-  const socket = deps.executor ? null : engineSocket(env, config.docker, config.dockerApi)
-  const engine = socket ? new SocketEngine(socket) : null
-  const real = deps.executor ?? new ShellExecutor(engine, socket ? composePlugin(env) : null)
+  const socket = deps.executor ? null : dockerSocket(env, config.docker, config.dockerApi)
+  const api = socket ? new SocketDockerApi(socket) : null
+  const real = deps.executor ?? new ProcessExecutor(api, socket ? composePlugin(env) : null)
   const exec = flags['dry-run'] ? new DryRunExecutor(real, (line) => ui.data(line)) : real
   const abort = new AbortController()
   let signals = 0
@@ -173,7 +172,7 @@ async function runInner(spec: ScriptSpec, main: Main, deps: RunDeps): Promise<nu
   }
   for (const s of STOP_SIGNALS) process.on(s, onSignal)
   try {
-    const ctx = makeContext({ config, exec, ui, signal: abort.signal })
+    const ctx = makeContext({ config, exec, ui, signal: abort.signal, engine })
     const go = () => main(ctx, { flags, positionals })
     const r = spec.lock ? await runOp(ctx, spec.lock, go) : await go()
     return typeof r === 'number' ? r : EXIT.ok
@@ -181,7 +180,7 @@ async function runInner(spec: ScriptSpec, main: Main, deps: RunDeps): Promise<nu
     return report(ui, e)
   } finally {
     for (const s of STOP_SIGNALS) process.off(s, onSignal)
-    engine?.close()
+    api?.close()
   }
 }
 
@@ -191,7 +190,7 @@ async function runInner(spec: ScriptSpec, main: Main, deps: RunDeps): Promise<nu
  * and names `rollback` (exit 2), in either engine.
  */
 export function secondSignalMessage(sig: string, script: string, c: Config): string {
-  const file = c.engine === 'swarm' ? new SwarmStore(c.stateDir).file : new StateStore(c.stateDir).file
+  const file = ENGINES[c.engine].storeFile(c.stateDir)
   return `${sig} again: exiting now. ${file} records how far it got: ${script} run again continues from there, or names the command that does.`
 }
 

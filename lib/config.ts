@@ -12,9 +12,10 @@ export const otherColor = (c: Color): Color => (c === 'blue' ? 'green' : 'blue')
 /** The three compose projects one compose file runs as. */
 export type Project = Color | 'shared'
 
-export type PauseMode = 'stop' | 'pause'
-export type EngineKind = 'compose' | 'swarm'
-export type ProxyMode = 'container' | 'host' | 'command' | 'none'
+// The options of each enum come from its row in SETTINGS (Values, below): one place to add one.
+export type PauseMode = Values['pauseMode']
+export type EngineKind = Values['engine']
+export type ProxyMode = Values['proxy']
 
 export interface Config {
   readonly prefix: string
@@ -35,8 +36,8 @@ export interface Config {
     shared: readonly string[]
   }>
   readonly pauseMode: PauseMode
-  readonly quiesce: 'celery' | 'off'
-  readonly dockerApi: 'auto' | 'off'
+  readonly quiesce: Values['quiesce']
+  readonly dockerApi: Values['dockerApi']
   readonly stopGraceS: number
   readonly jobTimeoutMs: number
   /** How long the new workers must stay up after their start; 0: not checked. */
@@ -63,17 +64,17 @@ export interface Config {
     commandTimeoutMs: number
   }>
   readonly calm: Readonly<{ threshold: number; waitMs: number }>
-  readonly build: 'auto' | 'never'
+  readonly build: Values['build']
   readonly release: string
   readonly logTail: number
   readonly keepReleases: number
   /**
    * Per color, the compose override that pins its images to the release it was deployed
-   * with, and that release's label (lib/images.ts). Set from the state, not from settings.
+   * with, and that release's label (lib/compose/images.ts). Set from the state, not from settings.
    */
   readonly pins: Readonly<Partial<Record<Color, Pin>>>
   readonly engine: EngineKind
-  /** Swarm mode (lib/swarm.ts): the update knobs where the stack file sets none, and how far to wait. */
+  /** Swarm mode (lib/swarm/): the update knobs where the stack file sets none, and how far to wait. */
   readonly swarm: Readonly<{
     monitorMs: number
     parallelism: number
@@ -82,13 +83,13 @@ export interface Config {
     failureRatio: number
     deadlineMs: number
     pollMs: number
-    resolveImage: 'always' | 'changed' | 'never'
+    resolveImage: Values['swarmResolveImage']
     /** A node's PSI file as seen from here, with {node} for its hostname; empty: none. */
     nodePsi: string
   }>
-  /** After the switch: how long the new color is judged, and by what (lib/watch.ts). */
+  /** After the switch: how long the new color is judged, and by what (lib/compose/watch.ts). */
   readonly watch: Readonly<{ ms: number; max5xxPct: number; minRequests: number; log: string; logOwned: boolean }>
-  /** Before the switch: the shares (%) the new web gets, one step each (lib/canary.ts); empty: no canary. */
+  /** Before the switch: the shares (%) the new web gets, one step each (lib/compose/canary.ts); empty: no canary. */
   readonly canary: Readonly<{ steps: readonly number[]; holdMs: number; sticky: Sticky }>
 }
 
@@ -104,7 +105,7 @@ export interface Pin {
 export const projectName = (c: Pick<Config, 'prefix'> & Partial<Pick<Config, 'sharedProject'>>, p: Project) =>
   p === 'shared' && c.sharedProject ? c.sharedProject : `${c.prefix}-${p}`
 
-/** The compose override that pins a color's images (lib/images.ts writes it). */
+/** The compose override that pins a color's images (lib/compose/images.ts writes it). */
 export const pinFile = (c: Pick<Config, 'stateDir'>, color: Color) => join(c.stateDir, 'pins', `${color}.yml`)
 export const coloredServices = (c: Config): string[] => [...c.roles.web, ...c.roles.core, ...c.roles.jobs, ...c.roles.workers, ...c.roles.singletons]
 
@@ -139,7 +140,7 @@ interface Setting {
 }
 
 const S = 1000
-export const SETTINGS: readonly Setting[] = [
+export const SETTINGS = [
   { key: 'prefix', env: 'CALMSWAP_PREFIX', def: 'calmswap', kind: 'name', doc: 'Compose project prefix: <prefix>-blue, <prefix>-green, <prefix>-shared' },
   {
     key: 'sharedProject',
@@ -377,7 +378,28 @@ export const SETTINGS: readonly Setting[] = [
     kind: 'sticky',
     doc: 'During a canary, keep a client on one color: off, ip (hash of the client address), or cookie:NAME (hash of that cookie)',
   },
-]
+] as const satisfies readonly Setting[]
+
+/** The enum's options, "stop|pause" → 'stop' | 'pause'. */
+type Options<T extends string> = T extends `${infer A}|${infer B}` ? A | Options<B> : T
+
+/** What parseValue makes of a text of each kind. */
+type ValueOf<K extends Kind> = K extends 'names' | 'argv'
+  ? readonly string[]
+  : K extends 'canary'
+    ? readonly number[]
+    : K extends 'port' | 'int' | 'percent' | 'duration'
+      ? number
+      : K extends 'sticky'
+        ? Sticky
+        : K extends `enum:${infer O}`
+          ? Options<O>
+          : string
+
+type Row = (typeof SETTINGS)[number]
+
+/** Every setting by its key, typed from its row: the flat values loadConfig builds Config from. */
+export type Values = { readonly [R in Row as R['key']]: ValueOf<R['kind']> }
 
 /** CALMSWAP_ variables that are not settings, so that they are not reported as typos. */
 const OTHER_VARS = new Set([
@@ -615,7 +637,7 @@ export function loadConfig(sources: ConfigSources = {}): Config {
   const cwd = sources.cwd ?? process.cwd()
   const problems: string[] = []
 
-  const known = SETTINGS.map((s) => s.env)
+  const known: readonly string[] = SETTINGS.map((s) => s.env)
   for (const name of Object.keys(env)) {
     if (name.startsWith('CALMSWAP_') && !known.includes(name) && !OTHER_VARS.has(name) && env[name] !== undefined) problems.push(unknown(name, known, ''))
   }
@@ -623,15 +645,17 @@ export function loadConfig(sources: ConfigSources = {}): Config {
   const filePath = sources.file ?? env.CALMSWAP_CONFIG ?? (existsSync(join(cwd, 'calmswap.json')) ? 'calmswap.json' : '')
   const fromFile = filePath ? readFileSettings(resolve(cwd, filePath), problems) : new Map<string, FileValue>()
 
-  const v: Record<string, any> = {}
-  for (const s of SETTINGS) {
+  const parsed: Record<string, unknown> = {}
+  for (const s of SETTINGS as readonly Setting[]) {
     const fromEnv = env[s.env]
     const file = fromFile.get(s.key)
-    if (fromEnv !== undefined) v[s.key] = parseValue(s, fromEnv.trim(), problems, s.env)
-    else if (file && 'list' in file) v[s.key] = parseValue(s, file.list, problems, `${s.key} (config file)`)
-    else if (file) v[s.key] = parseValue(s, file.text.trim(), problems, `${s.key} (config file)`)
-    else v[s.key] = parseValue(s, s.def, problems, s.env)
+    if (fromEnv !== undefined) parsed[s.key] = parseValue(s, fromEnv.trim(), problems, s.env)
+    else if (file && 'list' in file) parsed[s.key] = parseValue(s, file.list, problems, `${s.key} (config file)`)
+    else if (file) parsed[s.key] = parseValue(s, file.text.trim(), problems, `${s.key} (config file)`)
+    else parsed[s.key] = parseValue(s, s.def, problems, s.env)
   }
+  // parseValue gives each kind the type ValueOf names, or undefined with a problem noted.
+  const v = parsed as Partial<Values>
 
   if (v.bluePort !== undefined && v.bluePort === v.greenPort) problems.push(`CALMSWAP_BLUE_PORT and CALMSWAP_GREEN_PORT are both ${v.bluePort}: each color needs its own port`)
   if (v.web?.length === 0) problems.push('CALMSWAP_WEB: name at least one web service')
@@ -671,9 +695,14 @@ export function loadConfig(sources: ConfigSources = {}): Config {
   if (template && !existsSync(template)) problems.push(`CALMSWAP_UPSTREAM_TEMPLATE: ${template} does not exist`)
 
   if (problems.length) throw new ConfigError(problems)
+  // No problem noted: every value parsed.
+  return deepFreeze(nested(v as Values, cwd, composeFile, template))
+}
 
+/** The nested view the code reads (c.health.path, c.ports.blue, ...), built from the flat values. */
+function nested(v: Values, cwd: string, composeFile: string, template: string): Config {
   const stateDir = resolve(cwd, v.stateDir)
-  const config: Config = {
+  return {
     prefix: v.prefix,
     sharedProject: v.sharedProject,
     composeFile,
@@ -737,7 +766,6 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     },
     canary: { steps: v.canary, holdMs: v.canaryHold, sticky: v.canarySticky },
   }
-  return deepFreeze(config)
 }
 
 /** A release label (the only `text` setting): it names images' tags and lands in the pins file's comment line. */
@@ -756,7 +784,7 @@ export const withPin = (c: Config, color: Color, pin: Pin | null): Config => {
 
 function deepFreeze<T>(o: T): T {
   if (o && typeof o === 'object') {
-    for (const k of Object.keys(o)) deepFreeze((o as any)[k])
+    for (const k of Object.keys(o)) deepFreeze((o as Record<string, unknown>)[k])
     Object.freeze(o)
   }
   return o

@@ -1,13 +1,13 @@
 // What every step receives: config, the executor, output, state and journal, and the abort
 // signal. Steps run commands through ctx.run/ctx.must, which hand the signal along.
-import type { Cmd, Result } from './cmd.ts'
-import { listContainers } from './commands.ts'
+
+import { listContainers } from './builders/reads.ts'
+import type { Cmd, Result } from './command.ts'
 import { COLORS, type Config, pinFile, withPin } from './config.ts'
 import { Interrupted } from './errors.ts'
 import { type Executor, must } from './executor.ts'
 import { Inventory, parseContainers, projectedContainers } from './inventory.ts'
-import { JournalWriter } from './journal.ts'
-import { type State, StateStore } from './state.ts'
+import { JournalWriter, type State, StateStore } from './state.ts'
 import { Ui } from './ui.ts'
 
 export interface Ctx {
@@ -17,6 +17,8 @@ export interface Ctx {
   readonly state: StateStore
   readonly journal: JournalWriter
   readonly signal: AbortSignal
+  /** Compose or swarm, as CALMSWAP_ENGINE picked: what deploy, rollback, status... run. */
+  readonly engine: Engine
   /** Runs a command with this context's signal; never throws for a non-zero exit. */
   run(cmd: Cmd): Promise<Result>
   /** Runs a command that has to succeed; returns its stdout. */
@@ -27,8 +29,52 @@ export interface Ctx {
   checkpoint(): void
   /** The same context with another signal: a rollback must finish even after Ctrl-C. */
   withSignal(signal: AbortSignal): Ctx
+  /** The same context with a signal nothing aborts: for what must finish even after Ctrl-C (a rollback, an undo). */
+  uninterruptible(): Ctx
   /** The same context with another config (a deploy's release label). */
   withConfig(config: Config): Ctx
+}
+
+/** One line of doctor's report (lib/checks.ts formats them). */
+export interface Check {
+  readonly name: string
+  readonly ok: boolean
+  readonly detail: string
+  readonly fix?: string
+}
+
+// ---------------------------------------------------------------- the seam between the engines
+// Compose (lib/compose/engine.ts) and Swarm (lib/swarm/engine.ts) each implement Engine once;
+// cli.ts picks one from CALMSWAP_ENGINE and every script reaches it as ctx.engine, so no script
+// and no shared module asks which runs.
+
+export interface DeployRequest {
+  /** deploy --release: this label instead of CALMSWAP_RELEASE or the git hash. */
+  readonly release?: string
+  /** deploy --rerun-jobs: run an interrupted release job again. */
+  readonly rerunJobs?: boolean
+}
+
+export interface RecoverReport {
+  readonly action: string
+  readonly changes: readonly string[]
+}
+
+export interface Engine {
+  readonly name: 'compose' | 'swarm'
+  /** What its deploy runs, in order (compose's steps, swarm's stages). */
+  readonly steps: readonly string[]
+  /** The file that journals its operations, which a run cut short continues from. */
+  storeFile(stateDir: string): string
+  /** Why it does not run this script (one of the other engine's steps), or null when it does. */
+  refuses(script: string): string | null
+  deploy(ctx: Ctx, o: DeployRequest): Promise<unknown>
+  rollback(ctx: Ctx): Promise<unknown>
+  cleanup(ctx: Ctx, o: { readonly yes?: boolean }): Promise<unknown>
+  /** The status report: one JSON document, or the text for a terminal. */
+  status(ctx: Ctx, json: boolean): Promise<string>
+  doctor(ctx: Ctx): Promise<Check[]>
+  recover(ctx: Ctx): Promise<RecoverReport>
 }
 
 export interface CtxParts {
@@ -37,6 +83,7 @@ export interface CtxParts {
   ui?: Ui
   state?: StateStore
   signal?: AbortSignal
+  engine?: Engine
 }
 
 export function makeContext(p: CtxParts): Ctx {
@@ -53,6 +100,7 @@ export function makeContext(p: CtxParts): Ctx {
     ui.command(cmd, planned, via)
   }
   p.exec.onLine = (cmd, line) => ui.output(cmd.argv.at(-1) ?? cmd.argv[0]!, line)
+  const engine = p.engine ?? NO_ENGINE
   const build = (config: Config, signal: AbortSignal): Ctx => ({
     config,
     exec: p.exec,
@@ -60,6 +108,7 @@ export function makeContext(p: CtxParts): Ctx {
     state,
     journal: new JournalWriter(state),
     signal,
+    engine,
     run: (cmd) => p.exec.run(cmd, signal),
     must: (cmd) => must(p.exec, cmd, signal),
     async inventory(fresh = false) {
@@ -73,10 +122,19 @@ export function makeContext(p: CtxParts): Ctx {
       if (signal.aborted) throw new Interrupted(String(signal.reason ?? 'signal'))
     },
     withSignal: (s) => build(config, s),
+    uninterruptible: () => build(config, new AbortController().signal),
     withConfig: (c) => build(c, signal),
   })
   return build(withStatePins(p.config, state), p.signal ?? new AbortController().signal)
 }
+
+/** A context made without one (a step's own test) has no engine to hand out. */
+const NO_ENGINE = new Proxy({} as Engine, {
+  get(_t, key) {
+    if (typeof key === 'symbol' || key === 'then' || key === 'toJSON') return undefined
+    throw new Error(`this context was made without an engine (engine.${String(key)})`)
+  },
+})
 
 /** The config with each color's images pinned as the state records them. */
 function withStatePins(c: Config, state: StateStore): Config {

@@ -1,11 +1,11 @@
-// The one place that runs commands. Steps build Cmds (lib/commands.ts) and hand them here,
+// The one place that runs commands. Steps build Cmds (lib/builders/) and hand them here,
 // so --dry-run, --verbose and the plan tests' recording executor see every effect.
 // A command runs as an argv, never through a shell: no quoting, no ZX_*/BASH_ENV surprises.
 import { type ChildProcess, spawn } from 'node:child_process'
 import { rmSync } from 'node:fs'
-import { type Cmd, type Effect, type Result, render } from './cmd.ts'
+import { type Cmd, type Effect, type Result, render } from './command.ts'
 import { DEADLINE } from './deadlines.ts'
-import { callApi, connectionMessage, type Engine, eventsPath } from './engine.ts'
+import { callApi, connectionMessage, type DockerApi, eventsPath } from './docker-api.ts'
 import { CommandError } from './errors.ts'
 import { SHARED, writeFileAtomic } from './files.ts'
 
@@ -178,18 +178,18 @@ function runProcess(
   })
 }
 
-export class ShellExecutor implements Executor {
+export class ProcessExecutor implements Executor {
   readonly dryRun = false
   readonly planned: readonly Effect[] = []
   onRun?: (cmd: Cmd, planned: boolean, via: Via) => void
   onLine?: (cmd: Cmd, line: string) => void
 
   /**
-   * engine: the local Docker socket, when the CLI would use it too (see engineSocket).
+   * api: the local Docker socket, when the CLI would use it too (see dockerSocket).
    * composeBin: the Compose plugin, run directly for `docker compose` (see composePlugin).
    */
   constructor(
-    private readonly engine: Engine | null = null,
+    private readonly api: DockerApi | null = null,
     private readonly composeBin: string | null = null,
     private readonly baseEnv: NodeJS.ProcessEnv = process.env,
   ) {}
@@ -207,13 +207,13 @@ export class ShellExecutor implements Executor {
     const { signal: stop, clear } = stopSignal(cmd, signal)
     const split = lineSplitter(onLine)
     try {
-      if (cmd.api?.op === 'events' && this.engine?.stream) {
+      if (cmd.api?.op === 'events' && this.api?.stream) {
         this.onRun?.(cmd, false, 'api')
         try {
-          await this.engine.stream(eventsPath(cmd.api), split, stop)
+          await this.api.stream(eventsPath(cmd.api), split, stop)
           return { code: 0, stdout: '', stderr: '' }
         } catch (e) {
-          return { code: 1, stdout: '', stderr: connectionMessage(this.engine, e as Error) ?? (e as Error).message }
+          return { code: 1, stdout: '', stderr: connectionMessage(this.api, e as Error) ?? (e as Error).message }
         }
       }
       this.onRun?.(cmd, false, 'cli')
@@ -225,17 +225,17 @@ export class ShellExecutor implements Executor {
   }
 
   private async runUntil(cmd: Cmd, stop: AbortSignal): Promise<Result> {
-    if (cmd.api && this.engine) {
+    if (cmd.api && this.api) {
       this.onRun?.(cmd, false, 'api')
       try {
-        return await callApi(this.engine, cmd.api, stop)
+        return await callApi(this.api, cmd.api, stop)
       } catch (e) {
         const err = e as Error
         const why = stop.aborted
           ? (stop.reason as Error)?.name === 'TimeoutError'
             ? `no answer from the Docker daemon within ${cmd.timeoutMs}ms`
             : 'interrupted'
-          : (connectionMessage(this.engine, err) ?? err.message)
+          : (connectionMessage(this.api, err) ?? err.message)
         return { code: stop.aborted ? 124 : 1, stdout: '', stderr: why }
       }
     }

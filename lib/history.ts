@@ -1,14 +1,14 @@
 // history.jsonl: one line per deploy, rollback and cleanup (when, who, colors, release,
 // images, step times, result). Each operation records its own step timings here as it runs.
-import { hostname, userInfo } from 'node:os'
+import { hostname } from 'node:os'
 import { join } from 'node:path'
 import type { Color } from './config.ts'
-import type { Ctx } from './context.ts'
 import { Interrupted } from './errors.ts'
 import { appendLine, readOwnFile } from './files.ts'
+import { formatReport, type PhaseReport } from './phase-report.ts'
 import type { Op } from './state.ts'
-import { fmtMs, type Timing } from './ui.ts'
-import { formatReport, type PhaseReport } from './watch.ts'
+import { fmtMs, type Timing, type Ui } from './ui.ts'
+import { safe, whoami } from './whoami.ts'
 
 export interface HistoryEntry {
   readonly op: Op
@@ -27,14 +27,12 @@ export interface HistoryEntry {
   readonly ms: number
 }
 
-function safe<T>(f: () => T, d: T): T {
-  try {
-    return f()
-  } catch {
-    return d
-  }
+/** What recording an operation needs of a step's context: its output, whether it is a dry run, where history goes. */
+export interface RecordCtx {
+  readonly ui: Ui
+  readonly exec: { readonly dryRun: boolean }
+  readonly config: { readonly stateDir: string }
 }
-export const whoami = () => `${safe(() => userInfo().username, 'unknown')}@${hostname()}`
 
 export const historyFile = (stateDir: string) => join(stateDir, 'history.jsonl')
 
@@ -66,7 +64,7 @@ export class OpRecord {
   watch?: PhaseReport[]
 
   constructor(
-    private readonly ctx: Ctx,
+    private readonly ctx: RecordCtx,
     readonly op: Op,
     readonly from: Color | null,
     readonly to: Color | null,
@@ -112,7 +110,7 @@ export class OpRecord {
 }
 
 /** Runs an operation and leaves its history line: ok, or failed with the error, which it rethrows. */
-export async function recorded<T>(ctx: Ctx, op: Op, from: Color | null, to: Color | null, fn: (r: OpRecord) => Promise<T>): Promise<T> {
+export async function recorded<T>(ctx: RecordCtx, op: Op, from: Color | null, to: Color | null, fn: (r: OpRecord) => Promise<T>): Promise<T> {
   const r = new OpRecord(ctx, op, from, to)
   try {
     const value = await fn(r)

@@ -10,7 +10,7 @@ import { hostname } from 'node:os'
 import { join, resolve } from 'node:path'
 import { LockedError, unwritable } from './errors.ts'
 import { PRIVATE, probeWritable, readOwnFile, writeFileAtomic } from './files.ts'
-import { whoami } from './history.ts'
+import { whoami } from './whoami.ts'
 
 export interface LockInfo {
   readonly op: string

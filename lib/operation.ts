@@ -4,7 +4,6 @@
 import type { Ctx } from './context.ts'
 import type { OpRecord } from './history.ts'
 import { lockedMessage, lockHeld, readLock, withLock } from './lock.ts'
-import type { Journal } from './state.ts'
 
 /**
  * Runs `fn` as operation `op`: under the state folder's lock for a real run; for a dry run
@@ -18,24 +17,55 @@ export async function runOp<T>(ctx: Ctx, op: string, fn: () => Promise<T>): Prom
   return withLock(ctx.config.stateDir, op, (m) => ctx.ui.warn(m), fn)
 }
 
-/** Tells the operator, once, what an earlier run left unfinished, and whether this run continues it. */
-export function reportInterrupted(ctx: Ctx, j: Journal, continuing: boolean): void {
+/** What either engine's journal says of an operation under way. */
+export interface RunJournal {
+  readonly op: string
+  readonly startedAt: string
+  readonly pid: number
+  readonly done: readonly string[]
+  readonly current?: string
+}
+
+/** Where each step's progress goes: compose's state.json, or swarm.json. */
+export interface StepJournal {
+  markCurrent(step: string): void
+  markDone(step: string): void
+}
+
+/**
+ * Tells the operator, once, what an earlier run left unfinished, and whether this run
+ * continues it. `what`: the colors (compose) or the release (swarm); `unit`: step or stage.
+ */
+export function reportInterrupted<J extends RunJournal & { readonly from?: string | null; readonly to?: string }>(
+  ctx: Ctx,
+  j: J,
+  continuing: boolean,
+  what = `${j.from ?? 'nothing'} → ${j.to}`,
+  unit = 'step',
+): void {
   const last = j.done.at(-1)
   ctx.ui.warn(
-    `an earlier ${j.op} ${j.from ?? 'nothing'} → ${j.to} (pid ${j.pid}, started ${j.startedAt}) was interrupted ${last ? `after step "${last}"` : 'before its first step finished'}${j.current ? ` (during "${j.current}")` : ''}${continuing ? '; continuing from there' : ''}`,
+    `an earlier ${j.op} ${what} (pid ${j.pid}, started ${j.startedAt}) was interrupted ${last ? `after ${unit} "${last}"` : `before its first ${unit} finished`}${j.current ? ` (during "${j.current}")` : ''}${continuing ? '; continuing from there' : ''}`,
   )
 }
 
 /** Runs the steps in order, skipping those an interrupted run finished; each one journaled. */
-export async function runSteps<S extends string>(ctx: Ctx, op: OpRecord, order: readonly S[], steps: Record<S, () => Promise<unknown>>, done: ReadonlySet<string>): Promise<void> {
+export async function runSteps<S extends string>(
+  ctx: Ctx,
+  op: OpRecord,
+  order: readonly S[],
+  steps: Record<S, () => Promise<unknown>>,
+  done: ReadonlySet<string>,
+  journal: StepJournal = ctx.journal,
+): Promise<void> {
   for (const name of order) {
     if (done.has(name)) {
       ctx.ui.detail(`  ${name}: already done by the interrupted run`)
       continue
     }
     ctx.checkpoint()
-    ctx.journal.markCurrent(name)
+    journal.markCurrent(name)
     await op.step(name, steps[name])
-    ctx.journal.markDone(name)
+    journal.markDone(name)
   }
 }

@@ -1,9 +1,7 @@
 #!/usr/bin/env -S npx tsx
 // cleanup: the operator's last word, removing the old color once the new release looks right.
 
-import { cleanup } from '../lib/cleanup.ts'
 import { isMain, run } from '../lib/cli.ts'
-import { swarmCleanup } from '../lib/swarm.ts'
 
 if (isMain(import.meta.url, 'cleanup')) {
   void run(
@@ -14,8 +12,7 @@ if (isMain(import.meta.url, 'cleanup')) {
       options: { yes: { type: 'boolean', short: 'y' } },
       dryRun: true,
       notes: 'Asks before removing when on a terminal; elsewhere --yes is required. In swarm mode there is no old color: nothing to do.',
-      swarm: true,
     },
-    async (ctx, { flags }) => void (await (ctx.config.engine === 'swarm' ? swarmCleanup(ctx) : cleanup(ctx, { yes: Boolean(flags.yes) }))),
+    async (ctx, { flags }) => void (await ctx.engine.cleanup(ctx, { yes: Boolean(flags.yes) })),
   )
 }

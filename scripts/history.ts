@@ -13,7 +13,6 @@ if (isMain(import.meta.url, 'history')) {
       summary: 'what deploys, rollbacks and cleanups did',
       usage: 'history [--last N] [--json]',
       options: { last: { type: 'string' } },
-      swarm: true,
     },
     async (ctx, { flags }) => {
       const last = flags.last === undefined ? 20 : Number(flags.last)

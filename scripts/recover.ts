@@ -3,7 +3,6 @@
 // every container where the live color wants it. Safe to run at every boot.
 
 import { isMain, run } from '../lib/cli.ts'
-import { recover } from '../lib/recover.ts'
 
 if (isMain(import.meta.url, 'recover')) {
   void run(
@@ -15,7 +14,7 @@ if (isMain(import.meta.url, 'recover')) {
       notes: 'Run at boot after Docker (provision/calmswap-recover.service), or by hand; `status` says when it is needed.',
     },
     async (ctx) => {
-      const r = await recover(ctx)
+      const r = await ctx.engine.recover(ctx)
       ctx.ui.event('recovered', { action: r.action, changes: r.changes })
     },
   )

@@ -2,8 +2,6 @@
 // rollback: traffic back to the previous color, its workers resumed, the new color stopped.
 
 import { isMain, run } from '../lib/cli.ts'
-import { rollback } from '../lib/rollback.ts'
-import { swarmRollback } from '../lib/swarm.ts'
 
 if (isMain(import.meta.url, 'rollback')) {
   void run(
@@ -12,8 +10,7 @@ if (isMain(import.meta.url, 'rollback')) {
       summary: 'send traffic back to the previous color and resume its workers',
       usage: 'rollback [--dry-run]',
       dryRun: true,
-      swarm: true,
     },
-    async (ctx) => (ctx.config.engine === 'swarm' ? swarmRollback(ctx) : rollback(ctx)),
+    async (ctx) => ctx.engine.rollback(ctx),
   )
 }

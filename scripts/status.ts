@@ -2,17 +2,9 @@
 // status: live color, containers, CPU pressure and the lock (read-only).
 
 import { isMain, run } from '../lib/cli.ts'
-import { formatStatus, status } from '../lib/status.ts'
-import { formatSwarmStatus, swarmStatus } from '../lib/swarm-report.ts'
 
 if (isMain(import.meta.url, 'status')) {
-  void run({ name: 'status', jsonIsData: true, summary: 'live color, containers, CPU pressure and the lock', usage: 'status [--json]', swarm: true }, async (ctx, { flags }) => {
-    if (ctx.config.engine === 'swarm') {
-      const s = await swarmStatus(ctx)
-      return ctx.ui.data(flags.json ? JSON.stringify(s, null, 2) : formatSwarmStatus(s))
-    }
-    const r = await status(ctx)
-    const paint = (p: string, t: string) => (p === 'blue' ? ctx.ui.c.blue(t) : p === 'green' ? ctx.ui.c.green(t) : t)
-    ctx.ui.data(flags.json ? JSON.stringify(r, null, 2) : formatStatus(r, paint))
+  void run({ name: 'status', jsonIsData: true, summary: 'live color, containers, CPU pressure and the lock', usage: 'status [--json]' }, async (ctx, { flags }) => {
+    ctx.ui.data(await ctx.engine.status(ctx, Boolean(flags.json)))
   })
 }

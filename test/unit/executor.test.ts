@@ -6,11 +6,11 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import type { Cmd } from '../../lib/cmd.ts'
-import { listContainers } from '../../lib/commands.ts'
+import { listContainers } from '../../lib/builders/index.ts'
+import type { Cmd } from '../../lib/command.ts'
 import { loadConfig } from '../../lib/config.ts'
-import { SocketEngine } from '../../lib/engine.ts'
-import { ShellExecutor } from '../../lib/executor.ts'
+import { SocketDockerApi } from '../../lib/docker-api.ts'
+import { ProcessExecutor } from '../../lib/executor.ts'
 
 const cmd = (argv: string[], o: Partial<Cmd> = {}): Cmd => ({ argv, mutates: false, timeoutMs: 10_000, ...o })
 const alive = (marker: string) => {
@@ -20,13 +20,13 @@ const alive = (marker: string) => {
     return false
   }
 }
-const x = new ShellExecutor()
+const x = new ProcessExecutor()
 
 describe('no shell', () => {
   it('an argument is an argument, not shell syntax', async () =>
     expect((await x.run(cmd(['echo', '$(id) `id`; rm -rf /tmp/nothing']))).stdout).toBe('$(id) `id`; rm -rf /tmp/nothing\n'))
   it('ZX_PREFIX, BASH_ENV and friends change nothing', async () => {
-    const e = new ShellExecutor(null, null, { ...process.env, ZX_PREFIX: 'echo hacked;', BASH_ENV: '/etc/passwd', ZX_SHELL: '/bin/false' })
+    const e = new ProcessExecutor(null, null, { ...process.env, ZX_PREFIX: 'echo hacked;', BASH_ENV: '/etc/passwd', ZX_SHELL: '/bin/false' })
     expect((await e.run(cmd(['echo', 'plain']))).stdout).toBe('plain\n')
   })
   it('a missing binary is exit 127 with its name', async () =>
@@ -78,7 +78,7 @@ describe('the Engine API has deadlines too', () => {
       const dir = mkdtempSync(join(tmpdir(), 'calmswap-hangcfg-'))
       writeFileSync(join(dir, 'compose.yml'), 'services: {}\n')
       const c = loadConfig({ env: {}, cwd: dir })
-      const e = new ShellExecutor(new SocketEngine(sock))
+      const e = new ProcessExecutor(new SocketDockerApi(sock))
       const t0 = Date.now()
       const r = await e.run({ ...listContainers(c), timeoutMs: 300 })
       expect([r.code, r.stderr]).toEqual([124, 'no answer from the Docker daemon within 300ms'])

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { probe, waitHealthy } from '../../lib/health.ts'
+import { probe, waitHealthy } from '../../lib/probe.ts'
 
 // A local server whose behaviour each test scripts: one answer per request, in order.
 let server: Server

@@ -2,18 +2,18 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { render } from '../../lib/cmd.ts'
-import * as dc from '../../lib/commands.ts'
+import * as dc from '../../lib/builders/index.ts'
+import { render } from '../../lib/command.ts'
 import { loadConfig } from '../../lib/config.ts'
 import { DEADLINE } from '../../lib/deadlines.ts'
-import { nodeLine, taskLine } from '../../lib/engine.ts'
+import { nodeLine, taskLine } from '../../lib/docker-api.ts'
 import { ConfigError } from '../../lib/errors.ts'
-import { ShellExecutor } from '../../lib/executor.ts'
-import { LOCAL_PSI, psiSourceOf } from '../../lib/node-pressure.ts'
-import { asStackService, knobsFor, parseStack, stackNotes, stackProblems, stageFile } from '../../lib/stack.ts'
+import { ProcessExecutor } from '../../lib/executor.ts'
+import { LOCAL_PSI, psiSourceOf } from '../../lib/swarm/node-pressure.ts'
+import { asStackService, knobsFor, parseStack, stackNotes, stackProblems, stageFile } from '../../lib/swarm/stack.ts'
+import { swarmRecordProblems } from '../../lib/swarm/state.ts'
+import { parseNodes, parseServices, parseTasks } from '../../lib/swarm/view.ts'
 import { celeryApp, QUIESCE_NODES_PY } from '../../lib/swarm-celery.ts'
-import { swarmRecordProblems } from '../../lib/swarm-state.ts'
-import { parseNodes, parseServices, parseTasks } from '../../lib/swarm-view.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'calmswap-swarm-unit-'))
 const file = join(dir, 'stack.yml')
@@ -327,5 +327,5 @@ describe('the Celery app of a worker', () => {
 
 describe('stdin', () => {
   it('a command gets its input on stdin', async () =>
-    expect((await new ShellExecutor().run({ argv: ['cat'], input: 'hello', mutates: false, timeoutMs: 5000 })).stdout).toBe('hello'))
+    expect((await new ProcessExecutor().run({ argv: ['cat'], input: 'hello', mutates: false, timeoutMs: 5000 })).stdout).toBe('hello'))
 })

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { formatChecks } from '../../lib/doctor.ts'
+import { formatChecks } from '../../lib/checks.ts'
 import { sanitize, Ui } from '../../lib/ui.ts'
 
 // Container logs printed on rollback come from the failed release: they must not drive the terminal.

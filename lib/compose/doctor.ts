@@ -1,0 +1,138 @@
+// Checks everything a deploy depends on, and prints the exact fix for each problem.
+
+import { existsSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { composeV1Version, composeVersion } from '../builders/compose.ts'
+import { proxyCheck } from '../builders/proxy.ts'
+import { engineVersion } from '../builders/reads.ts'
+import { type Check, stateChecks } from '../checks.ts'
+import { COLORS } from '../config.ts'
+import type { Ctx } from '../context.ts'
+import { CommandError } from '../errors.ts'
+import { readPressure } from '../pressure.ts'
+import { checkContract, readComposeModel } from './contract.ts'
+import { plainProjectProblems } from './plain.ts'
+import { proxyContainer } from './traffic.ts'
+
+const portFree = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const s = createServer()
+    s.once('error', () => resolve(false))
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)))
+  })
+
+export async function doctor(ctx: Ctx): Promise<Check[]> {
+  const c = ctx.config
+  const checks: Check[] = []
+  const add = (name: string, ok: boolean, detail: string, fix?: string) => checks.push({ name, ok, detail, fix: ok ? undefined : fix })
+
+  const info = await ctx.run(engineVersion(c))
+  const docker = info.code === 0
+  add(
+    'docker engine',
+    docker,
+    docker ? `server ${info.stdout.trim()}` : ((info.stderr || info.stdout).trim().split('\n').at(-1) ?? 'no answer'),
+    'start it: `make docker` (Debian: installs docker.io and starts dockerd), or `sudo systemctl start docker`; check DOCKER_HOST',
+  )
+
+  const v2 = await ctx.run(composeVersion(c))
+  const v1 = v2.code === 0 ? null : await ctx.run(composeV1Version())
+  add(
+    'compose v2',
+    v2.code === 0,
+    v2.code === 0 ? `docker compose ${v2.stdout.trim()}` : v1?.code === 0 ? `only Compose v1 (docker-compose ${v1.stdout.trim()}) is installed` : 'no `docker compose` plugin',
+    'calmswap needs the v2 CLI plugin (`docker compose config --format json`, `--no-deps` per project); v1 cannot do either. `make docker` installs the v2 plugin from Debian trixie into /usr/local/lib/docker/cli-plugins/ without touching apt sources',
+  )
+
+  add('config', true, `prefix ${c.prefix}, ports ${c.ports.blue}/${c.ports.green}, ${c.pauseMode} mode, proxy ${c.proxy.mode}`)
+  add(
+    'release jobs',
+    true,
+    c.roles.jobs.length
+      ? `${c.roles.jobs.join(' → ')}: each once per deploy, in the new color, before its web starts (deadline ${c.jobTimeoutMs / 1000}s); they must stay backward compatible (README: migrations)`
+      : 'none (CALMSWAP_JOBS): a migration service among CALMSWAP_CORE would start beside the new web, not before it',
+  )
+
+  if (docker && v2.code === 0) {
+    const model = await readComposeModel(ctx).catch((e: Error) => e)
+    try {
+      if (model instanceof Error) throw model
+      const problems = checkContract(c, model)
+      add(
+        'compose contract',
+        problems.length === 0,
+        problems.length ? problems.join('\n') : `${c.composeFile}: roles exist, ${c.portVar} is published, stateful services stay shared`,
+        'see each line above',
+      )
+    } catch (e) {
+      add(
+        'compose contract',
+        false,
+        e instanceof CommandError ? e.stderr.trim() : (e as Error).message,
+        `fix ${c.composeFile} until \`docker compose -f ${c.composeFile} config\` passes`,
+      )
+    }
+    if (!(model instanceof Error)) {
+      const problems = await plainProjectProblems(ctx, model).catch((e: Error) => [`could not look for one: ${e.message}`])
+      add('plain projects', problems.length === 0, problems.length ? problems.join('\n') : 'no other project runs these services', 'see each line above')
+    }
+    const inv = await ctx.inventory()
+    const dup = COLORS.flatMap((col) => inv.containers(col, c.roles.shared).map((x) => x.name))
+    add(
+      'shared not duplicated',
+      dup.length === 0,
+      dup.length ? `shared services running inside a color: ${dup.join(', ')}` : 'no shared service runs inside a color',
+      `remove them: docker rm -f ${dup.join(' ')} (colored \`up\` calls use --no-deps, so only a manual \`docker compose up\` without -p can create these)`,
+    )
+
+    const proxy = await proxyContainer(ctx)
+    const check = proxyCheck(c, proxy)
+    if (c.proxy.mode === 'container' && !proxy) add('nginx -t', true, 'proxy container not running yet: it starts with the first deploy')
+    else if (check) {
+      const r = await ctx.run(check)
+      add(
+        'nginx -t',
+        r.code === 0,
+        (r.stderr || r.stdout).trim().split('\n').at(-1) ?? '',
+        c.proxy.mode === 'host' ? `make ${c.proxy.nginx} -t pass; include ${c.proxy.upstreamFile} in its http block` : `fix the nginx config, then: docker exec ${proxy} nginx -t`,
+      )
+    }
+  }
+
+  const inv = docker ? await ctx.inventory() : null
+  const wanted: [string, number, boolean][] = COLORS.map((col) => [`${col} web`, c.ports[col], Boolean(inv?.runningServices(col, c.roles.web).length)])
+  if (c.proxy.url) {
+    const u = new URL(c.proxy.url)
+    wanted.push(['proxy', Number(u.port || (u.protocol === 'https:' ? 443 : 80)), Boolean(inv?.runningServices('shared', [c.proxy.service]).length)])
+  }
+  for (const [what, port, ours] of wanted) {
+    const free = await portFree(port)
+    add(
+      `port ${port}`,
+      free || ours,
+      free ? `free for ${what}` : ours ? `in use by calmswap's ${what}` : 'in use by something else',
+      `find it with \`ss -ltnp 'sport = :${port}'\`, stop it, or pick another port (CALMSWAP_BLUE_PORT / CALMSWAP_GREEN_PORT / CALMSWAP_PROXY_URL)`,
+    )
+  }
+
+  checks.push(...stateChecks(c.stateDir, 'deploy, rollback or cleanup'))
+  // The watch reads the proxy's JSON log; nginx creates the file when it starts, even before it logs to it.
+  if (c.watch.ms > 0 || c.canary.steps.length) {
+    const nginx = c.proxy.mode === 'host' || (c.proxy.mode === 'container' && Boolean(inv?.runningServices('shared', [c.proxy.service]).length))
+    const seen = existsSync(c.watch.log)
+    add(
+      'watch',
+      seen || !nginx,
+      seen
+        ? `${c.watch.ms / 1000}s after each switch, judged on ${c.watch.log} and the new color's containers`
+        : nginx
+          ? `no proxy log at ${c.watch.log}: the watch would judge the containers only`
+          : `the proxy is not running yet${c.proxy.mode === 'container' ? '' : ` (proxy ${c.proxy.mode}): the watch judges the containers only`}`,
+      `log each request as JSON there (README: Proxy, the calmswap_json log_format), or point CALMSWAP_PROXY_LOG at your own; CALMSWAP_WATCH=0 turns the watch off`,
+    )
+  }
+  const p = readPressure()
+  add('cpu pressure', true, p.source === 'psi' ? `PSI available, some avg10 ${p.value}%` : `no PSI in this kernel: calm-waits use the load average (${p.value}% of cores)`)
+
+  return checks
+}

@@ -1,0 +1,88 @@
+// Health: the health step of a color, which polls its web (lib/probe.ts), adds the
+// container's own Docker healthcheck and gives up at once when the container exits.
+import { healthStatus, runState } from '../builders/reads.ts'
+import type { Color } from '../config.ts'
+import type { Ctx } from '../context.ts'
+import { StepError } from '../errors.ts'
+import { names, notStayingUp, parseRunState, type RunState } from '../inventory.ts'
+import { checkOptions, LOOPBACK, type WaitResult, waitHealthy } from '../probe.ts'
+
+const healthUrl = (ctx: Ctx, color: Color) => `http://${LOOPBACK}:${ctx.config.ports[color]}${ctx.config.health.path}`
+
+/**
+ * The health step: waits until a color's web passes its check, its Docker healthcheck too
+ * when it has one. Gives up at once when the container exits. A dry run prints the check.
+ */
+export async function checkHealth(ctx: Ctx, color: Color): Promise<WaitResult | null> {
+  const c = ctx.config
+  const url = healthUrl(ctx, color)
+  if (ctx.exec.dryRun) {
+    ctx.ui.data(`poll ${url} until ${c.health.passes} consecutive ${c.health.status}s (try timeout ${c.health.timeoutMs}ms, deadline ${c.health.deadlineMs}ms)`)
+    return null
+  }
+  const webs = (await ctx.inventory()).containers(color, c.roles.web)
+  const withHealthcheck = new Set(webs.map((w) => w.id))
+  // A container that exited, or that a restart policy keeps restarting, will not start
+  // answering: stop waiting at once.
+  const gone = new AbortController()
+  // One look at a time, the next 2 s after the last ended: a slow daemon gets no pile of listings.
+  let watch: NodeJS.Timeout | undefined
+  const look = async () => {
+    const now = (await ctx.inventory(true).catch(() => null))?.containers(color, c.roles.web) ?? []
+    const dead = now.find((x) => x.state === 'exited' || x.state === 'dead' || x.state === 'restarting')
+    if (dead) gone.abort(`${dead.name} ${dead.state === 'restarting' ? 'is in a restart loop' : 'exited'}: ${dead.status}`)
+    else if (!gone.signal.aborted) watch = setTimeout(look, 2000)
+  }
+  watch = setTimeout(look, 2000)
+  try {
+    const r = await ctx.ui.wait(`waiting for ${url}`, (update) =>
+      waitHealthy(url, {
+        ...checkOptions(c),
+        signal: AbortSignal.any([ctx.signal, gone.signal]),
+        extra: async () => {
+          for (const w of webs) {
+            if (!withHealthcheck.has(w.id)) continue
+            const h = (await ctx.run(healthStatus(c, w.id))).stdout.trim()
+            // No healthcheck defined: never ask docker again for this container.
+            if (!h) withHealthcheck.delete(w.id)
+            else if (h !== 'healthy') return `docker healthcheck of ${w.name} is ${h}`
+          }
+          return null
+        },
+        onTry: (t) => {
+          update(`${url}: try ${t.attempt}, ${t.reason ?? 'pass'} (${t.passes}/${c.health.passes} passes)`)
+          ctx.ui.event('health-try', { url, attempt: t.attempt, ok: !t.reason, reason: t.reason, ms: Math.round(t.result.ms) })
+        },
+      }),
+    )
+    ctx.checkpoint()
+    if (!r.ok) {
+      const why = gone.signal.aborted ? String(gone.signal.reason) : (r.last?.reason ?? 'no answer')
+      throw new StepError(`${color} web is not healthy at ${url} after ${(r.elapsedMs / 1000).toFixed(1)}s and ${r.tries} tries: ${why}`)
+    }
+    ctx.ui.detail(`  healthy after ${r.tries} tries, ${(r.elapsedMs / 1000).toFixed(1)}s`)
+    return r
+  } finally {
+    gone.abort('done')
+    clearTimeout(watch)
+  }
+}
+
+/** The run state (restart count, start time) of a color's web containers; none in a dry run. */
+export async function webRunState(ctx: Ctx, color: Color): Promise<RunState[]> {
+  const webs = names((await ctx.inventory(true)).containers(color, ctx.config.roles.web))
+  if (ctx.exec.dryRun || !webs.length) return []
+  return parseRunState((await ctx.run(runState(ctx.config, webs))).stdout)
+}
+
+/**
+ * The new web must still be the process it was at `before` (taken as traffic moved to it). A
+ * restart policy brings a crashed web back within a second, and the fresh process answers
+ * health checks again until it crashes anew: only its restart count and start time tell.
+ */
+export async function confirmWebUp(ctx: Ctx, color: Color, before: readonly RunState[]): Promise<void> {
+  if (!before.length) return
+  const now = new Map((await webRunState(ctx, color)).map((x) => [x.name, x]))
+  const wrong = before.map((b) => notStayingUp(b, now.get(b.name))).filter(Boolean)
+  if (wrong.length) throw new StepError(`the new ${color} web did not stay up after the switch: ${wrong.join('; ')}`)
+}

@@ -1,0 +1,217 @@
+// The traffic switch: an nginx upstream that names the live color's port. Written
+// atomically, checked with `nginx -t`, then reloaded gracefully; a failed check restores
+// the old file, so there is no reload and no switch. Then the proxy itself is asked who answers.
+import { readFileSync } from 'node:fs'
+import { proxyCommands } from '../builders/proxy.ts'
+import type { Result } from '../command.ts'
+import { render } from '../command.ts'
+import { COLORS, type Color, type Config, otherColor, projectName } from '../config.ts'
+import type { Ctx } from '../context.ts'
+import { CommandError, StepError } from '../errors.ts'
+import { readOwnFile } from '../files.ts'
+import { checkOptions, LOOPBACK, waitHealthy } from '../probe.ts'
+import type { Upstream } from '../state.ts'
+
+/**
+ * How the proxy sends traffic besides the live color: a canary's share (the other color gets
+ * the rest, as a primary, not a backup), and whether it logs each request for the watch.
+ */
+export interface Route {
+  /** The share (%) of requests `color` gets in a canary step; the `backup` color gets the rest. */
+  readonly share?: number
+  /** Turns the proxy's JSON access log on ($calmswap_log), for a watch or a canary. */
+  readonly log?: boolean
+}
+
+export function renderUpstream(c: Config, color: Color, backup: Color | null, template?: string, route: Route = {}): string {
+  const backupLine = backup ? `server ${LOOPBACK}:${c.ports[backup]} backup;` : ''
+  if (template) {
+    return template.replaceAll('{{name}}', c.proxy.upstreamName).replaceAll('{{port}}', String(c.ports[color])).replaceAll('{{color}}', color).replaceAll('{{backup}}', backupLine)
+  }
+  const canary = route.share !== undefined && backup ? { share: route.share, other: backup } : null
+  const sticky = canary ? c.canary.sticky : ({ by: 'off' } as const)
+  const servers = canary
+    ? [`server ${LOOPBACK}:${c.ports[color]} weight=${canary.share};`, `server ${LOOPBACK}:${c.ports[canary.other]} weight=${100 - canary.share};`]
+    : [
+        `server ${LOOPBACK}:${c.ports[color]};`,
+        // The previous color, while it still runs, catches requests the new web drops (nginx
+        // retries a failed GET on the backup), so a web that dies right after the switch
+        // costs no failed request.
+        ...(backupLine ? [backupLine] : []),
+      ]
+  return [
+    `# Written by calmswap ${new Date().toISOString()}. Live color: ${color}${canary ? ` for ${canary.share}% of requests (canary), ${canary.other} for the rest` : ''}. The next switch replaces this file.`,
+    `upstream ${c.proxy.upstreamName} {`,
+    // A consistent hash keeps each client on one color and still honours the weights;
+    // clients without the cookie are spread by request.
+    ...(sticky.by === 'ip' ? ['  hash $remote_addr consistent;'] : sticky.by === 'cookie' ? ['  hash $calmswap_sticky consistent;'] : []),
+    ...servers.map((l) => `  ${l}`),
+    '  keepalive 8;',
+    '}',
+    // In a canary both colors answer: the header names the one that did.
+    canary ? `map $upstream_addr $calmswap_color { "~:${c.ports[color]}$" "${color}"; default "${canary.other}"; }` : `map $host $calmswap_color { default "${color}"; }`,
+    // "1" while calmswap watches a release: the access log (if=$calmswap_log) stays empty between deploys.
+    `map $host $calmswap_log { default "${route.log ? 1 : 0}"; }`,
+    ...(sticky.by === 'cookie' ? [`map $cookie_${sticky.name} $calmswap_sticky { "" $request_id; default $cookie_${sticky.name}; }`] : []),
+    '',
+  ].join('\n')
+}
+
+/** The live port the upstream file names, if it names one: how an adopted host tells which color serves. */
+export function upstreamPort(c: Config): number | null {
+  const text = readOwnFile(c.proxy.upstreamFile)
+  const port = text ? /server 127\.0\.0\.1:(\d+);/.exec(text)?.[1] : undefined
+  return port ? Number(port) : null
+}
+
+/**
+ * The color the upstream file nginx reads sends traffic to: the truth about traffic, which a
+ * power cut between that file's write and state.json's can set apart from the record. Null
+ * when there is no file, or it names neither color (a template that does not render as either).
+ */
+export function upstreamFileColor(c: Config): Color | null {
+  let text: string | null
+  let template: string | undefined
+  try {
+    text = readOwnFile(c.proxy.upstreamFile)
+    template = readTemplate(c)
+  } catch {
+    return null
+  }
+  if (text === null) return null
+  if (template) return COLORS.find((col) => [null, otherColor(col)].some((b) => renderUpstream(c, col, b, template) === text)) ?? null
+  // The first server is the live color's, plain or in a canary.
+  const port = Number(/server 127\.0\.0\.1:(\d+)[ ;]/.exec(text)?.[1])
+  return COLORS.find((col) => c.ports[col] === port) ?? null
+}
+
+/**
+ * Why the state's record of the upstream cannot be trusted for `color`, or null when it can:
+ * the file names another color, or a switch was under way when the last run ended.
+ */
+export function upstreamDoubt(ctx: Ctx, color: Color): string | null {
+  const s = ctx.state.load()
+  const file = upstreamFileColor(ctx.config)
+  if (file && file !== color) return `the upstream file ${ctx.config.proxy.upstreamFile} sends traffic to ${file}`
+  if (s.switching) return `a switch to ${s.switching.color} was under way when the last run ended`
+  return null
+}
+
+/** The running nginx container of the shared project (proxy=container). */
+export async function proxyContainer(ctx: Ctx): Promise<string | undefined> {
+  if (ctx.config.proxy.mode !== 'container') return undefined
+  const inv = await ctx.inventory()
+  const running = inv.containersIn('shared', [ctx.config.proxy.service], ['running'])[0]?.name
+  // A dry run of a first deploy plans the proxy's start without doing it: name the container it would get.
+  return running ?? (ctx.exec.dryRun ? `${projectName(ctx.config, 'shared')}-${ctx.config.proxy.service}-1` : undefined)
+}
+
+const readTemplate = (c: Config) => (c.proxy.template ? readFileSync(c.proxy.template, 'utf8') : undefined)
+
+/** Writes the upstream file without reloading: for the first start of the proxy. */
+export async function writeUpstream(ctx: Ctx, color: Color, backup: Color | null, route: Route = {}): Promise<void> {
+  await ctx.exec.writeFile(ctx.config.proxy.upstreamFile, renderUpstream(ctx.config, color, backup, readTemplate(ctx.config), route))
+}
+
+/**
+ * Puts back an upstream file calmswap did not write (the plain project's, before an adoption)
+ * and has the proxy read it. Throws when the proxy refuses it.
+ */
+export async function restoreUpstream(ctx: Ctx, content: string): Promise<void> {
+  const c = ctx.config
+  await ctx.exec.writeFile(c.proxy.upstreamFile, content)
+  const cmds = proxyCommands(c, 'blue', await proxyContainer(ctx))
+  if (cmds?.test) await ctx.must(cmds.test)
+  if (cmds) await ctx.must(cmds.reload)
+  ctx.state.upstreamGivenBack()
+}
+
+/** Points the proxy at `color`, keeping `backup` (still running) as its fallback, or as the rest of a canary. */
+export async function switchTraffic(ctx: Ctx, color: Color, backup: Color | null, route: Route = {}): Promise<Upstream> {
+  const c = ctx.config
+  const file = c.proxy.upstreamFile
+  const container = await proxyContainer(ctx)
+  if (c.proxy.mode === 'container' && !container) throw new StepError(`the proxy container (service "${c.proxy.service}" of ${projectName(c, 'shared')}) is not running`)
+  const cmds = proxyCommands(c, color, container)
+  const before = readOwnFile(file)
+  const share = route.share !== undefined && backup ? { share: route.share } : {}
+  const upstream: Upstream = { color, port: c.ports[color], backup: backup ? c.ports[backup] : null, ...share }
+  // The intent first: a power cut after the file's write leaves a record that says so.
+  try {
+    ctx.state.switching(upstream)
+  } catch (e) {
+    ctx.ui.warn(`switching to ${color} without recording it first: ${(e as Error).message}`)
+  }
+  await writeUpstream(ctx, color, backup, route)
+  const restore = async () => {
+    if (before === null) await ctx.exec.removeFile(file)
+    else await ctx.exec.writeFile(file, before)
+    try {
+      ctx.state.switchUndone()
+    } catch {}
+  }
+  const rejected = async (r: Result) => {
+    await restore()
+    return new StepError(`nginx -t rejected the new upstream; the old one is back in place, nothing was reloaded:\n${(r.stderr || r.stdout).trim()}`)
+  }
+  if (cmds?.test) {
+    const r = await ctx.run(cmds.test)
+    if (r.code !== 0) throw await rejected(r)
+  }
+  if (cmds) {
+    const r = await ctx.run(cmds.reload)
+    if (r.code !== 0 && r.code === cmds.rejected) throw await rejected(r)
+    if (r.code !== 0) {
+      await restore()
+      throw new StepError(`reloading the proxy failed: ${new CommandError(render(cmds.reload), r.code, r.stderr, r.stdout).message}`)
+    }
+  }
+  try {
+    ctx.state.recordUpstream(upstream)
+  } catch (e) {
+    // The switch happened; only its record failed. Say so rather than pretend it did not.
+    ctx.ui.warn(`switched to ${color}, but could not record it: ${(e as Error).message}`)
+  }
+  return upstream
+}
+
+/** Reads the proxy's own account of who answered; null when it is the expected color. */
+export function upstreamMismatch(headers: Record<string, string | string[] | undefined> | undefined, color: Color, port: number): string | null {
+  const seen = headers?.['x-calmswap-color']
+  if (seen && seen !== color) return `proxy still routes to ${seen}`
+  // "$upstream_addr" lists every server tried; the last one answered.
+  const addr = String(headers?.['x-calmswap-upstream'] ?? '')
+    .split(',')
+    .at(-1)
+    ?.trim()
+  if (addr && !addr.endsWith(`:${port}`)) return `answered by ${addr}, not ${color} (:${port})`
+  return null
+}
+
+/**
+ * After a switch, asks the proxy itself: the new color must answer there, not just on its
+ * own port. A color header, when the proxy sets one, must name the new color.
+ */
+export async function verifyThroughProxy(ctx: Ctx, color: Color): Promise<void> {
+  const c = ctx.config
+  if (!c.proxy.url || c.proxy.mode === 'none' || ctx.exec.dryRun) return
+  const url = `${c.proxy.url}${c.health.path}`
+  const r = await ctx.ui.wait(`checking ${url} through the proxy`, (update) =>
+    waitHealthy(url, {
+      ...checkOptions(c),
+      deadlineMs: Math.max(5_000, c.health.timeoutMs * 3),
+      intervalMs: 500,
+      signal: ctx.signal,
+      extra: async (res) => upstreamMismatch(res.headers, color, c.ports[color]),
+      onTry: (t) => update(`through the proxy: try ${t.attempt}, ${t.reason ?? 'pass'} (${t.passes}/${c.health.passes})`),
+    }),
+  )
+  if (!r.ok) throw new StepError(`the proxy does not serve ${color} at ${url}: ${r.last?.reason ?? 'no answer'}`)
+}
+
+/** The switch step: point the proxy at `color` (with `backup` as fallback), then check through the proxy. */
+export async function switchTo(ctx: Ctx, color: Color, backup: Color | null, route: Route = {}): Promise<void> {
+  const up = await switchTraffic(ctx, color, backup, route)
+  ctx.ui.detail(`  proxy → ${color} (${LOOPBACK}:${up.port}${up.backup ? `, backup :${up.backup}` : ''})`)
+  await verifyThroughProxy(ctx, color)
+}

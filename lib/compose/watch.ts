@@ -1,0 +1,523 @@
+// After the switch the new color is judged on what it does, not on its health check: its
+// answers in the proxy's own JSON log (the share of 5xx, by upstream) and its containers
+// (exits, OOM kills, unhealthy) through one Docker events stream. A bad verdict fails the
+// step, and the deploy rolls back as for any failed step, while the old web still runs.
+// Cheap on purpose: the log's new bytes are read once a second from an offset, the events
+// come over one long request, and no docker process is started per sample.
+import { closeSync, fstatSync, mkdirSync, openSync, readSync, statSync, truncateSync } from 'node:fs'
+import { dirname } from 'node:path'
+import { containerEvents } from '../builders/reads.ts'
+import { COLORS, type Color, type Config, fmtDuration } from '../config.ts'
+import type { Ctx } from '../context.ts'
+import { sleep } from '../deadlines.ts'
+import { StepError } from '../errors.ts'
+import type { Counts, PhaseReport, Tally, Verdict } from '../phase-report.ts'
+import type { WatchState } from '../state.ts'
+import { fmtMs } from '../ui.ts'
+import { switchTraffic } from './traffic.ts'
+
+export { type Counts, formatReport, type PhaseReport, type Tally, type Verdict } from '../phase-report.ts'
+
+// ---------------------------------------------------------------- the proxy's log
+
+/** One request as the proxy logged it: each upstream it tried, and what the client got. */
+export interface ProxyRecord {
+  readonly tries: readonly { readonly port: number | null; readonly status: number }[]
+  readonly status: number
+  readonly uri: string
+}
+
+/** nginx separates the servers of one request with ", " (retries) and " : " (internal redirects). */
+const splitUpstream = (v: string) => (v ? v.split(/\s*,\s*|\s+:\s+/).map((x) => x.trim()) : [])
+const portOf = (addr: string) => {
+  const m = /:(\d+)$/.exec(addr)
+  return m ? Number(m[1]) : null
+}
+
+/**
+ * A line of the log format in example/nginx/nginx.conf; null for anything else. Without
+ * $upstream_status, the last server tried gets the client's status and the earlier ones
+ * (nginx moved on from them) a 502.
+ */
+export function parseRecord(line: string): ProxyRecord | null {
+  let x: Record<string, unknown>
+  try {
+    x = JSON.parse(line)
+  } catch {
+    return null
+  }
+  if (!x || typeof x !== 'object' || !Number.isInteger(x.status)) return null
+  const status = x.status as number
+  const addrs = splitUpstream(String(x.upstream_addr ?? ''))
+  const statuses = splitUpstream(String(x.upstream_status ?? ''))
+  const tries = addrs.map((a, i) => ({ port: portOf(a), status: Number(statuses[i]) || (i === addrs.length - 1 ? status : 502) }))
+  return { tries, status, uri: String(x.request_uri ?? '') }
+}
+
+export const emptyTally = (): Tally => ({ blue: { requests: 0, errors: 0, answered: 0, failed: 0 }, green: { requests: 0, errors: 0, answered: 0, failed: 0 } })
+
+/**
+ * Adds one request. The health path is left out: it passes by construction (that is the
+ * whole problem), and calmswap's own checks through the proxy would dilute the share.
+ */
+export function addRecord(t: Tally, r: ProxyRecord, c: Pick<Config, 'ports' | 'health'>): void {
+  if (r.uri.startsWith(c.health.path)) return
+  const colorOf = (port: number | null) => COLORS.find((col) => c.ports[col] === port)
+  for (const tr of r.tries) {
+    const col = colorOf(tr.port)
+    if (!col) continue
+    t[col].requests++
+    if (tr.status >= 500) t[col].errors++
+  }
+  const last = colorOf(r.tries.at(-1)?.port ?? null)
+  if (last) {
+    t[last].answered++
+    if (r.status >= 500) t[last].failed++
+  }
+}
+
+/**
+ * The proxy's log from an offset, a second at a time: only the bytes added since the last
+ * read. Survives the file being emptied (copytruncate, calmswap itself) and replaced (a
+ * rename by logrotate), and a file that appears only later (a proxy started since).
+ */
+export class LogTail {
+  private fd: number | null = null
+  private ino = -1
+  private offset = 0
+  private partial = ''
+
+  constructor(
+    readonly path: string,
+    fromStart: boolean,
+  ) {
+    if (this.reopen() && !fromStart) this.offset = fstatSync(this.fd!).size
+  }
+
+  get found(): boolean {
+    return this.fd !== null
+  }
+
+  private reopen(): boolean {
+    this.close()
+    try {
+      this.fd = openSync(this.path, 'r')
+      this.ino = fstatSync(this.fd).ino
+      this.offset = 0
+      this.partial = ''
+      return true
+    } catch {
+      return false
+    }
+  }
+
+  /** The complete lines added since the last call; at most `maxBytes` of them at a time. */
+  read(maxBytes = 8 << 20): string[] {
+    if (this.fd === null && !this.reopen()) return []
+    const out: string[] = []
+    let replaced = false
+    try {
+      replaced = statSync(this.path).ino !== this.ino
+    } catch {}
+    out.push(...this.drain(maxBytes))
+    if (replaced && this.reopen()) out.push(...this.drain(maxBytes))
+    return out
+  }
+
+  private drain(maxBytes: number): string[] {
+    const size = fstatSync(this.fd!).size
+    if (size < this.offset) {
+      this.offset = 0
+      this.partial = ''
+    }
+    const n = Math.min(size - this.offset, maxBytes)
+    if (n <= 0) return []
+    const buf = Buffer.alloc(n)
+    const got = readSync(this.fd!, buf, 0, n, this.offset)
+    this.offset += got
+    const lines = (this.partial + buf.subarray(0, got).toString('utf8')).split('\n')
+    this.partial = lines.pop()!
+    return lines.filter(Boolean)
+  }
+
+  close(): void {
+    if (this.fd !== null) closeSync(this.fd)
+    this.fd = null
+  }
+}
+
+/**
+ * Empties calmswap's own proxy log just before a watch starts reading it: the file holds
+ * one rollout's requests at most. A log the operator named (CALMSWAP_PROXY_LOG) is theirs
+ * and is only ever read.
+ */
+export function resetLog(ctx: Ctx): void {
+  const w = ctx.config.watch
+  if (!w.logOwned || ctx.exec.dryRun) return
+  try {
+    mkdirSync(dirname(w.log), { recursive: true })
+    truncateSync(w.log, 0)
+  } catch {}
+}
+
+/** calmswap's own log is read from its start (emptied at the switch); another one from its end. */
+export const openLog = (ctx: Ctx): LogTail => new LogTail(ctx.config.watch.log, ctx.config.watch.logOwned)
+
+// ---------------------------------------------------------------- the judgement
+
+export interface Limits {
+  readonly max5xxPct: number
+  readonly minRequests: number
+}
+
+/**
+ * Lower bound of the Wilson score interval for k successes out of n; z = 2.576 is 99%. The
+ * watch asks again every second, and each look is another chance for noise to cross the
+ * line: 99% per look keeps a good release with half the limit's 5xx share from ever being
+ * rolled back (test/unit/watch.test.ts runs it a thousand times).
+ */
+export function wilsonLower(k: number, n: number, z = 2.576): number {
+  if (n <= 0) return 0
+  const p = k / n
+  const z2 = z * z
+  return Math.max(0, (p + z2 / (2 * n) - z * Math.sqrt((p * (1 - p)) / n + z2 / (4 * n * n))) / (1 + z2 / n))
+}
+
+export interface Judgement {
+  /** Enough requests to judge. */
+  readonly judged: boolean
+  readonly bad: boolean
+  readonly pct: number
+  /** The share of 5xx it has at least, 99% sure. */
+  readonly lowPct: number
+}
+
+/**
+ * Bad when, over at least `minRequests`, the 5xx share is above the limit with 99%
+ * confidence: a few errors of a good release (a dropped keepalive connection, one bad
+ * input) do not get it rolled back; a release failing a fifth of its requests is caught
+ * within a few dozen.
+ */
+export function judge(c: Pick<Counts, 'requests' | 'errors'>, l: Limits): Judgement {
+  const pct = c.requests ? (100 * c.errors) / c.requests : 0
+  const lowPct = 100 * wilsonLower(c.errors, c.requests)
+  const judged = c.requests >= l.minRequests
+  return { judged, bad: judged && lowPct > l.max5xxPct, pct, lowPct }
+}
+
+const pct = (v: number) => `${v < 10 ? v.toFixed(1) : v.toFixed(0)}%`
+
+export function describeErrors(c: Pick<Counts, 'requests' | 'errors'>, l: Limits): string {
+  const j = judge(c, l)
+  return `${c.errors} of ${c.requests} requests (${pct(j.pct)}) answered 5xx, above the ${l.max5xxPct}% limit (99% sure it is at least ${pct(j.lowPct)})`
+}
+
+/**
+ * What a Docker event of a watched container says is wrong with it; null when nothing is.
+ * A restart policy brings a crashed container back, but its `die` came first. A container
+ * Docker was told to stop (a `kill` event first: docker stop, a recreate) did not crash;
+ * `killed` remembers those across events.
+ */
+export function containerTrouble(line: string, services: readonly string[], killed: Set<string> = new Set()): string | null {
+  let e: { Type?: string; Action?: string; Actor?: { ID?: string; Attributes?: Record<string, string> } }
+  try {
+    e = JSON.parse(line)
+  } catch {
+    return null
+  }
+  const a = e.Actor?.Attributes ?? {}
+  if (e.Type !== 'container' || !services.includes(a['com.docker.compose.service'] ?? '')) return null
+  const name = a.name ?? a['com.docker.compose.service'] ?? '?'
+  const id = e.Actor?.ID ?? name
+  if (e.Action === 'kill') killed.add(id)
+  if (e.Action === 'die') return killed.has(id) ? null : `${name} exited (code ${a.exitCode ?? '?'})`
+  if (e.Action === 'oom') return `${name} had a process killed for lack of memory (OOM)`
+  if (e.Action === 'health_status: unhealthy') return `${name} turned unhealthy`
+  return null
+}
+
+// ---------------------------------------------------------------- watching
+
+export interface Phase {
+  readonly phase: string
+  readonly color: Color
+  readonly share: number
+  /** Services of the color whose containers must not die meanwhile. */
+  readonly services: readonly string[]
+}
+
+const TICK_MS = 1000
+/**
+ * How often `status` gets fresh numbers through the state file: each write is an fsync,
+ * which was the largest part of the watch's CPU at one every 5 s.
+ */
+const RECORD_EVERY_MS = 15_000
+/** The events stream of a watch whose end is not known yet asks this far ahead; the watch ends it. */
+const HORIZON_MS = 3_600_000
+
+/**
+ * Follows the color's container events from `sinceS` to `untilS`, reconnecting when the
+ * stream breaks before (a daemon restart); events seen twice only repeat a verdict.
+ */
+async function followEvents(ctx: Ctx, color: Color, sinceS: number, untilS: () => number, onLine: (line: string) => void, signal: AbortSignal): Promise<void> {
+  const stream = ctx.exec.stream?.bind(ctx.exec)
+  if (!stream) return ctx.ui.warn('this executor cannot follow Docker events: the watch judges the proxy log only')
+  let since = sinceS
+  for (let broken = 0; !signal.aborted && Date.now() / 1000 < untilS() - 0.05; broken++) {
+    const r = await stream(containerEvents(ctx.config, color, since, untilS()), onLine, signal)
+    if (signal.aborted || Date.now() / 1000 >= untilS() - 0.05) return
+    if (broken === 0) ctx.ui.warn(`the Docker events stream ended early (${(r.stderr || `exit ${r.code}`).trim()}): following it again`)
+    since = Date.now() / 1000 - 2
+    await sleep(Math.min(5000, 500 * 2 ** broken), signal)
+  }
+}
+
+/**
+ * Watches one color from the moment it gets traffic: reads the proxy's log each second and
+ * judges the color's share of 5xx, and goes bad at once when one of its containers dies.
+ * It runs until the window `endIn` sets is over (for the watch, set once the new workers
+ * run), a bad verdict, or Ctrl-C (verdict "stopped"; the caller decides what that means).
+ * `failed` aborts on a bad verdict, for the steps still running beside it.
+ */
+export class Watch {
+  readonly result: Promise<PhaseReport>
+  private readonly bad = new AbortController()
+  private readonly done = new AbortController()
+  private readonly counts = emptyTally()
+  private readonly killed = new Set<string>()
+  private t0 = 0
+  private windowAt = 0
+  private cpu0 = process.cpuUsage()
+  private until = Number.POSITIVE_INFINITY
+  private trouble: string | null = null
+  private tail: LogTail | null = null
+  private resolve: (r: PhaseReport) => void = () => {}
+  private tick: () => void = () => {}
+  private started = false
+  private halted = false
+  private failure: StepError | null = null
+  private last: NodeJS.Timeout | undefined
+
+  constructor(
+    private readonly ctx: Ctx,
+    readonly p: Phase,
+    /** The window `status` shows before `endIn` sets the real one. */
+    private readonly expectMs: number,
+  ) {
+    this.result = new Promise((resolve) => (this.resolve = resolve))
+  }
+
+  /** Aborted when the verdict turns bad, with the failure as its reason. */
+  get failed(): AbortSignal {
+    return this.bad.signal
+  }
+
+  /** The verdict's error, once it was bad. */
+  get error(): StepError | null {
+    return this.failure
+  }
+
+  get isStarted(): boolean {
+    return this.started
+  }
+
+  /** Starts judging now. */
+  start(tail: LogTail | null): this {
+    if (this.started) return this
+    this.started = true
+    this.tail = tail
+    this.t0 = Date.now()
+    const c = this.ctx.config
+    const limits: Limits = { max5xxPct: c.watch.max5xxPct, minRequests: c.watch.minRequests }
+    const events = followEvents(
+      this.ctx,
+      this.p.color,
+      this.t0 / 1000,
+      () => (Number.isFinite(this.until) ? this.until : this.t0 + HORIZON_MS) / 1000,
+      (l) => this.onTrouble(containerTrouble(l, this.p.services, this.killed)),
+      this.done.signal,
+    )
+    if (tail && !tail.found) this.ctx.ui.warn(`no proxy log at ${c.watch.log} (README: Proxy): judging ${this.p.color}'s containers only`)
+    let recorded = Date.now()
+    this.record()
+    let update: (text: string) => void = () => {}
+    const ended = new Promise<{ v: Verdict; reason?: string }>((end) => {
+      this.tick = () => {
+        if (this.done.signal.aborted) return
+        for (const line of this.tail?.read() ?? []) {
+          const r = parseRecord(line)
+          if (r) addRecord(this.counts, r, c)
+        }
+        const mine = this.counts[this.p.color]
+        const j = judge(mine, limits)
+        const now = Date.now()
+        if (this.ctx.ui.interactive) {
+          const left = Number.isFinite(this.until) ? `${Math.max(0, Math.ceil((this.until - now) / 1000))}s left, ` : ''
+          update(`watching ${this.p.color} (${this.p.phase}): ${left}${mine.requests} requests, ${mine.errors} 5xx`)
+        }
+        if (this.ctx.ui.json) this.ctx.ui.event('watch-tick', { phase: this.p.phase, color: this.p.color, ms: now - this.t0, counts: this.counts })
+        if (now - recorded >= RECORD_EVERY_MS) {
+          this.record()
+          recorded = now
+        }
+        let verdict: { v: Verdict; reason?: string } | null = null
+        const into = `${fmtMs(now - this.t0)} into the ${this.p.phase}`
+        if (this.halted) verdict = { v: 'stopped', reason: 'the deploy stopped' }
+        else if (this.trouble) verdict = { v: 'bad', reason: `${this.trouble} ${into}` }
+        else if (j.bad) verdict = { v: 'bad', reason: `${describeErrors(mine, limits)}, ${into}` }
+        else if (this.ctx.signal.aborted) verdict = { v: 'stopped', reason: `stopped by ${String(this.ctx.signal.reason ?? 'a signal')} after ${fmtMs(now - this.t0)}` }
+        else if (now >= this.until) verdict = { v: j.judged || !this.tail?.found ? 'ok' : 'too-few-requests' }
+        if (!verdict) return
+        this.done.abort()
+        end(verdict)
+      }
+    })
+    const timer = setInterval(() => this.tick(), TICK_MS)
+    const onAbort = () => this.tick()
+    this.ctx.signal.addEventListener('abort', onAbort, { once: true })
+    // The spinner, if any, moves once a tick: nothing here wakes more often than once a second.
+    void this.ctx.ui.wait(
+      `watching ${this.p.color} (${this.p.phase})`,
+      (u) => {
+        update = u
+        return ended
+      },
+      TICK_MS,
+    )
+    void ended.then(async (v) => {
+      clearInterval(timer)
+      clearTimeout(this.last)
+      this.ctx.signal.removeEventListener('abort', onAbort)
+      if (v.v === 'bad') {
+        this.failure = new StepError(`the ${this.p.phase} rolls ${this.p.color} back: ${v.reason}`)
+        this.bad.abort(this.failure)
+      }
+      await events
+      this.record(true)
+      const cpu = this.windowAt ? process.cpuUsage(this.cpu0) : { user: 0, system: 0 }
+      this.resolve({
+        phase: this.p.phase,
+        color: this.p.color,
+        share: this.p.share,
+        verdict: v.v,
+        ...(v.reason ? { reason: v.reason } : {}),
+        ms: Date.now() - this.t0,
+        windowMs: this.windowAt ? Date.now() - this.windowAt : 0,
+        counts: this.counts,
+        log: Boolean(this.tail?.found),
+        cpuMs: Math.round((cpu.user + cpu.system) / 1000),
+      })
+    })
+    this.tick()
+    return this
+  }
+
+  /**
+   * The window ends `ms` from now; meanwhile every one of `services` must run. Their deaths
+   * since the start came as events; this read catches one that died before the stream began.
+   */
+  async endIn(ms: number): Promise<void> {
+    this.windowAt = Date.now()
+    this.cpu0 = process.cpuUsage()
+    this.until = this.windowAt + ms
+    this.last = setTimeout(() => this.tick(), ms)
+    this.record()
+    const inv = await this.ctx
+      .uninterruptible()
+      .inventory(true)
+      .catch(() => null)
+    for (const x of inv?.containers(this.p.color, this.p.services) ?? []) if (x.state !== 'running' && !this.killed.has(x.id)) this.onTrouble(`${x.name} is ${x.state}`)
+    this.tick()
+  }
+
+  /** Ends the watch where it is (a step beside it failed): verdict "stopped". */
+  stop(): void {
+    if (!this.started) return
+    this.halted = true
+    this.tick()
+  }
+
+  private onTrouble(why: string | null): void {
+    if (!why || this.trouble) return
+    this.trouble = why
+    this.tick()
+  }
+
+  /** What `status` in another process shows; cleared at the end. */
+  private record(clear = false): void {
+    const until = Number.isFinite(this.until) ? this.until : this.t0 + this.expectMs
+    const mine = this.counts[this.p.color]
+    // The window once it is known: `status` shows how much of it is left.
+    const since = this.windowAt || this.t0
+    const w: WatchState = { phase: this.p.phase, color: this.p.color, since: new Date(since).toISOString(), until: new Date(until).toISOString(), ...mine }
+    try {
+      this.ctx.journal.watching(clear ? undefined : { phase: w.phase, color: w.color, since: w.since, until: w.until, requests: w.requests, errors: w.errors })
+    } catch {}
+  }
+}
+
+/** The services a watch after the switch follows: a one-off job among CALMSWAP_CORE may exit. */
+export const watchedServices = (c: Config) => [...c.roles.web, ...c.roles.workers, ...c.roles.singletons]
+
+/** The watch of a deploy: created with it, started at the switch, its window set once the new workers run. */
+export function newWatch(ctx: Ctx, to: Color): Watch {
+  return new Watch(ctx, { phase: 'watch', color: to, share: 100, services: watchedServices(ctx.config) }, ctx.config.watch.ms)
+}
+
+/**
+ * The watch step: once the new workers run and the old web is still warm, the new color
+ * serves everything for CALMSWAP_WATCH more while it is judged; its traffic has been judged
+ * since the switch. A bad verdict throws, and the deploy rolls back. Ctrl-C ends the watch
+ * and keeps the release.
+ */
+export async function watchRelease(ctx: Ctx, to: Color, watch: Watch, reports: PhaseReport[]): Promise<void> {
+  const c = ctx.config
+  if (ctx.exec.dryRun) {
+    ctx.ui.detail(
+      `  would watch ${to} for ${fmtDuration(c.watch.ms)}: rolled back at a 5xx share above ${c.watch.max5xxPct}% (over ${c.watch.minRequests} requests or more), or when a container dies`,
+    )
+    return endLogging(ctx, to)
+  }
+  ctx.ui.info(`watching ${to} for ${fmtDuration(c.watch.ms)}; Ctrl-C ends the watch and keeps the release`)
+  // A deploy continued from its journal switched in an earlier run: judged from now.
+  if (!watch.isStarted) watch.start(openLog(ctx))
+  await watch.endIn(c.watch.ms)
+  const r = await watch.result
+  reports.push(r)
+  if (watch.error) throw watch.error
+  // The release stays: what is left runs to its end even after Ctrl-C.
+  const calm = ctx.uninterruptible()
+  await endLogging(calm, to)
+  const mine = r.counts[to]
+  if (r.verdict === 'stopped') ctx.ui.warn(`watch ${r.reason}: ${c.release} stays live on ${to}, not judged any further (${mine.requests} requests, ${mine.errors} 5xx so far)`)
+  else if (r.verdict === 'too-few-requests')
+    ctx.ui.warn(
+      `only ${mine.requests} requests reached ${to} in ${fmtMs(r.ms)} (fewer than CALMSWAP_WATCH_MIN_REQUESTS=${c.watch.minRequests}): its 5xx share was not judged; its containers stayed up`,
+    )
+  else
+    ctx.ui.ok(
+      `watched ${to} for ${fmtMs(r.ms)} since the switch: ${r.log ? `${mine.requests} requests, ${mine.errors} 5xx` : 'no proxy log'}, containers stayed up (the watch used ${(r.cpuMs / 1000).toFixed(2)} CPU-s in its ${fmtMs(r.windowMs)} window)`,
+    )
+}
+
+/**
+ * A canary step: `share` of the requests to `p.color` for `ms`, judged as the watch judges.
+ * Resolves with its report; the caller acts on the verdict.
+ */
+export async function observe(ctx: Ctx, p: Phase, ms: number, tail: LogTail | null): Promise<PhaseReport> {
+  const w = new Watch(ctx, p, ms).start(tail)
+  await w.endIn(ms)
+  return w.result
+}
+
+/** The proxy stops logging each request: the upstream as it is, with $calmswap_log off. */
+async function endLogging(ctx: Ctx, to: Color): Promise<void> {
+  const up = ctx.state.load().upstream
+  if (ctx.config.proxy.mode === 'none' || ctx.config.proxy.mode === 'command' || ctx.config.proxy.template) return
+  const backup = up?.backup ? (COLORS.find((col) => ctx.config.ports[col] === up.backup) ?? null) : null
+  try {
+    await switchTraffic(ctx, to, backup, { log: false })
+  } catch (e) {
+    ctx.ui.warn(`the proxy could not stop logging each request (${(e as Error).message}); the release stays, and the log is emptied at the next watch`)
+  }
+}

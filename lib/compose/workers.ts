@@ -1,0 +1,289 @@
+// The worker lifecycle across a deploy: the old color's workers are frozen while the new web
+// boots and its singletons (beat) are stopped at once; after the switch the frozen workers
+// get their SIGTERM (stop mode) and the new color's singletons, then workers, start, each
+// once the CPU is calm. Never two sets of workers running, never two singletons.
+
+import { create, up } from '../builders/compose.ts'
+import { kill, pauseContainers, quiesceWorker, startContainers, stopContainers, unpauseContainers, waitExit } from '../builders/containers.ts'
+import { runState } from '../builders/reads.ts'
+import { NOTHING_TO_QUIESCE, QUIESCED, STILL_BUSY } from '../celery.ts'
+import { render } from '../command.ts'
+import { type Color, otherColor, type Project } from '../config.ts'
+import type { Ctx } from '../context.ts'
+import { DEADLINE, sleep } from '../deadlines.ts'
+import { CommandError, StepError } from '../errors.ts'
+import { type Container, names, notStayingUp, parseRunState } from '../inventory.ts'
+import { bootedAfter, calmBefore, whenBooted } from '../pressure.ts'
+import { signalledAtMs } from '../state.ts'
+import { sanitize } from '../ui.ts'
+
+/**
+ * The pause-workers step: frees the CPU before the new release starts. Workers are frozen
+ * (cgroup freezer: at once, nothing lost, thawed in an instant by a rollback); singletons
+ * get SIGTERM, as a frozen beat thawed later would tick beside the new one. A container in a
+ * restart loop (a broken live release) cannot be frozen or signalled: it is stopped, which
+ * also ends the loop. Exited, dead or never-started ones have nothing to free.
+ */
+export async function freezeWorkers(ctx: Ctx, color: Project | null, retried = false): Promise<void> {
+  const c = ctx.config
+  if (!color) return ctx.ui.detail('  first deploy: no old workers to pause')
+  const inv = await ctx.inventory()
+  const said: string[] = []
+  const workers = inv.containers(color, c.roles.workers)
+  const singletons = inv.containers(color, c.roles.singletons)
+  const crashing = [...workers, ...singletons].filter((x) => x.state === 'restarting')
+  if (crashing.length) {
+    await ctx.must(stopContainers(c, names(crashing), 0))
+    said.push(`stopped ${names(crashing).join(', ')} (restarting in a loop: nothing to finish)`)
+  }
+  const running = workers.filter((x) => x.state === 'running')
+  // Frozen rather than sent SIGTERM now: a warm shutdown runs the task in flight to its end
+  // and then tears the container down, all beside the new web's boot.
+  if (running.length) {
+    const cmd = pauseContainers(c, names(running))
+    const r = await ctx.run(cmd)
+    // Between the inventory and the pause a container can fall into a restart loop: look again, once.
+    if (r.code !== 0 && !retried) return freezeWorkers(ctx, color, true)
+    if (r.code !== 0) throw new CommandError(render(cmd), r.code, r.stderr, r.stdout)
+    said.push(`froze ${names(running).join(', ')} ${c.pauseMode === 'stop' ? 'until the switch' : 'until cleanup'}`)
+  }
+  const beats = singletons.filter((x) => x.state === 'running')
+  if (beats.length) {
+    await sendSignal(ctx, names(beats))
+    ctx.journal.signalled(names(beats))
+    said.push(`sent SIGTERM to ${names(beats).join(', ')}`)
+  }
+  const idle = [...workers, ...singletons].filter((x) => ['exited', 'dead', 'created'].includes(x.state))
+  if (idle.length) said.push(`${names(idle).join(', ')} already ${[...new Set(idle.map((x) => x.state))].join('/')}`)
+  ctx.ui.detail(`  ${said.join('; ') || `no workers or singletons in ${color}`}`)
+}
+
+/** Thaws whatever of these services' containers is frozen; returns their names. */
+export async function thaw(ctx: Ctx, p: Project, services: readonly string[]): Promise<string[]> {
+  const frozen = names((await ctx.inventory()).pausedContainers(p, services))
+  if (frozen.length) await ctx.must(unpauseContainers(ctx.config, frozen))
+  return frozen
+}
+
+/**
+ * Starts the stopped containers of these services, by container: `compose start` would also
+ * insist on the services' depends_on, which may name a one-off job or another project's.
+ */
+export async function startStopped(ctx: Ctx, color: Project, services: readonly string[]): Promise<string[]> {
+  const stopped = names((await ctx.inventory()).containersIn(color, services, ['exited', 'created', 'dead']))
+  if (stopped.length) await ctx.must(startContainers(ctx.config, stopped))
+  return stopped
+}
+
+/** What is left of CALMSWAP_STOP_GRACE since this operation's last SIGTERM (all of it when there was none). */
+function graceLeft(ctx: Ctx): number {
+  const since = signalledAtMs(ctx.journal.current)
+  return ctx.config.stopGraceS * 1000 - (Number.isNaN(since) ? 0 : Date.now() - since)
+}
+
+/** A signal to containers; one that exited since the inventory was read is where it was headed. */
+async function sendSignal(ctx: Ctx, to: readonly string[], sig = 'SIGTERM'): Promise<void> {
+  const cmd = kill(ctx.config, to, sig)
+  const r = await ctx.run(cmd)
+  const errors = r.stderr.split('\n').filter((l) => l.trim())
+  if (r.code !== 0 && !(errors.length && errors.every((l) => /is not running/.test(l)))) throw new CommandError(render(cmd), r.code, r.stderr, r.stdout)
+}
+
+/**
+ * Stop mode, once traffic has switched: the frozen workers are thawed, quiesced, then get
+ * SIGTERM; awaitStopped() waits for their warm shutdown. Thawed first, not signalled frozen:
+ * a worker thawed by the signal itself gets it in the same instant as its backlog.
+ */
+async function stopFrozen(ctx: Ctx, color: Project): Promise<void> {
+  const thawed = await thaw(ctx, color, ctx.config.roles.workers)
+  if (!thawed.length) return
+  // The grace counts from the thaw: the quiesce is part of the stop.
+  ctx.journal.signalled(thawed)
+  await quiesce(ctx, thawed)
+  await sendSignal(ctx, thawed)
+  ctx.ui.detail(`  thawed ${thawed.join(', ')} and sent SIGTERM: warm shutdown`)
+}
+
+/**
+ * Before the SIGTERM of consuming workers: each is asked, in its own container, to stop
+ * consuming and finish what it holds (lib/celery.ts), all at once, within what is left of
+ * the grace. Whatever it answers, the SIGTERM follows: a quiesce only makes the stop clean.
+ */
+export async function quiesce(ctx: Ctx, workers: readonly string[], graceLeftMs = graceLeft(ctx)): Promise<void> {
+  const c = ctx.config
+  if (c.quiesce === 'off' || !workers.length) return
+  const maxS = Math.min(DEADLINE.quiesce / 1000, Math.floor((graceLeftMs - DEADLINE.quiesceMargin) / 1000))
+  if (maxS < 1) return
+  const results = await Promise.all(workers.map((w) => ctx.run(quiesceWorker(c, w, maxS))))
+  for (const [i, r] of results.entries()) {
+    const said = sanitize(r.stderr.trim().split('\n').at(-1) ?? '')
+    const what = r.code === QUIESCED || r.code === STILL_BUSY || r.code === NOTHING_TO_QUIESCE ? said.replace(/^quiesce: /, '') : `could not run (exit ${r.code}): ${said}`
+    ctx.ui.detail(`  ${workers[i]}: ${what}`)
+  }
+}
+
+/**
+ * The containers of a color this operation told to stop that still run: those sent SIGTERM
+ * and not started again since. A daemon restart (a power cut) brings containers back under
+ * their restart policy: those are running afresh, not finishing a warm shutdown.
+ */
+async function stillStopping(ctx: Ctx, color: Project): Promise<Container[]> {
+  const c = ctx.config
+  const j = ctx.journal.current
+  const running = (await ctx.inventory(true)).runningContainers(color, [...c.roles.workers, ...c.roles.singletons])
+  // A journal that names no container but has a time (written before names were kept): every
+  // running one may be stopping. No journal, or no SIGTERM in it: none is.
+  const told = j?.signalled ? running.filter((x) => j.signalled!.includes(x.name)) : j?.signalledAt ? running : []
+  const since = signalledAtMs(j)
+  if (!told.length || Number.isNaN(since) || ctx.exec.dryRun) return told
+  const started = new Map(parseRunState((await ctx.run(runState(c, names(told)))).stdout).map((x) => [x.name, Date.parse(x.startedAt)]))
+  return told.filter((x) => !((started.get(x.name) ?? 0) > since))
+}
+
+/**
+ * Waits until a color's workers and singletons that were told to stop have exited, for what
+ * is left of CALMSWAP_STOP_GRACE since their SIGTERM, then kills the rest. It never sends a
+ * second SIGTERM: Celery reads that as "shut down cold" and abandons its tasks. Frozen
+ * workers are left frozen: they were not told to stop.
+ */
+export async function awaitStopped(ctx: Ctx, color: Project): Promise<void> {
+  await waitForExit(ctx, color, await stillStopping(ctx, color), signalledAtMs(ctx.journal.current))
+}
+
+/** Waits for these containers, sent SIGTERM at `since`, for what is left of the grace; then SIGKILL. */
+async function waitForExit(ctx: Ctx, color: Project, stopping: readonly Container[], since: number): Promise<void> {
+  const c = ctx.config
+  if (!stopping.length) return
+  const graceMs = c.stopGraceS * 1000
+  const left = graceMs - (Number.isNaN(since) ? 0 : Date.now() - since)
+  const t0 = Date.now()
+  if (left > 0)
+    await ctx.run(
+      waitExit(
+        c,
+        stopping.map((x) => x.id),
+        left,
+      ),
+    )
+  const still = (await ctx.inventory(true)).aliveContainers(color, [...c.roles.workers, ...c.roles.singletons]).filter((x) => stopping.some((s) => s.id === x.id))
+  if (!still.length) return
+  // One that fell into a restart loop meanwhile cannot be signalled; a stop ends the loop.
+  const looping = still.filter((x) => x.state === 'restarting')
+  if (looping.length) await ctx.must(stopContainers(c, names(looping), 0))
+  if (still.length > looping.length) await sendSignal(ctx, names(still.filter((x) => !looping.includes(x))), 'SIGKILL')
+  const after = Math.round((Number.isNaN(since) ? Date.now() - t0 : Date.now() - since) / 1000)
+  for (const k of still) {
+    ctx.ui.warn(
+      `${k.name} was still running ${after}s after its SIGTERM (CALMSWAP_STOP_GRACE=${c.stopGraceS}s) and was killed; its unacknowledged task returns to the queue after the broker's visibility timeout`,
+    )
+  }
+}
+
+/**
+ * Before the new color's workers start: nothing of the other color's workers or singletons
+ * runs. Those told to stop are waited for; any other that runs (brought back by a daemon
+ * restart, or started by hand) is told now, and waited for too.
+ */
+async function ensureStopped(ctx: Ctx, color: Project): Promise<void> {
+  await awaitStopped(ctx, color)
+  const c = ctx.config
+  const alive = (await ctx.inventory(true)).aliveContainers(color, [...c.roles.workers, ...c.roles.singletons])
+  const looping = alive.filter((x) => x.state === 'restarting')
+  if (looping.length) await ctx.must(stopContainers(c, names(looping), 0))
+  const left = alive.filter((x) => x.state === 'running')
+  if (!left.length) return
+  ctx.journal.signalled(names(left))
+  const since = Date.now()
+  await quiesce(ctx, names(left.filter((x) => c.roles.workers.includes(x.service))), c.stopGraceS * 1000)
+  await sendSignal(ctx, names(left))
+  ctx.ui.detail(`  sent SIGTERM to ${names(left).join(', ')}: running though not told to stop before (a daemon restart brings them back)`)
+  // Waited for whether or not a journal records them (a step script run on its own has none).
+  await waitForExit(ctx, color, left, since)
+}
+
+/**
+ * While the new web boots: creates (does not start) the color's workers and singletons.
+ * Loading the project and creating containers is most of what `compose up` costs; done here
+ * it overlaps a wait instead of running after the switch beside the backlog. It first lets
+ * the web finish booting (its CPU settles), so the creates do not slow the boot they wait
+ * for, and stops waiting once `webReady` has the health check's answer: passed, create at
+ * once; failed, create nothing, the rollback is next.
+ */
+export async function createRest(ctx: Ctx, color: Color, webReady?: Promise<boolean>): Promise<void> {
+  const { workers, singletons, web } = ctx.config.roles
+  if (!workers.length && !singletons.length) return
+  if (webReady) {
+    const answered = new AbortController()
+    const outcome = webReady.finally(() => answered.abort())
+    const booting = (await ctx.inventory()).runningContainers(color, web).map((x) => x.id)
+    const booted = whenBooted(ctx, booting, answered.signal)
+    const first = await Promise.race([booted.then(() => null), outcome])
+    // The check has answered (it also ended the boot wait): its answer decides.
+    if (first === false || (answered.signal.aborted && !(await outcome))) return
+    const s = await Promise.race([booted, null])
+    if (s)
+      ctx.ui.detail(
+        `  ${s.booted ? 'web booted' : 'web still busy'} after ${Math.round(s.waitedMs)}ms (${s.cpu.toFixed(0)}% of a CPU): creating ${[...singletons, ...workers].join(', ')}`,
+      )
+  }
+  await ctx.must(create(ctx.config, color, [...singletons, ...workers]))
+}
+
+/**
+ * The up-rest step, after traffic switched, once nothing of the other color's workers runs:
+ * the new singletons first, alone (beat boots while no new worker is busy yet, and is done
+ * booting before the first worker starts), then each worker service, each on a calm CPU.
+ */
+export async function startRest(ctx: Ctx, color: Color, other: Project = otherColor(color)): Promise<void> {
+  const c = ctx.config
+  const { workers, singletons } = c.roles
+  // Whatever the other side was told to stop has exited (or is killed after the grace)
+  // before anything here starts. In stop mode that includes the workers frozen so far; in
+  // pause mode they stay frozen.
+  if (c.pauseMode === 'stop') await stopFrozen(ctx, other)
+  await ensureStopped(ctx, other)
+  const stages = [singletons, ...workers.map((w) => [w])].filter((s) => s.length)
+  for (const [i, stage] of stages.entries()) {
+    await calmBefore(ctx, `up ${stage.join(' ')}`)
+    ctx.checkpoint()
+    // Made by createRest while the web booted: a start is all that is left.
+    const made = (await ctx.inventory()).containers(color, stage)
+    const ready = stage.every((s) => made.some((x) => x.service === s)) && made.every((x) => x.state === 'created')
+    await ctx.must(ready ? startContainers(c, names(made)) : up(c, color, stage))
+    // The last stage has no one to boot beside; a worker with a backlog never settles.
+    if (i < stages.length - 1 && stage === singletons) {
+      const started = (await ctx.inventory(true)).runningContainers(color, stage).map((x) => x.id)
+      await bootedAfter(ctx, stage.join(' '), started)
+    }
+  }
+  await confirmStayUp(ctx, color, [...singletons, ...workers])
+}
+
+/**
+ * A deploy is not done while the new workers crash-loop: each container must still run,
+ * not restarted, CALMSWAP_STAY_UP after its start. One inspect before, one after.
+ */
+async function confirmStayUp(ctx: Ctx, color: Color, services: readonly string[]): Promise<void> {
+  const ms = ctx.config.stayUpMs
+  const ids = names((await ctx.inventory(true)).containers(color, services))
+  if (ms <= 0 || ctx.exec.dryRun || !ids.length) return
+  const before = parseRunState((await ctx.run(runState(ctx.config, ids))).stdout)
+  await ctx.ui.wait(`checking that ${services.join(', ')} stay up for ${ms / 1000}s`, () => sleep(ms, ctx.signal))
+  ctx.checkpoint()
+  const now = new Map(parseRunState((await ctx.run(runState(ctx.config, ids))).stdout).map((x) => [x.name, x]))
+  const wrong = before.map((b) => notStayingUp(b, now.get(b.name))).filter(Boolean)
+  if (wrong.length) throw new StepError(`the new ${color} workers do not stay up: ${wrong.join('; ')}`)
+}
+
+/** The services that are not the web: what a stand-down stops and a rollback resumes. */
+export const restServices = (ctx: Ctx) => [...ctx.config.roles.workers, ...ctx.config.roles.singletons]
+
+/** The good color's workers and singletons run again: thawed when frozen, started when stopped. */
+export async function resumeRest(ctx: Ctx, good: Color, signalled: boolean): Promise<void> {
+  // Workers told to stop may still be finishing their last task: a `start` now would find
+  // them running, do nothing, and then see them exit.
+  if (signalled) await awaitStopped(ctx, good)
+  const frozen = await thaw(ctx, good, restServices(ctx))
+  const started = await startStopped(ctx, good, restServices(ctx))
+  ctx.ui.detail(`  ${good} workers resumed: ${[...frozen, ...started].join(', ') || 'none needed'}`)
+}
