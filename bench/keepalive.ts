@@ -1,14 +1,14 @@
 // make bench-keepalive: POSTs on kept-alive connections across switches. Browsers and load
 // balancers keep connections open; nginx's graceful reload closes the idle ones, and a
 // request sent on one as it closes fails, which no client retries for a POST. Persistent
-// connections (an undici Pool, keep-alive, no retries) send POSTs through the proxy while
+// connections (undici Clients, keep-alive, no retries) send POSTs through the proxy while
 // the example stack is deployed and rolled back, and every failure is counted by phase.
 //
 //   node --import tsx bench/keepalive.ts [--cycles 5] [--rps 40] [--connections 16] [--out DIR]
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
-import { Pool } from 'undici'
+import { Client } from 'undici'
 import { isMain } from '../lib/cli.ts'
 import { ROOT, Stack } from '../test/e2e/stack.ts'
 import { ensureDockerLock } from './lock.ts'
@@ -37,20 +37,25 @@ export interface KeepAliveStats {
   samples: string[]
 }
 
-/** POSTs at `rps` over `connections` kept-alive connections, no retries; stop() waits for those in flight. */
+/** POSTs at `rps` over `connections` kept-alive connections, in turn, no retries; stop() waits for those in flight. */
 export function keepAlivePosts(url: string, o: { rps: number; connections: number; timeoutMs?: number }) {
   if (!/^http:\/\/127\.0\.0\.1:\d+$/.test(url)) throw new Error(`keep-alive load only targets 127.0.0.1: ${url}`)
   const timeoutMs = o.timeoutMs ?? 10_000
-  // Kept alive far longer than any switch takes: the client never closes a connection first.
-  const pool = new Pool(url, { connections: o.connections, pipelining: 1, keepAliveTimeout: 120_000, keepAliveMaxTimeout: 600_000, connect: { timeout: timeoutMs } })
+  // One client per connection, used in turn, so every connection carries requests and sits idle
+  // between them, as a browser's does (a pool would keep most of its connections unused). Kept
+  // alive far longer than any switch takes: the client never closes a connection first.
+  const clients = Array.from(
+    { length: o.connections },
+    () => new Client(url, { pipelining: 1, keepAliveTimeout: 120_000, keepAliveMaxTimeout: 600_000, connect: { timeout: timeoutMs } }),
+  )
   const s: KeepAliveStats = { sent: 0, ok: 0, statuses: {}, errors: {}, connects: 0, samples: [] }
-  pool.on('connect', () => s.connects++)
+  for (const c of clients) c.on('connect', () => s.connects++)
   const at0 = Date.now()
   const inflight = new Set<Promise<void>>()
   const one = async () => {
-    s.sent++
+    const client = clients[s.sent++ % clients.length]!
     try {
-      const res = await pool.request({
+      const res = await client.request({
         method: 'POST',
         path: '/',
         headers: { 'content-type': 'application/x-www-form-urlencoded', 'user-agent': 'calmswap-bench-keepalive' },
@@ -75,12 +80,12 @@ export function keepAlivePosts(url: string, o: { rps: number; connections: numbe
   }, 1000 / o.rps)
   return {
     stats: s,
-    /** The failures so far, for a phase's share. */
-    failed: () => s.sent - s.ok,
+    /** The failures so far (answered or not), for a phase's count. */
+    failed: () => [...Object.values(s.statuses), ...Object.values(s.errors)].reduce((a, b) => a + b, 0),
     async stop(): Promise<KeepAliveStats> {
       clearInterval(timer)
       await Promise.all([...inflight])
-      await pool.close()
+      await Promise.all(clients.map((c) => c.close()))
       return s
     },
   }
@@ -101,7 +106,7 @@ async function main(): Promise<number> {
   await ensureDockerLock(log)
   mkdirSync(out, { recursive: true })
   const stack = await Stack.create('keepalive-bench', { env: () => ({ CALMSWAP_RELEASE: 'e2e-keepalive' }) })
-  const rows: { op: string; code: number; sent: number; failed: number }[] = []
+  const rows: { op: string; code: number; sent: number; failed: number; connects: number }[] = []
   let total: KeepAliveStats | undefined
   try {
     await stack.bootstrap()
@@ -113,12 +118,14 @@ async function main(): Promise<number> {
         ['deploy', ['--json'], { CALMSWAP_WATCH: '5s' }],
         ['rollback', ['--json'], {}],
       ] as const) {
-        const before = { sent: load.stats.sent, failed: load.failed() }
+        const before = { sent: load.stats.sent, failed: load.failed(), connects: load.stats.connects }
         const r = await stack.run(op, [...args], env)
         // Requests sent during the operation, and the ones still in flight a second later.
         await new Promise((res) => setTimeout(res, 1000))
-        rows.push({ op, code: r.code ?? -1, sent: load.stats.sent - before.sent, failed: load.failed() - before.failed })
-        log(`${op} ${i + 1}/${cycles}: exit ${r.code}; ${rows.at(-1)!.failed} of ${rows.at(-1)!.sent} POSTs failed${r.code ? `\n${r.stderr.slice(-600)}` : ''}`)
+        rows.push({ op, code: r.code ?? -1, sent: load.stats.sent - before.sent, failed: load.failed() - before.failed, connects: load.stats.connects - before.connects })
+        log(
+          `${op} ${i + 1}/${cycles}: exit ${r.code}; ${rows.at(-1)!.failed} of ${rows.at(-1)!.sent} POSTs failed, ${rows.at(-1)!.connects} connections reopened${r.code ? `\n${r.stderr.slice(-600)}` : ''}`,
+        )
       }
     }
     total = await load.stop()
