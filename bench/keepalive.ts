@@ -4,8 +4,13 @@
 // connections (undici Clients, keep-alive, no retries) send POSTs through the proxy while
 // the example stack is deployed and rolled back, and every failure is counted by phase.
 //
-//   node --import tsx bench/keepalive.ts [--cycles 5] [--rps 40] [--connections 16] [--out DIR]
+// On loopback a closing connection's FIN reaches the client at once, and the race has no time
+// to happen; `--rtt` puts a relay in between that delays every byte and every close by half
+// of it each way, as a real network does.
+//
+//   node --import tsx bench/keepalive.ts [--cycles 5] [--rps 40] [--connections 16] [--rtt 50] [--out DIR]
 import { mkdirSync, writeFileSync } from 'node:fs'
+import { type AddressInfo, connect, createServer, type Socket } from 'node:net'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { Client } from 'undici'
@@ -18,11 +23,31 @@ const USAGE = `make bench-keepalive [ARGS="--cycles 5 --rps 40 --connections 16 
   --cycles N        deploy + rollback pairs (each deploy: the switch and the end of its watch; each rollback: one switch)
   --rps N           POSTs per second, spread over the connections
   --connections N   kept-alive connections to the proxy
+  --rtt MS          round trip between the clients and the proxy, through a delaying relay (default 0: direct)
   --out DIR         where results.json goes (default bench/out/keepalive)
 
 Holds /tmp/calmswap-docker.lock. Loopback ports from E2E_PORTS (default 19000-19999).`
 
 const t0 = Date.now()
+
+/**
+ * A TCP relay on loopback that holds every chunk, every end and every reset for `oneWayMs`
+ * in each direction: a network with a round trip of twice that.
+ */
+async function delayingRelay(target: number, oneWayMs: number): Promise<{ url: string; close(): void }> {
+  const forward = (from: Socket, to: Socket) => {
+    from.on('data', (d) => setTimeout(() => to.writable && to.write(d), oneWayMs))
+    from.on('end', () => setTimeout(() => to.end(), oneWayMs))
+    from.on('error', () => setTimeout(() => to.resetAndDestroy(), oneWayMs))
+  }
+  const server = createServer({ allowHalfOpen: true }, (client) => {
+    const upstream = connect({ port: target, host: '127.0.0.1', allowHalfOpen: true })
+    forward(client, upstream)
+    forward(upstream, client)
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => server.close() }
+}
 const log = (m: string) => process.stderr.write(`[bench-keepalive ${((Date.now() - t0) / 1000).toFixed(0).padStart(4)}s] ${m}\n`)
 
 export interface KeepAliveStats {
@@ -93,7 +118,7 @@ export function keepAlivePosts(url: string, o: { rps: number; connections: numbe
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
-    options: { cycles: { type: 'string' }, rps: { type: 'string' }, connections: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean' } },
+    options: { cycles: { type: 'string' }, rps: { type: 'string' }, connections: { type: 'string' }, rtt: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean' } },
   })
   if (values.help) {
     process.stdout.write(`${USAGE}\n`)
@@ -102,16 +127,19 @@ async function main(): Promise<number> {
   const cycles = Number(values.cycles ?? 5)
   const rps = Number(values.rps ?? 40)
   const connections = Number(values.connections ?? 16)
+  const rtt = Number(values.rtt ?? 0)
   const out = resolve(ROOT, values.out ?? 'bench/out/keepalive')
   await ensureDockerLock(log)
   mkdirSync(out, { recursive: true })
   const stack = await Stack.create('keepalive-bench', { env: () => ({ CALMSWAP_RELEASE: 'e2e-keepalive' }) })
   const rows: { op: string; code: number; sent: number; failed: number; connects: number }[] = []
   let total: KeepAliveStats | undefined
+  let relay: Awaited<ReturnType<typeof delayingRelay>> | null = null
   try {
     await stack.bootstrap()
-    log(`stack ${stack.prefix} up; ${rps} POST/s over ${connections} kept-alive connections`)
-    const load = keepAlivePosts(stack.proxyUrl, { rps, connections })
+    relay = rtt > 0 ? await delayingRelay(Number(new URL(stack.proxyUrl).port), rtt / 2) : null
+    log(`stack ${stack.prefix} up; ${rps} POST/s over ${connections} kept-alive connections${relay ? `, ${rtt} ms round trip` : ''}`)
+    const load = keepAlivePosts(relay?.url ?? stack.proxyUrl, { rps, connections })
     await new Promise((r) => setTimeout(r, 3000))
     for (let i = 0; i < cycles; i++) {
       for (const [op, args, env] of [
@@ -133,9 +161,10 @@ async function main(): Promise<number> {
       `total: ${total.sent - total.ok} of ${total.sent} POSTs failed ${JSON.stringify({ statuses: total.statuses, errors: total.errors })}; ${total.connects} connections opened${total.samples.length ? `\n  ${total.samples.join('\n  ')}` : ''}`,
     )
   } finally {
+    relay?.close()
     await stack.teardown()
   }
-  writeFileSync(join(out, 'results.json'), `${JSON.stringify({ at: new Date().toISOString(), rps, connections, cycles, rows, total }, null, 2)}\n`)
+  writeFileSync(join(out, 'results.json'), `${JSON.stringify({ at: new Date().toISOString(), rps, connections, rttMs: rtt, cycles, rows, total }, null, 2)}\n`)
   return total && total.sent === total.ok ? 0 : 1
 }
 
