@@ -616,7 +616,7 @@ export async function watchRelease(ctx: Ctx, to: Color, watch: Watch, reports: P
   const c = ctx.config
   if (ctx.exec.dryRun) {
     ctx.ui.detail(
-      `  would watch ${to} for ${fmtDuration(c.watch.ms)}: rolled back at a 5xx share above ${c.watch.max5xxPct}% (over ${c.watch.minRequests} requests or more), or when a container dies`,
+      `  would watch ${to} for ${fmtDuration(c.watch.ms)}: rolled back at a 5xx share above ${c.watch.max5xxPct}% (over ${c.watch.minRequests} requests or more), or when a container dies${probing(c) ? `; while real traffic is scarce it requests ${c.watch.probe.paths.join(', ')} itself, one every ${fmtDuration(c.watch.probe.everyMs)} at most` : ''}`,
     )
     return endLogging(ctx, to)
   }
