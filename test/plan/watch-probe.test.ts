@@ -122,8 +122,9 @@ describe('under real traffic', { timeout: 20_000 }, () => {
     expect(w).toMatchObject({ verdict: 'ok', reason: expect.stringMatching(/^ended early, .* into its window: 99% sure green's 5xx share is under the line$/) })
     expect(w.windowMs).toBeLessThan(6000)
     expect(w.counts.green.requests).toBeGreaterThanOrEqual(127)
-    // The first tenth of a second had no real request yet; after that, real traffic was enough.
-    expect(w.probes!.green.requests).toBeLessThan(5)
+    // Probes until the log's first read showed enough real requests (the log is read once a
+    // second: ten at most at this pace), not one every 100 ms for the whole watch.
+    expect(w.probes!.green.requests).toBeLessThanOrEqual(12)
   })
 
   it('a share near the limit keeps the window open to its end', async () => {
