@@ -9,7 +9,7 @@ SOURCES := $(wildcard lib/*.ts scripts/*.ts) build.mjs package-lock.json
 # Extra flags for a script: make deploy ARGS=--dry-run, make cleanup ARGS=--yes
 ARGS ?=
 
-.PHONY: help deps build docker images deploy rollback cleanup status health history doctor adopt recover install-recover recover-unit switch down test test-unit test-e2e test-power soak bench bench-watch test-watch swarm-deploy swarm-lab-bench check format typecheck clean
+.PHONY: help deps build docker images deploy rollback cleanup status health history doctor adopt recover install-recover recover-unit switch down test test-unit test-e2e test-power soak bench bench-watch bench-keepalive test-watch swarm-deploy swarm-lab-bench check format typecheck clean
 
 help: ## this list
 	@printf 'calmswap targets (pass flags with ARGS=..., e.g. make deploy ARGS=--dry-run):\n\n'
@@ -102,6 +102,9 @@ soak: build images ## the stop path under load: N deploys in a row, counting gra
 
 bench-watch: build images ## the watch and the canary under load: bad releases' cost, good ones never rolled back, the watch's CPU (ARGS="--repeat 10")
 	node --import tsx bench/watch.ts $(ARGS)
+
+bench-keepalive: build images ## POSTs on kept-alive connections through the proxy across deploys and rollbacks: how many fail (ARGS="--cycles 5")
+	node --import tsx bench/keepalive.ts $(ARGS)
 
 test-watch: build images ## the watch and canary end-to-end tests alone (E2E_PORTS=<from>-<to> for your own ports)
 	vitest run --project e2e test/e2e/watch.test.ts test/e2e/watch-canary.test.ts test/e2e/watch-worker.test.ts

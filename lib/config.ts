@@ -2,7 +2,7 @@
 // env vars, the JSON file, `--help` and the README table, so they cannot drift. Every
 // problem is collected and reported together (exit 2) before anything is touched.
 import { existsSync, readFileSync } from 'node:fs'
-import { dirname, join, resolve } from 'node:path'
+import { dirname, join, posix, resolve } from 'node:path'
 import { ConfigError } from './errors.ts'
 
 export type Color = 'blue' | 'green'
@@ -88,7 +88,15 @@ export interface Config {
     nodePsi: string
   }>
   /** After the switch: how long the new color is judged, and by what (lib/compose/watch.ts). */
-  readonly watch: Readonly<{ ms: number; max5xxPct: number; minRequests: number; log: string; logOwned: boolean }>
+  readonly watch: Readonly<{
+    ms: number
+    max5xxPct: number
+    minRequests: number
+    log: string
+    logOwned: boolean
+    /** The watch's own requests through the proxy while real traffic is scarce: paths (never the health path) and pace. */
+    probe: Readonly<{ paths: readonly string[]; everyMs: number }>
+  }>
   /** Before the switch: the shares (%) the new web gets, one step each (lib/compose/canary.ts); empty: no canary. */
   readonly canary: Readonly<{ steps: readonly number[]; holdMs: number; sticky: Sticky }>
 }
@@ -119,6 +127,7 @@ type Kind =
   | 'int'
   | 'percent'
   | 'httpPath'
+  | 'httpPaths'
   | 'host'
   | 'regex'
   | 'url'
@@ -357,6 +366,22 @@ export const SETTINGS = [
     max: 1_000_000,
   },
   {
+    key: 'watchProbe',
+    env: 'CALMSWAP_WATCH_PROBE',
+    def: '/',
+    kind: 'httpPaths',
+    doc: 'Paths the watch requests itself through the proxy while real traffic is too scarce to judge (comma-separated, never the health path), judged apart from real requests; empty: none',
+  },
+  {
+    key: 'watchProbeEvery',
+    env: 'CALMSWAP_WATCH_PROBE_EVERY',
+    def: '1s',
+    kind: 'duration',
+    doc: 'Pace of those requests: one at a time, at most one this often',
+    min: 100,
+    max: 60 * S,
+  },
+  {
     key: 'proxyLog',
     env: 'CALMSWAP_PROXY_LOG',
     def: '',
@@ -384,7 +409,7 @@ export const SETTINGS = [
 type Options<T extends string> = T extends `${infer A}|${infer B}` ? A | Options<B> : T
 
 /** What parseValue makes of a text of each kind. */
-type ValueOf<K extends Kind> = K extends 'names' | 'argv'
+type ValueOf<K extends Kind> = K extends 'names' | 'argv' | 'httpPaths'
   ? readonly string[]
   : K extends 'canary'
     ? readonly number[]
@@ -453,8 +478,22 @@ export function parseDuration(text: string): number | undefined {
 }
 
 export const fmtDuration = (ms: number) => (ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`)
+/** A request path as the watch compares it: no query, `.` and `..` resolved, no repeated slashes. */
+export const normalPath = (p: string) => posix.normalize(p.split('?')[0] || '/')
+
+/**
+ * The watch's probe paths without the health path; `named`, the health path when a list
+ * other than the default names it (a problem: the default is just left out).
+ */
+export function probePaths(paths: readonly string[], healthPath: string): { kept: string[]; named?: string } {
+  const health = normalPath(healthPath)
+  const kept = paths.filter((p) => normalPath(p) !== health)
+  const named = paths.join(',') !== '/' ? paths.find((p) => normalPath(p) === health) : undefined
+  return named ? { kept, named } : { kept }
+}
+
 const splitList = (v: string) => v.split(/[\s,]+/).filter(Boolean)
-const LIST_KINDS: readonly Kind[] = ['names', 'argv', 'canary']
+const LIST_KINDS: readonly Kind[] = ['names', 'argv', 'canary', 'httpPaths']
 const NUMBER_KINDS: readonly Kind[] = ['port', 'int', 'percent', 'duration']
 
 /**
@@ -524,6 +563,11 @@ function parseValue(s: Setting, raw: string | string[], problems: string[], sour
       return ENVVAR.test(raw) ? raw : bad('must be a valid environment variable name')
     case 'httpPath':
       return raw.startsWith('/') && !/\s/.test(raw) ? raw : bad('must start with "/" and contain no spaces')
+    case 'httpPaths': {
+      const paths = splitList(raw)
+      const wrong = paths.filter((x) => !x.startsWith('/') || /[\s#]/.test(x))
+      return wrong.length ? bad(`must start with "/" and contain no spaces or "#": ${wrong.join(', ')}`) : paths
+    }
     case 'host':
       return raw === '' || HOST.test(raw) ? raw : bad('must be a host name like example.com')
     case 'regex':
@@ -675,6 +719,10 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     problems.push(`CALMSWAP_PROXY=container needs the proxy service "${v.proxyService}" among CALMSWAP_SHARED (${v.shared.join(',') || 'empty'})`)
   }
   if (v.proxy === 'command' && v.switchCommand?.length === 0) problems.push('CALMSWAP_PROXY=command needs CALMSWAP_SWITCH_COMMAND')
+  if (v.watchProbe && v.healthPath) {
+    const { named } = probePaths(v.watchProbe, v.healthPath)
+    if (named) problems.push(`CALMSWAP_WATCH_PROBE names the health path ${v.healthPath} (${named}): it passes by construction and is not judged; name pages of the app`)
+  }
   if (v.nodePsi && !v.nodePsi.includes('{node}')) problems.push(`CALMSWAP_NODE_PSI=${JSON.stringify(v.nodePsi)}: must contain {node}, which stands for each node's hostname`)
   // Weights need calmswap's own upstream file and an nginx that reads it.
   if (v.canary?.length && (v.proxy === 'command' || v.proxy === 'none')) problems.push(`CALMSWAP_CANARY needs nginx (CALMSWAP_PROXY=container or host), not proxy=${v.proxy}`)
@@ -763,6 +811,8 @@ function nested(v: Values, cwd: string, composeFile: string, template: string): 
       log: v.proxyLog ? resolve(cwd, v.proxyLog) : join(stateDir, 'proxy-log', 'access.jsonl'),
       // Only a log in calmswap's own folder is emptied at the start of a watch.
       logOwned: !v.proxyLog,
+      // The default `/` is simply not probed when it is the health path; a path the user named is refused above.
+      probe: { paths: probePaths(v.watchProbe, v.healthPath).kept, everyMs: v.watchProbeEvery },
     },
     canary: { steps: v.canary, holdMs: v.canaryHold, sticky: v.canarySticky },
   }

@@ -31,6 +31,8 @@ export interface PhaseReport {
   /** The window: the part of `ms` after the new workers ran (the watch), or all of it (a canary step). */
   readonly windowMs: number
   readonly counts: Tally
+  /** The watch's own requests (lib/compose/watch-probes.ts), counted apart; absent in records from before they existed. */
+  readonly probes?: Tally
   /** Whether the proxy's log was there to read. */
   readonly log: boolean
   /** CPU time of this process during the window, when watching is all it does (user + system). */
@@ -44,6 +46,8 @@ export function formatReport(r: PhaseReport): string {
   const seen = r.log
     ? `${r.color} ${mine.requests} requests, ${mine.errors} 5xx${other.requests ? `; ${otherColor(r.color)} ${other.requests} requests, ${other.errors} 5xx` : ''}`
     : 'no proxy log'
+  const own = r.probes?.[r.color]
+  const probes = r.log && own?.requests ? `; own requests ${own.requests}, ${own.errors} 5xx` : ''
   const cpu = `${(r.cpuMs / 1000).toFixed(2)} CPU-s in its ${fmtMs(r.windowMs)} window`
-  return `${r.phase} ${fmtMs(r.ms)}: ${r.verdict}; ${seen}; ${cpu}${r.reason ? ` (${r.reason})` : ''}`
+  return `${r.phase} ${fmtMs(r.ms)}: ${r.verdict}; ${seen}${probes}; ${cpu}${r.reason ? ` (${r.reason})` : ''}`
 }

@@ -37,7 +37,7 @@ export async function canary(ctx: Ctx, from: Color | null, to: Color, reports: P
         ctx.ui.detail(`  would hold ${fmtDuration(c.canary.holdMs)} and judge ${to} as the watch does`)
         continue
       }
-      const r = await observe(ctx, { phase: `canary ${share}%`, color: to, share, services: c.roles.web }, c.canary.holdMs, tail)
+      const r = await observe(ctx, { phase: `canary ${share}%`, color: to, share, services: c.roles.web, baseline: 'live' }, c.canary.holdMs, tail)
       reports.push(r)
       if (r.verdict === 'stopped') throw new Interrupted(String(ctx.signal.reason ?? 'signal'))
       if (r.verdict === 'bad') throw new StepError(`the canary at ${share}% rolls ${to} back: ${r.reason}`)

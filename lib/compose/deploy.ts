@@ -7,7 +7,7 @@ import { imageIds } from '../builders/reads.ts'
 import { COLORS, type Color, otherColor, projectName, withRelease } from '../config.ts'
 import type { Ctx } from '../context.ts'
 import { ConfigError, StepError, UsageError } from '../errors.ts'
-import { OpRecord } from '../history.ts'
+import { OpRecord, readHistory } from '../history.ts'
 import type { RunState } from '../inventory.ts'
 import { reportInterrupted, runOp, runSteps } from '../operation.ts'
 import { detectRelease } from '../release.ts'
@@ -20,7 +20,7 @@ import { plainProjectProblems } from './plain.ts'
 import { rollbackTo } from './rollback.ts'
 import { buildAndPin, healthAndCreate, preflight, startCore } from './steps.ts'
 import { switchTo, upstreamPort, verifyThroughProxy, writeUpstream } from './traffic.ts'
-import { newWatch, openLog, type PhaseReport, resetLog, watchRelease } from './watch.ts'
+import { lastWatchOf, newWatch, openLog, type PhaseReport, resetLog, watchRelease } from './watch.ts'
 import { freezeWorkers, startRest } from './workers.ts'
 
 /** `canary` runs only with CALMSWAP_CANARY, `watch` with CALMSWAP_WATCH; neither on a first deploy. */
@@ -134,7 +134,7 @@ export async function deploy(ctx0: Ctx, o: DeployOptions = {}): Promise<DeployRe
     const watching = Boolean(from) && ctx.config.watch.ms > 0
     // Judged from the switch on, beside up-rest and verify: a bad verdict stops those steps
     // (their signal) and the deploy rolls back, as for Ctrl-C, but saying why.
-    const watch = watching ? newWatch(ctx, to) : null
+    const watch = watching ? newWatch(ctx, to, lastWatchOf(readHistory(ctx.config.stateDir), from)) : null
     const judged = () => (watch ? ctx.withSignal(AbortSignal.any([ctx.signal, watch.failed])) : ctx)
     const order = DEPLOY_STEPS.filter((s) => (s !== 'canary' || (from && ctx.config.canary.steps.length)) && (s !== 'watch' || watching))
     const oldWebRuns = async () => (from ? (await ctx.inventory()).runningServices(from, ctx.config.roles.web).length > 0 : false)

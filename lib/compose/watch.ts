@@ -7,14 +7,16 @@
 import { closeSync, fstatSync, mkdirSync, openSync, readSync, statSync, truncateSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { containerEvents } from '../builders/reads.ts'
-import { COLORS, type Color, type Config, fmtDuration } from '../config.ts'
+import { COLORS, type Color, type Config, fmtDuration, otherColor } from '../config.ts'
 import type { Ctx } from '../context.ts'
 import { sleep } from '../deadlines.ts'
 import { StepError } from '../errors.ts'
+import type { HistoryEntry } from '../history.ts'
 import type { Counts, PhaseReport, Tally, Verdict } from '../phase-report.ts'
 import type { WatchState } from '../state.ts'
 import { fmtMs } from '../ui.ts'
 import { switchTraffic } from './traffic.ts'
+import { isProbe, type Probes, probeToken, probing, startProbes } from './watch-probes.ts'
 
 export { type Counts, formatReport, type PhaseReport, type Tally, type Verdict } from '../phase-report.ts'
 
@@ -183,33 +185,88 @@ export function wilsonLower(k: number, n: number, z = 2.576): number {
   return Math.max(0, (p + z2 / (2 * n) - z * Math.sqrt((p * (1 - p)) / n + z2 / (4 * n * n))) / (1 + z2 / n))
 }
 
+/** Upper bound of the same interval: the share k of n is at most this, 99% sure. */
+export function wilsonUpper(k: number, n: number, z = 2.576): number {
+  if (n <= 0) return 1
+  return 1 - wilsonLower(n - k, n, z)
+}
+
 export interface Judgement {
   /** Enough requests to judge. */
   readonly judged: boolean
   readonly bad: boolean
+  /** Enough requests to say, 99% sure, that the share is under the line: the window may end early. */
+  readonly good: boolean
   readonly pct: number
   /** The share of 5xx it has at least, 99% sure. */
   readonly lowPct: number
+  /** ... and at most. */
+  readonly highPct: number
+  /** The line a bad share is above: the limit, or the old color's share at most when that is higher. */
+  readonly linePct: number
 }
+
+/** The old color's share of 5xx, where the same log has enough of its requests to tell. */
+export type Baseline = Pick<Counts, 'requests' | 'errors'> & { readonly color: Color }
 
 /**
  * Bad when, over at least `minRequests`, the 5xx share is above the limit with 99%
  * confidence: a few errors of a good release (a dropped keepalive connection, one bad
  * input) do not get it rolled back; a release failing a fifth of its requests is caught
- * within a few dozen.
+ * within a few dozen. Against a baseline (the old color's requests, `minRequests` of them
+ * or more) the line is the old share at its highest (99%) when that is above the limit: a
+ * release that keeps yesterday's 5xx share is not worse than what it replaces, and rolling
+ * back would not help. Good, for an early end, when the share is under the limit (or the
+ * old share at its lowest) with the same confidence.
  */
-export function judge(c: Pick<Counts, 'requests' | 'errors'>, l: Limits): Judgement {
+export function judge(c: Pick<Counts, 'requests' | 'errors'>, l: Limits, baseline?: Baseline | null): Judgement {
   const pct = c.requests ? (100 * c.errors) / c.requests : 0
   const lowPct = 100 * wilsonLower(c.errors, c.requests)
+  const highPct = 100 * wilsonUpper(c.errors, c.requests)
+  const base = baseline && baseline.requests >= l.minRequests ? baseline : null
+  const linePct = base ? Math.max(l.max5xxPct, 100 * wilsonUpper(base.errors, base.requests)) : l.max5xxPct
+  const goodLine = base ? Math.max(l.max5xxPct, 100 * wilsonLower(base.errors, base.requests)) : l.max5xxPct
   const judged = c.requests >= l.minRequests
-  return { judged, bad: judged && lowPct > l.max5xxPct, pct, lowPct }
+  return { judged, bad: judged && lowPct > linePct, good: judged && highPct < goodLine, pct, lowPct, highPct, linePct }
 }
 
 const pct = (v: number) => `${v < 10 ? v.toFixed(1) : v.toFixed(0)}%`
 
-export function describeErrors(c: Pick<Counts, 'requests' | 'errors'>, l: Limits): string {
-  const j = judge(c, l)
-  return `${c.errors} of ${c.requests} requests (${pct(j.pct)}) answered 5xx, above the ${l.max5xxPct}% limit (99% sure it is at least ${pct(j.lowPct)})`
+export function describeErrors(c: Pick<Counts, 'requests' | 'errors'>, l: Limits, baseline?: Baseline | null, what = 'requests'): string {
+  const j = judge(c, l, baseline)
+  const head = `${c.errors} of ${c.requests} ${what} (${pct(j.pct)}) answered 5xx`
+  if (j.linePct > l.max5xxPct && baseline)
+    return `${head}, above the ${l.max5xxPct}% limit and ${baseline.color}'s share before it (${baseline.errors} of ${baseline.requests} requests, at most ${pct(j.linePct)}), 99% sure it is at least ${pct(j.lowPct)}`
+  return `${head}, above the ${l.max5xxPct}% limit (99% sure it is at least ${pct(j.lowPct)})`
+}
+
+/** What the real requests and the watch's own probes say together. */
+export interface Assessment {
+  /** Why the color is bad, or null. */
+  readonly bad: string | null
+  /** 99% sure the share is fine: one of the two is under the line, and the other has no 5xx. */
+  readonly good: boolean
+  /** Either has enough requests to judge. */
+  readonly judged: boolean
+}
+
+/**
+ * Real requests and probes are judged apart: probes to `/` that pass must not dilute real
+ * failures at checkout, and a real request that carried the probe marker is judged with the
+ * probes, never left out. The old color's baseline applies to real traffic; the probes have
+ * their own in a canary, where both colors get them.
+ */
+export function assess(
+  real: Pick<Counts, 'requests' | 'errors'>,
+  probes: Pick<Counts, 'requests' | 'errors'>,
+  l: Limits,
+  baseline?: { real?: Baseline | null; probes?: Baseline | null },
+): Assessment {
+  const r = judge(real, l, baseline?.real)
+  const p = judge(probes, l, baseline?.probes)
+  const bad = r.bad ? describeErrors(real, l, baseline?.real) : p.bad ? describeErrors(probes, l, baseline?.probes, "of the watch's own requests") : null
+  const good = (r.good && probes.errors === 0) || (p.good && real.errors === 0)
+  return { bad, good: !bad && good, judged: r.judged || p.judged }
 }
 
 /**
@@ -244,9 +301,16 @@ export interface Phase {
   readonly share: number
   /** Services of the color whose containers must not die meanwhile. */
   readonly services: readonly string[]
+  /**
+   * What the color's 5xx share is held against besides the limit: the other color's requests
+   * in the same phase ("live", a canary step, where both serve), or its last watch's.
+   */
+  readonly baseline?: Baseline | 'live' | null
 }
 
 const TICK_MS = 1000
+/** A window ends early on a good verdict only after this part of it: a worker that dies on its first tasks still gets caught. */
+const EARLY_END_AFTER = 1 / 4
 /**
  * How often `status` gets fresh numbers through the state file: each write is an fsync,
  * which was the largest part of the watch's CPU at one every 5 s.
@@ -284,6 +348,9 @@ export class Watch {
   private readonly bad = new AbortController()
   private readonly done = new AbortController()
   private readonly counts = emptyTally()
+  private readonly probes = emptyTally()
+  private readonly token = probeToken()
+  private prober: Probes | null = null
   private readonly killed = new Set<string>()
   private t0 = 0
   private windowAt = 0
@@ -338,6 +405,12 @@ export class Watch {
       this.done.signal,
     )
     if (tail && !tail.found) this.ctx.ui.warn(`no proxy log at ${c.watch.log} (README: Proxy): judging ${this.p.color}'s containers only`)
+    // Only while real traffic is too scarce to judge: under load they would add nothing but work.
+    if (probing(c) && !this.ctx.exec.dryRun)
+      this.prober = startProbes(c, this.token, { signal: this.done.signal, wanted: () => this.counts[this.p.color].requests < limits.minRequests })
+    const other = otherColor(this.p.color)
+    const baseline = () =>
+      this.p.baseline === 'live' ? { real: { color: other, ...this.counts[other] }, probes: { color: other, ...this.probes[other] } } : { real: this.p.baseline ?? null }
     let recorded = Date.now()
     this.record()
     let update: (text: string) => void = () => {}
@@ -346,16 +419,19 @@ export class Watch {
         if (this.done.signal.aborted) return
         for (const line of this.tail?.read() ?? []) {
           const r = parseRecord(line)
-          if (r) addRecord(this.counts, r, c)
+          if (r) addRecord(isProbe(r.uri, this.token) ? this.probes : this.counts, r, c)
         }
         const mine = this.counts[this.p.color]
-        const j = judge(mine, limits)
+        const j = assess(mine, this.probes[this.p.color], limits, baseline())
         const now = Date.now()
         if (this.ctx.ui.interactive) {
           const left = Number.isFinite(this.until) ? `${Math.max(0, Math.ceil((this.until - now) / 1000))}s left, ` : ''
-          update(`watching ${this.p.color} (${this.p.phase}): ${left}${mine.requests} requests, ${mine.errors} 5xx`)
+          const own = this.probes[this.p.color]
+          update(
+            `watching ${this.p.color} (${this.p.phase}): ${left}${mine.requests} requests, ${mine.errors} 5xx${own.requests ? `; own ${own.requests}, ${own.errors} 5xx` : ''}`,
+          )
         }
-        if (this.ctx.ui.json) this.ctx.ui.event('watch-tick', { phase: this.p.phase, color: this.p.color, ms: now - this.t0, counts: this.counts })
+        if (this.ctx.ui.json) this.ctx.ui.event('watch-tick', { phase: this.p.phase, color: this.p.color, ms: now - this.t0, counts: this.counts, probes: this.probes })
         if (now - recorded >= RECORD_EVERY_MS) {
           this.record()
           recorded = now
@@ -364,9 +440,11 @@ export class Watch {
         const into = `${fmtMs(now - this.t0)} into the ${this.p.phase}`
         if (this.halted) verdict = { v: 'stopped', reason: 'the deploy stopped' }
         else if (this.trouble) verdict = { v: 'bad', reason: `${this.trouble} ${into}` }
-        else if (j.bad) verdict = { v: 'bad', reason: `${describeErrors(mine, limits)}, ${into}` }
+        else if (j.bad) verdict = { v: 'bad', reason: `${j.bad}, ${into}` }
         else if (this.ctx.signal.aborted) verdict = { v: 'stopped', reason: `stopped by ${String(this.ctx.signal.reason ?? 'a signal')} after ${fmtMs(now - this.t0)}` }
         else if (now >= this.until) verdict = { v: j.judged || !this.tail?.found ? 'ok' : 'too-few-requests' }
+        else if (j.good && this.windowAt && now - this.windowAt >= (this.until - this.windowAt) * EARLY_END_AFTER)
+          verdict = { v: 'ok', reason: `ended early, ${fmtMs(now - this.windowAt)} into its window: 99% sure ${this.p.color}'s 5xx share is under the line` }
         if (!verdict) return
         this.done.abort()
         end(verdict)
@@ -388,6 +466,7 @@ export class Watch {
       clearInterval(timer)
       clearTimeout(this.last)
       this.ctx.signal.removeEventListener('abort', onAbort)
+      await this.prober?.stop()
       if (v.v === 'bad') {
         this.failure = new StepError(`the ${this.p.phase} rolls ${this.p.color} back: ${v.reason}`)
         this.bad.abort(this.failure)
@@ -404,6 +483,7 @@ export class Watch {
         ms: Date.now() - this.t0,
         windowMs: this.windowAt ? Date.now() - this.windowAt : 0,
         counts: this.counts,
+        probes: this.probes,
         log: Boolean(this.tail?.found),
         cpuMs: Math.round((cpu.user + cpu.system) / 1000),
       })
@@ -459,9 +539,25 @@ export class Watch {
 /** The services a watch after the switch follows: a one-off job among CALMSWAP_CORE may exit. */
 export const watchedServices = (c: Config) => [...c.roles.web, ...c.roles.workers, ...c.roles.singletons]
 
+/**
+ * The old color's baseline: its real requests in the last watch that judged it, when the
+ * deploy that made it live kept it. Its requests now, after the switch, are only the new
+ * color's failures retried on it as the backup: no measure of it.
+ */
+export function lastWatchOf(history: readonly HistoryEntry[], color: Color | null): Baseline | null {
+  if (!color) return null
+  for (const e of [...history].reverse()) {
+    if (e.op !== 'deploy' || e.to !== color || e.result !== 'ok') continue
+    const w = e.watch?.find((r) => r.phase === 'watch' && r.color === color)
+    const c = w?.counts?.[color]
+    return c && Number.isInteger(c.requests) && Number.isInteger(c.errors) ? { color, requests: c.requests, errors: c.errors } : null
+  }
+  return null
+}
+
 /** The watch of a deploy: created with it, started at the switch, its window set once the new workers run. */
-export function newWatch(ctx: Ctx, to: Color): Watch {
-  return new Watch(ctx, { phase: 'watch', color: to, share: 100, services: watchedServices(ctx.config) }, ctx.config.watch.ms)
+export function newWatch(ctx: Ctx, to: Color, baseline: Baseline | null = null): Watch {
+  return new Watch(ctx, { phase: 'watch', color: to, share: 100, services: watchedServices(ctx.config), baseline }, ctx.config.watch.ms)
 }
 
 /**
@@ -474,7 +570,7 @@ export async function watchRelease(ctx: Ctx, to: Color, watch: Watch, reports: P
   const c = ctx.config
   if (ctx.exec.dryRun) {
     ctx.ui.detail(
-      `  would watch ${to} for ${fmtDuration(c.watch.ms)}: rolled back at a 5xx share above ${c.watch.max5xxPct}% (over ${c.watch.minRequests} requests or more), or when a container dies`,
+      `  would watch ${to} for ${fmtDuration(c.watch.ms)}: rolled back at a 5xx share above ${c.watch.max5xxPct}% (over ${c.watch.minRequests} requests or more), or when a container dies${probing(c) ? `; while real traffic is scarce it requests ${c.watch.probe.paths.join(', ')} itself, one every ${fmtDuration(c.watch.probe.everyMs)} at most` : ''}`,
     )
     return endLogging(ctx, to)
   }
@@ -489,14 +585,16 @@ export async function watchRelease(ctx: Ctx, to: Color, watch: Watch, reports: P
   const calm = ctx.uninterruptible()
   await endLogging(calm, to)
   const mine = r.counts[to]
+  const own = r.probes?.[to]
+  const owned = own?.requests ? ` and ${own.requests} of its own (${own.errors} 5xx)` : ''
   if (r.verdict === 'stopped') ctx.ui.warn(`watch ${r.reason}: ${c.release} stays live on ${to}, not judged any further (${mine.requests} requests, ${mine.errors} 5xx so far)`)
   else if (r.verdict === 'too-few-requests')
     ctx.ui.warn(
-      `only ${mine.requests} requests reached ${to} in ${fmtMs(r.ms)} (fewer than CALMSWAP_WATCH_MIN_REQUESTS=${c.watch.minRequests}): its 5xx share was not judged; its containers stayed up`,
+      `only ${mine.requests} requests${owned} reached ${to} in ${fmtMs(r.ms)} (fewer than CALMSWAP_WATCH_MIN_REQUESTS=${c.watch.minRequests}): its 5xx share was not judged; its containers stayed up`,
     )
   else
     ctx.ui.ok(
-      `watched ${to} for ${fmtMs(r.ms)} since the switch: ${r.log ? `${mine.requests} requests, ${mine.errors} 5xx` : 'no proxy log'}, containers stayed up (the watch used ${(r.cpuMs / 1000).toFixed(2)} CPU-s in its ${fmtMs(r.windowMs)} window)`,
+      `watched ${to} for ${fmtMs(r.ms)} since the switch: ${r.log ? `${mine.requests} requests, ${mine.errors} 5xx${owned}` : 'no proxy log'}, containers stayed up (the watch used ${(r.cpuMs / 1000).toFixed(2)} CPU-s in its ${fmtMs(r.windowMs)} window)${r.reason ? `; ${r.reason}` : ''}`,
     )
 }
 

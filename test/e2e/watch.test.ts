@@ -75,6 +75,18 @@ describe.sequential('watch', () => {
     expect(back - switched).toBeLessThan(60_000)
   })
 
+  test("a release whose pages all answer 500, at 0 real requests/s: rolled back on the watch's own requests", async () => {
+    const sampler = stack.sampleBeats()
+    const r = await stack.run('deploy', ['--json'], { ...WINDOW, APP_FAULT: 'fail:100' })
+    expect(beatPeak(await sampler.stop()).doubled, 'two beats ran at once').toEqual([])
+    await expectWatchRolledBack(r, /the watch rolls green back: 20 of 20 of the watch's own requests \(100%\) answered 5xx/)
+    const w = (await lastHistory()).watch[0]
+    expect(w.counts.green.requests).toBe(0)
+    console.log(
+      `fail:100 at 0 req/s: rolled back ${at(r, 'step-end', 'rollback to blue') - at(r, 'step-end', 'switch')} ms after the switch, on ${w.probes.green.requests} requests of its own`,
+    )
+  })
+
   test('good releases, clean and with a 1% 5xx baseline, are never rolled back: 4 deploys under load', async () => {
     const verdicts: string[] = []
     for (const fault of ['fail:1', '', 'fail:1', '']) {
