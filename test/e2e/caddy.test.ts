@@ -1,0 +1,140 @@
+// Issue 21: Caddy in front (example/caddy/, CALMSWAP_PROXY=caddy), the guarantees nginx has.
+// Under load through Caddy: a deploy and a rollback fail no request and no kept-alive POST;
+// a release that fails its requests is rolled back by the watch, which reads Caddy's JSON
+// access log; a canary sends a share to the new color, which Caddy's header names. The
+// counts printed here are the ones README's Proxy section quotes.
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { Client, request } from 'undici'
+import { describe, expect, test } from 'vitest'
+import { describeLoad, ROOT, type Stack, stepResults, useStack } from './harness.ts'
+
+let stack: Stack
+
+/** The offline images the root .env names (provision/images.sh), which example/caddy/ does not read. */
+const images = (): Record<string, string> => {
+  try {
+    return Object.fromEntries(
+      readFileSync(join(ROOT, '.env'), 'utf8')
+        .split('\n')
+        .map((l) => /^(PYTHON_IMAGE|REDIS_IMAGE)=(.+)$/.exec(l))
+        .filter((m) => m !== null)
+        .map((m) => [m[1]!, m[2]!]),
+    )
+  } catch {
+    return {}
+  }
+}
+
+useStack(import.meta.url, (s) => (stack = s), {
+  stack: {
+    composeFile: join(ROOT, 'example/caddy/compose.yml'),
+    env: () => ({ CALMSWAP_PROXY: 'caddy', CALMSWAP_RELEASE: 'e2e-caddy', ...images() }),
+  },
+})
+
+/**
+ * POSTs at `rps` over `connections` kept-alive connections, used in turn, never retried: a
+ * browser's. A POST fails when it gets no answer or a 502-504 (the proxy found no web); the
+ * example app answers POST with 501, which counts as answered.
+ */
+function keepAlivePosts(url: string, rps: number, connections: number) {
+  const clients = Array.from({ length: connections }, () => new Client(url, { pipelining: 1, keepAliveTimeout: 120_000, keepAliveMaxTimeout: 600_000 }))
+  const s = { sent: 0, failed: 0, errors: {} as Record<string, number>, connects: 0 }
+  for (const c of clients) c.on('connect', () => s.connects++)
+  const inflight = new Set<Promise<void>>()
+  let i = 0
+  const timer = setInterval(() => {
+    const c = clients[i++ % connections]!
+    s.sent++
+    const p = c
+      .request({ path: '/', method: 'POST', body: 'x=1', headers: { 'content-type': 'application/x-www-form-urlencoded' }, headersTimeout: 10_000, bodyTimeout: 10_000 })
+      .then(async (r) => {
+        await r.body.text()
+        if (r.statusCode >= 502 && r.statusCode <= 504) {
+          s.failed++
+          s.errors[String(r.statusCode)] = (s.errors[String(r.statusCode)] ?? 0) + 1
+        }
+      })
+      .catch((e: NodeJS.ErrnoException) => {
+        s.failed++
+        s.errors[e.code ?? e.name] = (s.errors[e.code ?? e.name] ?? 0) + 1
+      })
+      .finally(() => inflight.delete(p))
+    inflight.add(p)
+  }, 1000 / rps)
+  return {
+    async stop() {
+      clearInterval(timer)
+      await Promise.all(inflight)
+      await Promise.all(clients.map((c) => c.close()))
+      return s
+    },
+  }
+}
+
+/** The colors that answer `n` GETs through Caddy, by the header Caddy sets from the upstream it picked. */
+async function colorsThroughCaddy(n: number): Promise<Record<string, number>> {
+  const seen: Record<string, number> = {}
+  for (let k = 0; k < n; k++) {
+    const res = await request(`${stack.proxyUrl}/health/`, { headers: { connection: 'close' } })
+    await res.body.text()
+    const col = String(res.headers['x-calmswap-color'])
+    seen[col] = (seen[col] ?? 0) + 1
+  }
+  return seen
+}
+
+describe.sequential('Caddy in front', () => {
+  test('a deploy and a rollback under load: no failed request, no failed kept-alive POST', async () => {
+    expect(await stack.servingColor()).toBe('blue')
+    const load = stack.load({ rps: 20 })
+    const posts = keepAlivePosts(stack.proxyUrl, 20, 8)
+    const d = await stack.run('deploy', ['--json'])
+    expect(d.code, d.stderr).toBe(0)
+    expect(await stack.servingColor()).toBe('green')
+    const r = await stack.run('rollback', ['--json'])
+    expect(r.code, r.stderr).toBe(0)
+    expect(await stack.servingColor()).toBe('blue')
+    const stats = await load.stop()
+    const p = await posts.stop()
+    console.log(
+      `caddy, deploy + rollback: GETs ${describeLoad(stats)}; kept-alive POSTs sent ${p.sent}, failed ${p.failed} ${JSON.stringify(p.errors)}, ${p.connects} connections opened for 8`,
+    )
+    expect(stats.failed, describeLoad(stats)).toBe(0)
+    expect(p.failed, JSON.stringify(p)).toBe(0)
+    // The snippet calmswap wrote, as Caddy serves it: blue alone after the rollback.
+    expect(readFileSync(join(stack.stateDir, 'caddy', 'upstream.caddy'), 'utf8')).toMatch(new RegExp(`^reverse_proxy 127\\.0\\.0\\.1:${stack.ports.blue} \\{$`, 'm'))
+  })
+
+  test("a release that fails its requests is rolled back by the watch, judged on Caddy's access log", async () => {
+    const load = stack.load({ rps: 20 })
+    const r = await stack.run('deploy', ['--json'], { APP_FAULT: 'fail:100', CALMSWAP_WATCH: '60s', CALMSWAP_WATCH_MIN_REQUESTS: '10' })
+    const stats = await load.stop()
+    expect(r.code, r.stderr).toBe(1)
+    expect(stepResults(r)).toMatchObject({ switch: true, 'rollback to blue': true })
+    expect(r.stderr).toMatch(/the watch rolls green back: \d+ of \d+ requests \(\d+%\) answered 5xx/)
+    expect(await stack.servingColor()).toBe('blue')
+    const failed = stats.statuses['500'] ?? 0
+    console.log(`caddy, a fail:100 release under the watch: ${failed} of ${stats.sent} requests answered 500 before the rollback; ${describeLoad(stats)}`)
+    // Only the bad release's own 500s: no request failed in the proxy.
+    expect(stats.failed).toBe(failed)
+    expect(stats.errors).toEqual({})
+  })
+
+  test('a canary: half the requests to green, named by Caddy, then green promoted', async () => {
+    const load = stack.load({ rps: 20 })
+    const bg = stack.spawn('deploy', ['--json'], { CALMSWAP_CANARY: '50%', CALMSWAP_CANARY_HOLD: '10s', CALMSWAP_WATCH: '5s' })
+    await bg.waitForStderr(/50% of requests → green/)
+    const seen = await colorsThroughCaddy(20)
+    const r = await bg.done
+    const stats = await load.stop()
+    expect(r.code, r.stderr).toBe(0)
+    expect(stepResults(r)).toMatchObject({ canary: true, switch: true })
+    // Round robin over green once and blue once: both answer, about half each.
+    expect(seen.green, JSON.stringify(seen)).toBeGreaterThanOrEqual(5)
+    expect(seen.blue, JSON.stringify(seen)).toBeGreaterThanOrEqual(5)
+    expect(await stack.servingColor()).toBe('green')
+    expect(stats.failed, describeLoad(stats)).toBe(0)
+  })
+})
