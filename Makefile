@@ -73,7 +73,7 @@ down: ## remove the whole example stack (all three projects), calmswap's image t
 test: deps build ## unit + plan tests, then end-to-end tests on real Docker when it is here
 	vitest run --project unit --project plan
 	@if docker info >/dev/null 2>&1 && docker compose version >/dev/null 2>&1; then \
-	  provision/images.sh && provision/django-image.sh && vitest run --project e2e; \
+	  provision/images.sh && provision/django-image.sh && provision/caddy-image.sh && vitest run --project e2e; \
 	elif [ "$${CI:-}" = true ]; then \
 	  echo "FAILED: CI=true but no Docker Engine with Compose v2 is reachable, so the end-to-end tests cannot run (make docker)" >&2; exit 1; \
 	else \
@@ -85,6 +85,7 @@ test-unit: deps ## unit + plan tests only (no Docker needed)
 
 test-e2e: build images ## end-to-end tests only (real Docker)
 	provision/django-image.sh
+	provision/caddy-image.sh
 	vitest run --project e2e
 
 test-power: build images ## dockerd restarted at every step of a deploy (about 5 minutes; make test runs a few)
