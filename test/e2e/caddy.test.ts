@@ -5,9 +5,10 @@
 // counts printed here are the ones README's Proxy section quotes.
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { Client, request } from 'undici'
+import { request } from 'undici'
 import { describe, expect, test } from 'vitest'
 import { describeLoad, ROOT, type Stack, stepResults, useStack } from './harness.ts'
+import { keepAlivePosts } from './keepalive.ts'
 
 let stack: Stack
 
@@ -32,46 +33,6 @@ useStack(import.meta.url, (s) => (stack = s), {
     env: () => ({ CALMSWAP_PROXY: 'caddy', CALMSWAP_RELEASE: 'e2e-caddy', ...images() }),
   },
 })
-
-/**
- * POSTs at `rps` over `connections` kept-alive connections, used in turn, never retried: a
- * browser's. A POST fails when it gets no answer or a 502-504 (the proxy found no web); the
- * example app answers POST with 501, which counts as answered.
- */
-function keepAlivePosts(url: string, rps: number, connections: number) {
-  const clients = Array.from({ length: connections }, () => new Client(url, { pipelining: 1, keepAliveTimeout: 120_000, keepAliveMaxTimeout: 600_000 }))
-  const s = { sent: 0, failed: 0, errors: {} as Record<string, number>, connects: 0 }
-  for (const c of clients) c.on('connect', () => s.connects++)
-  const inflight = new Set<Promise<void>>()
-  let i = 0
-  const timer = setInterval(() => {
-    const c = clients[i++ % connections]!
-    s.sent++
-    const p = c
-      .request({ path: '/', method: 'POST', body: 'x=1', headers: { 'content-type': 'application/x-www-form-urlencoded' }, headersTimeout: 10_000, bodyTimeout: 10_000 })
-      .then(async (r) => {
-        await r.body.text()
-        if (r.statusCode >= 502 && r.statusCode <= 504) {
-          s.failed++
-          s.errors[String(r.statusCode)] = (s.errors[String(r.statusCode)] ?? 0) + 1
-        }
-      })
-      .catch((e: NodeJS.ErrnoException) => {
-        s.failed++
-        s.errors[e.code ?? e.name] = (s.errors[e.code ?? e.name] ?? 0) + 1
-      })
-      .finally(() => inflight.delete(p))
-    inflight.add(p)
-  }, 1000 / rps)
-  return {
-    async stop() {
-      clearInterval(timer)
-      await Promise.all(inflight)
-      await Promise.all(clients.map((c) => c.close()))
-      return s
-    },
-  }
-}
 
 /** The colors that answer `n` GETs through Caddy, by the header Caddy sets from the upstream it picked. */
 async function colorsThroughCaddy(n: number): Promise<Record<string, number>> {
@@ -136,5 +97,27 @@ describe.sequential('Caddy in front', () => {
     expect(seen.blue, JSON.stringify(seen)).toBeGreaterThanOrEqual(5)
     expect(await stack.servingColor()).toBe('green')
     expect(stats.failed, describeLoad(stats)).toBe(0)
+  })
+
+  test('a new Caddy container replaces the old one beside it (SO_REUSEPORT): no failed request, no failed kept-alive POST', async () => {
+    const before = await stack.containers('shared')
+    const load = stack.load({ rps: 20 })
+    const posts = keepAlivePosts(stack.proxyUrl, 20, 8)
+    const t0 = Date.now()
+    const r = await stack.run('proxy', ['--replace', '--json'])
+    const ms = Date.now() - t0
+    const stats = await load.stop()
+    const p = await posts.stop()
+    expect(r.code, r.stderr).toBe(0)
+    const after = (await stack.containers('shared')).filter((c) => c.service === 'proxy')
+    const old = before.filter((c) => c.service === 'proxy').map((c) => c.name)
+    expect(after.map((c) => c.state)).toEqual(['running'])
+    expect(old).not.toContain(after[0]!.name)
+    console.log(
+      `caddy, proxy --replace (${ms} ms): GETs ${describeLoad(stats)}; kept-alive POSTs sent ${p.sent}, failed ${p.failed} ${JSON.stringify(p.errors)}, ${p.connects} connections opened for 8`,
+    )
+    expect(stats.failed, describeLoad(stats)).toBe(0)
+    expect(p.failed, JSON.stringify(p)).toBe(0)
+    expect(await stack.servingColor()).toBe('green')
   })
 })

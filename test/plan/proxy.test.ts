@@ -2,6 +2,7 @@
 // its validate-and-reload differ; a rejected check puts the old file back and rolls back.
 import { afterEach, describe, expect, it } from 'vitest'
 import { deploy } from '../../lib/deploy.ts'
+import { changeProxy } from '../../lib/proxy/change.ts'
 import { rollback } from '../../lib/rollback.ts'
 import { BLUE_TO_GREEN, BOOT_GREEN, blueLive, HAND_OVER, type Harness, harness } from './world.ts'
 
@@ -51,5 +52,33 @@ describe("Traefik's file provider (CALMSWAP_PROXY=traefik)", () => {
     const file = h.exec.files.get(h.config.proxy.upstreamFile)!
     expect(file).toContain('failover:\n        service: "calmswap_web-green"\n        fallback: "calmswap_web-blue"')
     expect(h.ctx.state.load()).toMatchObject({ live: 'green', previous: 'blue' })
+  })
+})
+
+describe('calmswap proxy: the proxy changes without a gap', () => {
+  it('a changed config: the live route rendered again, validated and reloaded; the same image is not replaced', async () => {
+    h = await harness({ state: { live: 'blue', upstream: { color: 'blue', port: 1, backup: null } }, setup: blueLive, env: { CALMSWAP_PROXY: 'caddy' } })
+    h.world.failOn = (a) => (a.includes('image') && a.includes('inspect') ? 1 : undefined)
+    const r = await changeProxy(h.ctx)
+    expect(r).toEqual({ reloaded: 'blue' })
+    expect(h.plan()).toEqual(['write', 'reload'])
+  })
+
+  it('a config the proxy rejects: the old file back, nothing replaced', async () => {
+    h = await harness({ state: { live: 'blue', upstream: { color: 'blue', port: 1, backup: null } }, setup: blueLive, env: { CALMSWAP_PROXY: 'caddy' } })
+    h.world.failOn = (a) => (caddyExec(a) ? 65 : undefined)
+    await expect(changeProxy(h.ctx, { replace: true })).rejects.toThrow(/caddy validate rejected the new Caddyfile snippet; the old one is back in place/)
+    expect(h.plan()).not.toContain('shared up')
+    expect(h.plan().some((p) => p.includes('--scale'))).toBe(false)
+  })
+
+  it('--replace on a host proxy is refused: there is no container to replace', async () => {
+    h = await harness({ state: { live: 'blue', upstream: { color: 'blue', port: 1, backup: null } }, setup: blueLive, env: { CALMSWAP_PROXY: 'caddy-host' } })
+    await expect(changeProxy(h.ctx, { replace: true })).rejects.toThrow(/proxy=caddy-host has no container of calmswap's to replace/)
+  })
+
+  it('nothing deployed yet: nothing to change', async () => {
+    h = await harness({ env: { CALMSWAP_PROXY: 'caddy' } })
+    await expect(changeProxy(h.ctx)).rejects.toThrow(/nothing is deployed yet/)
   })
 })

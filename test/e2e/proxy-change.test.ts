@@ -1,0 +1,52 @@
+// Issue 21, `calmswap proxy` with the nginx example: a changed config is validated and
+// reloaded gracefully, and a new proxy container replaces the old one beside it (the example
+// listens with `reuseport`), under load, counting failed requests and failed kept-alive POSTs.
+// The Caddy case is in caddy.test.ts. The counts printed are the ones README's Proxy section quotes.
+import { describe, expect, test } from 'vitest'
+import { describeLoad, type Stack, useStack } from './harness.ts'
+import { keepAlivePosts } from './keepalive.ts'
+
+let stack: Stack
+
+useStack(import.meta.url, (s) => (stack = s), { stack: { env: () => ({ CALMSWAP_RELEASE: 'e2e-proxy' }) } })
+
+async function underLoad(args: string[]) {
+  const load = stack.load({ rps: 20 })
+  const posts = keepAlivePosts(stack.proxyUrl, 20, 8)
+  const t0 = Date.now()
+  const r = await stack.run('proxy', [...args, '--json'])
+  const ms = Date.now() - t0
+  const stats = await load.stop()
+  const p = await posts.stop()
+  console.log(
+    `nginx, proxy ${args.join(' ')} (${ms} ms): GETs ${describeLoad(stats)}; kept-alive POSTs sent ${p.sent}, failed ${p.failed} ${JSON.stringify(p.errors)}, ${p.connects} connections opened for 8`,
+  )
+  return { r, stats, p }
+}
+
+describe.sequential('calmswap proxy (nginx)', () => {
+  test('the config again: validated, reloaded, the same container; nothing failed', async () => {
+    const before = (await stack.containers('shared')).filter((c) => c.service === 'proxy').map((c) => c.name)
+    const pids = await stack.proxyPids()
+    const { r, stats, p } = await underLoad([])
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stderr).toMatch(/nginx -t passed; the proxy reloaded its config gracefully/)
+    expect((await stack.containers('shared')).filter((c) => c.service === 'proxy').map((c) => c.name)).toEqual(before)
+    // A reload replaces nginx's workers.
+    expect(await stack.proxyPids()).not.toEqual(pids)
+    expect(stats.failed, describeLoad(stats)).toBe(0)
+    expect(p.failed, JSON.stringify(p)).toBe(0)
+  })
+
+  test('--replace: a new nginx container beside the old one, then the old one gone; nothing failed', async () => {
+    const before = (await stack.containers('shared')).filter((c) => c.service === 'proxy').map((c) => c.name)
+    const { r, stats, p } = await underLoad(['--replace'])
+    expect(r.code, r.stderr).toBe(0)
+    const after = (await stack.containers('shared')).filter((c) => c.service === 'proxy')
+    expect(after.map((c) => c.state)).toEqual(['running'])
+    expect(before).not.toContain(after[0]!.name)
+    expect(stats.failed, describeLoad(stats)).toBe(0)
+    expect(p.failed, JSON.stringify(p)).toBe(0)
+    expect(await stack.servingColor()).toBe('blue')
+  })
+})
