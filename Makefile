@@ -9,7 +9,7 @@ SOURCES := $(wildcard lib/*.ts scripts/*.ts) build.mjs package-lock.json
 # Extra flags for a script: make deploy ARGS=--dry-run, make cleanup ARGS=--yes
 ARGS ?=
 
-.PHONY: help deps build docker images deploy rollback cleanup status health history doctor adopt recover install-recover switch down test test-unit test-e2e test-power soak bench bench-watch test-watch swarm-deploy swarm-lab-bench check format typecheck clean
+.PHONY: help deps build docker images deploy rollback cleanup status health history doctor adopt recover install-recover switch proxy down test test-unit test-e2e test-power soak bench bench-watch test-watch swarm-deploy swarm-lab-bench check format typecheck clean
 
 help: ## this list
 	@printf 'calmswap targets (pass flags with ARGS=..., e.g. make deploy ARGS=--dry-run):\n\n'
@@ -64,6 +64,9 @@ recover: build ## after a reboot: finish or undo what was cut short, one color, 
 install-recover: build ## run `recover` at every boot, after Docker (systemd unit; root)
 	sed 's#__CALMSWAP_DIR__#$(CURDIR)#g' provision/calmswap-recover.service > /etc/systemd/system/calmswap-recover.service
 	systemctl daemon-reload && systemctl enable calmswap-recover.service
+
+proxy: build ## apply the proxy's changed config (validate, graceful reload) or image (new container beside the old; ARGS=--replace)
+	node dist/proxy.mjs $(ARGS)
 
 down: ## remove the whole example stack (all three projects), calmswap's image tags of it, and its state
 	-for p in blue green shared; do docker compose -p $${CALMSWAP_PREFIX:-calmswap}-$$p down -t 5 --remove-orphans; done

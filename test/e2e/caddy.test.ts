@@ -68,6 +68,19 @@ describe.sequential('Caddy in front', () => {
     expect(readFileSync(join(stack.stateDir, 'caddy', 'upstream.caddy'), 'utf8')).toMatch(new RegExp(`^reverse_proxy 127\\.0\\.0\\.1:${stack.ports.blue} \\{$`, 'm'))
   })
 
+  test('a web that dies right after the switch: Caddy retries its requests on blue, none fails, and the deploy rolls back', async () => {
+    const load = stack.load({ rps: 20 })
+    // die:2 exits 2s after the first health check passes: after the switch, before verify ends.
+    const r = await stack.run('deploy', ['--json'], { APP_FAULT: 'die:2' })
+    const stats = await load.stop()
+    expect(r.code, r.stderr).toBe(1)
+    expect(stepResults(r), r.stderr).toMatchObject({ health: true, switch: true, verify: false })
+    console.log(`caddy, a web dying 2 s after its health check: ${describeLoad(stats)}`)
+    expect(stats.failed, describeLoad(stats)).toBe(0)
+    expect(Object.keys(stats.colors).sort()).toEqual(['blue', 'green'])
+    expect(await stack.servingColor()).toBe('blue')
+  })
+
   test("a release that fails its requests is rolled back by the watch, judged on Caddy's access log", async () => {
     const load = stack.load({ rps: 20 })
     const r = await stack.run('deploy', ['--json'], { APP_FAULT: 'fail:100', CALMSWAP_WATCH: '60s', CALMSWAP_WATCH_MIN_REQUESTS: '10' })
