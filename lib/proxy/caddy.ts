@@ -22,6 +22,10 @@ export const UPSTREAM_HEADER = 'X-Calmswap-Upstream'
  * while it answers; a failed dial or a dropped connection marks it down for fail_duration
  * and the request is tried again on the next upstream (the old color) within
  * lb_try_duration, so a new web that dies right after the switch costs no failed request.
+ * buffer_requests (Caddy 2.6's name; request_buffers from 2.7): a retried POST needs its body
+ * again; without it, the retry on the old color fails on the consumed body, and that one
+ * failure marks the old color down too (max_fails 1): every request then gets a 503 for
+ * fail_duration (test/plan/caddy-host.test.ts found it with the real binary).
  * Caddy 2.6 has no weighted policy (weighted_round_robin came in 2.7): a canary lists each
  * color as often as its share needs (10% is green once and blue nine times) under
  * round_robin, or ip_hash / cookie for sticky clients, which honour the repeats too.
@@ -50,6 +54,7 @@ export function renderCaddy(c: Config, color: Color, backup: Color | null, route
     '\tlb_try_duration 3s',
     '\tlb_try_interval 100ms',
     '\tfail_duration 5s',
+    '\tbuffer_requests',
     `\theader_down ${UPSTREAM_HEADER} {http.reverse_proxy.upstream.hostport}`,
     `\theader_down X-Calmswap-Color ${canary ? '{calmswap_color}' : color}`,
     '}',
