@@ -9,7 +9,7 @@ SOURCES := $(wildcard lib/*.ts scripts/*.ts) build.mjs package-lock.json
 # Extra flags for a script: make deploy ARGS=--dry-run, make cleanup ARGS=--yes
 ARGS ?=
 
-.PHONY: help deps build docker images deploy rollback cleanup status health history doctor adopt recover install-recover switch proxy down test test-unit test-e2e test-power soak bench bench-watch test-watch swarm-deploy swarm-lab-bench check format typecheck clean
+.PHONY: help deps build docker images deploy rollback cleanup status health history doctor adopt recover install-recover switch proxy down test test-unit test-e2e test-power soak bench bench-watch bench-proxy test-watch swarm-deploy swarm-lab-bench check format typecheck clean
 
 help: ## this list
 	@printf 'calmswap targets (pass flags with ARGS=..., e.g. make deploy ARGS=--dry-run):\n\n'
@@ -102,6 +102,9 @@ bench-watch: build images ## the watch and the canary under load: bad releases' 
 
 test-watch: build images ## the watch and canary end-to-end tests alone (E2E_PORTS=<from>-<to> for your own ports)
 	vitest run --project e2e test/e2e/watch.test.ts test/e2e/watch-canary.test.ts test/e2e/watch-worker.test.ts
+
+bench-proxy: deps ## each real proxy's switches and replacement under GETs and kept-alive POSTs, no Docker (nginx-light and caddy on the host; ARGS="--switches 40")
+	node --import tsx bench/proxy-reload.ts $(ARGS)
 
 bench: build images ## measure deploy strategies under load (not part of make test)
 	node --import tsx bench/bench.ts $(ARGS)
