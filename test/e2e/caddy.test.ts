@@ -8,8 +8,8 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { request } from 'undici'
 import { describe, expect, test } from 'vitest'
-import { describeLoad, type LoadStats, ROOT, type Stack, stepResults, useStack } from './harness.ts'
-import { keepAlivePosts } from './keepalive.ts'
+import { describeLoad, ROOT, type Stack, stepResults, useStack } from './harness.ts'
+import { expectOnlyReloadResets, keepAlivePosts } from './keepalive.ts'
 
 let stack: Stack
 
@@ -34,22 +34,6 @@ useStack(import.meta.url, (s) => (stack = s), {
     env: () => ({ CALMSWAP_PROXY: 'caddy', CALMSWAP_RELEASE: 'e2e-caddy', ...images() }),
   },
 })
-
-/**
- * What Caddy 2.6 guarantees across a reload: every request that got an answer got it from a
- * web (no 502-504 for want of an upstream). Each reload opens new SO_REUSEPORT listeners and
- * closes the old ones, and the kernel resets a connection still in a closing listener's
- * queue: now and then one request of a reload gets no answer at all. Those are counted and
- * printed, and bench/proxy-reload.ts measures their rate; they must be connection resets, never
- * an answer from nowhere.
- */
-function expectOnlyReloadResets(stats: LoadStats, posts: { errors: Record<string, number> }) {
-  expect(
-    Object.keys(stats.statuses).filter((code) => !code.startsWith('2')),
-    describeLoad(stats),
-  ).toEqual([])
-  for (const e of [...Object.keys(stats.errors), ...Object.keys(posts.errors)]) expect(['ECONNRESET', 'UND_ERR_SOCKET'], describeLoad(stats)).toContain(e)
-}
 
 /** The colors that answer `n` GETs through Caddy, by the header Caddy sets from the upstream it picked. */
 async function colorsThroughCaddy(n: number): Promise<Record<string, number>> {
