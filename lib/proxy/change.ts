@@ -4,13 +4,15 @@
 // --replace) starts the new proxy container beside the old one: both listen on the same
 // port with SO_REUSEPORT (Caddy on Linux always; nginx with `listen … reuseport`), the new
 // one is ready when its own validate-and-reload passes, and only then does the old one stop
-// gracefully (nginx: SIGQUIT, Caddy: SIGTERM, each finishing its requests in flight).
-import { composeConfig, imageId, imageIds, kill, removeContainers, upBeside, waitExit } from '../commands.ts'
+// gracefully (nginx: SIGQUIT, Caddy: SIGTERM, each finishing its requests in flight). A new
+// proxy that cannot share the port gets the shortest hand-over: the old one out, the new one
+// started at once, the gap measured and said.
+import { composeConfig, imageId, imageIds, kill, removeContainers, runState, startContainers, upBeside, waitExit } from '../commands.ts'
 import { COLORS, type Color, projectName } from '../config.ts'
 import type { Ctx } from '../context.ts'
 import { sleep } from '../deadlines.ts'
 import { StepError } from '../errors.ts'
-import { names } from '../inventory.ts'
+import { names, parseRunState } from '../inventory.ts'
 import { proxyContainer, switchTraffic, verifyThroughProxy } from '../traffic.ts'
 import { proxyDriver } from './index.ts'
 
@@ -23,7 +25,7 @@ export interface ProxyChange {
   /** The live route, rendered again, validated and reloaded. */
   readonly reloaded: Color
   /** The container that now serves, when a new one replaced the old. */
-  readonly replaced?: { readonly old: string; readonly now: string; readonly overlapMs: number }
+  readonly replaced?: { readonly old: string; readonly now: string; readonly overlapMs: number; readonly gapMs?: number }
 }
 
 /** The color the state says serves, and its backup and canary share, as the proxy has them now. */
@@ -70,39 +72,69 @@ export async function changeProxy(ctx: Ctx, o: { replace?: boolean } = {}): Prom
   return { reloaded: route.color, replaced }
 }
 
-/** The new proxy container beside the old one, ready, then the old one retired. */
-async function handOver(ctx: Ctx, old: string, color: Color): Promise<{ old: string; now: string; overlapMs: number }> {
+/** The driver's own validate-and-reload in `container` passes: it runs, with its listeners. */
+async function ready(ctx: Ctx, container: string, color: Color): Promise<{ ok: boolean; why: string }> {
+  const cmds = proxyDriver(ctx.config).commands(ctx.config, color, container)
+  const r = cmds ? await ctx.run(cmds.reload) : { code: 0, stdout: '', stderr: '' }
+  return { ok: r.code === 0, why: (r.stderr || r.stdout).trim().split('\n').at(-1) ?? '' }
+}
+
+/** Gracefully: nginx on SIGQUIT (SIGTERM is its fast shutdown), Caddy on SIGTERM; killed after DRAIN_S. */
+async function retire(ctx: Ctx, old: string): Promise<void> {
   const c = ctx.config
-  const driver = proxyDriver(c)
+  await ctx.must(kill(c, [old], proxyDriver(c).kind === 'nginx' ? 'SIGQUIT' : 'SIGTERM'))
+  const exited = await ctx.run(waitExit(c, [old], DRAIN_S * 1000))
+  if (exited.code !== 0) await ctx.run(kill(c, [old], 'SIGKILL'))
+}
+
+/**
+ * The new proxy container beside the old one, ready, then the old one retired. A new proxy
+ * that cannot share the port (no SO_REUSEPORT: its bind fails and it exits) gets the shortest
+ * hand-over instead: the old one retired, the new one started at once, the gap measured.
+ */
+async function handOver(ctx: Ctx, old: string, color: Color): Promise<{ old: string; now: string; overlapMs: number; gapMs?: number }> {
+  const c = ctx.config
   await ctx.must(upBeside(c, c.proxy.service))
   const inv = await ctx.inventory()
-  const now = names(inv.containersIn('shared', [c.proxy.service], ['running', 'restarting', 'created'])).find((n) => n !== old)
+  const now = names(inv.containersIn('shared', [c.proxy.service], ['running', 'restarting', 'created', 'exited'])).find((n) => n !== old)
   if (ctx.exec.dryRun) return { old, now: now ?? `${projectName(c, 'shared')}-${c.proxy.service}-2`, overlapMs: 0 }
   if (!now) throw new StepError(`no second ${c.proxy.service} container started beside ${old}`)
   const t0 = Date.now()
-  // Ready: its own check and reload pass, so it runs and has its listeners (a proxy that could
-  // not bind the port, without SO_REUSEPORT, exits instead).
   let last = ''
   for (;;) {
-    const cmds = driver.commands(c, color, now)
-    const r = cmds ? await ctx.run(cmds.reload) : { code: 0, stdout: '', stderr: '' }
-    if (r.code === 0) break
-    last = (r.stderr || r.stdout).trim().split('\n').at(-1) ?? ''
+    const r = await ready(ctx, now, color)
+    if (r.ok) break
+    last = r.why
+    const state = parseRunState((await ctx.run(runState(c, [now]))).stdout)[0]
+    if (state && state.status !== 'running') return await shortestHandOver(ctx, old, now, color)
     if (Date.now() - t0 > READY_MS) {
       await ctx.run(removeContainers(c, [now]))
-      throw new StepError(
-        `the new proxy ${now} was not ready within ${READY_MS / 1000}s (${last}); it was removed and ${old} still serves. Without SO_REUSEPORT (nginx: \`listen … reuseport\`) two proxies cannot share the port.`,
-      )
+      throw new StepError(`the new proxy ${now} was not ready within ${READY_MS / 1000}s (${last}); it was removed and ${old} still serves`)
     }
     await sleep(200, ctx.signal)
   }
   const overlapMs = Date.now() - t0
   ctx.ui.detail(`  ${now} is ready beside ${old}; ${old} finishes its requests and stops`)
-  // nginx stops gracefully on SIGQUIT (SIGTERM is its fast shutdown); Caddy on SIGTERM.
-  await ctx.must(kill(c, [old], driver.kind === 'nginx' ? 'SIGQUIT' : 'SIGTERM'))
-  const exited = await ctx.run(waitExit(c, [old], DRAIN_S * 1000))
-  if (exited.code !== 0) await ctx.run(kill(c, [old], 'SIGKILL'))
+  await retire(ctx, old)
   await ctx.must(removeContainers(c, [old]))
   ctx.ui.detail(`  proxy: ${old} → ${now}`)
   return { old, now, overlapMs }
+}
+
+async function shortestHandOver(ctx: Ctx, old: string, now: string, color: Color): Promise<{ old: string; now: string; overlapMs: number; gapMs: number }> {
+  const c = ctx.config
+  ctx.ui.warn(`${now} could not listen beside ${old} (no SO_REUSEPORT: nginx needs \`listen … reuseport\`): the shortest hand-over instead, with a gap`)
+  const t0 = Date.now()
+  await retire(ctx, old)
+  await ctx.run(startContainers(c, [now]))
+  for (;;) {
+    if ((await ready(ctx, now, color)).ok) break
+    if (Date.now() - t0 > READY_MS)
+      throw new StepError(`${old} stopped, and the new proxy ${now} did not get ready within ${READY_MS / 1000}s: nothing serves; start ${old} again (docker start ${old})`)
+    await sleep(50, ctx.signal)
+  }
+  const gapMs = Date.now() - t0
+  await ctx.must(removeContainers(c, [old]))
+  ctx.ui.detail(`  proxy: ${old} → ${now}, ${gapMs} ms with neither listening`)
+  return { old, now, overlapMs: 0, gapMs }
 }
