@@ -16,12 +16,12 @@ import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { Client, request } from 'undici'
 import { isMain } from '../lib/cli.ts'
+import { switchTraffic } from '../lib/compose/traffic.ts'
 import { type Color, loadConfig } from '../lib/config.ts'
 import { makeContext } from '../lib/context.ts'
 import { ProcessExecutor } from '../lib/executor.ts'
 import { proxyDriver } from '../lib/proxy/index.ts'
 import { StateStore } from '../lib/state.ts'
-import { switchTraffic } from '../lib/traffic.ts'
 import { Ui } from '../lib/ui.ts'
 
 const ROOT = resolve(import.meta.dirname, '..')

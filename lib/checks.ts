@@ -1,16 +1,12 @@
 // What doctor reports, in either engine: one check per line with the fix for each problem,
 // and the checks of the state folder and the lock that both engines share.
 import { existsSync } from 'node:fs'
+import type { Check } from './context.ts'
 import { fsProblem } from './errors.ts'
 import { probeWritable } from './files.ts'
 import { lockHeld, readLock } from './lock.ts'
 
-export interface Check {
-  readonly name: string
-  readonly ok: boolean
-  readonly detail: string
-  readonly fix?: string
-}
+export type { Check }
 
 export function formatChecks(checks: readonly Check[], c: { green: (s: string) => string; red: (s: string) => string; yellow: (s: string) => string }): string {
   return checks

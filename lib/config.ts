@@ -86,11 +86,11 @@ export interface Config {
   readonly keepReleases: number
   /**
    * Per color, the compose override that pins its images to the release it was deployed
-   * with, and that release's label (lib/images.ts). Set from the state, not from settings.
+   * with, and that release's label (lib/compose/images.ts). Set from the state, not from settings.
    */
   readonly pins: Readonly<Partial<Record<Color, Pin>>>
   readonly engine: EngineKind
-  /** Swarm mode (lib/swarm.ts): the update knobs where the stack file sets none, and how far to wait. */
+  /** Swarm mode (lib/swarm/): the update knobs where the stack file sets none, and how far to wait. */
   readonly swarm: Readonly<{
     monitorMs: number
     parallelism: number
@@ -103,9 +103,9 @@ export interface Config {
     /** A node's PSI file as seen from here, with {node} for its hostname; empty: none. */
     nodePsi: string
   }>
-  /** After the switch: how long the new color is judged, and by what (lib/watch.ts). */
+  /** After the switch: how long the new color is judged, and by what (lib/compose/watch.ts). */
   readonly watch: Readonly<{ ms: number; max5xxPct: number; minRequests: number; log: string; logOwned: boolean }>
-  /** Before the switch: the shares (%) the new web gets, one step each (lib/canary.ts); empty: no canary. */
+  /** Before the switch: the shares (%) the new web gets, one step each (lib/compose/canary.ts); empty: no canary. */
   readonly canary: Readonly<{ steps: readonly number[]; holdMs: number; sticky: Sticky }>
 }
 
@@ -121,7 +121,7 @@ export interface Pin {
 export const projectName = (c: Pick<Config, 'prefix'> & Partial<Pick<Config, 'sharedProject'>>, p: Project) =>
   p === 'shared' && c.sharedProject ? c.sharedProject : `${c.prefix}-${p}`
 
-/** The compose override that pins a color's images (lib/images.ts writes it). */
+/** The compose override that pins a color's images (lib/compose/images.ts writes it). */
 export const pinFile = (c: Pick<Config, 'stateDir'>, color: Color) => join(c.stateDir, 'pins', `${color}.yml`)
 export const coloredServices = (c: Config): string[] => [...c.roles.web, ...c.roles.core, ...c.roles.jobs, ...c.roles.workers, ...c.roles.singletons]
 

@@ -1,15 +1,13 @@
 // What every step receives: config, the executor, output, state and journal, and the abort
 // signal. Steps run commands through ctx.run/ctx.must, which hand the signal along.
 
-import type { Check } from './checks.ts'
-import type { Cmd, Result } from './cmd.ts'
-import { listContainers } from './commands.ts'
+import { listContainers } from './builders/reads.ts'
+import type { Cmd, Result } from './command.ts'
 import { COLORS, type Config, pinFile, withPin } from './config.ts'
 import { Interrupted } from './errors.ts'
 import { type Executor, must } from './executor.ts'
 import { Inventory, parseContainers, projectedContainers } from './inventory.ts'
-import { JournalWriter } from './journal.ts'
-import { type State, StateStore } from './state.ts'
+import { JournalWriter, type State, StateStore } from './state.ts'
 import { Ui } from './ui.ts'
 
 export interface Ctx {
@@ -37,6 +35,14 @@ export interface Ctx {
   withConfig(config: Config): Ctx
 }
 
+/** One line of doctor's report (lib/checks.ts formats them). */
+export interface Check {
+  readonly name: string
+  readonly ok: boolean
+  readonly detail: string
+  readonly fix?: string
+}
+
 // ---------------------------------------------------------------- the seam between the engines
 // Compose (lib/compose/engine.ts) and Swarm (lib/swarm/engine.ts) each implement Engine once;
 // cli.ts picks one from CALMSWAP_ENGINE and every script reaches it as ctx.engine, so no script
@@ -56,9 +62,8 @@ export interface RecoverReport {
 
 export interface Engine {
   readonly name: 'compose' | 'swarm'
-  /** What its deploy runs, in order, and what it calls each of them. */
+  /** What its deploy runs, in order (compose's steps, swarm's stages). */
   readonly steps: readonly string[]
-  readonly stepWord: 'step' | 'stage'
   /** The file that journals its operations, which a run cut short continues from. */
   storeFile(stateDir: string): string
   /** Why it does not run this script (one of the other engine's steps), or null when it does. */

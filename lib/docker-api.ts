@@ -6,7 +6,7 @@ import { accessSync, constants, existsSync, readFileSync } from 'node:fs'
 import { Agent as HttpAgent, request as httpRequest } from 'node:http'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
-import type { ApiCall, Result } from './cmd.ts'
+import type { ApiCall, Result } from './command.ts'
 import { sleep } from './deadlines.ts'
 
 export interface DockerApiResponse {
@@ -212,7 +212,7 @@ interface ApiStats {
   readonly cpu_stats?: { readonly cpu_usage?: { readonly total_usage?: number } }
 }
 
-/** One container as `docker ps --no-trunc --format` (lib/commands.ts) prints it. */
+/** One container as `docker ps --no-trunc --format` (lib/builders/) prints it. */
 export function psLine(x: ApiContainer): string {
   // The CLI prints a container's own names, without the leading slash and without link aliases.
   const names = x.Names.map((n) => n.replace(/^\//, '')).filter((n) => !n.includes('/'))

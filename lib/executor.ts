@@ -1,9 +1,9 @@
-// The one place that runs commands. Steps build Cmds (lib/commands.ts) and hand them here,
+// The one place that runs commands. Steps build Cmds (lib/builders/) and hand them here,
 // so --dry-run, --verbose and the plan tests' recording executor see every effect.
 // A command runs as an argv, never through a shell: no quoting, no ZX_*/BASH_ENV surprises.
 import { type ChildProcess, spawn } from 'node:child_process'
 import { rmSync } from 'node:fs'
-import { type Cmd, type Effect, type Result, render } from './cmd.ts'
+import { type Cmd, type Effect, type Result, render } from './command.ts'
 import { DEADLINE } from './deadlines.ts'
 import { callApi, connectionMessage, type DockerApi, eventsPath } from './docker-api.ts'
 import { CommandError } from './errors.ts'

@@ -1,6 +1,6 @@
 // What runs where, from one `docker ps` of all three projects. Method names say what they
 // return: services (names of compose services) or containers (objects with id and name).
-import type { ContainerState, Effect } from './cmd.ts'
+import type { ContainerState, Effect } from './command.ts'
 import { type Config, type Project, projectName } from './config.ts'
 
 export type { ContainerState }

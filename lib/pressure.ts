@@ -2,7 +2,7 @@
 // a container has finished booting, from its own CPU use.
 import { readFileSync } from 'node:fs'
 import { availableParallelism, loadavg } from 'node:os'
-import { containerCpu, maxCpu } from './commands.ts'
+import { containerCpu, maxCpu } from './builders/reads.ts'
 import type { Ctx } from './context.ts'
 import { sleep } from './deadlines.ts'
 

@@ -1,5 +1,5 @@
 // The label of a release, which either engine deploys: one step below both.
-import { gitRevision } from './commands.ts'
+import { gitRevision } from './builders/git.ts'
 import type { Ctx } from './context.ts'
 
 /** The release label: CALMSWAP_RELEASE, else the git short hash, else a timestamp. */

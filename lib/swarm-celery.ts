@@ -5,7 +5,7 @@
 // container. A Swarm task's container is named by its ID, and Celery's node name is
 // celery@<container hostname>, the first 12 characters of that ID unless the stack sets
 // `hostname:`: that is how the workers being stood down are told from any other. The
-// commands that run this script are built in lib/commands.ts.
+// commands that run this script are built in lib/builders/.
 
 import { QUIESCE_QUEUES_PY } from './celery.ts'
 

@@ -1,6 +1,6 @@
 // Human output on stderr (steps, timings, spinner); data and --json events on stdout.
 import pc from 'picocolors'
-import { type Cmd, render } from './cmd.ts'
+import { type Cmd, render } from './command.ts'
 
 export interface UiOptions {
   json?: boolean

@@ -1,8 +1,9 @@
 #!/usr/bin/env -S npx tsx
+
 // adopt: move a running plain Compose project onto calmswap in place, its data never stopped.
 
-import { adopt } from '../lib/adopt.ts'
 import { isMain, run } from '../lib/cli.ts'
+import { adopt } from '../lib/compose/adopt.ts'
 
 if (isMain(import.meta.url, 'adopt')) {
   void run(

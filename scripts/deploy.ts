@@ -1,8 +1,8 @@
 #!/usr/bin/env -S npx tsx
-// deploy: the whole staged deploy (lib/deploy.ts). A failure, or Ctrl-C, rolls back.
+// deploy: the whole staged deploy (lib/compose/deploy.ts). A failure, or Ctrl-C, rolls back.
 
 import { isMain, run } from '../lib/cli.ts'
-import { DEPLOY_STEPS } from '../lib/deploy.ts'
+import { DEPLOY_STEPS } from '../lib/compose/deploy.ts'
 import { SWARM_STAGES } from '../lib/swarm/deploy.ts'
 
 if (isMain(import.meta.url, 'deploy')) {

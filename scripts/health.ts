@@ -2,7 +2,7 @@
 // health: wait until a color's web passes its check (read-only: takes no lock).
 
 import { colorArg, idleColor, isMain, run } from '../lib/cli.ts'
-import { checkHealth } from '../lib/health.ts'
+import { checkHealth } from '../lib/compose/health.ts'
 
 if (isMain(import.meta.url, 'health')) {
   void run(

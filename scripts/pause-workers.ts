@@ -2,7 +2,7 @@
 // pause-workers: freeze one color's workers and stop its singletons, to free the CPU.
 
 import { colorArg, isMain, run } from '../lib/cli.ts'
-import { freezeWorkers } from '../lib/workers.ts'
+import { freezeWorkers } from '../lib/compose/workers.ts'
 
 if (isMain(import.meta.url, 'pause-workers')) {
   void run(

@@ -3,7 +3,7 @@
 // image (the new container beside the old one, then the old one retired), without a gap.
 
 import { isMain, run } from '../lib/cli.ts'
-import { changeProxy } from '../lib/proxy/change.ts'
+import { changeProxy } from '../lib/compose/proxy.ts'
 
 if (isMain(import.meta.url, 'proxy')) {
   void run(

@@ -2,8 +2,8 @@
 // switch: point the proxy at a color, then ask the proxy itself whether that color answers.
 
 import { colorArg, isMain, run } from '../lib/cli.ts'
+import { switchTo } from '../lib/compose/traffic.ts'
 import { otherColor } from '../lib/config.ts'
-import { switchTo } from '../lib/traffic.ts'
 
 if (isMain(import.meta.url, 'switch')) {
   void run(

@@ -2,7 +2,7 @@
 // up-core: start only a color's web and core services; its workers wait for the switch.
 
 import { colorArg, idleColor, isMain, run } from '../lib/cli.ts'
-import { startCore } from '../lib/deploy.ts'
+import { startCore } from '../lib/compose/steps.ts'
 
 if (isMain(import.meta.url, 'up-core')) {
   void run(

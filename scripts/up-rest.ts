@@ -2,7 +2,7 @@
 // up-rest: once the other color's workers have stopped, start this color's singletons, then workers.
 
 import { colorArg, isMain, run } from '../lib/cli.ts'
-import { startRest } from '../lib/workers.ts'
+import { startRest } from '../lib/compose/workers.ts'
 
 if (isMain(import.meta.url, 'up-rest')) {
   void run(

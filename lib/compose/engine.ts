@@ -1,18 +1,18 @@
 // Compose mode behind the engine seam: two colors of one compose project, nginx switching
 // between them (README: How a deploy works).
-import { cleanup } from '../cleanup.ts'
+
 import type { Engine } from '../context.ts'
-import { DEPLOY_STEPS, deploy } from '../deploy.ts'
-import { doctor } from '../doctor.ts'
-import { recover } from '../recover.ts'
-import { rollback } from '../rollback.ts'
 import { StateStore } from '../state.ts'
-import { formatStatus, status } from '../status.ts'
+import { cleanup } from './cleanup.ts'
+import { DEPLOY_STEPS, deploy } from './deploy.ts'
+import { doctor } from './doctor.ts'
+import { recover } from './recover.ts'
+import { rollback } from './rollback.ts'
+import { formatStatus, status } from './status.ts'
 
 export const composeEngine: Engine = {
   name: 'compose',
   steps: DEPLOY_STEPS,
-  stepWord: 'step',
   storeFile: (stateDir) => new StateStore(stateDir).file,
   refuses: () => null,
   deploy: (ctx, o) => deploy(ctx, { rerunJobs: o.rerunJobs, release: o.release }),

@@ -4,8 +4,9 @@
 // canary's proportion. `caddy validate` checks the whole Caddyfile with it; `caddy reload`
 // loads it through the admin API, which Caddy applies gracefully (listeners kept, old
 // connections drained) and refuses whole if it does not load: the old config keeps running.
-import type { Cmd } from '../cmd.ts'
-import { dockerExec } from '../commands.ts'
+
+import { dockerExec } from '../builders/reads.ts'
+import type { Cmd } from '../command.ts'
 import type { Color, Config } from '../config.ts'
 import { DEADLINE } from '../deadlines.ts'
 import { LOOPBACK } from '../probe.ts'

@@ -4,7 +4,7 @@
 // validate that file and make the proxy read it gracefully; and reads one line of the
 // proxy's access log. The switch itself (write, validate, reload, put the old file back on
 // a rejection) is the same for all and stays in the traffic step.
-import type { Cmd } from '../cmd.ts'
+import type { Cmd } from '../command.ts'
 import type { Color, Config, ProxyKind } from '../config.ts'
 
 /**

@@ -1,6 +1,6 @@
 // Which driver runs the proxy of a config (CALMSWAP_PROXY), and the two that drive none of
 // their own: a user's command (it gets the nginx upstream file and the color), and none.
-import type { Cmd } from '../cmd.ts'
+import type { Cmd } from '../command.ts'
 import type { Config } from '../config.ts'
 import { caddy } from './caddy.ts'
 import type { ProxyCommands, ProxyDriver } from './driver.ts'

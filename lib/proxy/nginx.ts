@@ -1,8 +1,9 @@
 // nginx, the first proxy calmswap drove: an upstream file included by the user's nginx.conf
 // (example/nginx/nginx.conf), checked with `nginx -t` and reloaded with `nginx -s reload`,
 // and its JSON access log (the log_format there) read by the watch.
-import type { Cmd } from '../cmd.ts'
-import { dockerExec } from '../commands.ts'
+
+import { dockerExec } from '../builders/reads.ts'
+import type { Cmd } from '../command.ts'
 import type { Color, Config } from '../config.ts'
 import { DEADLINE } from '../deadlines.ts'
 import { LOOPBACK } from '../probe.ts'

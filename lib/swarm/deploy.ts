@@ -14,30 +14,19 @@
 //   verify      through the proxy, when CALMSWAP_PROXY_URL is set
 //
 // Before the web, each singleton and each worker service, CPU calm is awaited on the nodes
-// where their tasks start (lib/node-pressure.ts). On a failure or Ctrl-C every service goes
+// where their tasks start (lib/swarm/node-pressure.ts). On a failure or Ctrl-C every service goes
 // back, in the order that keeps one beat: the new singletons and workers to their old spec
 // at 0 replicas first (`docker service rollback`), then the web, then the old singletons
 // scaled back up, then the old workers one at a time. Each change is journaled in swarm.json
-// before it is made (lib/swarm-state.ts), so a rollback never asks Swarm twice.
+// before it is made (lib/swarm/state.ts), so a rollback never asks Swarm twice.
 
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
+import { quiesceNodes, quiesceNodesOnce, quiesceWorker } from '../builders/containers.ts'
+import { engineVersion } from '../builders/reads.ts'
+import { serviceLogs, serviceName, serviceRemove, serviceRestart, serviceRollback, serviceScale, stackDeploy, stackName } from '../builders/swarm.ts'
 import { NOTHING_TO_QUIESCE, QUIESCED, STILL_BUSY } from '../celery.ts'
-import { type Cmd, type Result, render } from '../cmd.ts'
-import {
-  engineVersion,
-  quiesceNodes,
-  quiesceNodesOnce,
-  quiesceWorker,
-  serviceLogs,
-  serviceName,
-  serviceRemove,
-  serviceRestart,
-  serviceRollback,
-  serviceScale,
-  stackDeploy,
-  stackName,
-} from '../commands.ts'
+import { type Cmd, type Result, render } from '../command.ts'
 import { type Config, withRelease } from '../config.ts'
 import type { Ctx } from '../context.ts'
 import { DEADLINE } from '../deadlines.ts'
@@ -462,28 +451,67 @@ const reportSwarmInterrupted = (ctx: Ctx, j: SwarmJournal, continuing: boolean) 
  * failed, whose last log lines are printed.
  */
 async function undo(ctx0: Ctx, store: SwarmStore, failed: string | null): Promise<void> {
-  const ctx = ctx0.uninterruptible()
-  const c = ctx.config
-  const marks = () => store.marks()
-  const names = Object.keys(marks())
-  const inOrder = (list: readonly string[]) => list.filter((n) => marks()[n])
-  const singles = inOrder(c.roles.singletons)
-  const workers = inOrder(c.roles.workers)
-  const webs = inOrder([...c.roles.web, ...c.roles.core])
-  const before = await readServices(ctx, names)
-  // Deployed by this operation: its version moved past the one journaled before the call.
-  const deployed = (n: string) => {
-    const m = marks()[n]
-    const s = before.get(n)
+  const u = await Undo.begin(ctx0.uninterruptible(), store)
+  await u.printLogs(failed)
+  await u.removeCreated()
+  await u.stopNew()
+  await u.rollBackWeb()
+  await u.restoreOld()
+}
+
+/** One undo, step by step (see undo); what it read before its first change stays with it. */
+class Undo {
+  private readonly c: Config
+  private readonly names: string[]
+  private readonly singles: string[]
+  private readonly workers: string[]
+  private readonly webs: string[]
+
+  private constructor(
+    private readonly ctx: Ctx,
+    private readonly store: SwarmStore,
+    /** The services as they were when the undo began. */
+    private readonly before: Map<string, SwarmService>,
+  ) {
+    this.c = ctx.config
+    this.names = Object.keys(this.marks())
+    const inOrder = (list: readonly string[]) => list.filter((n) => this.marks()[n])
+    this.singles = inOrder(this.c.roles.singletons)
+    this.workers = inOrder(this.c.roles.workers)
+    this.webs = inOrder([...this.c.roles.web, ...this.c.roles.core])
+  }
+
+  static async begin(ctx: Ctx, store: SwarmStore): Promise<Undo> {
+    return new Undo(ctx, store, await readServices(ctx, Object.keys(store.marks())))
+  }
+
+  private marks() {
+    return this.store.marks()
+  }
+
+  private full(n: string) {
+    return serviceName(this.c, n)
+  }
+
+  private async read(n: string): Promise<SwarmService | undefined> {
+    return (await readServices(this.ctx, [n])).get(n)
+  }
+
+  /** Deployed by this operation: its version moved past the one journaled before the call. */
+  private deployed(n: string): boolean {
+    const m = this.marks()[n]
+    const s = this.before.get(n)
     return Boolean(m && s && m.deployedFrom !== undefined && s.version > m.deployedFrom)
   }
-  const full = (n: string) => serviceName(c, n)
-  // Before anything goes: a service the rollback removes takes its logs with it.
-  if (failed && c.logTail > 0 && !ctx.exec.dryRun) {
-    const r = await ctx.run(serviceLogs(c, full(failed)))
+
+  /** Before anything goes: a service the rollback removes takes its logs with it. */
+  async printLogs(failed: string | null): Promise<void> {
+    const { ctx, c } = this
+    if (!failed || c.logTail <= 0 || ctx.exec.dryRun) return
+    const r = await ctx.run(serviceLogs(c, this.full(failed)))
     const text = sanitize(r.stdout + r.stderr).trim()
     if (text) {
-      ctx.ui.warn(`last ${c.logTail} log lines of ${full(failed)}:`)
+      ctx.ui.warn(`last ${c.logTail} log lines of ${this.full(failed)}:`)
       ctx.ui.detail(text)
     }
   }
@@ -493,36 +521,42 @@ async function undo(ctx0: Ctx, store: SwarmStore, failed: string | null): Promis
    * rollback), and no rollback calmswap asked for came after it: Swarm's rollback cleared
    * the previous spec, so a `service rollback` now would fail, or go forward again.
    */
-  const rolledBackBySwarm = (m: ServiceMark, s: SwarmService) => {
+  private static rolledBackBySwarm(m: ServiceMark, s: SwarmService): boolean {
     const u = s.update
     const ours = m.undoFrom !== undefined && s.version > m.undoFrom
     return Boolean(u && u.startedAt !== (m.updateBefore ?? '') && (u.state === 'rollback_started' || u.state === 'rollback_completed') && !ours)
   }
+
   /** True when Swarm's own rollback took the service back; waits for it to end first. */
-  const leftToSwarm = async (n: string, s: SwarmService): Promise<boolean> => {
-    const m = marks()[n]
-    if (!m || !rolledBackBySwarm(m, s)) return false
-    if (s.update!.state === 'rollback_started') await waitUpdate(ctx, n, m.updateBefore, true)
-    ctx.ui.detail(`  ${n}: Swarm had rolled it back already (${s.update!.message})`)
+  private async leftToSwarm(n: string, s: SwarmService): Promise<boolean> {
+    const m = this.marks()[n]
+    if (!m || !Undo.rolledBackBySwarm(m, s)) return false
+    if (s.update!.state === 'rollback_started') await waitUpdate(this.ctx, n, m.updateBefore, true)
+    this.ctx.ui.detail(`  ${n}: Swarm had rolled it back already (${s.update!.message})`)
     return true
   }
 
   /** Asks Swarm to roll a service back once, even across a crash between the two. */
-  const rollBackOnce = async (n: string): Promise<string | undefined> => {
-    const s = (await readServices(ctx, [n])).get(n)
-    const m = marks()[n]
+  private async rollBackOnce(n: string): Promise<string | undefined> {
+    const s = await this.read(n)
+    const m = this.marks()[n]
     if (!s || (m?.undoFrom !== undefined && s.version > m.undoFrom)) return undefined
-    store.mark(n, { undoFrom: s.version })
-    await ctx.must(serviceRollback(c, full(n)))
+    this.store.mark(n, { undoFrom: s.version })
+    await this.ctx.must(serviceRollback(this.c, this.full(n)))
     return s.update?.startedAt ?? ''
   }
 
-  // Still there, whatever an earlier undo began: a removal cut short is asked for again.
-  const created = names.filter((n) => marks()[n]?.created && marks()[n]?.role !== 'shared' && before.has(n))
-  if (created.length) {
-    // There was nothing before this deploy: what it created goes, singletons and workers first.
-    const order = [...singles, ...workers, ...webs].filter((n) => created.includes(n))
-    const rm = serviceRemove(c, order.map(full))
+  /** There was nothing before this deploy: what it created goes, singletons and workers first. */
+  async removeCreated(): Promise<void> {
+    const { ctx, c, webs } = this
+    // Still there, whatever an earlier undo began: a removal cut short is asked for again.
+    const created = this.names.filter((n) => this.marks()[n]?.created && this.marks()[n]?.role !== 'shared' && this.before.has(n))
+    if (!created.length) return
+    const order = [...this.singles, ...this.workers, ...webs].filter((n) => created.includes(n))
+    const rm = serviceRemove(
+      c,
+      order.map((n) => this.full(n)),
+    )
     const r = await ctx.run(rm)
     // Gone already is what was asked for.
     const gone = r.stderr.split('\n').every((l) => !l.trim() || /not found|no such service/i.test(l))
@@ -533,57 +567,68 @@ async function undo(ctx0: Ctx, store: SwarmStore, failed: string | null): Promis
     )
   }
 
-  // 1. The new singletons and workers stop before anything old comes back. Swarm may have
-  // rolled any of them back by itself already (failure_action rollback), as it may the web.
-  const back = [...[...workers].reverse(), ...[...singles].reverse()].filter((n) => deployed(n) && !marks()[n]?.created)
-  const rolled: [string, string | undefined][] = []
-  for (const n of back) {
-    const s = (await readServices(ctx, [n])).get(n)
-    if (s && (await leftToSwarm(n, s))) continue
-    rolled.push([n, await rollBackOnce(n)])
-  }
-  await waitNoTasks(
-    ctx,
-    back.filter((n) => !before.get(n)?.global),
-  )
-  for (const [n, startedAt] of rolled) if (before.get(n)?.global && startedAt !== undefined) await waitUpdate(ctx, n, startedAt, true)
-
-  // 2. The web.
-  for (const n of webs) {
-    const m = marks()[n]
-    const s = (await readServices(ctx, [n])).get(n)
-    if (!m || m.created || !s || !deployed(n)) continue
-    if (await leftToSwarm(n, s)) continue
-    if (!s.templateChanged && !s.replicasChanged && m.undoFrom === undefined) continue
-    const startedAt = await rollBackOnce(n)
-    if (startedAt !== undefined) await waitUpdate(ctx, n, startedAt, true)
-  }
-
-  // 3. The old singletons, each once no task of it runs; 4. the old workers, one at a time.
-  // Each is on its old spec at 0 replicas by now (step 1 took a deployed one back to it), or
-  // was never scaled: the stand-down was cut short before its scale.
-  for (const n of [...singles, ...workers]) {
-    const m = marks()[n]
-    const s = (await readServices(ctx, [n])).get(n)
-    if (!m || m.created || !s || s.global) continue
-    if (m.restoreFrom !== undefined && s.version > m.restoreFrom) continue
-    if (!scaledAlready(m, s)) {
-      // Quiesced but still running: it takes no task until its workers start afresh.
-      if (!m.quiesced) continue
-      store.mark(n, { restoreFrom: s.version })
-      await ctx.must(serviceRestart(c, full(n)))
-      const end = await waitUpdate(ctx, n, s.update?.startedAt ?? '')
-      if (end && !end.ok)
-        throw new StepError(
-          `the restart of ${n}, to take tasks again, ${end.status.state === 'paused' ? 'was paused' : `ended as ${end.status.state}`}: ${end.cause ?? end.status.message}`,
-        )
-      continue
+  /**
+   * 1. The new singletons and workers stop before anything old comes back. Swarm may have
+   * rolled any of them back by itself already (failure_action rollback), as it may the web.
+   */
+  async stopNew(): Promise<void> {
+    const back = [...[...this.workers].reverse(), ...[...this.singles].reverse()].filter((n) => this.deployed(n) && !this.marks()[n]?.created)
+    const rolled: [string, string | undefined][] = []
+    for (const n of back) {
+      const s = await this.read(n)
+      if (s && (await this.leftToSwarm(n, s))) continue
+      rolled.push([n, await this.rollBackOnce(n)])
     }
-    await waitNoTasks(ctx, [n])
-    const known = new Set((await readTasks(ctx, [n])).map((t) => t.id))
-    store.mark(n, { restoreFrom: s.version })
-    await ctx.must(serviceScale(c, { [full(n)]: m.replicas ?? 1 }))
-    await waitTasksUp(ctx, n, m.replicas ?? 1, known)
+    await waitNoTasks(
+      this.ctx,
+      back.filter((n) => !this.before.get(n)?.global),
+    )
+    for (const [n, startedAt] of rolled) if (this.before.get(n)?.global && startedAt !== undefined) await waitUpdate(this.ctx, n, startedAt, true)
+  }
+
+  /** 2. The web. */
+  async rollBackWeb(): Promise<void> {
+    for (const n of this.webs) {
+      const m = this.marks()[n]
+      const s = await this.read(n)
+      if (!m || m.created || !s || !this.deployed(n)) continue
+      if (await this.leftToSwarm(n, s)) continue
+      if (!s.templateChanged && !s.replicasChanged && m.undoFrom === undefined) continue
+      const startedAt = await this.rollBackOnce(n)
+      if (startedAt !== undefined) await waitUpdate(this.ctx, n, startedAt, true)
+    }
+  }
+
+  /**
+   * 3. The old singletons, each once no task of it runs; 4. the old workers, one at a time.
+   * Each is on its old spec at 0 replicas by now (stopNew took a deployed one back to it), or
+   * was never scaled: the stand-down was cut short before its scale.
+   */
+  async restoreOld(): Promise<void> {
+    const { ctx, c, store } = this
+    for (const n of [...this.singles, ...this.workers]) {
+      const m = this.marks()[n]
+      const s = await this.read(n)
+      if (!m || m.created || !s || s.global) continue
+      if (m.restoreFrom !== undefined && s.version > m.restoreFrom) continue
+      if (!scaledAlready(m, s)) {
+        // Quiesced but still running: it takes no task until its workers start afresh.
+        if (!m.quiesced) continue
+        store.mark(n, { restoreFrom: s.version })
+        await ctx.must(serviceRestart(c, this.full(n)))
+        const end = await waitUpdate(ctx, n, s.update?.startedAt ?? '')
+        if (end && !end.ok)
+          throw new StepError(
+            `the restart of ${n}, to take tasks again, ${end.status.state === 'paused' ? 'was paused' : `ended as ${end.status.state}`}: ${end.cause ?? end.status.message}`,
+          )
+        continue
+      }
+      await waitNoTasks(ctx, [n])
+      const known = new Set((await readTasks(ctx, [n])).map((t) => t.id))
+      store.mark(n, { restoreFrom: s.version })
+      await ctx.must(serviceScale(c, { [this.full(n)]: m.replicas ?? 1 }))
+      await waitTasksUp(ctx, n, m.replicas ?? 1, known)
+    }
   }
 }
 

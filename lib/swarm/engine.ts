@@ -16,7 +16,6 @@ const refusal = (script: string) =>
 export const swarmEngine: Engine = {
   name: 'swarm',
   steps: SWARM_STAGES,
-  stepWord: 'stage',
   storeFile: (stateDir) => new SwarmStore(stateDir).file,
   refuses: (script) => (RUNS.has(script) ? null : refusal(script)),
   deploy: (ctx, o) => swarmDeploy(ctx, { release: o.release, rerunJobs: o.rerunJobs }),

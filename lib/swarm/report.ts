@@ -1,8 +1,9 @@
 // status and doctor in swarm mode: nodes (with their CPU pressure where it can be read),
 // the stack's services with their update state, their tasks, the release, the lock.
 import { existsSync } from 'node:fs'
+import { engineVersion } from '../builders/reads.ts'
+import { serviceName, stackName } from '../builders/swarm.ts'
 import { type Check, stateChecks } from '../checks.ts'
-import { engineVersion, serviceName, stackName } from '../commands.ts'
 import { withRelease } from '../config.ts'
 import type { Ctx } from '../context.ts'
 import { type LockInfo, lockHeld, readLock } from '../lock.ts'

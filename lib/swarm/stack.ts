@@ -6,8 +6,9 @@
 // docker CLI's own, so a stage deploys exactly what the whole file would. The values
 // calmswap acts on itself (mode, replicas, stop_grace_period) it reads once more with the
 // `${VAR}`s filled in, as the stack deploy will fill them.
-import { render } from '../cmd.ts'
-import { stackConfig, stackConfigResolved } from '../commands.ts'
+
+import { stackConfig, stackConfigResolved } from '../builders/compose.ts'
+import { render } from '../command.ts'
 import type { Config } from '../config.ts'
 import type { Ctx } from '../context.ts'
 import { ConfigError } from '../errors.ts'
@@ -73,7 +74,7 @@ export function goDuration(text: string): number | undefined {
 }
 
 /**
- * The stack file from the JSON `docker compose config` printed (lib/commands.ts stackConfig),
+ * The stack file from the JSON `docker compose config` printed (lib/builders/ stackConfig),
  * and the same file with its variables filled in (stackConfigResolved), where the mode,
  * replicas and stop grace are read.
  */

@@ -1,7 +1,8 @@
 // What a swarm runs, as calmswap reads it: nodes, services (spec, update state) and tasks.
 // The parsers read the CLI's output format, which lib/docker-api.ts reproduces for the API path.
-import { render } from '../cmd.ts'
-import { nodeList, serviceInspect, serviceName, serviceTasks, stackContainers, swarmInfo, taskContainers } from '../commands.ts'
+
+import { nodeList, serviceInspect, serviceName, serviceTasks, stackContainers, swarmInfo, taskContainers } from '../builders/swarm.ts'
+import { render } from '../command.ts'
 import type { Ctx } from '../context.ts'
 import { CommandError } from '../errors.ts'
 

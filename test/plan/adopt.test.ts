@@ -2,9 +2,9 @@
 // are frozen and its beat stopped before blue's web starts; the proxy hands over; only then
 // do its workers stop and blue's start. A failure brings the plain project back as it ran.
 import { afterEach, describe, expect, it } from 'vitest'
-import { adopt } from '../../lib/adopt.ts'
-import { recover } from '../../lib/recover.ts'
-import { startRest } from '../../lib/workers.ts'
+import { adopt } from '../../lib/compose/adopt.ts'
+import { recover } from '../../lib/compose/recover.ts'
+import { startRest } from '../../lib/compose/workers.ts'
 import { type Harness, harness, type World } from './world.ts'
 
 let h: Harness

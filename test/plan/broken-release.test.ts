@@ -1,7 +1,7 @@
 // A release that is already broken: the live color's workers in every state Docker reports,
 // and new workers that crash-loop after their start.
 import { afterEach, describe, expect, it } from 'vitest'
-import { deploy } from '../../lib/deploy.ts'
+import { deploy } from '../../lib/compose/deploy.ts'
 import { blueLive, type Harness, harness } from './world.ts'
 
 let h: Harness

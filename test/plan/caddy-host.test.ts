@@ -11,14 +11,14 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Client, request } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { switchTraffic } from '../../lib/compose/traffic.ts'
+import { addRecord, emptyTally } from '../../lib/compose/watch.ts'
 import { type Color, type Config, loadConfig } from '../../lib/config.ts'
 import { type Ctx, makeContext } from '../../lib/context.ts'
 import { ProcessExecutor } from '../../lib/executor.ts'
 import { proxyDriver } from '../../lib/proxy/index.ts'
 import { StateStore } from '../../lib/state.ts'
-import { switchTraffic } from '../../lib/traffic.ts'
 import { Ui } from '../../lib/ui.ts'
-import { addRecord, emptyTally } from '../../lib/watch.ts'
 
 const hasCaddy = spawnSync('caddy', ['version']).status === 0
 

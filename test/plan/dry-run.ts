@@ -1,6 +1,6 @@
 // A dry run over the same pretend host: what it prints, and the same list in the words of a
 // real run's recording, to compare the two.
-import { render } from '../../lib/cmd.ts'
+import { render } from '../../lib/command.ts'
 import { makeContext } from '../../lib/context.ts'
 import { DryRunExecutor } from '../../lib/executor.ts'
 import { RecordingExecutor } from './recording.ts'

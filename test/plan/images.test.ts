@@ -1,10 +1,10 @@
 // Each color runs the images it was deployed with: a fixed `image:` name is moved by the next
 // build, but a color's compose calls name calmswap's own tag of its release.
 import { afterEach, describe, expect, it } from 'vitest'
+import { deploy } from '../../lib/compose/deploy.ts'
+import { rollback } from '../../lib/compose/rollback.ts'
 import type { Ctx } from '../../lib/context.ts'
 import { makeContext } from '../../lib/context.ts'
-import { deploy } from '../../lib/deploy.ts'
-import { rollback } from '../../lib/rollback.ts'
 import { blueLive, type Harness, harness } from './world.ts'
 
 let h: Harness

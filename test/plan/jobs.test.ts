@@ -1,7 +1,7 @@
 // Release jobs: in order, in the new color, after the build and before the old color is
 // touched; a failed job stops the deploy there; a job cut short is not silently run again.
 import { afterEach, describe, expect, it } from 'vitest'
-import { deploy } from '../../lib/deploy.ts'
+import { deploy } from '../../lib/compose/deploy.ts'
 import { UsageError } from '../../lib/errors.ts'
 import { readHistory } from '../../lib/history.ts'
 import { blueLive, type Harness, harness, type World } from './world.ts'

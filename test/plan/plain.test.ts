@@ -1,7 +1,7 @@
 // A plain project (`docker compose -p myproj up -d` from the same folder) already runs the
 // app: a first deploy must not start a database on an empty volume beside it.
 import { afterEach, describe, expect, it } from 'vitest'
-import { deploy } from '../../lib/deploy.ts'
+import { deploy } from '../../lib/compose/deploy.ts'
 import { ConfigError } from '../../lib/errors.ts'
 import { type Harness, harness, type World } from './world.ts'
 

@@ -1,9 +1,9 @@
 // The switch through each proxy driver, as plans: the same deploy, only the proxy's file and
 // its validate-and-reload differ; a rejected check puts the old file back and rolls back.
 import { afterEach, describe, expect, it } from 'vitest'
-import { deploy } from '../../lib/deploy.ts'
-import { changeProxy } from '../../lib/proxy/change.ts'
-import { rollback } from '../../lib/rollback.ts'
+import { deploy } from '../../lib/compose/deploy.ts'
+import { changeProxy } from '../../lib/compose/proxy.ts'
+import { rollback } from '../../lib/compose/rollback.ts'
 import { BLUE_TO_GREEN, BOOT_GREEN, blueLive, HAND_OVER, type Harness, harness } from './world.ts'
 
 let h: Harness

@@ -1,6 +1,6 @@
 // The plan tests' executor: records what a step would run, in order, and answers from a
 // responder (the pretend Docker host of world.ts). No process, no daemon.
-import type { Cmd, Result } from '../../lib/cmd.ts'
+import type { Cmd, Result } from '../../lib/command.ts'
 import { sleep } from '../../lib/deadlines.ts'
 import type { Executor, Via } from '../../lib/executor.ts'
 

@@ -1,9 +1,9 @@
 // After a daemon restart (a power cut): Docker's restart policies bring back what ran, and
 // frozen containers come back running. recover, and the next deploy or rollback, finish the job.
 import { afterEach, describe, expect, it } from 'vitest'
-import { deploy } from '../../lib/deploy.ts'
-import { recover } from '../../lib/recover.ts'
-import { status } from '../../lib/status.ts'
+import { deploy } from '../../lib/compose/deploy.ts'
+import { recover } from '../../lib/compose/recover.ts'
+import { status } from '../../lib/compose/status.ts'
 import { blueLive, type Harness, harness, type World } from './world.ts'
 
 let h: Harness

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { serviceScale, stackDeploy } from '../../lib/commands.ts'
+import { serviceScale, stackDeploy } from '../../lib/builders/index.ts'
 import { makeContext } from '../../lib/context.ts'
 import { DEADLINE } from '../../lib/deadlines.ts'
 import { ConfigError } from '../../lib/errors.ts'

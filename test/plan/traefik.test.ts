@@ -11,12 +11,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { request } from 'undici'
 import { afterEach, describe, expect, it } from 'vitest'
+import { switchTraffic } from '../../lib/compose/traffic.ts'
 import { type Color, loadConfig } from '../../lib/config.ts'
 import { makeContext } from '../../lib/context.ts'
 import { ProcessExecutor } from '../../lib/executor.ts'
 import { fromYaml } from '../../lib/proxy/yaml.ts'
 import { StateStore } from '../../lib/state.ts'
-import { switchTraffic } from '../../lib/traffic.ts'
 import { Ui } from '../../lib/ui.ts'
 
 type Svc = {

@@ -4,7 +4,7 @@
 import { appendFileSync, mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { deploy } from '../../lib/deploy.ts'
+import { deploy } from '../../lib/compose/deploy.ts'
 import { readHistory } from '../../lib/history.ts'
 import { BLUE_TO_GREEN, BOOT_GREEN, blueLive, HAND_OVER, type Harness, harness, SWITCH, World } from './world.ts'
 

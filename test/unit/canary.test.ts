@@ -3,9 +3,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { renderUpstream } from '../../lib/compose/traffic.ts'
 import { loadConfig, parseCanary } from '../../lib/config.ts'
 import { ConfigError } from '../../lib/errors.ts'
-import { renderUpstream } from '../../lib/traffic.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'calmswap-canary-'))
 writeFileSync(join(dir, 'compose.yml'), 'services: {}\n')

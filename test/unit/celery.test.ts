@@ -3,8 +3,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { quiesceWorker } from '../../lib/builders/index.ts'
 import { NOTHING_TO_QUIESCE, QUIESCE_PY } from '../../lib/celery.ts'
-import { quiesceWorker } from '../../lib/commands.ts'
 import { loadConfig } from '../../lib/config.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'calmswap-celery-'))

@@ -3,7 +3,7 @@
 import { PassThrough } from 'node:stream'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { type Main, run, type ScriptSpec } from '../../lib/cli.ts'
-import type { Cmd, Result } from '../../lib/cmd.ts'
+import type { Cmd, Result } from '../../lib/command.ts'
 import { StepError } from '../../lib/errors.ts'
 import type { Executor } from '../../lib/executor.ts'
 import { Ui } from '../../lib/ui.ts'

@@ -2,8 +2,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { type ComposeModel, checkContract, servicesWithBuild } from '../../lib/compose/contract.ts'
 import { loadConfig } from '../../lib/config.ts'
-import { type ComposeModel, checkContract, servicesWithBuild } from '../../lib/contract.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'calmswap-contract-'))
 writeFileSync(join(dir, 'compose.yml'), 'services: {}\n')

@@ -5,6 +5,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { addRecord, emptyTally } from '../../lib/compose/watch.ts'
 import { type Config, loadConfig } from '../../lib/config.ts'
 import { caddyLivePort, parseCaddyRecord, renderCaddy } from '../../lib/proxy/caddy.ts'
 import { shareCounts } from '../../lib/proxy/driver.ts'
@@ -12,7 +13,6 @@ import { proxyCheck, proxyCommands, proxyDriver } from '../../lib/proxy/index.ts
 import { parseRecord } from '../../lib/proxy/nginx.ts'
 import { parseTraefikRecord, renderTraefik, traefikConfig, traefikLivePort, traefikProblems, validateTraefik } from '../../lib/proxy/traefik.ts'
 import { fromYaml, toYaml } from '../../lib/proxy/yaml.ts'
-import { addRecord, emptyTally } from '../../lib/watch.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'calmswap-proxy-'))
 writeFileSync(join(dir, 'compose.yml'), 'services: {}\n')

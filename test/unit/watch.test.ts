@@ -4,11 +4,11 @@ import { appendFileSync, mkdtempSync, renameSync, truncateSync, writeFileSync } 
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { formatWatch } from '../../lib/compose/status.ts'
+import { addRecord, containerTrouble, describeErrors, emptyTally, judge, LogTail, parseRecord, wilsonLower } from '../../lib/compose/watch.ts'
 import { loadConfig } from '../../lib/config.ts'
-import { workersSignalled } from '../../lib/journal.ts'
 import type { Journal } from '../../lib/state.ts'
-import { formatWatch } from '../../lib/status.ts'
-import { addRecord, containerTrouble, describeErrors, emptyTally, judge, LogTail, parseRecord, wilsonLower } from '../../lib/watch.ts'
+import { workersSignalled } from '../../lib/state.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'calmswap-watch-'))
 writeFileSync(join(dir, 'compose.yml'), 'services: {}\n')

@@ -1,13 +1,14 @@
 // Release jobs (migrations, collectstatic): each runs once per release, in order, in the
 // new color, before its web starts. A job that fails stops the deploy while nothing of the
 // old color has been touched. A job cut short is never run a second time without being asked.
-import { jobContainer, removeContainers, runJob } from './commands.ts'
-import type { Color } from './config.ts'
-import type { Ctx } from './context.ts'
-import { StepError, UsageError } from './errors.ts'
-import type { OpRecord } from './history.ts'
-import type { Journal } from './state.ts'
-import { fmtMs } from './ui.ts'
+import { jobContainer, runJob } from '../builders/compose.ts'
+import { removeContainers } from '../builders/containers.ts'
+import type { Color } from '../config.ts'
+import type { Ctx } from '../context.ts'
+import { StepError, UsageError } from '../errors.ts'
+import type { OpRecord } from '../history.ts'
+import type { Journal } from '../state.ts'
+import { fmtMs } from '../ui.ts'
 
 /** The jobs an interrupted run started and did not see end: they may have half-run. */
 const unfinishedJobs = (j: Journal | null | undefined) => Object.entries(j?.jobs ?? {}).flatMap(([name, st]) => (st === 'running' ? [name] : []))

@@ -6,25 +6,25 @@
 // come over one long request, and no docker process is started per sample.
 import { closeSync, fstatSync, mkdirSync, openSync, readSync, statSync, truncateSync } from 'node:fs'
 import { dirname } from 'node:path'
-import { containerEvents } from './commands.ts'
-import { COLORS, type Color, type Config, fmtDuration } from './config.ts'
-import type { Ctx } from './context.ts'
-import { sleep } from './deadlines.ts'
-import { StepError } from './errors.ts'
-import type { Counts, PhaseReport, Tally, Verdict } from './phase-report.ts'
-import type { ProxyRecord } from './proxy/driver.ts'
-import { proxyDriver } from './proxy/index.ts'
-import type { WatchState } from './state.ts'
+import { containerEvents } from '../builders/reads.ts'
+import { COLORS, type Color, type Config, fmtDuration } from '../config.ts'
+import type { Ctx } from '../context.ts'
+import { sleep } from '../deadlines.ts'
+import { StepError } from '../errors.ts'
+import type { Counts, PhaseReport, Tally, Verdict } from '../phase-report.ts'
+import type { ProxyRecord } from '../proxy/driver.ts'
+import { proxyDriver } from '../proxy/index.ts'
+import type { WatchState } from '../state.ts'
+import { fmtMs } from '../ui.ts'
 import { switchTraffic } from './traffic.ts'
-import { fmtMs } from './ui.ts'
 
-export { type Counts, formatReport, type PhaseReport, type Tally, type Verdict } from './phase-report.ts'
+export { type Counts, formatReport, type PhaseReport, type Tally, type Verdict } from '../phase-report.ts'
 
 // ---------------------------------------------------------------- the proxy's log
 
 // Each proxy's log line is read by its driver (lib/proxy/); nginx's reader keeps its old names here.
-export type { ProxyRecord } from './proxy/driver.ts'
-export { parseRecord } from './proxy/nginx.ts'
+export type { ProxyRecord } from '../proxy/driver.ts'
+export { parseRecord } from '../proxy/nginx.ts'
 
 export const emptyTally = (): Tally => ({ blue: { requests: 0, errors: 0, answered: 0, failed: 0 }, green: { requests: 0, errors: 0, answered: 0, failed: 0 } })
 

@@ -2,10 +2,10 @@
 // (nginx upstream weights), step by step, each step held and judged like the watch. One
 // set of workers throughout: the old color's, thawed for the canary, run every task either
 // web enqueues; the new workers start only at promotion, after the switch, as in any deploy.
-import { type Color, fmtDuration } from './config.ts'
-import type { Ctx } from './context.ts'
-import { Interrupted, StepError } from './errors.ts'
-import { workersSignalled } from './journal.ts'
+import { type Color, fmtDuration } from '../config.ts'
+import type { Ctx } from '../context.ts'
+import { Interrupted, StepError } from '../errors.ts'
+import { workersSignalled } from '../state.ts'
 import { switchTraffic } from './traffic.ts'
 import { formatReport, observe, openLog, type PhaseReport, resetLog } from './watch.ts'
 import { freezeWorkers, resumeRest } from './workers.ts'

@@ -4,15 +4,17 @@
 // release comes back beside the live one. `recover` finishes or undoes an operation that was
 // cut short, and otherwise puts each container where the live color wants it. Run it at boot
 // (provision/calmswap-recover.service) or by hand; the next deploy or rollback does the same.
+
+import { up } from '../builders/compose.ts'
+import { pauseContainers, stopContainers } from '../builders/containers.ts'
+import { type Color, otherColor, projectName } from '../config.ts'
+import type { Ctx } from '../context.ts'
+import { names } from '../inventory.ts'
+import { runOp } from '../operation.ts'
 import { adopt, undoAdopt } from './adopt.ts'
 import { cleanup } from './cleanup.ts'
-import { pauseContainers, stopContainers, up } from './commands.ts'
-import { type Color, otherColor, projectName } from './config.ts'
-import type { Ctx } from './context.ts'
 import { deploy } from './deploy.ts'
 import { checkHealth } from './health.ts'
-import { names } from './inventory.ts'
-import { runOp } from './operation.ts'
 import { rollback } from './rollback.ts'
 import { switchTraffic, verifyThroughProxy } from './traffic.ts'
 import { quiesce, startStopped, thaw } from './workers.ts'

@@ -4,11 +4,11 @@
 // build each image gets a name of calmswap's own for this release, and every compose call
 // for the color adds an override that names those. The last CALMSWAP_KEEP_RELEASES
 // releases keep their images, so any of them can be deployed again; older ones are removed.
-import { imageId, tagImage, untagImage } from './commands.ts'
-import { type Color, type Config, coloredServices, pinFile, projectName, withPin } from './config.ts'
-import type { Ctx } from './context.ts'
+import { imageId, tagImage, untagImage } from '../builders/images.ts'
+import { type Color, type Config, coloredServices, pinFile, projectName, withPin } from '../config.ts'
+import type { Ctx } from '../context.ts'
+import type { ReleaseRecord } from '../state.ts'
 import { readComposeModel } from './contract.ts'
-import type { ReleaseRecord } from './state.ts'
 
 /** A release label as a Docker tag: tags allow [A-Za-z0-9_.-]. */
 const tagOf = (release: string) => release.replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 128) || 'release'

@@ -7,14 +7,14 @@
 // gracefully (nginx: SIGQUIT, Caddy: SIGTERM, each finishing its requests in flight). A new
 // proxy that cannot share the port gets the shortest hand-over: the old one out, the new one
 // started at once, the gap measured and said.
-import { composeConfig, imageId, imageIds, kill, removeContainers, runState, startContainers, upBeside, waitExit } from '../commands.ts'
+import { composeConfig, imageId, imageIds, kill, removeContainers, runState, startContainers, upBeside, waitExit } from '../builders/index.ts'
 import { COLORS, type Color, projectName } from '../config.ts'
 import type { Ctx } from '../context.ts'
 import { sleep } from '../deadlines.ts'
 import { StepError } from '../errors.ts'
 import { names, parseRunState } from '../inventory.ts'
-import { proxyContainer, switchTraffic, verifyThroughProxy } from '../traffic.ts'
-import { proxyDriver } from './index.ts'
+import { proxyDriver } from '../proxy/index.ts'
+import { proxyContainer, switchTraffic, verifyThroughProxy } from './traffic.ts'
 
 /** How long the new proxy may take to answer its own reload before the hand-over gives up and removes it. */
 const READY_MS = 30_000

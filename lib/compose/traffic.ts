@@ -4,19 +4,19 @@
 // check restores the old file, so there is no reload and no switch. Then the proxy itself is
 // asked who answers.
 import { readFileSync } from 'node:fs'
-import type { Result } from './cmd.ts'
-import { render } from './cmd.ts'
-import { type Color, type Config, projectName } from './config.ts'
-import type { Ctx } from './context.ts'
-import { CommandError, StepError } from './errors.ts'
-import { readOwnFile } from './files.ts'
-import { checkOptions, LOOPBACK, waitHealthy } from './probe.ts'
-import type { Route } from './proxy/driver.ts'
-import { proxyDriver } from './proxy/index.ts'
-import type { Upstream } from './state.ts'
+import type { Result } from '../command.ts'
+import { render } from '../command.ts'
+import { type Color, type Config, projectName } from '../config.ts'
+import type { Ctx } from '../context.ts'
+import { CommandError, StepError } from '../errors.ts'
+import { readOwnFile } from '../files.ts'
+import { checkOptions, LOOPBACK, waitHealthy } from '../probe.ts'
+import type { Route } from '../proxy/driver.ts'
+import { proxyDriver } from '../proxy/index.ts'
+import type { Upstream } from '../state.ts'
 
-export type { Route } from './proxy/driver.ts'
-export { renderUpstream } from './proxy/nginx.ts'
+export type { Route } from '../proxy/driver.ts'
+export { renderUpstream } from '../proxy/nginx.ts'
 
 /** The live port the upstream file names, if it names one: how an adopted host tells which color serves. */
 export function upstreamPort(c: Config): number | null {

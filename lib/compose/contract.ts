@@ -1,8 +1,8 @@
 // The contract between calmswap and a compose file, checked on the file as Compose
 // itself resolves it (`docker compose config --format json`), never with our own YAML parser.
-import { composeConfig } from './commands.ts'
-import { type Color, type Config, coloredServices, projectName } from './config.ts'
-import type { Ctx } from './context.ts'
+import { composeConfig } from '../builders/compose.ts'
+import { type Color, type Config, coloredServices, projectName } from '../config.ts'
+import type { Ctx } from '../context.ts'
 
 export interface ComposeModel {
   name?: string

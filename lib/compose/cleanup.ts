@@ -1,13 +1,13 @@
 // The operator's last word: remove the old color once the new release looks right.
 
 import { createInterface } from 'node:readline/promises'
-import { down } from './commands.ts'
-import { pinFile, projectName } from './config.ts'
-import type { Ctx } from './context.ts'
-import { UsageError } from './errors.ts'
-import { recorded } from './history.ts'
-import { names } from './inventory.ts'
-import { reportInterrupted, runOp } from './operation.ts'
+import { down } from '../builders/compose.ts'
+import { pinFile, projectName } from '../config.ts'
+import type { Ctx } from '../context.ts'
+import { UsageError } from '../errors.ts'
+import { recorded } from '../history.ts'
+import { names } from '../inventory.ts'
+import { reportInterrupted, runOp } from '../operation.ts'
 import { switchTraffic } from './traffic.ts'
 import { quiesce, thaw } from './workers.ts'
 

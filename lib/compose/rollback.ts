@@ -1,18 +1,18 @@
 // Rollback, from any point of a failed deploy or after a successful one while the old color
 // exists: traffic back to the old color, the new singletons stopped before the old ones
 // resume (never two beats), the old workers resumed, the new color stopped.
-import { logs, stop } from './commands.ts'
-import { type Color, coloredServices } from './config.ts'
-import type { Ctx } from './context.ts'
-import { StepError, UsageError } from './errors.ts'
+import { logs, stop } from '../builders/compose.ts'
+import { type Color, coloredServices } from '../config.ts'
+import type { Ctx } from '../context.ts'
+import { StepError, UsageError } from '../errors.ts'
+import { recorded } from '../history.ts'
+import { names } from '../inventory.ts'
+import { reportInterrupted, runOp } from '../operation.ts'
+import type { State } from '../state.ts'
+import { workersSignalled } from '../state.ts'
+import { sanitize } from '../ui.ts'
 import { checkHealth } from './health.ts'
-import { recorded } from './history.ts'
-import { names } from './inventory.ts'
-import { workersSignalled } from './journal.ts'
-import { reportInterrupted, runOp } from './operation.ts'
-import type { State } from './state.ts'
 import { switchTraffic, verifyThroughProxy } from './traffic.ts'
-import { sanitize } from './ui.ts'
 import { quiesce, restServices, resumeRest, startStopped, thaw } from './workers.ts'
 
 export interface RollbackPlan {

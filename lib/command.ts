@@ -1,5 +1,5 @@
 // A command is data: the argv a person would type, what it does to the host, and the same
-// request as an Engine API call where there is one. lib/commands.ts builds them, the
+// request as an Engine API call where there is one. lib/builders/ builds them, the
 // executor runs them, tests compare them.
 
 export interface Result {

@@ -3,11 +3,11 @@
 // (`myproj_postgres_data`): a shared project under another name would start Postgres on a
 // new, empty volume. This module finds such a project and every volume whose data the
 // shared project would not see, with the exact lines that keep it.
-import { volumeMounts, volumeNames } from './commands.ts'
-import { COLORS, type Config, coloredServices, projectName } from './config.ts'
-import type { Ctx } from './context.ts'
+import { volumeMounts, volumeNames } from '../builders/reads.ts'
+import { COLORS, type Config, coloredServices, projectName } from '../config.ts'
+import type { Ctx } from '../context.ts'
+import type { Container } from '../inventory.ts'
 import type { ComposeModel } from './contract.ts'
-import type { Container } from './inventory.ts'
 
 export interface PlainProject {
   readonly project: string

@@ -3,17 +3,19 @@
 // get their SIGTERM (stop mode) and the new color's singletons, then workers, start, each
 // once the CPU is calm. Never two sets of workers running, never two singletons.
 
-import { NOTHING_TO_QUIESCE, QUIESCED, STILL_BUSY } from './celery.ts'
-import { render } from './cmd.ts'
-import { create, kill, pauseContainers, quiesceWorker, runState, startContainers, stopContainers, unpauseContainers, up, waitExit } from './commands.ts'
-import { type Color, otherColor, type Project } from './config.ts'
-import type { Ctx } from './context.ts'
-import { DEADLINE, sleep } from './deadlines.ts'
-import { CommandError, StepError } from './errors.ts'
-import { type Container, names, notStayingUp, parseRunState } from './inventory.ts'
-import { signalledAtMs } from './journal.ts'
-import { bootedAfter, calmBefore, whenBooted } from './pressure.ts'
-import { sanitize } from './ui.ts'
+import { create, up } from '../builders/compose.ts'
+import { kill, pauseContainers, quiesceWorker, startContainers, stopContainers, unpauseContainers, waitExit } from '../builders/containers.ts'
+import { runState } from '../builders/reads.ts'
+import { NOTHING_TO_QUIESCE, QUIESCED, STILL_BUSY } from '../celery.ts'
+import { render } from '../command.ts'
+import { type Color, otherColor, type Project } from '../config.ts'
+import type { Ctx } from '../context.ts'
+import { DEADLINE, sleep } from '../deadlines.ts'
+import { CommandError, StepError } from '../errors.ts'
+import { type Container, names, notStayingUp, parseRunState } from '../inventory.ts'
+import { bootedAfter, calmBefore, whenBooted } from '../pressure.ts'
+import { signalledAtMs } from '../state.ts'
+import { sanitize } from '../ui.ts'
 
 /**
  * The pause-workers step: frees the CPU before the new release starts. Workers are frozen

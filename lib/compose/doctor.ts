@@ -2,15 +2,16 @@
 
 import { existsSync } from 'node:fs'
 import { createServer } from 'node:net'
-import { type Check, stateChecks } from './checks.ts'
-import { composeV1Version, composeVersion, engineVersion } from './commands.ts'
-import { COLORS } from './config.ts'
-import type { Ctx } from './context.ts'
+import { composeV1Version, composeVersion } from '../builders/compose.ts'
+import { engineVersion } from '../builders/reads.ts'
+import { type Check, stateChecks } from '../checks.ts'
+import { COLORS } from '../config.ts'
+import type { Ctx } from '../context.ts'
+import { CommandError } from '../errors.ts'
+import { readPressure } from '../pressure.ts'
+import { proxyCheck, proxyDriver } from '../proxy/index.ts'
 import { checkContract, readComposeModel } from './contract.ts'
-import { CommandError } from './errors.ts'
 import { plainProjectProblems } from './plain.ts'
-import { readPressure } from './pressure.ts'
-import { proxyCheck, proxyDriver } from './proxy/index.ts'
 import { proxyContainer } from './traffic.ts'
 
 const portFree = (port: number) =>

@@ -1,11 +1,11 @@
 // What runs now: live color and release, every container's state, health and uptime, CPU
 // pressure, and whether an operation holds the lock or was cut short.
-import { COLORS, type Color, type Config, otherColor, type Project, projectName } from './config.ts'
-import type { Ctx } from './context.ts'
-import type { Inventory } from './inventory.ts'
-import { type LockInfo, lockHeld, readLock } from './lock.ts'
-import { type Pressure, readPressure } from './pressure.ts'
-import type { Journal, State, WatchState } from './state.ts'
+import { COLORS, type Color, type Config, otherColor, type Project, projectName } from '../config.ts'
+import type { Ctx } from '../context.ts'
+import type { Inventory } from '../inventory.ts'
+import { type LockInfo, lockHeld, readLock } from '../lock.ts'
+import { type Pressure, readPressure } from '../pressure.ts'
+import type { Journal, State, WatchState } from '../state.ts'
 
 export interface StatusReport {
   readonly prefix: string

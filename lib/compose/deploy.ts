@@ -2,68 +2,30 @@
 // spike), free the CPU, start the new web alone, check it, switch, then start the workers.
 // Any failure, or Ctrl-C, rolls back while the old color is still warm.
 import { dirname, extname, relative } from 'node:path'
+import { up } from '../builders/compose.ts'
+import { imageIds } from '../builders/reads.ts'
+import { COLORS, type Color, otherColor, projectName, withRelease } from '../config.ts'
+import type { Ctx } from '../context.ts'
+import { ConfigError, StepError, UsageError } from '../errors.ts'
+import { OpRecord } from '../history.ts'
+import type { RunState } from '../inventory.ts'
+import { reportInterrupted, runOp, runSteps } from '../operation.ts'
+import { detectRelease } from '../release.ts'
+import type { Journal, ReleaseRecord } from '../state.ts'
 import { canary } from './canary.ts'
-import { build, engineVersion, imageIds, up } from './commands.ts'
-import { COLORS, type Color, type Config, coloredServices, otherColor, projectName, withRelease } from './config.ts'
-import type { Ctx } from './context.ts'
-import { type ComposeModel, checkContract, readComposeModel, servicesWithBuild } from './contract.ts'
-import { CommandError, ConfigError, StepError, UsageError } from './errors.ts'
 import { checkHealth, confirmWebUp, webRunState } from './health.ts'
-import { OpRecord } from './history.ts'
-import { keptRelease, pinRelease, pruneReleases } from './images.ts'
-import type { RunState } from './inventory.ts'
+import { keptRelease, pruneReleases } from './images.ts'
 import { checkUnfinishedJobs, runJobs } from './jobs.ts'
-import { reportInterrupted, runOp, runSteps } from './operation.ts'
 import { plainProjectProblems } from './plain.ts'
-import { calmBefore } from './pressure.ts'
-import { detectRelease } from './release.ts'
 import { rollbackTo } from './rollback.ts'
-import type { Journal, ReleaseRecord } from './state.ts'
+import { buildAndPin, healthAndCreate, preflight, startCore } from './steps.ts'
 import { switchTo, upstreamPort, verifyThroughProxy, writeUpstream } from './traffic.ts'
 import { newWatch, openLog, type PhaseReport, resetLog, watchRelease } from './watch.ts'
-import { createRest, freezeWorkers, startRest } from './workers.ts'
+import { freezeWorkers, startRest } from './workers.ts'
 
 /** `canary` runs only with CALMSWAP_CANARY, `watch` with CALMSWAP_WATCH; neither on a first deploy. */
 export const DEPLOY_STEPS = ['build', 'shared', 'jobs', 'pause-workers', 'up-core', 'health', 'canary', 'switch', 'up-rest', 'verify', 'watch'] as const
 export type DeployStep = (typeof DEPLOY_STEPS)[number]
-
-/** Docker reachable and the compose file within the contract, before anything changes. */
-export async function preflight(ctx: Ctx): Promise<ComposeModel> {
-  // Both only read, and `compose config` does not need the daemon: side by side they cost
-  // the time of the slower one, which comes first in every deploy.
-  const [info, read] = await Promise.all([
-    ctx.run(engineVersion(ctx.config)),
-    readComposeModel(ctx).then(
-      (m) => ({ m }),
-      (e: Error) => ({ e }),
-    ),
-  ])
-  if (info.code !== 0) {
-    throw new StepError(
-      `cannot reach the Docker daemon (${(info.stderr || info.stdout).trim().split('\n').at(-1)}). Nothing was changed. Start it (make docker) or fix DOCKER_HOST.`,
-    )
-  }
-  if ('e' in read) {
-    const e = read.e
-    throw new ConfigError([`docker compose cannot read ${ctx.config.composeFile}: ${e instanceof CommandError ? e.stderr.trim() : e.message}`])
-  }
-  const problems = checkContract(ctx.config, read.m)
-  if (problems.length) throw new ConfigError(problems)
-  return read.m
-}
-
-/**
- * The build step: builds what has a `build:` section (unless this release's images are kept
- * from an earlier deploy), then pins the new color to the images. Returns the config the
- * rest of the deploy runs with.
- */
-export async function buildAndPin(ctx: Ctx, color: Color, model: ComposeModel, kept: ReleaseRecord | null): Promise<Config> {
-  const services = ctx.config.build === 'never' || kept ? [] : servicesWithBuild(model, coloredServices(ctx.config))
-  if (kept) ctx.ui.detail(`  release ${kept.release}'s images are kept from ${kept.at}: nothing to build`)
-  else if (!services.length) ctx.ui.detail('  nothing to build')
-  else await ctx.must(build(ctx.config, color, services))
-  return pinRelease(ctx, color, kept)
-}
 
 /** Redis, the proxy and friends: started once for all colors; untouched when running. */
 async function ensureShared(ctx: Ctx, color: Color): Promise<void> {
@@ -96,33 +58,6 @@ async function adoptRunning(ctx: Ctx): Promise<Color | null> {
   ctx.ui.warn(`no state in ${ctx.state.dir}, but ${projectName(c, live)} is running: adopting ${live} as the live color`)
   ctx.state.adoptLive(live, c.ports[live])
   return live
-}
-
-/**
- * The health step and the creation of the new workers, side by side: the containers are
- * created while the web boots (see createRest), and the switch does not wait for them.
- * A failing check waits for the create, so no rollback runs beside it; a create that has
- * already failed stops the deploy before the switch. Returns the create, for up-rest
- * (wrapped: an async function would otherwise wait for the promise it returns).
- */
-export async function healthAndCreate(ctx: Ctx, to: Color): Promise<{ created: Promise<void> }> {
-  const checked = checkHealth(ctx, to)
-  const created = createRest(
-    ctx,
-    to,
-    checked.then(
-      () => true,
-      () => false,
-    ),
-  )
-  created.catch(() => {})
-  await checked.catch(async (e: unknown) => {
-    await created.catch(() => {})
-    throw e
-  })
-  // A race between settled promises goes to the first one listed.
-  await Promise.race([created, undefined])
-  return { created }
 }
 
 /** The command that removes the old color, as this deploy was started. */
@@ -258,14 +193,6 @@ export async function deploy(ctx0: Ctx, o: DeployOptions = {}): Promise<DeployRe
     }
     return { from, to, release }
   })
-}
-
-/** The up-core step: the new web (and core services) alone, on a calm CPU. */
-export async function startCore(ctx: Ctx, color: Color): Promise<void> {
-  const c = ctx.config
-  await calmBefore(ctx, 'up-core')
-  ctx.checkpoint()
-  await ctx.must(up(c, color, [...c.roles.web, ...c.roles.core]))
 }
 
 /** A step failed: roll back, record it, and end with the message that says where things stand. */
