@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { request } from 'undici'
 import { describe, expect, test } from 'vitest'
-import { describeLoad, ROOT, type Stack, stepResults, useStack } from './harness.ts'
+import { describeLoad, ROOT, type Stack, sleep, stepResults, useStack } from './harness.ts'
 import { expectOnlyReloadResets, keepAlivePosts } from './keepalive.ts'
 
 let stack: Stack
@@ -114,11 +114,14 @@ describe.sequential('Caddy in front', () => {
 
   test('a new Caddy container replaces the old one beside it (SO_REUSEPORT): no 5xx, GET or kept-alive POST', async () => {
     const before = await stack.containers('shared')
-    const load = stack.load({ rps: 20 })
-    const posts = keepAlivePosts(stack.proxyUrl, 20, 8)
+    // 50/s each, from a second before to a second after: the hand-over itself lasts under a second.
+    const load = stack.load({ rps: 50 })
+    const posts = keepAlivePosts(stack.proxyUrl, 50, 8)
+    await sleep(1000)
     const t0 = Date.now()
     const r = await stack.run('proxy', ['--replace', '--json'])
     const ms = Date.now() - t0
+    await sleep(1000)
     const stats = await load.stop()
     const p = await posts.stop()
     expect(r.code, r.stderr).toBe(0)

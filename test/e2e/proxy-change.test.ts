@@ -3,7 +3,7 @@
 // listens with `reuseport`), under load, counting failed requests and failed kept-alive POSTs.
 // The Caddy case is in caddy.test.ts. The counts printed are the ones README's Proxy section quotes.
 import { describe, expect, test } from 'vitest'
-import { describeLoad, type Stack, useStack } from './harness.ts'
+import { describeLoad, type Stack, sleep, useStack } from './harness.ts'
 import { expectOnlyReloadResets, keepAlivePosts } from './keepalive.ts'
 
 let stack: Stack
@@ -11,11 +11,14 @@ let stack: Stack
 useStack(import.meta.url, (s) => (stack = s), { stack: { env: () => ({ CALMSWAP_RELEASE: 'e2e-proxy' }) } })
 
 async function underLoad(args: string[]) {
-  const load = stack.load({ rps: 20 })
-  const posts = keepAlivePosts(stack.proxyUrl, 20, 8)
+  // 50/s each, from a second before to a second after: the operation itself lasts well under a second.
+  const load = stack.load({ rps: 50 })
+  const posts = keepAlivePosts(stack.proxyUrl, 50, 8)
+  await sleep(1000)
   const t0 = Date.now()
   const r = await stack.run('proxy', [...args, '--json'])
   const ms = Date.now() - t0
+  await sleep(1000)
   const stats = await load.stop()
   const p = await posts.stop()
   console.log(
