@@ -2,8 +2,11 @@
 // reloaded gracefully, and a new proxy container replaces the old one beside it (the example
 // listens with `reuseport`), under load, counting failed requests and failed kept-alive POSTs.
 // The Caddy case is in caddy.test.ts. The counts printed are the ones README's Proxy section quotes.
+
+import { readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
-import { describeLoad, type Stack, sleep, useStack } from './harness.ts'
+import { describeLoad, ROOT, type Stack, sleep, useStack } from './harness.ts'
 import { expectOnlyReloadResets, keepAlivePosts } from './keepalive.ts'
 
 let stack: Stack
@@ -48,6 +51,23 @@ describe.sequential('calmswap proxy (nginx)', () => {
     expect(after.map((c) => c.state)).toEqual(['running'])
     expect(before).not.toContain(after[0]!.name)
     expectOnlyReloadResets(stats, p)
+    expect(await stack.servingColor()).toBe('blue')
+  })
+
+  test('--replace with a proxy that cannot share the port: the shortest hand-over, its gap said and measured', async () => {
+    // The same nginx.conf without `reuseport`: the new container's bind fails beside the old one.
+    const conf = join(stack.stateDir, 'nginx-no-reuseport.conf')
+    writeFileSync(conf, readFileSync(join(ROOT, 'example/nginx/nginx.conf'), 'utf8').replace(' reuseport;', ';'))
+    const load = stack.load({ rps: 50 })
+    await sleep(1000)
+    const r = await stack.run('proxy', ['--replace', '--json'], { NGINX_CONF: conf })
+    await sleep(1000)
+    const stats = await load.stop()
+    expect(r.code, r.stderr).toBe(0)
+    const gap = /, (\d+) ms with neither listening/.exec(r.stderr)
+    expect(gap, r.stderr).not.toBeNull()
+    console.log(`nginx without reuseport, proxy --replace: ${gap![1]} ms with neither listening; GETs ${describeLoad(stats)}`)
+    expect((await stack.containers('shared')).filter((c) => c.service === 'proxy').map((c) => c.state)).toEqual(['running'])
     expect(await stack.servingColor()).toBe('blue')
   })
 })
