@@ -104,6 +104,8 @@ test-watch: build images ## the watch and canary end-to-end tests alone (E2E_POR
 	vitest run --project e2e test/e2e/watch.test.ts test/e2e/watch-canary.test.ts test/e2e/watch-worker.test.ts
 
 bench-proxy: deps ## each real proxy's switches and replacement under GETs and kept-alive POSTs, no Docker (nginx-light and caddy on the host; ARGS="--switches 40")
+	@if ! command -v caddy >/dev/null || ! [ -x /usr/sbin/nginx ]; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx-light caddy; fi
 	node --import tsx bench/proxy-reload.ts $(ARGS)
 
 bench: build images ## measure deploy strategies under load (not part of make test)
