@@ -9,7 +9,7 @@ SOURCES := $(wildcard lib/*.ts scripts/*.ts) build.mjs package-lock.json
 # Extra flags for a script: make deploy ARGS=--dry-run, make cleanup ARGS=--yes
 ARGS ?=
 
-.PHONY: help deps build docker images deploy rollback cleanup status health history doctor adopt recover install-recover recover-unit switch down test test-unit test-e2e test-power soak bench bench-watch bench-keepalive test-watch swarm-deploy swarm-lab-bench check format typecheck clean
+.PHONY: help deps build docker images deploy rollback cleanup status health history doctor adopt recover install-recover recover-unit switch proxy down test test-unit test-e2e test-power soak bench bench-watch bench-keepalive bench-proxy test-watch swarm-deploy swarm-lab-bench check format typecheck clean
 
 help: ## this list
 	@printf 'calmswap targets (pass flags with ARGS=..., e.g. make deploy ARGS=--dry-run):\n\n'
@@ -72,6 +72,9 @@ recover-unit:
 	node provision/recover-unit.mjs < provision/calmswap-recover.service > "$$UNIT_FILE"
 recover-unit: export UNIT_FILE := $(UNIT_DIR)/calmswap-recover.service
 
+proxy: build ## apply the proxy's changed config (validate, graceful reload) or image (new container beside the old; ARGS=--replace)
+	node dist/proxy.mjs $(ARGS)
+
 down: ## remove the whole example stack (all three projects), calmswap's image tags of it, and its state
 	-for p in blue green shared; do docker compose -p $${CALMSWAP_PREFIX:-calmswap}-$$p down -t 5 --remove-orphans; done
 	-docker images --format '{{.Repository}}:{{.Tag}}' "calmswap/$${CALMSWAP_PREFIX:-calmswap}/*" | xargs -r docker rmi
@@ -80,7 +83,7 @@ down: ## remove the whole example stack (all three projects), calmswap's image t
 test: deps build ## unit + plan tests, then end-to-end tests on real Docker when it is here
 	vitest run --project unit --project plan
 	@if docker info >/dev/null 2>&1 && docker compose version >/dev/null 2>&1; then \
-	  provision/images.sh && provision/django-image.sh && vitest run --project e2e; \
+	  provision/images.sh && provision/django-image.sh && provision/caddy-image.sh && vitest run --project e2e; \
 	elif [ "$${CI:-}" = true ]; then \
 	  echo "FAILED: CI=true but no Docker Engine with Compose v2 is reachable, so the end-to-end tests cannot run (make docker)" >&2; exit 1; \
 	else \
@@ -92,6 +95,7 @@ test-unit: deps ## unit + plan tests only (no Docker needed)
 
 test-e2e: build images ## end-to-end tests only (real Docker)
 	provision/django-image.sh
+	provision/caddy-image.sh
 	vitest run --project e2e
 
 test-power: build images ## dockerd restarted at every step of a deploy (about 5 minutes; make test runs a few)
@@ -108,6 +112,11 @@ bench-keepalive: build images ## POSTs on kept-alive connections through the pro
 
 test-watch: build images ## the watch and canary end-to-end tests alone (E2E_PORTS=<from>-<to> for your own ports)
 	vitest run --project e2e test/e2e/watch.test.ts test/e2e/watch-canary.test.ts test/e2e/watch-worker.test.ts
+
+bench-proxy: deps ## each real proxy's switches and replacement under GETs and kept-alive POSTs, no Docker (nginx-light and caddy on the host; ARGS="--switches 40")
+	@if ! command -v caddy >/dev/null || ! [ -x /usr/sbin/nginx ]; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx-light caddy; fi
+	node --import tsx bench/proxy-reload.ts $(ARGS)
 
 bench: build images ## measure deploy strategies under load (not part of make test)
 	node --import tsx bench/bench.ts $(ARGS)

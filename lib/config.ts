@@ -16,6 +16,16 @@ export type Project = Color | 'shared'
 export type PauseMode = Values['pauseMode']
 export type EngineKind = Values['engine']
 export type ProxyMode = Values['proxy']
+export type ProxyKind = 'nginx' | 'caddy' | 'traefik' | 'command' | 'none'
+export const proxyKind = (m: ProxyMode): ProxyKind => (m === 'container' || m === 'host' ? 'nginx' : m === 'caddy-host' ? 'caddy' : m)
+/** Where calmswap writes the proxy's file by default, under the state folder. */
+const DEFAULT_PROXY_FILE: Record<ProxyKind, readonly string[]> = {
+  nginx: ['nginx', 'upstream.conf'],
+  command: ['nginx', 'upstream.conf'],
+  none: ['nginx', 'upstream.conf'],
+  caddy: ['caddy', 'upstream.caddy'],
+  traefik: ['traefik', 'calmswap.yml'],
+}
 
 export interface Config {
   readonly prefix: string
@@ -54,12 +64,18 @@ export interface Config {
   }>
   readonly proxy: Readonly<{
     mode: ProxyMode
+    /** Which proxy calmswap drives (lib/proxy/): the mode without where it runs. */
+    kind: ProxyKind
+    /** The proxy is a container of the shared project (proxy=container or caddy). */
+    inContainer: boolean
     service: string
     url: string
     upstreamFile: string
     upstreamName: string
     template: string
     nginx: string
+    caddy: string
+    caddyConfig: string
     command: readonly string[]
     commandTimeoutMs: number
   }>
@@ -228,15 +244,29 @@ export const SETTINGS = [
     key: 'proxy',
     env: 'CALMSWAP_PROXY',
     def: 'container',
-    kind: 'enum:container|host|command|none',
-    doc: 'Where nginx runs: a shared-project container, the host, your command, or none',
+    kind: 'enum:container|host|caddy|caddy-host|traefik|command|none',
+    doc: 'The proxy and where it runs: nginx in a shared-project container or on the host, Caddy in a container or on the host, Traefik (its file provider), your command, or none (docs/proxy.md)',
   },
-  { key: 'proxyService', env: 'CALMSWAP_PROXY_SERVICE', def: 'proxy', kind: 'name', doc: 'The nginx service of the shared project (proxy=container)' },
+  { key: 'proxyService', env: 'CALMSWAP_PROXY_SERVICE', def: 'proxy', kind: 'name', doc: 'The proxy service of the shared project (proxy=container or caddy)' },
   { key: 'proxyUrl', env: 'CALMSWAP_PROXY_URL', def: 'http://127.0.0.1:8080', kind: 'url', doc: 'Checked after each switch; empty skips that check' },
-  { key: 'upstreamFile', env: 'CALMSWAP_UPSTREAM_FILE', def: '', kind: 'path', doc: 'The nginx upstream file calmswap writes (default <stateDir>/nginx/upstream.conf)' },
+  {
+    key: 'upstreamFile',
+    env: 'CALMSWAP_UPSTREAM_FILE',
+    def: '',
+    kind: 'path',
+    doc: "The file calmswap writes for the proxy (default <stateDir>/nginx/upstream.conf; caddy: <stateDir>/caddy/upstream.caddy; traefik: <stateDir>/traefik/calmswap.yml, Traefik's dynamic file)",
+  },
   { key: 'upstreamName', env: 'CALMSWAP_UPSTREAM_NAME', def: 'calmswap_web', kind: 'name', doc: 'Name of the nginx upstream block' },
   { key: 'upstreamTemplate', env: 'CALMSWAP_UPSTREAM_TEMPLATE', def: '', kind: 'path', doc: 'Own template for the upstream file ({{name}} {{port}} {{color}} {{backup}})' },
   { key: 'nginx', env: 'CALMSWAP_NGINX', def: 'nginx', kind: 'path', doc: 'nginx binary (proxy=host)' },
+  { key: 'caddy', env: 'CALMSWAP_CADDY', def: 'caddy', kind: 'path', doc: 'caddy binary (proxy=caddy-host; in the container it is `caddy`)' },
+  {
+    key: 'caddyConfig',
+    env: 'CALMSWAP_CADDY_CONFIG',
+    def: '/etc/caddy/Caddyfile',
+    kind: 'path',
+    doc: 'The Caddyfile as Caddy sees it (in its container for proxy=caddy), validated and reloaded after each switch; it imports the upstream file',
+  },
   {
     key: 'switchCommand',
     env: 'CALMSWAP_SWITCH_COMMAND',
@@ -715,8 +745,8 @@ export function loadConfig(sources: ConfigSources = {}): Config {
       else seen.set(name, role)
     }
   }
-  if (v.proxy === 'container' && v.shared && v.proxyService && !v.shared.includes(v.proxyService)) {
-    problems.push(`CALMSWAP_PROXY=container needs the proxy service "${v.proxyService}" among CALMSWAP_SHARED (${v.shared.join(',') || 'empty'})`)
+  if ((v.proxy === 'container' || v.proxy === 'caddy') && v.shared && v.proxyService && !v.shared.includes(v.proxyService)) {
+    problems.push(`CALMSWAP_PROXY=${v.proxy} needs the proxy service "${v.proxyService}" among CALMSWAP_SHARED (${v.shared.join(',') || 'empty'})`)
   }
   if (v.proxy === 'command' && v.switchCommand?.length === 0) problems.push('CALMSWAP_PROXY=command needs CALMSWAP_SWITCH_COMMAND')
   if (v.watchProbe && v.healthPath) {
@@ -724,8 +754,11 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     if (named) problems.push(`CALMSWAP_WATCH_PROBE names the health path ${v.healthPath} (${named}): it passes by construction and is not judged; name pages of the app`)
   }
   if (v.nodePsi && !v.nodePsi.includes('{node}')) problems.push(`CALMSWAP_NODE_PSI=${JSON.stringify(v.nodePsi)}: must contain {node}, which stands for each node's hostname`)
-  // Weights need calmswap's own upstream file and an nginx that reads it.
-  if (v.canary?.length && (v.proxy === 'command' || v.proxy === 'none')) problems.push(`CALMSWAP_CANARY needs nginx (CALMSWAP_PROXY=container or host), not proxy=${v.proxy}`)
+  // Weights need calmswap's own proxy file and a proxy that reads it.
+  if (v.canary?.length && (v.proxy === 'command' || v.proxy === 'none'))
+    problems.push(`CALMSWAP_CANARY needs a proxy calmswap drives (CALMSWAP_PROXY=container, host, caddy, caddy-host or traefik), not proxy=${v.proxy}`)
+  if (v.upstreamTemplate && v.proxy && proxyKind(v.proxy) !== 'nginx' && v.proxy !== 'command')
+    problems.push(`CALMSWAP_UPSTREAM_TEMPLATE is an nginx upstream template: proxy=${v.proxy} writes its own file`)
   if (v.canary?.length && v.upstreamTemplate) problems.push('CALMSWAP_CANARY writes its own weighted upstream: it cannot be used with CALMSWAP_UPSTREAM_TEMPLATE')
   if (v.canary?.length && v.engine === 'swarm') problems.push('CALMSWAP_CANARY weights the two colors of the compose engine; Swarm mode updates in place and has none')
   if (v.jobs?.length && v.engine === 'swarm') {
@@ -780,10 +813,14 @@ function nested(v: Values, cwd: string, composeFile: string, template: string): 
       mode: v.proxy,
       service: v.proxyService,
       url: v.proxyUrl,
-      upstreamFile: v.upstreamFile ? resolve(cwd, v.upstreamFile) : join(stateDir, 'nginx', 'upstream.conf'),
+      kind: proxyKind(v.proxy),
+      inContainer: v.proxy === 'container' || v.proxy === 'caddy',
+      upstreamFile: v.upstreamFile ? resolve(cwd, v.upstreamFile) : join(stateDir, ...DEFAULT_PROXY_FILE[proxyKind(v.proxy)]),
       upstreamName: v.upstreamName,
       template,
       nginx: v.nginx,
+      caddy: v.caddy,
+      caddyConfig: v.caddyConfig,
       command: v.switchCommand,
       commandTimeoutMs: v.switchTimeout,
     },

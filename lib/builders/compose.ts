@@ -88,6 +88,13 @@ export const up = (c: Config, p: Project, names: readonly string[]): Cmd =>
   })
 
 /**
+ * A second container of a shared service beside the running one (`calmswap proxy`): the
+ * running one is kept as it is (--no-recreate), the new one runs what the compose file names now.
+ */
+export const upBeside = (c: Config, service: string): Cmd =>
+  compose(c, 'shared', ['up', '-d', '--no-deps', '--no-recreate', '--scale', `${service}=2`, service], { mutates: true, timeoutMs: DEADLINE.up })
+
+/**
  * Creates a color's containers without starting them: the work of `up` that can happen
  * while the new web boots, so that after the switch a start is all that is left.
  */

@@ -35,7 +35,7 @@ async function ensureShared(ctx: Ctx, color: Color): Promise<void> {
   if (!notRunning.length) return ctx.ui.detail('  shared services already running')
   // The proxy includes the upstream file at start-up: it has to exist first; so does the
   // folder of its log, or Docker would create it for root.
-  if (c.proxy.mode === 'container' && !ctx.state.load().upstream) await writeUpstream(ctx, color, null)
+  if (c.proxy.inContainer && !ctx.state.load().upstream) await writeUpstream(ctx, color, null)
   resetLog(ctx)
   await ctx.must(up(c, 'shared', notRunning))
 }

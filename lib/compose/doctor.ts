@@ -3,13 +3,13 @@
 import { existsSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { composeV1Version, composeVersion } from '../builders/compose.ts'
-import { proxyCheck } from '../builders/proxy.ts'
 import { engineVersion } from '../builders/reads.ts'
 import { type Check, stateChecks } from '../checks.ts'
 import { COLORS } from '../config.ts'
 import type { Ctx } from '../context.ts'
 import { CommandError } from '../errors.ts'
 import { readPressure } from '../pressure.ts'
+import { proxyCheck, proxyDriver } from '../proxy/index.ts'
 import { checkContract, readComposeModel } from './contract.ts'
 import { plainProjectProblems } from './plain.ts'
 import { proxyContainer } from './traffic.ts'
@@ -87,14 +87,20 @@ export async function doctor(ctx: Ctx): Promise<Check[]> {
 
     const proxy = await proxyContainer(ctx)
     const check = proxyCheck(c, proxy)
-    if (c.proxy.mode === 'container' && !proxy) add('nginx -t', true, 'proxy container not running yet: it starts with the first deploy')
+    const name = proxyDriver(c).checkName
+    if (c.proxy.inContainer && !proxy) add(name, true, 'proxy container not running yet: it starts with the first deploy')
     else if (check) {
       const r = await ctx.run(check)
+      const caddy = c.proxy.kind === 'caddy'
       add(
-        'nginx -t',
+        name,
         r.code === 0,
         (r.stderr || r.stdout).trim().split('\n').at(-1) ?? '',
-        c.proxy.mode === 'host' ? `make ${c.proxy.nginx} -t pass; include ${c.proxy.upstreamFile} in its http block` : `fix the nginx config, then: docker exec ${proxy} nginx -t`,
+        caddy
+          ? `make \`${name} --config ${c.proxy.caddyConfig}\` pass; import ${c.proxy.upstreamFile} in its site block (docs/proxy.md)`
+          : c.proxy.mode === 'host'
+            ? `make ${c.proxy.nginx} -t pass; include ${c.proxy.upstreamFile} in its http block`
+            : `fix the nginx config, then: docker exec ${proxy} nginx -t`,
       )
     }
   }
@@ -118,7 +124,7 @@ export async function doctor(ctx: Ctx): Promise<Check[]> {
   checks.push(...stateChecks(c.stateDir, 'deploy, rollback or cleanup'))
   // The watch reads the proxy's JSON log; nginx creates the file when it starts, even before it logs to it.
   if (c.watch.ms > 0 || c.canary.steps.length) {
-    const nginx = c.proxy.mode === 'host' || (c.proxy.mode === 'container' && Boolean(inv?.runningServices('shared', [c.proxy.service]).length))
+    const nginx = c.proxy.mode === 'host' || c.proxy.mode === 'caddy-host' || (c.proxy.inContainer && Boolean(inv?.runningServices('shared', [c.proxy.service]).length))
     const seen = existsSync(c.watch.log)
     add(
       'watch',
@@ -127,7 +133,7 @@ export async function doctor(ctx: Ctx): Promise<Check[]> {
         ? `${c.watch.ms / 1000}s after each switch, judged on ${c.watch.log} and the new color's containers`
         : nginx
           ? `no proxy log at ${c.watch.log}: the watch would judge the containers only`
-          : `the proxy is not running yet${c.proxy.mode === 'container' ? '' : ` (proxy ${c.proxy.mode}): the watch judges the containers only`}`,
+          : `the proxy is not running yet${c.proxy.inContainer ? '' : ` (proxy ${c.proxy.mode}): the watch judges the containers only`}`,
       `log each request as JSON there (README: Proxy, the calmswap_json log_format), or point CALMSWAP_PROXY_LOG at your own; CALMSWAP_WATCH=0 turns the watch off`,
     )
   }

@@ -1,8 +1,9 @@
-// The traffic switch: an nginx upstream that names the live color's port. Written
-// atomically, checked with `nginx -t`, then reloaded gracefully; a failed check restores
-// the old file, so there is no reload and no switch. Then the proxy itself is asked who answers.
+// The traffic switch: the proxy's file (lib/proxy/: an nginx upstream, a Caddyfile snippet,
+// Traefik's dynamic file) that names the live color's port. Written atomically, checked
+// (`nginx -t`, `caddy validate`, the Traefik schema), then reloaded gracefully; a failed
+// check restores the old file, so there is no reload and no switch. Then the proxy itself is
+// asked who answers.
 import { readFileSync } from 'node:fs'
-import { proxyCommands } from '../builders/proxy.ts'
 import type { Result } from '../command.ts'
 import { render } from '../command.ts'
 import { COLORS, type Color, type Config, otherColor, projectName } from '../config.ts'
@@ -10,58 +11,17 @@ import type { Ctx } from '../context.ts'
 import { CommandError, StepError } from '../errors.ts'
 import { readOwnFile } from '../files.ts'
 import { checkOptions, LOOPBACK, waitHealthy } from '../probe.ts'
+import type { Route } from '../proxy/driver.ts'
+import { proxyDriver } from '../proxy/index.ts'
 import type { Upstream } from '../state.ts'
 
-/**
- * How the proxy sends traffic besides the live color: a canary's share (the other color gets
- * the rest, as a primary, not a backup), and whether it logs each request for the watch.
- */
-export interface Route {
-  /** The share (%) of requests `color` gets in a canary step; the `backup` color gets the rest. */
-  readonly share?: number
-  /** Turns the proxy's JSON access log on ($calmswap_log), for a watch or a canary. */
-  readonly log?: boolean
-}
-
-export function renderUpstream(c: Config, color: Color, backup: Color | null, template?: string, route: Route = {}): string {
-  const backupLine = backup ? `server ${LOOPBACK}:${c.ports[backup]} backup;` : ''
-  if (template) {
-    return template.replaceAll('{{name}}', c.proxy.upstreamName).replaceAll('{{port}}', String(c.ports[color])).replaceAll('{{color}}', color).replaceAll('{{backup}}', backupLine)
-  }
-  const canary = route.share !== undefined && backup ? { share: route.share, other: backup } : null
-  const sticky = canary ? c.canary.sticky : ({ by: 'off' } as const)
-  const servers = canary
-    ? [`server ${LOOPBACK}:${c.ports[color]} weight=${canary.share};`, `server ${LOOPBACK}:${c.ports[canary.other]} weight=${100 - canary.share};`]
-    : [
-        `server ${LOOPBACK}:${c.ports[color]};`,
-        // The previous color, while it still runs, catches requests the new web drops (nginx
-        // retries a failed GET on the backup), so a web that dies right after the switch
-        // costs no failed request.
-        ...(backupLine ? [backupLine] : []),
-      ]
-  return [
-    `# Written by calmswap ${new Date().toISOString()}. Live color: ${color}${canary ? ` for ${canary.share}% of requests (canary), ${canary.other} for the rest` : ''}. The next switch replaces this file.`,
-    `upstream ${c.proxy.upstreamName} {`,
-    // A consistent hash keeps each client on one color and still honours the weights;
-    // clients without the cookie are spread by request.
-    ...(sticky.by === 'ip' ? ['  hash $remote_addr consistent;'] : sticky.by === 'cookie' ? ['  hash $calmswap_sticky consistent;'] : []),
-    ...servers.map((l) => `  ${l}`),
-    '  keepalive 8;',
-    '}',
-    // In a canary both colors answer: the header names the one that did.
-    canary ? `map $upstream_addr $calmswap_color { "~:${c.ports[color]}$" "${color}"; default "${canary.other}"; }` : `map $host $calmswap_color { default "${color}"; }`,
-    // "1" while calmswap watches a release: the access log (if=$calmswap_log) stays empty between deploys.
-    `map $host $calmswap_log { default "${route.log ? 1 : 0}"; }`,
-    ...(sticky.by === 'cookie' ? [`map $cookie_${sticky.name} $calmswap_sticky { "" $request_id; default $cookie_${sticky.name}; }`] : []),
-    '',
-  ].join('\n')
-}
+export type { Route } from '../proxy/driver.ts'
+export { renderUpstream } from '../proxy/nginx.ts'
 
 /** The live port the upstream file names, if it names one: how an adopted host tells which color serves. */
 export function upstreamPort(c: Config): number | null {
   const text = readOwnFile(c.proxy.upstreamFile)
-  const port = text ? /server 127\.0\.0\.1:(\d+);/.exec(text)?.[1] : undefined
-  return port ? Number(port) : null
+  return text ? proxyDriver(c).livePort(text) : null
 }
 
 /**
@@ -79,9 +39,10 @@ export function upstreamFileColor(c: Config): Color | null {
     return null
   }
   if (text === null) return null
-  if (template) return COLORS.find((col) => [null, otherColor(col)].some((b) => renderUpstream(c, col, b, template) === text)) ?? null
-  // The first server is the live color's, plain or in a canary.
-  const port = Number(/server 127\.0\.0\.1:(\d+)[ ;]/.exec(text)?.[1])
+  const driver = proxyDriver(c)
+  if (template) return COLORS.find((col) => [null, otherColor(col)].some((b) => driver.render(c, col, b, {}, template) === text)) ?? null
+  // The live color's port, as the proxy's driver reads its own file (plain or in a canary).
+  const port = driver.livePort(text)
   return COLORS.find((col) => c.ports[col] === port) ?? null
 }
 
@@ -97,9 +58,9 @@ export function upstreamDoubt(ctx: Ctx, color: Color): string | null {
   return null
 }
 
-/** The running nginx container of the shared project (proxy=container). */
+/** The running proxy container of the shared project (proxy=container or caddy). */
 export async function proxyContainer(ctx: Ctx): Promise<string | undefined> {
-  if (ctx.config.proxy.mode !== 'container') return undefined
+  if (!ctx.config.proxy.inContainer) return undefined
   const inv = await ctx.inventory()
   const running = inv.containersIn('shared', [ctx.config.proxy.service], ['running'])[0]?.name
   // A dry run of a first deploy plans the proxy's start without doing it: name the container it would get.
@@ -108,9 +69,18 @@ export async function proxyContainer(ctx: Ctx): Promise<string | undefined> {
 
 const readTemplate = (c: Config) => (c.proxy.template ? readFileSync(c.proxy.template, 'utf8') : undefined)
 
-/** Writes the upstream file without reloading: for the first start of the proxy. */
+/** The proxy's file for `color`, checked first where the proxy has no check of its own (Traefik). */
+function rendered(c: Config, color: Color, backup: Color | null, route: Route): string {
+  const driver = proxyDriver(c)
+  const text = driver.render(c, color, backup, route, readTemplate(c))
+  const problems = driver.validate?.(text) ?? []
+  if (problems.length) throw new StepError(`${driver.checkName} rejected the new ${driver.fileName}; nothing was written:\n  ${problems.join('\n  ')}`)
+  return text
+}
+
+/** Writes the proxy's file without reloading: for the first start of the proxy. */
 export async function writeUpstream(ctx: Ctx, color: Color, backup: Color | null, route: Route = {}): Promise<void> {
-  await ctx.exec.writeFile(ctx.config.proxy.upstreamFile, renderUpstream(ctx.config, color, backup, readTemplate(ctx.config), route))
+  await ctx.exec.writeFile(ctx.config.proxy.upstreamFile, rendered(ctx.config, color, backup, route))
 }
 
 /**
@@ -120,7 +90,7 @@ export async function writeUpstream(ctx: Ctx, color: Color, backup: Color | null
 export async function restoreUpstream(ctx: Ctx, content: string): Promise<void> {
   const c = ctx.config
   await ctx.exec.writeFile(c.proxy.upstreamFile, content)
-  const cmds = proxyCommands(c, 'blue', await proxyContainer(ctx))
+  const cmds = proxyDriver(c).commands(c, 'blue', await proxyContainer(ctx))
   if (cmds?.test) await ctx.must(cmds.test)
   if (cmds) await ctx.must(cmds.reload)
   ctx.state.upstreamGivenBack()
@@ -130,9 +100,11 @@ export async function restoreUpstream(ctx: Ctx, content: string): Promise<void> 
 export async function switchTraffic(ctx: Ctx, color: Color, backup: Color | null, route: Route = {}): Promise<Upstream> {
   const c = ctx.config
   const file = c.proxy.upstreamFile
+  const driver = proxyDriver(c)
   const container = await proxyContainer(ctx)
-  if (c.proxy.mode === 'container' && !container) throw new StepError(`the proxy container (service "${c.proxy.service}" of ${projectName(c, 'shared')}) is not running`)
-  const cmds = proxyCommands(c, color, container)
+  if (c.proxy.inContainer && !container) throw new StepError(`the proxy container (service "${c.proxy.service}" of ${projectName(c, 'shared')}) is not running`)
+  const cmds = driver.commands(c, color, container)
+  const text = rendered(c, color, backup, route)
   const before = readOwnFile(file)
   const share = route.share !== undefined && backup ? { share: route.share } : {}
   const upstream: Upstream = { color, port: c.ports[color], backup: backup ? c.ports[backup] : null, ...share }
@@ -142,7 +114,7 @@ export async function switchTraffic(ctx: Ctx, color: Color, backup: Color | null
   } catch (e) {
     ctx.ui.warn(`switching to ${color} without recording it first: ${(e as Error).message}`)
   }
-  await writeUpstream(ctx, color, backup, route)
+  await ctx.exec.writeFile(file, text)
   const restore = async () => {
     if (before === null) await ctx.exec.removeFile(file)
     else await ctx.exec.writeFile(file, before)
@@ -152,7 +124,7 @@ export async function switchTraffic(ctx: Ctx, color: Color, backup: Color | null
   }
   const rejected = async (r: Result) => {
     await restore()
-    return new StepError(`nginx -t rejected the new upstream; the old one is back in place, nothing was reloaded:\n${(r.stderr || r.stdout).trim()}`)
+    return new StepError(`${driver.checkName} rejected the new ${driver.fileName}; the old one is back in place, nothing was reloaded:\n${(r.stderr || r.stdout).trim()}`)
   }
   if (cmds?.test) {
     const r = await ctx.run(cmds.test)

@@ -13,6 +13,8 @@ import { sleep } from '../deadlines.ts'
 import { StepError } from '../errors.ts'
 import type { HistoryEntry } from '../history.ts'
 import type { Counts, PhaseReport, Tally, Verdict } from '../phase-report.ts'
+import type { ProxyRecord } from '../proxy/driver.ts'
+import { proxyDriver } from '../proxy/index.ts'
 import type { WatchState } from '../state.ts'
 import { fmtMs } from '../ui.ts'
 import { switchTraffic } from './traffic.ts'
@@ -22,39 +24,9 @@ export { type Counts, formatReport, type PhaseReport, type Tally, type Verdict }
 
 // ---------------------------------------------------------------- the proxy's log
 
-/** One request as the proxy logged it: each upstream it tried, and what the client got. */
-export interface ProxyRecord {
-  readonly tries: readonly { readonly port: number | null; readonly status: number }[]
-  readonly status: number
-  readonly uri: string
-}
-
-/** nginx separates the servers of one request with ", " (retries) and " : " (internal redirects). */
-const splitUpstream = (v: string) => (v ? v.split(/\s*,\s*|\s+:\s+/).map((x) => x.trim()) : [])
-const portOf = (addr: string) => {
-  const m = /:(\d+)$/.exec(addr)
-  return m ? Number(m[1]) : null
-}
-
-/**
- * A line of the log format in example/nginx/nginx.conf; null for anything else. Without
- * $upstream_status, the last server tried gets the client's status and the earlier ones
- * (nginx moved on from them) a 502.
- */
-export function parseRecord(line: string): ProxyRecord | null {
-  let x: Record<string, unknown>
-  try {
-    x = JSON.parse(line)
-  } catch {
-    return null
-  }
-  if (!x || typeof x !== 'object' || !Number.isInteger(x.status)) return null
-  const status = x.status as number
-  const addrs = splitUpstream(String(x.upstream_addr ?? ''))
-  const statuses = splitUpstream(String(x.upstream_status ?? ''))
-  const tries = addrs.map((a, i) => ({ port: portOf(a), status: Number(statuses[i]) || (i === addrs.length - 1 ? status : 502) }))
-  return { tries, status, uri: String(x.request_uri ?? '') }
-}
+// Each proxy's log line is read by its driver (lib/proxy/); nginx's reader keeps its old names here.
+export type { ProxyRecord } from '../proxy/driver.ts'
+export { parseRecord } from '../proxy/nginx.ts'
 
 export const emptyTally = (): Tally => ({ blue: { requests: 0, errors: 0, answered: 0, failed: 0 }, green: { requests: 0, errors: 0, answered: 0, failed: 0 } })
 
@@ -396,6 +368,7 @@ export class Watch {
     this.t0 = Date.now()
     const c = this.ctx.config
     const limits: Limits = { max5xxPct: c.watch.max5xxPct, minRequests: c.watch.minRequests }
+    const driver = proxyDriver(c)
     const events = followEvents(
       this.ctx,
       this.p.color,
@@ -418,7 +391,7 @@ export class Watch {
       this.tick = () => {
         if (this.done.signal.aborted) return
         for (const line of this.tail?.read() ?? []) {
-          const r = parseRecord(line)
+          const r = driver.parse(line, c.ports)
           if (r) addRecord(isProbe(r.uri, this.token) ? this.probes : this.counts, r, c)
         }
         const mine = this.counts[this.p.color]
@@ -611,7 +584,7 @@ export async function observe(ctx: Ctx, p: Phase, ms: number, tail: LogTail | nu
 /** The proxy stops logging each request: the upstream as it is, with $calmswap_log off. */
 async function endLogging(ctx: Ctx, to: Color): Promise<void> {
   const up = ctx.state.load().upstream
-  if (ctx.config.proxy.mode === 'none' || ctx.config.proxy.mode === 'command' || ctx.config.proxy.template) return
+  if (!proxyDriver(ctx.config).logs || ctx.config.proxy.template) return
   const backup = up?.backup ? (COLORS.find((col) => ctx.config.ports[col] === up.backup) ?? null) : null
   try {
     await switchTraffic(ctx, to, backup, { log: false })

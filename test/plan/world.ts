@@ -10,6 +10,7 @@ import type { Cmd, Result } from '../../lib/command.ts'
 import { type Color, type Config, loadConfig } from '../../lib/config.ts'
 import { type Ctx, makeContext } from '../../lib/context.ts'
 import { readOwnFile, writeFileAtomic } from '../../lib/files.ts'
+import { proxyDriver } from '../../lib/proxy/index.ts'
 import { EMPTY_STATE, type State, StateStore } from '../../lib/state.ts'
 import { Ui } from '../../lib/ui.ts'
 import { RecordingExecutor } from './recording.ts'
@@ -238,8 +239,12 @@ export async function harness(
   let stateDir = ''
   const [proxy, proxyPort] = await listen((_, res) => {
     // The file this run wrote, else the one a run before it left (on disk, or as state.json records it).
-    const file = exec.files.get(upstreamFile) ?? readOwnFile(upstreamFile) ?? `server 127.0.0.1:${new StateStore(stateDir).load().upstream?.port};`
-    const port = /server 127\.0\.0\.1:(\d+);/.exec(file)?.[1]
+    const file = exec.files.get(upstreamFile) ?? readOwnFile(upstreamFile)
+    // Another proxy's file (Caddy, Traefik) names the live port as its driver reads it.
+    const port =
+      file && config.proxy.kind !== 'nginx'
+        ? proxyDriver(config).livePort(file)
+        : /server 127\.0\.0\.1:(\d+);/.exec(file ?? `server 127.0.0.1:${new StateStore(stateDir).load().upstream?.port};`)?.[1]
     res.writeHead(200, { 'x-calmswap-upstream': `127.0.0.1:${port}` }).end('ok')
   })
   const config = loadConfig({
@@ -278,7 +283,7 @@ export async function harness(
         if ('remove' in e) return [`rm ${e.remove.split('/').slice(-2).join('/')}`]
         const a = e.cmd.argv
         if (!e.cmd.mutates) return []
-        if (a[1] === 'exec') return [/nginx -s reload/.test(a.at(-1)!) ? 'reload' : a[3] === 'python3' ? `quiesce ${a[2]}` : a.slice(3).join(' ')]
+        if (a[1] === 'exec') return [/nginx -s reload|caddy reload/.test(a.join(' ')) ? 'reload' : a[3] === 'python3' ? `quiesce ${a[2]}` : a.slice(3).join(' ')]
         if (a[1] === 'kill') return [`kill ${a.slice(3).join(' ')}`]
         // Pinning tags images as part of the build: test/plan/images.test.ts looks at those.
         if (a[1] === 'tag') return []

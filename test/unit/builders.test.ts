@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest'
 import * as dc from '../../lib/builders/index.ts'
 import { render } from '../../lib/command.ts'
 import { loadConfig } from '../../lib/config.ts'
+import { proxyCommands } from '../../lib/proxy/index.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'calmswap-compose-'))
 const file = join(dir, 'compose.yml')
@@ -83,6 +84,6 @@ describe('every command is data with a deadline', () => {
   it('SIGTERM asks, SIGKILL ends', () => expect([dc.kill(c, ['a']).effect, dc.kill(c, ['a'], 'SIGKILL').effect?.to]).toEqual([undefined, 'exited']))
   it('the switch command has its own deadline', () => {
     const c2 = loadConfig({ env: { CALMSWAP_PROXY: 'command', CALMSWAP_SWITCH_COMMAND: '/bin/flip', CALMSWAP_SWITCH_TIMEOUT: '7s' }, cwd: dir })
-    expect(dc.proxyCommands(c2, 'blue', undefined)!.reload.timeoutMs).toBe(7000)
+    expect(proxyCommands(c2, 'blue', undefined)!.reload.timeoutMs).toBe(7000)
   })
 })

@@ -56,7 +56,7 @@ describe('settings refused', () => {
     [{ CALMSWAP_WATCH: '2h' }, /at most 3600s/],
     [{ CALMSWAP_WATCH_5XX: '150' }, /percentage/],
     [{ CALMSWAP_WATCH_MIN_REQUESTS: '0' }, /from 1 to/],
-    [{ CALMSWAP_CANARY: '10%', CALMSWAP_PROXY: 'command', CALMSWAP_SWITCH_COMMAND: '/bin/true' }, /needs nginx/],
+    [{ CALMSWAP_CANARY: '10%', CALMSWAP_PROXY: 'command', CALMSWAP_SWITCH_COMMAND: '/bin/true' }, /needs a proxy calmswap drives/],
     [{ CALMSWAP_CANARY: '10%', CALMSWAP_UPSTREAM_TEMPLATE: 'tpl' }, /cannot be used with CALMSWAP_UPSTREAM_TEMPLATE/],
     [{ CALMSWAP_CANARY: '10%', CALMSWAP_ENGINE: 'swarm' }, /Swarm mode updates in place/],
   ])('%j', (env, why) => expect(problems(env).join('\n')).toMatch(why))

@@ -58,7 +58,7 @@ describe('bad input is refused', () => {
     ['CALMSWAP_PORT_VAR', '1PORT'],
     ['CALMSWAP_PORT_VAR', 'WEB PORT'],
     ['CALMSWAP_PAUSE_MODE', 'freeze'],
-    ['CALMSWAP_PROXY', 'traefik'],
+    ['CALMSWAP_PROXY', 'haproxy'],
     ['CALMSWAP_STOP_GRACE', 'forever'],
     ['CALMSWAP_STOP_GRACE', '2h'],
     ['CALMSWAP_HEALTH_TIMEOUT', '0'],

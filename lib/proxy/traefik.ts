@@ -1,0 +1,188 @@
+// Traefik, by its file provider: calmswap writes the dynamic configuration file (YAML)
+// atomically, by rename, and Traefik reloads it by itself when it sees the change
+// (providers.file.watch). No command runs, so calmswap checks the file against the schema
+// Traefik documents for the fields it writes before it writes it. The user's router points at
+// the service named CALMSWAP_UPSTREAM_NAME (`<name>@file`); calmswap defines it as:
+//   - a `failover` service: the live color, its health-checked servers, and the old color as
+//     `fallback` while it runs (Traefik 2.8 and later);
+//   - a `weighted` service during a canary: the share to the new color, the rest to the old;
+//   - a plain `loadBalancer` with the live color's server when there is no other color.
+// Not run against a real Traefik here (none can be installed): docs/proxy.md says what was tested.
+import type { Color, Config } from '../config.ts'
+import { LOOPBACK } from '../probe.ts'
+import { jsonLine, type ProxyDriver, type ProxyRecord, portOf, type Route } from './driver.ts'
+import { fromYaml, toYaml, type Yaml } from './yaml.ts'
+
+export const colorService = (c: Config, col: Color): string => `${c.proxy.upstreamName}-${col}`
+
+/** The dynamic configuration, as data. */
+export function traefikConfig(c: Config, color: Color, backup: Color | null, route: Route = {}): { http: { services: Record<string, Yaml> } } {
+  const name = c.proxy.upstreamName
+  const canary = route.share !== undefined && backup ? { share: route.share, other: backup } : null
+  const lb = (col: Color, checked: boolean): Yaml => ({
+    loadBalancer: {
+      servers: [{ url: `http://${LOOPBACK}:${c.ports[col]}` }],
+      passHostHeader: true,
+      // A failover service moves to its fallback only on its main service's health checks.
+      ...(checked ? { healthCheck: { path: c.health.path, interval: '1s', timeout: `${Math.max(1, Math.ceil(c.health.timeoutMs / 1000))}s` } } : {}),
+    },
+  })
+  const services: Record<string, Yaml> = {}
+  if (canary) {
+    const sticky = c.canary.sticky
+    services[name] = {
+      weighted: {
+        services: [
+          { name: colorService(c, color), weight: canary.share },
+          { name: colorService(c, canary.other), weight: 100 - canary.share },
+        ],
+        // Traefik's weighted service sticks by a cookie of its own; it has no client-address hash.
+        ...(sticky.by === 'cookie' ? { sticky: { cookie: { name: `calmswap_${sticky.name}` } } } : {}),
+      },
+    }
+    services[colorService(c, color)] = lb(color, false)
+    services[colorService(c, canary.other)] = lb(canary.other, false)
+  } else if (backup) {
+    services[name] = { failover: { service: colorService(c, color), fallback: colorService(c, backup) } }
+    services[colorService(c, color)] = lb(color, true)
+    services[colorService(c, backup)] = lb(backup, false)
+  } else {
+    services[name] = lb(color, false)
+  }
+  return { http: { services } }
+}
+
+export function renderTraefik(c: Config, color: Color, backup: Color | null, route: Route = {}): string {
+  const canary = route.share !== undefined && backup
+  return `# Written by calmswap ${new Date().toISOString()}. Live color: ${color}${canary ? ` for ${route.share}% of requests (canary), ${backup} for the rest` : ''}. The next switch replaces this file.\n${toYaml(traefikConfig(c, color, backup, route))}`
+}
+
+// ---------------------------------------------------------------- Traefik's documented schema, for the fields calmswap writes
+
+const KINDS = ['loadBalancer', 'weighted', 'failover', 'mirroring'] as const
+const LB_FIELDS = new Set(['servers', 'sticky', 'healthCheck', 'passHostHeader', 'responseForwarding', 'serversTransport'])
+const HC_FIELDS = new Set(['scheme', 'mode', 'path', 'method', 'status', 'port', 'interval', 'timeout', 'hostname', 'followRedirects', 'headers'])
+const DURATION = /^\d+(ms|s|m|h)$/
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
+
+/**
+ * The problems of a dynamic configuration against Traefik's reference for HTTP services
+ * (doc.traefik.io, routing/services): each service has exactly one kind; a loadBalancer's
+ * servers have a url; a healthCheck has known fields and Go durations; a weighted service
+ * names services with an integer weight; a failover names its service and fallback; every
+ * name a service refers to is defined in the file (or carries a provider, `x@docker`).
+ */
+export function traefikProblems(doc: unknown): string[] {
+  const out: string[] = []
+  const services = isObj(doc) && isObj(doc.http) ? doc.http.services : undefined
+  if (!isObj(services)) return ['no http.services mapping']
+  const names = new Set(Object.keys(services))
+  const ref = (where: string, n: unknown) => {
+    if (typeof n !== 'string' || !n) out.push(`${where}: a service name is required`)
+    else if (!n.includes('@') && !names.has(n)) out.push(`${where}: service ${JSON.stringify(n)} is not defined`)
+  }
+  for (const [name, s] of Object.entries(services)) {
+    const at = `http.services.${name}`
+    if (!/^[A-Za-z0-9_-]+$/.test(name)) out.push(`${at}: a service name has letters, digits, - and _ only`)
+    if (!isObj(s)) {
+      out.push(`${at}: not a mapping`)
+      continue
+    }
+    const kinds = Object.keys(s).filter((k) => (KINDS as readonly string[]).includes(k))
+    const other = Object.keys(s).filter((k) => !(KINDS as readonly string[]).includes(k))
+    if (kinds.length !== 1) out.push(`${at}: exactly one of ${KINDS.join(', ')} (has ${kinds.join(', ') || 'none'})`)
+    if (other.length) out.push(`${at}: unknown field ${other.join(', ')}`)
+    if (isObj(s.loadBalancer)) {
+      const lb = s.loadBalancer
+      for (const k of Object.keys(lb)) if (!LB_FIELDS.has(k)) out.push(`${at}.loadBalancer: unknown field ${k}`)
+      if (!Array.isArray(lb.servers) || !lb.servers.length) out.push(`${at}.loadBalancer.servers: at least one server`)
+      else
+        lb.servers.forEach((sv, i) => {
+          if (!isObj(sv) || typeof sv.url !== 'string' || !/^https?:\/\/[^/\s]+\/?$/.test(sv.url)) out.push(`${at}.loadBalancer.servers[${i}].url: an http:// or https:// URL`)
+        })
+      if (lb.passHostHeader !== undefined && typeof lb.passHostHeader !== 'boolean') out.push(`${at}.loadBalancer.passHostHeader: a boolean`)
+      if (lb.healthCheck !== undefined) {
+        const hc = lb.healthCheck
+        if (!isObj(hc)) out.push(`${at}.loadBalancer.healthCheck: not a mapping`)
+        else {
+          for (const k of Object.keys(hc)) if (!HC_FIELDS.has(k)) out.push(`${at}.loadBalancer.healthCheck: unknown field ${k}`)
+          if (typeof hc.path !== 'string' || !hc.path.startsWith('/')) out.push(`${at}.loadBalancer.healthCheck.path: a path`)
+          for (const k of ['interval', 'timeout'] as const)
+            if (hc[k] !== undefined && !DURATION.test(String(hc[k]))) out.push(`${at}.loadBalancer.healthCheck.${k}: a duration like 1s`)
+        }
+      }
+    }
+    if (isObj(s.weighted)) {
+      const list = s.weighted.services
+      if (!Array.isArray(list) || !list.length) out.push(`${at}.weighted.services: at least one service`)
+      else
+        list.forEach((w, i) => {
+          if (!isObj(w)) {
+            out.push(`${at}.weighted.services[${i}]: not a mapping`)
+            return
+          }
+          ref(`${at}.weighted.services[${i}].name`, w.name)
+          if (!Number.isInteger(w.weight) || (w.weight as number) < 0) out.push(`${at}.weighted.services[${i}].weight: a whole number ≥ 0`)
+        })
+      const sticky = s.weighted.sticky
+      if (sticky !== undefined && !(isObj(sticky) && isObj(sticky.cookie) && typeof sticky.cookie.name === 'string')) out.push(`${at}.weighted.sticky: cookie.name`)
+    }
+    if (isObj(s.failover)) {
+      ref(`${at}.failover.service`, s.failover.service)
+      ref(`${at}.failover.fallback`, s.failover.fallback)
+      const main = typeof s.failover.service === 'string' ? services[s.failover.service] : undefined
+      // Traefik fails over on the main service's health only: without a check it never does.
+      if (isObj(main) && isObj(main.loadBalancer) && !main.loadBalancer.healthCheck)
+        out.push(`${at}.failover.service: ${s.failover.service} has no healthCheck, so Traefik would never fail over`)
+    }
+  }
+  return out
+}
+
+/** The file as Traefik would read it, checked: what calmswap writes must pass before it is written. */
+export function validateTraefik(text: string): string[] {
+  try {
+    return traefikProblems(fromYaml(text))
+  } catch (e) {
+    return [(e as Error).message]
+  }
+}
+
+// ---------------------------------------------------------------- Traefik's JSON access log
+
+/**
+ * A line of Traefik's JSON access log (accessLog.format=json); null for anything else.
+ * ServiceURL names the server that answered (the color, by its port); where it is missing,
+ * ServiceName does (`<name>-<color>@file`). OriginStatus is the server's answer,
+ * DownstreamStatus the client's. Traefik logs one line per request, not per try.
+ */
+export function parseTraefikRecord(line: string, ports?: Readonly<Record<Color, number>>): ProxyRecord | null {
+  const x = jsonLine(line)
+  if (!x || !Number.isInteger(x.DownstreamStatus)) return null
+  const status = x.DownstreamStatus as number
+  const origin = Number.isInteger(x.OriginStatus) && (x.OriginStatus as number) > 0 ? (x.OriginStatus as number) : status
+  const byUrl = typeof x.ServiceURL === 'string' && x.ServiceURL ? portOf(x.ServiceURL) : null
+  const col = /-(blue|green)(@|$)/.exec(String(x.ServiceName ?? ''))?.[1] as Color | undefined
+  const port = byUrl ?? (col && ports ? ports[col] : null)
+  return { tries: port !== null ? [{ port, status: origin }] : [], status, uri: String(x.RequestPath ?? '') }
+}
+
+/** The live port a written file names: the failover's main service, or the lone server. */
+export function traefikLivePort(text: string): number | null {
+  if (/\(canary\)/.test(text)) return null
+  const port = /url: "http:\/\/127\.0\.0\.1:(\d+)\/?"/.exec(text)?.[1]
+  return port ? Number(port) : null
+}
+
+export const traefik: ProxyDriver = {
+  kind: 'traefik',
+  checkName: 'the Traefik schema check',
+  fileName: 'dynamic configuration',
+  logs: true,
+  render: (c, color, backup, route) => renderTraefik(c, color, backup, route),
+  validate: validateTraefik,
+  commands: () => null,
+  check: () => null,
+  livePort: traefikLivePort,
+  parse: (line, ports) => parseTraefikRecord(line, ports),
+}
