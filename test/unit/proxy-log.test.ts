@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import type { Ctx } from '../../lib/context.ts'
-import { LogTail, MAX_LINE, openLog, resetLog } from '../../lib/watch.ts'
+import { addRecord, emptyTally, isHealthRequest, LogTail, MAX_LINE, normalPath, openLog, parseRecord, resetLog } from '../../lib/watch.ts'
 
 const root = mkdtempSync(join(tmpdir(), 'calmswap-proxy-log-'))
 let n = 0
@@ -236,5 +236,61 @@ describe('resetLog: only the descriptor it checked is truncated', () => {
     mkdirSync(log)
     for (let i = 0; i < 5; i++) t.read()
     expect(warnings).toEqual([`the proxy log ${log} is a folder (README: Proxy): the watch judges the containers only from now on`])
+  })
+})
+
+describe('the health request, and only it, is left out of the watch', () => {
+  const ports = { ports: { blue: 18001, green: 18002 } }
+  it.each([
+    ['/health/', '/health/'],
+    ['/health/?verbose=1#x', '/health/'],
+    ['//health//', '/health/'],
+    ['/health/../admin/', '/admin/'],
+    ['/health/%2e%2E/admin', '/admin'],
+    ['/x/./y/..', '/x/'],
+    ['/..', '/'],
+    ['/%68ealth/', '/health/'],
+    ['/health%2f', '/health%2F'],
+    ['/caf%c3%a9', '/caf%C3%A9'],
+    ['*', '*'],
+  ])('%s is the path %s', (uri, path) => expect(normalPath(uri)).toBe(path))
+
+  it.each([
+    // health path, request, left out
+    ['/', '/', true],
+    ['/', '/?ping', true],
+    ['/', '/about/', false],
+    ['/', '/checkout', false],
+    ['/healthz', '/healthz', true],
+    ['/healthz', '/healthz/', true],
+    ['/healthz', '/healthz-dashboard/', false],
+    ['/healthz', '/healthzz', false],
+    ['/health/', '/health', true],
+    ['/health/', '/health/?full=1', true],
+    ['/health/', '/health/db/', false],
+    ['/health/', '/health/../x', false],
+    ['/health/', '/x/../health/', true],
+    ['/health/', '//health/', true],
+    ['/health/', '/HEALTH/', false],
+  ])('health path %s: %s left out: %s', (health, uri, out) => {
+    expect(isHealthRequest(uri, health)).toBe(out)
+    const t = emptyTally()
+    addRecord(t, parseRecord(JSON.stringify({ status: 500, upstream_addr: '127.0.0.1:18002', request_uri: uri }))!, { ...ports, health: { path: health } } as Parameters<
+      typeof addRecord
+    >[2])
+    expect(t.green.errors).toBe(out ? 0 : 1)
+  })
+
+  it('with the health path "/", a release answering 100 of 500 with 5xx is counted whole', () => {
+    const c = { ...ports, health: { path: '/' } } as Parameters<typeof addRecord>[2]
+    const t = emptyTally()
+    for (let i = 0; i < 500; i++) {
+      const status = i % 5 === 0 ? 500 : 200
+      const uri = ['/', '/about/', '/cart?id=3', '/api/items'][i % 4]
+      const r = parseRecord(JSON.stringify({ status, upstream_addr: '127.0.0.1:18002', upstream_status: String(status), request_uri: uri }))!
+      addRecord(t, r, c)
+    }
+    // A quarter of them asked for "/" itself: the health request.
+    expect(t.green).toEqual({ requests: 375, errors: 75, answered: 375, failed: 75 })
   })
 })
