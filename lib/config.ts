@@ -2,7 +2,7 @@
 // env vars, the JSON file, `--help` and the README table, so they cannot drift. Every
 // problem is collected and reported together (exit 2) before anything is touched.
 import { existsSync, readFileSync } from 'node:fs'
-import { dirname, join, resolve } from 'node:path'
+import { basename, dirname, join, resolve } from 'node:path'
 import { ConfigError } from './errors.ts'
 
 export type Color = 'blue' | 'green'
@@ -360,7 +360,7 @@ export const SETTINGS: readonly Setting[] = [
     env: 'CALMSWAP_PROXY_LOG',
     def: '',
     kind: 'path',
-    doc: "The proxy's JSON access log the watch reads (default <stateDir>/proxy-log/access.jsonl, which calmswap may empty)",
+    doc: "The proxy's JSON access log the watch reads, only ever read (default: calmswap's own, <stateDir>-proxy-log/access.jsonl beside the state folder, emptied before each watch)",
   },
   {
     key: 'canary',
@@ -731,14 +731,21 @@ export function loadConfig(sources: ConfigSources = {}): Config {
       ms: v.watch,
       max5xxPct: v.watch5xx,
       minRequests: v.watchMinRequests,
-      log: v.proxyLog ? resolve(cwd, v.proxyLog) : join(stateDir, 'proxy-log', 'access.jsonl'),
-      // Only a log in calmswap's own folder is emptied at the start of a watch.
+      log: v.proxyLog ? resolve(cwd, v.proxyLog) : join(proxyLogDir(stateDir), 'access.jsonl'),
+      // Only calmswap's own log is emptied at the start of a watch.
       logOwned: !v.proxyLog,
     },
     canary: { steps: v.canary, holdMs: v.canaryHold, sticky: v.canarySticky },
   }
   return deepFreeze(config)
 }
+
+/**
+ * The folder the proxy's container writes its log into: beside the state folder, never in
+ * it. That container faces the internet; whatever it leaves there must not be able to stand
+ * where calmswap keeps its state (README: Proxy).
+ */
+export const proxyLogDir = (stateDir: string): string => join(dirname(stateDir), `${basename(stateDir)}-proxy-log`)
 
 /** The same config with its release label set, once a deploy knows it. */
 export const withRelease = (c: Config, release: string): Config => deepFreeze({ ...c, release })

@@ -11,6 +11,7 @@ import { COLORS, type Color, type Config, fmtDuration, otherColor } from './conf
 import type { Ctx } from './context.ts'
 import { sleep } from './deadlines.ts'
 import { StepError } from './errors.ts'
+import { keepPrivate } from './files.ts'
 import type { WatchState } from './state.ts'
 import { switchTraffic } from './traffic.ts'
 import { fmtMs } from './ui.ts'
@@ -331,6 +332,8 @@ export function resetLog(ctx: Ctx): void {
   emptied.delete(w.log)
   try {
     mkdirSync(dirname(w.log), { recursive: true, mode: 0o700 })
+    // One Docker made for the bind mount (the proxy started before calmswap made it) is 0755.
+    keepPrivate(dirname(w.log))
     const r = openLogFile(w.log, O_WRONLY)
     if (r === null) emptied.add(w.log)
     if (!r || typeof r === 'string') return
