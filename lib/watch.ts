@@ -187,6 +187,20 @@ function openLogFile(path: string, flags: number): { fd: number; st: Stats } | n
 }
 
 /**
+ * What stands at the log's path, without opening it (doctor only reads): null when nothing
+ * does, '' for a regular file, else why the watch would not read it.
+ */
+export function logProblem(path: string): string | null {
+  try {
+    const l = lstatSync(path)
+    return l.isFile() ? '' : `the proxy log ${path} is ${kindOf(l)}`
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code
+    return code === 'ENOENT' ? null : `the proxy log ${path} cannot be read (${code ?? (e as Error).message})`
+  }
+}
+
+/**
  * The proxy's log from an offset, a second at a time: only the bytes added since the last
  * read. Survives the file being emptied (copytruncate, calmswap itself) and replaced (a
  * rename by logrotate), and a file that appears only later (a proxy started since). The

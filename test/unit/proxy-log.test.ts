@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import type { Ctx } from '../../lib/context.ts'
-import { addRecord, emptyTally, isHealthRequest, LogTail, MAX_LINE, normalPath, openLog, parseRecord, resetLog } from '../../lib/watch.ts'
+import { addRecord, emptyTally, isHealthRequest, LogTail, logProblem, MAX_LINE, normalPath, openLog, parseRecord, resetLog } from '../../lib/watch.ts'
 
 const root = mkdtempSync(join(tmpdir(), 'calmswap-proxy-log-'))
 let n = 0
@@ -127,6 +127,24 @@ describe('LogTail: only a regular file is read', () => {
     writeFileSync(log, 'c\n')
     expect(t.read()).toEqual(['c'])
     expect(t.problem).toBeNull()
+  })
+})
+
+describe('logProblem, for doctor: what stands there, never opened', () => {
+  it('nothing, a file, a link, a FIFO, a folder', () => {
+    const { dir, log } = fresh()
+    const at = (name: string) => join(dir, name)
+    writeFileSync(at('file'), '')
+    symlinkSync(at('file'), at('link'))
+    mkfifo(at('fifo'))
+    mkdirSync(at('folder'))
+    expect([log, at('file'), at('link'), at('fifo'), at('folder')].map(logProblem)).toEqual([
+      null,
+      '',
+      `the proxy log ${at('link')} is a symbolic link`,
+      `the proxy log ${at('fifo')} is a FIFO`,
+      `the proxy log ${at('folder')} is a folder`,
+    ])
   })
 })
 
