@@ -31,7 +31,7 @@ export function stateChecks(stateDir: string, ops: string): Check[] {
   const checks: Check[] = []
   const add = (name: string, ok: boolean, detail: string, fix?: string) => checks.push({ name, ok, detail, fix: ok ? undefined : fix })
   try {
-    if (existsSync(stateDir)) probeWritable(stateDir)
+    if (existsSync(stateDir)) probeWritable(stateDir, 4096, false)
     add('state folder', true, existsSync(stateDir) ? stateDir : `${stateDir} (created by the first deploy)`)
   } catch (e) {
     add('state folder', false, `${stateDir} cannot be written: ${fsProblem(e)}`, `make ${stateDir} writable, or set CALMSWAP_STATE_DIR`)

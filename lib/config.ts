@@ -2,8 +2,9 @@
 // env vars, the JSON file, `--help` and the README table, so they cannot drift. Every
 // problem is collected and reported together (exit 2) before anything is touched.
 import { existsSync, readFileSync } from 'node:fs'
-import { dirname, join, posix, resolve } from 'node:path'
+import { basename, dirname, join, resolve } from 'node:path'
 import { ConfigError } from './errors.ts'
+import { isHealthRequest } from './http-path.ts'
 
 export type Color = 'blue' | 'green'
 export const COLORS: readonly Color[] = ['blue', 'green']
@@ -416,7 +417,7 @@ export const SETTINGS = [
     env: 'CALMSWAP_PROXY_LOG',
     def: '',
     kind: 'path',
-    doc: "The proxy's JSON access log the watch reads (default <stateDir>/proxy-log/access.jsonl, which calmswap may empty)",
+    doc: "The proxy's JSON access log the watch reads, only ever read (default: calmswap's own, <stateDir>-proxy-log/access.jsonl beside the state folder, emptied before each watch)",
   },
   {
     key: 'canary',
@@ -508,17 +509,14 @@ export function parseDuration(text: string): number | undefined {
 }
 
 export const fmtDuration = (ms: number) => (ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`)
-/** A request path as the watch compares it: no query, `.` and `..` resolved, no repeated slashes. */
-export const normalPath = (p: string) => posix.normalize(p.split('?')[0] || '/')
 
 /**
  * The watch's probe paths without the health path; `named`, the health path when a list
  * other than the default names it (a problem: the default is just left out).
  */
 export function probePaths(paths: readonly string[], healthPath: string): { kept: string[]; named?: string } {
-  const health = normalPath(healthPath)
-  const kept = paths.filter((p) => normalPath(p) !== health)
-  const named = paths.join(',') !== '/' ? paths.find((p) => normalPath(p) === health) : undefined
+  const kept = paths.filter((p) => !isHealthRequest(p, healthPath))
+  const named = paths.join(',') !== '/' ? paths.find((p) => isHealthRequest(p, healthPath)) : undefined
   return named ? { kept, named } : { kept }
 }
 
@@ -845,8 +843,8 @@ function nested(v: Values, cwd: string, composeFile: string, template: string): 
       ms: v.watch,
       max5xxPct: v.watch5xx,
       minRequests: v.watchMinRequests,
-      log: v.proxyLog ? resolve(cwd, v.proxyLog) : join(stateDir, 'proxy-log', 'access.jsonl'),
-      // Only a log in calmswap's own folder is emptied at the start of a watch.
+      log: v.proxyLog ? resolve(cwd, v.proxyLog) : join(proxyLogDir(stateDir), 'access.jsonl'),
+      // Only calmswap's own log is emptied at the start of a watch.
       logOwned: !v.proxyLog,
       // The default `/` is simply not probed when it is the health path; a path the user named is refused above.
       probe: { paths: probePaths(v.watchProbe, v.healthPath).kept, everyMs: v.watchProbeEvery },
@@ -857,6 +855,13 @@ function nested(v: Values, cwd: string, composeFile: string, template: string): 
 
 /** A release label (the only `text` setting): it names images' tags and lands in the pins file's comment line. */
 export const RELEASE_LABEL = /^[A-Za-z0-9._:+-]{0,128}$/
+
+/**
+ * The folder the proxy's container writes its log into: beside the state folder, never in
+ * it. That container faces the internet; whatever it leaves there must not be able to stand
+ * where calmswap keeps its state (README: Proxy).
+ */
+export const proxyLogDir = (stateDir: string): string => join(dirname(stateDir), `${basename(stateDir)}-proxy-log`)
 
 /** The same config with its release label set, once a deploy knows it. */
 export const withRelease = (c: Config, release: string): Config => deepFreeze({ ...c, release })

@@ -2,7 +2,7 @@
 // planted where it writes must never redirect a write: every open refuses to follow one
 // (O_NOFOLLOW) or to reuse a file that is already there (O_EXCL). Renames are made durable
 // with an fsync of the folder, so a power cut leaves the old file or the new, never neither.
-import { closeSync, constants, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs'
+import { chmodSync, closeSync, constants, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { StateError, unwritable } from './errors.ts'
 
@@ -12,6 +12,19 @@ const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW, O_APPEND, O_RDONLY, O_DIRECTORY }
 export const PRIVATE = 0o600
 /** Files another program reads (the nginx upstream file, read by nginx's workers). */
 export const SHARED = 0o644
+
+/** A folder made for a file: private, unless another program reads what it holds. */
+const dirFor = (fileMode: number) => (fileMode & 0o044 ? 0o755 : 0o700)
+
+/**
+ * Takes group and world access off a folder of calmswap's own (the state folder): one made
+ * by an older calmswap, or by Docker for a bind mount, was 0755. Only one this user owns.
+ */
+export function keepPrivate(dir: string): void {
+  const st = lstatSync(dir)
+  if (!st.isDirectory() || !(st.mode & 0o077) || st.uid !== process.getuid?.()) return
+  chmodSync(dir, st.mode & 0o7700)
+}
 
 function fsyncDir(dir: string): void {
   let fd: number | undefined
@@ -28,7 +41,7 @@ function fsyncDir(dir: string): void {
 /** Atomic: readers see the old file or the new one, never half of either. */
 export function writeFileAtomic(path: string, content: string, mode = PRIVATE): void {
   const dir = dirname(path)
-  mkdirSync(dir, { recursive: true, mode: 0o755 })
+  mkdirSync(dir, { recursive: true, mode: dirFor(mode) })
   const tmp = `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`
   try {
     const fd = openSync(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode)
@@ -51,7 +64,7 @@ export function writeFileAtomic(path: string, content: string, mode = PRIVATE): 
 
 /** Appends one line; a link in its place is refused, not followed. */
 export function appendLine(path: string, line: string, mode = PRIVATE): void {
-  mkdirSync(dirname(path), { recursive: true, mode: 0o755 })
+  mkdirSync(dirname(path), { recursive: true, mode: dirFor(mode) })
   const fd = openSync(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW, mode)
   try {
     writeSync(fd, line.endsWith('\n') ? line : `${line}\n`)
@@ -78,10 +91,12 @@ export function readOwnFile(path: string): string | null {
 
 /**
  * Proves the folder takes a write of `bytes` before anything on the host is touched: an
- * unwritable folder or a full disk must stop an operation, not strand it halfway.
+ * unwritable folder or a full disk must stop an operation, not strand it halfway. The state
+ * folder's first write (the lock): it is made, or kept, private unless `tighten` is off.
  */
-export function probeWritable(dir: string, bytes = 4096): void {
-  mkdirSync(dir, { recursive: true, mode: 0o755 })
+export function probeWritable(dir: string, bytes = 4096, tighten = true): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 })
+  if (tighten) keepPrivate(dir)
   const probe = `${dir}/.probe-${process.pid}-${Math.random().toString(36).slice(2, 8)}`
   const fd = openSync(probe, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, PRIVATE)
   try {

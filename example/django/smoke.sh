@@ -157,7 +157,8 @@ log "$color_project's django: order $order placed with note '$note', processed b
 
 log "$shared_project: calmswap-style nginx on 127.0.0.1:$calm_proxy_port, upstream -> 127.0.0.1:$web_port"
 mkdir -p "$work/nginx" "$work/proxy-log"
-printf 'upstream calmswap_web {\n  server 127.0.0.1:%s;\n  keepalive 8;\n}\nmap $host $calmswap_color { default "blue"; }\n' "$web_port" >"$work/nginx/upstream.conf"
+# $calmswap_log 1: logging on, as calmswap has it while it watches a release.
+printf 'upstream calmswap_web {\n  server 127.0.0.1:%s;\n  keepalive 8;\n}\nmap $host $calmswap_color { default "blue"; }\nmap $host $calmswap_log { default "1"; }\n' "$web_port" >"$work/nginx/upstream.conf"
 PROXY_PORT=$calm_proxy_port CALMSWAP_UPSTREAM_DIR=$work/nginx CALMSWAP_PROXY_LOG_DIR=$work/proxy-log \
   logged shared-up "${shared[@]}" up -d --no-deps proxy
 wait_for 30 "calmswap-style nginx" curl -sf "http://127.0.0.1:$calm_proxy_port/health/"

@@ -19,6 +19,7 @@ import type { Journal } from '../state.ts'
 import { runJobs } from './jobs.ts'
 import { buildAndPin, healthAndCreate, preflight, startCore } from './steps.ts'
 import { restoreUpstream, verifyThroughProxy, writeUpstream } from './traffic.ts'
+import { resetLog } from './watch.ts'
 import { awaitStopped, freezeWorkers, quiesce, startRest, startStopped, thaw } from './workers.ts'
 
 export const ADOPT_STEPS = ['build', 'jobs', 'pause-workers', 'up-core', 'health', 'proxy', 'up-rest', 'verify', 'retire'] as const
@@ -126,6 +127,8 @@ async function undoFailed(ctx: Ctx, op: OpRecord, err: Error): Promise<never> {
 async function handOver(ctx: Ctx, proxyFrom: string): Promise<void> {
   const c = ctx.config
   await writeUpstream(ctx, 'blue', null)
+  // The folder of its log too, or Docker would make it for root, open to all.
+  resetLog(ctx)
   if (proxyFrom === c.proxy.service) {
     ctx.ui.warn(`the plain proxy is service "${proxyFrom}" too: it is recreated with calmswap's definition, and cannot be brought back by an undo`)
     await ctx.must(recreate(c, 'shared', [proxyFrom]))

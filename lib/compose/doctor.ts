@@ -13,6 +13,7 @@ import { proxyCheck, proxyDriver } from '../proxy/index.ts'
 import { checkContract, readComposeModel } from './contract.ts'
 import { plainProjectProblems } from './plain.ts'
 import { proxyContainer } from './traffic.ts'
+import { logProblem } from './watch.ts'
 
 const portFree = (port: number) =>
   new Promise<boolean>((resolve) => {
@@ -125,16 +126,21 @@ export async function doctor(ctx: Ctx): Promise<Check[]> {
   // The watch reads the proxy's JSON log; nginx creates the file when it starts, even before it logs to it.
   if (c.watch.ms > 0 || c.canary.steps.length) {
     const nginx = c.proxy.mode === 'host' || c.proxy.mode === 'caddy-host' || (c.proxy.inContainer && Boolean(inv?.runningServices('shared', [c.proxy.service]).length))
-    const seen = existsSync(c.watch.log)
+    const problem = logProblem(c.watch.log)
+    const seen = problem === ''
     add(
       'watch',
-      seen || !nginx,
+      seen || (!nginx && !problem),
       seen
         ? `${c.watch.ms / 1000}s after each switch, judged on ${c.watch.log} and the new color's containers`
-        : nginx
-          ? `no proxy log at ${c.watch.log}: the watch would judge the containers only`
-          : `the proxy is not running yet${c.proxy.inContainer ? '' : ` (proxy ${c.proxy.mode}): the watch judges the containers only`}`,
-      `log each request as JSON there (README: Proxy, the calmswap_json log_format), or point CALMSWAP_PROXY_LOG at your own; CALMSWAP_WATCH=0 turns the watch off`,
+        : problem
+          ? `${problem}: the watch would judge the containers only`
+          : nginx
+            ? `no proxy log at ${c.watch.log}: the watch would judge the containers only`
+            : `the proxy is not running yet${c.proxy.inContainer ? '' : ` (proxy ${c.proxy.mode}): the watch judges the containers only`}`,
+      problem
+        ? `remove it (nginx makes the file when it starts), and find out what put it there: the proxy's container writes that folder`
+        : `log each request as JSON there (README: Proxy, the calmswap_json log_format), or point CALMSWAP_PROXY_LOG at your own; CALMSWAP_WATCH=0 turns the watch off`,
     )
   }
   const p = readPressure()

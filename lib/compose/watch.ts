@@ -4,14 +4,16 @@
 // step, and the deploy rolls back as for any failed step, while the old web still runs.
 // Cheap on purpose: the log's new bytes are read once a second from an offset, the events
 // come over one long request, and no docker process is started per sample.
-import { closeSync, fstatSync, mkdirSync, openSync, readSync, statSync, truncateSync } from 'node:fs'
+import { closeSync, constants, fchmodSync, fstatSync, ftruncateSync, lstatSync, mkdirSync, openSync, readSync, type Stats } from 'node:fs'
 import { dirname } from 'node:path'
 import { containerEvents } from '../builders/reads.ts'
 import { COLORS, type Color, type Config, fmtDuration, otherColor } from '../config.ts'
 import type { Ctx } from '../context.ts'
 import { sleep } from '../deadlines.ts'
 import { StepError } from '../errors.ts'
+import { keepPrivate } from '../files.ts'
 import type { HistoryEntry } from '../history.ts'
+import { isHealthRequest, normalPath } from '../http-path.ts'
 import type { Counts, PhaseReport, Tally, Verdict } from '../phase-report.ts'
 import type { ProxyRecord } from '../proxy/driver.ts'
 import { proxyDriver } from '../proxy/index.ts'
@@ -30,12 +32,16 @@ export { parseRecord } from '../proxy/nginx.ts'
 
 export const emptyTally = (): Tally => ({ blue: { requests: 0, errors: 0, answered: 0, failed: 0 }, green: { requests: 0, errors: 0, answered: 0, failed: 0 } })
 
+export { isHealthRequest, normalPath }
+
 /**
- * Adds one request. The health path is left out: it passes by construction (that is the
- * whole problem), and calmswap's own checks through the proxy would dilute the share.
+ * Adds one request. The health request is left out: it passes by construction (that is the
+ * whole problem), and calmswap's own checks through the proxy would dilute the share. Only
+ * that request: with a health path of "/" or "/healthz", "/about" and "/healthz-dashboard/"
+ * are judged.
  */
 export function addRecord(t: Tally, r: ProxyRecord, c: Pick<Config, 'ports' | 'health'>): void {
-  if (r.uri.startsWith(c.health.path)) return
+  if (isHealthRequest(r.uri, c.health.path)) return
   const colorOf = (port: number | null) => COLORS.find((col) => c.ports[col] === port)
   for (const tr of r.tries) {
     const col = colorOf(tr.port)
@@ -50,68 +56,198 @@ export function addRecord(t: Tally, r: ProxyRecord, c: Pick<Config, 'ports' | 'h
   }
 }
 
+const { O_RDONLY, O_WRONLY, O_NOFOLLOW, O_NONBLOCK } = constants
+
+/**
+ * The longest line kept: nginx takes a request line of up to 8 KB (large_client_header_buffers),
+ * and JSON escaping makes a byte at most six. A longer one is dropped, up to its newline, so a
+ * log without newlines cannot grow what calmswap holds.
+ */
+export const MAX_LINE = 64 * 1024
+
+const kindOf = (s: Stats) =>
+  s.isSymbolicLink()
+    ? 'a symbolic link'
+    : s.isDirectory()
+      ? 'a folder'
+      : s.isFIFO()
+        ? 'a FIFO'
+        : s.isSocket()
+          ? 'a socket'
+          : s.isCharacterDevice() || s.isBlockDevice()
+            ? 'a device'
+            : 'not a regular file'
+
+/**
+ * Opens the proxy's log as the container that writes it may have left it: a link is not
+ * followed, a FIFO does not block, and only a regular file is kept. The lstat first keeps
+ * calmswap from opening a device or a FIFO at all; the fstat checks the descriptor itself,
+ * whatever was swapped in between. Null when nothing is there; a string says why what is
+ * there is not read.
+ */
+function openLogFile(path: string, flags: number): { fd: number; st: Stats } | null | string {
+  const refuse = (what: string) => `the proxy log ${path} is ${what}`
+  try {
+    const l = lstatSync(path)
+    if (!l.isFile()) return refuse(kindOf(l))
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code
+    if (code === 'ENOENT') return null
+    return `the proxy log ${path} cannot be read (${code ?? (e as Error).message})`
+  }
+  let fd: number
+  try {
+    fd = openSync(path, flags | O_NOFOLLOW | O_NONBLOCK)
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code
+    if (code === 'ENOENT') return null
+    if (code === 'ELOOP') return refuse('a symbolic link')
+    if (code === 'EISDIR') return refuse('a folder')
+    if (code === 'ENXIO') return refuse('a FIFO')
+    return `the proxy log ${path} cannot be ${flags & O_WRONLY ? 'written' : 'read'} (${code ?? (e as Error).message})`
+  }
+  const st = fstatSync(fd)
+  if (st.isFile()) return { fd, st }
+  closeSync(fd)
+  return refuse(kindOf(st))
+}
+
+/**
+ * What stands at the log's path, without opening it (doctor only reads): null when nothing
+ * does, '' for a regular file, else why the watch would not read it.
+ */
+export function logProblem(path: string): string | null {
+  try {
+    const l = lstatSync(path)
+    return l.isFile() ? '' : `the proxy log ${path} is ${kindOf(l)}`
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code
+    return code === 'ENOENT' ? null : `the proxy log ${path} cannot be read (${code ?? (e as Error).message})`
+  }
+}
+
 /**
  * The proxy's log from an offset, a second at a time: only the bytes added since the last
  * read. Survives the file being emptied (copytruncate, calmswap itself) and replaced (a
- * rename by logrotate), and a file that appears only later (a proxy started since).
+ * rename by logrotate), and a file that appears only later (a proxy started since). The
+ * proxy's container writes that folder: a link, a FIFO, a folder or an unreadable file in
+ * the log's place ends the reading for good (`problem` says why, `onLost` is told once), and
+ * the watch judges the containers alone. It never throws and never blocks.
  */
 export class LogTail {
   private fd: number | null = null
   private ino = -1
+  private dev = -1
   private offset = 0
-  private partial = ''
+  private partial: Buffer[] = []
+  private partialBytes = 0
+  /** Inside a line longer than MAX_LINE: dropped up to its newline. */
+  private skipping = false
+  /** Why the log is not read any more; null while it is, or while it does not exist yet. */
+  problem: string | null = null
+  /** Told once when the log turns unreadable after the tail was made. */
+  onLost: ((why: string) => void) | null = null
 
   constructor(
     readonly path: string,
     fromStart: boolean,
   ) {
-    if (this.reopen() && !fromStart) this.offset = fstatSync(this.fd!).size
+    try {
+      if (this.reopen() && !fromStart) this.offset = fstatSync(this.fd!).size
+    } catch (e) {
+      this.lose(`the proxy log ${path} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`)
+    }
   }
 
   get found(): boolean {
-    return this.fd !== null
+    return this.fd !== null && this.problem === null
+  }
+
+  /** The bytes of an unfinished line it holds: never more than MAX_LINE. */
+  get pending(): number {
+    return this.partialBytes
+  }
+
+  private lose(why: string): void {
+    this.close()
+    if (this.problem) return
+    this.problem = why
+    this.onLost?.(why)
   }
 
   private reopen(): boolean {
     this.close()
-    try {
-      this.fd = openSync(this.path, 'r')
-      this.ino = fstatSync(this.fd).ino
-      this.offset = 0
-      this.partial = ''
-      return true
-    } catch {
+    const r = openLogFile(this.path, O_RDONLY)
+    if (r === null) return false
+    if (typeof r === 'string') {
+      this.lose(r)
       return false
     }
+    this.fd = r.fd
+    this.ino = r.st.ino
+    this.dev = r.st.dev
+    this.offset = 0
+    this.dropPartial(false)
+    return true
   }
 
   /** The complete lines added since the last call; at most `maxBytes` of them at a time. */
   read(maxBytes = 8 << 20): string[] {
-    if (this.fd === null && !this.reopen()) return []
-    const out: string[] = []
-    let replaced = false
+    if (this.problem) return []
     try {
-      replaced = statSync(this.path).ino !== this.ino
-    } catch {}
-    out.push(...this.drain(maxBytes))
-    if (replaced && this.reopen()) out.push(...this.drain(maxBytes))
-    return out
+      if (this.fd === null && !this.reopen()) return []
+      const out: string[] = []
+      let replaced = false
+      try {
+        const s = lstatSync(this.path)
+        replaced = s.ino !== this.ino || s.dev !== this.dev
+      } catch {}
+      out.push(...this.drain(maxBytes))
+      if (replaced && this.reopen()) out.push(...this.drain(maxBytes))
+      return out
+    } catch (e) {
+      this.lose(`the proxy log ${this.path} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`)
+      return []
+    }
+  }
+
+  private dropPartial(skipping: boolean): void {
+    this.partial = []
+    this.partialBytes = 0
+    this.skipping = skipping
   }
 
   private drain(maxBytes: number): string[] {
     const size = fstatSync(this.fd!).size
     if (size < this.offset) {
       this.offset = 0
-      this.partial = ''
+      this.dropPartial(false)
     }
     const n = Math.min(size - this.offset, maxBytes)
     if (n <= 0) return []
     const buf = Buffer.alloc(n)
     const got = readSync(this.fd!, buf, 0, n, this.offset)
     this.offset += got
-    const lines = (this.partial + buf.subarray(0, got).toString('utf8')).split('\n')
-    this.partial = lines.pop()!
-    return lines.filter(Boolean)
+    const out: string[] = []
+    let from = 0
+    for (let nl = buf.indexOf(10, from); nl !== -1 && nl < got; nl = buf.indexOf(10, from)) {
+      const piece = buf.subarray(from, nl)
+      if (!this.skipping && this.partialBytes + piece.length <= MAX_LINE) {
+        const line = (this.partialBytes ? Buffer.concat([...this.partial, piece]) : piece).toString('utf8')
+        if (line) out.push(line)
+      }
+      this.dropPartial(false)
+      from = nl + 1
+    }
+    const rest = buf.subarray(from, got)
+    if (this.skipping || !rest.length) return out
+    if (this.partialBytes + rest.length > MAX_LINE) this.dropPartial(true)
+    else {
+      // A copy: the read buffer can be megabytes; the unfinished line is at most MAX_LINE.
+      this.partial.push(Buffer.from(rest))
+      this.partialBytes += rest.length
+    }
+    return out
   }
 
   close(): void {
@@ -120,22 +256,48 @@ export class LogTail {
   }
 }
 
+/** Logs resetLog emptied since it last ran: only those are read from their start. */
+const emptied = new Set<string>()
+
 /**
  * Empties calmswap's own proxy log just before a watch starts reading it: the file holds
  * one rollout's requests at most. A log the operator named (CALMSWAP_PROXY_LOG) is theirs
- * and is only ever read.
+ * and is only ever read. The folder is private (nginx's master opens the file as root, and
+ * its workers inherit the descriptor: nothing else need write there); only the descriptor
+ * checked to be a regular file is truncated. No file yet counts as empty: nginx creates it.
  */
 export function resetLog(ctx: Ctx): void {
   const w = ctx.config.watch
   if (!w.logOwned || ctx.exec.dryRun) return
+  emptied.delete(w.log)
   try {
-    mkdirSync(dirname(w.log), { recursive: true })
-    truncateSync(w.log, 0)
+    mkdirSync(dirname(w.log), { recursive: true, mode: 0o700 })
+    // One Docker made for the bind mount (the proxy started before calmswap made it) is 0755.
+    keepPrivate(dirname(w.log))
+    const r = openLogFile(w.log, O_WRONLY)
+    if (r === null) emptied.add(w.log)
+    if (!r || typeof r === 'string') return
+    try {
+      ftruncateSync(r.fd, 0)
+      // Request URIs are the users' data: nginx creates the file 0644.
+      if (r.st.mode & 0o077) fchmodSync(r.fd, 0o600)
+      emptied.add(w.log)
+    } finally {
+      closeSync(r.fd)
+    }
   } catch {}
 }
 
-/** calmswap's own log is read from its start (emptied at the switch); another one from its end. */
-export const openLog = (ctx: Ctx): LogTail => new LogTail(ctx.config.watch.log, ctx.config.watch.logOwned)
+/**
+ * calmswap's own log is read from its start when it was emptied at the switch; another one,
+ * or one it could not empty, from its end. What makes it unreadable later is said once.
+ */
+export function openLog(ctx: Ctx): LogTail {
+  const w = ctx.config.watch
+  const t = new LogTail(w.log, w.logOwned && emptied.has(w.log))
+  t.onLost = (why) => ctx.ui.warn(`${why} (README: Proxy): the watch judges the containers only from now on`)
+  return t
+}
 
 // ---------------------------------------------------------------- the judgement
 
@@ -377,7 +539,7 @@ export class Watch {
       (l) => this.onTrouble(containerTrouble(l, this.p.services, this.killed)),
       this.done.signal,
     )
-    if (tail && !tail.found) this.ctx.ui.warn(`no proxy log at ${c.watch.log} (README: Proxy): judging ${this.p.color}'s containers only`)
+    if (tail && !tail.found) this.ctx.ui.warn(`${tail.problem ?? `no proxy log at ${c.watch.log}`} (README: Proxy): judging ${this.p.color}'s containers only`)
     // Only while real traffic is too scarce to judge: under load they would add nothing but work.
     if (probing(c) && !this.ctx.exec.dryRun)
       this.prober = startProbes(c, this.token, { signal: this.done.signal, wanted: () => this.counts[this.p.color].requests < limits.minRequests })

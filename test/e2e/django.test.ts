@@ -3,8 +3,10 @@
 // under load through the proxy: the move from the plain project keeps every row, a release
 // with a migration loses nothing, a failing release rolls back, and one power cut.
 import { execFileSync } from 'node:child_process'
+import { statSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
+import { proxyLogDir } from '../../lib/config.ts'
 import { beatPeak, DJANGO_DIR, DJANGO_STACK, describeLoad, docker, execFileText, jsonDocument, ROOT, type Stack, useStack, waitFor } from './harness.ts'
 
 const PLAIN = join(DJANGO_DIR, 'plain.yml')
@@ -89,7 +91,7 @@ describe.sequential('a real Django stack', () => {
     const before = await stats()
     const load = stack.load({ rps: 20 })
     const beats = stack.sampleBeats()
-    const r = await stack.run('deploy', [], { APP_SCHEMA: '2', CALMSWAP_RELEASE: 'dj2' })
+    const r = await stack.run('deploy', [], { APP_SCHEMA: '2', CALMSWAP_RELEASE: 'dj2', CALMSWAP_WATCH: '10s' })
     const traffic = await load.stop()
     const peak = beatPeak(await beats.stop())
     expect(r.code, r.stderr).toBe(0)
@@ -104,6 +106,12 @@ describe.sequential('a real Django stack', () => {
     expect(after.unprocessed).toBe(0)
     expect(peak.max).toBeLessThanOrEqual(1)
     expect(JSON.parse((await stack.get('/')).body)).toMatchObject({ color: 'green', schema: 2 })
+    // The proxy's unprivileged workers wrote what the watch judged; once it is over, nothing more.
+    expect(r.stderr).toMatch(/watched green for .*: [1-9]\d* requests, 0 5xx/)
+    const log = join(proxyLogDir(stack.stateDir), 'access.jsonl')
+    const size = statSync(log).size
+    for (let i = 0; i < 5; i++) await stack.get('/')
+    expect(statSync(log).size, 'the log grows between deploys').toBe(size)
   })
 
   test.each([

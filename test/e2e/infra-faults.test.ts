@@ -94,7 +94,7 @@ describe.sequential('infrastructure faults', () => {
         const state = readFileSync(stack.stateFile(), 'utf8')
         const r = await stack.run('deploy')
         expect(readFileSync(stack.stateFile(), 'utf8')).toBe(state)
-        expect(readdirSync(stack.stateDir).sort(), 'no lock or temp file left behind').toEqual(['filler', 'history.jsonl', 'nginx', 'pins', 'proxy-log', 'state.json'])
+        expect(readdirSync(stack.stateDir).sort(), 'no lock or temp file left behind').toEqual(['filler', 'history.jsonl', 'nginx', 'pins', 'state.json'])
         return r
       },
     )

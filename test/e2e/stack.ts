@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os'
 import { basename, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { request } from 'undici'
+import { proxyLogDir } from '../../lib/config.ts'
 
 export const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..')
 export const COMPOSE_FILE = join(ROOT, 'compose.yml')
@@ -606,7 +607,7 @@ export class Stack {
     }
     const net = `${this.prefix}-net`
     if ((await docker(['network', 'inspect', net])).code === 0) await docker(['network', 'rm', net])
-    if (existsSync(this.stateDir)) rmSync(this.stateDir, { recursive: true, force: true })
+    for (const d of [this.stateDir, proxyLogDir(this.stateDir)]) if (existsSync(d)) rmSync(d, { recursive: true, force: true })
   }
 }
 
@@ -639,7 +640,7 @@ export const DJANGO_STACK: StackOptions = {
     CALMSWAP_SINGLETONS: 'celerybeat',
     CALMSWAP_JOBS: 'migrations',
     CALMSWAP_SHARED: 'postgres,redis,proxy',
-    CALMSWAP_PROXY_LOG_DIR: join(stateDir, 'proxy-log'),
+    CALMSWAP_PROXY_LOG_DIR: proxyLogDir(stateDir),
     APP_NETWORK: `${plainProject(prefix)}_default`,
     POSTGRES_VOLUME: `${plainProject(prefix)}_postgres_data`,
     REDIS_VOLUME: `${plainProject(prefix)}_redis_data`,

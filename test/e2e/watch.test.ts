@@ -3,8 +3,11 @@
 // not, never are; Ctrl-C ends the watch and keeps the release. The counts printed here
 // (failed requests, their share) are the ones README quotes; bench/watch.ts measures the
 // timing. The worker that crashes on its first task: watch-worker.test.ts.
+import { existsSync, statSync } from 'node:fs'
+import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
-import { beatPeak, describeLoad, events, jsonDocument, type LoadStats, type RunResult, type Stack, stepResults, useStack, waitFor } from './harness.ts'
+import { proxyLogDir } from '../../lib/config.ts'
+import { beatPeak, describeLoad, docker, events, jsonDocument, type LoadStats, type RunResult, type Stack, stepResults, useStack, waitFor } from './harness.ts'
 
 let stack: Stack
 
@@ -55,6 +58,27 @@ describe.sequential('watch', () => {
       checks.find((c: { name: string }) => c.name === 'watch'),
       r.stdout,
     ).toMatchObject({ ok: true, detail: expect.stringMatching(/proxy-log\/access\.jsonl/) })
+  })
+
+  test("the proxy's log is beside the state folder, private, and written by nginx workers that are not root", async () => {
+    const dir = proxyLogDir(stack.stateDir)
+    expect(statSync(dir).mode & 0o777).toBe(0o700)
+    expect(statSync(stack.stateDir).mode & 0o777).toBe(0o700)
+    expect(existsSync(join(stack.stateDir, 'proxy-log')), 'nothing of the proxy in the state folder').toBe(false)
+    // Docker's ps needs the pid column; the uid is numeric, as the host sees it.
+    const top = await docker(['top', stack.container('shared', 'proxy'), '-o', 'pid,uid,args'])
+    const rows = top.stdout
+      .split('\n')
+      .slice(1)
+      .map((l) => /^\d+\s+(\d+)\s+(.*)$/.exec(l.trim())?.slice(1) ?? [])
+    const uidOf = (what: RegExp) => rows.filter(([, args]) => what.test(args ?? '')).map(([uid]) => uid)
+    expect(uidOf(/^nginx: master/), top.stdout).toEqual(['0'])
+    const workers = uidOf(/^nginx: worker/)
+    expect(workers.length, top.stdout).toBeGreaterThan(0)
+    expect(
+      workers.filter((u) => u === '0'),
+      top.stdout,
+    ).toEqual([])
   })
 
   test('a release whose /health/ passes while 30% of other requests fail is rolled back by the watch, within the window', async () => {

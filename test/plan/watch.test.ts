@@ -1,7 +1,7 @@
 // The watch and the canary against the pretend host: what they change, in what order, and
 // what a bad verdict, a dying container or Ctrl-C lead to. The proxy's log is a real file
 // the test appends to; the container events come from the world's stream.
-import { appendFileSync, mkdirSync } from 'node:fs'
+import { appendFileSync, mkdirSync, rmSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { deploy } from '../../lib/compose/deploy.ts'
@@ -126,6 +126,23 @@ describe('watch', () => {
     h = await harness({ state: { live: 'blue' }, setup: blueLive, env: { ...watchEnv, CALMSWAP_WATCH: '1s' } })
     await deploy(h.ctx)
     expect(h.out.join('')).toMatch(/no proxy log at .*access\.jsonl \(README: Proxy\): judging green's containers only/)
+    expect(readHistory(h.config.stateDir)[0]).toMatchObject({ result: 'ok', watch: [{ verdict: 'ok', log: false }] })
+  })
+
+  it('the log replaced by a folder mid-watch: no crash, one warning, judged by its containers', async () => {
+    h = await harness({ state: { live: 'blue' }, setup: blueLive, env: watchEnv })
+    proxyLog(h, () => h.config.ports.green, 0)
+    const file = h.config.watch.log
+    const swap = setInterval(() => {
+      if (!h.exec.calls.some((c) => c.argv[1] === 'events')) return
+      clearInterval(swap)
+      clearInterval(writer)
+      rmSync(file)
+      mkdirSync(file)
+    }, 200)
+    await deploy(h.ctx).finally(() => clearInterval(swap))
+    const warnings = h.out.join('').match(/is a folder \(README: Proxy\): the watch judges the containers only from now on/g)
+    expect(warnings).toHaveLength(1)
     expect(readHistory(h.config.stateDir)[0]).toMatchObject({ result: 'ok', watch: [{ verdict: 'ok', log: false }] })
   })
 

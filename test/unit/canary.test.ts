@@ -69,7 +69,7 @@ describe('settings refused', () => {
     }))
   it("an operator's own log is only read", () =>
     expect(cfg({ CALMSWAP_PROXY_LOG: '/var/log/nginx/app.jsonl' }).watch).toMatchObject({ log: '/var/log/nginx/app.jsonl', logOwned: false }))
-  it('the log lives in the state dir', () => expect(cfg().watch.log).toBe(join(dir, '.calmswap', 'proxy-log', 'access.jsonl')))
+  it('the log lives beside the state dir, not in it', () => expect(cfg().watch.log).toBe(join(dir, '.calmswap-proxy-log', 'access.jsonl')))
 })
 
 describe('weighted upstream', () => {
