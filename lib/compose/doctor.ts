@@ -1,6 +1,5 @@
 // Checks everything a deploy depends on, and prints the exact fix for each problem.
 
-import { existsSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { composeV1Version, composeVersion } from '../builders/compose.ts'
 import { engineVersion } from '../builders/reads.ts'
