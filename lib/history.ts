@@ -22,10 +22,38 @@ export interface HistoryEntry {
   /** What each canary step and the watch saw, and their verdicts. */
   readonly watch?: readonly PhaseReport[]
   readonly steps: readonly Timing[]
+  /**
+   * No worker consumed from the old workers' freeze until the first new worker's ready line
+   * (`to: 'ready-log'`), or at least until its start when no such line showed (`to: 'start'`).
+   */
+  readonly gap?: WorkerGap
+  /** This calmswap process's own cost: peak RSS and CPU time (process.resourceUsage()). */
+  readonly usage?: Usage
   readonly result: 'ok' | 'failed' | 'rolled-back' | 'interrupted'
   readonly error?: string
   readonly ms: number
 }
+
+export interface WorkerGap {
+  readonly ms: number
+  readonly to: 'ready-log' | 'start'
+}
+
+export interface Usage {
+  readonly maxRssMb: number
+  readonly cpuS: number
+  readonly userS: number
+  readonly systemS: number
+}
+
+/** What this process has cost so far: its peak RSS and its CPU time, user and system. */
+export function usage(): Usage {
+  const u = process.resourceUsage()
+  const r = (x: number, d: number) => Math.round(x * 10 ** d) / 10 ** d
+  return { maxRssMb: r(u.maxRSS / 1024, 1), cpuS: r((u.userCPUTime + u.systemCPUTime) / 1e6, 3), userS: r(u.userCPUTime / 1e6, 3), systemS: r(u.systemCPUTime / 1e6, 3) }
+}
+
+const fmtGap = (g: WorkerGap) => `no worker consuming for ${g.to === 'start' ? 'at least ' : ''}${fmtMs(g.ms)} (old workers frozen → ${g.to === 'start' ? 'new workers started' : 'first new worker ready'})`
 
 function safe<T>(f: () => T, d: T): T {
   try {
@@ -64,6 +92,7 @@ export class OpRecord {
   release: string | null = null
   images?: Record<string, string>
   watch?: PhaseReport[]
+  gap?: WorkerGap
 
   constructor(
     private readonly ctx: Ctx,
@@ -100,14 +129,17 @@ export class OpRecord {
       images: this.images,
       ...(this.watch?.length ? { watch: this.watch } : {}),
       steps: this.timings,
+      ...(this.gap ? { gap: this.gap } : {}),
+      usage: usage(),
       result: error instanceof Interrupted && result !== 'ok' ? 'interrupted' : result,
       error: error?.message,
       ms,
     }
     // History is a record, not a safety net: losing a line must not fail an operation that worked.
     if (!this.ctx.exec.dryRun) safe(() => appendLine(historyFile(this.ctx.config.stateDir), JSON.stringify(entry)), undefined)
-    this.ctx.ui.event('op-end', { op: this.op, result: entry.result, ms })
+    this.ctx.ui.event('op-end', { op: this.op, result: entry.result, ms, ...(entry.gap ? { gap: entry.gap } : {}), usage: entry.usage })
     this.ctx.ui.summary('step timings', this.timings)
+    if (entry.gap) this.ctx.ui.detail(`  ${fmtGap(entry.gap)}`)
   }
 }
 
@@ -138,6 +170,8 @@ export function formatHistory(entries: readonly HistoryEntry[]): string {
               .map(([k, v]) => `${k}=${/^sha256:/.test(v) ? v.slice(7, 19) : v.replace(/@sha256:([0-9a-f]{12})[0-9a-f]*$/, '@$1')}`)
               .join(' ')}`
           : '',
+        e.gap ? `    workers: ${fmtGap(e.gap)}` : '',
+        e.usage ? `    calmswap: ${e.usage.maxRssMb} MB peak RSS, ${e.usage.cpuS.toFixed(2)} CPU-s` : '',
         ...(e.watch ?? []).map((w) => `    ${formatReport(w)}`),
         e.error ? `    error: ${e.error.split('\n')[0]}` : '',
       ]
