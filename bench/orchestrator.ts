@@ -2,7 +2,7 @@
 // every strategy: under bench/rusage.py for its CPU time and peak RSS, with stdout read
 // line by line for step markers and docker calls, and its process tree's RSS sampled.
 import { spawn } from 'node:child_process'
-import { createWriteStream, existsSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { now, sampleEvery } from './samplers.ts'
 
@@ -30,6 +30,8 @@ export interface OrchestratorRun {
   readonly treePeakRssMb: number
   /** For a node orchestrator: CPU seconds of the node process alone (bench/selfcpu.mjs). */
   readonly nodeSelfCpuS: number | null
+  /** For a node orchestrator: the node process's own peak RSS (its children excluded), MB. */
+  readonly nodeMaxRssMb: number | null
   readonly steps: Step[]
   /** Every docker / docker compose call the orchestrator reported, with its time; "[api] " before one made through the Engine API socket. */
   readonly commands: { t: number; text: string }[]
@@ -77,6 +79,27 @@ export interface RunOptions {
   readonly logFile: string
   readonly usageFile: string
   readonly onLine?: (line: string) => void
+  /** CPUs the whole tree may use (a cgroup CFS quota), for the Pi-class mode; none when absent. */
+  readonly cpuQuota?: number | null
+}
+
+/**
+ * A cgroup whose CFS quota is `cpus` of a CPU, made once per run (cgroup v2, or v1's cpu
+ * controller); returns the cgroup.procs file to move a process into, or throws.
+ */
+export function quotaCgroup(cpus: number): string {
+  const period = 100_000
+  const quota = Math.round(cpus * period)
+  const v2 = '/sys/fs/cgroup/calmswap-bench-pi'
+  const v1 = '/sys/fs/cgroup/cpu/calmswap-bench-pi'
+  const dir = existsSync('/sys/fs/cgroup/cgroup.controllers') ? v2 : v1
+  mkdirSync(dir, { recursive: true })
+  if (dir === v2) writeFileSync(join(dir, 'cpu.max'), `${quota} ${period}`)
+  else {
+    writeFileSync(join(dir, 'cpu.cfs_period_us'), String(period))
+    writeFileSync(join(dir, 'cpu.cfs_quota_us'), String(quota))
+  }
+  return join(dir, 'cgroup.procs')
 }
 
 export async function runOrchestrator(o: RunOptions): Promise<OrchestratorRun> {
@@ -90,7 +113,11 @@ export async function runOrchestrator(o: RunOptions): Promise<OrchestratorRun> {
   rmSync(selfFile, { force: true })
   const argv = o.argv[0] === 'node' ? ['node', '--import', join(o.cwd, 'bench/selfcpu.mjs'), ...o.argv.slice(1)] : o.argv
   const t0 = now()
-  const child = spawn(PYTHON, ['-S', '-E', join(o.cwd, 'bench/rusage.py'), o.usageFile, ...argv], {
+  const wrapped = [PYTHON, '-S', '-E', join(o.cwd, 'bench/rusage.py'), o.usageFile, ...argv]
+  // Under a quota the wrapper moves itself into the cgroup before it execs: everything it
+  // starts (node, docker, compose) is born inside.
+  const [cmd, ...args] = o.cpuQuota ? ['sh', '-c', 'echo $$ > "$0" && exec "$@"', quotaCgroup(o.cpuQuota), ...wrapped] : wrapped
+  const child = spawn(cmd!, args, {
     cwd: o.cwd,
     env: { ...process.env, ...o.env, BENCH_SELF_CPU_FILE: selfFile },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -139,9 +166,11 @@ export async function runOrchestrator(o: RunOptions): Promise<OrchestratorRun> {
     usage = { ...usage, ...JSON.parse(readFileSync(o.usageFile, 'utf8')) }
   } catch {}
   let nodeSelfCpuS: number | null = null
+  let nodeMaxRssMb: number | null = null
   try {
     const self = JSON.parse(readFileSync(selfFile, 'utf8'))
     nodeSelfCpuS = self.userS + self.sysS
+    nodeMaxRssMb = self.maxRssKb / 1024
   } catch {}
   for (const s of steps) if (s.end === undefined) Object.assign(s, { end: t1, ok: false })
   return {
@@ -157,6 +186,7 @@ export async function runOrchestrator(o: RunOptions): Promise<OrchestratorRun> {
     maxRssMb: usage.maxRssKb / 1024,
     treePeakRssMb: Math.max(0, ...rss.samples) / 1024,
     nodeSelfCpuS,
+    nodeMaxRssMb,
     steps,
     commands,
     events,

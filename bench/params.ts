@@ -34,7 +34,19 @@ export interface Params {
   /** Samplers. */
   readonly cpuSampleMs: number
   readonly containerSampleMs: number
+  /**
+   * Pi-class mode (--pi): CPUs the colored services get (compose APP_CPUS) and the orchestrator's
+   * process tree (a cgroup's CFS quota), each like one Raspberry Pi 4 core; null: no quota.
+   */
+  readonly cpuQuota: number | null
 }
+
+/**
+ * One Cortex-A72 core at 1.5 GHz (Raspberry Pi 4) runs single-threaded work at about a third
+ * of a current x86 server core (Geekbench 5 single-core about 250-300 vs 900-1300): a CFS quota
+ * of 0.3 CPU here is about as slow as a Pi 4 core, and it throttles in bursts like a busy one.
+ */
+export const PI_CPUS = 0.3
 
 const pinned = Math.min(1, cpus().length - 1)
 
@@ -59,6 +71,7 @@ export const FULL: Params = {
   prefix: 'bench',
   cpuSampleMs: 250,
   containerSampleMs: 500,
+  cpuQuota: null,
 }
 
 export const SMOKE: Params = {

@@ -53,7 +53,8 @@ export function usage(): Usage {
   return { maxRssMb: r(u.maxRSS / 1024, 1), cpuS: r((u.userCPUTime + u.systemCPUTime) / 1e6, 3), userS: r(u.userCPUTime / 1e6, 3), systemS: r(u.systemCPUTime / 1e6, 3) }
 }
 
-const fmtGap = (g: WorkerGap) => `no worker consuming for ${g.to === 'start' ? 'at least ' : ''}${fmtMs(g.ms)} (old workers frozen → ${g.to === 'start' ? 'new workers started' : 'first new worker ready'})`
+const fmtGap = (g: WorkerGap) =>
+  `no worker consuming for ${g.to === 'start' ? 'at least ' : ''}${fmtMs(g.ms)} (old workers frozen → ${g.to === 'start' ? 'new workers started' : 'first new worker ready'})`
 
 function safe<T>(f: () => T, d: T): T {
   try {

@@ -3,7 +3,6 @@
 // the moment that process dies, however it dies. So a dead holder's lock is free at once,
 // and of any number of processes racing for it exactly one wins; no file is ever deleted
 // on a guess. A file beside it names the holder, for the messages.
-import { createHash } from 'node:crypto'
 import { readFileSync, rmSync } from 'node:fs'
 import { createServer, type Server } from 'node:net'
 import { hostname } from 'node:os'
@@ -11,6 +10,7 @@ import { join, resolve } from 'node:path'
 import { LockedError, unwritable } from './errors.ts'
 import { PRIVATE, probeWritable, readOwnFile, writeFileAtomic } from './files.ts'
 import { whoami } from './history.ts'
+import { sha256Hex } from './sha256.ts'
 
 export interface LockInfo {
   readonly op: string
@@ -23,7 +23,7 @@ export interface LockInfo {
 export const lockPath = (stateDir: string) => join(stateDir, 'lock')
 
 /** The abstract socket that is the lock of this state folder (the leading NUL keeps it off the filesystem). */
-const lockAddress = (stateDir: string) => `\0calmswap-lock-${createHash('sha256').update(resolve(stateDir)).digest('hex').slice(0, 32)}`
+const lockAddress = (stateDir: string) => `\0calmswap-lock-${sha256Hex(resolve(stateDir)).slice(0, 32)}`
 
 /** The holder's note, as written; null when there is none or it is torn. */
 export function readLock(stateDir: string): LockInfo | null {

@@ -144,7 +144,7 @@ export class World {
     if (a[1] === 'logs') {
       // Celery at -l info: a running worker logs its ready line, beat its first due task.
       const c = this.containers.get(a.at(-1)!)
-      if (!c || c.state !== 'running' || this.crashLoop.has(c.service) || this.silent.has(c.service)) return { stdout: '' }
+      if (c?.state !== 'running' || this.crashLoop.has(c.service) || this.silent.has(c.service)) return { stdout: '' }
       const line = c.service === 'beat' ? 'Scheduler: Sending due task tick (tasks.tick)' : `celery@${a.at(-1)} ready.`
       return { stdout: `${new Date().toISOString()} [INFO/MainProcess] ${line}\n` }
     }
