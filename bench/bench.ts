@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util'
 import { ensureDockerLock } from './lock.ts'
 import { callKinds } from './metrics.ts'
 import { FULL, type Params, PI_CPUS, portsFor, SMOKE } from './params.ts'
-import { table, targets } from './report.ts'
+import { p99ByStep, table, targets } from './report.ts'
 import { runStrategy, type StrategyResult } from './runner.ts'
 import { stallSource } from './samplers.ts'
 import { prepareImages, removeImages, sh, stackEnv, teardown } from './stack.ts'
@@ -151,6 +151,7 @@ async function main(): Promise<number> {
 
   const bootNote = `BOOT_DELAY=${params.bootDelayS}s, measured calm boot ${results.map((r) => `${r.name} ${r.webBootS?.toFixed(1) ?? '—'}s`).join(', ')}`
   process.stdout.write(`\n${table(results, ts, { stallSource: stall === 'psi' ? '/proc/pressure/cpu "some total"' : 'procs_running samples (no PSI)', webBoot: bootNote })}\n\n`)
+  process.stdout.write(`web p99 ms by deploy step (requests sent in it):\n${p99ByStep(results)}\n\n`)
   if (equivalence) {
     const kinds = [...new Set(Object.values(equivalence).flatMap((k) => Object.keys(k)))].sort()
     process.stdout.write(

@@ -154,3 +154,17 @@ export function table(results: readonly StrategyResult[], ts: readonly Target[],
   const warnings = results.flatMap((r) => (['good', 'failing'] as const).flatMap((ph) => (r.phases[ph]?.warnings ?? []).map((w) => `! ${r.name} ${ph}: ${w}`)))
   return `${body}\n${line}\nCPU stall from ${notes.stallSource}. Web boot: ${notes.webBoot}. * = queue not drained within the timeout.${warnings.length ? `\n${warnings.join('\n')}` : ''}`
 }
+
+/** Where the p99 goes: the requests sent during each step of each deploy, their p99 and count. */
+export function p99ByStep(results: readonly StrategyResult[]): string {
+  return results
+    .flatMap((r) =>
+      (['good', 'failing'] as const).flatMap((ph) => {
+        const p = r.phases[ph]
+        if (!p) return []
+        const steps = p.latencyByStep.filter((x) => x.n > 0).map((x) => `${x.step} ${f(x.p99, 0)} (${x.n})`)
+        return [`  ${r.name} ${ph}: steady ${f(p.latencyMs.steady.p99, 0)}; ${steps.join(', ')}`]
+      }),
+    )
+    .join('\n')
+}

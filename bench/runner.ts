@@ -57,6 +57,8 @@ export interface PhaseResult {
   readonly cleanup: (m.Orchestrator & { readonly s: number }) | null
   readonly requests: m.Requests
   readonly latencyMs: { readonly steady: m.Latency; readonly deploy: m.Latency }
+  /** Latency of the requests sent during each step of the deploy: where the p99 goes. */
+  readonly latencyByStep: readonly ({ readonly step: string } & m.Latency)[]
   readonly cpu: m.Cpu
   readonly beatMaxAtOnce: number
   readonly workerMaxAtOnce: number
@@ -238,6 +240,7 @@ export async function runStrategy(ctx: RunContext, s: Strategy, ports: Ports): P
           cleanup: clean ? { ...m.orchestrator(clean), s: clean.wallS } : null,
           requests: m.requests(load.samples, newPort),
           latencyMs: { steady: m.latency(load.samples, steadyFrom, steadyTo), deploy: m.latency(load.samples, dep.t0, dep.t1) },
+          latencyByStep: dep.steps.map((x) => ({ step: x.name, ...m.latency(load.samples, x.start, x.end ?? dep.t1) })),
           cpu,
           beatMaxAtOnce: m.maxRunning(boxSampler.samples, 'beat', loadT0, loadT1),
           workerMaxAtOnce: m.maxRunning(boxSampler.samples, 'worker', loadT0, loadT1),

@@ -1,5 +1,6 @@
 // history.jsonl: one line per deploy, rollback and cleanup (when, who, colors, release,
 // images, step times, result). Each operation records its own step timings here as it runs.
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs'
 import { hostname, userInfo } from 'node:os'
 import { join } from 'node:path'
 import type { Color } from './config.ts'
@@ -155,6 +156,33 @@ export async function recorded<T>(ctx: Ctx, op: Op, from: Color | null, to: Colo
     r.finish('failed', e as Error)
     throw e
   }
+}
+
+/** The last line of history alone, read from the end of the file (status needs no more). */
+export function lastHistory(stateDir: string, tailBytes = 64 * 1024): HistoryEntry | null {
+  return safe(() => {
+    const fd = openSync(historyFile(stateDir), 'r')
+    try {
+      const size = fstatSync(fd).size
+      const buf = Buffer.alloc(Math.min(size, tailBytes))
+      readSync(fd, buf, 0, buf.length, size - buf.length)
+      const line = buf.toString('utf8').trimEnd().split('\n').at(-1)
+      return line ? (JSON.parse(line) as HistoryEntry) : null
+    } finally {
+      closeSync(fd)
+    }
+  }, null)
+}
+
+/** One line about an operation's cost: how long, the gap in task processing, calmswap's own RSS and CPU. */
+export function formatCost(e: HistoryEntry): string {
+  return [
+    `${e.op} ${e.result} in ${fmtMs(e.ms)} at ${e.at}`,
+    e.gap ? fmtGap(e.gap) : '',
+    e.usage ? `calmswap ${e.usage.maxRssMb} MB peak RSS, ${e.usage.cpuS.toFixed(2)} CPU-s` : '',
+  ]
+    .filter(Boolean)
+    .join('; ')
 }
 
 export function formatHistory(entries: readonly HistoryEntry[]): string {

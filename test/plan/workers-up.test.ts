@@ -4,6 +4,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { deploy } from '../../lib/deploy.ts'
 import { formatHistory, readHistory } from '../../lib/history.ts'
+import { formatStatus, status } from '../../lib/status.ts'
 import { blueLive, type Harness, harness } from './world.ts'
 
 let h: Harness
@@ -54,6 +55,15 @@ describe('the gap in task processing', () => {
     expect(e.usage!.cpuS).toBeGreaterThan(0)
     expect(formatHistory([e])).toMatch(/workers: no worker consuming for \S+ \(old workers frozen → first new worker ready\)/)
     expect(formatHistory([e])).toMatch(/calmswap: [\d.]+ MB peak RSS, [\d.]+ CPU-s/)
+  })
+  it('and status shows the last deploy’s gap and cost', async () => {
+    h = await harness({ state: { live: 'blue' }, setup: blueLive, env: { CALMSWAP_STAY_UP: '60s' } })
+    await deploy(h.ctx)
+    const r = await status(h.ctx)
+    expect(r.last?.gap?.to).toBe('ready-log')
+    expect(formatStatus(r)).toMatch(
+      /^last: {5}deploy ok in \S+ at \S+; no worker consuming for \S+ \(old workers frozen → first new worker ready\); calmswap [\d.]+ MB peak RSS, [\d.]+ CPU-s$/m,
+    )
   })
   it('counts to the new workers’ start when no ready line shows, and says it is a lower bound', async () => {
     h = await harness({ state: { live: 'blue' }, setup: blueLive, env: { CALMSWAP_STAY_UP: '300ms' } })
