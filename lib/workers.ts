@@ -275,7 +275,8 @@ export interface WorkersUp {
 export function firstMatch(logs: string, ready: RegExp): number {
   for (const line of logs.split('\n')) {
     const sp = line.indexOf(' ')
-    if (sp > 0 && ready.test(line.slice(sp + 1))) return Date.parse(line.slice(0, sp))
+    // A log line is the app's text: only its start is matched, as a health body's is.
+    if (sp > 0 && ready.test(line.slice(sp + 1, sp + 1 + 4096))) return Date.parse(line.slice(0, sp))
   }
   return Number.NaN
 }
