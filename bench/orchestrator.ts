@@ -4,6 +4,7 @@
 import { spawn } from 'node:child_process'
 import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { PI_CGROUP } from './params.ts'
 import { now, sampleEvery } from './samplers.ts'
 
 export interface Step {
@@ -84,22 +85,18 @@ export interface RunOptions {
 }
 
 /**
- * A cgroup whose CFS quota is `cpus` of a CPU, made once per run (cgroup v2, or v1's cpu
- * controller); returns the cgroup.procs file to move a process into, or throws.
+ * The cgroup of --pi with its CFS quota of `cpus` of a CPU (cgroup v1's cpu controller, as
+ * Docker's cgroupfs driver makes the containers' under it), made once per run; returns the
+ * cgroup.procs file of its `orchestrator` child, where a process goes beside the containers.
  */
 export function quotaCgroup(cpus: number): string {
   const period = 100_000
-  const quota = Math.round(cpus * period)
-  const v2 = '/sys/fs/cgroup/calmswap-bench-pi'
-  const v1 = '/sys/fs/cgroup/cpu/calmswap-bench-pi'
-  const dir = existsSync('/sys/fs/cgroup/cgroup.controllers') ? v2 : v1
-  mkdirSync(dir, { recursive: true })
-  if (dir === v2) writeFileSync(join(dir, 'cpu.max'), `${quota} ${period}`)
-  else {
-    writeFileSync(join(dir, 'cpu.cfs_period_us'), String(period))
-    writeFileSync(join(dir, 'cpu.cfs_quota_us'), String(quota))
-  }
-  return join(dir, 'cgroup.procs')
+  const dir = `/sys/fs/cgroup/cpu/${PI_CGROUP}`
+  if (!existsSync('/sys/fs/cgroup/cpu/cgroup.procs')) throw new Error('--pi needs cgroup v1 with its cpu controller at /sys/fs/cgroup/cpu (and Docker on the cgroupfs driver)')
+  mkdirSync(join(dir, 'orchestrator'), { recursive: true })
+  writeFileSync(join(dir, 'cpu.cfs_period_us'), String(period))
+  writeFileSync(join(dir, 'cpu.cfs_quota_us'), String(Math.round(cpus * period)))
+  return join(dir, 'orchestrator', 'cgroup.procs')
 }
 
 export async function runOrchestrator(o: RunOptions): Promise<OrchestratorRun> {

@@ -35,8 +35,9 @@ export interface Params {
   readonly cpuSampleMs: number
   readonly containerSampleMs: number
   /**
-   * Pi-class mode (--pi): CPUs the colored services get (compose APP_CPUS) and the orchestrator's
-   * process tree (a cgroup's CFS quota), each like one Raspberry Pi 4 core; null: no quota.
+   * Pi-class mode (--pi): the CPUs that the colored containers (compose cgroup_parent) and the
+   * orchestrator's process tree share, one cgroup's CFS quota, like one Raspberry Pi 4 core;
+   * null: no quota.
    */
   readonly cpuQuota: number | null
 }
@@ -47,6 +48,8 @@ export interface Params {
  * of 0.3 CPU here is about as slow as a Pi 4 core, and it throttles in bursts like a busy one.
  */
 export const PI_CPUS = 0.3
+/** The cgroup of --pi, under each controller's root (cgroup v1 with Docker's cgroupfs driver). */
+export const PI_CGROUP = 'calmswap-bench-pi'
 
 const pinned = Math.min(1, cpus().length - 1)
 
