@@ -10,8 +10,8 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { ensureDockerLock } from './lock.ts'
 import { callKinds } from './metrics.ts'
-import { FULL, type Params, portsFor, SMOKE } from './params.ts'
-import { table, targets } from './report.ts'
+import { FULL, type Params, PI_CPUS, portsFor, SMOKE } from './params.ts'
+import { p99ByStep, table, targets } from './report.ts'
 import { runStrategy, type StrategyResult } from './runner.ts'
 import { stallSource } from './samplers.ts'
 import { prepareImages, removeImages, sh, stackEnv, teardown } from './stack.ts'
@@ -23,6 +23,8 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const USAGE = `make bench [ARGS="--smoke | --only naive,calmswap-stop | --out DIR"]
 
   --smoke        tiny run: calmswap-stop only, short windows (about a minute)
+  --pi           Pi-class: the colored services and each orchestrator's process tree under a
+                 CPU quota of ${PI_CPUS} CPU (like one Raspberry Pi 4 core; bench/params.ts says why)
   --only LIST    strategies to run, comma-separated: ${STRATEGIES.map((s) => s.name).join(', ')}
   --out DIR      where results.json, timeline.json, timeline.svg and logs/ go
                  (default bench/out, or bench/out/smoke with --smoke)
@@ -35,7 +37,7 @@ const log = (msg: string) => process.stderr.write(`[bench ${((Date.now() - t0) /
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
-    options: { smoke: { type: 'boolean' }, only: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: { smoke: { type: 'boolean' }, pi: { type: 'boolean' }, only: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
     strict: true,
   })
   if (values.help) {
@@ -45,6 +47,8 @@ async function main(): Promise<number> {
   const base: Params = values.smoke ? SMOKE : FULL
   const params: Params = {
     ...base,
+    // A smaller backlog and no failing deploy: at 0.3 CPU, 100 tasks of 200 ms alone take 67 s to drain.
+    ...(values.pi ? { cpuQuota: PI_CPUS, prefix: `${base.prefix}-pi`, backlog: { tasks: 30, ms: 200 }, failing: false } : {}),
     ...(values.only ? { strategies: values.only.split(',').map((s) => strategy(s.trim()).name) } : {}),
   }
   const out = resolve(ROOT, values.out ?? (values.smoke ? 'bench/out/smoke' : 'bench/out'))
@@ -88,7 +92,7 @@ async function main(): Promise<number> {
   process.on('SIGTERM', onSignal)
 
   log(
-    `${params.mode} run: ${params.strategies.join(', ')}; ${params.composeFile}; ${params.rate} req/s, backlog ${params.backlog.tasks}×${params.backlog.ms}ms, BOOT_DELAY=${params.bootDelayS}s, APP_CPUSET=${params.pinnedCpu}; output in ${out}`,
+    `${params.mode} run${params.cpuQuota ? ` (Pi-class: ${params.cpuQuota} CPU quota)` : ''}: ${params.strategies.join(', ')}; ${params.composeFile}; ${params.rate} req/s, backlog ${params.backlog.tasks}×${params.backlog.ms}ms, BOOT_DELAY=${params.bootDelayS}s, APP_CPUSET=${params.pinnedCpu}; output in ${out}`,
   )
   await prepareImages(ROOT, params.composeFile)
   let startCost: StartCost[] = []
@@ -148,6 +152,7 @@ async function main(): Promise<number> {
 
   const bootNote = `BOOT_DELAY=${params.bootDelayS}s, measured calm boot ${results.map((r) => `${r.name} ${r.webBootS?.toFixed(1) ?? '—'}s`).join(', ')}`
   process.stdout.write(`\n${table(results, ts, { stallSource: stall === 'psi' ? '/proc/pressure/cpu "some total"' : 'procs_running samples (no PSI)', webBoot: bootNote })}\n\n`)
+  process.stdout.write(`web p99 ms by deploy step (requests sent in it):\n${p99ByStep(results)}\n\n`)
   if (equivalence) {
     const kinds = [...new Set(Object.values(equivalence).flatMap((k) => Object.keys(k)))].sort()
     process.stdout.write(

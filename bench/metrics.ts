@@ -83,7 +83,7 @@ export function maxRunning(samples: readonly ContainerSample[], service: string,
 }
 
 /** What the report keeps of a run: its resource figures as measured, plus call counts. */
-export interface Orchestrator extends Pick<OrchestratorRun, 'wallS' | 'cpuS' | 'userS' | 'sysS' | 'maxRssMb' | 'treePeakRssMb' | 'nodeSelfCpuS'> {
+export interface Orchestrator extends Pick<OrchestratorRun, 'wallS' | 'cpuS' | 'userS' | 'sysS' | 'maxRssMb' | 'treePeakRssMb' | 'nodeSelfCpuS' | 'nodeMaxRssMb'> {
   readonly exitCode: number
   /** Processes started: docker CLI calls, of which docker compose. */
   readonly dockerCalls: number
@@ -102,6 +102,7 @@ export function orchestrator(r: OrchestratorRun): Orchestrator {
     maxRssMb: r.maxRssMb,
     treePeakRssMb: r.treePeakRssMb,
     nodeSelfCpuS: r.nodeSelfCpuS,
+    nodeMaxRssMb: r.nodeMaxRssMb,
     dockerCalls: r.commands.filter((c) => /^\S*docker /.test(c.text)).length,
     composeCalls: r.commands.filter((c) => /^\S*docker compose /.test(c.text)).length,
     apiCalls: r.commands.filter((c) => c.text.startsWith('[api] ')).length,
@@ -128,4 +129,30 @@ export function callKinds(texts: readonly string[]): Record<string, number> {
   const out: Record<string, number> = {}
   for (const t of texts) out[callKind(t)] = (out[callKind(t)] ?? 0) + 1
   return out
+}
+
+/**
+ * The longest stretch in which no task finished while tasks were waiting: from the last
+ * `executed` increase before each pause to the next one, between `from` and `to` (bench ms).
+ * Samples every 250 ms: the figure is good to about that.
+ */
+export function processingGapS(samples: readonly { t: number; executed: number; queued: number }[], from: number, to: number): number | null {
+  let last: { t: number; executed: number } | null = null
+  let worst = 0
+  for (const s of samples) {
+    if (last && s.executed > last.executed) {
+      if (s.t > from) worst = Math.max(worst, Math.min(s.t, to) - Math.max(last.t, from))
+      last = s
+    } else if (!last || s.queued === 0) last = s
+    if (s.t > to) break
+  }
+  // Still nothing by the end while tasks waited: the gap runs to the end.
+  if (last && samples.some((s) => s.t > last!.t && s.t <= to && s.queued > 0)) worst = Math.max(worst, to - Math.max(last.t, from))
+  return last ? worst / 1000 : null
+}
+
+/** Minimum, median and maximum. */
+export const spread = (xs: readonly number[]) => {
+  const s = [...xs].sort((a, b) => a - b)
+  return s.length ? { min: s[0]!, median: s[Math.floor(s.length / 2)]!, max: s.at(-1)!, n: s.length } : null
 }

@@ -2,8 +2,9 @@
 // every strategy: under bench/rusage.py for its CPU time and peak RSS, with stdout read
 // line by line for step markers and docker calls, and its process tree's RSS sampled.
 import { spawn } from 'node:child_process'
-import { createWriteStream, existsSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { PI_CGROUP } from './params.ts'
 import { now, sampleEvery } from './samplers.ts'
 
 export interface Step {
@@ -30,6 +31,8 @@ export interface OrchestratorRun {
   readonly treePeakRssMb: number
   /** For a node orchestrator: CPU seconds of the node process alone (bench/selfcpu.mjs). */
   readonly nodeSelfCpuS: number | null
+  /** For a node orchestrator: the node process's own peak RSS (its children excluded), MB. */
+  readonly nodeMaxRssMb: number | null
   readonly steps: Step[]
   /** Every docker / docker compose call the orchestrator reported, with its time; "[api] " before one made through the Engine API socket. */
   readonly commands: { t: number; text: string }[]
@@ -77,6 +80,23 @@ export interface RunOptions {
   readonly logFile: string
   readonly usageFile: string
   readonly onLine?: (line: string) => void
+  /** CPUs the whole tree may use (a cgroup CFS quota), for the Pi-class mode; none when absent. */
+  readonly cpuQuota?: number | null
+}
+
+/**
+ * The cgroup of --pi with its CFS quota of `cpus` of a CPU (cgroup v1's cpu controller, as
+ * Docker's cgroupfs driver makes the containers' under it), made once per run; returns the
+ * cgroup.procs file of its `orchestrator` child, where a process goes beside the containers.
+ */
+export function quotaCgroup(cpus: number): string {
+  const period = 100_000
+  const dir = `/sys/fs/cgroup/cpu/${PI_CGROUP}`
+  if (!existsSync('/sys/fs/cgroup/cpu/cgroup.procs')) throw new Error('--pi needs cgroup v1 with its cpu controller at /sys/fs/cgroup/cpu (and Docker on the cgroupfs driver)')
+  mkdirSync(join(dir, 'orchestrator'), { recursive: true })
+  writeFileSync(join(dir, 'cpu.cfs_period_us'), String(period))
+  writeFileSync(join(dir, 'cpu.cfs_quota_us'), String(Math.round(cpus * period)))
+  return join(dir, 'orchestrator', 'cgroup.procs')
 }
 
 export async function runOrchestrator(o: RunOptions): Promise<OrchestratorRun> {
@@ -90,7 +110,11 @@ export async function runOrchestrator(o: RunOptions): Promise<OrchestratorRun> {
   rmSync(selfFile, { force: true })
   const argv = o.argv[0] === 'node' ? ['node', '--import', join(o.cwd, 'bench/selfcpu.mjs'), ...o.argv.slice(1)] : o.argv
   const t0 = now()
-  const child = spawn(PYTHON, ['-S', '-E', join(o.cwd, 'bench/rusage.py'), o.usageFile, ...argv], {
+  const wrapped = [PYTHON, '-S', '-E', join(o.cwd, 'bench/rusage.py'), o.usageFile, ...argv]
+  // Under a quota the wrapper moves itself into the cgroup before it execs: everything it
+  // starts (node, docker, compose) is born inside.
+  const [cmd, ...args] = o.cpuQuota ? ['sh', '-c', 'echo $$ > "$0" && exec "$@"', quotaCgroup(o.cpuQuota), ...wrapped] : wrapped
+  const child = spawn(cmd!, args, {
     cwd: o.cwd,
     env: { ...process.env, ...o.env, BENCH_SELF_CPU_FILE: selfFile },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -139,9 +163,11 @@ export async function runOrchestrator(o: RunOptions): Promise<OrchestratorRun> {
     usage = { ...usage, ...JSON.parse(readFileSync(o.usageFile, 'utf8')) }
   } catch {}
   let nodeSelfCpuS: number | null = null
+  let nodeMaxRssMb: number | null = null
   try {
     const self = JSON.parse(readFileSync(selfFile, 'utf8'))
     nodeSelfCpuS = self.userS + self.sysS
+    nodeMaxRssMb = self.maxRssKb / 1024
   } catch {}
   for (const s of steps) if (s.end === undefined) Object.assign(s, { end: t1, ok: false })
   return {
@@ -157,6 +183,7 @@ export async function runOrchestrator(o: RunOptions): Promise<OrchestratorRun> {
     maxRssMb: usage.maxRssKb / 1024,
     treePeakRssMb: Math.max(0, ...rss.samples) / 1024,
     nodeSelfCpuS,
+    nodeMaxRssMb,
     steps,
     commands,
     events,

@@ -34,7 +34,22 @@ export interface Params {
   /** Samplers. */
   readonly cpuSampleMs: number
   readonly containerSampleMs: number
+  /**
+   * Pi-class mode (--pi): the CPUs that the colored containers (compose cgroup_parent) and the
+   * orchestrator's process tree share, one cgroup's CFS quota, like one Raspberry Pi 4 core;
+   * null: no quota.
+   */
+  readonly cpuQuota: number | null
 }
+
+/**
+ * One Cortex-A72 core at 1.5 GHz (Raspberry Pi 4) runs single-threaded work at about a third
+ * of a current x86 server core (Geekbench 5 single-core about 250-300 vs 900-1300): a CFS quota
+ * of 0.3 CPU here is about as slow as a Pi 4 core, and it throttles in bursts like a busy one.
+ */
+export const PI_CPUS = 0.3
+/** The cgroup of --pi, under each controller's root (cgroup v1 with Docker's cgroupfs driver). */
+export const PI_CGROUP = 'calmswap-bench-pi'
 
 const pinned = Math.min(1, cpus().length - 1)
 
@@ -59,6 +74,7 @@ export const FULL: Params = {
   prefix: 'bench',
   cpuSampleMs: 250,
   containerSampleMs: 500,
+  cpuQuota: null,
 }
 
 export const SMOKE: Params = {

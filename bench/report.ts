@@ -20,7 +20,14 @@ export const TARGET_TITLES: Record<string, string> = {
   stallRatio: 'CPU stall in deploy ≤ 1.5× steady',
   switched: 'traffic switched ≤ web boot + 2 s',
   orchestratorCpu: 'orchestrator CPU ≤ 1.5× bash equivalent',
+  deployVsSeed: "deploy ≤ 0.5× the seed order's (original), same run",
+  p99Ratio: 'web p99 in deploy ≤ 1.2× steady',
+  gap: 'no task processed ≤ web boot + 1 s',
+  nodeRss: 'calmswap peak RSS ≤ 60 MB',
+  readersRss: 'status, health peak RSS (median) ≤ 45 MB',
 }
+
+const SEED = 'original'
 
 const EQUIVALENT = 'calmswap-equivalent'
 
@@ -46,6 +53,16 @@ export function targets(results: readonly StrategyResult[]): Target[] {
     t('switched', good?.deploy.switchedS ?? null, r.webBootS === null ? null : r.webBootS + 2, (v, l) => v <= l)
     if (r.name.startsWith('calmswap-') && r.name !== EQUIVALENT) {
       t('orchestratorCpu', good?.orchestrator.cpuS ?? null, equivalent === null ? null : 1.5 * equivalent, (v, l) => v <= l)
+    }
+    const seed = results.find((x) => x.name === SEED)?.phases.good
+    const ratio = (a: number | null | undefined, b: number | null | undefined) => (a == null || b == null || !b ? null : a / b)
+    if (r.name !== SEED && seed?.deploy.asExpected) t('deployVsSeed', ratio(good?.deploy.doneS, seed.deploy.doneS), 0.5, (v, l) => v <= l)
+    t('p99Ratio', ratio(good?.latencyMs.deploy.p99, good?.latencyMs.steady.p99), 1.2, (v, l) => v <= l)
+    t('gap', good?.processingGapS ?? null, r.webBootS === null ? null : r.webBootS + 1, (v, l) => v <= l)
+    if (r.name.startsWith('calmswap-') && r.name !== EQUIVALENT) {
+      t('nodeRss', good?.orchestrator.nodeMaxRssMb ?? null, 60, (v, l) => v <= l)
+      const med = [good?.readers?.status?.median, good?.readers?.health?.median].filter((x): x is number => typeof x === 'number')
+      t('readersRss', med.length ? Math.max(...med) : null, 45, (v, l) => v <= l)
     }
   }
   return out
@@ -79,6 +96,24 @@ function phaseRows(results: readonly StrategyResult[], which: 'good' | 'failing'
     ['tasks enqueued / executed / lost', ...col((p) => `${p.tasks.enqueued} / ${p.tasks.executed} / ${p.tasks.lost}${p.tasks.drained ? '' : '*'}`)],
     ['orchestrator CPU s (user+sys)', ...col((p) => `${f(p.orchestrator.cpuS, 2)} (${f(p.orchestrator.userS, 2)}+${f(p.orchestrator.sysS, 2)})`)],
     ['  of which the node process itself', ...col((p) => f(p.orchestrator.nodeSelfCpuS, 2))],
+    ['node process peak RSS MB', ...col((p) => f(p.orchestrator.nodeMaxRssMb, 1))],
+    ['no task processed, longest s', ...col((p) => f(p.processingGapS, 2))],
+    [
+      '  calmswap reports: gap s / RSS MB / CPU s',
+      ...col((p) =>
+        p.reported
+          ? `${p.reported.gapS === null ? '—' : `${p.reported.gapTo === 'start' ? '≥' : ''}${f(p.reported.gapS, 2)}`} / ${f(p.reported.maxRssMb, 1)} / ${f(p.reported.cpuS, 2)}`
+          : '—',
+      ),
+    ],
+    ...(which === 'good'
+      ? [
+          [
+            'status / health RSS MB min-med-max',
+            ...col((p) => (p.readers ? [p.readers.status, p.readers.health].map((x) => (x ? `${f(x.min, 1)}-${f(x.median, 1)}-${f(x.max, 1)}` : '—')).join(' / ') : '—')),
+          ] as Row,
+        ]
+      : []),
     ['orchestrator peak RSS MB largest/tree', ...col((p) => `${f(p.orchestrator.maxRssMb, 0)} / ${f(p.orchestrator.treePeakRssMb, 0)}`)],
     ['docker CLI calls (compose) + API calls', ...col((p) => `${p.orchestrator.dockerCalls} (${p.orchestrator.composeCalls}) + ${p.orchestrator.apiCalls}`)],
     ...(which === 'good' ? [['cleanup CPU s', ...col((p) => f(p.cleanup?.cpuS, 2))] as Row] : []),
@@ -92,7 +127,7 @@ export function table(results: readonly StrategyResult[], ts: readonly Target[],
     ...results.map((r) => {
       const t = ts.find((x) => x.strategy === r.name && x.id === id)
       if (!t || t.value === null) return '—'
-      return `${mark(t.met)} ${Number.isInteger(t.value) ? t.value : t.value.toFixed(2)}${t.limit !== null && id !== 'failedGood' && id !== 'failedFailing' && id !== 'lostTasks' && id !== 'beatAtOnce' ? ` ≤${t.limit.toFixed(1)}` : ''}`
+      return `${mark(t.met)} ${Number.isInteger(t.value) ? t.value : t.value.toFixed(2)}${t.limit !== null && id !== 'failedGood' && id !== 'failedFailing' && id !== 'lostTasks' && id !== 'beatAtOnce' ? ` ≤${t.limit.toFixed(id === 'deployVsSeed' ? 2 : 1)}` : ''}`
     }),
   ])
   const rows: Row[] = [
@@ -118,4 +153,18 @@ export function table(results: readonly StrategyResult[], ts: readonly Target[],
     .join('\n')
   const warnings = results.flatMap((r) => (['good', 'failing'] as const).flatMap((ph) => (r.phases[ph]?.warnings ?? []).map((w) => `! ${r.name} ${ph}: ${w}`)))
   return `${body}\n${line}\nCPU stall from ${notes.stallSource}. Web boot: ${notes.webBoot}. * = queue not drained within the timeout.${warnings.length ? `\n${warnings.join('\n')}` : ''}`
+}
+
+/** Where the p99 goes: the requests sent during each step of each deploy, their p99 and count. */
+export function p99ByStep(results: readonly StrategyResult[]): string {
+  return results
+    .flatMap((r) =>
+      (['good', 'failing'] as const).flatMap((ph) => {
+        const p = r.phases[ph]
+        if (!p) return []
+        const steps = p.latencyByStep.filter((x) => x.n > 0).map((x) => `${x.step} ${f(x.p99, 0)} (${x.n})`)
+        return [`  ${r.name} ${ph}: steady ${f(p.latencyMs.steady.p99, 0)}; ${steps.join(', ')}`]
+      }),
+    )
+    .join('\n')
 }

@@ -57,11 +57,22 @@ export interface PhaseResult {
   readonly cleanup: (m.Orchestrator & { readonly s: number }) | null
   readonly requests: m.Requests
   readonly latencyMs: { readonly steady: m.Latency; readonly deploy: m.Latency }
+  /** Latency of the requests sent during each step of the deploy: where the p99 goes. */
+  readonly latencyByStep: readonly ({ readonly step: string } & m.Latency)[]
   readonly cpu: m.Cpu
   readonly beatMaxAtOnce: number
   readonly workerMaxAtOnce: number
   readonly tasks: Tasks
   readonly orchestrator: m.Orchestrator
+  /**
+   * The longest stretch, from the deploy's start to the end of the tail, in which no task
+   * finished while tasks waited (Redis counters every 250 ms): what the site's tasks felt.
+   */
+  readonly processingGapS: number | null
+  /** What calmswap itself reported at the end (--json op-end): its gap and its process's cost. */
+  readonly reported: { readonly gapS: number | null; readonly gapTo: string | null; readonly maxRssMb: number | null; readonly cpuS: number | null } | null
+  /** Peak RSS of `status` and `health` alone (node's own, MB), run after the good deploy (calmswap only). */
+  readonly readers: { readonly status: ReturnType<typeof m.spread>; readonly health: ReturnType<typeof m.spread> } | null
   readonly dockerCommands: string[]
   /** Doubts about this phase's figures (a disturbed steady window, an undrained queue). */
   readonly warnings: string[]
@@ -137,7 +148,28 @@ export async function runStrategy(ctx: RunContext, s: Strategy, ports: Ports): P
   let redis: Redis | null = null
 
   const orchestrate = (label: string, argv: string[], extra: Record<string, string>) =>
-    runOrchestrator({ label, argv, env: { ...env, ...extra }, cwd: ctx.root, logFile: join(logs, `${s.name}.log`), usageFile: join(logs, `${s.name}-${label}.rusage.json`) })
+    runOrchestrator({
+      label,
+      argv,
+      env: { ...env, ...extra },
+      cwd: ctx.root,
+      logFile: join(logs, `${s.name}.log`),
+      usageFile: join(logs, `${s.name}-${label}.rusage.json`),
+      cpuQuota: p.cpuQuota,
+    })
+
+  /** `status` and `health` of the live color, each run `n` times: node's own peak RSS. */
+  const readers = async (n: number) => {
+    const rss = async (label: string, argv: string[]) => {
+      const runs: number[] = []
+      for (let i = 0; i < n; i++) {
+        const r = await orchestrate(label, argv, {})
+        if (r.nodeMaxRssMb !== null) runs.push(r.nodeMaxRssMb)
+      }
+      return m.spread(runs)
+    }
+    return { status: await rss('status', ['node', 'dist/status.mjs']), health: await rss('health', ['node', 'dist/health.mjs']) }
+  }
 
   try {
     await teardown(ctx.root, prefix, env)
@@ -159,6 +191,7 @@ export async function runStrategy(ctx: RunContext, s: Strategy, ports: Ports): P
       const base = await readCounters(redis!)
       const cpuSampler = sampleEvery(p.cpuSampleMs, () => readCpu(p.pinnedCpu, ctx.stall))
       const boxSampler = sampleEvery(p.containerSampleMs, () => readContainers(prefix))
+      const taskSampler = sampleEvery(250, async () => ({ t: now(), ...(await readCounters(redis!)) }))
       const maxSeconds = p.warmupS + p.steadyS + p.tailS + 240
       const load = startLoad({ port: ports.proxy, rate: p.rate, maxSeconds })
       const loadT0 = now()
@@ -178,6 +211,9 @@ export async function runStrategy(ctx: RunContext, s: Strategy, ports: Ports): P
         const loadT1 = now()
         await cpuSampler.stop()
         await boxSampler.stop()
+        await taskSampler.stop()
+        const opEnd = dep.events.find((e) => e.type === 'op-end') as { gap?: { ms: number; to: string }; usage?: { maxRssMb: number; cpuS: number } } | undefined
+        const read = name === 'good' && s.name.startsWith('calmswap-') && dep.code === 0 ? await readers(p.mode === 'smoke' ? 2 : 5) : null
         const d = await drain(redis!, base, p.drainTimeoutS)
 
         const t0 = dep.t0
@@ -204,6 +240,7 @@ export async function runStrategy(ctx: RunContext, s: Strategy, ports: Ports): P
           cleanup: clean ? { ...m.orchestrator(clean), s: clean.wallS } : null,
           requests: m.requests(load.samples, newPort),
           latencyMs: { steady: m.latency(load.samples, steadyFrom, steadyTo), deploy: m.latency(load.samples, dep.t0, dep.t1) },
+          latencyByStep: dep.steps.map((x) => ({ step: x.name, ...m.latency(load.samples, x.start, x.end ?? dep.t1) })),
           cpu,
           beatMaxAtOnce: m.maxRunning(boxSampler.samples, 'beat', loadT0, loadT1),
           workerMaxAtOnce: m.maxRunning(boxSampler.samples, 'worker', loadT0, loadT1),
@@ -218,6 +255,11 @@ export async function runStrategy(ctx: RunContext, s: Strategy, ports: Ports): P
             beatTicks: d.c.ticks - base.ticks,
           },
           orchestrator: m.orchestrator(dep),
+          processingGapS: m.processingGapS(taskSampler.samples, dep.t0, loadT1),
+          reported: opEnd
+            ? { gapS: opEnd.gap ? opEnd.gap.ms / 1000 : null, gapTo: opEnd.gap?.to ?? null, maxRssMb: opEnd.usage?.maxRssMb ?? null, cpuS: opEnd.usage?.cpuS ?? null }
+            : null,
+          readers: read,
           dockerCommands: dep.commands.map((c) => c.text),
           warnings,
           timeline: {
@@ -242,6 +284,7 @@ export async function runStrategy(ctx: RunContext, s: Strategy, ports: Ports): P
         await load.stop()
         await cpuSampler.stop()
         await boxSampler.stop()
+        await taskSampler.stop()
       }
     }
 

@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { Color } from '../lib/config.ts'
-import type { Params, Ports } from './params.ts'
+import { type Params, PI_CGROUP, type Ports } from './params.ts'
 
 export const IMAGE = 'calmswap-example-app'
 /** Release tags: the one set up first, the good new one, the failing one. */
@@ -60,6 +60,7 @@ export function stackEnv(root: string, p: Params, prefix: string, ports: Ports, 
     PROXY_PORT: String(ports.proxy),
     REDIS_PORT: String(ports.redis),
     APP_CPUSET: String(p.pinnedCpu),
+    ...(p.cpuQuota ? { APP_CGROUP_PARENT: `/${PI_CGROUP}` } : {}),
     BOOT_DELAY: String(p.bootDelayS),
     WORKER_CONCURRENCY: String(p.workerConcurrency),
     BEAT_EVERY: '2',

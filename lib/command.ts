@@ -34,6 +34,8 @@ export type ApiCall =
   | { readonly op: 'rollback'; readonly service: string }
   | { readonly op: 'stack-containers'; readonly stack: string }
   | { readonly op: 'task-containers'; readonly ids: readonly string[] }
+  /** What a container logged since `sinceS` (unix seconds), each line led by its time, both streams. */
+  | { readonly op: 'logs'; readonly id: string; readonly sinceS: number }
   /** Container events of a project between two times (unix seconds): a stream that ends at `untilS`. */
   | { readonly op: 'events'; readonly project: string; readonly sinceS: number; readonly untilS: number }
 

@@ -53,6 +53,8 @@ export interface Config {
   readonly jobTimeoutMs: number
   /** How long the new workers must stay up after their start; 0: not checked. */
   readonly stayUpMs: number
+  /** A line a worker or singleton logs once it works (Celery's ready line): proof it is up sooner than stayUpMs. */
+  readonly readyLog: string
   readonly health: Readonly<{
     path: string
     host: string
@@ -229,9 +231,16 @@ export const SETTINGS = [
     env: 'CALMSWAP_STAY_UP',
     def: '3s',
     kind: 'duration',
-    doc: 'The new workers and singletons must run this long after their start, with no restart or exit, before the deploy counts; 0 turns the check off',
+    doc: 'The new workers and singletons must run this long after their start, with no restart or exit, before the deploy counts, unless they log CALMSWAP_READY_LOG first; 0 turns the check off',
     min: 0,
     max: 600 * S,
+  },
+  {
+    key: 'readyLog',
+    env: 'CALMSWAP_READY_LOG',
+    def: 'celery@\\S+ ready\\.|Scheduler: Sending due task',
+    kind: 'regex',
+    doc: "A log line that proves a new worker or singleton works (Celery at -l info: the worker's ready line, beat's first due task): logged since its start with no restart, it ends CALMSWAP_STAY_UP's wait; empty: always wait",
   },
   { key: 'healthPath', env: 'CALMSWAP_HEALTH_PATH', def: '/health/', kind: 'httpPath', doc: 'Path polled on the new web' },
   { key: 'healthHost', env: 'CALMSWAP_HEALTH_HOST', def: '', kind: 'host', doc: "Host header for the check (Django's ALLOWED_HOSTS)" },
@@ -797,6 +806,7 @@ function nested(v: Values, cwd: string, composeFile: string, template: string): 
     stopGraceS: Math.ceil(v.stopGrace / 1000),
     jobTimeoutMs: v.jobTimeout,
     stayUpMs: v.stayUp,
+    readyLog: v.readyLog,
     health: {
       path: v.healthPath,
       host: v.healthHost,

@@ -473,6 +473,12 @@ export async function callApi(e: DockerApi, call: ApiCall, signal?: AbortSignal)
       })
     case 'rollback':
       return updateEach(e, [call.service], signal, (svc) => ({ spec: svc.Spec, query: '&rollback=previous', out: svc.Spec.Name }))
+    case 'logs': {
+      const r = await e.call('GET', `/containers/${q(call.id)}/logs?stdout=1&stderr=1&timestamps=1&since=${call.sinceS.toFixed(3)}`, undefined, signal)
+      if (r.status >= 300) return { code: 1, stdout: '', stderr: `Error response from daemon: ${r.body.toString('utf8').trim()}` }
+      // A container with a TTY sends its log as it is, without the 8-byte frames.
+      return { code: 0, ...(r.body[0]! <= 2 && r.body[1] === 0 ? demux(r.body) : { stdout: r.body.toString('utf8'), stderr: '' }) }
+    }
     case 'events': {
       // Whole, when it ends: the executor's stream() hands each line over as it comes instead.
       const r = await e.call('GET', eventsPath(call), undefined, signal)

@@ -1,5 +1,6 @@
 // history.jsonl: one line per deploy, rollback and cleanup (when, who, colors, release,
 // images, step times, result). Each operation records its own step timings here as it runs.
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import type { Color } from './config.ts'
@@ -22,10 +23,39 @@ export interface HistoryEntry {
   /** What each canary step and the watch saw, and their verdicts. */
   readonly watch?: readonly PhaseReport[]
   readonly steps: readonly Timing[]
+  /**
+   * No worker consumed from the old workers' freeze until the first new worker's ready line
+   * (`to: 'ready-log'`), or at least until its start when no such line showed (`to: 'start'`).
+   */
+  readonly gap?: WorkerGap
+  /** This calmswap process's own cost: peak RSS and CPU time (process.resourceUsage()). */
+  readonly usage?: Usage
   readonly result: 'ok' | 'failed' | 'rolled-back' | 'interrupted'
   readonly error?: string
   readonly ms: number
 }
+
+export interface WorkerGap {
+  readonly ms: number
+  readonly to: 'ready-log' | 'start'
+}
+
+export interface Usage {
+  readonly maxRssMb: number
+  readonly cpuS: number
+  readonly userS: number
+  readonly systemS: number
+}
+
+/** What this process has cost so far: its peak RSS and its CPU time, user and system. */
+export function usage(): Usage {
+  const u = process.resourceUsage()
+  const r = (x: number, d: number) => Math.round(x * 10 ** d) / 10 ** d
+  return { maxRssMb: r(u.maxRSS / 1024, 1), cpuS: r((u.userCPUTime + u.systemCPUTime) / 1e6, 3), userS: r(u.userCPUTime / 1e6, 3), systemS: r(u.systemCPUTime / 1e6, 3) }
+}
+
+const fmtGap = (g: WorkerGap) =>
+  `no worker consuming for ${g.to === 'start' ? 'at least ' : ''}${fmtMs(g.ms)} (old workers frozen → ${g.to === 'start' ? 'new workers started' : 'first new worker ready'})`
 
 /** What recording an operation needs of a step's context: its output, whether it is a dry run, where history goes. */
 export interface RecordCtx {
@@ -62,6 +92,7 @@ export class OpRecord {
   release: string | null = null
   images?: Record<string, string>
   watch?: PhaseReport[]
+  gap?: WorkerGap
 
   constructor(
     private readonly ctx: RecordCtx,
@@ -98,14 +129,17 @@ export class OpRecord {
       images: this.images,
       ...(this.watch?.length ? { watch: this.watch } : {}),
       steps: this.timings,
+      ...(this.gap ? { gap: this.gap } : {}),
+      usage: usage(),
       result: error instanceof Interrupted && result !== 'ok' ? 'interrupted' : result,
       error: error?.message,
       ms,
     }
     // History is a record, not a safety net: losing a line must not fail an operation that worked.
     if (!this.ctx.exec.dryRun) safe(() => appendLine(historyFile(this.ctx.config.stateDir), JSON.stringify(entry)), undefined)
-    this.ctx.ui.event('op-end', { op: this.op, result: entry.result, ms })
+    this.ctx.ui.event('op-end', { op: this.op, result: entry.result, ms, ...(entry.gap ? { gap: entry.gap } : {}), usage: entry.usage })
     this.ctx.ui.summary('step timings', this.timings)
+    if (entry.gap) this.ctx.ui.detail(`  ${fmtGap(entry.gap)}`)
   }
 }
 
@@ -122,6 +156,33 @@ export async function recorded<T>(ctx: RecordCtx, op: Op, from: Color | null, to
   }
 }
 
+/** The last line of history alone, read from the end of the file (status needs no more). */
+export function lastHistory(stateDir: string, tailBytes = 64 * 1024): HistoryEntry | null {
+  return safe(() => {
+    const fd = openSync(historyFile(stateDir), 'r')
+    try {
+      const size = fstatSync(fd).size
+      const buf = Buffer.alloc(Math.min(size, tailBytes))
+      readSync(fd, buf, 0, buf.length, size - buf.length)
+      const line = buf.toString('utf8').trimEnd().split('\n').at(-1)
+      return line ? (JSON.parse(line) as HistoryEntry) : null
+    } finally {
+      closeSync(fd)
+    }
+  }, null)
+}
+
+/** One line about an operation's cost: how long, the gap in task processing, calmswap's own RSS and CPU. */
+export function formatCost(e: HistoryEntry): string {
+  return [
+    `${e.op} ${e.result} in ${fmtMs(e.ms)} at ${e.at}`,
+    e.gap ? fmtGap(e.gap) : '',
+    e.usage ? `calmswap ${e.usage.maxRssMb} MB peak RSS, ${e.usage.cpuS.toFixed(2)} CPU-s` : '',
+  ]
+    .filter(Boolean)
+    .join('; ')
+}
+
 export function formatHistory(entries: readonly HistoryEntry[]): string {
   if (!entries.length) return '(no history yet)'
   return entries
@@ -136,6 +197,8 @@ export function formatHistory(entries: readonly HistoryEntry[]): string {
               .map(([k, v]) => `${k}=${/^sha256:/.test(v) ? v.slice(7, 19) : v.replace(/@sha256:([0-9a-f]{12})[0-9a-f]*$/, '@$1')}`)
               .join(' ')}`
           : '',
+        e.gap ? `    workers: ${fmtGap(e.gap)}` : '',
+        e.usage ? `    calmswap: ${e.usage.maxRssMb} MB peak RSS, ${e.usage.cpuS.toFixed(2)} CPU-s` : '',
         ...(e.watch ?? []).map((w) => `    ${formatReport(w)}`),
         e.error ? `    error: ${e.error.split('\n')[0]}` : '',
       ]

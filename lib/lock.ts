@@ -3,13 +3,13 @@
 // the moment that process dies, however it dies. So a dead holder's lock is free at once,
 // and of any number of processes racing for it exactly one wins; no file is ever deleted
 // on a guess. A file beside it names the holder, for the messages.
-import { createHash } from 'node:crypto'
 import { readFileSync, realpathSync, rmSync } from 'node:fs'
 import { createServer, type Server } from 'node:net'
 import { hostname } from 'node:os'
 import { join, resolve } from 'node:path'
 import { LockedError, unwritable } from './errors.ts'
 import { PRIVATE, probeWritable, readOwnFile, writeFileAtomic } from './files.ts'
+import { sha256Hex } from './sha256.ts'
 import { whoami } from './whoami.ts'
 
 export interface LockInfo {
@@ -35,7 +35,7 @@ function canonical(stateDir: string): string {
 }
 
 /** The abstract socket that is the lock of this state folder (the leading NUL keeps it off the filesystem). */
-const lockAddress = (stateDir: string) => `\0calmswap-lock-${createHash('sha256').update(canonical(stateDir)).digest('hex').slice(0, 32)}`
+const lockAddress = (stateDir: string) => `\0calmswap-lock-${sha256Hex(canonical(stateDir)).slice(0, 32)}`
 
 /** The holder's note, as written; null when there is none or it is torn. */
 export function readLock(stateDir: string): LockInfo | null {

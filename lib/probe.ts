@@ -1,14 +1,10 @@
 // A retrying HTTP check polled from t=0 with backoff, a per-try timeout, an overall deadline
 // and N consecutive passes (no fixed sleep: a web that boots in 2 s switches at 2 s). Plain
 // HTTP: it needs no step context, so the proxy switch and the health step both stand on it.
+import { request as httpRequest, type IncomingMessage } from 'node:http'
 import { Worker } from 'node:worker_threads'
-import type { Agent } from 'undici'
 import type { Config } from './config.ts'
 import { sleep } from './deadlines.ts'
-
-// Loaded on the first probe, not at start: undici is most of the bundle, and a deploy's
-// first seconds (before the old workers stop) are the ones to keep short.
-const undici = () => import('undici')
 
 export const LOOPBACK = '127.0.0.1'
 
@@ -71,7 +67,6 @@ export interface ProbeOptions {
   readonly status: number
   readonly body?: string | BoundedRegex
   readonly timeoutMs: number
-  readonly dispatcher?: Agent
 }
 
 export interface ProbeResult {
@@ -105,36 +100,43 @@ async function readCapped(body: Body, limit: number): Promise<string> {
   return Buffer.concat(chunks).subarray(0, limit).toString('utf8')
 }
 
+/**
+ * One GET through node:http, on a connection of its own (no agent: `connection: close`, as
+ * each try must reach the web afresh). Not undici: loading it and its llhttp WebAssembly
+ * parser cost a deploy about 22 MB of RSS, for one small GET a few times a second.
+ */
+function get(url: string, headers: Record<string, string>, signal: AbortSignal): Promise<IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { headers, agent: false, signal }, resolve)
+    req.on('error', reject)
+    req.end()
+  })
+}
+
 export async function probe(url: string, o: ProbeOptions): Promise<ProbeResult> {
   const t0 = performance.now()
   const headers: Record<string, string> = { 'user-agent': 'calmswap-health', connection: 'close' }
   if (o.host) headers.host = o.host
-  // Loaded before the try's clock starts: the first load is not the web's time to answer.
-  const { request } = await undici()
   // A plain timer, held until the try ends (AbortSignal.timeout can be collected before it fires).
   const stop = new AbortController()
   const timer = setTimeout(() => stop.abort(new DOMException('timeout', 'TimeoutError')), o.timeoutMs)
   const onAbort = () => stop.abort(o.signal?.reason)
   o.signal?.addEventListener('abort', onAbort, { once: true })
   try {
-    const res = await request(url, {
-      headers,
-      dispatcher: o.dispatcher,
-      headersTimeout: o.timeoutMs,
-      bodyTimeout: o.timeoutMs,
-      signal: stop.signal,
-    })
+    // The timer covers the connect, the headers and the body: one deadline per try.
+    const res = await get(url, headers, stop.signal)
+    const status = res.statusCode ?? 0
     const h = res.headers
-    if (res.statusCode !== o.status) {
+    if (status !== o.status) {
       // The answer is already wrong: none of its body is read.
-      discard(res.body)
-      return { ok: false, status: res.statusCode, error: `status ${res.statusCode}, expected ${o.status}`, headers: h, ms: performance.now() - t0 }
+      discard(res)
+      return { ok: false, status: status, error: `status ${status}, expected ${o.status}`, headers: h, ms: performance.now() - t0 }
     }
     if (!o.body) {
-      discard(res.body)
-      return { ok: true, status: res.statusCode, headers: h, ms: performance.now() - t0 }
+      discard(res)
+      return { ok: true, status: status, headers: h, ms: performance.now() - t0 }
     }
-    const text = await readCapped(res.body, BODY_LIMIT)
+    const text = await readCapped(res, BODY_LIMIT)
     const pattern = typeof o.body === 'string' ? o.body : o.body.pattern
     const matcher = typeof o.body === 'string' ? new BoundedRegex(o.body) : o.body
     const left = Math.max(50, o.timeoutMs - (performance.now() - t0))
@@ -144,14 +146,14 @@ export async function probe(url: string, o: ProbeOptions): Promise<ProbeResult> 
       return {
         ok: false,
         fatal: true,
-        status: res.statusCode,
+        status: status,
         error: `matching the body against /${pattern}/ took more than ${Math.round(left)}ms: the pattern backtracks without bound; simplify CALMSWAP_HEALTH_BODY`,
         headers: h,
         ms,
       }
     }
-    if (!hit) return { ok: false, status: res.statusCode, error: `body does not match /${pattern}/`, headers: h, ms }
-    return { ok: true, status: res.statusCode, headers: h, ms }
+    if (!hit) return { ok: false, status: status, error: `body does not match /${pattern}/`, headers: h, ms }
+    return { ok: true, status: status, headers: h, ms }
   } catch (e) {
     const err = e as Error & { code?: string; cause?: { code?: string } }
     const code = err.cause?.code ?? err.code
@@ -197,8 +199,6 @@ export interface WaitResult {
 export async function waitHealthy(url: string, o: WaitOptions): Promise<WaitResult> {
   const t0 = performance.now()
   const first = o.firstDelayMs ?? 100
-  // Our own agent: closed at the end, so a hung server cannot keep the process alive.
-  const dispatcher = o.dispatcher ?? new (await undici()).Agent({ connect: { timeout: o.timeoutMs } })
   const body = o.body ? new BoundedRegex(o.body) : undefined
   let delay = first
   let passes = 0
@@ -211,7 +211,7 @@ export async function waitHealthy(url: string, o: WaitOptions): Promise<WaitResu
       // A try with a sliver of time left can only time out: its verdict would be noise.
       if (left < Math.min(o.timeoutMs, 50)) break
       attempt++
-      const result = await probe(url, { ...o, body, dispatcher, timeoutMs: Math.min(o.timeoutMs, left) })
+      const result = await probe(url, { ...o, body, timeoutMs: Math.min(o.timeoutMs, left) })
       let reason = result.ok ? undefined : result.error
       if (result.ok && o.extra) reason = (await o.extra(result)) ?? undefined
       passes = reason === undefined ? passes + 1 : 0
@@ -227,7 +227,6 @@ export async function waitHealthy(url: string, o: WaitOptions): Promise<WaitResu
     return { ok: false, tries: attempt, elapsedMs: performance.now() - t0, last }
   } finally {
     await body?.close()
-    if (!o.dispatcher) await dispatcher.destroy().catch(() => {})
   }
 }
 

@@ -58,6 +58,8 @@ write_upstream() {
     echo "  keepalive 8;"
     echo "}"
     echo "map \$host \$calmswap_color { default \"$color\"; }"
+    # The proxy's access log is off, as calmswap leaves it between deploys (example/nginx/nginx.conf needs the variable).
+    echo "map \$host \$calmswap_log { default \"0\"; }"
   } >"$tmp"
   mv "$tmp" "$UPSTREAM_DIR/upstream.conf"
 }

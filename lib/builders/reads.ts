@@ -68,6 +68,14 @@ export const runState = (c: Config, ids: readonly string[]): Cmd => ({
   api: { op: 'inspect', ids, fields: 'state' },
 })
 
+/** What a container logged since `sinceS` (unix seconds): each line led by its RFC 3339 time. */
+export const containerLogs = (c: Config, id: string, sinceS: number): Cmd => ({
+  argv: [c.docker, 'logs', '--timestamps', '--since', sinceS.toFixed(3), id],
+  mutates: false,
+  timeoutMs: DEADLINE.read,
+  api: { op: 'logs', id, sinceS },
+})
+
 /**
  * CPU use of each container in % of one CPU, one line each: "ID\tNN.NN%". The CLI samples over
  * a second or more; through the engine it is two readings windowMs apart.

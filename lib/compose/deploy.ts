@@ -129,6 +129,8 @@ export async function deploy(ctx0: Ctx, o: DeployOptions = {}): Promise<DeployRe
     op.release = release
 
     let created: Promise<void> | undefined
+    // When this run froze the old workers: the start of the gap in task processing.
+    let frozenAt: number | null = null
     const watched: PhaseReport[] = []
     op.watch = watched
     const watching = Boolean(from) && ctx.config.watch.ms > 0
@@ -147,7 +149,9 @@ export async function deploy(ctx0: Ctx, o: DeployOptions = {}): Promise<DeployRe
       build: async () => (ctx = ctx.withConfig(await buildAndPin(ctx, to, model, kept))),
       shared: () => ensureShared(ctx, to),
       jobs: () => runJobs(ctx, op, to),
-      'pause-workers': () => freezeWorkers(ctx, from),
+      'pause-workers': async () => {
+        if ((await freezeWorkers(ctx, from)).length) frozenAt = Date.now()
+      },
       'up-core': () => startCore(ctx, to),
       health: async () => void ({ created } = await healthAndCreate(ctx, to)),
       canary: () => canary(ctx, from, to, watched),
@@ -160,7 +164,8 @@ export async function deploy(ctx0: Ctx, o: DeployOptions = {}): Promise<DeployRe
       'up-rest': async () => {
         await webAtSwitch()
         await created
-        await startRest(judged(), to)
+        const up = await startRest(judged(), to)
+        if (up && frozenAt !== null) op.gap = { ms: Math.max(0, Math.round(up.at - frozenAt)), to: up.by }
       },
       // Once more after the workers started: a web that died right after the switch is
       // caught here, while the old web still runs and can take the traffic back.

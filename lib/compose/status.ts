@@ -2,6 +2,7 @@
 // pressure, and whether an operation holds the lock or was cut short.
 import { COLORS, type Color, type Config, otherColor, type Project, projectName } from '../config.ts'
 import type { Ctx } from '../context.ts'
+import { formatCost, type HistoryEntry, lastHistory } from '../history.ts'
 import type { Inventory } from '../inventory.ts'
 import { type LockInfo, lockHeld, readLock } from '../lock.ts'
 import { type Pressure, readPressure } from '../pressure.ts'
@@ -22,6 +23,8 @@ export interface StatusReport {
   /** Where the host is not what the state says: what a power cut or a hand can leave. Empty when all agrees. */
   readonly problems: readonly string[]
   readonly containers: { project: Project; service: string; name: string; state: string; health: string; status: string }[]
+  /** The last operation in history: its time, its gap in task processing, calmswap's own cost. */
+  readonly last: HistoryEntry | null
 }
 
 /** Every way the host disagrees with the state. */
@@ -71,6 +74,7 @@ export async function status(ctx: Ctx): Promise<StatusReport> {
     containers: projects.flatMap((p) =>
       inv.containers(p).map((x) => ({ project: p, service: x.service, name: x.name, state: x.state, health: x.health || '-', status: x.status })),
     ),
+    last: lastHistory(ctx.config.stateDir),
   }
 }
 
@@ -88,6 +92,7 @@ export function formatStatus(r: StatusReport, color = (_p: string, t: string) =>
     `cpu:      ${r.pressure.source === 'psi' ? `PSI some avg10 ${r.pressure.value}%` : `load ${r.pressure.value}% of cores (no PSI)`}`,
     `lock:     ${r.lock ? `${r.lock.op} by pid ${r.lock.pid} (${r.lock.who}) since ${r.lock.since}${r.lock.alive ? '' : ' (holder is gone; the next command takes it over)'}` : 'free'}`,
   ]
+  if (r.last) lines.push(`last:     ${formatCost(r.last)}`)
   if (r.watch) lines.push(`watch:    ${formatWatch(r.watch)}`)
   if (r.interrupted)
     lines.push(

@@ -5,17 +5,17 @@
 
 import { create, up } from '../builders/compose.ts'
 import { kill, pauseContainers, quiesceWorker, startContainers, stopContainers, unpauseContainers, waitExit } from '../builders/containers.ts'
-import { runState } from '../builders/reads.ts'
+import { containerLogs, runState } from '../builders/reads.ts'
 import { NOTHING_TO_QUIESCE, QUIESCED, STILL_BUSY } from '../celery.ts'
 import { render } from '../command.ts'
 import { type Color, otherColor, type Project } from '../config.ts'
 import type { Ctx } from '../context.ts'
 import { DEADLINE, sleep } from '../deadlines.ts'
 import { CommandError, StepError } from '../errors.ts'
-import { type Container, names, notStayingUp, parseRunState } from '../inventory.ts'
+import { type Container, names, notStayingUp, parseRunState, type RunState } from '../inventory.ts'
 import { bootedAfter, calmBefore, whenBooted } from '../pressure.ts'
 import { signalledAtMs } from '../state.ts'
-import { sanitize } from '../ui.ts'
+import { fmtMs, sanitize } from '../ui.ts'
 
 /**
  * The pause-workers step: frees the CPU before the new release starts. Workers are frozen
@@ -24,9 +24,12 @@ import { sanitize } from '../ui.ts'
  * restart loop (a broken live release) cannot be frozen or signalled: it is stopped, which
  * also ends the loop. Exited, dead or never-started ones have nothing to free.
  */
-export async function freezeWorkers(ctx: Ctx, color: Project | null, retried = false): Promise<void> {
+export async function freezeWorkers(ctx: Ctx, color: Project | null, retried = false): Promise<string[]> {
   const c = ctx.config
-  if (!color) return ctx.ui.detail('  first deploy: no old workers to pause')
+  if (!color) {
+    ctx.ui.detail('  first deploy: no old workers to pause')
+    return []
+  }
   const inv = await ctx.inventory()
   const said: string[] = []
   const workers = inv.containers(color, c.roles.workers)
@@ -56,6 +59,7 @@ export async function freezeWorkers(ctx: Ctx, color: Project | null, retried = f
   const idle = [...workers, ...singletons].filter((x) => ['exited', 'dead', 'created'].includes(x.state))
   if (idle.length) said.push(`${names(idle).join(', ')} already ${[...new Set(idle.map((x) => x.state))].join('/')}`)
   ctx.ui.detail(`  ${said.join('; ') || `no workers or singletons in ${color}`}`)
+  return names(running)
 }
 
 /** Thaws whatever of these services' containers is frozen; returns their names. */
@@ -234,7 +238,7 @@ export async function createRest(ctx: Ctx, color: Color, webReady?: Promise<bool
  * the new singletons first, alone (beat boots while no new worker is busy yet, and is done
  * booting before the first worker starts), then each worker service, each on a calm CPU.
  */
-export async function startRest(ctx: Ctx, color: Color, other: Project = otherColor(color)): Promise<void> {
+export async function startRest(ctx: Ctx, color: Color, other: Project = otherColor(color)): Promise<WorkersUp | null> {
   const c = ctx.config
   const { workers, singletons } = c.roles
   // Whatever the other side was told to stop has exited (or is killed after the grace)
@@ -243,6 +247,7 @@ export async function startRest(ctx: Ctx, color: Color, other: Project = otherCo
   if (c.pauseMode === 'stop') await stopFrozen(ctx, other)
   await ensureStopped(ctx, other)
   const stages = [singletons, ...workers.map((w) => [w])].filter((s) => s.length)
+  let firstWorker: number | null = null
   for (const [i, stage] of stages.entries()) {
     await calmBefore(ctx, `up ${stage.join(' ')}`)
     ctx.checkpoint()
@@ -250,29 +255,91 @@ export async function startRest(ctx: Ctx, color: Color, other: Project = otherCo
     const made = (await ctx.inventory()).containers(color, stage)
     const ready = stage.every((s) => made.some((x) => x.service === s)) && made.every((x) => x.state === 'created')
     await ctx.must(ready ? startContainers(c, names(made)) : up(c, color, stage))
+    if (firstWorker === null && stage !== singletons) firstWorker = Date.now()
     // The last stage has no one to boot beside; a worker with a backlog never settles.
     if (i < stages.length - 1 && stage === singletons) {
       const started = (await ctx.inventory(true)).runningContainers(color, stage).map((x) => x.id)
       await bootedAfter(ctx, stage.join(' '), started)
     }
   }
-  await confirmStayUp(ctx, color, [...singletons, ...workers])
+  const ready = await confirmUp(ctx, color, [...singletons, ...workers])
+  return ready !== null ? { at: ready, by: 'ready-log' } : firstWorker !== null ? { at: firstWorker, by: 'start' } : null
+}
+
+/** When the first new worker began to consume, as far as this run could tell. */
+export interface WorkersUp {
+  /** Epoch ms: a worker's ready line (CALMSWAP_READY_LOG), else the start of the first worker. */
+  readonly at: number
+  readonly by: 'ready-log' | 'start'
+}
+
+/** The time (epoch ms) of the first line of `docker logs --timestamps` output that matches; NaN when none does. */
+export function firstMatch(logs: string, ready: RegExp): number {
+  for (const line of logs.split('\n')) {
+    const sp = line.indexOf(' ')
+    // A log line is the app's text: only its start is matched, as a health body's is.
+    if (sp > 0 && ready.test(line.slice(sp + 1, sp + 1 + 4096))) return Date.parse(line.slice(0, sp))
+  }
+  return Number.NaN
 }
 
 /**
- * A deploy is not done while the new workers crash-loop: each container must still run,
- * not restarted, CALMSWAP_STAY_UP after its start. One inspect before, one after.
+ * A deploy is not done while the new workers crash-loop. Each container proves it is up
+ * either by logging CALMSWAP_READY_LOG since its start (a Celery worker's ready line: its
+ * consumer reads the queue), or by running CALMSWAP_STAY_UP since its start; in both cases
+ * with no restart and no exit, which is looked at every 250 ms, so a crash fails the check
+ * at once instead of at the end of a wait. Returns when the first worker was seen ready.
  */
-async function confirmStayUp(ctx: Ctx, color: Color, services: readonly string[]): Promise<void> {
-  const ms = ctx.config.stayUpMs
+async function confirmUp(ctx: Ctx, color: Color, services: readonly string[]): Promise<number | null> {
+  const c = ctx.config
+  const ms = c.stayUpMs
   const ids = names((await ctx.inventory(true)).containers(color, services))
-  if (ms <= 0 || ctx.exec.dryRun || !ids.length) return
-  const before = parseRunState((await ctx.run(runState(ctx.config, ids))).stdout)
-  await ctx.ui.wait(`checking that ${services.join(', ')} stay up for ${ms / 1000}s`, () => sleep(ms, ctx.signal))
-  ctx.checkpoint()
-  const now = new Map(parseRunState((await ctx.run(runState(ctx.config, ids))).stdout).map((x) => [x.name, x]))
-  const wrong = before.map((b) => notStayingUp(b, now.get(b.name))).filter(Boolean)
-  if (wrong.length) throw new StepError(`the new ${color} workers do not stay up: ${wrong.join('; ')}`)
+  if (ms <= 0 || ctx.exec.dryRun || !ids.length) return null
+  const workers = new Set(names((await ctx.inventory()).containers(color, c.roles.workers)))
+  const before = parseRunState((await ctx.run(runState(c, ids))).stdout)
+  const ready = c.readyLog ? new RegExp(c.readyLog) : null
+  const t0 = Date.now()
+  const startOf = (b: RunState) => {
+    const t = Date.parse(b.startedAt)
+    return Number.isNaN(t) ? t0 : Math.min(t, t0)
+  }
+  // Each container's log is read from its start, then from the last line read on.
+  const since = new Map(before.map((b) => [b.name, startOf(b) / 1000]))
+  const readyAt = new Map<string, number>()
+  // Restarted already, or down, before the first look: crashing since its start.
+  const early = before.flatMap((b) => notStayingUp({ ...b, status: 'running', restarts: 0 }, b) ?? [])
+  if (early.length) throw new StepError(`the new ${color} workers do not stay up: ${early.join('; ')}`)
+  const wrongNow = async () => {
+    const now = new Map(parseRunState((await ctx.run(runState(c, ids))).stdout).map((x) => [x.name, x]))
+    return before.map((b) => notStayingUp(b, now.get(b.name))).filter(Boolean)
+  }
+  const pending = () => before.filter((b) => !readyAt.has(b.name) && Date.now() - startOf(b) < ms)
+  await ctx.ui.wait(`checking that ${services.join(', ')} come up (${ready ? 'their ready line, or ' : ''}${ms / 1000}s up)`, async () => {
+    for (;;) {
+      if (ready) {
+        await Promise.all(
+          pending().map(async (b) => {
+            const asked = Date.now() / 1000
+            const r = await ctx.run(containerLogs(c, b.name, since.get(b.name)!))
+            const at = firstMatch(`${r.stdout}\n${r.stderr}`, ready)
+            if (!Number.isNaN(at)) readyAt.set(b.name, at)
+            else if (r.code === 0) since.set(b.name, asked - 1)
+          }),
+        )
+      }
+      const wrong = await wrongNow()
+      if (wrong.length) throw new StepError(`the new ${color} workers do not stay up: ${wrong.join('; ')}`)
+      const left = pending()
+      if (!left.length) return
+      await sleep(Math.min(250, ...left.map((b) => ms - (Date.now() - startOf(b)))), ctx.signal)
+      ctx.checkpoint()
+    }
+  })
+  const seen = [...readyAt].filter(([n]) => workers.has(n)).map(([, t]) => t)
+  ctx.ui.detail(
+    `  ${before.map((b) => (readyAt.has(b.name) ? `${b.name} ready after ${fmtMs(Math.max(0, readyAt.get(b.name)! - startOf(b)))}` : `${b.name} up ${fmtMs(ms)}`)).join(', ')}`,
+  )
+  return seen.length ? Math.min(...seen) : null
 }
 
 /** The services that are not the web: what a stand-down stops and a rollback resumes. */

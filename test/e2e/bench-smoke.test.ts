@@ -93,6 +93,21 @@ describe.skipIf(!dockerReachable)('make bench --smoke', () => {
       expect(p.orchestrator.composeCalls).toBeGreaterThan(0)
     }
     const good = s.phases.good
+    // Issue 20's figures: node's own RSS and CPU as calmswap reports them, the gap in task
+    // processing seen from Redis and from calmswap, status and health alone.
+    expect(good.orchestrator.nodeMaxRssMb).toBeGreaterThan(10)
+    expect(good.reported.maxRssMb).toBeGreaterThan(10)
+    expect(good.reported.cpuS).toBeGreaterThan(0)
+    expect(good.reported.gapS).toBeGreaterThan(0)
+    expect(good.reported.gapS).toBeLessThan(good.deploy.doneS)
+    expect(good.processingGapS).toBeGreaterThan(0)
+    expect(good.processingGapS).toBeLessThan(good.deploy.doneS + r.params.tailS + 1)
+    for (const tool of ['status', 'health'] as const) {
+      expect(good.readers[tool].n, tool).toBe(2)
+      expect(good.readers[tool].min).toBeGreaterThan(10)
+      expect(good.readers[tool].min).toBeLessThanOrEqual(good.readers[tool].max)
+    }
+    expect(good.latencyByStep.map((x: { step: string }) => x.step)).toContain('health')
     expect(good.deploy.switchedS).toBeGreaterThan(0)
     expect(good.deploy.switchedS).toBeLessThan(good.deploy.doneS)
     expect(good.requests.servedByNew).toBeGreaterThan(0)
@@ -102,7 +117,8 @@ describe.skipIf(!dockerReachable)('make bench --smoke', () => {
     expect(failing.requests.servedByNew).toBe(0)
 
     const ids = new Set(r.targets.map((t: { id: string }) => t.id))
-    for (const id of ['failedGood', 'failedFailing', 'beatAtOnce', 'lostTasks', 'stallRatio', 'switched', 'orchestratorCpu']) expect(ids, id).toContain(id)
+    for (const id of ['failedGood', 'failedFailing', 'beatAtOnce', 'lostTasks', 'stallRatio', 'switched', 'orchestratorCpu', 'p99Ratio', 'gap', 'nodeRss', 'readersRss'])
+      expect(ids, id).toContain(id)
 
     const svg = readFileSync(join(out, 'timeline.svg'), 'utf8')
     expect(svg.startsWith('<svg')).toBe(true)

@@ -35,6 +35,10 @@ export class World {
   crashLoop = new Set<string>()
   /** Restarts each container has had, as `docker inspect` reports them. */
   readonly restarts = new Map<string, number>()
+  /** When each container last started (epoch ms): `docker inspect`'s StartedAt. */
+  readonly started = new Map<string, number>()
+  /** Services whose containers log nothing (a worker at -l warning): no ready line. */
+  readonly silent = new Set<string>()
   /** Image references and the ids they name; a build moves the compose file's reference to a new id. */
   readonly images = new Map<string, string>([['calmswap-example-app:latest', 'sha256:build0']])
   builds = 0
@@ -61,7 +65,14 @@ export class World {
 
   set(project: string, service: string, state: CState, more: { workingDir?: string; mounts?: string } = {}) {
     const name = `${project}-${service}-1`
+    this.starting(name, state)
     this.containers.set(name, { ...this.containers.get(name), project, service, state, ...more })
+  }
+
+  /** A container that goes to running from a stop (not a thaw) starts afresh. */
+  private starting(name: string, to: CState) {
+    const was = this.containers.get(name)?.state
+    if (to === 'running' && was !== 'running' && was !== 'paused') this.started.set(name, Date.now())
   }
 
   state(project: string, service: string): CState | undefined {
@@ -126,9 +137,17 @@ export class World {
           c.state = 'restarting'
           this.restarts.set(name, (this.restarts.get(name) ?? 0) + 1)
         }
-        return `/${name} ${c.state} ${this.restarts.get(name) ?? 0} 2026-01-01T00:00:0${this.restarts.get(name) ?? 0}Z ${c.state === 'running' ? 0 : 1}\n`
+        const startedAt = new Date((this.started.get(name) ?? Date.parse('2026-01-01T00:00:00Z')) + 1000 * (this.restarts.get(name) ?? 0)).toISOString()
+        return `/${name} ${c.state} ${this.restarts.get(name) ?? 0} ${startedAt} ${c.state === 'running' ? 0 : 1}\n`
       }
       return { stdout: a.slice(4).map(line).join('') }
+    }
+    if (a[1] === 'logs') {
+      // Celery at -l info: a running worker logs its ready line, beat its first due task.
+      const c = this.containers.get(a.at(-1)!)
+      if (c?.state !== 'running' || this.crashLoop.has(c.service) || this.silent.has(c.service)) return { stdout: '' }
+      const line = c.service === 'beat' ? 'Scheduler: Sending due task tick (tasks.tick)' : `celery@${a.at(-1)} ready.`
+      return { stdout: `${new Date().toISOString()} [INFO/MainProcess] ${line}\n` }
     }
     if (a[1] === 'wait') {
       // Workers finish within the grace unless a test says they hang.
@@ -157,7 +176,10 @@ export class World {
         if (!c) return { code: 1, stderr: `Error response from daemon: No such container: ${name}` }
         if (a[1] === 'pause' && c.state === 'restarting')
           return { code: 1, stderr: `Error response from daemon: Container ${name} is restarting, wait until the container is running` }
-        if (to) c.state = to
+        if (to) {
+          this.starting(name, to)
+          c.state = to
+        }
       }
       return {}
     }
