@@ -7,6 +7,7 @@ import { build, engineVersion, gitRevision, imageIds, up } from './commands.ts'
 import { COLORS, type Color, type Config, coloredServices, otherColor, projectName, withRelease } from './config.ts'
 import type { Ctx } from './context.ts'
 import { type ComposeModel, checkContract, readComposeModel, servicesWithBuild } from './contract.ts'
+import { anySignal } from './deadlines.ts'
 import { CommandError, ConfigError, StepError, UsageError } from './errors.ts'
 import { checkHealth, confirmWebUp, webRunState } from './health.ts'
 import { OpRecord } from './history.ts'
@@ -207,7 +208,7 @@ export async function deploy(ctx0: Ctx, o: DeployOptions = {}): Promise<DeployRe
     // Judged from the switch on, beside up-rest and verify: a bad verdict stops those steps
     // (their signal) and the deploy rolls back, as for Ctrl-C, but saying why.
     const watch = watching ? newWatch(ctx, to) : null
-    const judged = () => (watch ? ctx.withSignal(AbortSignal.any([ctx.signal, watch.failed])) : ctx)
+    const judged = () => (watch ? ctx.withSignal(anySignal([ctx.signal, watch.failed])) : ctx)
     const order = DEPLOY_STEPS.filter((s) => (s !== 'canary' || (from && ctx.config.canary.steps.length)) && (s !== 'watch' || watching))
     const oldWebRuns = async () => (from ? (await ctx.inventory()).runningServices(from, ctx.config.roles.web).length > 0 : false)
     // The new web as traffic moves to it, or as this run first sees it past the switch (a run

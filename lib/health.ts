@@ -7,7 +7,7 @@ import type { Agent } from 'undici'
 import { healthStatus, runState } from './commands.ts'
 import type { Color, Config } from './config.ts'
 import type { Ctx } from './context.ts'
-import { sleep } from './deadlines.ts'
+import { anySignal, sleep } from './deadlines.ts'
 import { StepError } from './errors.ts'
 import { names, notStayingUp, parseRunState, type RunState } from './inventory.ts'
 
@@ -278,7 +278,7 @@ export async function checkHealth(ctx: Ctx, color: Color): Promise<WaitResult | 
     const r = await ctx.ui.wait(`waiting for ${url}`, (update) =>
       waitHealthy(url, {
         ...checkOptions(c),
-        signal: AbortSignal.any([ctx.signal, gone.signal]),
+        signal: anySignal([ctx.signal, gone.signal]),
         extra: async () => {
           for (const w of webs) {
             if (!withHealthcheck.has(w.id)) continue

@@ -1,18 +1,10 @@
 #!/usr/bin/env -S npx tsx
 // status: live color, containers, CPU pressure and the lock (read-only).
+// The step itself, its flags and --help are lib/steps/status.ts; `calmswap status` runs the same one.
 
-import { isMain, run } from '../lib/cli.ts'
-import { formatStatus, status } from '../lib/status.ts'
-import { formatSwarmStatus, swarmStatus } from '../lib/swarm-report.ts'
+import { startMain } from '../lib/main.ts'
 
-if (isMain(import.meta.url, 'status')) {
-  void run({ name: 'status', jsonIsData: true, summary: 'live color, containers, CPU pressure and the lock', usage: 'status [--json]', swarm: true }, async (ctx, { flags }) => {
-    if (ctx.config.engine === 'swarm') {
-      const s = await swarmStatus(ctx)
-      return ctx.ui.data(flags.json ? JSON.stringify(s, null, 2) : formatSwarmStatus(s))
-    }
-    const r = await status(ctx)
-    const paint = (p: string, t: string) => (p === 'blue' ? ctx.ui.c.blue(t) : p === 'green' ? ctx.ui.c.green(t) : t)
-    ctx.ui.data(flags.json ? JSON.stringify(r, null, 2) : formatStatus(r, paint))
-  })
-}
+startMain(import.meta.url, async () => {
+  const [{ runStep }, { step }] = await Promise.all([import('../lib/cli.ts'), import('../lib/steps/status.ts')])
+  return runStep(step)
+})
