@@ -12,8 +12,9 @@ import { StepError } from './errors.ts'
 import { names, notStayingUp, parseRunState, type RunState } from './inventory.ts'
 
 // Loaded on the first probe, not at start: undici is most of the bundle, and a deploy's
-// first seconds (before the old workers stop) are the ones to keep short.
-const undici = () => import('undici')
+// first seconds (before the old workers stop) are the ones to keep short. undici is
+// CommonJS: in the built chunks its exports are the module's default export only.
+const undici = () => import('undici').then((m) => ('Agent' in m ? m : (m as unknown as { default: typeof m }).default))
 
 export const LOOPBACK = '127.0.0.1'
 
