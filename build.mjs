@@ -21,8 +21,8 @@ await build({
   splitting: true,
   platform: 'node',
   format: 'esm',
-  // Debian 12's and Raspberry Pi OS's nodejs (lib/main.ts's NODE_MIN).
-  target: 'node18.19',
+  // lib/main.ts's NODE_MIN.
+  target: 'node20.18',
   legalComments: 'none',
   minify: true,
   keepNames: true,

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Node.js and npm for calmswap on a Debian 12 / Raspberry Pi OS box: Debian's own nodejs
-# (18.19) runs calmswap's built scripts. Installs nodejs and npm with apt when they are
-# missing and this is root; otherwise says what to install. Does nothing when both are there.
+# Node.js and npm for calmswap: checked before anything else, saying what to install. Debian
+# 12's nodejs (18) is too old (undici 7 needs 20.18.1); with apt and root on a newer Debian,
+# its nodejs and npm are installed. Does nothing when both are there.
 set -euo pipefail
 
 log() { printf '\033[2m[provision]\033[0m %s\n' "$*" >&2; }
-min=18.19
-node_ok() { command -v node >/dev/null 2>&1 && node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 18 || (a === 18 && b >= 19) ? 0 : 1)'; }
+min=20.18.1
+node_ok() { command -v node >/dev/null 2>&1 && node -e 'const [a, b] = process.versions.node.split(".").map(Number); const c = Number(process.versions.node.split(".")[2]); process.exit(a > 20 || (a === 20 && (b > 18 || (b === 18 && c >= 1))) ? 0 : 1)'; }
 
 if node_ok && command -v npm >/dev/null 2>&1; then exit 0; fi
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

@@ -123,9 +123,8 @@ describe.sequential('the package in a repo of its own', () => {
     expect(await stack.servingColor(3, '/health/')).toBe('green')
   })
 
-  test("Debian 12's own nodejs (18), no other Node: --help and status run; an older Node gets one line and exit 2", () => {
+  test("Debian 12's own nodejs (18), no other Node: --help and status get one line saying what to install, exit 2", () => {
     const ours = Object.entries(env()).filter(([k]) => /^(CALMSWAP_|PROXY_PORT$|REDIS_PORT$|APP_NETWORK$|POSTGRES_VOLUME$|REDIS_VOLUME$|NO_COLOR$)/.test(k))
-    writeFileSync(join(work, 'old-node.mjs'), "Object.defineProperty(process.versions, 'node', { value: '18.18.2' })\n")
     const inNode18 = (args: string[]) =>
       spawnSync(
         'docker',
@@ -152,14 +151,14 @@ describe.sequential('the package in a repo of its own', () => {
     const version = inNode18(['node', '--version'])
     expect(version.stdout.trim(), version.stderr).toMatch(/^v18\./)
     expect(inNode18(['sh', '-c', 'command -v npm || ls /usr/local/bin/node* 2>/dev/null || true']).stdout.trim()).toBe('')
-    const help = inNode18(['node_modules/.bin/calmswap', '--help'])
-    expect(help.status, help.stderr).toBe(0)
-    expect(help.stdout).toMatch(/^calmswap \S+: staged blue-green deploys/)
-    const status = inNode18(['node_modules/.bin/calmswap', 'status', '--json'])
-    expect(status.status, status.stderr).toBe(0)
-    expect(JSON.parse(status.stdout).live).toBe('green')
-    const old = inNode18(['node', '--import', join(work, 'old-node.mjs'), 'node_modules/.bin/calmswap', 'status'])
-    expect(old.status).toBe(2)
-    expect(old.stderr).toBe('calmswap needs Node.js 18.19.0 or newer, this is 18.18.2: install it (Debian 12 / Raspberry Pi OS: sudo apt install nodejs) and run again\n')
+    // undici 6 (Node 18's) hangs on a connection closed at once: calmswap needs 20.18, and says so.
+    for (const args of [['--help'], ['status']]) {
+      const r = inNode18(['node_modules/.bin/calmswap', ...args])
+      expect(r.status).toBe(2)
+      expect(r.stderr).toMatch(
+        /^calmswap needs Node\.js 20\.18\.1 or newer, this is 18\.\d+\.\d+: install it \(Debian 12 \/ Raspberry Pi OS ship 18: nodejs\.org or NodeSource\) and run again\n$/,
+      )
+      expect(r.stdout).toBe('')
+    }
   })
 })

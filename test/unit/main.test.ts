@@ -3,9 +3,9 @@ import { anySignalFallback } from '../../lib/deadlines.ts'
 import { nodeProblem } from '../../lib/main.ts'
 
 describe('nodeProblem: the one line a too-old Node gets', () => {
-  test.each(['18.19.0', 'v18.19.0', '18.20.4', '20.18.1', '22.0.0', '19.0.0'])('%s runs calmswap', (v) => expect(nodeProblem(v)).toBeNull())
-  test.each(['18.18.2', '18.0.0', '16.20.2', 'v12.22.12'])('%s is refused, saying what to install', (v) => {
-    expect(nodeProblem(v)).toBe(`calmswap needs Node.js 18.19.0 or newer, this is ${v}: install it (Debian 12 / Raspberry Pi OS: sudo apt install nodejs) and run again`)
+  test.each(['20.18.1', 'v20.18.1', '20.19.0', '21.0.0', '22.0.0'])('%s runs calmswap', (v) => expect(nodeProblem(v)).toBeNull())
+  test.each(['20.18.0', '18.20.4', '18.19.0', 'v12.22.12'])('%s is refused, saying what to install', (v) => {
+    expect(nodeProblem(v)).toBe(`calmswap needs Node.js 20.18.1 or newer, this is ${v}: install it (Debian 12 / Raspberry Pi OS ship 18: nodejs.org or NodeSource) and run again`)
   })
 })
 
