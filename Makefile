@@ -5,18 +5,21 @@ SHELL := bash
 .DEFAULT_GOAL := help
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 
-SOURCES := $(wildcard lib/*.ts scripts/*.ts) build.mjs package-lock.json
+SOURCES := $(wildcard lib/*.ts lib/*/*.ts scripts/*.ts) build.mjs package-lock.json
 # Extra flags for a script: make deploy ARGS=--dry-run, make cleanup ARGS=--yes
 ARGS ?=
 
-.PHONY: help deps build docker images deploy rollback cleanup status health history doctor adopt recover install-recover recover-unit switch proxy down test test-unit test-e2e test-power soak bench bench-watch bench-keepalive bench-proxy test-watch swarm-deploy swarm-lab-bench check format typecheck clean
+.PHONY: help nodejs deps build node18-image docker images deploy rollback cleanup status health history doctor adopt recover install-recover recover-unit switch proxy down test test-unit test-e2e test-power soak bench bench-watch bench-keepalive bench-proxy test-watch swarm-deploy swarm-lab-bench check format typecheck clean
 
 help: ## this list
 	@printf 'calmswap targets (pass flags with ARGS=..., e.g. make deploy ARGS=--dry-run):\n\n'
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
-	@printf '\nEvery script also answers --help with its env vars and exit codes: node dist/deploy.mjs --help\n'
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@printf '\nEvery step also answers --help with its env vars and exit codes: node dist/calmswap.mjs deploy --help\n'
 
-node_modules/.package-lock.json: package.json package-lock.json
+nodejs: ## Node.js 18.19+ and npm: Debian's nodejs and npm with apt when missing (root), or what to install
+	@provision/node.sh
+
+node_modules/.package-lock.json: package.json package-lock.json | nodejs
 	npm ci --no-audit --no-fund
 	@touch $@
 
@@ -26,10 +29,13 @@ dist/.built: node_modules/.package-lock.json $(SOURCES)
 	node build.mjs
 	@touch $@
 
-build: dist/.built ## bundle scripts/*.ts into self-contained dist/*.mjs
+build: dist/.built ## build scripts/*.ts into dist/*.mjs (shared chunks in dist/chunks/) and the package's types
 
 docker: ## install and start Docker Engine + Compose v2 if missing (Debian, root)
 	@provision/docker.sh
+
+node18-image: docker ## Debian 12 with Debian's nodejs and no other Node, for the package test (offline, debootstrap)
+	@provision/node18-image.sh
 
 images: docker ## official images, or build the offline base image when no registry answers
 	@provision/images.sh
@@ -83,7 +89,7 @@ down: ## remove the whole example stack (all three projects), calmswap's image t
 test: deps build ## unit + plan tests, then end-to-end tests on real Docker when it is here
 	vitest run --project unit --project plan
 	@if docker info >/dev/null 2>&1 && docker compose version >/dev/null 2>&1; then \
-	  provision/images.sh && provision/django-image.sh && provision/caddy-image.sh && vitest run --project e2e; \
+	  provision/images.sh && provision/django-image.sh && provision/caddy-image.sh && provision/node18-image.sh && vitest run --project e2e; \
 	elif [ "$${CI:-}" = true ]; then \
 	  echo "FAILED: CI=true but no Docker Engine with Compose v2 is reachable, so the end-to-end tests cannot run (make docker)" >&2; exit 1; \
 	else \
@@ -96,6 +102,7 @@ test-unit: deps ## unit + plan tests only (no Docker needed)
 test-e2e: build images ## end-to-end tests only (real Docker)
 	provision/django-image.sh
 	provision/caddy-image.sh
+	provision/node18-image.sh
 	vitest run --project e2e
 
 test-power: build images ## dockerd restarted at every step of a deploy (about 5 minutes; make test runs a few)

@@ -1,34 +1,47 @@
-// Bundles every script into one self-contained dist/<name>.mjs: no tsx at run time
-// (a tsx start costs about a CPU-second on a Pi), and one file to copy to another box.
+// One build of every script, the `calmswap` command and the library entry into dist/: no
+// tsx at run time (a tsx start costs about a CPU-second on a Pi). The entries share their
+// code as chunks (dist/chunks/), so undici is there once, loaded only by what checks health.
+// Each entry imports lib/main.ts alone before anything else: the Node version check runs
+// before any code an old Node could not load. Then the types of the library entry.
 
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { build } from 'esbuild'
 
+const pkg = JSON.parse(readFileSync('package.json', 'utf8'))
 const scripts = readdirSync('scripts').filter((f) => f.endsWith('.ts'))
-// One build per script: each bundle is told its entry's name, so that in a bundle only the
-// entry script's main runs (every module in it shares one import.meta.url).
-await Promise.all(
-  scripts.map((f) =>
-    build({
-      entryPoints: [`scripts/${f}`],
-      outfile: `dist/${f.replace(/\.ts$/, '.mjs')}`,
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      target: 'node20',
-      legalComments: 'none',
-      minify: true,
-      keepNames: true,
-      logLevel: 'warning',
-      define: { __CALMSWAP_ENTRY__: JSON.stringify(f.replace(/\.ts$/, '')) },
-      // zx and undici still call require() for node built-ins here and there.
-      banner: { js: "import { createRequire as __calmswapRequire } from 'node:module'; const require = __calmswapRequire(import.meta.url);" },
-    }),
-  ),
-)
-// The sources' shebang runs tsx; the bundles need only node.
+rmSync('dist', { recursive: true, force: true })
+await build({
+  entryPoints: Object.fromEntries([...scripts.map((f) => [f.replace(/\.ts$/, ''), `scripts/${f}`]), ['api', 'lib/api.ts']]),
+  outdir: 'dist',
+  outExtension: { '.js': '.mjs' },
+  chunkNames: 'chunks/[name]-[hash]',
+  bundle: true,
+  splitting: true,
+  platform: 'node',
+  format: 'esm',
+  // lib/main.ts's NODE_MIN.
+  target: 'node20.18',
+  legalComments: 'none',
+  minify: true,
+  keepNames: true,
+  logLevel: 'warning',
+  define: { __CALMSWAP_VERSION__: JSON.stringify(pkg.version) },
+  // undici still calls require() for node built-ins here and there.
+  banner: { js: "import { createRequire as __calmswapRequire } from 'node:module'; const require = __calmswapRequire(import.meta.url);" },
+})
+// The sources' shebang runs tsx; the built scripts need only node.
 for (const f of scripts) {
   const out = `dist/${f.replace(/\.ts$/, '.mjs')}`
   writeFileSync(out, readFileSync(out, 'utf8').replace(/^#!.*\n/, '#!/usr/bin/env node\n'), { mode: 0o755 })
 }
-console.error(`built ${scripts.length} scripts into dist/`)
+// Types for `import ... from 'calmswap'`; relative imports as a .d.ts consumer resolves them.
+execFileSync(join('node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.types.json'], { stdio: 'inherit' })
+const typesDir = 'dist/types'
+for (const f of readdirSync(typesDir, { recursive: true })) {
+  if (!String(f).endsWith('.d.ts')) continue
+  const p = join(typesDir, String(f))
+  writeFileSync(p, readFileSync(p, 'utf8').replace(/(from '\.{1,2}\/[^']+)\.ts'/g, "$1.js'"))
+}
+console.error(`built ${scripts.length} scripts and the library entry into dist/`)

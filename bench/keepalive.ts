@@ -14,7 +14,7 @@ import { type AddressInfo, connect, createServer, type Socket } from 'node:net'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { Client } from 'undici'
-import { isMain } from '../lib/cli.ts'
+import { isMain } from '../lib/main.ts'
 import { ROOT, Stack } from '../test/e2e/stack.ts'
 import { ensureDockerLock } from './lock.ts'
 
@@ -168,7 +168,7 @@ async function main(): Promise<number> {
   return total && total.sent === total.ok ? 0 : 1
 }
 
-if (isMain(import.meta.url, 'keepalive')) {
+if (isMain(import.meta.url)) {
   main().then(
     (code) => (process.exitCode = code),
     (e) => {

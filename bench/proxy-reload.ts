@@ -15,11 +15,11 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { Client, request } from 'undici'
-import { isMain } from '../lib/cli.ts'
 import { switchTraffic } from '../lib/compose/traffic.ts'
 import { type Color, loadConfig } from '../lib/config.ts'
 import { makeContext } from '../lib/context.ts'
 import { ProcessExecutor } from '../lib/executor.ts'
+import { isMain } from '../lib/main.ts'
 import { proxyDriver } from '../lib/proxy/index.ts'
 import { StateStore } from '../lib/state.ts'
 import { Ui } from '../lib/ui.ts'
@@ -234,7 +234,7 @@ const USAGE = `node --import tsx bench/proxy-reload.ts [--switches 40] [--rps 50
 
 Needs Debian's nginx-light and caddy on the host (apt-get install nginx-light caddy); no Docker.`
 
-if (isMain(import.meta.url, 'proxy-reload')) {
+if (isMain(import.meta.url)) {
   const { values } = parseArgs({
     options: {
       switches: { type: 'string', default: '40' },

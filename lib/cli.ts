@@ -1,8 +1,6 @@
 // What turns a module into a script: flags, --help, config, the executor, signals, the
 // lock for scripts that change the host, and the exit code. Every script's main is one call
 // of `run` with one step from lib/.
-import { realpathSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
 import { type ParseArgsConfig, parseArgs } from 'node:util'
 import { composeEngine } from './compose/engine.ts'
 import { COLORS, type Color, type Config, loadConfig, otherColor, SETTINGS } from './config.ts'
@@ -34,24 +32,6 @@ export type Flags = Record<string, string | boolean | undefined>
 export interface Invocation {
   readonly flags: Flags
   readonly positionals: readonly string[]
-}
-
-declare const __CALMSWAP_ENTRY__: string | undefined
-
-/**
- * True when this module is the script being run. In a bundle (dist/*.mjs) every module
- * shares the bundle's URL, so the build names its entry script and only that one runs.
- * From source, the file path decides, so a renamed copy still runs.
- */
-export function isMain(moduleUrl: string, name: string): boolean {
-  if (typeof __CALMSWAP_ENTRY__ === 'string') return __CALMSWAP_ENTRY__ === name
-  const entry = process.argv[1]
-  if (!entry) return false
-  try {
-    return realpathSync(fileURLToPath(moduleUrl)) === realpathSync(entry)
-  } catch {
-    return false
-  }
 }
 
 /** A --color flag, or the fallback when none was given. */
@@ -108,12 +88,21 @@ function helpText(spec: ScriptSpec): string {
 /** A script's main: one step from lib/; a number it returns is the exit code (doctor's 1 for a failed check). */
 export type Main = (ctx: Ctx, inv: Invocation) => Promise<unknown>
 
+/** One step: what its --help says and what it runs. scripts/<name>.ts and `calmswap <name>` run the same one. */
+export interface Step {
+  readonly spec: ScriptSpec
+  readonly main: Main
+}
+
 export interface RunDeps {
   argv?: string[]
   env?: Record<string, string | undefined>
   executor?: Executor
   ui?: Ui
 }
+
+/** A step as its own script: scripts/<name>.ts and `calmswap <name>` both end here. */
+export const runStep = (step: Step, deps: RunDeps = {}): Promise<number> => run(step.spec, step.main, deps)
 
 /** Parses flags and config, wires signals, runs main, and sets process.exitCode. */
 export async function run(spec: ScriptSpec, main: Main, deps: RunDeps = {}): Promise<number> {

@@ -63,3 +63,29 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     signal?.addEventListener('abort', done, { once: true })
   })
 }
+
+/**
+ * AbortSignal.any where Node has it (20.3 on); on Node 18 (Debian 12's) an equivalent that
+ * aborts with the first reason. The fallback holds its listeners until one signal aborts:
+ * fine for the few per operation calmswap makes.
+ */
+export function anySignal(signals: readonly AbortSignal[]): AbortSignal {
+  const native = (AbortSignal as { any?: (s: AbortSignal[]) => AbortSignal }).any
+  if (typeof native === 'function') return native.call(AbortSignal, [...signals])
+  return anySignalFallback(signals)
+}
+
+export function anySignalFallback(signals: readonly AbortSignal[]): AbortSignal {
+  const ac = new AbortController()
+  const gone = signals.find((s) => s.aborted)
+  if (gone) {
+    ac.abort(gone.reason)
+    return ac.signal
+  }
+  const onAbort = (e: Event) => {
+    for (const s of signals) s.removeEventListener('abort', onAbort)
+    ac.abort((e.target as AbortSignal).reason)
+  }
+  for (const s of signals) s.addEventListener('abort', onAbort, { once: true })
+  return ac.signal
+}

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs'
 import { availableParallelism, loadavg } from 'node:os'
 import { containerCpu, maxCpu } from './builders/reads.ts'
 import type { Ctx } from './context.ts'
-import { sleep } from './deadlines.ts'
+import { anySignal, sleep } from './deadlines.ts'
 
 export interface Pressure {
   readonly source: 'psi' | 'loadavg'
@@ -113,7 +113,7 @@ export interface Booted {
 export async function whenBooted(ctx: Ctx, ids: readonly string[], stop?: AbortSignal, onBusy?: (cpu: number) => void): Promise<Booted | null> {
   if (ctx.config.calm.threshold <= 0 || ctx.exec.dryRun || ids.length === 0) return null
   const t0 = performance.now()
-  const end = stop ? AbortSignal.any([ctx.signal, stop]) : ctx.signal
+  const end = stop ? anySignal([ctx.signal, stop]) : ctx.signal
   for (;;) {
     const t = performance.now()
     const res = await ctx.exec.run(containerCpu(ctx.config, ids), end)

@@ -1,21 +1,10 @@
 #!/usr/bin/env -S npx tsx
-
 // adopt: move a running plain Compose project onto calmswap in place, its data never stopped.
+// The step itself, its flags and --help are lib/steps/adopt.ts; `calmswap adopt` runs the same one.
 
-import { isMain, run } from '../lib/cli.ts'
-import { adopt } from '../lib/compose/adopt.ts'
+import { startMain } from '../lib/main.ts'
 
-if (isMain(import.meta.url, 'adopt')) {
-  void run(
-    {
-      name: 'adopt',
-      summary: 'take over a running plain Compose project in place: its databases keep running, its app becomes blue',
-      usage: 'CALMSWAP_SHARED_PROJECT=<plain project> adopt [--proxy-from <its proxy service>] [--dry-run]',
-      options: { 'proxy-from': { type: 'string' } },
-      dryRun: true,
-      notes:
-        "The plain project's databases, Redis and volumes are never stopped. Its workers are frozen and beat stopped, blue's web starts beside its web,\nthe proxy hands over (the only gap), then the old workers stop and blue's start. A failure undoes it all. See README: moving a running app.",
-    },
-    async (ctx, { flags }) => adopt(ctx, { proxyFrom: flags['proxy-from'] as string | undefined }),
-  )
-}
+startMain(import.meta.url, async () => {
+  const [{ runStep }, { step }] = await Promise.all([import('../lib/cli.ts'), import('../lib/steps/adopt.ts')])
+  return runStep(step)
+})

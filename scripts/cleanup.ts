@@ -1,18 +1,10 @@
 #!/usr/bin/env -S npx tsx
 // cleanup: the operator's last word, removing the old color once the new release looks right.
+// The step itself, its flags and --help are lib/steps/cleanup.ts; `calmswap cleanup` runs the same one.
 
-import { isMain, run } from '../lib/cli.ts'
+import { startMain } from '../lib/main.ts'
 
-if (isMain(import.meta.url, 'cleanup')) {
-  void run(
-    {
-      name: 'cleanup',
-      summary: 'remove the old color after you checked the site',
-      usage: 'cleanup [--yes] [--dry-run]',
-      options: { yes: { type: 'boolean', short: 'y' } },
-      dryRun: true,
-      notes: 'Asks before removing when on a terminal; elsewhere --yes is required. In swarm mode there is no old color: nothing to do.',
-    },
-    async (ctx, { flags }) => void (await ctx.engine.cleanup(ctx, { yes: Boolean(flags.yes) })),
-  )
-}
+startMain(import.meta.url, async () => {
+  const [{ runStep }, { step }] = await Promise.all([import('../lib/cli.ts'), import('../lib/steps/cleanup.ts')])
+  return runStep(step)
+})

@@ -1,18 +1,10 @@
 #!/usr/bin/env -S npx tsx
 // health: wait until a color's web passes its check (read-only: takes no lock).
+// The step itself, its flags and --help are lib/steps/health.ts; `calmswap health` runs the same one.
 
-import { colorArg, idleColor, isMain, run } from '../lib/cli.ts'
-import { checkHealth } from '../lib/compose/health.ts'
+import { startMain } from '../lib/main.ts'
 
-if (isMain(import.meta.url, 'health')) {
-  void run(
-    {
-      name: 'health',
-      summary: "wait until a color's web passes its health check",
-      usage: 'health [--color blue|green] [--dry-run]   (default: the color that is not live)',
-      options: { color: { type: 'string' } },
-      dryRun: true,
-    },
-    async (ctx, { flags }) => checkHealth(ctx, colorArg(flags.color, idleColor(ctx))),
-  )
-}
+startMain(import.meta.url, async () => {
+  const [{ runStep }, { step }] = await Promise.all([import('../lib/cli.ts'), import('../lib/steps/health.ts')])
+  return runStep(step)
+})

@@ -1,24 +1,10 @@
 #!/usr/bin/env -S npx tsx
 // history: every deploy, rollback and cleanup: when, who, which colors, release, images, step times, result.
+// The step itself, its flags and --help are lib/steps/history.ts; `calmswap history` runs the same one.
 
-import { isMain, run } from '../lib/cli.ts'
-import { UsageError } from '../lib/errors.ts'
-import { formatHistory, readHistory } from '../lib/history.ts'
+import { startMain } from '../lib/main.ts'
 
-if (isMain(import.meta.url, 'history')) {
-  void run(
-    {
-      name: 'history',
-      jsonIsData: true,
-      summary: 'what deploys, rollbacks and cleanups did',
-      usage: 'history [--last N] [--json]',
-      options: { last: { type: 'string' } },
-    },
-    async (ctx, { flags }) => {
-      const last = flags.last === undefined ? 20 : Number(flags.last)
-      if (!Number.isInteger(last) || last < 1) throw new UsageError(`--last must be a whole number above 0, not ${JSON.stringify(flags.last)}`)
-      const entries = readHistory(ctx.config.stateDir).slice(-last)
-      ctx.ui.data(flags.json ? entries.map((e) => JSON.stringify(e)).join('\n') : formatHistory(entries))
-    },
-  )
-}
+startMain(import.meta.url, async () => {
+  const [{ runStep }, { step }] = await Promise.all([import('../lib/cli.ts'), import('../lib/steps/history.ts')])
+  return runStep(step)
+})

@@ -1,23 +1,10 @@
 #!/usr/bin/env -S npx tsx
-// proxy: apply a changed proxy config (validate, then a graceful reload) and a changed proxy
-// image (the new container beside the old one, then the old one retired), without a gap.
+// proxy: apply a changed proxy config (validate, graceful reload) or image (beside the old one).
+// The step itself, its flags and --help are lib/steps/proxy.ts; `calmswap proxy` runs the same one.
 
-import { isMain, run } from '../lib/cli.ts'
-import { changeProxy } from '../lib/compose/proxy.ts'
+import { startMain } from '../lib/main.ts'
 
-if (isMain(import.meta.url, 'proxy')) {
-  void run(
-    {
-      name: 'proxy',
-      summary: "apply the proxy's changed config (validate, graceful reload) or image (new container beside the old one)",
-      usage: 'proxy [--replace] [--dry-run]',
-      options: { replace: { type: 'boolean' } },
-      notes: 'A changed image of the proxy service is found by itself; --replace starts a new container even when the image is the same.',
-      dryRun: true,
-      lock: 'proxy',
-    },
-    async (ctx, { flags }) => {
-      await changeProxy(ctx, { replace: Boolean(flags.replace) })
-    },
-  )
-}
+startMain(import.meta.url, async () => {
+  const [{ runStep }, { step }] = await Promise.all([import('../lib/cli.ts'), import('../lib/steps/proxy.ts')])
+  return runStep(step)
+})

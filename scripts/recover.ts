@@ -1,21 +1,11 @@
 #!/usr/bin/env -S npx tsx
 // recover: after a power cut or a daemon restart, finish or undo what was cut short and put
 // every container where the live color wants it. Safe to run at every boot.
+// The step itself, its flags and --help are lib/steps/recover.ts; `calmswap recover` runs the same one.
 
-import { isMain, run } from '../lib/cli.ts'
+import { startMain } from '../lib/main.ts'
 
-if (isMain(import.meta.url, 'recover')) {
-  void run(
-    {
-      name: 'recover',
-      summary: 'after a reboot: finish or undo an interrupted operation, one color serving, one set of workers, one beat',
-      usage: 'recover [--dry-run] [--json]',
-      dryRun: true,
-      notes: 'Run at boot after Docker (provision/calmswap-recover.service), or by hand; `status` says when it is needed.',
-    },
-    async (ctx) => {
-      const r = await ctx.engine.recover(ctx)
-      ctx.ui.event('recovered', { action: r.action, changes: r.changes })
-    },
-  )
-}
+startMain(import.meta.url, async () => {
+  const [{ runStep }, { step }] = await Promise.all([import('../lib/cli.ts'), import('../lib/steps/recover.ts')])
+  return runStep(step)
+})

@@ -1,16 +1,10 @@
 #!/usr/bin/env -S npx tsx
 // rollback: traffic back to the previous color, its workers resumed, the new color stopped.
+// The step itself, its flags and --help are lib/steps/rollback.ts; `calmswap rollback` runs the same one.
 
-import { isMain, run } from '../lib/cli.ts'
+import { startMain } from '../lib/main.ts'
 
-if (isMain(import.meta.url, 'rollback')) {
-  void run(
-    {
-      name: 'rollback',
-      summary: 'send traffic back to the previous color and resume its workers',
-      usage: 'rollback [--dry-run]',
-      dryRun: true,
-    },
-    async (ctx) => ctx.engine.rollback(ctx),
-  )
-}
+startMain(import.meta.url, async () => {
+  const [{ runStep }, { step }] = await Promise.all([import('../lib/cli.ts'), import('../lib/steps/rollback.ts')])
+  return runStep(step)
+})

@@ -1,10 +1,10 @@
 #!/usr/bin/env -S npx tsx
 // status: live color, containers, CPU pressure and the lock (read-only).
+// The step itself, its flags and --help are lib/steps/status.ts; `calmswap status` runs the same one.
 
-import { isMain, run } from '../lib/cli.ts'
+import { startMain } from '../lib/main.ts'
 
-if (isMain(import.meta.url, 'status')) {
-  void run({ name: 'status', jsonIsData: true, summary: 'live color, containers, CPU pressure and the lock', usage: 'status [--json]' }, async (ctx, { flags }) => {
-    ctx.ui.data(await ctx.engine.status(ctx, Boolean(flags.json)))
-  })
-}
+startMain(import.meta.url, async () => {
+  const [{ runStep }, { step }] = await Promise.all([import('../lib/cli.ts'), import('../lib/steps/status.ts')])
+  return runStep(step)
+})

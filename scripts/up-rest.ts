@@ -1,19 +1,10 @@
 #!/usr/bin/env -S npx tsx
 // up-rest: once the other color's workers have stopped, start this color's singletons, then workers.
+// The step itself, its flags and --help are lib/steps/up-rest.ts; `calmswap up-rest` runs the same one.
 
-import { colorArg, isMain, run } from '../lib/cli.ts'
-import { startRest } from '../lib/compose/workers.ts'
+import { startMain } from '../lib/main.ts'
 
-if (isMain(import.meta.url, 'up-rest')) {
-  void run(
-    {
-      name: 'up-rest',
-      summary: "start a color's workers and singletons, after the other color's have stopped",
-      usage: 'up-rest [--color blue|green] [--dry-run]   (default: the live color)',
-      options: { color: { type: 'string' } },
-      dryRun: true,
-      lock: 'up-rest',
-    },
-    async (ctx, { flags }) => startRest(ctx, colorArg(flags.color, ctx.state.load().live)),
-  )
-}
+startMain(import.meta.url, async () => {
+  const [{ runStep }, { step }] = await Promise.all([import('../lib/cli.ts'), import('../lib/steps/up-rest.ts')])
+  return runStep(step)
+})

@@ -80,8 +80,10 @@ export const composeVersion = (c: Config): Cmd => ({ argv: [c.docker, 'compose',
 export const composeV1Version = (): Cmd => ({ argv: ['docker-compose', 'version', '--short'], mutates: false, timeoutMs: DEADLINE.read })
 
 /** Shared services are never recreated under a running color; a color never starts its own Redis (--no-deps). */
+// Shared services are waited for (running, and healthy where they have a health check): a
+// first deploy's release job would otherwise meet a database that is not listening yet.
 export const up = (c: Config, p: Project, names: readonly string[]): Cmd =>
-  compose(c, p, p === 'shared' ? ['up', '-d', '--no-recreate', ...names] : ['up', '-d', '--no-deps', '--force-recreate', '--no-build', ...names], {
+  compose(c, p, p === 'shared' ? ['up', '-d', '--no-recreate', '--wait', ...names] : ['up', '-d', '--no-deps', '--force-recreate', '--no-build', ...names], {
     mutates: true,
     timeoutMs: DEADLINE.up,
     effect: services(c, p, names, 'running'),

@@ -21,7 +21,7 @@ interface ComposeService {
 }
 
 // Images that keep data of their own. One per color would fork the data.
-const STATEFUL_IMAGE =
+export const STATEFUL_IMAGE =
   /(^|\/)(postgres|postgis|timescaledb|mysql|mariadb|mongo|redis|valkey|keydb|rabbitmq|elasticsearch|opensearch|influxdb|clickhouse|cassandra|couchdb|neo4j|minio|memcached|etcd|zookeeper|kafka)([:@]|$)/
 
 export async function readComposeModel(ctx: Ctx, color: Color = 'blue'): Promise<ComposeModel> {

@@ -6,6 +6,7 @@ import { up } from '../builders/compose.ts'
 import { imageIds } from '../builders/reads.ts'
 import { COLORS, type Color, otherColor, projectName, withRelease } from '../config.ts'
 import type { Ctx } from '../context.ts'
+import { anySignal } from '../deadlines.ts'
 import { ConfigError, StepError, UsageError } from '../errors.ts'
 import { OpRecord, readHistory } from '../history.ts'
 import type { RunState } from '../inventory.ts'
@@ -137,7 +138,7 @@ export async function deploy(ctx0: Ctx, o: DeployOptions = {}): Promise<DeployRe
     // Judged from the switch on, beside up-rest and verify: a bad verdict stops those steps
     // (their signal) and the deploy rolls back, as for Ctrl-C, but saying why.
     const watch = watching ? newWatch(ctx, to, lastWatchOf(readHistory(ctx.config.stateDir), from)) : null
-    const judged = () => (watch ? ctx.withSignal(AbortSignal.any([ctx.signal, watch.failed])) : ctx)
+    const judged = () => (watch ? ctx.withSignal(anySignal([ctx.signal, watch.failed])) : ctx)
     const order = DEPLOY_STEPS.filter((s) => (s !== 'canary' || (from && ctx.config.canary.steps.length)) && (s !== 'watch' || watching))
     const oldWebRuns = async () => (from ? (await ctx.inventory()).runningServices(from, ctx.config.roles.web).length > 0 : false)
     // The new web as traffic moves to it, or as this run first sees it past the switch (a run

@@ -3,6 +3,7 @@
 import { healthStatus, runState } from '../builders/reads.ts'
 import type { Color } from '../config.ts'
 import type { Ctx } from '../context.ts'
+import { anySignal } from '../deadlines.ts'
 import { StepError } from '../errors.ts'
 import { names, notStayingUp, parseRunState, type RunState } from '../inventory.ts'
 import { checkOptions, LOOPBACK, type WaitResult, waitHealthy } from '../probe.ts'
@@ -38,7 +39,7 @@ export async function checkHealth(ctx: Ctx, color: Color): Promise<WaitResult | 
     const r = await ctx.ui.wait(`waiting for ${url}`, (update) =>
       waitHealthy(url, {
         ...checkOptions(c),
-        signal: AbortSignal.any([ctx.signal, gone.signal]),
+        signal: anySignal([ctx.signal, gone.signal]),
         extra: async () => {
           for (const w of webs) {
             if (!withHealthcheck.has(w.id)) continue

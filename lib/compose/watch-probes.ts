@@ -7,7 +7,7 @@
 // would only move into the probes' count, which is judged too: nothing can hide a failure.
 import { randomBytes } from 'node:crypto'
 import type { Config } from '../config.ts'
-import { sleep } from '../deadlines.ts'
+import { anySignal, sleep } from '../deadlines.ts'
 import { probe } from '../probe.ts'
 
 export const PROBE_PARAM = 'calmswap-probe'
@@ -50,7 +50,7 @@ export function startProbes(
   o: { readonly signal: AbortSignal; readonly wanted: () => boolean; readonly onProbe?: (url: string, status: number | undefined) => void },
 ): Probes {
   const stop = new AbortController()
-  const signal = AbortSignal.any([o.signal, stop.signal])
+  const signal = anySignal([o.signal, stop.signal])
   let sent = 0
   const loop = (async () => {
     for (let i = 0; !signal.aborted; i++) {

@@ -17,7 +17,7 @@ describe('argv builders', () => {
   it('colored up: --no-deps, fresh containers, no build', () =>
     expect(dc.up(c, 'green', ['web']).argv).toEqual([...head('shop-green'), 'up', '-d', '--no-deps', '--force-recreate', '--no-build', 'web']))
   it('shared up never recreates what runs', () =>
-    expect(dc.up(c, 'shared', ['redis', 'proxy']).argv).toEqual([...head('shop-shared'), 'up', '-d', '--no-recreate', 'redis', 'proxy']))
+    expect(dc.up(c, 'shared', ['redis', 'proxy']).argv).toEqual([...head('shop-shared'), 'up', '-d', '--no-recreate', '--wait', 'redis', 'proxy']))
   it('stop passes the grace period', () => expect(dc.stop(c, 'blue', ['worker', 'beat']).argv).toEqual([...head('shop-blue'), 'stop', '-t', '45', 'worker', 'beat']))
   it('pause by container', () => expect(dc.pauseContainers(c, ['shop-blue-worker-1']).argv).toEqual(['docker', 'pause', 'shop-blue-worker-1']))
   it('signal by container, no project load', () => expect(dc.kill(c, ['a', 'b']).argv).toEqual(['docker', 'kill', '--signal', 'SIGTERM', 'a', 'b']))

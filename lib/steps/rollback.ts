@@ -1,0 +1,13 @@
+// rollback: traffic back to the previous color, its workers resumed, the new color stopped.
+
+import type { Step } from '../cli.ts'
+
+export const step: Step = {
+  spec: {
+    name: 'rollback',
+    summary: 'send traffic back to the previous color and resume its workers',
+    usage: 'rollback [--dry-run]',
+    dryRun: true,
+  },
+  main: async (ctx) => ctx.engine.rollback(ctx),
+}
