@@ -2,15 +2,13 @@
 // lock for scripts that change the host, and the exit code. Every script's main is one call
 // of `run` with one step from lib/.
 import { type ParseArgsConfig, parseArgs } from 'node:util'
-import { composeEngine } from './compose/engine.ts'
 import { COLORS, type Color, type Config, loadConfig, otherColor, SETTINGS } from './config.ts'
-import type { Engine } from './context.ts'
-import { type Ctx, makeContext } from './context.ts'
+import { type Ctx, composeStepRefusal, type Engine, makeContext } from './context.ts'
 import { composePlugin, dockerSocket, SocketDockerApi } from './docker-api.ts'
 import { EXIT, exitCodeOf, UsageError } from './errors.ts'
 import { DryRunExecutor, type Executor, killChildren, ProcessExecutor } from './executor.ts'
 import { runOp } from './operation.ts'
-import { swarmEngine } from './swarm/engine.ts'
+import { StateStore } from './state.ts'
 import { sanitize, Ui } from './ui.ts'
 
 export interface ScriptSpec {
@@ -25,6 +23,13 @@ export interface ScriptSpec {
   readonly jsonIsData?: boolean
   /** Scripts that change the host run under the state folder's lock, named for them. */
   readonly lock?: string
+  /**
+   * The engines a step that differs by engine picks from (lib/engines.ts): ctx.engine is the one
+   * CALMSWAP_ENGINE names, and it may refuse the step. A step without them is a step of compose
+   * mode, refused in any other, unless it needs no engine at all (`anyEngine`, e.g. history).
+   */
+  readonly engines?: Readonly<Record<Config['engine'], Engine>>
+  readonly anyEngine?: boolean
 }
 
 export type Flags = Record<string, string | boolean | undefined>
@@ -49,9 +54,6 @@ export function idleColor(ctx: Ctx): Color {
   const live = ctx.state.load().live
   return live ? otherColor(live) : 'blue'
 }
-
-/** The engines CALMSWAP_ENGINE picks from: the one place that knows there are two. */
-const ENGINES: Readonly<Record<Config['engine'], Engine>> = { compose: composeEngine, swarm: swarmEngine }
 
 const COMMON: NonNullable<ParseArgsConfig['options']> = {
   help: { type: 'boolean', short: 'h' },
@@ -138,8 +140,8 @@ async function runInner(spec: ScriptSpec, main: Main, deps: RunDeps): Promise<nu
   } catch (e) {
     return report(ui, e)
   }
-  const engine = ENGINES[config.engine]
-  const refusal = engine.refuses(spec.name)
+  const engine = spec.engines?.[config.engine]
+  const refusal = engine ? engine.refuses(spec.name) : config.engine === 'compose' || spec.anyEngine ? null : composeStepRefusal(spec.name)
   if (refusal) return report(ui, new UsageError(refusal))
 
   const socket = deps.executor ? null : dockerSocket(env, config.docker, config.dockerApi)
@@ -154,7 +156,7 @@ async function runInner(spec: ScriptSpec, main: Main, deps: RunDeps): Promise<nu
       ui.warn(`${sig}: finishing the current command, then landing in a safe state (press Ctrl-C again to exit at once)`)
       abort.abort(sig)
     } else {
-      ui.error(secondSignalMessage(sig, spec.name, config))
+      ui.error(secondSignalMessage(sig, spec.name, config, engine))
       killChildren()
       process.exit(EXIT.failed)
     }
@@ -178,8 +180,8 @@ async function runInner(spec: ScriptSpec, main: Main, deps: RunDeps): Promise<nu
  * signal may have begun its rollback, which a deploy run again does not finish: it refuses
  * and names `rollback` (exit 2), in either engine.
  */
-export function secondSignalMessage(sig: string, script: string, c: Config): string {
-  const file = ENGINES[c.engine].storeFile(c.stateDir)
+export function secondSignalMessage(sig: string, script: string, c: Config, engine?: Engine): string {
+  const file = engine?.storeFile(c.stateDir) ?? new StateStore(c.stateDir).file
   return `${sig} again: exiting now. ${file} records how far it got: ${script} run again continues from there, or names the command that does.`
 }
 

@@ -128,6 +128,10 @@ export function makeContext(p: CtxParts): Ctx {
   return build(withStatePins(p.config, state), p.signal ?? new AbortController().signal)
 }
 
+/** Said when a step of compose mode (up-core, switch, ...) is run with another engine. */
+export const composeStepRefusal = (script: string): string =>
+  `${script} is a step of compose mode; with CALMSWAP_ENGINE=swarm, deploy runs every stage itself and rollback takes every service back (README: Swarm)`
+
 /** A context made without one (a step's own test) has no engine to hand out. */
 const NO_ENGINE = new Proxy({} as Engine, {
   get(_t, key) {

@@ -5,7 +5,7 @@ import type { Cmd } from '../command.ts'
 import type { Config } from '../config.ts'
 import { DEADLINE, stopDeadline } from '../deadlines.ts'
 import { QUIESCE_NODES_PY } from '../swarm-celery.ts'
-import { dockerExec } from './reads.ts'
+import { dockerExec } from './exec.ts'
 
 /** A docker verb on containers, and the same POST per container through the API. */
 const verb = (c: Config, argv: readonly string[], ids: readonly string[], o: Pick<Cmd, 'api' | 'effect' | 'timeoutMs'>): Cmd => ({

@@ -114,10 +114,3 @@ export const containerEvents = (c: Config, p: Project, sinceS: number, untilS: n
 
 /** The highest CPU % in `containerCpu` output. */
 export const maxCpu = (stdout: string): number => Math.max(0, ...[...stdout.matchAll(/([\d.]+)%/g)].map((m) => Number(m[1])))
-
-export const dockerExec = (c: Config, container: string, argv: readonly string[], mutates: boolean, timeoutMs: number = DEADLINE.proxy): Cmd => ({
-  argv: [c.docker, 'exec', container, ...argv],
-  mutates,
-  timeoutMs,
-  api: { op: 'exec', container, argv },
-})

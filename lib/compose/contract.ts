@@ -1,8 +1,8 @@
 // The contract between calmswap and a compose file, checked on the file as Compose
 // itself resolves it (`docker compose config --format json`), never with our own YAML parser.
 import { composeConfig } from '../builders/compose.ts'
+import type { Cmd } from '../command.ts'
 import { type Color, type Config, coloredServices, projectName } from '../config.ts'
-import type { Ctx } from '../context.ts'
 
 export interface ComposeModel {
   name?: string
@@ -24,7 +24,13 @@ interface ComposeService {
 export const STATEFUL_IMAGE =
   /(^|\/)(postgres|postgis|timescaledb|mysql|mariadb|mongo|redis|valkey|keydb|rabbitmq|elasticsearch|opensearch|influxdb|clickhouse|cassandra|couchdb|neo4j|minio|memcached|etcd|zookeeper|kafka)([:@]|$)/
 
-export async function readComposeModel(ctx: Ctx, color: Color = 'blue'): Promise<ComposeModel> {
+/** What reading the compose file needs of a step's context: its config, and a command that must succeed. */
+export interface ReadCtx {
+  readonly config: Config
+  must(cmd: Cmd): Promise<string>
+}
+
+export async function readComposeModel(ctx: ReadCtx, color: Color = 'blue'): Promise<ComposeModel> {
   const out = await ctx.must(composeConfig(ctx.config, color))
   return JSON.parse(out) as ComposeModel
 }

@@ -20,7 +20,7 @@ import { checkUnfinishedJobs, runJobs } from './jobs.ts'
 import { plainProjectProblems } from './plain.ts'
 import { rollbackTo } from './rollback.ts'
 import { buildAndPin, healthAndCreate, preflight, startCore } from './steps.ts'
-import { switchTo, upstreamPort, verifyThroughProxy, writeUpstream } from './traffic.ts'
+import { stopRequestLog, switchTo, upstreamPort, verifyThroughProxy, writeUpstream } from './traffic.ts'
 import { lastWatchOf, newWatch, openLog, type PhaseReport, resetLog, watchRelease } from './watch.ts'
 import { freezeWorkers, startRest } from './workers.ts'
 
@@ -174,7 +174,11 @@ export async function deploy(ctx0: Ctx, o: DeployOptions = {}): Promise<DeployRe
         await (ctx.config.proxy.url && ctx.config.proxy.mode !== 'none' ? verifyThroughProxy(judged(), to) : checkHealth(judged(), to))
         await confirmWebUp(judged(), to, await webAtSwitch())
       },
-      watch: () => watchRelease(ctx, to, watch!, watched),
+      watch: async () => {
+        await watchRelease(ctx, to, watch!, watched)
+        // The release stays: the proxy stops logging each request, even after Ctrl-C.
+        await stopRequestLog(ctx.uninterruptible(), to)
+      },
     }
     try {
       await runSteps(ctx, op, order, steps, new Set(resumed?.done ?? []))

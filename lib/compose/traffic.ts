@@ -187,3 +187,15 @@ export async function switchTo(ctx: Ctx, color: Color, backup: Color | null, rou
   ctx.ui.detail(`  proxy → ${color} (${LOOPBACK}:${up.port}${up.backup ? `, backup :${up.backup}` : ''})`)
   await verifyThroughProxy(ctx, color)
 }
+
+/** The proxy stops logging each request: the upstream as it is, with $calmswap_log off. */
+export async function stopRequestLog(ctx: Ctx, to: Color): Promise<void> {
+  const up = ctx.state.load().upstream
+  if (!proxyDriver(ctx.config).logs || ctx.config.proxy.template) return
+  const backup = up?.backup ? (COLORS.find((col) => ctx.config.ports[col] === up.backup) ?? null) : null
+  try {
+    await switchTraffic(ctx, to, backup, { log: false })
+  } catch (e) {
+    ctx.ui.warn(`the proxy could not stop logging each request (${(e as Error).message}); the release stays, and the log is emptied at the next watch`)
+  }
+}

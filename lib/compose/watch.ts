@@ -19,7 +19,6 @@ import type { ProxyRecord } from '../proxy/driver.ts'
 import { proxyDriver } from '../proxy/index.ts'
 import type { WatchState } from '../state.ts'
 import { fmtMs } from '../ui.ts'
-import { switchTraffic } from './traffic.ts'
 import { isProbe, type Probes, probeToken, probing, startProbes } from './watch-probes.ts'
 
 export { type Counts, formatReport, type PhaseReport, type Tally, type Verdict } from '../phase-report.ts'
@@ -707,7 +706,7 @@ export async function watchRelease(ctx: Ctx, to: Color, watch: Watch, reports: P
     ctx.ui.detail(
       `  would watch ${to} for ${fmtDuration(c.watch.ms)}: rolled back at a 5xx share above ${c.watch.max5xxPct}% (over ${c.watch.minRequests} requests or more), or when a container dies${probing(c) ? `; while real traffic is scarce it requests ${c.watch.probe.paths.join(', ')} itself, one every ${fmtDuration(c.watch.probe.everyMs)} at most` : ''}`,
     )
-    return endLogging(ctx, to)
+    return
   }
   ctx.ui.info(`watching ${to} for ${fmtDuration(c.watch.ms)}; Ctrl-C ends the watch and keeps the release`)
   // A deploy continued from its journal switched in an earlier run: judged from now.
@@ -716,9 +715,6 @@ export async function watchRelease(ctx: Ctx, to: Color, watch: Watch, reports: P
   const r = await watch.result
   reports.push(r)
   if (watch.error) throw watch.error
-  // The release stays: what is left runs to its end even after Ctrl-C.
-  const calm = ctx.uninterruptible()
-  await endLogging(calm, to)
   const mine = r.counts[to]
   const own = r.probes?.[to]
   const owned = own?.requests ? ` and ${own.requests} of its own (${own.errors} 5xx)` : ''
@@ -741,16 +737,4 @@ export async function observe(ctx: Ctx, p: Phase, ms: number, tail: LogTail | nu
   const w = new Watch(ctx, p, ms).start(tail)
   await w.endIn(ms)
   return w.result
-}
-
-/** The proxy stops logging each request: the upstream as it is, with $calmswap_log off. */
-async function endLogging(ctx: Ctx, to: Color): Promise<void> {
-  const up = ctx.state.load().upstream
-  if (!proxyDriver(ctx.config).logs || ctx.config.proxy.template) return
-  const backup = up?.backup ? (COLORS.find((col) => ctx.config.ports[col] === up.backup) ?? null) : null
-  try {
-    await switchTraffic(ctx, to, backup, { log: false })
-  } catch (e) {
-    ctx.ui.warn(`the proxy could not stop logging each request (${(e as Error).message}); the release stays, and the log is emptied at the next watch`)
-  }
 }

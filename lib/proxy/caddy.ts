@@ -5,7 +5,7 @@
 // loads it through the admin API, which Caddy applies gracefully (listeners kept, old
 // connections drained) and refuses whole if it does not load: the old config keeps running.
 
-import { dockerExec } from '../builders/reads.ts'
+import { dockerExec } from '../builders/exec.ts'
 import type { Cmd } from '../command.ts'
 import type { Color, Config } from '../config.ts'
 import { DEADLINE } from '../deadlines.ts'

@@ -2,7 +2,7 @@
 // (example/nginx/nginx.conf), checked with `nginx -t` and reloaded with `nginx -s reload`,
 // and its JSON access log (the log_format there) read by the watch.
 
-import { dockerExec } from '../builders/reads.ts'
+import { dockerExec } from '../builders/exec.ts'
 import type { Cmd } from '../command.ts'
 import type { Color, Config } from '../config.ts'
 import { DEADLINE } from '../deadlines.ts'

@@ -1,9 +1,11 @@
 // cleanup: the operator's last word, removing the old color once the new release looks right.
 
 import type { Step } from '../cli.ts'
+import { ENGINES } from '../engines.ts'
 
 export const step: Step = {
   spec: {
+    engines: ENGINES,
     name: 'cleanup',
     summary: 'remove the old color after you checked the site',
     usage: 'cleanup [--yes] [--dry-run]',

@@ -2,10 +2,12 @@
 
 import type { Step } from '../cli.ts'
 import { DEPLOY_STEPS } from '../compose/deploy.ts'
+import { ENGINES } from '../engines.ts'
 import { SWARM_STAGES } from '../swarm/deploy.ts'
 
 export const step: Step = {
   spec: {
+    engines: ENGINES,
     name: 'deploy',
     summary: 'staged blue-green deploy of the compose stack',
     usage: 'deploy [--dry-run] [--release <kept release>] [--rerun-jobs] [--json] [--verbose]',

@@ -2,9 +2,10 @@
 
 import { formatChecks } from '../checks.ts'
 import type { Step } from '../cli.ts'
+import { ENGINES } from '../engines.ts'
 
 export const step: Step = {
-  spec: { name: 'doctor', jsonIsData: true, summary: 'check docker, compose, config, the compose contract, nginx and ports', usage: 'doctor [--json]' },
+  spec: { name: 'doctor', engines: ENGINES, jsonIsData: true, summary: 'check docker, compose, config, the compose contract, nginx and ports', usage: 'doctor [--json]' },
   main: async (ctx, { flags }) => {
     const checks = await ctx.engine.doctor(ctx)
     ctx.ui.data(flags.json ? JSON.stringify(checks, null, 2) : formatChecks(checks, ctx.ui.c))

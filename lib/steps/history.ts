@@ -6,6 +6,7 @@ import { formatHistory, readHistory } from '../history.ts'
 
 export const step: Step = {
   spec: {
+    anyEngine: true,
     name: 'history',
     jsonIsData: true,
     summary: 'what deploys, rollbacks and cleanups did',

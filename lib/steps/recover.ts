@@ -2,9 +2,11 @@
 // every container where the live color wants it. Safe to run at every boot.
 
 import type { Step } from '../cli.ts'
+import { ENGINES } from '../engines.ts'
 
 export const step: Step = {
   spec: {
+    engines: ENGINES,
     name: 'recover',
     summary: 'after a reboot: finish or undo an interrupted operation, one color serving, one set of workers, one beat',
     usage: 'recover [--dry-run] [--json]',

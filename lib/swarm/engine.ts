@@ -2,7 +2,7 @@
 // by stage (README: Swarm). The compose steps run one by one (up-core, switch, ...) have no
 // counterpart here: deploy runs every stage itself.
 
-import type { Engine } from '../context.ts'
+import { composeStepRefusal, type Engine } from '../context.ts'
 import { UsageError } from '../errors.ts'
 import { SWARM_STAGES, swarmCleanup, swarmDeploy, swarmRollback } from './deploy.ts'
 import { formatSwarmStatus, swarmDoctor, swarmStatus } from './report.ts'
@@ -10,14 +10,11 @@ import { SwarmStore } from './state.ts'
 
 const RUNS: ReadonlySet<string> = new Set(['deploy', 'rollback', 'cleanup', 'status', 'doctor', 'history'])
 
-const refusal = (script: string) =>
-  `${script} is a step of compose mode; with CALMSWAP_ENGINE=swarm, deploy runs every stage itself and rollback takes every service back (README: Swarm)`
-
 export const swarmEngine: Engine = {
   name: 'swarm',
   steps: SWARM_STAGES,
   storeFile: (stateDir) => new SwarmStore(stateDir).file,
-  refuses: (script) => (RUNS.has(script) ? null : refusal(script)),
+  refuses: (script) => (RUNS.has(script) ? null : composeStepRefusal(script)),
   deploy: (ctx, o) => swarmDeploy(ctx, { release: o.release, rerunJobs: o.rerunJobs }),
   rollback: (ctx) => swarmRollback(ctx),
   cleanup: (ctx) => swarmCleanup(ctx),
@@ -27,6 +24,6 @@ export const swarmEngine: Engine = {
   },
   doctor: (ctx) => swarmDoctor(ctx),
   recover: async () => {
-    throw new UsageError(refusal('recover'))
+    throw new UsageError(composeStepRefusal('recover'))
   },
 }

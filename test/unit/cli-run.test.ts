@@ -4,6 +4,7 @@ import { PassThrough } from 'node:stream'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { type Main, run, type ScriptSpec } from '../../lib/cli.ts'
 import type { Cmd, Result } from '../../lib/command.ts'
+import { ENGINES } from '../../lib/engines.ts'
 import { StepError } from '../../lib/errors.ts'
 import type { Executor } from '../../lib/executor.ts'
 import { Ui } from '../../lib/ui.ts'
@@ -94,12 +95,20 @@ describe('run: exit codes', () => {
     expect(main).not.toHaveBeenCalled()
     expect(r.text.err).toContain('up-core is a step of compose mode; with CALMSWAP_ENGINE=swarm')
   })
-  it('the engine the setting names is the one the step reaches', async () => {
+  it('the engine the setting names is the one a step that differs by engine reaches', async () => {
     const names: string[] = []
     const main: Main = async (ctx) => void names.push(ctx.engine.name)
-    expect(await go(main).code).toBe(0)
-    expect(await go(main, [], { env: { CALMSWAP_ENGINE: 'swarm' }, spec: { ...spec, name: 'status' } }).code).toBe(0)
+    expect(await go(main, [], { spec: { ...spec, engines: ENGINES } }).code).toBe(0)
+    expect(await go(main, [], { env: { CALMSWAP_ENGINE: 'swarm' }, spec: { ...spec, name: 'status', engines: ENGINES } }).code).toBe(0)
     expect(names).toEqual(['compose', 'swarm'])
+  })
+  it('a step that needs no engine (history) runs under either; the engine refuses what it does not run (recover)', async () => {
+    const main = vi.fn(async () => {})
+    expect(await go(main, [], { env: { CALMSWAP_ENGINE: 'swarm' }, spec: { ...spec, name: 'history', anyEngine: true } }).code).toBe(0)
+    const r = go(main, [], { env: { CALMSWAP_ENGINE: 'swarm' }, spec: { ...spec, name: 'recover', engines: ENGINES } })
+    expect(await r.code).toBe(2)
+    expect(main).toHaveBeenCalledTimes(1)
+    expect(r.text.err).toContain('recover is a step of compose mode')
   })
 })
 
