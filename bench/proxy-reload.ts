@@ -210,9 +210,13 @@ async function benchOne(kind: Kind, o: { switches: number; rps: number; connecti
   const before = l.snapshot()
   // Deploys and rollbacks as the proxy sees them: a switch to the other color with the old one as backup, then back.
   let color: Color = 'blue'
+  let missed = 0
   for (let i = 0; i < o.switches; i++) {
     const next: Color = color === 'blue' ? 'green' : 'blue'
     await switchTraffic(ctx, next, color)
+    // The switch took: a fresh request right after it is answered by the new color.
+    const answer = await request(`http://127.0.0.1:${port}/`).then((r) => r.body.text())
+    if (answer !== next) missed++
     color = next
     await sleep(500)
   }
@@ -233,7 +237,7 @@ async function benchOne(kind: Kind, o: { switches: number; rps: number; connecti
     w.closeAllConnections()
     w.close()
   }
-  return { switches: { count: o.switches, ...minus(afterSwitches, before) }, replace: { readyMs: ready, oldGoneMs: gone, ...minus(s, afterSwitches) } }
+  return { switches: { count: o.switches, notSwitched: missed, ...minus(afterSwitches, before) }, replace: { readyMs: ready, oldGoneMs: gone, ...minus(s, afterSwitches) } }
 }
 
 const USAGE = `node --import tsx bench/proxy-reload.ts [--switches 40] [--rps 50] [--connections 8] [--only caddy|nginx|nginx-flag] [--out DIR]

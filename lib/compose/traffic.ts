@@ -135,8 +135,11 @@ export async function restoreUpstream(ctx: Ctx, content: string): Promise<void> 
   ctx.state.upstreamGivenBack()
 }
 
-/** Points the proxy at `color`, keeping `backup` (still running) as its fallback, or as the rest of a canary. */
-export async function switchTraffic(ctx: Ctx, color: Color, backup: Color | null, route: Route = {}): Promise<Upstream> {
+/**
+ * Points the proxy at `color`, keeping `backup` (still running) as its fallback, or as the rest of a canary.
+ * `reload`: the proxy reads its config again even when the flag switch would need no reload (`calmswap proxy`).
+ */
+export async function switchTraffic(ctx: Ctx, color: Color, backup: Color | null, route: Route = {}, o: { reload?: boolean } = {}): Promise<Upstream> {
   const c = ctx.config
   const file = c.proxy.upstreamFile
   const driver = proxyDriver(c)
@@ -156,7 +159,7 @@ export async function switchTraffic(ctx: Ctx, color: Color, backup: Color | null
   // nginx's flag switch: the groups nginx loaded (checked by `nginx -t` at that reload) are
   // the ones this switch needs, so only the flags change; no reload, no connection closed.
   const flagged = isFlagged(c)
-  if (flagged && before === text) {
+  if (flagged && before === text && !o.reload) {
     await writeFlags(ctx, color, route)
     return recorded(ctx, upstream)
   }

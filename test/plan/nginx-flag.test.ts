@@ -4,6 +4,7 @@
 import { rmSync, writeFileSync } from 'node:fs'
 import { afterEach, describe, expect, it } from 'vitest'
 import { deploy } from '../../lib/compose/deploy.ts'
+import { changeProxy } from '../../lib/compose/proxy.ts'
 import { rollback } from '../../lib/compose/rollback.ts'
 import { switchTraffic, upstreamFileColor } from '../../lib/compose/traffic.ts'
 import { writeFileAtomic } from '../../lib/files.ts'
@@ -78,6 +79,14 @@ describe('the flag switch', () => {
     await deploy(h.ctx)
     expect(h.plan().slice(BOOT_GREEN.length, BOOT_GREEN.length + 2)).toEqual(['write', 'reload'])
     expect(flagWrites(h)).toEqual(['live-green'])
+  })
+
+  it('calmswap proxy still reloads: its config changed, whatever the upstream file says', async () => {
+    await blueFlagged()
+    h.ctx.state.recordUpstream({ color: 'blue', port: h.config.ports.blue, backup: null })
+    await changeProxy(h.ctx)
+    expect(h.plan().filter((l) => l === 'reload')).toEqual(['reload'])
+    expect(upstreamFileColor(h.config)).toBe('blue')
   })
 
   it('a dry run prints the flag, and no reload', async () => {
