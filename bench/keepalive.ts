@@ -35,7 +35,7 @@ const t0 = Date.now()
  * A TCP relay on loopback that holds every chunk, every end and every reset for `oneWayMs`
  * in each direction: a network with a round trip of twice that.
  */
-async function delayingRelay(target: number, oneWayMs: number): Promise<{ url: string; close(): void }> {
+export async function delayingRelay(target: number, oneWayMs: number): Promise<{ url: string; close(): void }> {
   const forward = (from: Socket, to: Socket) => {
     from.on('data', (d) => setTimeout(() => to.writable && to.write(d), oneWayMs))
     from.on('end', () => setTimeout(() => to.end(), oneWayMs))
