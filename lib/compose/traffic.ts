@@ -82,6 +82,9 @@ async function dropStaleFlags(ctx: Ctx): Promise<void> {
   for (const f of [flags.live('blue'), flags.live('green'), flags.log]) if (existsSync(f)) await ctx.exec.removeFile(f)
 }
 
+/** What names the live color for the proxy, as messages say it: the flag file (flag switch) or the upstream file. */
+export const trafficFile = (c: Config, color: Color): string => (isFlagged(c) ? `the flag ${nginxFlags(c).live(color)}` : `the upstream file ${c.proxy.upstreamFile}`)
+
 /**
  * Why the state's record of the upstream cannot be trusted for `color`, or null when it can:
  * the file names another color, or a switch was under way when the last run ended.
@@ -89,7 +92,7 @@ async function dropStaleFlags(ctx: Ctx): Promise<void> {
 export function upstreamDoubt(ctx: Ctx, color: Color): string | null {
   const s = ctx.state.load()
   const file = upstreamFileColor(ctx.config)
-  if (file && file !== color) return `the upstream file ${ctx.config.proxy.upstreamFile} sends traffic to ${file}`
+  if (file && file !== color) return `${trafficFile(ctx.config, file)} sends traffic to ${file}`
   if (s.switching) return `a switch to ${s.switching.color} was under way when the last run ended`
   return null
 }

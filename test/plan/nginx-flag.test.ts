@@ -5,7 +5,9 @@ import { rmSync, writeFileSync } from 'node:fs'
 import { afterEach, describe, expect, it } from 'vitest'
 import { deploy } from '../../lib/compose/deploy.ts'
 import { changeProxy } from '../../lib/compose/proxy.ts'
+import { recover } from '../../lib/compose/recover.ts'
 import { rollback } from '../../lib/compose/rollback.ts'
+import { status } from '../../lib/compose/status.ts'
 import { switchTraffic, upstreamFileColor } from '../../lib/compose/traffic.ts'
 import { writeFileAtomic } from '../../lib/files.ts'
 import { nginxFlags, renderUpstream } from '../../lib/proxy/nginx.ts'
@@ -86,6 +88,28 @@ describe('the flag switch', () => {
     h.ctx.state.recordUpstream({ color: 'blue', port: h.config.ports.blue, backup: null })
     await changeProxy(h.ctx)
     expect(h.plan().filter((l) => l === 'reload')).toEqual(['reload'])
+    expect(upstreamFileColor(h.config)).toBe('blue')
+  })
+
+  it('the intent is journaled before the flag is written, and cleared with the record', async () => {
+    await blueFlagged()
+    const seen: unknown[] = []
+    const write = h.exec.writeFile
+    h.exec.writeFile = async (p, c) => (p === nginxFlags(h.config).live('green') && seen.push(h.ctx.state.load().switching?.color), write(p, c))
+    await switchTraffic(h.ctx, 'green', 'blue')
+    expect(seen).toEqual(['green'])
+    expect(h.ctx.state.load().switching).toBeUndefined()
+  })
+
+  it('a power cut after the flag, before the record: status shows the flag apart, recover puts it back with no reload', async () => {
+    await blueFlagged()
+    h.ctx.state.recordUpstream({ color: 'blue', port: h.config.ports.blue, backup: null })
+    writeFileSync(nginxFlags(h.config).live('green'), 'green\n')
+    const flag = nginxFlags(h.config).live('green')
+    expect((await status(h.ctx)).problems).toContain(`the flag ${flag} sends traffic to green, but the state records blue`)
+    const r = await recover(h.ctx)
+    expect(r.changes).toEqual([`proxy pointed back at blue (the flag ${flag} sends traffic to green)`])
+    expect(h.plan()).toEqual(['write', 'rm nginx/live-green', 'rm nginx/log-on'])
     expect(upstreamFileColor(h.config)).toBe('blue')
   })
 
