@@ -8,7 +8,7 @@
 // to happen; `--rtt` puts a relay in between that delays every byte and every close by half
 // of it each way, as a real network does.
 //
-//   node --import tsx bench/keepalive.ts [--cycles 5] [--rps 40] [--connections 16] [--rtt 50] [--out DIR]
+//   node --import tsx bench/keepalive.ts [--cycles 5] [--rps 40] [--connections 16] [--rtt 50] [--switch reload|flag] [--out DIR]
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { type AddressInfo, connect, createServer, type Socket } from 'node:net'
 import { join, resolve } from 'node:path'
@@ -23,6 +23,7 @@ const USAGE = `make bench-keepalive [ARGS="--cycles 5 --rps 40 --connections 16 
   --cycles N        deploy + rollback pairs (each deploy: the switch and the end of its watch; each rollback: one switch)
   --rps N           POSTs per second, spread over the connections
   --connections N   kept-alive connections to the proxy
+  --switch MODE     CALMSWAP_NGINX_SWITCH of the stack: reload (default) or flag
   --rtt MS          round trip between the clients and the proxy, through a delaying relay (default 0: direct)
   --out DIR         where results.json goes (default bench/out/keepalive)
 
@@ -34,7 +35,7 @@ const t0 = Date.now()
  * A TCP relay on loopback that holds every chunk, every end and every reset for `oneWayMs`
  * in each direction: a network with a round trip of twice that.
  */
-async function delayingRelay(target: number, oneWayMs: number): Promise<{ url: string; close(): void }> {
+export async function delayingRelay(target: number, oneWayMs: number): Promise<{ url: string; close(): void }> {
   const forward = (from: Socket, to: Socket) => {
     from.on('data', (d) => setTimeout(() => to.writable && to.write(d), oneWayMs))
     from.on('end', () => setTimeout(() => to.end(), oneWayMs))
@@ -118,7 +119,15 @@ export function keepAlivePosts(url: string, o: { rps: number; connections: numbe
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
-    options: { cycles: { type: 'string' }, rps: { type: 'string' }, connections: { type: 'string' }, rtt: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean' } },
+    options: {
+      cycles: { type: 'string' },
+      rps: { type: 'string' },
+      connections: { type: 'string' },
+      rtt: { type: 'string' },
+      switch: { type: 'string' },
+      out: { type: 'string' },
+      help: { type: 'boolean' },
+    },
   })
   if (values.help) {
     process.stdout.write(`${USAGE}\n`)
@@ -128,10 +137,11 @@ async function main(): Promise<number> {
   const rps = Number(values.rps ?? 40)
   const connections = Number(values.connections ?? 16)
   const rtt = Number(values.rtt ?? 0)
+  const nginxSwitch = values.switch ?? 'reload'
   const out = resolve(ROOT, values.out ?? 'bench/out/keepalive')
   await ensureDockerLock(log)
   mkdirSync(out, { recursive: true })
-  const stack = await Stack.create('keepalive-bench', { env: () => ({ CALMSWAP_RELEASE: 'e2e-keepalive' }) })
+  const stack = await Stack.create('keepalive-bench', { env: () => ({ CALMSWAP_RELEASE: 'e2e-keepalive', CALMSWAP_NGINX_SWITCH: nginxSwitch }) })
   const rows: { op: string; code: number; sent: number; failed: number; connects: number }[] = []
   let total: KeepAliveStats | undefined
   let relay: Awaited<ReturnType<typeof delayingRelay>> | null = null
@@ -164,7 +174,7 @@ async function main(): Promise<number> {
     relay?.close()
     await stack.teardown()
   }
-  writeFileSync(join(out, 'results.json'), `${JSON.stringify({ at: new Date().toISOString(), rps, connections, rttMs: rtt, cycles, rows, total }, null, 2)}\n`)
+  writeFileSync(join(out, 'results.json'), `${JSON.stringify({ at: new Date().toISOString(), rps, connections, rttMs: rtt, nginxSwitch, cycles, rows, total }, null, 2)}\n`)
   return total && total.sent === total.ok ? 0 : 1
 }
 

@@ -6,7 +6,7 @@
 // (SO_REUSEPORT), the first stopped gracefully, as `calmswap proxy --replace` does with
 // containers. Every failure is counted, by operation.
 //
-//   node --import tsx bench/proxy-reload.ts [--switches 40] [--rps 50] [--connections 8] [--only caddy|nginx] [--out DIR]
+//   node --import tsx bench/proxy-reload.ts [--switches 40] [--rps 50] [--connections 8] [--only caddy|nginx|nginx-flag] [--out DIR]
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
@@ -123,7 +123,7 @@ function nginxSetup(dir: string, port: number, live: string): ProxyUnderTest {
       example
         .replace('user root;', '')
         .replace('pid /tmp/nginx.pid;', `pid ${dir}/nginx${n}.pid;`)
-        .replace('/etc/calmswap/live/*.conf', `${live}/*.conf`)
+        .replaceAll('/etc/calmswap/live/', `${live}/`)
         .replace('/var/log/calmswap-proxy/access.jsonl', `${dir}/access.jsonl`)
         .replaceAll('__PROXY_PORT__', String(port))
         .replace('http {', `http {\n  client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy;`),
@@ -165,14 +165,18 @@ function caddySetup(dir: string, port: number, live: string): ProxyUnderTest {
   }
 }
 
-async function benchOne(kind: 'nginx' | 'caddy', o: { switches: number; rps: number; connections: number }) {
+type Kind = 'nginx' | 'nginx-flag' | 'caddy'
+
+async function benchOne(kind: Kind, o: { switches: number; rps: number; connections: number }) {
   const dir = mkdtempSync(join(tmpdir(), `calmswap-bench-proxy-${kind}-`))
+  // nginx's workers (nobody, under root) stat the flag files.
+  chmodSync(dir, 0o755)
   const live = join(dir, 'live')
   mkdirSync(live)
   writeFileSync(join(dir, 'compose.yml'), 'services: {}\n')
   const webs = { blue: await web('blue'), green: await web('green') }
   const port = await freePort()
-  const p = kind === 'nginx' ? nginxSetup(dir, port, live) : caddySetup(dir, port, live)
+  const p = kind === 'caddy' ? caddySetup(dir, port, live) : nginxSetup(dir, port, live)
   const wport = (s: Server) => String((s.address() as AddressInfo).port)
   const config = loadConfig({
     cwd: dir,
@@ -183,6 +187,8 @@ async function benchOne(kind: 'nginx' | 'caddy', o: { switches: number; rps: num
       CALMSWAP_STATE_DIR: join(dir, 'state'),
       CALMSWAP_PROXY_URL: `http://127.0.0.1:${port}`,
       ...p.env,
+      // nginx-flag: the switch renames a flag file the example conf reads per request, no reload.
+      ...(kind === 'nginx-flag' ? { CALMSWAP_NGINX_SWITCH: 'flag' } : {}),
     },
   })
   const sink = { write: () => true } as unknown as NodeJS.WritableStream
@@ -204,9 +210,13 @@ async function benchOne(kind: 'nginx' | 'caddy', o: { switches: number; rps: num
   const before = l.snapshot()
   // Deploys and rollbacks as the proxy sees them: a switch to the other color with the old one as backup, then back.
   let color: Color = 'blue'
+  let missed = 0
   for (let i = 0; i < o.switches; i++) {
     const next: Color = color === 'blue' ? 'green' : 'blue'
     await switchTraffic(ctx, next, color)
+    // The switch took: a fresh request right after it is answered by the new color.
+    const answer = await request(`http://127.0.0.1:${port}/`).then((r) => r.body.text())
+    if (answer !== next) missed++
     color = next
     await sleep(500)
   }
@@ -227,10 +237,10 @@ async function benchOne(kind: 'nginx' | 'caddy', o: { switches: number; rps: num
     w.closeAllConnections()
     w.close()
   }
-  return { switches: { count: o.switches, ...minus(afterSwitches, before) }, replace: { readyMs: ready, oldGoneMs: gone, ...minus(s, afterSwitches) } }
+  return { switches: { count: o.switches, notSwitched: missed, ...minus(afterSwitches, before) }, replace: { readyMs: ready, oldGoneMs: gone, ...minus(s, afterSwitches) } }
 }
 
-const USAGE = `node --import tsx bench/proxy-reload.ts [--switches 40] [--rps 50] [--connections 8] [--only caddy|nginx] [--out DIR]
+const USAGE = `node --import tsx bench/proxy-reload.ts [--switches 40] [--rps 50] [--connections 8] [--only caddy|nginx|nginx-flag] [--out DIR]
 
 Needs Debian's nginx-light and caddy on the host (apt-get install nginx-light caddy); no Docker.`
 
@@ -250,11 +260,11 @@ if (isMain(import.meta.url)) {
     process.exit(0)
   }
   const o = { switches: Number(values.switches), rps: Number(values.rps), connections: Number(values.connections) }
-  const kinds = (values.only ? [values.only] : ['nginx', 'caddy']) as ('nginx' | 'caddy')[]
+  const kinds = (values.only ? [values.only] : ['nginx', 'nginx-flag', 'caddy']) as Kind[]
   const results: Record<string, unknown> = { ...o, at: new Date().toISOString() }
   for (const k of kinds) {
-    const bin = k === 'nginx' ? '/usr/sbin/nginx' : 'caddy'
-    if (spawnSync(bin, k === 'nginx' ? ['-v'] : ['version']).status !== 0) {
+    const bin = k === 'caddy' ? 'caddy' : '/usr/sbin/nginx'
+    if (spawnSync(bin, k === 'caddy' ? ['version'] : ['-v']).status !== 0) {
       log(`${k}: not installed, skipped`)
       continue
     }

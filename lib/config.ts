@@ -75,6 +75,8 @@ export interface Config {
     url: string
     upstreamFile: string
     upstreamName: string
+    /** nginx: `flag` switches the live color by a flag file its config reads per request (no reload); `reload` rewrites the upstream and reloads. */
+    nginxSwitch: 'reload' | 'flag'
     template: string
     nginx: string
     caddy: string
@@ -267,6 +269,13 @@ export const SETTINGS = [
     doc: "The file calmswap writes for the proxy (default <stateDir>/nginx/upstream.conf; caddy: <stateDir>/caddy/upstream.caddy; traefik: <stateDir>/traefik/calmswap.yml, Traefik's dynamic file)",
   },
   { key: 'upstreamName', env: 'CALMSWAP_UPSTREAM_NAME', def: 'calmswap_web', kind: 'name', doc: 'Name of the nginx upstream block' },
+  {
+    key: 'nginxSwitch',
+    env: 'CALMSWAP_NGINX_SWITCH',
+    def: 'reload',
+    kind: 'enum:reload|flag',
+    doc: "How nginx's live color changes: reload (rewrite the upstream, `nginx -s reload`: works with any conf naming `calmswap_web`, closes idle kept-alive connections) or flag (rename a flag file the conf reads per request, `proxy_pass http://$calmswap_live`: no reload; a canary's weights still reload) (docs/proxy.md)",
+  },
   { key: 'upstreamTemplate', env: 'CALMSWAP_UPSTREAM_TEMPLATE', def: '', kind: 'path', doc: 'Own template for the upstream file ({{name}} {{port}} {{color}} {{backup}})' },
   { key: 'nginx', env: 'CALMSWAP_NGINX', def: 'nginx', kind: 'path', doc: 'nginx binary (proxy=host)' },
   { key: 'caddy', env: 'CALMSWAP_CADDY', def: 'caddy', kind: 'path', doc: 'caddy binary (proxy=caddy-host; in the container it is `caddy`)' },
@@ -766,6 +775,10 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     problems.push(`CALMSWAP_CANARY needs a proxy calmswap drives (CALMSWAP_PROXY=container, host, caddy, caddy-host or traefik), not proxy=${v.proxy}`)
   if (v.upstreamTemplate && v.proxy && proxyKind(v.proxy) !== 'nginx' && v.proxy !== 'command')
     problems.push(`CALMSWAP_UPSTREAM_TEMPLATE is an nginx upstream template: proxy=${v.proxy} writes its own file`)
+  if (v.nginxSwitch === 'flag' && v.proxy && proxyKind(v.proxy) !== 'nginx')
+    problems.push(`CALMSWAP_NGINX_SWITCH=flag switches nginx (CALMSWAP_PROXY=container or host), not proxy=${v.proxy}`)
+  if (v.nginxSwitch === 'flag' && v.upstreamTemplate)
+    problems.push('CALMSWAP_NGINX_SWITCH=flag writes its own upstream groups (one per color): it cannot be used with CALMSWAP_UPSTREAM_TEMPLATE')
   if (v.canary?.length && v.upstreamTemplate) problems.push('CALMSWAP_CANARY writes its own weighted upstream: it cannot be used with CALMSWAP_UPSTREAM_TEMPLATE')
   if (v.canary?.length && v.engine === 'swarm') problems.push('CALMSWAP_CANARY weights the two colors of the compose engine; Swarm mode updates in place and has none')
   if (v.jobs?.length && v.engine === 'swarm') {
@@ -825,6 +838,7 @@ function nested(v: Values, cwd: string, composeFile: string, template: string): 
       inContainer: v.proxy === 'container' || v.proxy === 'caddy',
       upstreamFile: v.upstreamFile ? resolve(cwd, v.upstreamFile) : join(stateDir, ...DEFAULT_PROXY_FILE[proxyKind(v.proxy)]),
       upstreamName: v.upstreamName,
+      nginxSwitch: v.nginxSwitch,
       template,
       nginx: v.nginx,
       caddy: v.caddy,

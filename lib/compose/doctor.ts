@@ -1,6 +1,7 @@
 // Checks everything a deploy depends on, and prints the exact fix for each problem.
 
 import { createServer } from 'node:net'
+import { dirname } from 'node:path'
 import { composeV1Version, composeVersion } from '../builders/compose.ts'
 import { engineVersion } from '../builders/reads.ts'
 import { type Check, stateChecks } from '../checks.ts'
@@ -45,6 +46,14 @@ export async function doctor(ctx: Ctx): Promise<Check[]> {
   )
 
   add('config', true, `prefix ${c.prefix}, ports ${c.ports.blue}/${c.ports.green}, ${c.pauseMode} mode, proxy ${c.proxy.mode}`)
+  if (c.proxy.kind === 'nginx')
+    add(
+      'nginx switch',
+      true,
+      c.proxy.nginxSwitch === 'flag'
+        ? `flag: the conf reads live-<color> in ${dirname(c.proxy.upstreamFile)} on each request (proxy_pass http://$calmswap_live); deploys, rollbacks and recover reload nothing, a canary's weights do`
+        : 'reload: each switch runs `nginx -s reload`, which closes idle kept-alive connections (a POST sent on one as it closes fails); for none, CALMSWAP_NGINX_SWITCH=flag with the flag lines and `proxy_pass http://$calmswap_live` of example/nginx/nginx.conf (docs/proxy.md)',
+    )
   add(
     'release jobs',
     true,

@@ -54,7 +54,7 @@ export async function changeProxy(ctx: Ctx, o: { replace?: boolean } = {}): Prom
   const driver = proxyDriver(c)
   const route = liveRoute(ctx)
   // The config first: a new container starts from the same files, so they must pass the check.
-  await switchTraffic(ctx, route.color, route.backup, route.share !== undefined ? { share: route.share } : {})
+  await switchTraffic(ctx, route.color, route.backup, route.share !== undefined ? { share: route.share } : {}, { reload: true })
   ctx.ui.detail(`  ${driver.checkName} passed; the proxy reloaded its config gracefully (live ${route.color})`)
   const old = await proxyContainer(ctx)
   if (!c.proxy.inContainer || !old) {

@@ -7,7 +7,7 @@ import type { Inventory } from '../inventory.ts'
 import { type LockInfo, lockHeld, readLock } from '../lock.ts'
 import { type Pressure, readPressure } from '../pressure.ts'
 import type { Journal, State, WatchState } from '../state.ts'
-import { upstreamFileColor } from './traffic.ts'
+import { trafficFile, upstreamFileColor } from './traffic.ts'
 
 export interface StatusReport {
   readonly prefix: string
@@ -39,8 +39,7 @@ function problemsOf(c: Config, s: State, inv: Inventory, held: boolean): string[
   if (s.upstream && s.upstream.color !== s.live) p.push(`the proxy points at ${s.upstream.color}, but ${s.live} is live`)
   // What nginx reads, against the record: a power cut inside a switch sets them apart.
   const file = upstreamFileColor(c)
-  if (file && s.upstream && file !== s.upstream.color && !held)
-    p.push(`the upstream file ${c.proxy.upstreamFile} sends traffic to ${file}, but the state records ${s.upstream.color}`)
+  if (file && s.upstream && file !== s.upstream.color && !held) p.push(`${trafficFile(c, file)} sends traffic to ${file}, but the state records ${s.upstream.color}`)
   if (s.switching && !held) p.push(`a switch to ${s.switching.color} was cut short: the upstream file may name it`)
   const beats = COLORS.filter((col) => inv.runningServices(col, c.roles.singletons).length)
   if (beats.length > 1) p.push(`${c.roles.singletons.join(', ')} run in both colors`)

@@ -3,7 +3,7 @@
 // (`nginx -t`, `caddy validate`, the Traefik schema), then reloaded gracefully; a failed
 // check restores the old file, so there is no reload and no switch. Then the proxy itself is
 // asked who answers.
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import type { Result } from '../command.ts'
 import { render } from '../command.ts'
 import { COLORS, type Color, type Config, otherColor, projectName } from '../config.ts'
@@ -13,6 +13,7 @@ import { readOwnFile } from '../files.ts'
 import { checkOptions, LOOPBACK, waitHealthy } from '../probe.ts'
 import type { Route } from '../proxy/driver.ts'
 import { proxyDriver } from '../proxy/index.ts'
+import { nginxFlags } from '../proxy/nginx.ts'
 import type { Upstream } from '../state.ts'
 
 export type { Route } from '../proxy/driver.ts'
@@ -20,6 +21,8 @@ export { renderUpstream } from '../proxy/nginx.ts'
 
 /** The live port the upstream file names, if it names one: how an adopted host tells which color serves. */
 export function upstreamPort(c: Config): number | null {
+  const flag = flagColor(c)
+  if (flag !== undefined) return flag ? c.ports[flag] : null
   const text = readOwnFile(c.proxy.upstreamFile)
   return text ? proxyDriver(c).livePort(text) : null
 }
@@ -30,6 +33,8 @@ export function upstreamPort(c: Config): number | null {
  * when there is no file, or it names neither color (a template that does not render as either).
  */
 export function upstreamFileColor(c: Config): Color | null {
+  const flag = flagColor(c)
+  if (flag !== undefined) return flag
   let text: string | null
   let template: string | undefined
   try {
@@ -47,13 +52,47 @@ export function upstreamFileColor(c: Config): Color | null {
 }
 
 /**
+ * With the flag switch, the color nginx's conf picks on each request: live-green is tested,
+ * so it wins over a live-blue left beside it. Null when neither is there yet; undefined when
+ * nginx does not switch by flag (the upstream file says).
+ */
+function flagColor(c: Config): Color | null | undefined {
+  if (!isFlagged(c)) return undefined
+  const flags = nginxFlags(c)
+  return existsSync(flags.live('green')) ? 'green' : existsSync(flags.live('blue')) ? 'blue' : null
+}
+
+/**
+ * Points nginx's flag files at `color` (and the log on or off). The conf tests live-blue, then
+ * live-green (the last match wins): writing live-<color> before removing the other makes
+ * each switch one visible change, a rename or an unlink, seen on nginx's next request.
+ */
+async function writeFlags(ctx: Ctx, color: Color, route: Route): Promise<void> {
+  const flags = nginxFlags(ctx.config)
+  await ctx.exec.writeFile(flags.live(color), `${color}\n`)
+  await ctx.exec.removeFile(flags.live(otherColor(color)))
+  if (route.log) await ctx.exec.writeFile(flags.log, '1\n')
+  else await ctx.exec.removeFile(flags.log)
+}
+
+/** The reload switch: flags left by a flag switch would overrule the upstream file in a conf that reads them. */
+async function dropStaleFlags(ctx: Ctx): Promise<void> {
+  if (ctx.config.proxy.kind !== 'nginx') return
+  const flags = nginxFlags(ctx.config)
+  for (const f of [flags.live('blue'), flags.live('green'), flags.log]) if (existsSync(f)) await ctx.exec.removeFile(f)
+}
+
+/** What names the live color for the proxy, as messages say it: the flag file (flag switch) or the upstream file. */
+export const trafficFile = (c: Config, color: Color): string => (isFlagged(c) ? `the flag ${nginxFlags(c).live(color)}` : `the upstream file ${c.proxy.upstreamFile}`)
+
+/**
  * Why the state's record of the upstream cannot be trusted for `color`, or null when it can:
  * the file names another color, or a switch was under way when the last run ended.
  */
 export function upstreamDoubt(ctx: Ctx, color: Color): string | null {
   const s = ctx.state.load()
   const file = upstreamFileColor(ctx.config)
-  if (file && file !== color) return `the upstream file ${ctx.config.proxy.upstreamFile} sends traffic to ${file}`
+  if (file && file !== color) return `${trafficFile(ctx.config, file)} sends traffic to ${file}`
   if (s.switching) return `a switch to ${s.switching.color} was under way when the last run ended`
   return null
 }
@@ -81,7 +120,10 @@ function rendered(c: Config, color: Color, backup: Color | null, route: Route): 
 /** Writes the proxy's file without reloading: for the first start of the proxy. */
 export async function writeUpstream(ctx: Ctx, color: Color, backup: Color | null, route: Route = {}): Promise<void> {
   await ctx.exec.writeFile(ctx.config.proxy.upstreamFile, rendered(ctx.config, color, backup, route))
+  if (isFlagged(ctx.config)) await writeFlags(ctx, color, route)
 }
+
+const isFlagged = (c: Config) => c.proxy.kind === 'nginx' && c.proxy.nginxSwitch === 'flag'
 
 /**
  * Puts back an upstream file calmswap did not write (the plain project's, before an adoption)
@@ -96,8 +138,11 @@ export async function restoreUpstream(ctx: Ctx, content: string): Promise<void> 
   ctx.state.upstreamGivenBack()
 }
 
-/** Points the proxy at `color`, keeping `backup` (still running) as its fallback, or as the rest of a canary. */
-export async function switchTraffic(ctx: Ctx, color: Color, backup: Color | null, route: Route = {}): Promise<Upstream> {
+/**
+ * Points the proxy at `color`, keeping `backup` (still running) as its fallback, or as the rest of a canary.
+ * `reload`: the proxy reads its config again even when the flag switch would need no reload (`calmswap proxy`).
+ */
+export async function switchTraffic(ctx: Ctx, color: Color, backup: Color | null, route: Route = {}, o: { reload?: boolean } = {}): Promise<Upstream> {
   const c = ctx.config
   const file = c.proxy.upstreamFile
   const driver = proxyDriver(c)
@@ -108,11 +153,18 @@ export async function switchTraffic(ctx: Ctx, color: Color, backup: Color | null
   const before = readOwnFile(file)
   const share = route.share !== undefined && backup ? { share: route.share } : {}
   const upstream: Upstream = { color, port: c.ports[color], backup: backup ? c.ports[backup] : null, ...share }
-  // The intent first: a power cut after the file's write leaves a record that says so.
+  // The intent first: a power cut after the file's (or the flag's) write leaves a record that says so.
   try {
     ctx.state.switching(upstream)
   } catch (e) {
     ctx.ui.warn(`switching to ${color} without recording it first: ${(e as Error).message}`)
+  }
+  // nginx's flag switch: the groups nginx loaded (checked by `nginx -t` at that reload) are
+  // the ones this switch needs, so only the flags change; no reload, no connection closed.
+  const flagged = isFlagged(c)
+  if (flagged && before === text && !o.reload) {
+    await writeFlags(ctx, color, route)
+    return recorded(ctx, upstream)
   }
   await ctx.exec.writeFile(file, text)
   const restore = async () => {
@@ -138,11 +190,18 @@ export async function switchTraffic(ctx: Ctx, color: Color, backup: Color | null
       throw new StepError(`reloading the proxy failed: ${new CommandError(render(cmds.reload), r.code, r.stderr, r.stdout).message}`)
     }
   }
+  // After the reload: the flags move traffic only once the groups they name are loaded.
+  if (flagged) await writeFlags(ctx, color, route)
+  else await dropStaleFlags(ctx)
+  return recorded(ctx, upstream)
+}
+
+function recorded(ctx: Ctx, upstream: Upstream): Upstream {
   try {
     ctx.state.recordUpstream(upstream)
   } catch (e) {
     // The switch happened; only its record failed. Say so rather than pretend it did not.
-    ctx.ui.warn(`switched to ${color}, but could not record it: ${(e as Error).message}`)
+    ctx.ui.warn(`switched to ${upstream.color}, but could not record it: ${(e as Error).message}`)
   }
   return upstream
 }

@@ -2,9 +2,10 @@
 // (example/nginx/nginx.conf), checked with `nginx -t` and reloaded with `nginx -s reload`,
 // and its JSON access log (the log_format there) read by the watch.
 
+import { dirname, join } from 'node:path'
 import { dockerExec } from '../builders/exec.ts'
 import type { Cmd } from '../command.ts'
-import type { Color, Config } from '../config.ts'
+import { COLORS, type Color, type Config, otherColor } from '../config.ts'
 import { DEADLINE } from '../deadlines.ts'
 import { LOOPBACK } from '../probe.ts'
 import { jsonLine, type ProxyCommands, type ProxyDriver, type ProxyRecord, portOf, type Route } from './driver.ts'
@@ -12,13 +13,64 @@ import { jsonLine, type ProxyCommands, type ProxyDriver, type ProxyRecord, portO
 /** sysexits' EX_DATAERR: nginx itself exits 1 for any failure, so this one says "the check". */
 export const NGINX_REJECTED = 65
 
+/** The group of one color, for a conf that picks the live one per request: `proxy_pass http://$calmswap_live`. */
+export const colorGroup = (c: Config, color: Color): string => `${c.proxy.upstreamName}_${color}`
+
+/**
+ * The flag files beside the upstream file, which a conf using the flag switch tests on each
+ * request (`if (-f …/live-green)`, `if (-f …/log-on)`): renaming one switches without a reload.
+ */
+export const nginxFlags = (c: Config) => {
+  const dir = dirname(c.proxy.upstreamFile)
+  return { live: (color: Color) => join(dir, `live-${color}`), log: join(dir, 'log-on') }
+}
+
+/**
+ * The flag switch's groups: one per color, each with the other as its backup. `max_fails=0`:
+ * with two servers nginx would otherwise take one failure of the live web as a reason to
+ * send everything to the backup for 10 s, and the backup may be stopped; a failed GET is
+ * still retried on it.
+ */
+function colorGroups(c: Config, canary: { color: Color; share: number } | null, hash: string[]): string[] {
+  return COLORS.flatMap((col) => {
+    const other = otherColor(col)
+    const servers =
+      canary?.color === col
+        ? [`server ${LOOPBACK}:${c.ports[col]} weight=${canary.share};`, `server ${LOOPBACK}:${c.ports[other]} weight=${100 - canary.share};`]
+        : [`server ${LOOPBACK}:${c.ports[col]} max_fails=0;`, `server ${LOOPBACK}:${c.ports[other]} backup max_fails=0;`]
+    return group(colorGroup(c, col), canary?.color === col ? hash : [], servers)
+  })
+}
+
+const group = (name: string, hash: string[], servers: string[]) => [`upstream ${name} {`, ...hash, ...servers.map((l) => `  ${l}`), '  keepalive 8;', '}']
+
 export function renderUpstream(c: Config, color: Color, backup: Color | null, template?: string, route: Route = {}): string {
   const backupLine = backup ? `server ${LOOPBACK}:${c.ports[backup]} backup;` : ''
   if (template) {
     return template.replaceAll('{{name}}', c.proxy.upstreamName).replaceAll('{{port}}', String(c.ports[color])).replaceAll('{{color}}', color).replaceAll('{{backup}}', backupLine)
   }
-  const canary = route.share !== undefined && backup ? { share: route.share, other: backup } : null
+  const canary = route.share !== undefined && backup ? { color, share: route.share, other: backup } : null
   const sticky = canary ? c.canary.sticky : ({ by: 'off' } as const)
+  // A consistent hash keeps each client on one color and still honours the weights;
+  // clients without the cookie are spread by request.
+  const hash = sticky.by === 'ip' ? ['  hash $remote_addr consistent;'] : sticky.by === 'cookie' ? ['  hash $calmswap_sticky consistent;'] : []
+  const stickyMap = sticky.by === 'cookie' ? [`map $cookie_${sticky.name} $calmswap_sticky { "" $request_id; default $cookie_${sticky.name}; }`] : []
+  // In a canary both colors answer: the header names the one that did.
+  const canaryColor = canary ? `map $upstream_addr $calmswap_color { "~:${c.ports[color]}$" "${color}"; default "${canary.other}"; }` : null
+  if (c.proxy.nginxSwitch === 'flag') {
+    // Nothing here names the live color: the file changes (and nginx reloads) only for a
+    // canary's weights or new ports. The flag files beside it say which group serves.
+    return [
+      `# Written by calmswap${canary ? ` for a canary: ${color} gets ${canary.share}% of ${colorGroup(c, color)}` : ''}. One group per color; the live one is the flag file live-<color> beside this file, read by nginx on each request ($calmswap_live): switching it needs no reload.`,
+      ...colorGroups(c, canary, hash),
+      // The conf sets $calmswap_live (and $calmswap_log) from the flags; these are the values without one.
+      `map $host $calmswap_live { default "${colorGroup(c, 'blue')}"; }`,
+      canaryColor ?? `map $calmswap_live $calmswap_color { "${colorGroup(c, 'green')}" "green"; default "blue"; }`,
+      'map $host $calmswap_log { default "0"; }',
+      ...stickyMap,
+      '',
+    ].join('\n')
+  }
   const servers = canary
     ? [`server ${LOOPBACK}:${c.ports[color]} weight=${canary.share};`, `server ${LOOPBACK}:${c.ports[canary.other]} weight=${100 - canary.share};`]
     : [
@@ -30,18 +82,15 @@ export function renderUpstream(c: Config, color: Color, backup: Color | null, te
       ]
   return [
     `# Written by calmswap ${new Date().toISOString()}. Live color: ${color}${canary ? ` for ${canary.share}% of requests (canary), ${canary.other} for the rest` : ''}. The next switch replaces this file.`,
-    `upstream ${c.proxy.upstreamName} {`,
-    // A consistent hash keeps each client on one color and still honours the weights;
-    // clients without the cookie are spread by request.
-    ...(sticky.by === 'ip' ? ['  hash $remote_addr consistent;'] : sticky.by === 'cookie' ? ['  hash $calmswap_sticky consistent;'] : []),
-    ...servers.map((l) => `  ${l}`),
-    '  keepalive 8;',
-    '}',
-    // In a canary both colors answer: the header names the one that did.
-    canary ? `map $upstream_addr $calmswap_color { "~:${c.ports[color]}$" "${color}"; default "${canary.other}"; }` : `map $host $calmswap_color { default "${color}"; }`,
+    ...group(c.proxy.upstreamName, hash, servers),
+    // A conf already switched to the flag (proxy_pass http://$calmswap_live) finds its groups
+    // here too and, without flags, the live one: it works, reloading each time.
+    ...COLORS.flatMap((col) => (col === color ? group(colorGroup(c, col), hash, servers) : group(colorGroup(c, col), [], [`server ${LOOPBACK}:${c.ports[col]};`]))),
+    `map $host $calmswap_live { default "${colorGroup(c, color)}"; }`,
+    canaryColor ?? `map $host $calmswap_color { default "${color}"; }`,
     // "1" while calmswap watches a release: the access log (if=$calmswap_log) stays empty between deploys.
     `map $host $calmswap_log { default "${route.log ? 1 : 0}"; }`,
-    ...(sticky.by === 'cookie' ? [`map $cookie_${sticky.name} $calmswap_sticky { "" $request_id; default $cookie_${sticky.name}; }`] : []),
+    ...stickyMap,
     '',
   ].join('\n')
 }
@@ -66,7 +115,9 @@ export function parseRecord(line: string): ProxyRecord | null {
 
 /** The live port an nginx upstream file names: its plain server line (a canary's weighted ones name none). */
 export function nginxLivePort(text: string): number | null {
-  const port = /server 127\.0\.0\.1:(\d+);/.exec(text)?.[1]
+  // The per-color groups after it name both ports: only the live group counts.
+  const cut = /\nupstream \S+_blue \{/.exec(text)?.index
+  const port = /server 127\.0\.0\.1:(\d+);/.exec(text.slice(0, cut))?.[1]
   return port ? Number(port) : null
 }
 

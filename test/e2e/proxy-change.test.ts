@@ -6,6 +6,7 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
+import { delayingRelay } from '../../bench/keepalive.ts'
 import { describeLoad, ROOT, type Stack, sleep, useStack } from './harness.ts'
 import { expectOnlyReloadResets, keepAlivePosts } from './keepalive.ts'
 
@@ -69,5 +70,24 @@ describe.sequential('calmswap proxy (nginx)', () => {
     console.log(`nginx without reuseport, proxy --replace: ${gap![1]} ms with neither listening; GETs ${describeLoad(stats)}`)
     expect((await stack.containers('shared')).filter((c) => c.service === 'proxy').map((c) => c.state)).toEqual(['running'])
     expect(await stack.servingColor()).toBe('blue')
+  })
+
+  test("nginx's flag switch: a rollback and a deploy close no kept-alive connection, 0 POSTs fail through a 50 ms round trip", async () => {
+    const flag = { CALMSWAP_NGINX_SWITCH: 'flag' }
+    // The first switch with the flag loads the per-color groups: one reload, before the load starts.
+    const first = await stack.run('deploy', ['--json'], flag)
+    expect(first.code, first.stderr).toBe(0)
+    const relay = await delayingRelay(Number(new URL(stack.proxyUrl).port), 25)
+    const posts = keepAlivePosts(relay.url, 80, 32)
+    await sleep(1000)
+    for (const op of ['rollback', 'deploy']) {
+      const r = await stack.run(op, ['--json'], flag)
+      expect(r.code, r.stderr).toBe(0)
+    }
+    await sleep(1000)
+    const p = await posts.stop()
+    relay.close()
+    console.log(`nginx flag switch, a rollback and a deploy at a 50 ms round trip: kept-alive POSTs sent ${p.sent}, failed ${p.failed}, ${p.connects} connections opened for 32`)
+    expect({ failed: p.failed, connects: p.connects }).toEqual({ failed: 0, connects: 32 })
   })
 })

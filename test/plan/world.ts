@@ -1,7 +1,7 @@
 // A pretend Docker host for plan tests: it answers `docker ps` and `compose config` and
 // applies up/stop/start/unpause/down and kill/pause (by container) to its containers, so steps see a host that
 // changes as they act. Health answers come from real local HTTP servers on loopback.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -11,6 +11,7 @@ import { type Color, type Config, loadConfig } from '../../lib/config.ts'
 import { type Ctx, makeContext } from '../../lib/context.ts'
 import { readOwnFile, writeFileAtomic } from '../../lib/files.ts'
 import { proxyDriver } from '../../lib/proxy/index.ts'
+import { nginxFlags } from '../../lib/proxy/nginx.ts'
 import { EMPTY_STATE, type State, StateStore } from '../../lib/state.ts'
 import { Ui } from '../../lib/ui.ts'
 import { RecordingExecutor } from './recording.ts'
@@ -262,9 +263,17 @@ export async function harness(
   const [proxy, proxyPort] = await listen((_, res) => {
     // The file this run wrote, else the one a run before it left (on disk, or as state.json records it).
     const file = exec.files.get(upstreamFile) ?? readOwnFile(upstreamFile)
+    // nginx's flag switch: the flags, as this run left them (else on disk), pick the group.
+    const flagged = (color: 'blue' | 'green') => {
+      const f = nginxFlags(config).live(color)
+      const last = exec.events.findLast((e) => ('write' in e && e.write === f) || ('remove' in e && e.remove === f))
+      return last ? 'write' in last : existsSync(f)
+    }
+    const flag = config.proxy.nginxSwitch === 'flag' ? (flagged('green') ? 'green' : flagged('blue') ? 'blue' : null) : null
     // Another proxy's file (Caddy, Traefik) names the live port as its driver reads it.
-    const port =
-      file && config.proxy.kind !== 'nginx'
+    const port = flag
+      ? config.ports[flag]
+      : file && config.proxy.kind !== 'nginx'
         ? proxyDriver(config).livePort(file)
         : /server 127\.0\.0\.1:(\d+);/.exec(file ?? `server 127.0.0.1:${new StateStore(stateDir).load().upstream?.port};`)?.[1]
     res.writeHead(200, { 'x-calmswap-upstream': `127.0.0.1:${port}` }).end('ok')
