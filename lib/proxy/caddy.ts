@@ -26,7 +26,7 @@ export const UPSTREAM_HEADER = 'X-Calmswap-Upstream'
  * buffer_requests (Caddy 2.6's name; request_buffers from 2.7): a retried POST needs its body
  * again; without it, the retry on the old color fails on the consumed body, and that one
  * failure marks the old color down too (max_fails 1): every request then gets a 503 for
- * fail_duration (test/plan/caddy-host.test.ts found it with the real binary).
+ * fail_duration (test/e2e/caddy-host.test.ts found it with the real binary).
  * Caddy 2.6 has no weighted policy (weighted_round_robin came in 2.7): a canary lists each
  * color as often as its share needs (10% is green once and blue nine times) under
  * round_robin, or ip_hash / cookie for sticky clients, which honour the repeats too.

@@ -67,7 +67,7 @@ describe('Caddy snippet', () => {
     expect(t).toMatch(/^reverse_proxy 127\.0\.0\.1:18002 127\.0\.0\.1:18001 \{$/m)
     expect(t).toContain('\tlb_policy first\n')
     expect(t).toContain('\tfail_duration 5s\n')
-    // A retried POST needs its body again (test/plan/caddy-host.test.ts).
+    // A retried POST needs its body again (test/e2e/caddy-host.test.ts).
     expect(t).toContain('\tbuffer_requests\n')
     expect(t).toContain('\theader_down X-Calmswap-Color green\n')
     expect(t).toContain('\theader_down X-Calmswap-Upstream {http.reverse_proxy.upstream.hostport}\n')
