@@ -1,6 +1,6 @@
 // One build of every script, the `calmswap` command and the library entry into dist/: no
 // tsx at run time (a tsx start costs about a CPU-second on a Pi). The entries share their
-// code as chunks (dist/chunks/), so undici is there once, loaded only by what checks health.
+// code as chunks (dist/chunks/).
 // Each entry imports lib/main.ts alone before anything else: the Node version check runs
 // before any code an old Node could not load. Then the types of the library entry.
 
@@ -22,14 +22,12 @@ await build({
   platform: 'node',
   format: 'esm',
   // lib/main.ts's NODE_MIN.
-  target: 'node20.18',
+  target: 'node18.19',
   legalComments: 'none',
   minify: true,
   keepNames: true,
   logLevel: 'warning',
   define: { __CALMSWAP_VERSION__: JSON.stringify(pkg.version) },
-  // undici still calls require() for node built-ins here and there.
-  banner: { js: "import { createRequire as __calmswapRequire } from 'node:module'; const require = __calmswapRequire(import.meta.url);" },
 })
 // The sources' shebang runs tsx; the built scripts need only node.
 for (const f of scripts) {

@@ -14,7 +14,7 @@ calmswap_default_goal := $(.DEFAULT_GOAL)
 .PHONY: deploy rollback cleanup status doctor history recover health calmswap-check
 
 calmswap-check:
-	@command -v node >/dev/null 2>&1 || { echo "calmswap needs Node.js 20.18.1 or newer: sudo apt install nodejs npm (Debian 12 / Raspberry Pi OS)" >&2; exit 2; }
+	@command -v node >/dev/null 2>&1 || { echo "calmswap needs Node.js 18.19 or newer: sudo apt install nodejs npm (Debian 12 / Raspberry Pi OS)" >&2; exit 2; }
 	@[ -x "$(CALMSWAP)" ] || { echo "$(CALMSWAP) is missing: npm install --save-dev calmswap (or the tarball from npm pack)" >&2; exit 2; }
 
 deploy: calmswap-check ## staged blue-green deploy of your compose stack (ARGS=--dry-run)

@@ -47,8 +47,20 @@ export function readLock(stateDir: string): LockInfo | null {
   }
 }
 
+/**
+ * Whether this Node can bind an abstract socket name of its own. libuv before 1.46 (Node 18's,
+ * Debian 12's) cuts a socket path at its first NUL, so every state folder's name binds the
+ * same empty abstract name: the lock is still exclusive and still freed by the kernel, but one
+ * for the whole host (two stacks on one box take turns), and /proc/net/unix cannot tell whose.
+ */
+export function abstractNames(uv: string = process.versions.uv ?? '0'): boolean {
+  const [major = 0, minor = 0] = uv.split('.').map(Number)
+  return major > 1 || (major === 1 && minor >= 46)
+}
+
 /** Whether some process on this host holds the lock of this state folder now. */
 export function lockHeld(stateDir: string): boolean {
+  if (!abstractNames()) return holderAlive(stateDir)
   // /proc/net/unix lists every bound unix socket of this network namespace; abstract ones
   // start with "@", and node binds the whole address, NUL-padded (shown as "@"s).
   const want = `@${lockAddress(stateDir).slice(1)}`
@@ -63,14 +75,19 @@ export function lockHeld(stateDir: string): boolean {
             ?.replace(/(?<=.)@+$/, '') === want,
       )
   } catch {
-    const info = readLock(stateDir)
-    if (!info) return false
-    try {
-      process.kill(info.pid, 0)
-      return true
-    } catch (e) {
-      return (e as NodeJS.ErrnoException).code === 'EPERM'
-    }
+    return holderAlive(stateDir)
+  }
+}
+
+/** The note's process is alive: the holder, unless the note outlived it (released notes are removed). */
+function holderAlive(stateDir: string): boolean {
+  const info = readLock(stateDir)
+  if (!info) return false
+  try {
+    process.kill(info.pid, 0)
+    return true
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM'
   }
 }
 

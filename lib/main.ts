@@ -6,11 +6,13 @@ import { realpathSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 
 /**
- * The oldest Node.js the built scripts run on: undici 7's. Debian 12's nodejs (18) is older:
- * undici 6, which runs on it, never settles a request whose connection the server closes at
- * once (docker-proxy does, while a web boots), abort signal or not.
+ * The oldest Node.js the built scripts run on: Debian 12's and Raspberry Pi OS's nodejs
+ * (18.19 at release), so a stock box needs no other Node. The runtime imports no undici
+ * (health probes and the Engine API go through node:http), whose 7 needs 20.18.1; Node 20
+ * APIs are left out or have a fallback (lib/deadlines.ts anySignal), and the build targets
+ * node18.
  */
-export const NODE_MIN = [20, 18, 1] as const
+export const NODE_MIN = [18, 19, 0] as const
 
 /** The one line a too-old Node gets, or null when this one will do. */
 export function nodeProblem(version: string): string | null {
@@ -21,7 +23,7 @@ export function nodeProblem(version: string): string | null {
   for (let i = 0; i < NODE_MIN.length; i++) {
     if ((have[i] ?? 0) > NODE_MIN[i]!) return null
     if ((have[i] ?? 0) < NODE_MIN[i]!) {
-      return `calmswap needs Node.js ${NODE_MIN.join('.')} or newer, this is ${version}: install it (Debian 12 / Raspberry Pi OS ship 18: nodejs.org or NodeSource) and run again`
+      return `calmswap needs Node.js ${NODE_MIN.join('.')} or newer, this is ${version}: sudo apt install nodejs npm (Debian 12 / Raspberry Pi OS), or nodejs.org, and run again`
     }
   }
   return null

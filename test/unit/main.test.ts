@@ -3,9 +3,10 @@ import { anySignalFallback } from '../../lib/deadlines.ts'
 import { nodeProblem } from '../../lib/main.ts'
 
 describe('nodeProblem: the one line a too-old Node gets', () => {
-  test.each(['20.18.1', 'v20.18.1', '20.19.0', '21.0.0', '22.0.0'])('%s runs calmswap', (v) => expect(nodeProblem(v)).toBeNull())
-  test.each(['20.18.0', '18.20.4', '18.19.0', 'v12.22.12'])('%s is refused, saying what to install', (v) => {
-    expect(nodeProblem(v)).toBe(`calmswap needs Node.js 20.18.1 or newer, this is ${v}: install it (Debian 12 / Raspberry Pi OS ship 18: nodejs.org or NodeSource) and run again`)
+  // Debian 12's and Raspberry Pi OS's nodejs (18.19 at release, 18.20 since) runs it.
+  test.each(['18.19.0', 'v18.19.0', '18.20.4', '20.18.0', '20.19.0', '22.0.0'])('%s runs calmswap', (v) => expect(nodeProblem(v)).toBeNull())
+  test.each(['18.18.2', '17.9.1', 'v16.20.2', 'v12.22.12'])('%s is refused, saying what to install', (v) => {
+    expect(nodeProblem(v)).toBe(`calmswap needs Node.js 18.19.0 or newer, this is ${v}: sudo apt install nodejs npm (Debian 12 / Raspberry Pi OS), or nodejs.org, and run again`)
   })
 })
 
