@@ -25,8 +25,10 @@ export const UPSTREAM_HEADER = 'X-Calmswap-Upstream'
  * lb_try_duration, so a new web that dies right after the switch costs no failed request.
  * buffer_requests (Caddy 2.6's name; request_buffers from 2.7): a retried POST needs its body
  * again; without it, the retry on the old color fails on the consumed body, and that one
- * failure marks the old color down too (max_fails 1): every request then gets a 503 for
- * fail_duration (test/e2e/caddy-host.test.ts found it with the real binary).
+ * failure marks the old color down too: every request then gets a 503 for fail_duration
+ * (test/e2e/caddy-host.test.ts found it with the real binary). A POST cut as the new web
+ * dies can still fail on the old color, so it takes max_fails 3 to mark a color down: the dead
+ * web's refused dials reach that at once, the old color's one or two cut POSTs never do.
  * Caddy 2.6 has no weighted policy (weighted_round_robin came in 2.7): a canary lists each
  * color as often as its share needs (10% is green once and blue nine times) under
  * round_robin, or ip_hash / cookie for sticky clients, which honour the repeats too.
@@ -55,6 +57,7 @@ export function renderCaddy(c: Config, color: Color, backup: Color | null, route
     '\tlb_try_duration 3s',
     '\tlb_try_interval 100ms',
     '\tfail_duration 5s',
+    '\tmax_fails 3',
     '\tbuffer_requests',
     `\theader_down ${UPSTREAM_HEADER} {http.reverse_proxy.upstream.hostport}`,
     `\theader_down X-Calmswap-Color ${canary ? '{calmswap_color}' : color}`,

@@ -171,19 +171,21 @@ describe.skipIf(!hasCaddy)('Caddy on the host, the real binary', () => {
     expect(s.colors.green).toBeGreaterThan(0)
   })
 
-  it('a new web that dies after the switch: Caddy retries on the old color, nothing fails', async () => {
+  it('a new web that dies after the switch: Caddy retries every GET on the old color and keeps it up', async () => {
     await switchTraffic(ctx, 'green', 'blue')
     const l = load()
     await new Promise((r) => setTimeout(r, 300))
-    // It stops taking connections and drops the idle ones: what Caddy must carry to blue is every
-    // request after that (a dial refused, a kept-alive upstream connection gone). A request green
-    // was already answering would die with it whatever the proxy: not what this test is about.
+    webs.green.closeAllConnections()
     webs.green.close()
-    webs.green.closeIdleConnections()
     await new Promise((r) => setTimeout(r, 1000))
     const s = await l.stop()
     console.log(`caddy-host, green dies under load: ${s.gets} GETs, ${s.posts} kept-alive POSTs, failed ${JSON.stringify(s.failed)}, colors ${JSON.stringify(s.colors)}`)
-    expect(s.failed).toEqual([])
+    // A POST already sent on a kept-alive upstream connection as green closes it is not replayed
+    // (Caddy, like nginx, retries a non-idempotent request only when it never reached the web):
+    // at most one per client connection. Never a GET, and never a 503: blue is not marked down
+    // (without buffer_requests one failed retry took it down for fail_duration, every request 503).
+    expect(s.failed.filter((f) => !f.startsWith('POST 502'))).toEqual([])
+    expect(s.failed.length).toBeLessThanOrEqual(4)
     expect(s.colors.blue).toBeGreaterThan(0)
   })
 

@@ -67,6 +67,7 @@ describe('Caddy snippet', () => {
     expect(t).toMatch(/^reverse_proxy 127\.0\.0\.1:18002 127\.0\.0\.1:18001 \{$/m)
     expect(t).toContain('\tlb_policy first\n')
     expect(t).toContain('\tfail_duration 5s\n')
+    expect(t).toContain('\tmax_fails 3\n')
     // A retried POST needs its body again (test/e2e/caddy-host.test.ts).
     expect(t).toContain('\tbuffer_requests\n')
     expect(t).toContain('\theader_down X-Calmswap-Color green\n')
