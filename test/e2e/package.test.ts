@@ -52,7 +52,7 @@ afterAll(() => rmSync(work, { recursive: true, force: true }))
 describe.sequential('the package in a repo of its own', () => {
   test('the installed package holds built code only, and answers --version and --help', () => {
     const installed = join(repo, 'node_modules/calmswap')
-    expect(readdirSync(installed).sort()).toEqual(['README.md', 'calmswap.mk', 'dist', 'package.json'].sort())
+    expect(readdirSync(installed).sort()).toEqual(['LICENSE', 'README.md', 'calmswap.mk', 'dist', 'package.json'].sort())
     expect(readdirSync(join(installed, 'dist')).filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))).toEqual([])
     expect(existsSync(join(repo, 'node_modules/tsx'))).toBe(false)
     expect(npx(['--version']).stdout.trim()).toBe(pkg.version)
