@@ -114,10 +114,11 @@ describe.sequential('the package in a repo of its own', () => {
 
   test('the Makefile fragment: your own default target stays, make deploy and make status run the installed command', async () => {
     writeFileSync(join(repo, 'Makefile'), 'hello:\n\t@echo my own target\n\ninclude node_modules/calmswap/calmswap.mk\n')
-    expect(sh('make', ['-s']).stdout.trim()).toBe('my own target')
-    const r = sh('make', ['deploy', 'ARGS=--verbose'], { CALMSWAP_RELEASE: 'p3' })
+    expect(sh('make', ['-s', '--no-print-directory']).stdout.trim()).toBe('my own target')
+    const r = sh('make', ['--no-print-directory', 'deploy', 'ARGS=--verbose'], { CALMSWAP_RELEASE: 'p3' })
     expect(r.status, r.stderr).toBe(0)
-    const s = sh('make', ['status', 'ARGS=--json'])
+    // Run from make test, MAKELEVEL is set: a sub-make would print 'Entering directory' on stdout.
+    const s = sh('make', ['--no-print-directory', 'status', 'ARGS=--json'])
     expect(s.status, s.stderr).toBe(0)
     expect(JSON.parse(s.stdout).live).toBe('green')
     expect(await stack.servingColor(3, '/health/')).toBe('green')
