@@ -2,7 +2,8 @@
 // lock for scripts that change the host, and the exit code. Every script's main is one call
 // of `run` with one step from lib/.
 import { type ParseArgsConfig, parseArgs } from 'node:util'
-import { COLORS, type Color, type Config, loadConfig, otherColor, SETTINGS } from './config.ts'
+import { COLORS, type Color, type Config, otherColor, SETTINGS } from './config.ts'
+import { loadConfig } from './config-loader.ts'
 import { type Ctx, composeStepRefusal, type Engine, makeContext } from './context.ts'
 import { composePlugin, dockerSocket, SocketDockerApi } from './docker-api.ts'
 import { EXIT, exitCodeOf, UsageError } from './errors.ts'

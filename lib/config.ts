@@ -1,14 +1,15 @@
-// One frozen, validated config. Every setting is a row of SETTINGS: one schema drives the
-// env vars, the JSON file, `--help` and the README table, so they cannot drift. Every
-// problem is collected and reported together (exit 2) before anything is touched.
-import { existsSync, readFileSync } from 'node:fs'
-import { basename, dirname, join, resolve } from 'node:path'
-import { ConfigError } from './errors.ts'
-import { isHealthRequest } from './http-path.ts'
+// The one schema: every setting is a row of SETTINGS, and the types the code reads come from
+// it. One schema drives the env vars, the JSON file, `--help` and the README table, so they
+// cannot drift. Loading and checking a config is lib/config-loader.ts; this module imports
+// nothing of calmswap, so every room can stand on it.
+import { basename, dirname, join } from 'node:path'
 
 export type Color = 'blue' | 'green'
 export const COLORS: readonly Color[] = ['blue', 'green']
 export const otherColor = (c: Color): Color => (c === 'blue' ? 'green' : 'blue')
+
+/** Where each color's web port is published, and the only address calmswap sends its own requests to. */
+export const LOOPBACK = '127.0.0.1'
 
 /** The three compose projects one compose file runs as. */
 export type Project = Color | 'shared'
@@ -19,14 +20,6 @@ export type EngineKind = Values['engine']
 export type ProxyMode = Values['proxy']
 export type ProxyKind = 'nginx' | 'caddy' | 'traefik' | 'command' | 'none'
 export const proxyKind = (m: ProxyMode): ProxyKind => (m === 'container' || m === 'host' ? 'nginx' : m === 'caddy-host' ? 'caddy' : m)
-/** Where calmswap writes the proxy's file by default, under the state folder. */
-const DEFAULT_PROXY_FILE: Record<ProxyKind, readonly string[]> = {
-  nginx: ['nginx', 'upstream.conf'],
-  command: ['nginx', 'upstream.conf'],
-  none: ['nginx', 'upstream.conf'],
-  caddy: ['caddy', 'upstream.caddy'],
-  traefik: ['traefik', 'calmswap.yml'],
-}
 
 export interface Config {
   readonly prefix: string
@@ -138,7 +131,7 @@ export const projectName = (c: Pick<Config, 'prefix'> & Partial<Pick<Config, 'sh
 export const pinFile = (c: Pick<Config, 'stateDir'>, color: Color) => join(c.stateDir, 'pins', `${color}.yml`)
 export const coloredServices = (c: Config): string[] => [...c.roles.web, ...c.roles.core, ...c.roles.jobs, ...c.roles.workers, ...c.roles.singletons]
 
-type Kind =
+export type Kind =
   | 'name'
   | 'names'
   | 'port'
@@ -158,7 +151,7 @@ type Kind =
   | 'sticky'
   | `enum:${string}`
 
-interface Setting {
+export interface Setting {
   readonly key: string
   readonly env: string
   readonly def: string
@@ -475,407 +468,7 @@ type Row = (typeof SETTINGS)[number]
 /** Every setting by its key, typed from its row: the flat values loadConfig builds Config from. */
 export type Values = { readonly [R in Row as R['key']]: ValueOf<R['kind']> }
 
-/** CALMSWAP_ variables that are not settings, so that they are not reported as typos. */
-const OTHER_VARS = new Set([
-  'CALMSWAP_CONFIG', // the config file
-  'CALMSWAP_UPSTREAM_DIR', // handed to compose
-  'CALMSWAP_PROXY_LOG_DIR', // handed to compose
-  'CALMSWAP_COLOR', // handed to a switch command
-  'CALMSWAP_PORT', // handed to a switch command
-  'CALMSWAP_BASE_IMAGE', // provision/
-  'CALMSWAP_BASE_PACKAGES', // provision/
-  'CALMSWAP_BASE_HOOK', // provision/
-  'CALMSWAP_BASE_LOG', // provision/
-  'CALMSWAP_DJANGO_IMAGE', // provision/
-  'CALMSWAP_OFFLINE', // provision/
-  'CALMSWAP_PROXY_LOG_DIR', // a compose file's own variable (example/django)
-])
-
-// Compose's own rule for project and service names; also keeps every argv element free of
-// shell metacharacters, so a name can never be read as anything but a name.
-const NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/
-const ENVVAR = /^[A-Za-z_][A-Za-z0-9_]*$/
-const HOST = /^[A-Za-z0-9.-]+(:[0-9]{1,5})?$/
-
-/**
- * The canary's steps: "10%" or "5%,25%,100%", each share of requests the new web gets for
- * one hold. 100% is the full switch, which always follows: it is dropped from the list.
- * Returns the shares below 100, or what is wrong with the text.
- */
-export function parseCanary(text: string): number[] | string {
-  if (!text.trim()) return []
-  const parts = text.split(',').map((p) => p.trim())
-  const shares: number[] = []
-  for (const p of parts) {
-    const m = /^(\d{1,3})%?$/.exec(p)
-    const n = m ? Number(m[1]) : Number.NaN
-    if (!m || n < 1 || n > 100) return `"${p}" is not a share of 1% to 100%`
-    if (shares.length && n <= shares.at(-1)!) return 'each step must send more than the one before'
-    shares.push(n)
-  }
-  if (shares.slice(0, -1).includes(100)) return '100% can only be the last step'
-  return shares.filter((n) => n < 100)
-}
-
-/** Parses "30s", "1500ms", "2m" or a bare number of seconds. */
-export function parseDuration(text: string): number | undefined {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim())
-  if (!m) return undefined
-  const n = Number(m[1])
-  const unit = m[2] ?? 's'
-  return Math.round(n * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[unit]!)
-}
-
 export const fmtDuration = (ms: number) => (ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`)
-
-/**
- * The watch's probe paths without the health path; `named`, the health path when a list
- * other than the default names it (a problem: the default is just left out).
- */
-export function probePaths(paths: readonly string[], healthPath: string): { kept: string[]; named?: string } {
-  const kept = paths.filter((p) => !isHealthRequest(p, healthPath))
-  const named = paths.join(',') !== '/' ? paths.find((p) => isHealthRequest(p, healthPath)) : undefined
-  return named ? { kept, named } : { kept }
-}
-
-const splitList = (v: string) => v.split(/[\s,]+/).filter(Boolean)
-const LIST_KINDS: readonly Kind[] = ['names', 'argv', 'canary', 'httpPaths']
-const NUMBER_KINDS: readonly Kind[] = ['port', 'int', 'percent', 'duration']
-
-/**
- * A value as the file gives it, typed: a string for most settings, a number where a number
- * is meant, an array of strings for lists (an argv array is taken as written, spaces and all).
- * Returns the text form, or a problem.
- */
-function fromJson(s: Setting, v: unknown): { text: string } | { list: string[] } | { problem: string } {
-  const type = v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'object' ? 'an object' : typeof v
-  if (typeof v === 'string') return { text: v }
-  if (typeof v === 'number' && NUMBER_KINDS.includes(s.kind) && Number.isFinite(v)) return { text: String(v) }
-  if (Array.isArray(v) && LIST_KINDS.includes(s.kind)) {
-    if (v.every((x) => typeof x === 'string')) return { list: v }
-    return { problem: 'must be an array of strings' }
-  }
-  const want = LIST_KINDS.includes(s.kind) ? 'an array of strings or a string' : NUMBER_KINDS.includes(s.kind) ? 'a number or a string' : 'a string'
-  return { problem: `must be ${want}, not ${type}` }
-}
-
-function parseValue(s: Setting, raw: string | string[], problems: string[], source: string): unknown {
-  const bad = (why: string) => {
-    problems.push(`${source}=${JSON.stringify(raw)}: ${why}`)
-    return undefined
-  }
-  if (Array.isArray(raw)) {
-    if (s.kind === 'argv') return raw.some((a) => a.includes('\0')) ? bad('contains a NUL byte') : raw
-    return parseValue(s, raw.join(','), problems, source)
-  }
-  const kind = s.kind
-  if (kind.startsWith('enum:')) {
-    const options = kind.slice(5).split('|')
-    return options.includes(raw) ? raw : bad(`must be one of ${options.join(', ')}`)
-  }
-  switch (kind) {
-    case 'name':
-      // A name with an empty default may be left empty: the default is then derived.
-      return NAME.test(raw) || (raw === '' && s.def === '') ? raw : bad('must be lowercase letters, digits, "-" or "_", starting with a letter or digit')
-    case 'names': {
-      const names = splitList(raw)
-      const wrong = names.filter((n) => !NAME.test(n))
-      if (wrong.length) return bad(`not a valid service name: ${wrong.join(', ')}`)
-      if (new Set(names).size !== names.length) return bad('lists a service twice')
-      return names
-    }
-    case 'port': {
-      const n = Number(raw)
-      return /^\d+$/.test(raw) && n >= 1 && n <= 65535 ? n : bad('must be a port number 1-65535')
-    }
-    case 'int': {
-      const n = Number(raw)
-      if (!/^\d+$/.test(raw)) return bad('must be a whole number')
-      if ((s.min !== undefined && n < s.min) || (s.max !== undefined && n > s.max)) return bad(`must be from ${s.min} to ${s.max}`)
-      return n
-    }
-    case 'percent': {
-      const n = Number(raw)
-      return raw !== '' && Number.isFinite(n) && n >= 0 && n <= 100 ? n : bad('must be a percentage 0-100')
-    }
-    case 'duration': {
-      const ms = parseDuration(raw)
-      if (ms === undefined) return bad('must be a duration like 500ms, 30s or 2m')
-      if (s.min !== undefined && ms < s.min) return bad(`must be at least ${fmtDuration(s.min)}`)
-      if (s.max !== undefined && ms > s.max) return bad(`must be at most ${fmtDuration(s.max)}`)
-      return ms
-    }
-    case 'envvar':
-      return ENVVAR.test(raw) ? raw : bad('must be a valid environment variable name')
-    case 'httpPath':
-      return raw.startsWith('/') && !/\s/.test(raw) ? raw : bad('must start with "/" and contain no spaces')
-    case 'httpPaths': {
-      const paths = splitList(raw)
-      const wrong = paths.filter((x) => !x.startsWith('/') || /[\s#]/.test(x))
-      return wrong.length ? bad(`must start with "/" and contain no spaces or "#": ${wrong.join(', ')}`) : paths
-    }
-    case 'host':
-      return raw === '' || HOST.test(raw) ? raw : bad('must be a host name like example.com')
-    case 'regex':
-      try {
-        new RegExp(raw)
-        return raw
-      } catch {
-        return bad('is not a valid regular expression')
-      }
-    case 'url':
-      if (raw === '') return raw
-      try {
-        const u = new URL(raw)
-        if (u.protocol !== 'http:' && u.protocol !== 'https:') return bad('must be an http:// or https:// URL')
-        return raw.replace(/\/+$/, '')
-      } catch {
-        return bad('is not a valid URL')
-      }
-    case 'path':
-      return raw.includes('\0') ? bad('contains a NUL byte') : raw
-    case 'argv':
-      return splitList(raw)
-    case 'text':
-      return RELEASE_LABEL.test(raw) ? raw : bad('may contain only letters, digits and . _ : + -')
-    case 'canary': {
-      const steps = parseCanary(raw)
-      return typeof steps === 'string' ? bad(steps) : steps
-    }
-    case 'sticky': {
-      if (raw === 'off' || raw === 'ip') return { by: raw }
-      const m = /^cookie:([A-Za-z0-9_]{1,64})$/.exec(raw)
-      return m ? { by: 'cookie', name: m[1] } : bad('must be off, ip or cookie:NAME (letters, digits, _)')
-    }
-  }
-}
-
-/** Edit distance, for "did you mean". */
-function distance(a: string, b: string): number {
-  const d = Array.from({ length: b.length + 1 }, (_, i) => i)
-  for (let i = 1; i <= a.length; i++) {
-    let prev = d[0]!
-    d[0] = i
-    for (let j = 1; j <= b.length; j++) {
-      const cur = d[j]!
-      d[j] = Math.min(d[j]! + 1, d[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1))
-      prev = cur
-    }
-  }
-  return d[b.length]!
-}
-
-/** The closest known name, when it is close enough to be a typo of it. */
-function closest(name: string, known: readonly string[]): string | undefined {
-  const best = known.map((k) => [k, distance(name.toUpperCase(), k.toUpperCase())] as const).sort((x, y) => x[1] - y[1])[0]
-  return best && best[1] <= Math.max(2, Math.floor(name.length / 4)) ? best[0] : undefined
-}
-
-const unknown = (name: string, known: readonly string[], where: string) => {
-  const guess = closest(name, known)
-  return `${where}unknown setting ${JSON.stringify(name)}${guess ? `; did you mean ${guess}?` : ''} (\`--help\` lists every setting)`
-}
-
-export interface ConfigSources {
-  env?: Record<string, string | undefined>
-  cwd?: string
-  /** Path of a JSON file whose keys are SETTINGS keys or env names. */
-  file?: string
-}
-
-type FileValue = { text: string } | { list: string[] }
-
-function readFileSettings(path: string, problems: string[]): Map<string, FileValue> {
-  const out = new Map<string, FileValue>()
-  let data: unknown
-  try {
-    data = JSON.parse(readFileSync(path, 'utf8'))
-  } catch (e) {
-    problems.push(`config file ${path}: ${(e as Error).message}`)
-    return out
-  }
-  if (!data || typeof data !== 'object' || Array.isArray(data)) {
-    problems.push(`config file ${path}: must hold a JSON object`)
-    return out
-  }
-  for (const [k, v] of Object.entries(data)) {
-    const s = SETTINGS.find((x) => x.key === k || x.env === k)
-    if (!s) {
-      problems.push(
-        unknown(
-          k,
-          SETTINGS.map((x) => x.key),
-          `config file ${path}: `,
-        ),
-      )
-      continue
-    }
-    const typed = fromJson(s, v)
-    if ('problem' in typed) problems.push(`config file ${path}: "${k}" ${typed.problem}`)
-    else out.set(s.key, typed)
-  }
-  return out
-}
-
-/**
- * Builds the config from (lowest first) defaults, the optional JSON file
- * (CALMSWAP_CONFIG, or ./calmswap.json when present) and env vars.
- * Throws one ConfigError holding every problem found.
- */
-export function loadConfig(sources: ConfigSources = {}): Config {
-  const env = sources.env ?? process.env
-  const cwd = sources.cwd ?? process.cwd()
-  const problems: string[] = []
-
-  const known: readonly string[] = SETTINGS.map((s) => s.env)
-  for (const name of Object.keys(env)) {
-    if (name.startsWith('CALMSWAP_') && !known.includes(name) && !OTHER_VARS.has(name) && env[name] !== undefined) problems.push(unknown(name, known, ''))
-  }
-
-  const filePath = sources.file ?? env.CALMSWAP_CONFIG ?? (existsSync(join(cwd, 'calmswap.json')) ? 'calmswap.json' : '')
-  const fromFile = filePath ? readFileSettings(resolve(cwd, filePath), problems) : new Map<string, FileValue>()
-
-  const parsed: Record<string, unknown> = {}
-  for (const s of SETTINGS as readonly Setting[]) {
-    const fromEnv = env[s.env]
-    const file = fromFile.get(s.key)
-    if (fromEnv !== undefined) parsed[s.key] = parseValue(s, fromEnv.trim(), problems, s.env)
-    else if (file && 'list' in file) parsed[s.key] = parseValue(s, file.list, problems, `${s.key} (config file)`)
-    else if (file) parsed[s.key] = parseValue(s, file.text.trim(), problems, `${s.key} (config file)`)
-    else parsed[s.key] = parseValue(s, s.def, problems, s.env)
-  }
-  // parseValue gives each kind the type ValueOf names, or undefined with a problem noted.
-  const v = parsed as Partial<Values>
-
-  if (v.bluePort !== undefined && v.bluePort === v.greenPort) problems.push(`CALMSWAP_BLUE_PORT and CALMSWAP_GREEN_PORT are both ${v.bluePort}: each color needs its own port`)
-  if (v.web?.length === 0) problems.push('CALMSWAP_WEB: name at least one web service')
-  if (v.sharedProject && v.prefix && [`${v.prefix}-blue`, `${v.prefix}-green`].includes(v.sharedProject))
-    problems.push(`CALMSWAP_SHARED_PROJECT=${v.sharedProject} is one of the colors' projects`)
-
-  const roleKeys = ['web', 'core', 'jobs', 'workers', 'singletons', 'shared'] as const
-  const seen = new Map<string, string>()
-  for (const role of roleKeys) {
-    for (const name of v[role] ?? []) {
-      const prev = seen.get(name)
-      if (prev) problems.push(`service "${name}" has two roles (${prev} and ${role}); give it one`)
-      else seen.set(name, role)
-    }
-  }
-  if ((v.proxy === 'container' || v.proxy === 'caddy') && v.shared && v.proxyService && !v.shared.includes(v.proxyService)) {
-    problems.push(`CALMSWAP_PROXY=${v.proxy} needs the proxy service "${v.proxyService}" among CALMSWAP_SHARED (${v.shared.join(',') || 'empty'})`)
-  }
-  if (v.proxy === 'command' && v.switchCommand?.length === 0) problems.push('CALMSWAP_PROXY=command needs CALMSWAP_SWITCH_COMMAND')
-  if (v.watchProbe && v.healthPath) {
-    const { named } = probePaths(v.watchProbe, v.healthPath)
-    if (named) problems.push(`CALMSWAP_WATCH_PROBE names the health path ${v.healthPath} (${named}): it passes by construction and is not judged; name pages of the app`)
-  }
-  if (v.nodePsi && !v.nodePsi.includes('{node}')) problems.push(`CALMSWAP_NODE_PSI=${JSON.stringify(v.nodePsi)}: must contain {node}, which stands for each node's hostname`)
-  // Weights need calmswap's own proxy file and a proxy that reads it.
-  if (v.canary?.length && (v.proxy === 'command' || v.proxy === 'none'))
-    problems.push(`CALMSWAP_CANARY needs a proxy calmswap drives (CALMSWAP_PROXY=container, host, caddy, caddy-host or traefik), not proxy=${v.proxy}`)
-  if (v.upstreamTemplate && v.proxy && proxyKind(v.proxy) !== 'nginx' && v.proxy !== 'command')
-    problems.push(`CALMSWAP_UPSTREAM_TEMPLATE is an nginx upstream template: proxy=${v.proxy} writes its own file`)
-  if (v.nginxSwitch === 'flag' && v.proxy && proxyKind(v.proxy) !== 'nginx')
-    problems.push(`CALMSWAP_NGINX_SWITCH=flag switches nginx (CALMSWAP_PROXY=container or host), not proxy=${v.proxy}`)
-  if (v.nginxSwitch === 'flag' && v.upstreamTemplate)
-    problems.push('CALMSWAP_NGINX_SWITCH=flag writes its own upstream groups (one per color): it cannot be used with CALMSWAP_UPSTREAM_TEMPLATE')
-  if (v.canary?.length && v.upstreamTemplate) problems.push('CALMSWAP_CANARY writes its own weighted upstream: it cannot be used with CALMSWAP_UPSTREAM_TEMPLATE')
-  if (v.canary?.length && v.engine === 'swarm') problems.push('CALMSWAP_CANARY weights the two colors of the compose engine; Swarm mode updates in place and has none')
-  if (v.jobs?.length && v.engine === 'swarm') {
-    problems.push(
-      `CALMSWAP_JOBS (${v.jobs.join(', ')}): release jobs are a step of compose mode; in swarm mode run them before calmswap (a replicated-job service, or docker run on a node)`,
-    )
-  }
-  if (v.healthTimeout !== undefined && v.healthDeadline !== undefined && v.healthTimeout > v.healthDeadline) {
-    problems.push(`CALMSWAP_HEALTH_TIMEOUT (${v.healthTimeout}ms) is longer than CALMSWAP_HEALTH_DEADLINE (${v.healthDeadline}ms)`)
-  }
-
-  const composeFile = v.composeFile ? resolve(cwd, v.composeFile) : ''
-  if (composeFile && !existsSync(composeFile)) problems.push(`CALMSWAP_COMPOSE_FILE: ${composeFile} does not exist`)
-  const template = v.upstreamTemplate ? resolve(cwd, v.upstreamTemplate) : ''
-  if (template && !existsSync(template)) problems.push(`CALMSWAP_UPSTREAM_TEMPLATE: ${template} does not exist`)
-
-  if (problems.length) throw new ConfigError(problems)
-  // No problem noted: every value parsed.
-  return deepFreeze(nested(v as Values, cwd, composeFile, template))
-}
-
-/** The nested view the code reads (c.health.path, c.ports.blue, ...), built from the flat values. */
-function nested(v: Values, cwd: string, composeFile: string, template: string): Config {
-  const stateDir = resolve(cwd, v.stateDir)
-  return {
-    prefix: v.prefix,
-    sharedProject: v.sharedProject,
-    composeFile,
-    projectDir: dirname(composeFile),
-    stateDir,
-    docker: v.docker,
-    ports: { blue: v.bluePort, green: v.greenPort },
-    portVar: v.portVar,
-    roles: { web: v.web, core: v.core, jobs: v.jobs, workers: v.workers, singletons: v.singletons, shared: v.shared },
-    pauseMode: v.pauseMode,
-    quiesce: v.quiesce,
-    dockerApi: v.dockerApi,
-    stopGraceS: Math.ceil(v.stopGrace / 1000),
-    jobTimeoutMs: v.jobTimeout,
-    stayUpMs: v.stayUp,
-    readyLog: v.readyLog,
-    health: {
-      path: v.healthPath,
-      host: v.healthHost,
-      status: v.healthStatus,
-      body: v.healthBody,
-      timeoutMs: v.healthTimeout,
-      deadlineMs: v.healthDeadline,
-      intervalMs: v.healthInterval,
-      passes: v.healthPasses,
-    },
-    proxy: {
-      mode: v.proxy,
-      service: v.proxyService,
-      url: v.proxyUrl,
-      kind: proxyKind(v.proxy),
-      inContainer: v.proxy === 'container' || v.proxy === 'caddy',
-      upstreamFile: v.upstreamFile ? resolve(cwd, v.upstreamFile) : join(stateDir, ...DEFAULT_PROXY_FILE[proxyKind(v.proxy)]),
-      upstreamName: v.upstreamName,
-      nginxSwitch: v.nginxSwitch,
-      template,
-      nginx: v.nginx,
-      caddy: v.caddy,
-      caddyConfig: v.caddyConfig,
-      command: v.switchCommand,
-      commandTimeoutMs: v.switchTimeout,
-    },
-    calm: { threshold: v.cpuCalm, waitMs: v.cpuWait },
-    build: v.build,
-    release: v.release,
-    logTail: v.logTail,
-    keepReleases: v.keepReleases,
-    pins: {},
-    engine: v.engine,
-    swarm: {
-      monitorMs: v.swarmMonitor,
-      parallelism: v.swarmParallelism,
-      delayMs: v.swarmDelay,
-      failureRatio: v.swarmFailureRatio / 100,
-      deadlineMs: v.swarmDeadline,
-      pollMs: v.swarmPoll,
-      resolveImage: v.swarmResolveImage,
-      nodePsi: v.nodePsi,
-    },
-    watch: {
-      ms: v.watch,
-      max5xxPct: v.watch5xx,
-      minRequests: v.watchMinRequests,
-      log: v.proxyLog ? resolve(cwd, v.proxyLog) : join(proxyLogDir(stateDir), 'access.jsonl'),
-      // Only calmswap's own log is emptied at the start of a watch.
-      logOwned: !v.proxyLog,
-      // The default `/` is simply not probed when it is the health path; a path the user named is refused above.
-      probe: { paths: probePaths(v.watchProbe, v.healthPath).kept, everyMs: v.watchProbeEvery },
-    },
-    canary: { steps: v.canary, holdMs: v.canaryHold, sticky: v.canarySticky },
-  }
-}
 
 /** A release label (the only `text` setting): it names images' tags and lands in the pins file's comment line. */
 export const RELEASE_LABEL = /^[A-Za-z0-9._:+-]{0,128}$/
@@ -898,7 +491,7 @@ export const withPin = (c: Config, color: Color, pin: Pin | null): Config => {
   return deepFreeze({ ...c, pins })
 }
 
-function deepFreeze<T>(o: T): T {
+export function deepFreeze<T>(o: T): T {
   if (o && typeof o === 'object') {
     for (const k of Object.keys(o)) deepFreeze((o as Record<string, unknown>)[k])
     Object.freeze(o)

@@ -3,8 +3,18 @@
 import { readFileSync } from 'node:fs'
 import { availableParallelism, loadavg } from 'node:os'
 import { containerCpu, maxCpu } from './builders/reads.ts'
-import type { Ctx } from './context.ts'
+import type { Config } from './config.ts'
 import { anySignal, sleep } from './deadlines.ts'
+import type { Executor } from './executor.ts'
+import type { Ui } from './ui.ts'
+
+/** What the waits read of a context: they measure the host, and touch no state, journal or engine. */
+export interface Waits {
+  readonly config: Config
+  readonly exec: Executor
+  readonly ui: Ui
+  readonly signal: AbortSignal
+}
 
 export interface Pressure {
   readonly source: 'psi' | 'loadavg'
@@ -80,7 +90,7 @@ export async function waitForCalm(o: CalmOptions): Promise<CalmResult> {
 }
 
 /** Before a stage: waits for calm, says how long, and goes on anyway at the deadline. */
-export async function calmBefore(ctx: Ctx, stage: string, read?: () => Promise<Pressure>): Promise<CalmResult | null> {
+export async function calmBefore(ctx: Waits, stage: string, read?: () => Promise<Pressure>): Promise<CalmResult | null> {
   const { threshold, waitMs } = ctx.config.calm
   if (threshold <= 0 || ctx.exec.dryRun) return null
   const r = await ctx.ui.wait(`waiting for CPU pressure below ${threshold}% before ${stage}`, (update) =>
@@ -110,7 +120,7 @@ export interface Booted {
  * process booting alone on a CPU stalls nobody. Null when there is nothing to wait for (calm
  * waits off, a dry run, no containers). Quiet: see bootedAfter for the one that reports.
  */
-export async function whenBooted(ctx: Ctx, ids: readonly string[], stop?: AbortSignal, onBusy?: (cpu: number) => void): Promise<Booted | null> {
+export async function whenBooted(ctx: Waits, ids: readonly string[], stop?: AbortSignal, onBusy?: (cpu: number) => void): Promise<Booted | null> {
   if (ctx.config.calm.threshold <= 0 || ctx.exec.dryRun || ids.length === 0) return null
   const t0 = performance.now()
   const end = stop ? anySignal([ctx.signal, stop]) : ctx.signal
@@ -128,7 +138,7 @@ export async function whenBooted(ctx: Ctx, ids: readonly string[], stop?: AbortS
 }
 
 /** After a start: waits until the containers have finished booting, and says how long it took. */
-export async function bootedAfter(ctx: Ctx, what: string, ids: readonly string[]): Promise<Booted | null> {
+export async function bootedAfter(ctx: Waits, what: string, ids: readonly string[]): Promise<Booted | null> {
   if (ctx.config.calm.threshold <= 0 || ctx.exec.dryRun || ids.length === 0) return null
   const r = await ctx.ui.wait(`waiting for ${what} to finish booting`, (update) =>
     whenBooted(ctx, ids, undefined, (cpu) => update(`waiting for ${what} to finish booting: ${cpu.toFixed(0)}% of a CPU`)),

@@ -6,8 +6,6 @@ import { Worker } from 'node:worker_threads'
 import type { Config } from './config.ts'
 import { sleep } from './deadlines.ts'
 
-export const LOOPBACK = '127.0.0.1'
-
 /** What a check reads of a body: enough for any health page, never a whole download. */
 const BODY_LIMIT = 4096
 

@@ -1,12 +1,12 @@
 // Health: the health step of a color, which polls its web (lib/probe.ts), adds the
 // container's own Docker healthcheck and gives up at once when the container exits.
 import { healthStatus, runState } from '../builders/reads.ts'
-import type { Color } from '../config.ts'
+import { type Color, LOOPBACK } from '../config.ts'
 import type { Ctx } from '../context.ts'
 import { anySignal } from '../deadlines.ts'
 import { StepError } from '../errors.ts'
 import { names, notStayingUp, parseRunState, type RunState } from '../inventory.ts'
-import { checkOptions, LOOPBACK, type WaitResult, waitHealthy } from '../probe.ts'
+import { checkOptions, type WaitResult, waitHealthy } from '../probe.ts'
 
 const healthUrl = (ctx: Ctx, color: Color) => `http://${LOOPBACK}:${ctx.config.ports[color]}${ctx.config.health.path}`
 

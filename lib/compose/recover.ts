@@ -1,22 +1,17 @@
 // After a power cut or a daemon restart: bring the host back to what the state says. Docker's
 // restart policies bring back whatever was running, and nothing that was frozen stays frozen:
 // an old color's frozen workers come back running beside the new ones, and a half-started
-// release comes back beside the live one. `recover` finishes or undoes an operation that was
-// cut short, and otherwise puts each container where the live color wants it. Run it at boot
-// (provision/calmswap-recover.service) or by hand; the next deploy or rollback does the same.
+// release comes back beside the live one. `recover` (lib/compose/engine.ts) finishes or undoes
+// an operation that was cut short; when none was, this module puts each container where the
+// live color wants it. Run it at boot (provision/calmswap-recover.service) or by hand; the
+// next deploy or rollback does the same.
 
 import { up } from '../builders/compose.ts'
 import { pauseContainers, stopContainers } from '../builders/containers.ts'
 import { type Color, otherColor, projectName } from '../config.ts'
 import type { Ctx } from '../context.ts'
-import { StepError } from '../errors.ts'
 import { names } from '../inventory.ts'
-import { runOp } from '../operation.ts'
-import { adopt, undoAdopt } from './adopt.ts'
-import { cleanup } from './cleanup.ts'
-import { deploy } from './deploy.ts'
 import { checkHealth } from './health.ts'
-import { rollback } from './rollback.ts'
 import { switchTraffic, upstreamDoubt, verifyThroughProxy } from './traffic.ts'
 import { quiesce, startStopped, thaw } from './workers.ts'
 
@@ -25,44 +20,16 @@ export interface RecoverResult {
   readonly changes: readonly string[]
 }
 
-export async function recover(ctx: Ctx): Promise<RecoverResult> {
-  return runOp(ctx, 'recover', async () => {
-    const s = ctx.state.load()
-    const j = s.journal
-    if (j?.op === 'deploy' && j.done.includes('switch')) {
-      ctx.ui.info(`a deploy ${j.from ?? 'nothing'} → ${j.to} was cut short after traffic switched: finishing it`)
-      await deploy(ctx)
-      return { action: 'finished the deploy', changes: [] }
-    }
-    if (j?.op === 'deploy' || j?.op === 'rollback') {
-      ctx.ui.info(`a ${j.op} ${j.from ?? 'nothing'} → ${j.to} was cut short${j.op === 'deploy' ? ' before traffic switched' : ''}: rolling back`)
-      await rollback(ctx)
-      return { action: 'rolled back', changes: [] }
-    }
-    if (j?.op === 'adopt') {
-      if (j.done.includes('proxy')) {
-        ctx.ui.info('an adoption was cut short after the proxy handed over: finishing it')
-        await adopt(ctx)
-        return { action: 'finished the adoption', changes: [] }
-      }
-      ctx.ui.info('an adoption was cut short before the proxy handed over: undoing it')
-      const left = await undoAdopt(ctx)
-      if (left) throw new StepError(`the adoption was undone, but ${left}`)
-      return { action: 'undid the adoption', changes: [] }
-    }
-    if (j?.op === 'cleanup') {
-      ctx.ui.info(`a cleanup of ${j.from} was cut short: finishing it`)
-      await cleanup(ctx, { yes: true })
-      return { action: 'finished the cleanup', changes: [] }
-    }
-    if (!s.live) return { action: 'nothing deployed', changes: [] }
-    const changes = await reconcile(ctx, s.live)
-    // After a boot the web may still be starting: "serves" is said once it does, through the proxy.
-    await checkHealth(ctx, s.live)
-    await verifyThroughProxy(ctx, s.live)
-    ctx.ui.ok(changes.length ? `${s.live} serves; ${changes.join('; ')}` : `${s.live} serves; nothing to change`)
-    return { action: 'reconciled', changes }
-  })
+/** No operation was cut short: every container goes where the live color wants it, and the live color is checked through the proxy. */
+export async function reconcile(ctx: Ctx): Promise<RecoverResult> {
+  const live = ctx.state.load().live
+  if (!live) return { action: 'nothing deployed', changes: [] }
+  const changes = await placeContainers(ctx, live)
+  // After a boot the web may still be starting: "serves" is said once it does, through the proxy.
+  await checkHealth(ctx, live)
+  await verifyThroughProxy(ctx, live)
+  ctx.ui.ok(changes.length ? `${live} serves; ${changes.join('; ')}` : `${live} serves; nothing to change`)
+  return { action: 'reconciled', changes }
 }
 
 /**
@@ -70,7 +37,7 @@ export async function recover(ctx: Ctx): Promise<RecoverResult> {
  * and nothing of the other color's workers and singletons runs (in pause mode its workers
  * are frozen again, as they were). The other color's web may run: it is the proxy's backup.
  */
-async function reconcile(ctx: Ctx, live: Color): Promise<string[]> {
+async function placeContainers(ctx: Ctx, live: Color): Promise<string[]> {
   const c = ctx.config
   const done: string[] = []
   let inv = await ctx.inventory(true)

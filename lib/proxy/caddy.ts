@@ -7,9 +7,8 @@
 
 import { dockerExec } from '../builders/exec.ts'
 import type { Cmd } from '../command.ts'
-import type { Color, Config } from '../config.ts'
+import { type Color, type Config, LOOPBACK } from '../config.ts'
 import { DEADLINE } from '../deadlines.ts'
-import { LOOPBACK } from '../probe.ts'
 import { jsonLine, type ProxyCommands, type ProxyDriver, type ProxyRecord, portOf, type Route, shareCounts } from './driver.ts'
 
 /** sysexits' EX_DATAERR, as for nginx: the exit code of an exec whose validation failed, so nothing reloaded. */

@@ -5,9 +5,8 @@
 import { dirname, join } from 'node:path'
 import { dockerExec } from '../builders/exec.ts'
 import type { Cmd } from '../command.ts'
-import { COLORS, type Color, type Config, otherColor } from '../config.ts'
+import { COLORS, type Color, type Config, LOOPBACK, otherColor } from '../config.ts'
 import { DEADLINE } from '../deadlines.ts'
-import { LOOPBACK } from '../probe.ts'
 import { jsonLine, type ProxyCommands, type ProxyDriver, type ProxyRecord, portOf, type Route } from './driver.ts'
 
 /** sysexits' EX_DATAERR: nginx itself exits 1 for any failure, so this one says "the check". */

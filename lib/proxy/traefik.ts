@@ -8,8 +8,7 @@
 //   - a `weighted` service during a canary: the share to the new color, the rest to the old;
 //   - a plain `loadBalancer` with the live color's server when there is no other color.
 // Not run against a real Traefik here (none can be installed): docs/proxy.md says what was tested.
-import type { Color, Config } from '../config.ts'
-import { LOOPBACK } from '../probe.ts'
+import { type Color, type Config, LOOPBACK } from '../config.ts'
 import { jsonLine, type ProxyDriver, type ProxyRecord, portOf, type Route } from './driver.ts'
 import { fromYaml, toYaml, type Yaml } from './yaml.ts'
 

@@ -3,7 +3,7 @@
 // do its workers stop and blue's start. A failure brings the plain project back as it ran.
 import { afterEach, describe, expect, it } from 'vitest'
 import { adopt } from '../../lib/compose/adopt.ts'
-import { recover } from '../../lib/compose/recover.ts'
+import { recover } from '../../lib/compose/engine.ts'
 import { startRest } from '../../lib/compose/workers.ts'
 import { SHARED, writeFileAtomic } from '../../lib/files.ts'
 import { type Harness, harness, type World } from './world.ts'

@@ -2,7 +2,7 @@
 // frozen containers come back running. recover, and the next deploy or rollback, finish the job.
 import { afterEach, describe, expect, it } from 'vitest'
 import { deploy } from '../../lib/compose/deploy.ts'
-import { recover } from '../../lib/compose/recover.ts'
+import { recover } from '../../lib/compose/engine.ts'
 import { status } from '../../lib/compose/status.ts'
 import { renderUpstream, switchTraffic } from '../../lib/compose/traffic.ts'
 import { SHARED, writeFileAtomic } from '../../lib/files.ts'

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import * as dc from '../../lib/builders/index.ts'
 import { render } from '../../lib/command.ts'
-import { loadConfig } from '../../lib/config.ts'
+import { loadConfig } from '../../lib/config-loader.ts'
 import { proxyCommands } from '../../lib/proxy/index.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'calmswap-compose-'))

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { renderUpstream } from '../../lib/compose/traffic.ts'
-import { loadConfig, parseCanary } from '../../lib/config.ts'
+import { loadConfig, parseCanary } from '../../lib/config-loader.ts'
 import { ConfigError } from '../../lib/errors.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'calmswap-canary-'))

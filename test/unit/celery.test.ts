@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { quiesceWorker } from '../../lib/builders/index.ts'
 import { NOTHING_TO_QUIESCE, QUIESCE_PY, QUIESCE_QUEUES_PY, QUIESCED } from '../../lib/celery.ts'
-import { loadConfig } from '../../lib/config.ts'
+import { loadConfig } from '../../lib/config-loader.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'calmswap-celery-'))
 writeFileSync(join(dir, 'compose.yml'), 'services: {}\n')

@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { secondSignalMessage } from '../../lib/cli.ts'
-import { loadConfig } from '../../lib/config.ts'
+import { loadConfig } from '../../lib/config-loader.ts'
 import { ENGINES } from '../../lib/engines.ts'
 
 const config = (engine: string) => loadConfig({ env: { CALMSWAP_ENGINE: engine, CALMSWAP_COMPOSE_FILE: 'package.json', CALMSWAP_STATE_DIR: '/srv/state' } })

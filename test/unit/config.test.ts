@@ -2,7 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { loadConfig, parseDuration, SETTINGS } from '../../lib/config.ts'
+import { SETTINGS } from '../../lib/config.ts'
+import { loadConfig, parseDuration } from '../../lib/config-loader.ts'
 import { ConfigError } from '../../lib/errors.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'calmswap-config-'))

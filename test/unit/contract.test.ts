@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { type ComposeModel, checkContract, servicesWithBuild } from '../../lib/compose/contract.ts'
-import { loadConfig } from '../../lib/config.ts'
+import { loadConfig } from '../../lib/config-loader.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'calmswap-contract-'))
 writeFileSync(join(dir, 'compose.yml'), 'services: {}\n')

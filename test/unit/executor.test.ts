@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { listContainers } from '../../lib/builders/index.ts'
 import type { Cmd } from '../../lib/command.ts'
-import { loadConfig } from '../../lib/config.ts'
+import { loadConfig } from '../../lib/config-loader.ts'
 import { SocketDockerApi } from '../../lib/docker-api.ts'
 import { ProcessExecutor } from '../../lib/executor.ts'
 

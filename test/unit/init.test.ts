@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { describe, expect, test } from 'vitest'
 import type { ComposeModel } from '../../lib/compose/contract.ts'
-import { loadConfig } from '../../lib/config.ts'
+import { loadConfig } from '../../lib/config-loader.ts'
 import { guessSettings } from '../../lib/init.ts'
 
 const example = (): ComposeModel => JSON.parse(readFileSync(new URL('../fixtures/example-model.json', import.meta.url), 'utf8'))

@@ -9,7 +9,7 @@ import { Agent, createServer, request, type Server } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { loadConfig } from '../../lib/config.ts'
+import { loadConfig } from '../../lib/config-loader.ts'
 import { nginxFlags, nginxLivePort, renderUpstream } from '../../lib/proxy/nginx.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'calmswap-flag-'))

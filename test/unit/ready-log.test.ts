@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { firstMatch } from '../../lib/compose/workers.ts'
-import { loadConfig, SETTINGS } from '../../lib/config.ts'
+import { SETTINGS } from '../../lib/config.ts'
+import { loadConfig } from '../../lib/config-loader.ts'
 
 const def = SETTINGS.find((s) => s.env === 'CALMSWAP_READY_LOG')!.def
 const ready = new RegExp(def)

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { proxyCommands } from '../../lib/builders/index.ts'
 import { renderUpstream, upstreamMismatch } from '../../lib/compose/traffic.ts'
-import { loadConfig } from '../../lib/config.ts'
+import { loadConfig } from '../../lib/config-loader.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'calmswap-traffic-'))
 writeFileSync(join(dir, 'compose.yml'), 'services: {}\n')

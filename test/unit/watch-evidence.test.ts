@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { assess, type Baseline, judge, type Limits, lastWatchOf, wilsonLower, wilsonUpper } from '../../lib/compose/watch.ts'
 import { isProbe, probeToken, probeUrl } from '../../lib/compose/watch-probes.ts'
-import { loadConfig } from '../../lib/config.ts'
+import { loadConfig } from '../../lib/config-loader.ts'
 import type { HistoryEntry } from '../../lib/history.ts'
 
 const limits: Limits = { max5xxPct: 5, minRequests: 20 }

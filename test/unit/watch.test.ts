@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { formatWatch } from '../../lib/compose/status.ts'
 import { addRecord, containerTrouble, describeErrors, emptyTally, judge, LogTail, parseRecord, wilsonLower } from '../../lib/compose/watch.ts'
-import { loadConfig } from '../../lib/config.ts'
+import { loadConfig } from '../../lib/config-loader.ts'
 import type { Journal } from '../../lib/state.ts'
 import { workersSignalled } from '../../lib/state.ts'
 
