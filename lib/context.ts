@@ -62,7 +62,7 @@ export interface RecoverReport {
 
 export interface Engine {
   readonly name: 'compose' | 'swarm'
-  /** What its deploy runs, in order (compose's steps, swarm's stages). */
+  /** What its deploy runs, in order (compose's or swarm's steps). */
   readonly steps: readonly string[]
   /** The file that journals its operations, which a run cut short continues from. */
   storeFile(stateDir: string): string
@@ -130,7 +130,7 @@ export function makeContext(p: CtxParts): Ctx {
 
 /** Said when a step of compose mode (up-core, switch, ...) is run with another engine. */
 export const composeStepRefusal = (script: string): string =>
-  `${script} is a step of compose mode; with CALMSWAP_ENGINE=swarm, deploy runs every stage itself and rollback takes every service back (README: Swarm)`
+  `${script} is a step of compose mode; with CALMSWAP_ENGINE=swarm, deploy runs every step itself and rollback takes every service back (README: Swarm)`
 
 /** A context made without one (a step's own test) has no engine to hand out. */
 const NO_ENGINE = new Proxy({} as Engine, {

@@ -108,10 +108,10 @@ export function probeWritable(dir: string, bytes = 4096, tighten = true): void {
   }
 }
 
-/** What a record file is, for `RecordFile`: its empty value, its shape check, its messages. */
-export interface RecordSpec<T> {
+/** What a JSON file of calmswap's is, for `JsonFile`: its empty value, its shape check, its messages. */
+export interface JsonFileSpec<T> {
   readonly empty: T
-  /** Everything wrong with what was read; empty when it is a record calmswap wrote. */
+  /** Everything wrong with what was read; empty when calmswap wrote it. */
   readonly problems: (parsed: unknown) => string[]
   /** How messages name the file ("state file <path>"). */
   readonly name: string
@@ -121,18 +121,18 @@ export interface RecordSpec<T> {
 }
 
 /**
- * A JSON record of calmswap's own (state.json, swarm.json): checked against its shape at every
+ * A JSON file of calmswap's own (state.json, swarm.json): checked against its shape at every
  * load, written whole and atomically, private, with the time of the write. A read-only one (a
  * dry run) keeps its changes in memory, so later steps plan on them; nothing reaches the disk.
  */
-export class RecordFile<T extends { readonly updatedAt: string | null }> {
+export class JsonFile<T extends { readonly updatedAt: string | null }> {
   private memory: T | null = null
 
   constructor(
     readonly dir: string,
     readonly file: string,
     readonly readOnly: boolean,
-    private readonly spec: RecordSpec<T>,
+    private readonly spec: JsonFileSpec<T>,
   ) {}
 
   load(): T {

@@ -58,7 +58,7 @@ const fmtGap = (g: WorkerGap) =>
   `no worker consuming for ${g.to === 'start' ? 'at least ' : ''}${fmtMs(g.ms)} (old workers frozen → ${g.to === 'start' ? 'new workers started' : 'first new worker ready'})`
 
 /** What recording an operation needs of a step's context: its output, whether it is a dry run, where history goes. */
-export interface RecordCtx {
+export interface OpLogCtx {
   readonly ui: Ui
   readonly exec: { readonly dryRun: boolean }
   readonly config: { readonly stateDir: string }
@@ -85,7 +85,7 @@ export function readHistory(stateDir: string): HistoryEntry[] {
  * One operation being recorded: its steps run through `step()`, which prints them and keeps
  * their timings; `finish()` writes the history line.
  */
-export class OpRecord {
+export class OpLog {
   readonly timings: Timing[] = []
   private readonly t0 = performance.now()
   private readonly at = new Date().toISOString()
@@ -95,7 +95,7 @@ export class OpRecord {
   gap?: WorkerGap
 
   constructor(
-    private readonly ctx: RecordCtx,
+    private readonly ctx: OpLogCtx,
     readonly op: Op,
     readonly from: Color | null,
     readonly to: Color | null,
@@ -144,8 +144,8 @@ export class OpRecord {
 }
 
 /** Runs an operation and leaves its history line: ok, or failed with the error, which it rethrows. */
-export async function recorded<T>(ctx: RecordCtx, op: Op, from: Color | null, to: Color | null, fn: (r: OpRecord) => Promise<T>): Promise<T> {
-  const r = new OpRecord(ctx, op, from, to)
+export async function recorded<T>(ctx: OpLogCtx, op: Op, from: Color | null, to: Color | null, fn: (r: OpLog) => Promise<T>): Promise<T> {
+  const r = new OpLog(ctx, op, from, to)
   try {
     const value = await fn(r)
     r.finish('ok')

@@ -2,7 +2,7 @@
 // (a dry run touches nothing, not even the lock), and it tells the operator what an earlier
 // run left unfinished.
 import type { Ctx } from './context.ts'
-import type { OpRecord } from './history.ts'
+import type { OpLog } from './history.ts'
 import { lockedMessage, lockHeld, readLock, withLock } from './lock.ts'
 
 /**
@@ -34,25 +34,24 @@ export interface StepJournal {
 
 /**
  * Tells the operator, once, what an earlier run left unfinished, and whether this run
- * continues it. `what`: the colors (compose) or the release (swarm); `unit`: step or stage.
+ * continues it. `what`: the colors (compose) or the release (swarm).
  */
 export function reportInterrupted<J extends RunJournal & { readonly from?: string | null; readonly to?: string }>(
   ctx: Ctx,
   j: J,
   continuing: boolean,
   what = `${j.from ?? 'nothing'} → ${j.to}`,
-  unit = 'step',
 ): void {
   const last = j.done.at(-1)
   ctx.ui.warn(
-    `an earlier ${j.op} ${what} (pid ${j.pid}, started ${j.startedAt}) was interrupted ${last ? `after ${unit} "${last}"` : `before its first ${unit} finished`}${j.current ? ` (during "${j.current}")` : ''}${continuing ? '; continuing from there' : ''}`,
+    `an earlier ${j.op} ${what} (pid ${j.pid}, started ${j.startedAt}) was interrupted ${last ? `after step "${last}"` : 'before its first step finished'}${j.current ? ` (during "${j.current}")` : ''}${continuing ? '; continuing from there' : ''}`,
   )
 }
 
 /** Runs the steps in order, skipping those an interrupted run finished; each one journaled. */
 export async function runSteps<S extends string>(
   ctx: Ctx,
-  op: OpRecord,
+  op: OpLog,
   order: readonly S[],
   steps: Record<S, () => Promise<unknown>>,
   done: ReadonlySet<string>,

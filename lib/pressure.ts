@@ -89,17 +89,17 @@ export async function waitForCalm(o: CalmOptions): Promise<CalmResult> {
   return { calm: true, waitedMs: performance.now() - t0, last }
 }
 
-/** Before a stage: waits for calm, says how long, and goes on anyway at the deadline. */
-export async function calmBefore(ctx: Waits, stage: string, read?: () => Promise<Pressure>): Promise<CalmResult | null> {
+/** Before a step: waits for calm, says how long, and goes on anyway at the deadline. */
+export async function calmBefore(ctx: Waits, step: string, read?: () => Promise<Pressure>): Promise<CalmResult | null> {
   const { threshold, waitMs } = ctx.config.calm
   if (threshold <= 0 || ctx.exec.dryRun) return null
-  const r = await ctx.ui.wait(`waiting for CPU pressure below ${threshold}% before ${stage}`, (update) =>
-    waitForCalm({ threshold, waitMs, read, signal: ctx.signal, onWait: (p) => update(`waiting for calm before ${stage}: ${p.source} ${p.value}% (threshold ${threshold}%)`) }),
+  const r = await ctx.ui.wait(`waiting for CPU pressure below ${threshold}% before ${step}`, (update) =>
+    waitForCalm({ threshold, waitMs, read, signal: ctx.signal, onWait: (p) => update(`waiting for calm before ${step}: ${p.source} ${p.value}% (threshold ${threshold}%)`) }),
   )
   if (r.waitedMs >= 100 || !r.calm) {
-    ctx.ui.detail(`  ${r.calm ? 'calm' : 'still busy, going on'} after ${Math.round(r.waitedMs)}ms before ${stage} (${r.last.source} ${r.last.value}%)`)
+    ctx.ui.detail(`  ${r.calm ? 'calm' : 'still busy, going on'} after ${Math.round(r.waitedMs)}ms before ${step} (${r.last.source} ${r.last.value}%)`)
   }
-  ctx.ui.event('calm', { stage, calm: r.calm, waitedMs: Math.round(r.waitedMs), source: r.last.source, value: r.last.value })
+  ctx.ui.event('calm', { step, calm: r.calm, waitedMs: Math.round(r.waitedMs), source: r.last.source, value: r.last.value })
   return r
 }
 
@@ -145,7 +145,7 @@ export async function bootedAfter(ctx: Waits, what: string, ids: readonly string
   )
   if (r) {
     ctx.ui.detail(`  ${r.booted ? 'settled' : 'still busy, going on'} after ${Math.round(r.waitedMs)}ms: ${what} (${r.cpu.toFixed(0)}% of a CPU)`)
-    ctx.ui.event('settled', { stage: what, settled: r.booted, waitedMs: Math.round(r.waitedMs), cpuPct: Math.round(r.cpu) })
+    ctx.ui.event('settled', { step: what, settled: r.booted, waitedMs: Math.round(r.waitedMs), cpuPct: Math.round(r.cpu) })
   }
   return r
 }

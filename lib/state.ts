@@ -3,7 +3,7 @@
 // write the way it writes is refused with a clear message, never trusted as it is.
 import { join } from 'node:path'
 import { COLORS, type Color, RELEASE_LABEL } from './config.ts'
-import { RecordFile } from './files.ts'
+import { JsonFile } from './files.ts'
 
 export type Op = 'deploy' | 'rollback' | 'cleanup' | 'adopt'
 const OPS: readonly Op[] = ['deploy', 'rollback', 'cleanup', 'adopt']
@@ -65,7 +65,7 @@ export interface ColorRelease {
 }
 
 /** A release whose images are kept, so that it can be deployed again. */
-export interface ReleaseRecord {
+export interface KeptRelease {
   readonly release: string
   readonly at: string
   /** service → calmswap's own tag, the reference the compose file named, and the image id. */
@@ -88,7 +88,7 @@ export interface State {
   readonly updatedAt: string | null
   readonly colors?: Readonly<Partial<Record<Color, ColorRelease>>>
   /** Oldest first. */
-  readonly releases?: readonly ReleaseRecord[]
+  readonly releases?: readonly KeptRelease[]
 }
 
 export const EMPTY_STATE: State = {
@@ -200,12 +200,12 @@ export function stateProblems(s: unknown): string[] {
   return p
 }
 
-const sameTags = (a: ReleaseRecord, b: ReleaseRecord) => JSON.stringify(Object.values(a.images).map((i) => i.tag)) === JSON.stringify(Object.values(b.images).map((i) => i.tag))
+const sameTags = (a: KeptRelease, b: KeptRelease) => JSON.stringify(Object.values(a.images).map((i) => i.tag)) === JSON.stringify(Object.values(b.images).map((i) => i.tag))
 
 // ---------------------------------------------------------------- the store
 
 export class StateStore {
-  private readonly record: RecordFile<State>
+  private readonly record: JsonFile<State>
 
   constructor(
     readonly dir: string,
@@ -213,7 +213,7 @@ export class StateStore {
   ) {
     const file = join(dir, 'state.json')
     const deleted = 'delete it to start over (calmswap then adopts the color that runs)'
-    this.record = new RecordFile(dir, file, readOnly, {
+    this.record = new JsonFile(dir, file, readOnly, {
       empty: EMPTY_STATE,
       problems: stateProblems,
       name: `state file ${file}`,
@@ -288,7 +288,7 @@ export class StateStore {
   }
 
   /** A color now runs `release`, its images pinned; the release is kept (once) among the releases. */
-  pinned(color: Color, pin: ColorRelease, record: ReleaseRecord): State {
+  pinned(color: Color, pin: ColorRelease, record: KeptRelease): State {
     return this.update((s) => ({
       ...s,
       colors: { ...s.colors, [color]: pin },
@@ -307,7 +307,7 @@ export class StateStore {
   }
 
   /** The releases whose images are still kept, after a prune. */
-  keepReleases(releases: readonly ReleaseRecord[]): State {
+  keepReleases(releases: readonly KeptRelease[]): State {
     return this.update((s) => ({ ...s, releases }))
   }
 

@@ -94,7 +94,7 @@ export const serviceLogs = (c: Config, name: string, tail = c.logTail): Cmd => (
 })
 
 /**
- * `docker stack deploy` of a stack file given on stdin (lib/swarm/stack.ts writes one per stage),
+ * `docker stack deploy` of a stack file given on stdin (lib/swarm/stack.ts writes one per step),
  * from the real file's folder so that its relative paths mean what they mean there.
  * Interpolation is the CLI's own, from this env.
  */

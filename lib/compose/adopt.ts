@@ -11,7 +11,7 @@ import type { Ctx } from '../context.ts'
 import { DEADLINE } from '../deadlines.ts'
 import { StepError, UsageError } from '../errors.ts'
 import { readOwnFile } from '../files.ts'
-import { OpRecord } from '../history.ts'
+import { OpLog } from '../history.ts'
 import { names } from '../inventory.ts'
 import { reportInterrupted, runOp, runSteps } from '../operation.ts'
 import { detectRelease } from '../release.ts'
@@ -61,7 +61,7 @@ export async function adopt(ctx0: Ctx, o: AdoptOptions = {}): Promise<void> {
     ctx.ui.info(`${release}: ${shared}'s own app → blue, its data untouched${ctx.exec.dryRun ? ' (dry run: nothing changes)' : ''}`, 'calmswap adopt')
     // The upstream file as the plain project left it: a proxy that reads it gets it back from an undo.
     if (!resumed) ctx.journal.replace({ op: 'adopt', from: null, to: 'blue', release, proxyFrom, upstreamBefore: readOwnFile(c.proxy.upstreamFile) })
-    const op = new OpRecord(ctx, 'adopt', null, 'blue')
+    const op = new OpLog(ctx, 'adopt', null, 'blue')
     op.release = release
     let created: Promise<void> | undefined
     const steps: Record<(typeof ADOPT_STEPS)[number], () => Promise<unknown>> = {
@@ -104,7 +104,7 @@ async function startMissingShared(ctx: Ctx): Promise<void> {
 }
 
 /** A step failed: undo, record it, and end with the message that says where things stand. */
-async function undoFailed(ctx: Ctx, op: OpRecord, err: Error): Promise<never> {
+async function undoFailed(ctx: Ctx, op: OpLog, err: Error): Promise<never> {
   ctx.ui.error(err.message)
   if (ctx.exec.dryRun) throw err
   const left = await op

@@ -8,11 +8,11 @@ import { COLORS, type Color, otherColor, projectName, withRelease } from '../con
 import type { Ctx } from '../context.ts'
 import { anySignal } from '../deadlines.ts'
 import { ConfigError, StepError, UsageError } from '../errors.ts'
-import { OpRecord, readHistory } from '../history.ts'
+import { OpLog, readHistory } from '../history.ts'
 import type { RunState } from '../inventory.ts'
 import { reportInterrupted, runOp, runSteps } from '../operation.ts'
 import { detectRelease } from '../release.ts'
-import type { Journal, ReleaseRecord } from '../state.ts'
+import type { Journal, KeptRelease } from '../state.ts'
 import { canary } from './canary.ts'
 import { checkHealth, confirmWebUp, webRunState } from './health.ts'
 import { keptRelease, pruneReleases } from './images.ts'
@@ -81,7 +81,7 @@ interface Plan {
   readonly release: string
   readonly resumed: Journal | null
   /** `--release`: the earlier release deployed again, on its kept images. */
-  readonly kept: ReleaseRecord | null
+  readonly kept: KeptRelease | null
 }
 
 export interface DeployOptions {
@@ -126,7 +126,7 @@ export async function deploy(ctx0: Ctx, o: DeployOptions = {}): Promise<DeployRe
     let ctx = ctx0.withConfig(withRelease(ctx0.config, release))
     ctx.ui.info(`${release}: ${from ?? 'nothing'} → ${to}${ctx.exec.dryRun ? ' (dry run: nothing changes)' : ''}`, 'calmswap deploy')
     ctx.journal.begin('deploy', from, to, release)
-    const op = new OpRecord(ctx, 'deploy', from, to)
+    const op = new OpLog(ctx, 'deploy', from, to)
     op.release = release
 
     let created: Promise<void> | undefined
@@ -206,7 +206,7 @@ export async function deploy(ctx0: Ctx, o: DeployOptions = {}): Promise<DeployRe
 }
 
 /** A step failed: roll back, record it, and end with the message that says where things stand. */
-async function rollBackFailed(ctx: Ctx, op: OpRecord, p: { from: Color | null; to: Color; release: string }, err: Error): Promise<never> {
+async function rollBackFailed(ctx: Ctx, op: OpLog, p: { from: Color | null; to: Color; release: string }, err: Error): Promise<never> {
   ctx.ui.error(err.message)
   if (ctx.exec.dryRun) throw err
   try {

@@ -7,7 +7,7 @@
 import { imageId, tagImage, untagImage } from '../builders/images.ts'
 import { type Color, type Config, coloredServices, pinFile, projectName, withPin } from '../config.ts'
 import type { Ctx } from '../context.ts'
-import type { ReleaseRecord } from '../state.ts'
+import type { KeptRelease } from '../state.ts'
 import { readComposeModel } from './contract.ts'
 
 /** A release label as a Docker tag: tags allow [A-Za-z0-9_.-]. */
@@ -27,7 +27,7 @@ function renderPins(release: string, images: Readonly<Record<string, string>>): 
 }
 
 /** A release kept from an earlier deploy, when all its images are still here: deploying it again needs no build. */
-export async function keptRelease(ctx: Ctx, release: string): Promise<ReleaseRecord | null> {
+export async function keptRelease(ctx: Ctx, release: string): Promise<KeptRelease | null> {
   const r = ctx.state.load().releases?.findLast((x) => x.release === release)
   if (!r) return null
   for (const i of Object.values(r.images)) if ((await ctx.run(imageId(ctx.config, i.tag))).stdout.trim() !== i.id) return null
@@ -39,7 +39,7 @@ export async function keptRelease(ctx: Ctx, release: string): Promise<ReleaseRec
  * for this release, the override file is written, and the state records both. Returns the
  * config every later compose call of the deploy must use.
  */
-export async function pinRelease(ctx: Ctx, color: Color, kept: ReleaseRecord | null): Promise<Config> {
+export async function pinRelease(ctx: Ctx, color: Color, kept: KeptRelease | null): Promise<Config> {
   const c = ctx.config
   const record = kept ?? (await tagRelease(ctx, color))
   const images = Object.fromEntries(Object.entries(record.images).map(([s, i]) => [s, i.tag]))
@@ -59,10 +59,10 @@ export async function pinRelease(ctx: Ctx, color: Color, kept: ReleaseRecord | n
 }
 
 /** The images the compose file names for this color now, each tagged as this release's. */
-async function tagRelease(ctx: Ctx, color: Color): Promise<ReleaseRecord> {
+async function tagRelease(ctx: Ctx, color: Color): Promise<KeptRelease> {
   const c = ctx.config
   const model = await readComposeModel(ctx, color)
-  const images: Record<string, ReleaseRecord['images'][string]> = {}
+  const images: Record<string, KeptRelease['images'][string]> = {}
   for (const service of coloredServices(c)) {
     const svc = model.services[service]
     if (!svc) continue
@@ -106,7 +106,7 @@ export async function pruneReleases(ctx: Ctx): Promise<void> {
   const all = s.releases ?? []
   const running = new Set(Object.values(s.colors ?? {}).map((x) => x?.release))
   const keep = new Set(all.slice(-c.keepReleases).map((r) => r.release))
-  const kept: ReleaseRecord[] = []
+  const kept: KeptRelease[] = []
   const removed: string[] = []
   for (const r of all) {
     if (keep.has(r.release) || running.has(r.release)) {

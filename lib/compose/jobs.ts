@@ -6,7 +6,7 @@ import { removeContainers } from '../builders/containers.ts'
 import type { Color } from '../config.ts'
 import type { Ctx } from '../context.ts'
 import { StepError, UsageError } from '../errors.ts'
-import type { OpRecord } from '../history.ts'
+import type { OpLog } from '../history.ts'
 import type { Journal } from '../state.ts'
 import { fmtMs } from '../ui.ts'
 
@@ -24,7 +24,7 @@ export function checkUnfinishedJobs(j: Journal | null, rerun: boolean): void {
 }
 
 /** The jobs step: each job in order, each with its own deadline and its log streamed. */
-export async function runJobs(ctx: Ctx, op: OpRecord, color: Color): Promise<void> {
+export async function runJobs(ctx: Ctx, op: OpLog, color: Color): Promise<void> {
   const jobs = ctx.config.roles.jobs
   if (!jobs.length) return ctx.ui.detail('  no release jobs')
   for (const job of jobs) {

@@ -7,7 +7,7 @@ import { type Color, type Config, coloredServices } from '../config.ts'
 import type { Ctx } from '../context.ts'
 import { CommandError, ConfigError, StepError } from '../errors.ts'
 import { calmBefore } from '../pressure.ts'
-import type { ReleaseRecord } from '../state.ts'
+import type { KeptRelease } from '../state.ts'
 import { type ComposeModel, checkContract, readComposeModel, servicesWithBuild } from './contract.ts'
 import { checkHealth } from './health.ts'
 import { pinRelease } from './images.ts'
@@ -43,7 +43,7 @@ export async function preflight(ctx: Ctx): Promise<ComposeModel> {
  * from an earlier deploy), then pins the new color to the images. Returns the config the
  * rest of the deploy runs with.
  */
-export async function buildAndPin(ctx: Ctx, color: Color, model: ComposeModel, kept: ReleaseRecord | null): Promise<Config> {
+export async function buildAndPin(ctx: Ctx, color: Color, model: ComposeModel, kept: KeptRelease | null): Promise<Config> {
   const services = ctx.config.build === 'never' || kept ? [] : servicesWithBuild(model, coloredServices(ctx.config))
   if (kept) ctx.ui.detail(`  release ${kept.release}'s images are kept from ${kept.at}: nothing to build`)
   else if (!services.length) ctx.ui.detail('  nothing to build')

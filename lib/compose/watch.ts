@@ -15,7 +15,7 @@ import { keepPrivate } from '../files.ts'
 import type { HistoryEntry } from '../history.ts'
 import { isHealthRequest, normalPath } from '../http-path.ts'
 import type { Counts, PhaseReport, Tally, Verdict } from '../phase-report.ts'
-import type { ProxyRecord } from '../proxy/driver.ts'
+import type { LoggedRequest } from '../proxy/driver.ts'
 import { proxyDriver } from '../proxy/index.ts'
 import type { WatchState } from '../state.ts'
 import { fmtMs } from '../ui.ts'
@@ -26,7 +26,7 @@ export { type Counts, formatReport, type PhaseReport, type Tally, type Verdict }
 // ---------------------------------------------------------------- the proxy's log
 
 // Each proxy's log line is read by its driver (lib/proxy/); nginx's reader keeps its old names here.
-export type { ProxyRecord } from '../proxy/driver.ts'
+export type { LoggedRequest } from '../proxy/driver.ts'
 export { parseRecord } from '../proxy/nginx.ts'
 
 export const emptyTally = (): Tally => ({ blue: { requests: 0, errors: 0, answered: 0, failed: 0 }, green: { requests: 0, errors: 0, answered: 0, failed: 0 } })
@@ -39,7 +39,7 @@ export { isHealthRequest, normalPath }
  * that request: with a health path of "/" or "/healthz", "/about" and "/healthz-dashboard/"
  * are judged.
  */
-export function addRecord(t: Tally, r: ProxyRecord, c: Pick<Config, 'ports' | 'health'>): void {
+export function addRecord(t: Tally, r: LoggedRequest, c: Pick<Config, 'ports' | 'health'>): void {
   if (isHealthRequest(r.uri, c.health.path)) return
   const colorOf = (port: number | null) => COLORS.find((col) => c.ports[col] === port)
   for (const tr of r.tries) {

@@ -246,20 +246,20 @@ export async function startRest(ctx: Ctx, color: Color, other: Project = otherCo
   // pause mode they stay frozen.
   if (c.pauseMode === 'stop') await stopFrozen(ctx, other)
   await ensureStopped(ctx, other)
-  const stages = [singletons, ...workers.map((w) => [w])].filter((s) => s.length)
+  const batches = [singletons, ...workers.map((w) => [w])].filter((s) => s.length)
   let firstWorker: number | null = null
-  for (const [i, stage] of stages.entries()) {
-    await calmBefore(ctx, `up ${stage.join(' ')}`)
+  for (const [i, batch] of batches.entries()) {
+    await calmBefore(ctx, `up ${batch.join(' ')}`)
     ctx.checkpoint()
     // Made by createRest while the web booted: a start is all that is left.
-    const made = (await ctx.inventory()).containers(color, stage)
-    const ready = stage.every((s) => made.some((x) => x.service === s)) && made.every((x) => x.state === 'created')
-    await ctx.must(ready ? startContainers(c, names(made)) : up(c, color, stage))
-    if (firstWorker === null && stage !== singletons) firstWorker = Date.now()
-    // The last stage has no one to boot beside; a worker with a backlog never settles.
-    if (i < stages.length - 1 && stage === singletons) {
-      const started = (await ctx.inventory(true)).runningContainers(color, stage).map((x) => x.id)
-      await bootedAfter(ctx, stage.join(' '), started)
+    const made = (await ctx.inventory()).containers(color, batch)
+    const ready = batch.every((s) => made.some((x) => x.service === s)) && made.every((x) => x.state === 'created')
+    await ctx.must(ready ? startContainers(c, names(made)) : up(c, color, batch))
+    if (firstWorker === null && batch !== singletons) firstWorker = Date.now()
+    // The last batch has no one to boot beside; a worker with a backlog never settles.
+    if (i < batches.length - 1 && batch === singletons) {
+      const started = (await ctx.inventory(true)).runningContainers(color, batch).map((x) => x.id)
+      await bootedAfter(ctx, batch.join(' '), started)
     }
   }
   const ready = await confirmUp(ctx, color, [...singletons, ...workers])

@@ -9,7 +9,7 @@ import { dockerExec } from '../builders/exec.ts'
 import type { Cmd } from '../command.ts'
 import { type Color, type Config, LOOPBACK } from '../config.ts'
 import { DEADLINE } from '../deadlines.ts'
-import { jsonLine, type ProxyCommands, type ProxyDriver, type ProxyRecord, portOf, type Route, shareCounts } from './driver.ts'
+import { jsonLine, type LoggedRequest, type ProxyCommands, type ProxyDriver, portOf, type Route, shareCounts } from './driver.ts'
 
 /** sysexits' EX_DATAERR, as for nginx: the exit code of an exec whose validation failed, so nothing reloaded. */
 export const CADDY_REJECTED = 65
@@ -80,7 +80,7 @@ export function caddyLivePort(text: string): number | null {
  * does not log the upstreams it gave up on (a failed dial moves on silently), so a record
  * has one try at most.
  */
-export function parseCaddyRecord(line: string): ProxyRecord | null {
+export function parseCaddyRecord(line: string): LoggedRequest | null {
   const x = jsonLine(line)
   const req = x?.request
   if (!x || !Number.isInteger(x.status) || !req || typeof req !== 'object') return null

@@ -19,7 +19,7 @@ export interface Route {
 }
 
 /** One request as the proxy logged it: each upstream it tried (by port), and what the client got. */
-export interface ProxyRecord {
+export interface LoggedRequest {
   readonly tries: readonly { readonly port: number | null; readonly status: number }[]
   readonly status: number
   readonly uri: string
@@ -52,7 +52,7 @@ export interface ProxyDriver {
   /** The live port a written file names, if it names one: how an adopted host tells which color serves. */
   livePort(text: string): number | null
   /** One line of the proxy's access log; null for anything else. `ports` name the colors where the log names a service. */
-  parse(line: string, ports?: Readonly<Record<Color, number>>): ProxyRecord | null
+  parse(line: string, ports?: Readonly<Record<Color, number>>): LoggedRequest | null
 }
 
 export const portOf = (addr: string): number | null => {

@@ -7,7 +7,7 @@ import type { ProxyCommands, ProxyDriver } from './driver.ts'
 import { nginx } from './nginx.ts'
 import { traefik } from './traefik.ts'
 
-export type { ProxyCommands, ProxyDriver, ProxyRecord, Route } from './driver.ts'
+export type { LoggedRequest, ProxyCommands, ProxyDriver, Route } from './driver.ts'
 
 /** CALMSWAP_PROXY=command: the nginx upstream file is written, then the user's command switches. */
 const command: ProxyDriver = {

@@ -7,7 +7,7 @@ import { dockerExec } from '../builders/exec.ts'
 import type { Cmd } from '../command.ts'
 import { COLORS, type Color, type Config, LOOPBACK, otherColor } from '../config.ts'
 import { DEADLINE } from '../deadlines.ts'
-import { jsonLine, type ProxyCommands, type ProxyDriver, type ProxyRecord, portOf, type Route } from './driver.ts'
+import { jsonLine, type LoggedRequest, type ProxyCommands, type ProxyDriver, portOf, type Route } from './driver.ts'
 
 /** sysexits' EX_DATAERR: nginx itself exits 1 for any failure, so this one says "the check". */
 export const NGINX_REJECTED = 65
@@ -102,7 +102,7 @@ const splitUpstream = (v: string) => (v ? v.split(/\s*,\s*|\s+:\s+/).map((x) => 
  * $upstream_status, the last server tried gets the client's status and the earlier ones
  * (nginx moved on from them) a 502.
  */
-export function parseRecord(line: string): ProxyRecord | null {
+export function parseRecord(line: string): LoggedRequest | null {
   const x = jsonLine(line)
   if (!x || !Number.isInteger(x.status)) return null
   const status = x.status as number

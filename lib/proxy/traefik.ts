@@ -9,7 +9,7 @@
 //   - a plain `loadBalancer` with the live color's server when there is no other color.
 // Not run against a real Traefik here (none can be installed): docs/proxy.md says what was tested.
 import { type Color, type Config, LOOPBACK } from '../config.ts'
-import { jsonLine, type ProxyDriver, type ProxyRecord, portOf, type Route } from './driver.ts'
+import { jsonLine, type LoggedRequest, type ProxyDriver, portOf, type Route } from './driver.ts'
 import { fromYaml, toYaml, type Yaml } from './yaml.ts'
 
 export const colorService = (c: Config, col: Color): string => `${c.proxy.upstreamName}-${col}`
@@ -155,7 +155,7 @@ export function validateTraefik(text: string): string[] {
  * ServiceName does (`<name>-<color>@file`). OriginStatus is the server's answer,
  * DownstreamStatus the client's. Traefik logs one line per request, not per try.
  */
-export function parseTraefikRecord(line: string, ports?: Readonly<Record<Color, number>>): ProxyRecord | null {
+export function parseTraefikRecord(line: string, ports?: Readonly<Record<Color, number>>): LoggedRequest | null {
   const x = jsonLine(line)
   if (!x || !Number.isInteger(x.DownstreamStatus)) return null
   const status = x.DownstreamStatus as number

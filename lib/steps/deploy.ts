@@ -3,7 +3,7 @@
 import type { Step } from '../cli.ts'
 import { DEPLOY_STEPS } from '../compose/deploy.ts'
 import { ENGINES } from '../engines.ts'
-import { SWARM_STAGES } from '../swarm/deploy.ts'
+import { SWARM_STEPS } from '../swarm/deploy.ts'
 
 export const step: Step = {
   spec: {
@@ -13,7 +13,7 @@ export const step: Step = {
     usage: 'deploy [--dry-run] [--release <kept release>] [--rerun-jobs] [--json] [--verbose]',
     options: { 'rerun-jobs': { type: 'boolean' }, release: { type: 'string' } },
     dryRun: true,
-    notes: `Steps: ${DEPLOY_STEPS.join(', ')}. A failure, or Ctrl-C, SIGTERM or SIGHUP, rolls back.\n--release <label>: deploy again an earlier release whose images are kept (CALMSWAP_KEEP_RELEASES), with no build.\n--rerun-jobs: continue an interrupted deploy whose release job was cut short, running that job again.\nCALMSWAP_ENGINE=swarm: stages ${SWARM_STAGES.join(', ')}; --release <label> deploys that release; --rerun-jobs is refused (no release jobs).`,
+    notes: `Steps: ${DEPLOY_STEPS.join(', ')}. A failure, or Ctrl-C, SIGTERM or SIGHUP, rolls back.\n--release <label>: deploy again an earlier release whose images are kept (CALMSWAP_KEEP_RELEASES), with no build.\n--rerun-jobs: continue an interrupted deploy whose release job was cut short, running that job again.\nCALMSWAP_ENGINE=swarm: steps ${SWARM_STEPS.join(', ')}; --release <label> deploys that release; --rerun-jobs is refused (no release jobs).`,
   },
   main: async (ctx, { flags }) => {
     const release = flags.release as string | undefined

@@ -1,5 +1,5 @@
 // Swarm mode (CALMSWAP_ENGINE=swarm): the same calm order as on one box, for a Docker
-// Swarm stack, each stage through Swarm's own primitives:
+// Swarm stack, each step through Swarm's own primitives:
 //
 //   shared      shared services the stack lacks are created (`stack deploy` of them alone)
 //   stand-down  the running Celery workers quiesced (cancel_consumer), then singletons and
@@ -32,14 +32,14 @@ import type { Ctx } from '../context.ts'
 import { DEADLINE } from '../deadlines.ts'
 import { CommandError, ConfigError, Interrupted, StepError, UsageError } from '../errors.ts'
 import { PRIVATE, writeFileAtomic } from '../files.ts'
-import { OpRecord, recorded } from '../history.ts'
+import { OpLog, recorded } from '../history.ts'
 import { reportInterrupted, runOp, runSteps } from '../operation.ts'
 import { checkOptions, waitHealthy } from '../probe.ts'
 import { detectRelease } from '../release.ts'
 import { celeryApp } from '../swarm-celery.ts'
 import { sanitize } from '../ui.ts'
 import { calmOnNodes } from './node-pressure.ts'
-import { type Role, readStack, type StackFile, stackNotes, stackProblems, stageFile } from './stack.ts'
+import { type Role, readStack, type StackFile, stackNotes, stackProblems, stepFile } from './stack.ts'
 import { type ServiceMark, type SwarmJournal, type SwarmStore, swarmStore } from './state.ts'
 import {
   isUp,
@@ -57,8 +57,8 @@ import {
 } from './view.ts'
 import { waitNoTasks, waitTasksUp, waitUpdate } from './wait.ts'
 
-export const SWARM_STAGES = ['shared', 'stand-down', 'web', 'singletons', 'workers', 'verify'] as const
-export type SwarmStage = (typeof SWARM_STAGES)[number]
+export const SWARM_STEPS = ['shared', 'stand-down', 'web', 'singletons', 'workers', 'verify'] as const
+export type SwarmStep = (typeof SWARM_STEPS)[number]
 
 const unique = (xs: readonly string[]) => [...new Set(xs)]
 
@@ -84,8 +84,8 @@ export async function swarmPreflight(ctx: Ctx): Promise<{ stack: StackFile; node
 /** The services of a role that the stack file has, in the order the settings name them. */
 const present = (stack: StackFile, names: readonly string[]) => names.filter((n) => stack.services.has(n))
 
-class Stages {
-  /** The service whose stage failed: the rollback prints its last log lines. */
+class SwarmSteps {
+  /** The service whose step failed: the rollback prints its last log lines. */
   failedService: string | null = null
 
   constructor(
@@ -130,7 +130,7 @@ class Stages {
     const missing = names.filter((n) => !existing.has(n))
     if (!missing.length) return this.ctx.ui.detail(`  ${names.join(', ') || 'no shared services'}: already running`)
     for (const n of missing) this.store.mark(n, { role: 'shared', created: true })
-    await this.ctx.must(stackDeploy(this.c, stageFile(this.c, this.stack, missing)))
+    await this.ctx.must(stackDeploy(this.c, stepFile(this.c, this.stack, missing)))
     for (const n of missing) if (this.want(n) !== 0) await waitTasksUp(this.ctx, n, this.want(n), new Set())
   }
 
@@ -138,13 +138,13 @@ class Stages {
    * Singletons and replicated workers go to 0 replicas, and their tasks are waited out:
    * SIGTERM, the stop grace of the stack file, then SIGKILL, so a Celery worker finishes
    * the task in hand (a warm shutdown) and hands reserved ones back. A global worker cannot
-   * be scaled: it is updated stop-first, node by node, in the workers stage.
+   * be scaled: it is updated stop-first, node by node, in the workers step.
    */
   async standDown(): Promise<void> {
     const names = present(this.stack, [...this.c.roles.singletons, ...this.c.roles.workers])
     const existing = await readServices(this.ctx, names)
     const global = names.filter((n) => existing.get(n)?.global)
-    if (global.length) this.ctx.ui.detail(`  ${global.join(', ')}: global, so not stood down; updated stop-first one node at a time in the workers stage`)
+    if (global.length) this.ctx.ui.detail(`  ${global.join(', ')}: global, so not stood down; updated stop-first one node at a time in the workers step`)
     const replicated = names.filter((n) => existing.has(n) && !existing.get(n)!.global)
     if (!replicated.length) return this.ctx.ui.detail('  nothing runs yet to stand down')
     const tasks = await readTasks(this.ctx, replicated)
@@ -268,7 +268,7 @@ class Stages {
         const s = before.get(n)
         this.store.mark(n, s ? { role: this.role(n), deployedFrom: s.version, updateBefore: s.update?.startedAt ?? '' } : { role: this.role(n), created: true })
       }
-      await this.ctx.must(stackDeploy(this.c, stageFile(this.c, this.stack, todo)))
+      await this.ctx.must(stackDeploy(this.c, stepFile(this.c, this.stack, todo)))
     }
     for (const n of names) await this.settle(n, known, stayUpMs)
   }
@@ -394,10 +394,10 @@ export async function swarmDeploy(ctx0: Ctx, o: SwarmDeployOptions = {}): Promis
     )
     for (const note of stackNotes(ctx.config, stack)) ctx.ui.detail(`  ${note}`)
     store.begin('deploy', name, release)
-    const op = new OpRecord(ctx, 'deploy', null, null)
+    const op = new OpLog(ctx, 'deploy', null, null)
     op.release = release
-    const s = new Stages(ctx, store, stack, nodes)
-    const stages: Record<SwarmStage, () => Promise<unknown>> = {
+    const s = new SwarmSteps(ctx, store, stack, nodes)
+    const steps: Record<SwarmStep, () => Promise<unknown>> = {
       shared: () => s.shared(),
       'stand-down': () => s.standDown(),
       web: () => s.web(),
@@ -407,7 +407,7 @@ export async function swarmDeploy(ctx0: Ctx, o: SwarmDeployOptions = {}): Promis
     }
     const done = new Set<string>(j?.done ?? [])
     try {
-      await runSteps(ctx, op, SWARM_STAGES, stages, done, store)
+      await runSteps(ctx, op, SWARM_STEPS, steps, done, store)
     } catch (e) {
       // After Ctrl-C, a read cut short fails as a command: what happened is the interruption.
       const err = ctx.signal.aborted && !(e instanceof Interrupted) ? new Interrupted(String(ctx.signal.reason ?? 'signal')) : (e as Error)
@@ -459,12 +459,12 @@ async function imagesOf(ctx: Ctx, stack: StackFile): Promise<Record<string, stri
   return Object.fromEntries([...found].map(([n, s]) => [n, s.image]))
 }
 
-const reportSwarmInterrupted = (ctx: Ctx, j: SwarmJournal, continuing: boolean) => reportInterrupted(ctx, j, continuing, `of ${j.release}`, 'stage')
+const reportSwarmInterrupted = (ctx: Ctx, j: SwarmJournal, continuing: boolean) => reportInterrupted(ctx, j, continuing, `of ${j.release}`)
 
 /**
  * Takes every service the journal names back to where it was, in the order that keeps one
  * beat and one set of workers. Runs to the end even after Ctrl-C: stopping halfway is what
- * would leave the stack with no beat or no workers. `failed`: the service whose stage
+ * would leave the stack with no beat or no workers. `failed`: the service whose step
  * failed, whose last log lines are printed.
  */
 async function undo(ctx0: Ctx, store: SwarmStore, failed: string | null): Promise<void> {

@@ -1,10 +1,10 @@
-// Swarm mode behind the engine seam: one stack whose services Swarm updates in place, stage
-// by stage (README: Swarm). The compose steps run one by one (up-core, switch, ...) have no
-// counterpart here: deploy runs every stage itself.
+// Swarm mode behind the engine seam: one stack whose services Swarm updates in place, step
+// by step (README: Swarm). The compose steps run one by one (up-core, switch, ...) have no
+// counterpart here: deploy runs every step itself.
 
 import { composeStepRefusal, type Engine } from '../context.ts'
 import { UsageError } from '../errors.ts'
-import { SWARM_STAGES, swarmCleanup, swarmDeploy, swarmRollback } from './deploy.ts'
+import { SWARM_STEPS, swarmCleanup, swarmDeploy, swarmRollback } from './deploy.ts'
 import { formatSwarmStatus, swarmDoctor, swarmStatus } from './report.ts'
 import { SwarmStore } from './state.ts'
 
@@ -12,7 +12,7 @@ const RUNS: ReadonlySet<string> = new Set(['deploy', 'rollback', 'cleanup', 'sta
 
 export const swarmEngine: Engine = {
   name: 'swarm',
-  steps: SWARM_STAGES,
+  steps: SWARM_STEPS,
   storeFile: (stateDir) => new SwarmStore(stateDir).file,
   refuses: (script) => (RUNS.has(script) ? null : composeStepRefusal(script)),
   deploy: (ctx, o) => swarmDeploy(ctx, { release: o.release, rerunJobs: o.rerunJobs }),

@@ -54,12 +54,12 @@ export function nodePsi(c: Config, hosts: readonly string[]): NodePsi[] {
 }
 
 /**
- * Before a stage whose tasks start on `hosts`: waits until the pressure of every one of
+ * Before a step whose tasks start on `hosts`: waits until the pressure of every one of
  * them that can be read is below CALMSWAP_CPU_CALM (the highest counts), for at most
  * CALMSWAP_CPU_WAIT. Nodes that cannot be read are named; when none can, this host's PSI is
  * what is read, and the message says that it is this host's.
  */
-export async function calmOnNodes(ctx: Ctx, stage: string, hosts: readonly string[]): Promise<void> {
+export async function calmOnNodes(ctx: Ctx, step: string, hosts: readonly string[]): Promise<void> {
   const c = ctx.config
   if (c.calm.threshold <= 0 || ctx.exec.dryRun) return
   const sources = hosts.map((h) => [h, psiSourceOf(c, h)] as const)
@@ -77,5 +77,5 @@ export async function calmOnNodes(ctx: Ctx, stage: string, hosts: readonly strin
     return psi.length ? { source: 'psi', value: Math.max(...psi.map((p) => p.value)) } : all[0]!
   }
   const on = known.length ? known.map(([h]) => h).join(', ') : `this host`
-  await calmBefore(ctx, `${stage} (${on})`, read)
+  await calmBefore(ctx, `${step} (${on})`, read)
 }

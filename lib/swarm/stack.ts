@@ -1,9 +1,9 @@
 // The stack file in swarm mode: the file `docker stack deploy` takes, unchanged. calmswap
 // reads it through Compose (merge keys resolved, `${VAR}`s and relative paths left as
 // written) for each service's role and update knobs, and hands `docker stack deploy` one
-// stage at a time: a copy holding only that stage's services, with the update order each
+// step at a time: a copy holding only that step's services, with the update order each
 // role needs. Interpolation, relative paths and the conversion to service specs stay the
-// docker CLI's own, so a stage deploys exactly what the whole file would. The values
+// docker CLI's own, so a step deploys exactly what the whole file would. The values
 // calmswap acts on itself (mode, replicas, stop_grace_period) it reads once more with the
 // `${VAR}`s filled in, as the stack deploy will fill them.
 
@@ -207,7 +207,7 @@ export function stackNotes(c: Config, f: StackFile): string[] {
     for (const key of ['update_config', 'rollback_config'] as const) {
       const own = obj(deploy[key])
       for (const k of ['order', 'failure_action', 'parallelism'] as const) {
-        if (own[k] !== undefined && own[k] !== want[key][k]) notes.push(`${s.name}: ${key}.${k} ${own[k]} in the file, ${want[key][k]} in calmswap's stages`)
+        if (own[k] !== undefined && own[k] !== want[key][k]) notes.push(`${s.name}: ${key}.${k} ${own[k]} in the file, ${want[key][k]} in calmswap's steps`)
       }
     }
   }
@@ -215,11 +215,11 @@ export function stackNotes(c: Config, f: StackFile): string[] {
 }
 
 /**
- * The stack file of one stage: only these services (each with its role's update knobs), and
+ * The stack file of one step: only these services (each with its role's update knobs), and
  * every network, volume, config and secret of the file, which `docker stack deploy` creates
  * when missing and leaves alone otherwise. Services not named are not touched at all.
  */
-export function stageFile(c: Config, f: StackFile, services: readonly string[]): string {
+export function stepFile(c: Config, f: StackFile, services: readonly string[]): string {
   const out: Record<string, unknown> = { version: STACK_FILE_VERSION }
   for (const [k, v] of Object.entries(f.data)) if (k !== 'services' && k !== 'name' && k !== 'version' && !k.startsWith('x-')) out[k] = v
   const picked: Record<string, unknown> = {}
@@ -234,7 +234,7 @@ export function stageFile(c: Config, f: StackFile, services: readonly string[]):
 }
 
 /**
- * The schema version of every stage file. Compose drops the file's own `version:`; the
+ * The schema version of every step file. Compose drops the file's own `version:`; the
  * Debian docker CLI (20.10) refuses a file without one, and reads up to 3.9.
  */
 export const STACK_FILE_VERSION = '3.9'

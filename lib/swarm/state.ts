@@ -4,7 +4,7 @@
 // state.json, whose colors and upstream have no meaning for a stack.
 import { join } from 'node:path'
 import type { Ctx } from '../context.ts'
-import { RecordFile } from '../files.ts'
+import { JsonFile } from '../files.ts'
 import type { Role } from './stack.ts'
 
 export interface ServiceMark {
@@ -51,7 +51,7 @@ export interface SwarmJournal {
   readonly services: Readonly<Record<string, ServiceMark>>
 }
 
-export interface SwarmRecord {
+export interface SwarmState {
   readonly version: 1
   readonly stack: string | null
   readonly release: string | null
@@ -62,7 +62,7 @@ export interface SwarmRecord {
   readonly updatedAt: string | null
 }
 
-export const EMPTY_SWARM: SwarmRecord = { version: 1, stack: null, release: null, previousRelease: null, journal: null, last: null, updatedAt: null }
+export const EMPTY_SWARM: SwarmState = { version: 1, stack: null, release: null, previousRelease: null, journal: null, last: null, updatedAt: null }
 
 const ROLES = ['web', 'core', 'singleton', 'worker', 'shared']
 const isObj = (v: unknown): v is Record<string, unknown> => Boolean(v) && typeof v === 'object' && !Array.isArray(v)
@@ -95,7 +95,7 @@ export function swarmRecordProblems(v: unknown): string[] {
       if (j.op !== 'deploy' && j.op !== 'rollback') p.push(`"journal.op" is ${JSON.stringify(j.op)}, expected deploy or rollback`)
       if (typeof j.release !== 'string') p.push('"journal.release" must be a string')
       if (!Number.isInteger(j.pid)) p.push('"journal.pid" must be a whole number')
-      if (!(Array.isArray(j.done) && j.done.every((d) => typeof d === 'string'))) p.push('"journal.done" must be a list of stage names')
+      if (!(Array.isArray(j.done) && j.done.every((d) => typeof d === 'string'))) p.push('"journal.done" must be a list of step names')
       p.push(...marksProblems('journal.services', j.services))
     }
   }
@@ -108,14 +108,14 @@ export function swarmRecordProblems(v: unknown): string[] {
 }
 
 export class SwarmStore {
-  private readonly record: RecordFile<SwarmRecord>
+  private readonly record: JsonFile<SwarmState>
 
   constructor(
     readonly dir: string,
     readonly readOnly = false,
   ) {
     const file = join(dir, 'swarm.json')
-    this.record = new RecordFile(dir, file, readOnly, {
+    this.record = new JsonFile(dir, file, readOnly, {
       empty: EMPTY_SWARM,
       problems: swarmRecordProblems,
       name: `swarm record ${file}`,
@@ -128,11 +128,11 @@ export class SwarmStore {
     return this.record.file
   }
 
-  load(): SwarmRecord {
+  load(): SwarmState {
     return this.record.load()
   }
 
-  private update(f: (r: SwarmRecord) => SwarmRecord): SwarmRecord {
+  private update(f: (r: SwarmState) => SwarmState): SwarmState {
     return this.record.save(f(this.load()))
   }
 
@@ -163,12 +163,12 @@ export class SwarmStore {
     return this.load().journal?.services ?? {}
   }
 
-  markCurrent(stage: string): void {
-    this.journal((j) => ({ ...j, current: stage }))
+  markCurrent(step: string): void {
+    this.journal((j) => ({ ...j, current: step }))
   }
 
-  markDone(stage: string): void {
-    this.journal((j) => ({ ...j, done: [...j.done, stage], current: undefined }))
+  markDone(step: string): void {
+    this.journal((j) => ({ ...j, done: [...j.done, step], current: undefined }))
   }
 
   /** A deploy failed or was interrupted: the same journal goes on as its rollback. */
@@ -177,7 +177,7 @@ export class SwarmStore {
   }
 
   /** The deploy finished: its release is live, and what it did is kept for `rollback`. */
-  deployed(release: string): SwarmRecord {
+  deployed(release: string): SwarmState {
     return this.update((r) => ({
       ...r,
       release,
@@ -188,7 +188,7 @@ export class SwarmStore {
   }
 
   /** A rollback finished: the release before the undone deploy serves again. */
-  rolledBack(undoneRelease: string): SwarmRecord {
+  rolledBack(undoneRelease: string): SwarmState {
     return this.update((r) => ({
       ...r,
       // A deploy that failed never became the release; one rolled back after it finished did.

@@ -52,16 +52,16 @@ async function lastHistory() {
     .at(-1)
 }
 
-const stagesOf = (r: RunResult) =>
+const stepsOf = (r: RunResult) =>
   events(r)
     .filter((e) => e.type === 'step-end')
     .map((e) => `${e.step}${e.ok ? '' : ' ✗'}`)
 
 describe.sequential('swarm mode', () => {
-  test('first deploy: the stack comes up stage by stage and serves', async () => {
+  test('first deploy: the stack comes up step by step and serves', async () => {
     const r = await stack.run('deploy', ['--json'], { CALMSWAP_RELEASE: rel('r1') })
     expect(r.code, r.stderr).toBe(0)
-    expect(stagesOf(r)).toEqual(['shared', 'stand-down', 'web', 'singletons', 'workers', 'verify'])
+    expect(stepsOf(r)).toEqual(['shared', 'stand-down', 'web', 'singletons', 'workers', 'verify'])
     await stack.findProxy()
     expect(await release()).toBe(rel('r1'))
     await expectEveryServiceOn('r1')
@@ -104,12 +104,12 @@ describe.sequential('swarm mode', () => {
     expect(stats.failed, describeLoad(stats)).toBe(0)
     expect(stats.ok).toBeGreaterThan(100)
     expect(beats.max, JSON.stringify(beats.doubled)).toBeLessThanOrEqual(1)
-    expect(stagesOf(r)).toEqual(['shared', 'stand-down', 'web', 'singletons', 'workers', 'verify'])
+    expect(stepsOf(r)).toEqual(['shared', 'stand-down', 'web', 'singletons', 'workers', 'verify'])
     // Each start waited for a calm CPU on its node (or said why it could not read one).
     expect(
       events(r)
         .filter((e) => e.type === 'calm')
-        .map((e) => e.stage.split(' ')[0]),
+        .map((e) => e.step.split(' ')[0]),
     ).toEqual(['the', 'beat', 'worker'])
     expect(await release()).toBe(rel('r2'))
     await expectEveryServiceOn('r2')
@@ -130,7 +130,7 @@ describe.sequential('swarm mode', () => {
     expect(await lastHistory()).toMatchObject({ op: 'deploy', result: 'rolled-back', release: rel('r3') })
   })
 
-  test('Ctrl-C during the workers stage: every service goes back, one beat at a time', async () => {
+  test('Ctrl-C during the workers step: every service goes back, one beat at a time', async () => {
     const { r, stats, beats } = await underLoad(async () => {
       const { spawn } = await import('node:child_process')
       const child = spawn(process.execPath, [`${ROOT}/dist/deploy.mjs`], {

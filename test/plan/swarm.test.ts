@@ -7,9 +7,9 @@ import { DEADLINE } from '../../lib/deadlines.ts'
 import { ConfigError } from '../../lib/errors.ts'
 import { DryRunExecutor } from '../../lib/executor.ts'
 import { readHistory } from '../../lib/history.ts'
-import { SWARM_STAGES, type SwarmStage, swarmDeploy, swarmRollback } from '../../lib/swarm/deploy.ts'
+import { SWARM_STEPS, type SwarmStep, swarmDeploy, swarmRollback } from '../../lib/swarm/deploy.ts'
 import { swarmDoctor } from '../../lib/swarm/report.ts'
-import { readStack, roleOf, stageFile } from '../../lib/swarm/stack.ts'
+import { readStack, roleOf, stepFile } from '../../lib/swarm/stack.ts'
 import { SwarmStore } from '../../lib/swarm/state.ts'
 import { RecordingExecutor } from './recording.ts'
 import { type SwarmHarness, short, swarmHarness } from './swarm-world.ts'
@@ -17,11 +17,11 @@ import { type SwarmHarness, short, swarmHarness } from './swarm-world.ts'
 const swarmJson = (dir: string) => JSON.parse(readFileSync(join(dir, 'swarm.json'), 'utf8'))
 
 /**
- * What a SIGKILL of a deploy of r2 leaves in `stage`: beat and worker stood down, the
+ * What a SIGKILL of a deploy of r2 leaves in `step`: beat and worker stood down, the
  * `applied` services deployed, and the journal as the killed run wrote it, with `marked`
  * services journaled for a `stack deploy` that never reached them.
  */
-async function killedIn(h: SwarmHarness, stage: SwarmStage, applied: readonly string[], marked: readonly string[] = []): Promise<void> {
+async function killedIn(h: SwarmHarness, step: SwarmStep, applied: readonly string[], marked: readonly string[] = []): Promise<void> {
   const w = h.world
   const store = new SwarmStore(h.config.stateDir)
   store.begin('deploy', 'app', 'r2')
@@ -29,10 +29,10 @@ async function killedIn(h: SwarmHarness, stage: SwarmStage, applied: readonly st
   w.respond(serviceScale(h.config, { app_beat: 0, app_worker: 0 }))
   const stack = await readStack(h.ctx)
   for (const n of [...applied, ...marked]) store.mark(n, { role: roleOf(h.config, n)!, deployedFrom: w.services.get(n)!.version, updateBefore: '' })
-  for (const n of applied) w.respond(stackDeploy(h.config, stageFile(h.config, stack, [n])))
+  for (const n of applied) w.respond(stackDeploy(h.config, stepFile(h.config, stack, [n])))
   for (let i = 0; i < 20; i++) w.tick()
-  for (const done of SWARM_STAGES.slice(0, SWARM_STAGES.indexOf(stage))) store.markDone(done)
-  store.markCurrent(stage)
+  for (const done of SWARM_STEPS.slice(0, SWARM_STEPS.indexOf(step))) store.markDone(done)
+  store.markCurrent(step)
 }
 
 describe('swarm deploy plan', () => {
@@ -99,12 +99,12 @@ describe('swarm deploy plan', () => {
   it('the web update is start-first with failure_action rollback; beat and worker stop-first; the knobs of the file are kept', async () => {
     const h = swarmHarness({ setup: (w) => w.seedStack(), env: { CALMSWAP_SWARM_MONITOR: '7s', CALMSWAP_SWARM_PARALLELISM: '2' } })
     await swarmDeploy(h.ctx)
-    const stages = h.exec.calls.filter((c) => c.argv[1] === 'stack').map((c) => JSON.parse(c.input!).services)
-    expect(stages[0].web.deploy.update_config).toEqual({ monitor: '3s', parallelism: 2, delay: '0s', max_failure_ratio: 0, order: 'start-first', failure_action: 'rollback' })
-    expect(stages[0].web.deploy.rollback_config).toMatchObject({ order: 'start-first', monitor: '7s' })
-    expect(stages[1].beat.deploy.update_config).toMatchObject({ order: 'stop-first' })
-    expect(stages[2].worker.deploy.rollback_config).toMatchObject({ order: 'stop-first' })
-    expect(Object.keys(stages[0])).toEqual(['web'])
+    const steps = h.exec.calls.filter((c) => c.argv[1] === 'stack').map((c) => JSON.parse(c.input!).services)
+    expect(steps[0].web.deploy.update_config).toEqual({ monitor: '3s', parallelism: 2, delay: '0s', max_failure_ratio: 0, order: 'start-first', failure_action: 'rollback' })
+    expect(steps[0].web.deploy.rollback_config).toMatchObject({ order: 'start-first', monitor: '7s' })
+    expect(steps[1].beat.deploy.update_config).toMatchObject({ order: 'stop-first' })
+    expect(steps[2].worker.deploy.rollback_config).toMatchObject({ order: 'stop-first' })
+    expect(Object.keys(steps[0])).toEqual(['web'])
   })
 
   it('a web that fails its healthcheck: Swarm rolls it back, calmswap scales beat then worker back up', async () => {
@@ -141,7 +141,7 @@ describe('swarm deploy plan', () => {
     expect(h.out.join('')).toMatch(/worker: app_worker.1 failed on node1 \(task: non-zero exit \(1\)\)/)
   })
 
-  it('Ctrl-C during the workers stage rolls every service back, keeping one beat', async () => {
+  it('Ctrl-C during the workers step rolls every service back, keeping one beat', async () => {
     const abort = new AbortController()
     const h = swarmHarness({ setup: (w) => w.seedStack(), signal: abort.signal })
     h.world.onTick = (w) => {
@@ -194,7 +194,7 @@ describe('swarm deploy plan', () => {
     await killedIn(h, 'web', ['web'])
     await swarmDeploy(h.ctx)
     expect(h.plan()).toEqual(['deploy beat', 'deploy worker'])
-    expect(h.out.join('')).toMatch(/an earlier deploy of r2 .* was interrupted after stage "stand-down" \(during "web"\); continuing from there/)
+    expect(h.out.join('')).toMatch(/an earlier deploy of r2 .* was interrupted after step "stand-down" \(during "web"\); continuing from there/)
     expect(h.out.join('')).toMatch(/web: deployed by the interrupted run; waiting for it/)
     for (const s of ['web', 'beat', 'worker']) expect(w.running(s)).toEqual(['calmswap-example-app:r2'])
     // Its rollback still knows every service's way back.
@@ -341,15 +341,15 @@ describe('swarm stand-down cut short', () => {
 })
 
 describe('swarm deploy continued after a kill', () => {
-  it('the web stage deploys only what the killed run had not: not the web a second time', async () => {
-    // redis as a core service: deployed with the web, in the same stage.
+  it('the web step deploys only what the killed run had not: not the web a second time', async () => {
+    // redis as a core service: deployed with the web, in the same step.
     const h = swarmHarness({ setup: (w) => w.seedStack(), env: { CALMSWAP_CORE: 'redis', CALMSWAP_SHARED: 'proxy' } })
     await killedIn(h, 'web', ['web'], ['redis'])
     await swarmDeploy(h.ctx)
     expect(h.plan()).toEqual(['deploy redis', 'deploy beat', 'deploy worker'])
   })
 
-  it('the singletons stage does not wait for the new beat the killed run deployed to go', async () => {
+  it('the singletons step does not wait for the new beat the killed run deployed to go', async () => {
     const h = swarmHarness({ setup: (w) => w.seedStack(), env: { CALMSWAP_SWARM_DEADLINE: '1s' } })
     await killedIn(h, 'singletons', ['web', 'beat'])
     await swarmDeploy(h.ctx)
@@ -358,7 +358,7 @@ describe('swarm deploy continued after a kill', () => {
 })
 
 describe('swarm deploy that finished', () => {
-  it('a Ctrl-C once every stage is done keeps it a success', async () => {
+  it('a Ctrl-C once every step is done keeps it a success', async () => {
     const abort = new AbortController()
     const h = swarmHarness({ setup: (w) => w.seedStack(), signal: abort.signal })
     const store = new SwarmStore(h.config.stateDir)

@@ -10,7 +10,7 @@ import { nodeLine, taskLine } from '../../lib/docker-api.ts'
 import { ConfigError } from '../../lib/errors.ts'
 import { ProcessExecutor } from '../../lib/executor.ts'
 import { LOCAL_PSI, psiSourceOf } from '../../lib/swarm/node-pressure.ts'
-import { asStackService, knobsFor, parseStack, stackNotes, stackProblems, stageFile } from '../../lib/swarm/stack.ts'
+import { asStackService, knobsFor, parseStack, stackNotes, stackProblems, stepFile } from '../../lib/swarm/stack.ts'
 import { swarmRecordProblems } from '../../lib/swarm/state.ts'
 import { parseNodes, parseServices, parseTasks } from '../../lib/swarm/view.ts'
 import { celeryApp, QUIESCE_NODES_PY } from '../../lib/swarm-celery.ts'
@@ -52,7 +52,7 @@ describe('swarm builders', () => {
   it('scale goes through the API too', () => expect(dc.serviceScale(c, { shop_beat: 1 }).api).toEqual({ op: 'scale', replicas: { shop_beat: 1 } }))
   it('rollback: detached', () => expect(dc.serviceRollback(c, 'shop_web').argv).toEqual(['docker', 'service', 'rollback', '--detach', 'shop_web']))
   it('restart: a forced update, detached', () => expect(dc.serviceRestart(c, 'shop_worker').argv).toEqual(['docker', 'service', 'update', '--detach', '--force', 'shop_worker']))
-  it('stack deploy reads the stage file on stdin, from the stack file folder', () => {
+  it('stack deploy reads the step file on stdin, from the stack file folder', () => {
     const cmd = dc.stackDeploy(c, '{}')
     expect(cmd).toMatchObject({ input: '{}', cwd: dir, mutates: true })
     expect(cmd.argv).toEqual(['docker', 'stack', 'deploy', '--resolve-image', 'always', '--compose-file', '-', 'shop'])
@@ -195,20 +195,20 @@ describe('update knobs per role', () => {
     ).toMatchObject({ monitor: '12s', delay: '1500ms' }))
   it('what calmswap overrides is said', () =>
     expect(stackNotes(c, stack)).toEqual([
-      "web: update_config.order stop-first in the file, start-first in calmswap's stages",
-      "worker: update_config.parallelism 3 in the file, 1 in calmswap's stages",
+      "web: update_config.order stop-first in the file, start-first in calmswap's steps",
+      "worker: update_config.parallelism 3 in the file, 1 in calmswap's steps",
     ]))
 })
 
-describe('stage files', () => {
-  const stage = JSON.parse(stageFile(c, stack, ['web']))
-  it('only the services of the stage', () => expect(Object.keys(stage.services)).toEqual(['web']))
-  it('networks and configs kept, extension fields dropped', () => expect(Object.keys(stage)).toEqual(['version', 'configs', 'networks', 'services']))
-  it('a version the Debian docker CLI reads', () => expect(stage.version).toBe('3.9'))
-  it('interpolation left to the docker CLI', () => expect(stage.services.web.image).toBe(`app:${RELEASE}`))
-  it('the knobs in the service', () => expect(stage.services.web.deploy.update_config.order).toBe('start-first'))
+describe('step files', () => {
+  const step = JSON.parse(stepFile(c, stack, ['web']))
+  it('only the services of the step', () => expect(Object.keys(step.services)).toEqual(['web']))
+  it('networks and configs kept, extension fields dropped', () => expect(Object.keys(step)).toEqual(['version', 'configs', 'networks', 'services']))
+  it('a version the Debian docker CLI reads', () => expect(step.version).toBe('3.9'))
+  it('interpolation left to the docker CLI', () => expect(step.services.web.image).toBe(`app:${RELEASE}`))
+  it('the knobs in the service', () => expect(step.services.web.deploy.update_config.order).toBe('start-first'))
   it('shared services as written, ports back in the schema of stack deploy', () =>
-    expect(JSON.parse(stageFile(c, stack, ['proxy'])).services.proxy).toEqual({ image: 'nginx', ports: [{ target: 80, published: 80, mode: 'host', protocol: 'tcp' }] }))
+    expect(JSON.parse(stepFile(c, stack, ['proxy'])).services.proxy).toEqual({ image: 'nginx', ports: [{ target: 80, published: 80, mode: 'host', protocol: 'tcp' }] }))
 })
 
 describe('from what Compose prints to what stack deploy takes', () => {
