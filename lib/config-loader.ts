@@ -2,19 +2,10 @@
 // JSON file and env vars, checked against the rows of lib/config.ts. Every problem is
 // collected and reported together (exit 2) before anything is touched.
 import { existsSync, readFileSync } from 'node:fs'
-import { dirname, join, resolve } from 'node:path'
-import { type Config, deepFreeze, fmtDuration, type Kind, type ProxyKind, proxyKind, proxyLogDir, RELEASE_LABEL, SETTINGS, type Setting, type Values } from './config.ts'
+import { join, resolve } from 'node:path'
+import { type Config, deepFreeze, fmtDuration, type Kind, nested, proxyKind, RELEASE_LABEL, SETTINGS, type Setting, type Values } from './config.ts'
 import { ConfigError } from './errors.ts'
 import { isHealthRequest } from './http-path.ts'
-
-/** Where calmswap writes the proxy's file by default, under the state folder. */
-const DEFAULT_PROXY_FILE: Record<ProxyKind, readonly string[]> = {
-  nginx: ['nginx', 'upstream.conf'],
-  command: ['nginx', 'upstream.conf'],
-  none: ['nginx', 'upstream.conf'],
-  caddy: ['caddy', 'upstream.caddy'],
-  traefik: ['traefik', 'calmswap.yml'],
-}
 
 /** CALMSWAP_ variables that are not settings, so that they are not reported as typos. */
 const OTHER_VARS = new Set([
@@ -336,82 +327,7 @@ export function loadConfig(sources: ConfigSources = {}): Config {
 
   if (problems.length) throw new ConfigError(problems)
   // No problem noted: every value parsed.
-  return deepFreeze(nested(v as Values, cwd, composeFile, template))
-}
-
-/** The nested view the code reads (c.health.path, c.ports.blue, ...), built from the flat values. */
-function nested(v: Values, cwd: string, composeFile: string, template: string): Config {
-  const stateDir = resolve(cwd, v.stateDir)
-  return {
-    prefix: v.prefix,
-    sharedProject: v.sharedProject,
-    composeFile,
-    projectDir: dirname(composeFile),
-    stateDir,
-    docker: v.docker,
-    ports: { blue: v.bluePort, green: v.greenPort },
-    portVar: v.portVar,
-    roles: { web: v.web, core: v.core, jobs: v.jobs, workers: v.workers, singletons: v.singletons, shared: v.shared },
-    pauseMode: v.pauseMode,
-    quiesce: v.quiesce,
-    dockerApi: v.dockerApi,
-    stopGraceS: Math.ceil(v.stopGrace / 1000),
-    jobTimeoutMs: v.jobTimeout,
-    stayUpMs: v.stayUp,
-    readyLog: v.readyLog,
-    health: {
-      path: v.healthPath,
-      host: v.healthHost,
-      status: v.healthStatus,
-      body: v.healthBody,
-      timeoutMs: v.healthTimeout,
-      deadlineMs: v.healthDeadline,
-      intervalMs: v.healthInterval,
-      passes: v.healthPasses,
-    },
-    proxy: {
-      mode: v.proxy,
-      service: v.proxyService,
-      url: v.proxyUrl,
-      kind: proxyKind(v.proxy),
-      inContainer: v.proxy === 'container' || v.proxy === 'caddy',
-      upstreamFile: v.upstreamFile ? resolve(cwd, v.upstreamFile) : join(stateDir, ...DEFAULT_PROXY_FILE[proxyKind(v.proxy)]),
-      upstreamName: v.upstreamName,
-      nginxSwitch: v.nginxSwitch,
-      template,
-      nginx: v.nginx,
-      caddy: v.caddy,
-      caddyConfig: v.caddyConfig,
-      command: v.switchCommand,
-      commandTimeoutMs: v.switchTimeout,
-    },
-    calm: { threshold: v.cpuCalm, waitMs: v.cpuWait },
-    build: v.build,
-    release: v.release,
-    logTail: v.logTail,
-    keepReleases: v.keepReleases,
-    pins: {},
-    engine: v.engine,
-    swarm: {
-      monitorMs: v.swarmMonitor,
-      parallelism: v.swarmParallelism,
-      delayMs: v.swarmDelay,
-      failureRatio: v.swarmFailureRatio / 100,
-      deadlineMs: v.swarmDeadline,
-      pollMs: v.swarmPoll,
-      resolveImage: v.swarmResolveImage,
-      nodePsi: v.nodePsi,
-    },
-    watch: {
-      ms: v.watch,
-      max5xxPct: v.watch5xx,
-      minRequests: v.watchMinRequests,
-      log: v.proxyLog ? resolve(cwd, v.proxyLog) : join(proxyLogDir(stateDir), 'access.jsonl'),
-      // Only calmswap's own log is emptied at the start of a watch.
-      logOwned: !v.proxyLog,
-      // The default `/` is simply not probed when it is the health path; a path the user named is refused above.
-      probe: { paths: probePaths(v.watchProbe, v.healthPath).kept, everyMs: v.watchProbeEvery },
-    },
-    canary: { steps: v.canary, holdMs: v.canaryHold, sticky: v.canarySticky },
-  }
+  // The default `/` is simply not probed when it is the health path; a path the user named is refused above.
+  const probes = v.watchProbe && v.healthPath ? probePaths(v.watchProbe, v.healthPath).kept : []
+  return deepFreeze(nested(v as Values, { cwd, composeFile, template, probes }))
 }

@@ -2,7 +2,7 @@
 // it. One schema drives the env vars, the JSON file, `--help` and the README table, so they
 // cannot drift. Loading and checking a config is lib/config-loader.ts; this module imports
 // nothing of calmswap, so every room can stand on it.
-import { basename, dirname, join } from 'node:path'
+import { basename, dirname, join, resolve } from 'node:path'
 
 export type Color = 'blue' | 'green'
 export const COLORS: readonly Color[] = ['blue', 'green']
@@ -20,100 +20,19 @@ export type EngineKind = Values['engine']
 export type ProxyMode = Values['proxy']
 export type ProxyKind = 'nginx' | 'caddy' | 'traefik' | 'command' | 'none'
 export const proxyKind = (m: ProxyMode): ProxyKind => (m === 'container' || m === 'host' ? 'nginx' : m === 'caddy-host' ? 'caddy' : m)
-
-export interface Config {
-  readonly prefix: string
-  /** Empty: <prefix>-shared. */
-  readonly sharedProject: string
-  readonly composeFile: string
-  readonly projectDir: string
-  readonly stateDir: string
-  readonly docker: string
-  readonly ports: Readonly<Record<Color, number>>
-  readonly portVar: string
-  readonly roles: Readonly<{
-    web: readonly string[]
-    core: readonly string[]
-    jobs: readonly string[]
-    workers: readonly string[]
-    singletons: readonly string[]
-    shared: readonly string[]
-  }>
-  readonly pauseMode: PauseMode
-  readonly quiesce: Values['quiesce']
-  readonly dockerApi: Values['dockerApi']
-  readonly stopGraceS: number
-  readonly jobTimeoutMs: number
-  /** How long the new workers must stay up after their start; 0: not checked. */
-  readonly stayUpMs: number
-  /** A line a worker or singleton logs once it works (Celery's ready line): proof it is up sooner than stayUpMs. */
-  readonly readyLog: string
-  readonly health: Readonly<{
-    path: string
-    host: string
-    status: number
-    body: string
-    timeoutMs: number
-    deadlineMs: number
-    intervalMs: number
-    passes: number
-  }>
-  readonly proxy: Readonly<{
-    mode: ProxyMode
-    /** Which proxy calmswap drives (lib/proxy/): the mode without where it runs. */
-    kind: ProxyKind
-    /** The proxy is a container of the shared project (proxy=container or caddy). */
-    inContainer: boolean
-    service: string
-    url: string
-    upstreamFile: string
-    upstreamName: string
-    /** nginx: `flag` switches the live color by a flag file its config reads per request (no reload); `reload` rewrites the upstream and reloads. */
-    nginxSwitch: 'reload' | 'flag'
-    template: string
-    nginx: string
-    caddy: string
-    caddyConfig: string
-    command: readonly string[]
-    commandTimeoutMs: number
-  }>
-  readonly calm: Readonly<{ threshold: number; waitMs: number }>
-  readonly build: Values['build']
-  readonly release: string
-  readonly logTail: number
-  readonly keepReleases: number
-  /**
-   * Per color, the compose override that pins its images to the release it was deployed
-   * with, and that release's label (lib/compose/images.ts). Set from the state, not from settings.
-   */
-  readonly pins: Readonly<Partial<Record<Color, Pin>>>
-  readonly engine: EngineKind
-  /** Swarm mode (lib/swarm/): the update knobs where the stack file sets none, and how far to wait. */
-  readonly swarm: Readonly<{
-    monitorMs: number
-    parallelism: number
-    delayMs: number
-    /** 0..1, as update_config.max_failure_ratio. */
-    failureRatio: number
-    deadlineMs: number
-    pollMs: number
-    resolveImage: Values['swarmResolveImage']
-    /** A node's PSI file as seen from here, with {node} for its hostname; empty: none. */
-    nodePsi: string
-  }>
-  /** After the switch: how long the new color is judged, and by what (lib/compose/watch.ts). */
-  readonly watch: Readonly<{
-    ms: number
-    max5xxPct: number
-    minRequests: number
-    log: string
-    logOwned: boolean
-    /** The watch's own requests through the proxy while real traffic is scarce: paths (never the health path) and pace. */
-    probe: Readonly<{ paths: readonly string[]; everyMs: number }>
-  }>
-  /** Before the switch: the shares (%) the new web gets, one step each (lib/compose/canary.ts); empty: no canary. */
-  readonly canary: Readonly<{ steps: readonly number[]; holdMs: number; sticky: Sticky }>
+/** Where calmswap writes the proxy's file by default, under the state folder. */
+const DEFAULT_PROXY_FILE: Record<ProxyKind, readonly string[]> = {
+  nginx: ['nginx', 'upstream.conf'],
+  command: ['nginx', 'upstream.conf'],
+  none: ['nginx', 'upstream.conf'],
+  caddy: ['caddy', 'upstream.caddy'],
+  traefik: ['traefik', 'calmswap.yml'],
 }
+
+/** The frozen config every step reads: what `nested` builds, read-only all the way down. */
+export type Config = Frozen<ReturnType<typeof nested>>
+
+type Frozen<T> = T extends readonly (infer U)[] ? readonly Frozen<U>[] : T extends object ? { readonly [K in keyof T]: Frozen<T[K]> } : T
 
 /** How a canary keeps a client on one color: not at all, by its address, or by a cookie's value. */
 export type Sticky = { readonly by: 'off' } | { readonly by: 'ip' } | { readonly by: 'cookie'; readonly name: string }
@@ -497,4 +416,100 @@ export function deepFreeze<T>(o: T): T {
     Object.freeze(o)
   }
   return o
+}
+
+/**
+ * The nested view the code reads (c.health.path, c.ports.blue, ...), built from the flat
+ * values; its return type is `Config`. `at`: what the loader resolved (paths against the
+ * working folder, the watch's probe paths without the health path).
+ */
+export function nested(v: Values, at: { readonly cwd: string; readonly composeFile: string; readonly template: string; readonly probes: readonly string[] }) {
+  const { cwd, composeFile, template } = at
+  const stateDir = resolve(cwd, v.stateDir)
+  return {
+    prefix: v.prefix,
+    sharedProject: v.sharedProject,
+    composeFile,
+    projectDir: dirname(composeFile),
+    stateDir,
+    docker: v.docker,
+    ports: { blue: v.bluePort, green: v.greenPort },
+    portVar: v.portVar,
+    roles: { web: v.web, core: v.core, jobs: v.jobs, workers: v.workers, singletons: v.singletons, shared: v.shared },
+    pauseMode: v.pauseMode,
+    quiesce: v.quiesce,
+    dockerApi: v.dockerApi,
+    stopGraceS: Math.ceil(v.stopGrace / 1000),
+    jobTimeoutMs: v.jobTimeout,
+    /** How long the new workers must stay up after their start; 0: not checked. */
+    stayUpMs: v.stayUp,
+    /** A line a worker or singleton logs once it works (Celery's ready line): proof it is up sooner than stayUpMs. */
+    readyLog: v.readyLog,
+    health: {
+      path: v.healthPath,
+      host: v.healthHost,
+      status: v.healthStatus,
+      body: v.healthBody,
+      timeoutMs: v.healthTimeout,
+      deadlineMs: v.healthDeadline,
+      intervalMs: v.healthInterval,
+      passes: v.healthPasses,
+    },
+    proxy: {
+      mode: v.proxy,
+      service: v.proxyService,
+      url: v.proxyUrl,
+      /** Which proxy calmswap drives (lib/proxy/): the mode without where it runs. */
+      kind: proxyKind(v.proxy),
+      /** The proxy is a container of the shared project (proxy=container or caddy). */
+      inContainer: v.proxy === 'container' || v.proxy === 'caddy',
+      upstreamFile: v.upstreamFile ? resolve(cwd, v.upstreamFile) : join(stateDir, ...DEFAULT_PROXY_FILE[proxyKind(v.proxy)]),
+      upstreamName: v.upstreamName,
+      /** nginx: `flag` switches the live color by a flag file its config reads per request (no reload); `reload` rewrites the upstream and reloads. */
+      nginxSwitch: v.nginxSwitch,
+      template,
+      nginx: v.nginx,
+      caddy: v.caddy,
+      caddyConfig: v.caddyConfig,
+      command: v.switchCommand,
+      commandTimeoutMs: v.switchTimeout,
+    },
+    calm: { threshold: v.cpuCalm, waitMs: v.cpuWait },
+    build: v.build,
+    release: v.release,
+    logTail: v.logTail,
+    keepReleases: v.keepReleases,
+    /**
+     * Per color, the compose override that pins its images to the release it was deployed
+     * with, and that release's label (lib/compose/images.ts). Set from the state, not from settings.
+     */
+    pins: {} as Partial<Record<Color, Pin>>,
+    engine: v.engine,
+    /** Swarm mode (lib/swarm/): the update knobs where the stack file sets none, and how far to wait. */
+    swarm: {
+      monitorMs: v.swarmMonitor,
+      parallelism: v.swarmParallelism,
+      delayMs: v.swarmDelay,
+      /** 0..1, as update_config.max_failure_ratio. */
+      failureRatio: v.swarmFailureRatio / 100,
+      deadlineMs: v.swarmDeadline,
+      pollMs: v.swarmPoll,
+      resolveImage: v.swarmResolveImage,
+      /** A node's PSI file as seen from here, with {node} for its hostname; empty: none. */
+      nodePsi: v.nodePsi,
+    },
+    /** After the switch: how long the new color is judged, and by what (lib/compose/watch.ts). */
+    watch: {
+      ms: v.watch,
+      max5xxPct: v.watch5xx,
+      minRequests: v.watchMinRequests,
+      log: v.proxyLog ? resolve(cwd, v.proxyLog) : join(proxyLogDir(stateDir), 'access.jsonl'),
+      // Only calmswap's own log is emptied at the start of a watch.
+      logOwned: !v.proxyLog,
+      /** The watch's own requests through the proxy while real traffic is scarce: paths (never the health path) and pace. */
+      probe: { paths: at.probes, everyMs: v.watchProbeEvery },
+    },
+    /** Before the switch: the shares (%) the new web gets, one step each (lib/compose/canary.ts); empty: no canary. */
+    canary: { steps: v.canary, holdMs: v.canaryHold, sticky: v.canarySticky },
+  }
 }
