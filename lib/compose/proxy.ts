@@ -7,7 +7,10 @@
 // gracefully (nginx: SIGQUIT, Caddy: SIGTERM, each finishing its requests in flight). A new
 // proxy that cannot share the port gets the shortest hand-over: the old one out, the new one
 // started at once, the gap measured and said.
-import { composeConfig, imageId, imageIds, kill, removeContainers, runState, startContainers, upBeside, waitExit } from '../builders/index.ts'
+import { composeConfig, upBeside } from '../builders/compose.ts'
+import { kill, removeContainers, startContainers, waitExit } from '../builders/containers.ts'
+import { imageId } from '../builders/images.ts'
+import { imageIds, runState } from '../builders/reads.ts'
 import { COLORS, type Color, projectName } from '../config.ts'
 import type { Ctx } from '../context.ts'
 import { sleep } from '../deadlines.ts'

@@ -2,9 +2,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { proxyCommands } from '../../lib/builders/index.ts'
 import { renderUpstream, upstreamMismatch } from '../../lib/compose/traffic.ts'
 import { loadConfig } from '../../lib/config-loader.ts'
+import { proxyCommands } from '../../lib/proxy/index.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'calmswap-traffic-'))
 writeFileSync(join(dir, 'compose.yml'), 'services: {}\n')
