@@ -1,7 +1,8 @@
 // Reads of the host: containers, versions, health, images, volumes, CPU, events, and an exec.
-import type { Cmd } from '../command.ts'
+import type { Cmd, Reader } from '../command.ts'
 import { type Config, type Project, projectName } from '../config.ts'
 import { DEADLINE } from '../deadlines.ts'
+import type { ApiData } from '../docker-api.ts'
 
 const PS_FORMAT = [
   '{{.ID}}',
@@ -112,5 +113,8 @@ export const containerEvents = (c: Config, p: Project, sinceS: number, untilS: n
   api: { op: 'events', project: projectName(c, p), sinceS, untilS },
 })
 
-/** The highest CPU % in `containerCpu` output. */
-export const maxCpu = (stdout: string): number => Math.max(0, ...[...stdout.matchAll(/([\d.]+)%/g)].map((m) => Number(m[1])))
+/** The highest CPU % of `containerCpu`'s answer. */
+export const maxCpu: Reader<number, ApiData['cpu']> = {
+  cli: (stdout) => Math.max(0, ...[...stdout.matchAll(/([\d.]+)%/g)].map((m) => Number(m[1]))),
+  api: (pct) => Math.max(0, ...pct),
+}

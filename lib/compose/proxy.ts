@@ -8,11 +8,12 @@
 // proxy that cannot share the port gets the shortest hand-over: the old one out, the new one
 // started at once, the gap measured and said.
 import { composeConfig, imageId, imageIds, kill, removeContainers, runState, startContainers, upBeside, waitExit } from '../builders/index.ts'
+import { answer } from '../command.ts'
 import { COLORS, type Color, projectName } from '../config.ts'
 import type { Ctx } from '../context.ts'
 import { sleep } from '../deadlines.ts'
 import { StepError } from '../errors.ts'
-import { names, parseRunState } from '../inventory.ts'
+import { imagesByName, names, runStates } from '../inventory.ts'
 import { proxyDriver } from '../proxy/index.ts'
 import { proxyContainer, switchTraffic, verifyThroughProxy } from './traffic.ts'
 
@@ -45,7 +46,7 @@ async function imageChanged(ctx: Ctx, container: string): Promise<boolean> {
   const ref = model.services?.[c.proxy.service]?.image
   if (!ref) return false
   const want = (await ctx.run(imageId(c, ref))).stdout.trim()
-  const have = (await ctx.must(imageIds(c, [container]))).trim().split(' ').at(-1)
+  const [have] = (await ctx.read(imageIds(c, [container]), imagesByName)).values()
   return Boolean(want) && want !== have
 }
 
@@ -105,7 +106,7 @@ async function handOver(ctx: Ctx, old: string, color: Color): Promise<{ old: str
     const r = await ready(ctx, now, color)
     if (r.ok) break
     last = r.why
-    const state = parseRunState((await ctx.run(runState(c, [now]))).stdout)[0]
+    const state = answer(await ctx.run(runState(c, [now])), runStates)[0]
     if (state && state.status !== 'running') return await shortestHandOver(ctx, old, now, color)
     if (Date.now() - t0 > READY_MS) {
       await ctx.run(removeContainers(c, [now]))
