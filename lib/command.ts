@@ -36,7 +36,8 @@ export type ApiCall =
   | { readonly op: 'list' }
   | { readonly op: 'post'; readonly action: 'start' | 'pause' | 'unpause' | 'kill' | 'stop'; readonly ids: readonly string[]; readonly signal?: string; readonly graceS?: number }
   | { readonly op: 'wait'; readonly ids: readonly string[] }
-  | { readonly op: 'inspect'; readonly ids: readonly string[]; readonly fields: 'health' | 'image' | 'state' | 'mounts' }
+  /** Each container's whole inspect: the caller's Reader takes the fields its argv's --format prints. */
+  | { readonly op: 'inspect'; readonly ids: readonly string[] }
   | { readonly op: 'exec'; readonly container: string; readonly argv: readonly string[] }
   | { readonly op: 'cpu'; readonly ids: readonly string[]; readonly windowMs: number }
   | { readonly op: 'remove'; readonly ids: readonly string[] }

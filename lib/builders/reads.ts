@@ -36,7 +36,7 @@ export const healthStatus = (c: Config, id: string): Cmd => ({
   argv: [c.docker, 'inspect', '--format', '{{if .State.Health}}{{.State.Health.Status}}{{end}}', id],
   mutates: false,
   timeoutMs: DEADLINE.read,
-  api: { op: 'inspect', ids: [id], fields: 'health' },
+  api: { op: 'inspect', ids: [id] },
 })
 
 /** One line per container: "<name> <image id>". */
@@ -44,7 +44,7 @@ export const imageIds = (c: Config, ids: readonly string[]): Cmd => ({
   argv: [c.docker, 'inspect', '--format', '{{.Name}} {{.Image}}', ...ids],
   mutates: false,
   timeoutMs: DEADLINE.read,
-  api: { op: 'inspect', ids, fields: 'image' },
+  api: { op: 'inspect', ids },
 })
 
 /** One line per container: "<name> <volume>:<destination>,..." for its named volumes. */
@@ -52,7 +52,7 @@ export const volumeMounts = (c: Config, ids: readonly string[]): Cmd => ({
   argv: [c.docker, 'inspect', '--format', '{{.Name}} {{range .Mounts}}{{if eq .Type "volume"}}{{.Name}}:{{.Destination}},{{end}}{{end}}', ...ids],
   mutates: false,
   timeoutMs: DEADLINE.read,
-  api: { op: 'inspect', ids, fields: 'mounts' },
+  api: { op: 'inspect', ids },
 })
 
 /** Which named volumes exist: one name per line. */
@@ -66,7 +66,7 @@ export const runState = (c: Config, ids: readonly string[]): Cmd => ({
   argv: [c.docker, 'inspect', '--format', '{{.Name}} {{.State.Status}} {{.RestartCount}} {{.State.StartedAt}} {{.State.ExitCode}}', ...ids],
   mutates: false,
   timeoutMs: DEADLINE.read,
-  api: { op: 'inspect', ids, fields: 'state' },
+  api: { op: 'inspect', ids },
 })
 
 /** What a container logged since `sinceS` (unix seconds): each line led by its RFC 3339 time. */
