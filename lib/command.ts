@@ -6,20 +6,38 @@ export interface Result {
   readonly code: number
   readonly stdout: string
   readonly stderr: string
+  /**
+   * The Engine API's answer to a read with structure, as data (ApiData in lib/docker-api.ts);
+   * absent when the CLI ran it, or when the answer is text (stdout). Read it with `answer`.
+   */
+  readonly data?: unknown
 }
+
+/**
+ * How a read's answer becomes T, whichever way it ran: `cli` parses the stdout of its argv,
+ * `api` reads the Engine API's data. Each source is parsed once, by its own half.
+ */
+export interface Reader<T, D = unknown> {
+  readonly cli: (stdout: string) => T
+  readonly api: (data: D) => T
+}
+
+/** The answer of a read, from the source that gave it. */
+export const answer = <T, D>(r: Result, read: Reader<T, D>): T => (r.data === undefined ? read.cli(r.stdout) : read.api(r.data as D))
 
 export type ContainerState = 'running' | 'paused' | 'exited' | 'created' | 'restarting' | 'removing' | 'dead'
 
 /**
- * The same request through Docker's socket, as data; lib/docker-api.ts answers each with the
- * stdout its argv would print, so callers read one format whichever way it ran.
+ * The same request through Docker's socket, as data; lib/docker-api.ts answers each, a read
+ * with structure as `Result.data` that the caller's Reader takes instead of the argv's stdout.
  */
 export type ApiCall =
   | { readonly op: 'version' }
   | { readonly op: 'list' }
   | { readonly op: 'post'; readonly action: 'start' | 'pause' | 'unpause' | 'kill' | 'stop'; readonly ids: readonly string[]; readonly signal?: string; readonly graceS?: number }
   | { readonly op: 'wait'; readonly ids: readonly string[] }
-  | { readonly op: 'inspect'; readonly ids: readonly string[]; readonly fields: 'health' | 'image' | 'state' | 'mounts' }
+  /** Each container's whole inspect: the caller's Reader takes the fields its argv's --format prints. */
+  | { readonly op: 'inspect'; readonly ids: readonly string[] }
   | { readonly op: 'exec'; readonly container: string; readonly argv: readonly string[] }
   | { readonly op: 'cpu'; readonly ids: readonly string[]; readonly windowMs: number }
   | { readonly op: 'remove'; readonly ids: readonly string[] }

@@ -2,11 +2,11 @@
 // signal. Steps run commands through ctx.run/ctx.must, which hand the signal along.
 
 import { listContainers } from './builders/reads.ts'
-import type { Cmd, Result } from './command.ts'
+import type { Cmd, Reader, Result } from './command.ts'
 import { COLORS, type Config, pinFile, withPin } from './config.ts'
 import { Interrupted } from './errors.ts'
-import { type Executor, must } from './executor.ts'
-import { Inventory, parseContainers, projectedContainers } from './inventory.ts'
+import { type Executor, must, mustRead } from './executor.ts'
+import { containerList, Inventory, projectedContainers } from './inventory.ts'
 import { JournalWriter, type State, StateStore } from './state.ts'
 import { Ui } from './ui.ts'
 
@@ -23,6 +23,8 @@ export interface Ctx {
   run(cmd: Cmd): Promise<Result>
   /** Runs a command that has to succeed; returns its stdout. */
   must(cmd: Cmd): Promise<string>
+  /** Runs a read that has to succeed; returns its answer, as `reader` reads the CLI's text or the API's data. */
+  read<T, D>(cmd: Cmd, reader: Reader<T, D>): Promise<T>
   /** One `docker ps` serves every step until something changes the host. */
   inventory(fresh?: boolean): Promise<Inventory>
   /** Throws Interrupted once Ctrl-C, SIGTERM or SIGHUP arrived: steps call it between changes. */
@@ -111,10 +113,11 @@ export function makeContext(p: CtxParts): Ctx {
     engine,
     run: (cmd) => p.exec.run(cmd, signal),
     must: (cmd) => must(p.exec, cmd, signal),
+    read: (cmd, reader) => mustRead(p.exec, cmd, reader, signal),
     async inventory(fresh = false) {
       if (!fresh && cache.inv) return cache.inv
       const gen = cache.gen
-      const inv = new Inventory(config, projectedContainers(parseContainers(await must(p.exec, listContainers(config), signal)), p.exec.planned))
+      const inv = new Inventory(config, projectedContainers(await mustRead(p.exec, listContainers(config), containerList, signal), p.exec.planned))
       if (gen === cache.gen) cache.inv = inv
       return inv
     },

@@ -121,17 +121,20 @@ class EngineError extends Error {
   }
 }
 
-/** Calls the API and returns the parsed JSON of a 2xx answer; throws the daemon's own message otherwise. */
-async function apiJson<T>(e: DockerApi, method: 'GET' | 'POST', path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+/** Calls the API and returns a 2xx answer; throws the daemon's own message otherwise. */
+async function answered(e: DockerApi, method: 'GET' | 'POST' | 'DELETE', path: string, body: unknown, signal: AbortSignal | undefined): Promise<DockerApiResponse> {
   const r = await e.call(method, path, body, signal)
-  const text = r.body.toString('utf8')
-  if (r.status >= 300) {
-    let msg = text.trim()
-    try {
-      msg = (JSON.parse(text) as { message?: string }).message ?? msg
-    } catch {}
-    throw new EngineError(`Error response from daemon: ${msg}`, r.status)
-  }
+  if (r.status < 300) return r
+  let msg = r.body.toString('utf8').trim()
+  try {
+    msg = (JSON.parse(msg) as { message?: string }).message ?? msg
+  } catch {}
+  throw new EngineError(`Error response from daemon: ${msg}`, r.status)
+}
+
+/** The parsed JSON of a 2xx answer. */
+async function apiJson<T>(e: DockerApi, method: 'GET' | 'POST', path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+  const text = (await answered(e, method, path, body, signal)).body.toString('utf8')
   return (text ? JSON.parse(text) : null) as T
 }
 
@@ -189,6 +192,10 @@ export function cgroupCpuReader(pid: number, proc = '/proc', sys = '/sys/fs/cgro
 }
 
 // ---------------------------------------------------------------- answering ApiCalls
+// A read with structure answers the Engine's JSON as `data` (ApiData), which the caller's
+// Reader turns into its own type as its other half turns the CLI's text: one parse per
+// source. A read whose answer is text (a version, an image ID, an exec's or a log's output,
+// event lines) answers stdout; a change, its exit code and the daemon's errors.
 
 /** What GET /containers/json answers per container: the fields `docker ps` prints. */
 export interface ApiContainer {
@@ -200,7 +207,7 @@ export interface ApiContainer {
   readonly Labels: Readonly<Record<string, string>> | null
 }
 
-interface ApiInspect {
+export interface ApiInspect {
   readonly Name: string
   readonly Image: string
   readonly Mounts?: readonly { readonly Type: string; readonly Name?: string; readonly Destination: string }[]
@@ -212,143 +219,102 @@ interface ApiStats {
   readonly cpu_stats?: { readonly cpu_usage?: { readonly total_usage?: number } }
 }
 
-/** One container as `docker ps --no-trunc --format` (lib/builders/) prints it. */
-export function psLine(x: ApiContainer): string {
-  // The CLI prints a container's own names, without the leading slash and without link aliases.
-  const names = x.Names.map((n) => n.replace(/^\//, '')).filter((n) => !n.includes('/'))
-  const label = (k: string) => x.Labels?.[k] ?? ''
-  return [
-    x.Id,
-    label('com.docker.compose.project'),
-    label('com.docker.compose.service'),
-    x.State,
-    x.Status,
-    names.join(','),
-    x.Image,
-    label('com.docker.compose.project.working_dir'),
-  ].join('\t')
-}
-
 /** The parts of a swarm service, node and task the answers below need. */
-interface ApiService {
+export interface ApiService {
   readonly ID: string
   readonly Version: { readonly Index: number }
   readonly Spec: { readonly Name: string; readonly Mode: { Replicated?: { Replicas?: number }; Global?: object } }
 }
-interface ApiNode {
+export interface ApiNode {
   readonly ID: string
   readonly Description?: { readonly Hostname?: string; readonly Engine?: { readonly EngineVersion?: string } }
   readonly Spec?: { readonly Availability?: string }
   readonly Status?: { readonly State?: string }
   readonly ManagerStatus?: { readonly Leader?: boolean; readonly Reachability?: string }
 }
-interface ApiTask {
+export interface ApiTask {
   readonly ID: string
   readonly ServiceID: string
   readonly Slot?: number
   readonly NodeID?: string
   readonly DesiredState: string
   readonly Spec?: { readonly ContainerSpec?: { readonly Image?: string } }
-  readonly Status?: { readonly State?: string; readonly Timestamp?: string; readonly Err?: string }
+  readonly Status?: { readonly State?: string; readonly Err?: string; readonly ContainerStatus?: { readonly ContainerID?: string } }
 }
 
-const cap = (s: string) => s.charAt(0).toUpperCase() + s.slice(1)
-
-/** "3 seconds ago", as the CLI words a task's state time; callers read only the state before it. */
-function ago(iso: string | undefined): string {
-  const s = Math.max(0, Math.round((Date.now() - Date.parse(iso ?? '')) / 1000))
-  if (!Number.isFinite(s)) return ''
-  return s < 1 ? 'less than a second ago' : s < 60 ? `${s} seconds ago` : `${Math.round(s / 60)} minutes ago`
+/** `Result.data` of each read with structure, when the API ran it. */
+export interface ApiData {
+  readonly list: readonly ApiContainer[]
+  /** The containers that exist, in the call's order. */
+  readonly inspect: readonly ApiInspect[]
+  /** % of one CPU over the window, per container, in the call's order. */
+  readonly cpu: readonly number[]
+  /** `.Swarm` of GET /info: the object `docker info --format '{{json .Swarm}}'` prints. */
+  readonly swarm: unknown
+  readonly nodes: { readonly nodes: readonly ApiNode[]; readonly self: string }
+  /** The services that exist: the objects `docker service inspect` prints. */
+  readonly services: readonly ApiService[]
+  readonly tasks: { readonly tasks: readonly ApiTask[]; readonly services: readonly ApiService[]; readonly nodes: readonly ApiNode[] }
+  readonly 'stack-containers': readonly ApiContainer[]
+  readonly 'task-containers': readonly ApiTask[]
 }
 
-/** One node as `docker node ls --format '{{json .}}'` prints it. */
-export function nodeLine(n: ApiNode, self: string): string {
-  const m = n.ManagerStatus
-  return JSON.stringify({
-    Availability: cap(n.Spec?.Availability ?? ''),
-    EngineVersion: n.Description?.Engine?.EngineVersion ?? '',
-    Hostname: n.Description?.Hostname ?? '',
-    ID: n.ID,
-    ManagerStatus: m ? (m.Leader ? 'Leader' : cap(m.Reachability ?? '')) : '',
-    Self: n.ID === self,
-    Status: cap(n.Status?.State ?? ''),
-  })
-}
+const q = encodeURIComponent
+const ok = (stdout = ''): Result => ({ code: 0, stdout, stderr: '' })
+const data = (d: unknown): Result => ({ code: 0, stdout: '', stderr: '', data: d })
+const get = <T>(e: DockerApi, path: string, signal?: AbortSignal) => apiJson<T>(e, 'GET', path, undefined, signal)
+const byLabel = (label: string) => q(JSON.stringify({ label: [label] }))
 
-/** One task as `docker service ps --no-trunc --format '{{json .}}'` prints it. */
-export function taskLine(t: ApiTask, service: string, hostOf: ReadonlyMap<string, string>): string {
-  return JSON.stringify({
-    CurrentState: `${cap(t.Status?.State ?? '')} ${ago(t.Status?.Timestamp)}`.trim(),
-    DesiredState: cap(t.DesiredState),
-    Error: t.Status?.Err ?? '',
-    ID: t.ID,
-    Image: t.Spec?.ContainerSpec?.Image ?? '',
-    Name: `${service}.${t.Slot ? t.Slot : (t.NodeID ?? '')}`,
-    Node: hostOf.get(t.NodeID ?? '') ?? t.NodeID ?? '',
-    Ports: '',
-  })
+/** One API call per container, all of them tried, like the CLI: exit 1 if any failed; data, what the others answered. */
+async function each(ids: readonly string[], f: (id: string) => Promise<unknown>): Promise<Result> {
+  const values: unknown[] = []
+  const err: string[] = []
+  for (const r of await Promise.allSettled(ids.map(f))) {
+    if (r.status === 'fulfilled') values.push(r.value)
+    else if (r.reason instanceof EngineError) err.push(r.reason.message)
+    else throw r.reason
+  }
+  return { code: err.length ? 1 : 0, stdout: '', stderr: err.join('\n'), data: values }
 }
 
 /** The services that exist, by name, and the CLI's error for each one that does not. */
-async function servicesByName(e: DockerApi, names: readonly string[], signal?: AbortSignal): Promise<{ found: ApiService[]; missing: string[] }> {
+async function servicesByName(e: DockerApi, names: readonly string[], signal?: AbortSignal): Promise<{ found: ApiService[]; missing: string }> {
   const found: ApiService[] = []
   const missing: string[] = []
   for (const name of names) {
     try {
-      found.push(await apiJson<ApiService>(e, 'GET', `/services/${q(name)}`, undefined, signal))
+      found.push(await get<ApiService>(e, `/services/${q(name)}`, signal))
     } catch (err) {
       if (err instanceof EngineError && err.status === 404) missing.push(name)
       else throw err
     }
   }
-  return { found, missing }
+  return { found, missing: missing.map((m) => `Error: no such service: ${m}`).join('\n') }
 }
-
-const noSuchService = (missing: readonly string[]) => missing.map((m) => `Error: no such service: ${m}`).join('\n')
 
 /** One update of each service through its stored spec, as `service scale` and `service rollback` do. */
 async function updateEach(
   e: DockerApi,
   names: readonly string[],
   signal: AbortSignal | undefined,
-  change: (s: ApiService) => { spec: unknown; query: string; out: string } | string,
+  change: (s: ApiService) => { spec: unknown; query: string } | string,
 ): Promise<Result> {
   const { found, missing } = await servicesByName(e, names, signal)
-  const out: string[] = []
-  const err = missing.length ? [noSuchService(missing)] : []
+  const err = missing ? [missing] : []
   for (const svc of found) {
     const c = change(svc)
-    if (typeof c === 'string') {
-      err.push(c)
-      continue
-    }
-    try {
-      await apiJson(e, 'POST', `/services/${svc.ID}/update?version=${svc.Version.Index}${c.query}`, c.spec, signal)
-      out.push(c.out)
-    } catch (x) {
-      if (!(x instanceof EngineError)) throw x
-      err.push(x.message)
-    }
+    if (typeof c === 'string') err.push(c)
+    else await apiJson(e, 'POST', `/services/${svc.ID}/update?version=${svc.Version.Index}${c.query}`, c.spec, signal).catch((x) => err.push(engineMessage(x)))
   }
-  return { code: err.length ? 1 : 0, stdout: out.map((l) => `${l}\n`).join(''), stderr: err.join('\n') }
+  return { code: err.length ? 1 : 0, stdout: '', stderr: err.join('\n') }
 }
 
-const ok = (stdout: string): Result => ({ code: 0, stdout, stderr: '' })
-const q = encodeURIComponent
-
-/** One API call per container, all of them tried, like the CLI: exit 1 if any failed. */
-async function each(ids: readonly string[], f: (id: string) => Promise<string>): Promise<Result> {
-  const out: string[] = []
-  const err: string[] = []
-  for (const r of await Promise.allSettled(ids.map(f))) {
-    if (r.status === 'fulfilled') out.push(r.value)
-    else if (r.reason instanceof EngineError) err.push(r.reason.message)
-    else throw r.reason
-  }
-  return { code: err.length ? 1 : 0, stdout: out.map((l) => `${l}\n`).join(''), stderr: err.join('\n') }
+const engineMessage = (x: unknown): string => {
+  if (x instanceof EngineError) return x.message
+  throw x
 }
 
-const inspect = (e: DockerApi, id: string, signal?: AbortSignal) => apiJson<ApiInspect>(e, 'GET', `/containers/${q(id)}/json`, undefined, signal)
+const inspect = (e: DockerApi, id: string, signal?: AbortSignal) => get<ApiInspect>(e, `/containers/${q(id)}/json`, signal)
 
 /** The events API path of an `events` call: the same filters as the CLI's. */
 export function eventsPath(call: Extract<ApiCall, { op: 'events' }>): string {
@@ -356,134 +322,104 @@ export function eventsPath(call: Extract<ApiCall, { op: 'events' }>): string {
   return `/events?since=${call.sinceS.toFixed(3)}&until=${call.untilS.toFixed(3)}&filters=${filters}`
 }
 
-/** Answers one ApiCall with the stdout its argv would print. Throws on transport errors only. */
-export async function callApi(e: DockerApi, call: ApiCall, signal?: AbortSignal): Promise<Result> {
-  switch (call.op) {
-    case 'version':
-      return ok(`${(await apiJson<{ Version: string }>(e, 'GET', '/version', undefined, signal)).Version}\n`)
-    case 'list': {
-      const filters = q(JSON.stringify({ label: ['com.docker.compose.project'] }))
-      const list = await apiJson<ApiContainer[]>(e, 'GET', `/containers/json?all=1&filters=${filters}`, undefined, signal)
-      return ok(list.map((x) => `${psLine(x)}\n`).join(''))
-    }
-    case 'post': {
-      const query = call.signal ? `?signal=${q(call.signal)}` : call.graceS !== undefined ? `?t=${call.graceS}` : ''
-      const path = (id: string) => `/containers/${q(id)}/${call.action}${query}`
-      return each(call.ids, async (id) => {
-        await apiJson(e, 'POST', path(id), undefined, signal)
-        return id
-      })
-    }
-    case 'image':
-      return ok(`${(await apiJson<{ Id: string }>(e, 'GET', `/images/${q(call.ref)}/json`, undefined, signal)).Id}\n`)
-    case 'tag': {
-      const at = call.ref.lastIndexOf(':')
-      const [repo, tag] = at > call.ref.lastIndexOf('/') ? [call.ref.slice(0, at), call.ref.slice(at + 1)] : [call.ref, 'latest']
-      await apiJson(e, 'POST', `/images/${q(call.id)}/tag?repo=${q(repo)}&tag=${q(tag)}`, undefined, signal)
-      return ok('')
-    }
-    case 'rmi': {
-      const r = await e.call('DELETE', `/images/${q(call.ref)}`, undefined, signal)
-      if (r.status >= 300) return { code: 1, stdout: '', stderr: `Error response from daemon: ${r.body.toString('utf8').trim()}` }
-      return ok(`Untagged: ${call.ref}\n`)
-    }
-    case 'remove':
-      return each(call.ids, async (id) => {
-        const r = await e.call('DELETE', `/containers/${q(id)}?force=1`, undefined, signal)
+type Call<K extends ApiCall['op']> = Extract<ApiCall, { op: K }>
+type Answer<K extends ApiCall['op']> = (e: DockerApi, call: Call<K>, signal?: AbortSignal) => Promise<Result>
+
+async function exec(e: DockerApi, call: Call<'exec'>, signal?: AbortSignal): Promise<Result> {
+  const { Id } = await apiJson<{ Id: string }>(e, 'POST', `/containers/${q(call.container)}/exec`, { AttachStdout: true, AttachStderr: true, Cmd: call.argv }, signal)
+  // Without a TTY the daemon streams both outputs framed on one connection until the command ends.
+  const started = await answered(e, 'POST', `/exec/${Id}/start`, { Detach: false, Tty: false }, signal)
+  const { ExitCode } = await get<{ ExitCode: number | null }>(e, `/exec/${Id}/json`, signal)
+  return { code: ExitCode ?? 1, ...demux(started.body) }
+}
+
+/** Two readings of each container's CPU counter, windowMs apart: from its cgroup where visible, else the stats API. */
+async function cpu(e: DockerApi, call: Call<'cpu'>, signal?: AbortSignal): Promise<Result> {
+  const readers = await Promise.all(
+    call.ids.map(async (id) => {
+      const pid = (await inspect(e, id, signal)).State.Pid ?? 0
+      const local = pid > 0 ? cgroupCpuReader(pid) : null
+      if (local) return async () => local()
+      return async () => (await get<ApiStats>(e, `/containers/${q(id)}/stats?stream=false&one-shot=true`, signal)).cpu_stats?.cpu_usage?.total_usage ?? 0
+    }),
+  )
+  const read = () => Promise.all(readers.map((r) => r()))
+  const t0 = performance.now()
+  const a = await read()
+  await sleep(call.windowMs, signal)
+  const b = await read()
+  const ns = (performance.now() - t0) * 1e6
+  return data(call.ids.map((_id, i) => (100 * (b[i]! - a[i]!)) / ns))
+}
+
+async function tasks(e: DockerApi, call: Call<'tasks'>, signal?: AbortSignal): Promise<Result> {
+  const { found, missing } = await servicesByName(e, call.services, signal)
+  if (missing) return { code: 1, stdout: '', stderr: missing }
+  const filters = q(JSON.stringify({ service: found.map((x) => x.ID) }))
+  const [list, nodes] = await Promise.all([found.length ? get<ApiTask[]>(e, `/tasks?filters=${filters}`, signal) : [], get<ApiNode[]>(e, '/nodes', signal)])
+  return data({ tasks: list, services: found, nodes })
+}
+
+const ANSWERS: { readonly [K in ApiCall['op']]: Answer<K> } = {
+  version: async (e, _c, s) => ok((await get<{ Version: string }>(e, '/version', s)).Version),
+  list: async (e, _c, s) => data(await get(e, `/containers/json?all=1&filters=${byLabel('com.docker.compose.project')}`, s)),
+  post: (e, c, s) => {
+    const query = c.signal ? `?signal=${q(c.signal)}` : c.graceS !== undefined ? `?t=${c.graceS}` : ''
+    return each(c.ids, (id) => apiJson(e, 'POST', `/containers/${q(id)}/${c.action}${query}`, undefined, s).then(() => id))
+  },
+  image: async (e, c, s) => ok((await get<{ Id: string }>(e, `/images/${q(c.ref)}/json`, s)).Id),
+  tag: async (e, c, s) => {
+    const at = c.ref.lastIndexOf(':')
+    const [repo, tag] = at > c.ref.lastIndexOf('/') ? [c.ref.slice(0, at), c.ref.slice(at + 1)] : [c.ref, 'latest']
+    await apiJson(e, 'POST', `/images/${q(c.id)}/tag?repo=${q(repo)}&tag=${q(tag)}`, undefined, s)
+    return ok()
+  },
+  rmi: (e, c, s) => answered(e, 'DELETE', `/images/${q(c.ref)}`, undefined, s).then(() => ok()),
+  remove: (e, c, s) =>
+    each(c.ids, (id) =>
+      answered(e, 'DELETE', `/containers/${q(id)}?force=1`, undefined, s).then(
+        () => id,
         // Already gone is what was asked for.
-        if (r.status >= 300 && r.status !== 404) throw new EngineError(`Error response from daemon: ${r.body.toString('utf8').trim()}`, r.status)
-        return id
-      })
-    case 'wait':
-      return each(call.ids, async (id) => String((await apiJson<{ StatusCode: number }>(e, 'POST', `/containers/${q(id)}/wait`, undefined, signal)).StatusCode))
-    case 'inspect':
-      return each(call.ids, async (id) => {
-        const x = await inspect(e, id, signal)
-        if (call.fields === 'health') return x.State.Health?.Status ?? ''
-        if (call.fields === 'image') return `${x.Name} ${x.Image}`
-        if (call.fields === 'mounts') return `${x.Name} ${(x.Mounts ?? []).flatMap((m) => (m.Type === 'volume' ? [`${m.Name}:${m.Destination},`] : [])).join('')}`
-        return `${x.Name} ${x.State.Status ?? ''} ${x.RestartCount ?? 0} ${x.State.StartedAt ?? ''} ${x.State.ExitCode ?? 0}`
-      })
-    case 'exec': {
-      const { Id } = await apiJson<{ Id: string }>(e, 'POST', `/containers/${q(call.container)}/exec`, { AttachStdout: true, AttachStderr: true, Cmd: call.argv }, signal)
-      // Without a TTY the daemon streams both outputs framed on one connection until the command ends.
-      const started = await e.call('POST', `/exec/${Id}/start`, { Detach: false, Tty: false }, signal)
-      if (started.status >= 300) throw new EngineError(`Error response from daemon: ${started.body.toString('utf8').trim()}`, started.status)
-      const { ExitCode } = await apiJson<{ ExitCode: number | null }>(e, 'GET', `/exec/${Id}/json`, undefined, signal)
-      return { code: ExitCode ?? 1, ...demux(started.body) }
-    }
-    case 'cpu': {
-      const readers = await Promise.all(
-        call.ids.map(async (id) => {
-          const pid = (await inspect(e, id, signal)).State.Pid ?? 0
-          const local = pid > 0 ? cgroupCpuReader(pid) : null
-          if (local) return async () => local()
-          return async () => (await apiJson<ApiStats>(e, 'GET', `/containers/${q(id)}/stats?stream=false&one-shot=true`, undefined, signal)).cpu_stats?.cpu_usage?.total_usage ?? 0
-        }),
-      )
-      const read = () => Promise.all(readers.map((r) => r()))
-      const t0 = performance.now()
-      const a = await read()
-      await sleep(call.windowMs, signal)
-      const b = await read()
-      const ns = (performance.now() - t0) * 1e6
-      return ok(call.ids.map((id, i) => `${id.slice(0, 12)}\t${((100 * (b[i]! - a[i]!)) / ns).toFixed(2)}%\n`).join(''))
-    }
-    case 'swarm':
-      return ok(`${JSON.stringify((await apiJson<{ Swarm: unknown }>(e, 'GET', '/info', undefined, signal)).Swarm)}\n`)
-    case 'nodes': {
-      const [nodes, info] = await Promise.all([
-        apiJson<ApiNode[]>(e, 'GET', '/nodes', undefined, signal),
-        apiJson<{ Swarm: { NodeID: string } }>(e, 'GET', '/info', undefined, signal),
-      ])
-      return ok(nodes.map((n) => `${nodeLine(n, info.Swarm.NodeID)}\n`).join(''))
-    }
-    case 'services': {
-      const { found, missing } = await servicesByName(e, call.names, signal)
-      return { code: missing.length ? 1 : 0, stdout: `${JSON.stringify(found, null, 4)}\n`, stderr: noSuchService(missing) }
-    }
-    case 'tasks': {
-      const { found, missing } = await servicesByName(e, call.services, signal)
-      if (missing.length) return { code: 1, stdout: '', stderr: noSuchService(missing) }
-      const filters = q(JSON.stringify({ service: found.map((x) => x.ID) }))
-      const [tasks, nodes] = await Promise.all([
-        found.length ? apiJson<ApiTask[]>(e, 'GET', `/tasks?filters=${filters}`, undefined, signal) : Promise.resolve([]),
-        apiJson<ApiNode[]>(e, 'GET', '/nodes', undefined, signal),
-      ])
-      const hostOf = new Map(nodes.map((n) => [n.ID, n.Description?.Hostname ?? n.ID]))
-      const nameOf = new Map(found.map((x) => [x.ID, x.Spec.Name]))
-      return ok(tasks.map((t) => `${taskLine(t, nameOf.get(t.ServiceID) ?? t.ServiceID, hostOf)}\n`).join(''))
-    }
-    case 'scale':
-      return updateEach(e, Object.keys(call.replicas), signal, (svc) => {
-        if (!svc.Spec.Mode.Replicated) return `${svc.Spec.Name}: scale can only be used with replicated mode`
-        const n = call.replicas[svc.Spec.Name] ?? 0
-        return { spec: { ...svc.Spec, Mode: { Replicated: { Replicas: n } } }, query: '', out: `${svc.Spec.Name} scaled to ${n}` }
-      })
-    case 'stack-containers': {
-      const filters = q(JSON.stringify({ label: [`com.docker.stack.namespace=${call.stack}`] }))
-      const list = await apiJson<ApiContainer[]>(e, 'GET', `/containers/json?filters=${filters}`, undefined, signal)
-      const label = (x: ApiContainer, k: string) => x.Labels?.[k] ?? ''
-      return ok(list.map((x) => `${[x.Id, label(x, 'com.docker.swarm.service.name'), label(x, 'com.docker.swarm.task.id'), x.State].join('\t')}\n`).join(''))
-    }
-    case 'task-containers':
-      return each(call.ids, async (id) => {
-        const t = await apiJson<{ ID: string; Status?: { ContainerStatus?: { ContainerID?: string } } }>(e, 'GET', `/tasks/${q(id)}`, undefined, signal)
-        return `${t.ID} ${t.Status?.ContainerStatus?.ContainerID ?? ''}`
-      })
-    case 'rollback':
-      return updateEach(e, [call.service], signal, (svc) => ({ spec: svc.Spec, query: '&rollback=previous', out: svc.Spec.Name }))
-    case 'logs': {
-      const r = await e.call('GET', `/containers/${q(call.id)}/logs?stdout=1&stderr=1&timestamps=1&since=${call.sinceS.toFixed(3)}`, undefined, signal)
-      if (r.status >= 300) return { code: 1, stdout: '', stderr: `Error response from daemon: ${r.body.toString('utf8').trim()}` }
-      // A container with a TTY sends its log as it is, without the 8-byte frames.
-      return { code: 0, ...(r.body[0]! <= 2 && r.body[1] === 0 ? demux(r.body) : { stdout: r.body.toString('utf8'), stderr: '' }) }
-    }
-    case 'events': {
-      // Whole, when it ends: the executor's stream() hands each line over as it comes instead.
-      const r = await e.call('GET', eventsPath(call), undefined, signal)
-      if (r.status >= 300) throw new EngineError(`Error response from daemon: ${r.body.toString('utf8').trim()}`, r.status)
-      return ok(r.body.toString('utf8'))
-    }
+        (x) => (x instanceof EngineError && x.status === 404 ? id : Promise.reject(x)),
+      ),
+    ),
+  wait: (e, c, s) => each(c.ids, async (id) => (await apiJson<{ StatusCode: number }>(e, 'POST', `/containers/${q(id)}/wait`, undefined, s)).StatusCode),
+  inspect: (e, c, s) => each(c.ids, (id) => inspect(e, id, s)),
+  exec,
+  cpu,
+  swarm: async (e, _c, s) => data((await get<{ Swarm: unknown }>(e, '/info', s)).Swarm),
+  nodes: async (e, _c, s) => {
+    const [nodes, info] = await Promise.all([get<ApiNode[]>(e, '/nodes', s), get<{ Swarm: { NodeID: string } }>(e, '/info', s)])
+    return data({ nodes, self: info.Swarm.NodeID })
+  },
+  services: async (e, c, s) => {
+    const { found, missing } = await servicesByName(e, c.names, s)
+    return { code: missing ? 1 : 0, stdout: '', stderr: missing, data: found }
+  },
+  tasks,
+  scale: (e, c, s) =>
+    updateEach(e, Object.keys(c.replicas), s, (svc) =>
+      svc.Spec.Mode.Replicated
+        ? { spec: { ...svc.Spec, Mode: { Replicated: { Replicas: c.replicas[svc.Spec.Name] ?? 0 } } }, query: '' }
+        : `${svc.Spec.Name}: scale can only be used with replicated mode`,
+    ),
+  rollback: (e, c, s) => updateEach(e, [c.service], s, (svc) => ({ spec: svc.Spec, query: '&rollback=previous' })),
+  'stack-containers': async (e, c, s) => data(await get(e, `/containers/json?filters=${byLabel(`com.docker.stack.namespace=${c.stack}`)}`, s)),
+  'task-containers': (e, c, s) => each(c.ids, (id) => get<ApiTask>(e, `/tasks/${q(id)}`, s)),
+  logs: async (e, c, s) => {
+    const r = await answered(e, 'GET', `/containers/${q(c.id)}/logs?stdout=1&stderr=1&timestamps=1&since=${c.sinceS.toFixed(3)}`, undefined, s)
+    // A container with a TTY sends its log as it is, without the 8-byte frames.
+    return { code: 0, ...(r.body[0]! <= 2 && r.body[1] === 0 ? demux(r.body) : { stdout: r.body.toString('utf8'), stderr: '' }) }
+  },
+  // Whole, when it ends: the executor's stream() hands each line over as it comes instead.
+  events: async (e, c, s) => ok((await answered(e, 'GET', eventsPath(c), undefined, s)).body.toString('utf8')),
+}
+
+/** Answers one ApiCall: the daemon's refusal as the CLI's exit 1 and its words. Throws on transport errors only. */
+export async function callApi(e: DockerApi, call: ApiCall, signal?: AbortSignal): Promise<Result> {
+  try {
+    return await (ANSWERS[call.op] as Answer<ApiCall['op']>)(e, call, signal)
+  } catch (x) {
+    return { code: 1, stdout: '', stderr: engineMessage(x) }
   }
 }

@@ -3,7 +3,7 @@
 // A command runs as an argv, never through a shell: no quoting, no ZX_*/BASH_ENV surprises.
 import { type ChildProcess, spawn } from 'node:child_process'
 import { rmSync } from 'node:fs'
-import { type Cmd, type Effect, type Result, render } from './command.ts'
+import { answer, type Cmd, type Effect, type Reader, type Result, render } from './command.ts'
 import { DEADLINE } from './deadlines.ts'
 import { callApi, connectionMessage, type DockerApi, eventsPath } from './docker-api.ts'
 import { CommandError } from './errors.ts'
@@ -50,9 +50,17 @@ export function lineSplitter(onLine: (line: string) => void): (chunk: Buffer | s
 
 /** Runs a command that has to succeed and returns its stdout. */
 export async function must(exec: Executor, cmd: Cmd, signal?: AbortSignal): Promise<string> {
-  const r = await exec.run(cmd, signal)
+  return succeeded(cmd, await exec.run(cmd, signal)).stdout
+}
+
+/** Runs a read that has to succeed and returns its answer, from whichever source gave it. */
+export async function mustRead<T, D>(exec: Executor, cmd: Cmd, read: Reader<T, D>, signal?: AbortSignal): Promise<T> {
+  return answer(succeeded(cmd, await exec.run(cmd, signal)), read)
+}
+
+function succeeded(cmd: Cmd, r: Result): Result {
   if (r.code !== 0) throw new CommandError(render(cmd), r.code, r.stderr, r.stdout)
-  return r.stdout
+  return r
 }
 
 /**

@@ -1,7 +1,8 @@
 // What runs where, from one `docker ps` of all three projects. Method names say what they
 // return: services (names of compose services) or containers (objects with id and name).
-import type { ContainerState, Effect } from './command.ts'
+import type { ContainerState, Effect, Reader } from './command.ts'
 import { type Config, type Project, projectName } from './config.ts'
+import type { ApiContainer, ApiData } from './docker-api.ts'
 
 export type { ContainerState }
 
@@ -19,17 +20,36 @@ export interface Container {
   readonly workingDir: string
 }
 
+/** The health in docker's words of a status: "Up 3 minutes (health: starting)". */
+function healthOf(status: string): Container['health'] {
+  const h = /\((healthy|unhealthy|health: starting)\)/.exec(status)?.[1]
+  return h === 'health: starting' ? 'starting' : ((h ?? '') as Container['health'])
+}
+
 export function parseContainers(stdout: string): Container[] {
   return stdout
     .split('\n')
     .filter((l) => l.trim())
     .map((line) => {
       const [id = '', project = '', service = '', state = '', status = '', name = '', image = '', workingDir = ''] = line.split('\t')
-      const h = /\((healthy|unhealthy|health: starting)\)/.exec(status)?.[1]
-      const health = h === 'health: starting' ? 'starting' : ((h ?? '') as Container['health'])
-      return { id, project, service, state: state as ContainerState, status, health, name, image, workingDir }
+      return { id, project, service, state: state as ContainerState, status, health: healthOf(status), name, image, workingDir }
     })
 }
+
+export function containersFromApi(list: readonly ApiContainer[]): Container[] {
+  return list.map((x) => {
+    const label = (k: string) => x.Labels?.[k] ?? ''
+    // The CLI's names of a container: its own, without the leading slash and without link aliases.
+    const name = x.Names.map((n) => n.replace(/^\//, ''))
+      .filter((n) => !n.includes('/'))
+      .join(',')
+    const [project, service, workingDir] = ['project', 'service', 'project.working_dir'].map((k) => label(`com.docker.compose.${k}`)) as [string, string, string]
+    return { id: x.Id, project, service, state: x.State as ContainerState, status: x.Status, health: healthOf(x.Status), name, image: x.Image, workingDir }
+  })
+}
+
+/** `listContainers`' answer. */
+export const containerList: Reader<Container[], ApiData['list']> = { cli: parseContainers, api: containersFromApi }
 
 /**
  * The host as it will be once the planned changes are made: what a dry run plans the next
@@ -129,6 +149,53 @@ export function parseRunState(stdout: string): RunState[] {
       return { name: name.replace(/^\//, ''), status, restarts: Number(restarts), startedAt, exitCode: Number(exitCode) }
     })
 }
+
+/** `runState`'s answer: one per container that exists. */
+export const runStates: Reader<RunState[], ApiData['inspect']> = {
+  cli: parseRunState,
+  api: (xs) =>
+    xs.map((x) => ({
+      name: x.Name.replace(/^\//, ''),
+      status: x.State.Status ?? '',
+      restarts: x.RestartCount ?? 0,
+      startedAt: x.State.StartedAt ?? '',
+      exitCode: x.State.ExitCode ?? 0,
+    })),
+}
+
+/** `imageIds`' answer: the image ID each container runs, by container name. */
+export const imagesByName: Reader<Map<string, string>, ApiData['inspect']> = {
+  cli: (stdout) =>
+    new Map(
+      stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => l.replace(/^\//, '').split(' ') as [string, string]),
+    ),
+  api: (xs) => new Map(xs.map((x) => [x.Name.replace(/^\//, ''), x.Image])),
+}
+
+/** `volumeMounts`' answer: each container's named volumes by destination, by container name. */
+export const volumesByName: Reader<Map<string, Map<string, string>>, ApiData['inspect']> = {
+  cli: (stdout) =>
+    new Map(
+      stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => {
+          const [name = '', list = ''] = l.trim().split(' ')
+          const pairs = list
+            .split(',')
+            .filter(Boolean)
+            .map((m) => m.split(':').reverse() as [string, string])
+          return [name.replace(/^\//, ''), new Map(pairs)]
+        }),
+    ),
+  api: (xs) => new Map(xs.map((x) => [x.Name.replace(/^\//, ''), new Map((x.Mounts ?? []).flatMap((m) => (m.Type === 'volume' ? [[m.Destination, m.Name ?? ''] as const] : [])))])),
+}
+
+/** `healthStatus`' answer: the Docker healthcheck's status, empty when there is none. */
+export const healthStatusOf: Reader<string, ApiData['inspect']> = { cli: (stdout) => stdout.trim(), api: (xs) => xs[0]?.State.Health?.Status ?? '' }
 
 /** What is wrong with a container that should have stayed up since `before`; null when nothing is. */
 export function notStayingUp(before: RunState, now: RunState | undefined): string | null {

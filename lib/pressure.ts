@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs'
 import { availableParallelism, loadavg } from 'node:os'
 import { containerCpu, maxCpu } from './builders/reads.ts'
+import { answer } from './command.ts'
 import type { Config } from './config.ts'
 import { anySignal, sleep } from './deadlines.ts'
 import type { Executor } from './executor.ts'
@@ -130,7 +131,7 @@ export async function whenBooted(ctx: Waits, ids: readonly string[], stop?: Abor
     // A reading spans a window; never poll faster than one.
     await sleep(BOOT_WINDOW_MS - (performance.now() - t), end)
     // Stats unreadable (the containers exited meanwhile): nothing left to wait for.
-    const cpu = res.code === 0 ? maxCpu(res.stdout) : 0
+    const cpu = res.code === 0 ? answer(res, maxCpu) : 0
     const waitedMs = performance.now() - t0
     if (cpu < BOOTED_CPU_PCT || waitedMs >= ctx.config.calm.waitMs || stop?.aborted || ctx.signal.aborted) return { booted: cpu < BOOTED_CPU_PCT, waitedMs, cpu }
     onBusy?.(cpu)

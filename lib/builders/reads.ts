@@ -1,7 +1,8 @@
 // Reads of the host: containers, versions, health, images, volumes, CPU, events, and an exec.
-import type { Cmd } from '../command.ts'
+import type { Cmd, Reader } from '../command.ts'
 import { type Config, type Project, projectName } from '../config.ts'
 import { DEADLINE } from '../deadlines.ts'
+import type { ApiData } from '../docker-api.ts'
 
 const PS_FORMAT = [
   '{{.ID}}',
@@ -35,7 +36,7 @@ export const healthStatus = (c: Config, id: string): Cmd => ({
   argv: [c.docker, 'inspect', '--format', '{{if .State.Health}}{{.State.Health.Status}}{{end}}', id],
   mutates: false,
   timeoutMs: DEADLINE.read,
-  api: { op: 'inspect', ids: [id], fields: 'health' },
+  api: { op: 'inspect', ids: [id] },
 })
 
 /** One line per container: "<name> <image id>". */
@@ -43,7 +44,7 @@ export const imageIds = (c: Config, ids: readonly string[]): Cmd => ({
   argv: [c.docker, 'inspect', '--format', '{{.Name}} {{.Image}}', ...ids],
   mutates: false,
   timeoutMs: DEADLINE.read,
-  api: { op: 'inspect', ids, fields: 'image' },
+  api: { op: 'inspect', ids },
 })
 
 /** One line per container: "<name> <volume>:<destination>,..." for its named volumes. */
@@ -51,7 +52,7 @@ export const volumeMounts = (c: Config, ids: readonly string[]): Cmd => ({
   argv: [c.docker, 'inspect', '--format', '{{.Name}} {{range .Mounts}}{{if eq .Type "volume"}}{{.Name}}:{{.Destination}},{{end}}{{end}}', ...ids],
   mutates: false,
   timeoutMs: DEADLINE.read,
-  api: { op: 'inspect', ids, fields: 'mounts' },
+  api: { op: 'inspect', ids },
 })
 
 /** Which named volumes exist: one name per line. */
@@ -65,7 +66,7 @@ export const runState = (c: Config, ids: readonly string[]): Cmd => ({
   argv: [c.docker, 'inspect', '--format', '{{.Name}} {{.State.Status}} {{.RestartCount}} {{.State.StartedAt}} {{.State.ExitCode}}', ...ids],
   mutates: false,
   timeoutMs: DEADLINE.read,
-  api: { op: 'inspect', ids, fields: 'state' },
+  api: { op: 'inspect', ids },
 })
 
 /** What a container logged since `sinceS` (unix seconds): each line led by its RFC 3339 time. */
@@ -112,5 +113,8 @@ export const containerEvents = (c: Config, p: Project, sinceS: number, untilS: n
   api: { op: 'events', project: projectName(c, p), sinceS, untilS },
 })
 
-/** The highest CPU % in `containerCpu` output. */
-export const maxCpu = (stdout: string): number => Math.max(0, ...[...stdout.matchAll(/([\d.]+)%/g)].map((m) => Number(m[1])))
+/** The highest CPU % of `containerCpu`'s answer. */
+export const maxCpu: Reader<number, ApiData['cpu']> = {
+  cli: (stdout) => Math.max(0, ...[...stdout.matchAll(/([\d.]+)%/g)].map((m) => Number(m[1]))),
+  api: (pct) => Math.max(0, ...pct),
+}

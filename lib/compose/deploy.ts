@@ -4,12 +4,13 @@
 import { dirname, extname, relative } from 'node:path'
 import { up } from '../builders/compose.ts'
 import { imageIds } from '../builders/reads.ts'
+import { answer } from '../command.ts'
 import { COLORS, type Color, otherColor, projectName, withRelease } from '../config.ts'
 import type { Ctx } from '../context.ts'
 import { anySignal } from '../deadlines.ts'
 import { ConfigError, StepError, UsageError } from '../errors.ts'
 import { OpLog, readHistory } from '../history.ts'
-import type { RunState } from '../inventory.ts'
+import { imagesByName, type RunState } from '../inventory.ts'
 import { reportInterrupted, runOp, runSteps } from '../operation.ts'
 import { detectRelease } from '../release.ts'
 import type { Journal, KeptRelease } from '../state.ts'
@@ -222,11 +223,5 @@ async function rollBackFailed(ctx: Ctx, op: OpLog, p: { from: Color | null; to: 
 /** The image each container of the color runs, for history. */
 async function imagesOf(ctx: Ctx, color: Color): Promise<Record<string, string>> {
   const ids = (await ctx.inventory()).containers(color).map((x) => x.id)
-  const r = ids.length ? await ctx.run(imageIds(ctx.config, ids)) : null
-  return Object.fromEntries(
-    (r?.stdout ?? '')
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => l.replace(/^\//, '').split(' ') as [string, string]),
-  )
+  return ids.length ? Object.fromEntries(answer(await ctx.run(imageIds(ctx.config, ids)), imagesByName)) : {}
 }

@@ -1,11 +1,12 @@
 // Health: the health step of a color, which polls its web (lib/probe.ts), adds the
 // container's own Docker healthcheck and gives up at once when the container exits.
 import { healthStatus, runState } from '../builders/reads.ts'
+import { answer } from '../command.ts'
 import { type Color, LOOPBACK } from '../config.ts'
 import type { Ctx } from '../context.ts'
 import { anySignal } from '../deadlines.ts'
 import { StepError } from '../errors.ts'
-import { names, notStayingUp, parseRunState, type RunState } from '../inventory.ts'
+import { healthStatusOf, names, notStayingUp, type RunState, runStates } from '../inventory.ts'
 import { checkOptions, type WaitResult, waitHealthy } from '../probe.ts'
 
 const healthUrl = (ctx: Ctx, color: Color) => `http://${LOOPBACK}:${ctx.config.ports[color]}${ctx.config.health.path}`
@@ -43,7 +44,7 @@ export async function checkHealth(ctx: Ctx, color: Color): Promise<WaitResult | 
         extra: async () => {
           for (const w of webs) {
             if (!withHealthcheck.has(w.id)) continue
-            const h = (await ctx.run(healthStatus(c, w.id))).stdout.trim()
+            const h = answer(await ctx.run(healthStatus(c, w.id)), healthStatusOf)
             // No healthcheck defined: never ask docker again for this container.
             if (!h) withHealthcheck.delete(w.id)
             else if (h !== 'healthy') return `docker healthcheck of ${w.name} is ${h}`
@@ -73,7 +74,7 @@ export async function checkHealth(ctx: Ctx, color: Color): Promise<WaitResult | 
 export async function webRunState(ctx: Ctx, color: Color): Promise<RunState[]> {
   const webs = names((await ctx.inventory(true)).containers(color, ctx.config.roles.web))
   if (ctx.exec.dryRun || !webs.length) return []
-  return parseRunState((await ctx.run(runState(ctx.config, webs))).stdout)
+  return answer(await ctx.run(runState(ctx.config, webs)), runStates)
 }
 
 /**

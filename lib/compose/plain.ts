@@ -4,9 +4,10 @@
 // new, empty volume. This module finds such a project and every volume whose data the
 // shared project would not see, with the exact lines that keep it.
 import { volumeMounts, volumeNames } from '../builders/reads.ts'
+import { answer } from '../command.ts'
 import { COLORS, type Config, coloredServices, projectName } from '../config.ts'
 import type { Ctx } from '../context.ts'
-import type { Container } from '../inventory.ts'
+import { type Container, volumesByName } from '../inventory.ts'
 import type { ComposeModel } from './contract.ts'
 
 export interface PlainProject {
@@ -53,30 +54,16 @@ async function volumeProblems(ctx: Ctx, model: ComposeModel, plain: PlainProject
   const c = ctx.config
   const mine = plain.containers.filter((x) => c.roles.shared.includes(x.service))
   if (!mine.length) return []
-  const mounts = new Map<string, Map<string, string>>()
-  for (const line of (
+  const byName = answer(
     await ctx.run(
       volumeMounts(
         c,
         mine.map((x) => x.name),
       ),
-    )
-  ).stdout
-    .split('\n')
-    .filter(Boolean)) {
-    const [name = '', list = ''] = line.trim().split(' ')
-    const container = mine.find((x) => x.name === name.replace(/^\//, ''))
-    if (!container) continue
-    mounts.set(
-      container.service,
-      new Map(
-        list
-          .split(',')
-          .filter(Boolean)
-          .map((m) => m.split(':').reverse() as [string, string]),
-      ),
-    )
-  }
+    ),
+    volumesByName,
+  )
+  const mounts = new Map(mine.flatMap((x) => (byName.has(x.name) ? [[x.service, byName.get(x.name)!] as const] : [])))
   const existing = new Set((await ctx.run(volumeNames(c))).stdout.split('\n').filter(Boolean))
   const problems: VolumeProblem[] = []
   for (const service of c.roles.shared) {

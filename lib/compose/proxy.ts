@@ -11,11 +11,12 @@ import { composeConfig, upBeside } from '../builders/compose.ts'
 import { kill, removeContainers, startContainers, waitExit } from '../builders/containers.ts'
 import { imageId } from '../builders/images.ts'
 import { imageIds, runState } from '../builders/reads.ts'
+import { answer } from '../command.ts'
 import { COLORS, type Color, projectName } from '../config.ts'
 import type { Ctx } from '../context.ts'
 import { sleep } from '../deadlines.ts'
 import { StepError } from '../errors.ts'
-import { names, parseRunState } from '../inventory.ts'
+import { imagesByName, names, runStates } from '../inventory.ts'
 import { proxyDriver } from '../proxy/index.ts'
 import { proxyContainer, switchTraffic, verifyThroughProxy } from './traffic.ts'
 
@@ -48,7 +49,7 @@ async function imageChanged(ctx: Ctx, container: string): Promise<boolean> {
   const ref = model.services?.[c.proxy.service]?.image
   if (!ref) return false
   const want = (await ctx.run(imageId(c, ref))).stdout.trim()
-  const have = (await ctx.must(imageIds(c, [container]))).trim().split(' ').at(-1)
+  const [have] = (await ctx.read(imageIds(c, [container]), imagesByName)).values()
   return Boolean(want) && want !== have
 }
 
@@ -108,7 +109,7 @@ async function handOver(ctx: Ctx, old: string, color: Color): Promise<{ old: str
     const r = await ready(ctx, now, color)
     if (r.ok) break
     last = r.why
-    const state = parseRunState((await ctx.run(runState(c, [now]))).stdout)[0]
+    const state = answer(await ctx.run(runState(c, [now])), runStates)[0]
     if (state && state.status !== 'running') return await shortestHandOver(ctx, old, now, color)
     if (Date.now() - t0 > READY_MS) {
       await ctx.run(removeContainers(c, [now]))

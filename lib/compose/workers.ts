@@ -7,12 +7,12 @@ import { create, up } from '../builders/compose.ts'
 import { kill, pauseContainers, quiesceWorker, startContainers, stopContainers, unpauseContainers, waitExit } from '../builders/containers.ts'
 import { containerLogs, runState } from '../builders/reads.ts'
 import { NOTHING_TO_QUIESCE, QUIESCED, STILL_BUSY } from '../celery.ts'
-import { render } from '../command.ts'
+import { answer, render } from '../command.ts'
 import { type Color, otherColor, type Project } from '../config.ts'
 import type { Ctx } from '../context.ts'
 import { DEADLINE, sleep } from '../deadlines.ts'
 import { CommandError, StepError } from '../errors.ts'
-import { type Container, names, notStayingUp, parseRunState, type RunState } from '../inventory.ts'
+import { type Container, names, notStayingUp, type RunState, runStates } from '../inventory.ts'
 import { bootedAfter, calmBefore, whenBooted } from '../pressure.ts'
 import { signalledAtMs } from '../state.ts'
 import { fmtMs, sanitize } from '../ui.ts'
@@ -140,7 +140,7 @@ async function stillStopping(ctx: Ctx, color: Project): Promise<Container[]> {
   const told = j?.signalled ? running.filter((x) => j.signalled!.includes(x.name)) : j?.signalledAt ? running : []
   const since = signalledAtMs(j)
   if (!told.length || Number.isNaN(since) || ctx.exec.dryRun) return told
-  const started = new Map(parseRunState((await ctx.run(runState(c, names(told)))).stdout).map((x) => [x.name, Date.parse(x.startedAt)]))
+  const started = new Map(answer(await ctx.run(runState(c, names(told))), runStates).map((x) => [x.name, Date.parse(x.startedAt)]))
   return told.filter((x) => !((started.get(x.name) ?? 0) > since))
 }
 
@@ -296,7 +296,7 @@ async function confirmUp(ctx: Ctx, color: Color, services: readonly string[]): P
   const ids = names((await ctx.inventory(true)).containers(color, services))
   if (ms <= 0 || ctx.exec.dryRun || !ids.length) return null
   const workers = new Set(names((await ctx.inventory()).containers(color, c.roles.workers)))
-  const before = parseRunState((await ctx.run(runState(c, ids))).stdout)
+  const before = answer(await ctx.run(runState(c, ids)), runStates)
   const ready = c.readyLog ? new RegExp(c.readyLog) : null
   const t0 = Date.now()
   const startOf = (b: RunState) => {
@@ -310,7 +310,7 @@ async function confirmUp(ctx: Ctx, color: Color, services: readonly string[]): P
   const early = before.flatMap((b) => notStayingUp({ ...b, status: 'running', restarts: 0 }, b) ?? [])
   if (early.length) throw new StepError(`the new ${color} workers do not stay up: ${early.join('; ')}`)
   const wrongNow = async () => {
-    const now = new Map(parseRunState((await ctx.run(runState(c, ids))).stdout).map((x) => [x.name, x]))
+    const now = new Map(answer(await ctx.run(runState(c, ids)), runStates).map((x) => [x.name, x]))
     return before.map((b) => notStayingUp(b, now.get(b.name))).filter(Boolean)
   }
   const pending = () => before.filter((b) => !readyAt.has(b.name) && Date.now() - startOf(b) < ms)

@@ -1,15 +1,15 @@
-// The Engine API side of the builders, against a fake socket: the stdout each answers with
-// must be what its argv prints, so the code reading it cannot tell the two apart.
+// The Engine API side of the builders, against a fake socket: a read answers the Engine's
+// JSON as data, never as text, and its Reader makes of it what it makes of the argv's stdout.
 import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import * as dc from '../../lib/builders/index.ts'
-import type { Cmd } from '../../lib/command.ts'
+import { answer, type Cmd } from '../../lib/command.ts'
 import { loadConfig } from '../../lib/config-loader.ts'
-import { callApi, cgroupCpuReader, composePlugin, type DockerApi, type DockerApiResponse, demux, dockerSocket, psLine } from '../../lib/docker-api.ts'
+import { callApi, cgroupCpuReader, composePlugin, type DockerApi, type DockerApiResponse, demux, dockerSocket } from '../../lib/docker-api.ts'
 import { ProcessExecutor } from '../../lib/executor.ts'
-import { parseContainers } from '../../lib/inventory.ts'
+import { containerList, healthStatusOf, imagesByName, runStates, volumesByName } from '../../lib/inventory.ts'
 
 /** The command's API call, answered by `e`. */
 const api = (cmd: Cmd, e: DockerApi) => callApi(e, cmd.api!)
@@ -47,40 +47,75 @@ const container = {
   Labels: { 'com.docker.compose.project': 'shop-blue', 'com.docker.compose.service': 'web', 'com.docker.compose.project.working_dir': '/srv/shop' },
 }
 
+/** A read's answer through the API: data, and no text for a parser to read. */
+const viaApi = async (cmd: Cmd, e: DockerApi) => {
+  const r = await api(cmd, e)
+  expect(r.stdout).toBe('')
+  expect(r.data).toBeDefined()
+  return r
+}
+
 describe('API answers read like the CLI', () => {
-  it('ps line', () => expect(psLine(container)).toBe('f00d\tshop-blue\tweb\trunning\tUp 2 minutes (healthy)\tshop-blue-web-1\tshop:abc\t/srv/shop'))
-  it('link aliases are not names', () => expect(psLine({ ...container, Names: ['/a', '/b/alias'] }).split('\t')[5]).toBe('a'))
-  it('inventory parses the same from either', async () => {
+  const listed = {
+    id: 'f00d',
+    project: 'shop-blue',
+    service: 'web',
+    state: 'running',
+    status: 'Up 2 minutes (healthy)',
+    health: 'healthy',
+    name: 'shop-blue-web-1',
+    image: 'shop:abc',
+    workingDir: '/srv/shop',
+  }
+  it('the inventory, from the API', async () => {
     const e = new FakeDockerApi((_m, p) => (p.startsWith('/containers/json?all=1&filters=') ? { json: [container] } : undefined))
-    const r = await api(dc.listContainers(c), e)
-    expect(parseContainers(r.stdout)).toEqual([
-      {
-        id: 'f00d',
-        project: 'shop-blue',
-        service: 'web',
-        state: 'running',
-        status: 'Up 2 minutes (healthy)',
-        health: 'healthy',
-        name: 'shop-blue-web-1',
-        image: 'shop:abc',
-        workingDir: '/srv/shop',
-      },
-    ])
+    expect(answer(await viaApi(dc.listContainers(c), e), containerList)).toEqual([listed])
     expect(decodeURIComponent(e.calls[0]!)).toContain('{"label":["com.docker.compose.project"]}')
   })
+  it('the inventory, from the CLI', () =>
+    expect(answer({ code: 0, stdout: 'f00d\tshop-blue\tweb\trunning\tUp 2 minutes (healthy)\tshop-blue-web-1\tshop:abc\t/srv/shop\n', stderr: '' }, containerList)).toEqual([
+      listed,
+    ]))
+  it('link aliases are not names', () => expect(containerList.api([{ ...container, Names: ['/a', '/b/alias'] }])[0]!.name).toBe('a'))
+  it('a reader given data never parses text', () => expect(answer({ code: 0, stdout: 'not\tthe\tanswer\n', stderr: '', data: [] }, containerList)).toEqual([]))
   it('version through the API', async () =>
-    expect((await api(dc.engineVersion(c), new FakeDockerApi((_m, p) => (p === '/version' ? { json: { Version: '20.10.24' } } : undefined)))).stdout).toBe('20.10.24\n'))
-  it('no healthcheck prints nothing', async () =>
-    expect((await api(dc.healthStatus(c, 'x'), new FakeDockerApi(() => ({ json: { Name: '/x', Image: 'i', State: {} } })))).stdout).toBe('\n'))
+    expect((await api(dc.engineVersion(c), new FakeDockerApi((_m, p) => (p === '/version' ? { json: { Version: '20.10.24' } } : undefined)))).stdout).toBe('20.10.24'))
+  it('no healthcheck reads as none', async () =>
+    expect(answer(await viaApi(dc.healthStatus(c, 'x'), new FakeDockerApi(() => ({ json: { Name: '/x', Image: 'i', State: {} } }))), healthStatusOf)).toBe(''))
   it('health status', async () =>
-    expect((await api(dc.healthStatus(c, 'x'), new FakeDockerApi(() => ({ json: { Name: '/x', Image: 'i', State: { Health: { Status: 'starting' } } } })))).stdout).toBe(
-      'starting\n',
-    ))
-  it('image ids', async () =>
-    expect((await api(dc.imageIds(c, ['x']), new FakeDockerApi(() => ({ json: { Name: '/x', Image: 'sha256:1', State: {} } })))).stdout).toBe('/x sha256:1\n'))
-  it('wait prints exit codes', async () => expect((await api(dc.waitExit(c, ['a', 'b'], 1000), new FakeDockerApi(() => ({ json: { StatusCode: 0 } })))).stdout).toBe('0\n0\n'))
+    expect(
+      answer(await viaApi(dc.healthStatus(c, 'x'), new FakeDockerApi(() => ({ json: { Name: '/x', Image: 'i', State: { Health: { Status: 'starting' } } } }))), healthStatusOf),
+    ).toBe('starting'))
+  it('image ids, from either source', async () => {
+    const fromApi = answer(await viaApi(dc.imageIds(c, ['x']), new FakeDockerApi(() => ({ json: { Name: '/x', Image: 'sha256:1', State: {} } }))), imagesByName)
+    expect(fromApi).toEqual(new Map([['x', 'sha256:1']]))
+    expect(answer({ code: 0, stdout: '/x sha256:1\n', stderr: '' }, imagesByName)).toEqual(fromApi)
+  })
+  it('named volumes, from either source', async () => {
+    const Mounts = [
+      { Type: 'volume', Name: 'shop_pg', Destination: '/var/lib/postgresql/data' },
+      { Type: 'bind', Destination: '/etc/app' },
+    ]
+    const fromApi = answer(await viaApi(dc.volumeMounts(c, ['db']), new FakeDockerApi(() => ({ json: { Name: '/db', Image: 'i', Mounts, State: {} } }))), volumesByName)
+    expect(fromApi).toEqual(new Map([['db', new Map([['/var/lib/postgresql/data', 'shop_pg']])]]))
+    expect(answer({ code: 0, stdout: '/db shop_pg:/var/lib/postgresql/data,\n', stderr: '' }, volumesByName)).toEqual(fromApi)
+  })
+  it('run state, from either source', async () => {
+    const State = { Status: 'running', StartedAt: '2024-01-01T00:00:00Z', ExitCode: 0 }
+    const fromApi = answer(await viaApi(dc.runState(c, ['w']), new FakeDockerApi(() => ({ json: { Name: '/w', Image: 'i', RestartCount: 2, State } }))), runStates)
+    expect(fromApi).toEqual([{ name: 'w', status: 'running', restarts: 2, startedAt: '2024-01-01T00:00:00Z', exitCode: 0 }])
+    expect(answer({ code: 0, stdout: '/w running 2 2024-01-01T00:00:00Z 0\n', stderr: '' }, runStates)).toEqual(fromApi)
+  })
+  it('wait succeeds for each container', async () =>
+    expect(await api(dc.waitExit(c, ['a', 'b'], 1000), new FakeDockerApi(() => ({ json: { StatusCode: 0 } })))).toMatchObject({ code: 0 }))
   it('a missing container fails like the CLI', async () =>
     expect(await api(dc.healthStatus(c, 'gone'), new FakeDockerApi(() => undefined))).toMatchObject({ code: 1, stderr: expect.stringContaining('No such container') }))
+  it("a refused read fails like the CLI, in the daemon's words", async () =>
+    expect(await api(dc.engineVersion(c), new FakeDockerApi(() => ({ status: 500, json: { message: 'boom' } })))).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: 'Error response from daemon: boom',
+    }))
 })
 
 describe('signals through the API', () => {
@@ -126,11 +161,10 @@ describe('container CPU', () => {
     const e = new FakeDockerApi((_m, p) =>
       p.endsWith('/json') ? { json: { State: { Pid: 0 } } } : { json: { cpu_stats: { cpu_usage: { total_usage: n++ === 0 ? 0 : 50_000_000 } } } },
     )
-    const out = (await api(dc.containerCpu(c, ['0123456789abcdef'], 100), e)).stdout
-    expect(out.startsWith('0123456789ab\t')).toBe(true)
+    const cpu = answer(await viaApi(dc.containerCpu(c, ['0123456789abcdef'], 100), e), dc.maxCpu)
     // 50 ms of CPU over a window of ~100 ms (a timer may fire a millisecond early) or more.
-    expect(dc.maxCpu(out)).toBeGreaterThan(20)
-    expect(dc.maxCpu(out)).toBeLessThan(52)
+    expect(cpu).toBeGreaterThan(20)
+    expect(cpu).toBeLessThan(52)
   })
   const tree = (cgroup: string, file: string, content: string) => {
     const root = mkdtempSync(join(tmpdir(), 'calmswap-cg-'))
@@ -144,8 +178,8 @@ describe('container CPU', () => {
   it('cgroup v1 cpu,cpuacct', () => expect(tree('4:cpu,cpuacct:/docker/abc\n', 'cpu,cpuacct/docker/abc/cpuacct.usage', '5\n')?.()).toBe(5))
   it('cgroup v2 usage_usec', () => expect(tree('0::/system.slice/docker-abc.scope\n', 'system.slice/docker-abc.scope/cpu.stat', 'usage_usec 7\nuser_usec 5\n')?.()).toBe(7000))
   it('no cgroup visible', () => expect(cgroupCpuReader(42, '/nonexistent')).toBeNull())
-  it('reads the CLI format too', () => expect(dc.maxCpu('aaa\t1.50%\nbbb\t97.25%\n')).toBe(97.25))
-  it('nothing running is calm', () => expect(dc.maxCpu('')).toBe(0))
+  it('reads the CLI format too', () => expect(dc.maxCpu.cli('aaa\t1.50%\nbbb\t97.25%\n')).toBe(97.25))
+  it('nothing running is calm', () => expect([dc.maxCpu.cli(''), dc.maxCpu.api([])]).toEqual([0, 0]))
 })
 
 describe('when the socket is used', () => {
@@ -172,7 +206,7 @@ describe('the executor', () => {
     const x = new ProcessExecutor(e)
     const via: string[] = []
     x.onRun = (_cmd, _planned, v) => via.push(v!)
-    expect((await x.run(dc.engineVersion(c))).stdout).toBe('1\n')
+    expect((await x.run(dc.engineVersion(c))).stdout).toBe('1')
     expect(via).toEqual(['api'])
   })
   it('a dead socket reads like the CLI', async () => {

@@ -3,16 +3,29 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import * as dc from '../../lib/builders/index.ts'
-import { render } from '../../lib/command.ts'
+import { type Result, render } from '../../lib/command.ts'
 import { loadConfig } from '../../lib/config-loader.ts'
+import { makeContext } from '../../lib/context.ts'
 import { DEADLINE } from '../../lib/deadlines.ts'
-import { nodeLine, taskLine } from '../../lib/docker-api.ts'
+import type { DockerApi } from '../../lib/docker-api.ts'
 import { ConfigError } from '../../lib/errors.ts'
 import { ProcessExecutor } from '../../lib/executor.ts'
 import { LOCAL_PSI, psiSourceOf } from '../../lib/swarm/node-pressure.ts'
 import { asStackService, knobsFor, parseStack, stackNotes, stackProblems, stepFile } from '../../lib/swarm/stack.ts'
 import { swarmRecordProblems } from '../../lib/swarm/state.ts'
-import { parseNodes, parseServices, parseTasks } from '../../lib/swarm/view.ts'
+import {
+  nodesReader,
+  parseNodes,
+  parseServices,
+  parseTasks,
+  readLocalContainers,
+  readNodes,
+  readServices,
+  readSwarmInfo,
+  readTaskContainers,
+  readTasks,
+  tasksReader,
+} from '../../lib/swarm/view.ts'
 import { celeryApp, QUIESCE_NODES_PY } from '../../lib/swarm-celery.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'calmswap-swarm-unit-'))
@@ -266,39 +279,71 @@ describe('reading swarm answers', () => {
     expect(parseNodes('{"ID":"n1","Hostname":"pi1","Status":"Ready","Availability":"Active","ManagerStatus":"Leader","Self":true,"EngineVersion":"20.10"}')).toEqual([
       { id: 'n1', hostname: 'pi1', status: 'ready', availability: 'active', manager: 'leader', self: true, engine: '20.10' },
     ]))
-  it('the API answers in the CLI format: a task', () =>
-    expect(
-      parseTasks(
-        taskLine(
-          {
-            ID: 't',
-            ServiceID: 's',
-            Slot: 2,
-            NodeID: 'n',
-            DesiredState: 'running',
-            Spec: { ContainerSpec: { Image: 'a:1' } },
-            Status: { State: 'starting', Timestamp: new Date().toISOString() },
-          },
-          'shop_web',
-          new Map([['n', 'pi2']]),
-        ),
-      ),
-    ).toEqual([{ id: 't', service: 'shop_web', name: 'shop_web.2', image: 'a:1', node: 'pi2', desired: 'running', state: 'starting', error: '' }]))
-  it('the API answers in the CLI format: a node', () =>
-    expect(
-      parseNodes(
-        nodeLine(
-          {
-            ID: 'n',
-            Description: { Hostname: 'pi1', Engine: { EngineVersion: '20.10' } },
-            Spec: { Availability: 'drain' },
-            Status: { State: 'down' },
-            ManagerStatus: { Reachability: 'reachable' },
-          },
-          'm',
-        ),
-      ),
-    ).toEqual([{ id: 'n', hostname: 'pi1', status: 'down', availability: 'drain', manager: 'reachable', self: false, engine: '20.10' }]))
+  const apiTask = { ID: 't', ServiceID: 's', Slot: 2, NodeID: 'n', DesiredState: 'running', Spec: { ContainerSpec: { Image: 'a:1' } }, Status: { State: 'starting' } }
+  const apiService = { ID: 's', Version: { Index: 3 }, Spec: { Name: 'shop_web', Mode: { Replicated: { Replicas: 1 } } } }
+  const apiNode = {
+    ID: 'n',
+    Description: { Hostname: 'pi2', Engine: { EngineVersion: '20.10' } },
+    Spec: { Availability: 'drain' },
+    Status: { State: 'down' },
+    ManagerStatus: { Reachability: 'reachable' },
+  }
+  it('a task reads the same from the API as from the CLI', () => {
+    const fromApi = tasksReader.api({ tasks: [apiTask], services: [apiService], nodes: [apiNode] })
+    expect(fromApi).toEqual([{ id: 't', service: 'shop_web', name: 'shop_web.2', image: 'a:1', node: 'pi2', desired: 'running', state: 'starting', error: '' }])
+    expect(tasksReader.cli('{"ID":"t","Name":"shop_web.2","Image":"a:1","Node":"pi2","DesiredState":"Running","CurrentState":"Starting 3 seconds ago","Error":""}\n')).toEqual(
+      fromApi,
+    )
+  })
+  it("a global service's task is named by its node", () =>
+    expect(tasksReader.api({ tasks: [{ ...apiTask, Slot: undefined }], services: [apiService], nodes: [] })[0]).toMatchObject({ name: 'shop_web.n', node: 'n' }))
+  it('a node reads the same from the API as from the CLI', () => {
+    const fromApi = nodesReader.api({ nodes: [apiNode, { ID: 'm', ManagerStatus: { Leader: true } }], self: 'm' })
+    expect(fromApi[0]).toEqual({ id: 'n', hostname: 'pi2', status: 'down', availability: 'drain', manager: 'reachable', self: false, engine: '20.10' })
+    expect(fromApi[1]).toMatchObject({ manager: 'leader', self: true })
+    expect(nodesReader.cli('{"ID":"n","Hostname":"pi2","Status":"Down","Availability":"Drain","ManagerStatus":"Reachable","Self":false,"EngineVersion":"20.10"}')).toEqual([
+      fromApi[0],
+    ])
+  })
+  it("the stack's reads through the Engine API: data, never text", async () => {
+    const answers: Record<string, unknown> = {
+      '/info': { Swarm: { LocalNodeState: 'active', ControlAvailable: true, NodeID: 'n', Nodes: 1, Managers: 1 } },
+      '/nodes': [apiNode],
+      '/services/shop_web': apiService,
+      '/tasks/t': { ...apiTask, Status: { ContainerStatus: { ContainerID: 'c1' } } },
+      '/tasks/u': { ...apiTask, ID: 'u', Status: {} },
+    }
+    const engine: DockerApi = {
+      host: 'unix:///fake.sock',
+      async call(_m, path) {
+        const json = path.startsWith('/tasks?')
+          ? [apiTask]
+          : path.startsWith('/containers/json?')
+            ? [{ Id: 'c1', Names: ['/x'], Image: 'a', State: 'running', Status: 'Up', Labels: { 'com.docker.swarm.service.name': 'shop_web', 'com.docker.swarm.task.id': 't' } }]
+            : answers[path]
+        return json === undefined ? { status: 404, body: Buffer.from('{"message":"service not found"}') } : { status: 200, body: Buffer.from(JSON.stringify(json)) }
+      },
+    }
+    const results: Result[] = []
+    const exec = new ProcessExecutor(engine)
+    const run = exec.run.bind(exec)
+    exec.run = async (cmd, signal) => {
+      const r = await run(cmd, signal)
+      results.push(r)
+      return r
+    }
+    const ctx = makeContext({ config: c, exec })
+    expect(await readSwarmInfo(ctx)).toEqual({ state: 'active', manager: true, nodeId: 'n', nodes: 1, managers: 1, error: '' })
+    expect((await readNodes(ctx)).map((n) => n.hostname)).toEqual(['pi2'])
+    expect([...(await readServices(ctx, ['web', 'gone'])).keys()]).toEqual(['web'])
+    expect(await readTasks(ctx, ['web', 'gone'])).toEqual([
+      { id: 't', service: 'shop_web', name: 'shop_web.2', image: 'a:1', node: 'pi2', desired: 'running', state: 'starting', error: '' },
+    ])
+    expect(await readLocalContainers(ctx)).toEqual([{ id: 'c1', service: 'shop_web', task: 't', state: 'running' }])
+    expect(await readTaskContainers(ctx, ['t', 'u'])).toEqual(new Map([['t', 'c1']]))
+    expect(results.map((r) => r.stdout)).toEqual(results.map(() => ''))
+    expect(results.filter((r) => r.data === undefined)).toEqual([results[3]]) // the first `service ps`, refused for the missing service
+  })
 })
 
 describe('CPU pressure per node', () => {
