@@ -1,28 +1,24 @@
 // Compose mode behind the engine seam: two colors of one compose project, nginx switching
-// between them (README: How a deploy works).
+// between them (README: How a deploy works). Each operation loads its modules when it is
+// called: `status` takes the status report along, not the deploy, rollback and doctor
+// (the process's peak RSS: docs/benchmark.md, Lean).
 
 import type { Engine } from '../context.ts'
 import { StateStore } from '../state.ts'
-import { cleanup } from './cleanup.ts'
-import { DEPLOY_STEPS, deploy } from './deploy.ts'
-import { doctor } from './doctor.ts'
-import { recover } from './recover.ts'
-import { rollback } from './rollback.ts'
-import { formatStatus, status } from './status.ts'
 
 export const composeEngine: Engine = {
   name: 'compose',
-  steps: DEPLOY_STEPS,
   storeFile: (stateDir) => new StateStore(stateDir).file,
   refuses: () => null,
-  deploy: (ctx, o) => deploy(ctx, { rerunJobs: o.rerunJobs, release: o.release }),
-  rollback: (ctx) => rollback(ctx),
-  cleanup: (ctx, o) => cleanup(ctx, { yes: o.yes }),
+  deploy: async (ctx, o) => (await import('./deploy.ts')).deploy(ctx, { rerunJobs: o.rerunJobs, release: o.release }),
+  rollback: async (ctx) => (await import('./rollback.ts')).rollback(ctx),
+  cleanup: async (ctx, o) => (await import('./cleanup.ts')).cleanup(ctx, { yes: o.yes }),
   async status(ctx, json) {
+    const { formatStatus, status } = await import('./status.ts')
     const r = await status(ctx)
     const paint = (p: string, t: string) => (p === 'blue' ? ctx.ui.c.blue(t) : p === 'green' ? ctx.ui.c.green(t) : t)
     return json ? JSON.stringify(r, null, 2) : formatStatus(r, paint)
   },
-  doctor: (ctx) => doctor(ctx),
-  recover: (ctx) => recover(ctx),
+  doctor: async (ctx) => (await import('./doctor.ts')).doctor(ctx),
+  recover: async (ctx) => (await import('./recover.ts')).recover(ctx),
 }
