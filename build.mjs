@@ -11,9 +11,14 @@ import { build } from 'esbuild'
 
 const pkg = JSON.parse(readFileSync('package.json', 'utf8'))
 const scripts = readdirSync('scripts').filter((f) => f.endsWith('.ts'))
+// The read-only steps a person or a monitor runs often, each one file of its own: a process
+// then loads one module, not the 15-30 chunks that splitting by all 17 entries cuts. Each ES
+// module costs about 40 kB of RSS besides its code, and resolving each chunk import runs
+// node's path code: past about 90 of them on an install path as long as /usr/lib/node_modules/,
+// V8 compiles that code with TurboFan, 4 MB more (docs/benchmark.md, Lean).
+const ALONE = ['status', 'health']
 rmSync('dist', { recursive: true, force: true })
-await build({
-  entryPoints: Object.fromEntries([...scripts.map((f) => [f.replace(/\.ts$/, ''), `scripts/${f}`]), ['api', 'lib/api.ts']]),
+const options = {
   outdir: 'dist',
   outExtension: { '.js': '.mjs' },
   chunkNames: 'chunks/[name]-[hash]',
@@ -28,7 +33,11 @@ await build({
   keepNames: true,
   logLevel: 'warning',
   define: { __CALMSWAP_VERSION__: JSON.stringify(pkg.version) },
-})
+}
+const entry = (name) => (name === 'api' ? 'lib/api.ts' : `scripts/${name}.ts`)
+const shared = [...scripts.map((f) => f.replace(/\.ts$/, '')).filter((n) => !ALONE.includes(n)), 'api']
+await build({ ...options, entryPoints: Object.fromEntries(shared.map((n) => [n, entry(n)])) })
+for (const n of ALONE) await build({ ...options, splitting: false, entryPoints: { [n]: entry(n) } })
 // The sources' shebang runs tsx; the built scripts need only node.
 for (const f of scripts) {
   const out = `dist/${f.replace(/\.ts$/, '.mjs')}`

@@ -64,8 +64,6 @@ export interface RecoverReport {
 
 export interface Engine {
   readonly name: 'compose' | 'swarm'
-  /** What its deploy runs, in order (compose's or swarm's steps). */
-  readonly steps: readonly string[]
   /** The file that journals its operations, which a run cut short continues from. */
   storeFile(stateDir: string): string
   /** Why it does not run this script (one of the other engine's steps), or null when it does. */

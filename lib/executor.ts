@@ -1,7 +1,7 @@
 // The one place that runs commands. Steps build Cmds (lib/builders/) and hand them here,
 // so --dry-run, --verbose and the plan tests' recording executor see every effect.
 // A command runs as an argv, never through a shell: no quoting, no ZX_*/BASH_ENV surprises.
-import { type ChildProcess, spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { rmSync } from 'node:fs'
 import { answer, type Cmd, type Effect, type Reader, type Result, render } from './command.ts'
 import { DEADLINE } from './deadlines.ts'
@@ -105,10 +105,12 @@ const MAX_OUTPUT = 16 * 1024 * 1024
  * which decides how to land safely) and ends the whole group at the deadline or abort:
  * SIGTERM, then SIGKILL after DEADLINE.killGrace.
  */
-function runProcess(
+async function runProcess(
   argv: readonly string[],
   o: { env?: NodeJS.ProcessEnv; cwd?: string; signal: AbortSignal; timeoutMs: number; onLine?: (line: string) => void; input?: string },
 ): Promise<Result> {
+  // Loaded at the first spawn: a run that the Engine API answers whole never pays for it.
+  const { spawn } = await import('node:child_process')
   return new Promise((resolve) => {
     let child: ChildProcess
     try {

@@ -2,7 +2,7 @@
 // and N consecutive passes (no fixed sleep: a web that boots in 2 s switches at 2 s). Plain
 // HTTP: it needs no step context, so the proxy switch and the health step both stand on it.
 import { request as httpRequest, type IncomingMessage } from 'node:http'
-import { Worker } from 'node:worker_threads'
+import type { Worker } from 'node:worker_threads'
 import type { Config } from './config.ts'
 import { sleep } from './deadlines.ts'
 
@@ -18,7 +18,7 @@ class BoundedRegex {
   private worker: Worker | null = null
   constructor(readonly pattern: string) {}
 
-  private start(): Worker {
+  private start(Worker: typeof import('node:worker_threads').Worker): Worker {
     const code = `const { parentPort } = require('node:worker_threads');
 parentPort.on('message', ({ p, t }) => parentPort.postMessage(new RegExp(p).test(t)))`
     const w = new Worker(code, { eval: true })
@@ -27,8 +27,10 @@ parentPort.on('message', ({ p, t }) => parentPort.postMessage(new RegExp(p).test
   }
 
   /** true or false, or 'timeout' when the match ran past `timeoutMs` (the worker is then ended). */
-  test(text: string, timeoutMs: number): Promise<boolean | 'timeout'> {
-    const w = (this.worker ??= this.start())
+  async test(text: string, timeoutMs: number): Promise<boolean | 'timeout'> {
+    // Loaded on the first match: a check without a body pattern (and `status`) never pays for it.
+    const { Worker } = await import('node:worker_threads')
+    const w = (this.worker ??= this.start(Worker))
     return new Promise((resolve) => {
       const done = (v: boolean | 'timeout') => {
         clearTimeout(timer)

@@ -1,6 +1,5 @@
 // The operator's last word: remove the old color once the new release looks right.
 
-import { createInterface } from 'node:readline/promises'
 import { down } from '../builders/compose.ts'
 import { pinFile, projectName } from '../config.ts'
 import type { Ctx } from '../context.ts'
@@ -17,6 +16,8 @@ export interface CleanupOptions {
 }
 
 async function askTty(question: string): Promise<boolean> {
+  // Loaded for the prompt alone: a build that bundles this module (status's) does not pay for it.
+  const { createInterface } = await import('node:readline/promises')
   const rl = createInterface({ input: process.stdin, output: process.stderr })
   try {
     return /^y(es)?$/i.test((await rl.question(`${question} [y/N] `)).trim())

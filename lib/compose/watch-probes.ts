@@ -5,15 +5,19 @@
 // judged there, apart from real traffic: a query marker with a token drawn for each watch
 // tells them apart. A client cannot guess the token, and a request that carried it anyway
 // would only move into the probes' count, which is judged too: nothing can hide a failure.
-import { randomBytes } from 'node:crypto'
+import { createRequire } from 'node:module'
 import type { Config } from '../config.ts'
 import { anySignal, sleep } from '../deadlines.ts'
 import { probe } from '../probe.ts'
 
 export const PROBE_PARAM = 'calmswap-probe'
 
+// node:crypto costs a process about 1 MB of RSS: it loads when a watch draws its token, not
+// in every process whose bundle holds the watch's code (status's, build.mjs).
+const require = createRequire(import.meta.url)
+
 /** A fresh token for one watch. */
-export const probeToken = (): string => randomBytes(12).toString('hex')
+export const probeToken = (): string => (require('node:crypto') as typeof import('node:crypto')).randomBytes(12).toString('hex')
 
 /** The URL of one probe: the path with the marker added to its query. */
 export const probeUrl = (base: string, path: string, token: string): string => `${base}${path}${path.includes('?') ? '&' : '?'}${PROBE_PARAM}=${token}`

@@ -3,10 +3,12 @@
 // do its workers stop and blue's start. A failure brings the plain project back as it ran.
 import { afterEach, describe, expect, it } from 'vitest'
 import { adopt } from '../../lib/compose/adopt.ts'
-import { recover } from '../../lib/compose/engine.ts'
+import { composeEngine } from '../../lib/compose/engine.ts'
 import { startRest } from '../../lib/compose/workers.ts'
 import { SHARED, writeFileAtomic } from '../../lib/files.ts'
 import { type Harness, harness, type World } from './world.ts'
+
+const recover = (ctx: Parameters<typeof composeEngine.recover>[0]) => composeEngine.recover(ctx)
 
 let h: Harness
 afterEach(() => h?.close())

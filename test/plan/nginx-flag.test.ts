@@ -4,7 +4,7 @@
 import { rmSync, writeFileSync } from 'node:fs'
 import { afterEach, describe, expect, it } from 'vitest'
 import { deploy } from '../../lib/compose/deploy.ts'
-import { recover } from '../../lib/compose/engine.ts'
+import { composeEngine } from '../../lib/compose/engine.ts'
 import { changeProxy } from '../../lib/compose/proxy.ts'
 import { rollback } from '../../lib/compose/rollback.ts'
 import { status } from '../../lib/compose/status.ts'
@@ -13,6 +13,8 @@ import { writeFileAtomic } from '../../lib/files.ts'
 import { nginxFlags, renderUpstream } from '../../lib/proxy/nginx.ts'
 import { dryRun } from './dry-run.ts'
 import { BOOT_GREEN, blueLive, HAND_OVER, type Harness, harness } from './world.ts'
+
+const recover = (ctx: Parameters<typeof composeEngine.recover>[0]) => composeEngine.recover(ctx)
 
 let h: Harness
 afterEach(() => h?.close())

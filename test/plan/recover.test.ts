@@ -2,11 +2,13 @@
 // frozen containers come back running. recover, and the next deploy or rollback, finish the job.
 import { afterEach, describe, expect, it } from 'vitest'
 import { deploy } from '../../lib/compose/deploy.ts'
-import { recover } from '../../lib/compose/engine.ts'
+import { composeEngine } from '../../lib/compose/engine.ts'
 import { status } from '../../lib/compose/status.ts'
 import { renderUpstream, switchTraffic } from '../../lib/compose/traffic.ts'
 import { SHARED, writeFileAtomic } from '../../lib/files.ts'
 import { blueLive, type Harness, harness, type World } from './world.ts'
+
+const recover = (ctx: Parameters<typeof composeEngine.recover>[0]) => composeEngine.recover(ctx)
 
 let h: Harness
 afterEach(() => h?.close())
