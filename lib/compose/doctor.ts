@@ -4,7 +4,7 @@ import { createServer } from 'node:net'
 import { dirname } from 'node:path'
 import { composeV1Version, composeVersion } from '../builders/compose.ts'
 import { engineVersion } from '../builders/reads.ts'
-import { type Check, stateChecks } from '../checks.ts'
+import { type Check, check, stateChecks } from '../checks.ts'
 import { COLORS, type Config } from '../config.ts'
 import type { Ctx } from '../context.ts'
 import { CommandError } from '../errors.ts'
@@ -22,9 +22,6 @@ const portFree = (port: number) =>
     s.once('error', () => resolve(false))
     s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)))
   })
-
-/** One line of the report; a passing check carries no fix. */
-const check = (name: string, ok: boolean, detail: string, fix?: string): Check => ({ name, ok, detail, fix: ok ? undefined : fix })
 
 export async function doctor(ctx: Ctx): Promise<Check[]> {
   const c = ctx.config
