@@ -549,6 +549,13 @@ export class Watch {
         end(verdict)
       }
     })
+    this.tickUntil(ended, events)
+    this.tick()
+    return this
+  }
+
+  /** Ticks each second and at Ctrl-C until the verdict, then finishes. */
+  private tickUntil(ended: Promise<Outcome>, events: Promise<void>): void {
     const timer = setInterval(() => this.tick(), TICK_MS)
     const onAbort = () => this.tick()
     this.ctx.signal.addEventListener('abort', onAbort, { once: true })
@@ -567,8 +574,6 @@ export class Watch {
       this.ctx.signal.removeEventListener('abort', onAbort)
       await this.finish(v, events)
     })
-    this.tick()
-    return this
   }
 
   private limits(): Limits {
