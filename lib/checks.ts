@@ -9,6 +9,9 @@ import { sanitize } from './ui.ts'
 
 export type { Check }
 
+/** One line of the report; a passing check carries no fix. */
+export const check = (name: string, ok: boolean, detail: string, fix?: string): Check => ({ name, ok, detail, fix: ok ? undefined : fix })
+
 export function formatChecks(checks: readonly Check[], c: { green: (s: string) => string; red: (s: string) => string; yellow: (s: string) => string }): string {
   return (
     checks

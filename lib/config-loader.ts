@@ -89,6 +89,81 @@ function fromJson(s: Setting, v: unknown): { text: string } | { list: string[] }
   return { problem: `must be ${want}, not ${type}` }
 }
 
+type PlainKind = Exclude<Kind, `enum:${string}`>
+/** One kind's text to its value; `bad` notes why it cannot be one and stands for the value. */
+type Parser = (raw: string, bad: (why: string) => undefined, s: Setting) => unknown
+
+const PARSERS: Record<PlainKind, Parser> = {
+  // A name with an empty default may be left empty: the default is then derived.
+  name: (raw, bad, s) => (NAME.test(raw) || (raw === '' && s.def === '') ? raw : bad('must be lowercase letters, digits, "-" or "_", starting with a letter or digit')),
+  names: (raw, bad) => {
+    const names = splitList(raw)
+    const wrong = names.filter((n) => !NAME.test(n))
+    if (wrong.length) return bad(`not a valid service name: ${wrong.join(', ')}`)
+    if (new Set(names).size !== names.length) return bad('lists a service twice')
+    return names
+  },
+  port: (raw, bad) => {
+    const n = Number(raw)
+    return /^\d+$/.test(raw) && n >= 1 && n <= 65535 ? n : bad('must be a port number 1-65535')
+  },
+  int: (raw, bad, s) => {
+    const n = Number(raw)
+    if (!/^\d+$/.test(raw)) return bad('must be a whole number')
+    if ((s.min !== undefined && n < s.min) || (s.max !== undefined && n > s.max)) return bad(`must be from ${s.min} to ${s.max}`)
+    return n
+  },
+  percent: (raw, bad) => {
+    const n = Number(raw)
+    return raw !== '' && Number.isFinite(n) && n >= 0 && n <= 100 ? n : bad('must be a percentage 0-100')
+  },
+  duration: (raw, bad, s) => {
+    const ms = parseDuration(raw)
+    if (ms === undefined) return bad('must be a duration like 500ms, 30s or 2m')
+    if (s.min !== undefined && ms < s.min) return bad(`must be at least ${fmtDuration(s.min)}`)
+    if (s.max !== undefined && ms > s.max) return bad(`must be at most ${fmtDuration(s.max)}`)
+    return ms
+  },
+  envvar: (raw, bad) => (ENVVAR.test(raw) ? raw : bad('must be a valid environment variable name')),
+  httpPath: (raw, bad) => (raw.startsWith('/') && !/\s/.test(raw) ? raw : bad('must start with "/" and contain no spaces')),
+  httpPaths: (raw, bad) => {
+    const paths = splitList(raw)
+    const wrong = paths.filter((x) => !x.startsWith('/') || /[\s#]/.test(x))
+    return wrong.length ? bad(`must start with "/" and contain no spaces or "#": ${wrong.join(', ')}`) : paths
+  },
+  host: (raw, bad) => (raw === '' || HOST.test(raw) ? raw : bad('must be a host name like example.com')),
+  regex: (raw, bad) => {
+    try {
+      new RegExp(raw)
+      return raw
+    } catch {
+      return bad('is not a valid regular expression')
+    }
+  },
+  url: (raw, bad) => {
+    if (raw === '') return raw
+    try {
+      const u = new URL(raw)
+      if (u.protocol !== 'http:' && u.protocol !== 'https:') return bad('must be an http:// or https:// URL')
+      return raw.replace(/\/+$/, '')
+    } catch {
+      return bad('is not a valid URL')
+    }
+  },
+  path: (raw, bad) => (raw.includes('\0') ? bad('contains a NUL byte') : raw),
+  argv: (raw) => splitList(raw),
+  text: (raw, bad) => (RELEASE_LABEL.test(raw) ? raw : bad('may contain only letters, digits and . _ : + -')),
+  canary: (raw, bad) => {
+    const steps = parseCanary(raw)
+    return typeof steps === 'string' ? bad(steps) : steps
+  },
+  sticky: (raw, bad) => {
+    if (raw === 'off' || raw === 'ip') return { by: raw }
+    const m = /^cookie:([A-Za-z0-9_]{1,64})$/.exec(raw)
+    return m ? { by: 'cookie', name: m[1] } : bad('must be off, ip or cookie:NAME (letters, digits, _)')
+  },
+}
+
 function parseValue(s: Setting, raw: string | string[], problems: string[], source: string): unknown {
   const bad = (why: string) => {
     problems.push(`${source}=${JSON.stringify(raw)}: ${why}`)
@@ -98,86 +173,11 @@ function parseValue(s: Setting, raw: string | string[], problems: string[], sour
     if (s.kind === 'argv') return raw.some((a) => a.includes('\0')) ? bad('contains a NUL byte') : raw
     return parseValue(s, raw.join(','), problems, source)
   }
-  const kind = s.kind
-  if (kind.startsWith('enum:')) {
-    const options = kind.slice(5).split('|')
+  if (s.kind.startsWith('enum:')) {
+    const options = s.kind.slice(5).split('|')
     return options.includes(raw) ? raw : bad(`must be one of ${options.join(', ')}`)
   }
-  switch (kind) {
-    case 'name':
-      // A name with an empty default may be left empty: the default is then derived.
-      return NAME.test(raw) || (raw === '' && s.def === '') ? raw : bad('must be lowercase letters, digits, "-" or "_", starting with a letter or digit')
-    case 'names': {
-      const names = splitList(raw)
-      const wrong = names.filter((n) => !NAME.test(n))
-      if (wrong.length) return bad(`not a valid service name: ${wrong.join(', ')}`)
-      if (new Set(names).size !== names.length) return bad('lists a service twice')
-      return names
-    }
-    case 'port': {
-      const n = Number(raw)
-      return /^\d+$/.test(raw) && n >= 1 && n <= 65535 ? n : bad('must be a port number 1-65535')
-    }
-    case 'int': {
-      const n = Number(raw)
-      if (!/^\d+$/.test(raw)) return bad('must be a whole number')
-      if ((s.min !== undefined && n < s.min) || (s.max !== undefined && n > s.max)) return bad(`must be from ${s.min} to ${s.max}`)
-      return n
-    }
-    case 'percent': {
-      const n = Number(raw)
-      return raw !== '' && Number.isFinite(n) && n >= 0 && n <= 100 ? n : bad('must be a percentage 0-100')
-    }
-    case 'duration': {
-      const ms = parseDuration(raw)
-      if (ms === undefined) return bad('must be a duration like 500ms, 30s or 2m')
-      if (s.min !== undefined && ms < s.min) return bad(`must be at least ${fmtDuration(s.min)}`)
-      if (s.max !== undefined && ms > s.max) return bad(`must be at most ${fmtDuration(s.max)}`)
-      return ms
-    }
-    case 'envvar':
-      return ENVVAR.test(raw) ? raw : bad('must be a valid environment variable name')
-    case 'httpPath':
-      return raw.startsWith('/') && !/\s/.test(raw) ? raw : bad('must start with "/" and contain no spaces')
-    case 'httpPaths': {
-      const paths = splitList(raw)
-      const wrong = paths.filter((x) => !x.startsWith('/') || /[\s#]/.test(x))
-      return wrong.length ? bad(`must start with "/" and contain no spaces or "#": ${wrong.join(', ')}`) : paths
-    }
-    case 'host':
-      return raw === '' || HOST.test(raw) ? raw : bad('must be a host name like example.com')
-    case 'regex':
-      try {
-        new RegExp(raw)
-        return raw
-      } catch {
-        return bad('is not a valid regular expression')
-      }
-    case 'url':
-      if (raw === '') return raw
-      try {
-        const u = new URL(raw)
-        if (u.protocol !== 'http:' && u.protocol !== 'https:') return bad('must be an http:// or https:// URL')
-        return raw.replace(/\/+$/, '')
-      } catch {
-        return bad('is not a valid URL')
-      }
-    case 'path':
-      return raw.includes('\0') ? bad('contains a NUL byte') : raw
-    case 'argv':
-      return splitList(raw)
-    case 'text':
-      return RELEASE_LABEL.test(raw) ? raw : bad('may contain only letters, digits and . _ : + -')
-    case 'canary': {
-      const steps = parseCanary(raw)
-      return typeof steps === 'string' ? bad(steps) : steps
-    }
-    case 'sticky': {
-      if (raw === 'off' || raw === 'ip') return { by: raw }
-      const m = /^cookie:([A-Za-z0-9_]{1,64})$/.exec(raw)
-      return m ? { by: 'cookie', name: m[1] } : bad('must be off, ip or cookie:NAME (letters, digits, _)')
-    }
-  }
+  return PARSERS[s.kind as PlainKind](raw, bad, s)
 }
 
 /** Edit distance, for "did you mean". */
@@ -255,16 +255,35 @@ function readFileSettings(path: string, problems: string[]): Map<string, FileVal
 export function loadConfig(sources: ConfigSources = {}): Config {
   const env = sources.env ?? process.env
   const cwd = sources.cwd ?? process.cwd()
-  const problems: string[] = []
+  const problems = unknownVars(env)
+  const filePath = sources.file ?? env.CALMSWAP_CONFIG ?? (existsSync(join(cwd, 'calmswap.json')) ? 'calmswap.json' : '')
+  const fromFile = filePath ? readFileSettings(resolve(cwd, filePath), problems) : new Map<string, FileValue>()
+  const v = parseSettings(env, fromFile, problems)
+  problems.push(...roleProblems(v), ...featureProblems(v), ...comboProblems(v))
+  const composeFile = v.composeFile ? resolve(cwd, v.composeFile) : ''
+  if (composeFile && !existsSync(composeFile)) problems.push(`CALMSWAP_COMPOSE_FILE: ${composeFile} does not exist`)
+  const template = v.upstreamTemplate ? resolve(cwd, v.upstreamTemplate) : ''
+  if (template && !existsSync(template)) problems.push(`CALMSWAP_UPSTREAM_TEMPLATE: ${template} does not exist`)
 
+  if (problems.length) throw new ConfigError(problems)
+  // No problem noted: every value parsed.
+  // The default `/` is simply not probed when it is the health path; a path the user named is refused above.
+  const probes = v.watchProbe && v.healthPath ? probePaths(v.watchProbe, v.healthPath).kept : []
+  return deepFreeze(nested(v as Values, { cwd, composeFile, template, probes }))
+}
+
+/** CALMSWAP_ variables that name no setting: most likely a typo of one. */
+function unknownVars(env: Record<string, string | undefined>): string[] {
   const known: readonly string[] = SETTINGS.map((s) => s.env)
+  const problems: string[] = []
   for (const name of Object.keys(env)) {
     if (name.startsWith('CALMSWAP_') && !known.includes(name) && !OTHER_VARS.has(name) && env[name] !== undefined) problems.push(unknown(name, known, ''))
   }
+  return problems
+}
 
-  const filePath = sources.file ?? env.CALMSWAP_CONFIG ?? (existsSync(join(cwd, 'calmswap.json')) ? 'calmswap.json' : '')
-  const fromFile = filePath ? readFileSettings(resolve(cwd, filePath), problems) : new Map<string, FileValue>()
-
+/** Each setting from the env var, else the file, else its default. */
+function parseSettings(env: Record<string, string | undefined>, fromFile: Map<string, FileValue>, problems: string[]): Partial<Values> {
   const parsed: Record<string, unknown> = {}
   for (const s of SETTINGS as readonly Setting[]) {
     const fromEnv = env[s.env]
@@ -275,8 +294,12 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     else parsed[s.key] = parseValue(s, s.def, problems, s.env)
   }
   // parseValue gives each kind the type ValueOf names, or undefined with a problem noted.
-  const v = parsed as Partial<Values>
+  return parsed as Partial<Values>
+}
 
+/** Each color its own port and project, each service one role, the proxy among the shared. */
+function roleProblems(v: Partial<Values>): string[] {
+  const problems: string[] = []
   if (v.bluePort !== undefined && v.bluePort === v.greenPort) problems.push(`CALMSWAP_BLUE_PORT and CALMSWAP_GREEN_PORT are both ${v.bluePort}: each color needs its own port`)
   if (v.web?.length === 0) problems.push('CALMSWAP_WEB: name at least one web service')
   if (v.sharedProject && v.prefix && [`${v.prefix}-blue`, `${v.prefix}-green`].includes(v.sharedProject))
@@ -294,12 +317,24 @@ export function loadConfig(sources: ConfigSources = {}): Config {
   if ((v.proxy === 'container' || v.proxy === 'caddy') && v.shared && v.proxyService && !v.shared.includes(v.proxyService)) {
     problems.push(`CALMSWAP_PROXY=${v.proxy} needs the proxy service "${v.proxyService}" among CALMSWAP_SHARED (${v.shared.join(',') || 'empty'})`)
   }
+  return problems
+}
+
+/** What one setting needs of another: the switch command, the probe's pages, the node PSI pattern. */
+function featureProblems(v: Partial<Values>): string[] {
+  const problems: string[] = []
   if (v.proxy === 'command' && v.switchCommand?.length === 0) problems.push('CALMSWAP_PROXY=command needs CALMSWAP_SWITCH_COMMAND')
   if (v.watchProbe && v.healthPath) {
     const { named } = probePaths(v.watchProbe, v.healthPath)
     if (named) problems.push(`CALMSWAP_WATCH_PROBE names the health path ${v.healthPath} (${named}): it passes by construction and is not judged; name pages of the app`)
   }
   if (v.nodePsi && !v.nodePsi.includes('{node}')) problems.push(`CALMSWAP_NODE_PSI=${JSON.stringify(v.nodePsi)}: must contain {node}, which stands for each node's hostname`)
+  return problems
+}
+
+/** Settings that cannot go together. */
+function comboProblems(v: Partial<Values>): string[] {
+  const problems: string[] = []
   // Weights need calmswap's own proxy file and a proxy that reads it.
   if (v.canary?.length && (v.proxy === 'command' || v.proxy === 'none'))
     problems.push(`CALMSWAP_CANARY needs a proxy calmswap drives (CALMSWAP_PROXY=container, host, caddy, caddy-host or traefik), not proxy=${v.proxy}`)
@@ -319,15 +354,5 @@ export function loadConfig(sources: ConfigSources = {}): Config {
   if (v.healthTimeout !== undefined && v.healthDeadline !== undefined && v.healthTimeout > v.healthDeadline) {
     problems.push(`CALMSWAP_HEALTH_TIMEOUT (${v.healthTimeout}ms) is longer than CALMSWAP_HEALTH_DEADLINE (${v.healthDeadline}ms)`)
   }
-
-  const composeFile = v.composeFile ? resolve(cwd, v.composeFile) : ''
-  if (composeFile && !existsSync(composeFile)) problems.push(`CALMSWAP_COMPOSE_FILE: ${composeFile} does not exist`)
-  const template = v.upstreamTemplate ? resolve(cwd, v.upstreamTemplate) : ''
-  if (template && !existsSync(template)) problems.push(`CALMSWAP_UPSTREAM_TEMPLATE: ${template} does not exist`)
-
-  if (problems.length) throw new ConfigError(problems)
-  // No problem noted: every value parsed.
-  // The default `/` is simply not probed when it is the health path; a path the user named is refused above.
-  const probes = v.watchProbe && v.healthPath ? probePaths(v.watchProbe, v.healthPath).kept : []
-  return deepFreeze(nested(v as Values, { cwd, composeFile, template, probes }))
+  return problems
 }

@@ -26,67 +26,31 @@ interface RawService {
 const PROXY_IMAGE = /(^|\/)(nginx|openresty|caddy|traefik|haproxy|envoy)([:@-]|$)/
 const text = (v: string[] | string | null | undefined) => (Array.isArray(v) ? v.join(' ') : (v ?? ''))
 
+type Role = 'web' | 'core' | 'jobs' | 'workers' | 'singletons' | 'shared'
+type Say = (name: string, role: Role, why: string) => void
+
 /** The roles README's compose contract describes, guessed from each service's command, image and ports. */
 export function guessSettings(model: ComposeModel, composeFile: string, dir: string): InitGuess {
   const services = model.services as Record<string, RawService>
-  const roles: Record<'web' | 'core' | 'jobs' | 'workers' | 'singletons' | 'shared', string[]> = { web: [], core: [], jobs: [], workers: [], singletons: [], shared: [] }
+  const roles: Record<Role, string[]> = { web: [], core: [], jobs: [], workers: [], singletons: [], shared: [] }
   const reasons: string[] = []
-  const notes: string[] = []
-  const say = (name: string, role: string, why: string) => reasons.push(`${name} → ${role}: ${why}`)
+  const say: Say = (name, role, why) => reasons.push(`${name} → ${role}: ${why}`)
   let proxy: string | undefined
-  const webCandidates: string[] = []
-
+  const servers: string[] = []
   for (const [name, s] of Object.entries(services)) {
-    const cmd = `${text(s.entrypoint)} ${text(s.command)}`.trim()
-    const image = s.image ?? ''
-    if (image && !s.build && STATEFUL_IMAGE.test(image)) {
-      roles.shared.push(name)
-      say(name, 'shared', `runs ${image}, which keeps data: one copy for both colors`)
-    } else if (PROXY_IMAGE.test(image) || /(^|[\s/])(nginx|caddy|traefik|haproxy)(\s|$)/.test(cmd)) {
-      roles.shared.push(name)
-      proxy ??= name
-      say(name, 'shared', `a proxy (${PROXY_IMAGE.test(image) ? image : 'runs nginx'}): calmswap points it at the live color`)
-    } else if (/\b(postgres|redis-server|mysqld|mongod|rabbitmq-server|memcached)\b/.test(cmd) || /(^|\s)(redis|postgres|db|database|cache|broker)$/.test(name)) {
-      roles.shared.push(name)
-      say(name, 'shared', `runs ${cmd || image || 'a data service'}: one copy for both colors`)
-    } else if (/\bmigrat|\bcollectstatic\b/.test(cmd) || s.restart === 'no') {
-      roles.jobs.push(name)
-      say(name, 'jobs', `${/\bmigrat/.test(cmd) ? 'runs migrations' : 'a one-off command (restart: "no")'}: run once per release, before the new web starts`)
-    } else if (/\bbeat\b|\bclock\b|\bscheduler\b/.test(cmd)) {
-      roles.singletons.push(name)
-      say(name, 'singletons', `a scheduler (${cmd}): never two at once across colors`)
-    } else if (/\bworker\b|\brq\b|\bdramatiq\b|\bhuey\b|\bsidekiq\b/.test(cmd)) {
-      roles.workers.push(name)
-      say(name, 'workers', `a worker (${cmd}): paused first, started after the switch`)
-    } else if ((s.ports?.length ?? 0) > 0 || /\b(gunicorn|uvicorn|daphne|runserver|hypercorn|waitress|puma|rails server)\b/.test(cmd)) {
-      webCandidates.push(name)
-    } else if (s.build || image) {
-      roles.core.push(name)
-      say(name, 'core', 'colored, started with the web: neither a worker, a scheduler, a job nor a data service by its command')
+    const guess = classify(name, s)
+    if (guess === 'server') servers.push(name)
+    else if (guess) {
+      roles[guess.role].push(name)
+      if (guess.proxy) proxy ??= name
+      say(name, guess.role, guess.why)
     }
   }
-  // One web: the first that publishes a port; the others start with it as core services.
-  const web = webCandidates.find((n) => (services[n]?.ports?.length ?? 0) > 0) ?? webCandidates[0]
-  for (const name of webCandidates) {
-    const s = services[name]!
-    const port = s.ports?.[0]
-    if (name === web) {
-      roles.web.push(name)
-      say(name, 'web', port ? `publishes port ${port.target}: health-checked, gets the traffic` : `runs ${text(s.command)}: health-checked, gets the traffic`)
-    } else {
-      roles.core.push(name)
-      say(name, 'core', `another server (${web} is the web): started with the web`)
-    }
-  }
+  const web = pickWeb(services, servers, roles, say)
+  const notes: string[] = []
   if (!web) notes.push('no service publishes a port or runs a web server: set "web" to the one that serves HTTP')
 
-  const prefix =
-    basename(dir)
-      .toLowerCase()
-      .replace(/[^a-z0-9_-]+/g, '-')
-      .replace(/^[^a-z0-9]+/, '')
-      .slice(0, 40) || 'app'
-  const settings: Record<string, string | string[]> = { composeFile, prefix }
+  const settings: Record<string, string | string[]> = { composeFile, prefix: projectPrefix(dir) }
   for (const [role, names] of Object.entries(roles)) settings[role] = names
   if (proxy) {
     if (proxy !== 'proxy') settings.proxyService = proxy
@@ -100,3 +64,49 @@ export function guessSettings(model: ComposeModel, composeFile: string, dir: str
   notes.push('doctor checks this file against the compose contract: npx calmswap doctor')
   return { settings, reasons, notes }
 }
+
+/**
+ * One service's role and why, first match wins: data, proxy, data by its command or name, job,
+ * scheduler, worker. 'server' may be the web (guessSettings picks one); null runs nothing of its own.
+ */
+function classify(name: string, s: RawService): { role: Role; why: string; proxy?: true } | 'server' | null {
+  const cmd = `${text(s.entrypoint)} ${text(s.command)}`.trim()
+  const image = s.image ?? ''
+  if (image && !s.build && STATEFUL_IMAGE.test(image)) return { role: 'shared', why: `runs ${image}, which keeps data: one copy for both colors` }
+  if (PROXY_IMAGE.test(image) || /(^|[\s/])(nginx|caddy|traefik|haproxy)(\s|$)/.test(cmd))
+    return { role: 'shared', proxy: true, why: `a proxy (${PROXY_IMAGE.test(image) ? image : 'runs nginx'}): calmswap points it at the live color` }
+  if (/\b(postgres|redis-server|mysqld|mongod|rabbitmq-server|memcached)\b/.test(cmd) || /(^|\s)(redis|postgres|db|database|cache|broker)$/.test(name))
+    return { role: 'shared', why: `runs ${cmd || image || 'a data service'}: one copy for both colors` }
+  if (/\bmigrat|\bcollectstatic\b/.test(cmd) || s.restart === 'no')
+    return { role: 'jobs', why: `${/\bmigrat/.test(cmd) ? 'runs migrations' : 'a one-off command (restart: "no")'}: run once per release, before the new web starts` }
+  if (/\bbeat\b|\bclock\b|\bscheduler\b/.test(cmd)) return { role: 'singletons', why: `a scheduler (${cmd}): never two at once across colors` }
+  if (/\bworker\b|\brq\b|\bdramatiq\b|\bhuey\b|\bsidekiq\b/.test(cmd)) return { role: 'workers', why: `a worker (${cmd}): paused first, started after the switch` }
+  if ((s.ports?.length ?? 0) > 0 || /\b(gunicorn|uvicorn|daphne|runserver|hypercorn|waitress|puma|rails server)\b/.test(cmd)) return 'server'
+  if (s.build || image) return { role: 'core', why: 'colored, started with the web: neither a worker, a scheduler, a job nor a data service by its command' }
+  return null
+}
+
+/** One web: the first that publishes a port; the other servers start with it as core services. */
+function pickWeb(services: Record<string, RawService>, servers: readonly string[], roles: Record<Role, string[]>, say: Say): string | undefined {
+  const web = servers.find((n) => (services[n]?.ports?.length ?? 0) > 0) ?? servers[0]
+  for (const name of servers) {
+    const s = services[name]!
+    const port = s.ports?.[0]
+    if (name === web) {
+      roles.web.push(name)
+      say(name, 'web', port ? `publishes port ${port.target}: health-checked, gets the traffic` : `runs ${text(s.command)}: health-checked, gets the traffic`)
+    } else {
+      roles.core.push(name)
+      say(name, 'core', `another server (${web} is the web): started with the web`)
+    }
+  }
+  return web
+}
+
+/** The folder's name as a Compose project name. */
+const projectPrefix = (dir: string) =>
+  basename(dir)
+    .toLowerCase()
+    .replace(/[^a-z0-9_-]+/g, '-')
+    .replace(/^[^a-z0-9]+/, '')
+    .slice(0, 40) || 'app'

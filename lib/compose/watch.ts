@@ -442,6 +442,8 @@ export interface Phase {
 }
 
 const TICK_MS = 1000
+/** A watch's end: its verdict, and why when the verdict alone does not say. */
+type Outcome = { v: Verdict; reason?: string }
 /** A window ends early on a good verdict only after this part of it: a worker that dies on its first tasks still gets caught. */
 const EARLY_END_AFTER = 1 / 4
 /**
@@ -493,6 +495,9 @@ export class Watch {
   private tail: LogTail | null = null
   private resolve: (r: PhaseReport) => void = () => {}
   private tick: () => void = () => {}
+  /** The spinner's line, once `ui.wait` hands it over. */
+  private show: (text: string) => void = () => {}
+  private recordedAt = 0
   private started = false
   private halted = false
   private failure: StepError | null = null
@@ -528,62 +533,29 @@ export class Watch {
     this.tail = tail
     this.t0 = Date.now()
     const c = this.ctx.config
-    const limits: Limits = { max5xxPct: c.watch.max5xxPct, minRequests: c.watch.minRequests }
-    const driver = proxyDriver(c)
-    const events = followEvents(
-      this.ctx,
-      this.p.color,
-      this.t0 / 1000,
-      () => (Number.isFinite(this.until) ? this.until : this.t0 + HORIZON_MS) / 1000,
-      (l) => this.onTrouble(containerTrouble(l, this.p.services, this.killed)),
-      this.done.signal,
-    )
+    const events = this.followContainers()
     if (tail && !tail.found) this.ctx.ui.warn(`${tail.problem ?? `no proxy log at ${c.watch.log}`} (README: Proxy): judging ${this.p.color}'s containers only`)
     // Only while real traffic is too scarce to judge: under load they would add nothing but work.
     if (probing(c) && !this.ctx.exec.dryRun)
-      this.prober = startProbes(c, this.token, { signal: this.done.signal, wanted: () => this.counts[this.p.color].requests < limits.minRequests })
-    const other = otherColor(this.p.color)
-    const baseline = () =>
-      this.p.baseline === 'live' ? { real: { color: other, ...this.counts[other] }, probes: { color: other, ...this.probes[other] } } : { real: this.p.baseline ?? null }
-    let recorded = Date.now()
+      this.prober = startProbes(c, this.token, { signal: this.done.signal, wanted: () => this.counts[this.p.color].requests < this.limits().minRequests })
+    this.recordedAt = Date.now()
     this.record()
-    let update: (text: string) => void = () => {}
-    const ended = new Promise<{ v: Verdict; reason?: string }>((end) => {
+    const ended = new Promise<Outcome>((end) => {
       this.tick = () => {
         if (this.done.signal.aborted) return
-        for (const line of this.tail?.read() ?? []) {
-          const r = driver.parse(line, c.ports)
-          if (r) addRecord(isProbe(r.uri, this.token) ? this.probes : this.counts, r, c)
-        }
-        const mine = this.counts[this.p.color]
-        const j = assess(mine, this.probes[this.p.color], limits, baseline())
-        const now = Date.now()
-        if (this.ctx.ui.interactive) {
-          const left = Number.isFinite(this.until) ? `${Math.max(0, Math.ceil((this.until - now) / 1000))}s left, ` : ''
-          const own = this.probes[this.p.color]
-          update(
-            `watching ${this.p.color} (${this.p.phase}): ${left}${mine.requests} requests, ${mine.errors} 5xx${own.requests ? `; own ${own.requests}, ${own.errors} 5xx` : ''}`,
-          )
-        }
-        if (this.ctx.ui.json) this.ctx.ui.event('watch-tick', { phase: this.p.phase, color: this.p.color, ms: now - this.t0, counts: this.counts, probes: this.probes })
-        if (now - recorded >= RECORD_EVERY_MS) {
-          this.record()
-          recorded = now
-        }
-        let verdict: { v: Verdict; reason?: string } | null = null
-        const into = `${fmtMs(now - this.t0)} into the ${this.p.phase}`
-        if (this.halted) verdict = { v: 'stopped', reason: 'the deploy stopped' }
-        else if (this.trouble) verdict = { v: 'bad', reason: `${this.trouble} ${into}` }
-        else if (j.bad) verdict = { v: 'bad', reason: `${j.bad}, ${into}` }
-        else if (this.ctx.signal.aborted) verdict = { v: 'stopped', reason: `stopped by ${String(this.ctx.signal.reason ?? 'a signal')} after ${fmtMs(now - this.t0)}` }
-        else if (now >= this.until) verdict = { v: j.judged || !this.tail?.found ? 'ok' : 'too-few-requests' }
-        else if (j.good && this.windowAt && now - this.windowAt >= (this.until - this.windowAt) * EARLY_END_AFTER)
-          verdict = { v: 'ok', reason: `ended early, ${fmtMs(now - this.windowAt)} into its window: 99% sure ${this.p.color}'s 5xx share is under the line` }
+        const verdict = this.sample()
         if (!verdict) return
         this.done.abort()
         end(verdict)
       }
     })
+    this.tickUntil(ended, events)
+    this.tick()
+    return this
+  }
+
+  /** Ticks each second and at Ctrl-C until the verdict, then finishes. */
+  private tickUntil(ended: Promise<Outcome>, events: Promise<void>): void {
     const timer = setInterval(() => this.tick(), TICK_MS)
     const onAbort = () => this.tick()
     this.ctx.signal.addEventListener('abort', onAbort, { once: true })
@@ -591,7 +563,7 @@ export class Watch {
     void this.ctx.ui.wait(
       `watching ${this.p.color} (${this.p.phase})`,
       (u) => {
-        update = u
+        this.show = u
         return ended
       },
       TICK_MS,
@@ -600,30 +572,96 @@ export class Watch {
       clearInterval(timer)
       clearTimeout(this.last)
       this.ctx.signal.removeEventListener('abort', onAbort)
-      await this.prober?.stop()
-      if (v.v === 'bad') {
-        this.failure = new StepError(`the ${this.p.phase} rolls ${this.p.color} back: ${v.reason}`)
-        this.bad.abort(this.failure)
-      }
-      await events
-      this.record(true)
-      const cpu = this.windowAt ? process.cpuUsage(this.cpu0) : { user: 0, system: 0 }
-      this.resolve({
-        phase: this.p.phase,
-        color: this.p.color,
-        share: this.p.share,
-        verdict: v.v,
-        ...(v.reason ? { reason: v.reason } : {}),
-        ms: Date.now() - this.t0,
-        windowMs: this.windowAt ? Date.now() - this.windowAt : 0,
-        counts: this.counts,
-        probes: this.probes,
-        log: Boolean(this.tail?.found),
-        cpuMs: Math.round((cpu.user + cpu.system) / 1000),
-      })
+      await this.finish(v, events)
     })
-    this.tick()
-    return this
+  }
+
+  private limits(): Limits {
+    return { max5xxPct: this.ctx.config.watch.max5xxPct, minRequests: this.ctx.config.watch.minRequests }
+  }
+
+  /** The color's container events, until the window's end once `endIn` knows it. */
+  private followContainers(): Promise<void> {
+    return followEvents(
+      this.ctx,
+      this.p.color,
+      this.t0 / 1000,
+      () => (Number.isFinite(this.until) ? this.until : this.t0 + HORIZON_MS) / 1000,
+      (l) => this.onTrouble(containerTrouble(l, this.p.services, this.killed)),
+      this.done.signal,
+    )
+  }
+
+  private baseline() {
+    const other = otherColor(this.p.color)
+    return this.p.baseline === 'live' ? { real: { color: other, ...this.counts[other] }, probes: { color: other, ...this.probes[other] } } : { real: this.p.baseline ?? null }
+  }
+
+  /** One tick: the log's new lines counted, the progress shown and recorded, and the verdict once there is one. */
+  private sample(): Outcome | null {
+    const c = this.ctx.config
+    const driver = proxyDriver(c)
+    for (const line of this.tail?.read() ?? []) {
+      const r = driver.parse(line, c.ports)
+      if (r) addRecord(isProbe(r.uri, this.token) ? this.probes : this.counts, r, c)
+    }
+    const j = assess(this.counts[this.p.color], this.probes[this.p.color], this.limits(), this.baseline())
+    const now = Date.now()
+    if (this.ctx.ui.interactive) this.showProgress(now)
+    if (this.ctx.ui.json) this.ctx.ui.event('watch-tick', { phase: this.p.phase, color: this.p.color, ms: now - this.t0, counts: this.counts, probes: this.probes })
+    if (now - this.recordedAt >= RECORD_EVERY_MS) {
+      this.record()
+      this.recordedAt = now
+    }
+    return this.verdict(j, now)
+  }
+
+  private showProgress(now: number): void {
+    const mine = this.counts[this.p.color]
+    const left = Number.isFinite(this.until) ? `${Math.max(0, Math.ceil((this.until - now) / 1000))}s left, ` : ''
+    const own = this.probes[this.p.color]
+    this.show(`watching ${this.p.color} (${this.p.phase}): ${left}${mine.requests} requests, ${mine.errors} 5xx${own.requests ? `; own ${own.requests}, ${own.errors} 5xx` : ''}`)
+  }
+
+  /** The first of: stopped by the deploy, a container's trouble, a bad share, Ctrl-C, the window's end, an early good end. */
+  private verdict(j: Assessment, now: number): Outcome | null {
+    const into = `${fmtMs(now - this.t0)} into the ${this.p.phase}`
+    if (this.halted) return { v: 'stopped', reason: 'the deploy stopped' }
+    if (this.trouble) return { v: 'bad', reason: `${this.trouble} ${into}` }
+    if (j.bad) return { v: 'bad', reason: `${j.bad}, ${into}` }
+    if (this.ctx.signal.aborted) return { v: 'stopped', reason: `stopped by ${String(this.ctx.signal.reason ?? 'a signal')} after ${fmtMs(now - this.t0)}` }
+    if (now >= this.until) return { v: j.judged || !this.tail?.found ? 'ok' : 'too-few-requests' }
+    if (j.good && this.windowAt && now - this.windowAt >= (this.until - this.windowAt) * EARLY_END_AFTER)
+      return { v: 'ok', reason: `ended early, ${fmtMs(now - this.windowAt)} into its window: 99% sure ${this.p.color}'s 5xx share is under the line` }
+    return null
+  }
+
+  private async finish(v: Outcome, events: Promise<void>): Promise<void> {
+    await this.prober?.stop()
+    if (v.v === 'bad') {
+      this.failure = new StepError(`the ${this.p.phase} rolls ${this.p.color} back: ${v.reason}`)
+      this.bad.abort(this.failure)
+    }
+    await events
+    this.record(true)
+    this.resolve(this.report(v))
+  }
+
+  private report(v: Outcome): PhaseReport {
+    const cpu = this.windowAt ? process.cpuUsage(this.cpu0) : { user: 0, system: 0 }
+    return {
+      phase: this.p.phase,
+      color: this.p.color,
+      share: this.p.share,
+      verdict: v.v,
+      ...(v.reason ? { reason: v.reason } : {}),
+      ms: Date.now() - this.t0,
+      windowMs: this.windowAt ? Date.now() - this.windowAt : 0,
+      counts: this.counts,
+      probes: this.probes,
+      log: Boolean(this.tail?.found),
+      cpuMs: Math.round((cpu.user + cpu.system) / 1000),
+    }
   }
 
   /**

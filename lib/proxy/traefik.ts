@@ -72,69 +72,77 @@ const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object
  * name a service refers to is defined in the file (or carries a provider, `x@docker`).
  */
 export function traefikProblems(doc: unknown): string[] {
-  const out: string[] = []
   const services = isObj(doc) && isObj(doc.http) ? doc.http.services : undefined
   if (!isObj(services)) return ['no http.services mapping']
-  const names = new Set(Object.keys(services))
-  const ref = (where: string, n: unknown) => {
-    if (typeof n !== 'string' || !n) out.push(`${where}: a service name is required`)
-    else if (!n.includes('@') && !names.has(n)) out.push(`${where}: service ${JSON.stringify(n)} is not defined`)
-  }
-  for (const [name, s] of Object.entries(services)) {
-    const at = `http.services.${name}`
-    if (!/^[A-Za-z0-9_-]+$/.test(name)) out.push(`${at}: a service name has letters, digits, - and _ only`)
-    if (!isObj(s)) {
-      out.push(`${at}: not a mapping`)
-      continue
-    }
-    const kinds = Object.keys(s).filter((k) => (KINDS as readonly string[]).includes(k))
-    const other = Object.keys(s).filter((k) => !(KINDS as readonly string[]).includes(k))
-    if (kinds.length !== 1) out.push(`${at}: exactly one of ${KINDS.join(', ')} (has ${kinds.join(', ') || 'none'})`)
-    if (other.length) out.push(`${at}: unknown field ${other.join(', ')}`)
-    if (isObj(s.loadBalancer)) {
-      const lb = s.loadBalancer
-      for (const k of Object.keys(lb)) if (!LB_FIELDS.has(k)) out.push(`${at}.loadBalancer: unknown field ${k}`)
-      if (!Array.isArray(lb.servers) || !lb.servers.length) out.push(`${at}.loadBalancer.servers: at least one server`)
-      else
-        lb.servers.forEach((sv, i) => {
-          if (!isObj(sv) || typeof sv.url !== 'string' || !/^https?:\/\/[^/\s]+\/?$/.test(sv.url)) out.push(`${at}.loadBalancer.servers[${i}].url: an http:// or https:// URL`)
-        })
-      if (lb.passHostHeader !== undefined && typeof lb.passHostHeader !== 'boolean') out.push(`${at}.loadBalancer.passHostHeader: a boolean`)
-      if (lb.healthCheck !== undefined) {
-        const hc = lb.healthCheck
-        if (!isObj(hc)) out.push(`${at}.loadBalancer.healthCheck: not a mapping`)
-        else {
-          for (const k of Object.keys(hc)) if (!HC_FIELDS.has(k)) out.push(`${at}.loadBalancer.healthCheck: unknown field ${k}`)
-          if (typeof hc.path !== 'string' || !hc.path.startsWith('/')) out.push(`${at}.loadBalancer.healthCheck.path: a path`)
-          for (const k of ['interval', 'timeout'] as const)
-            if (hc[k] !== undefined && !DURATION.test(String(hc[k]))) out.push(`${at}.loadBalancer.healthCheck.${k}: a duration like 1s`)
-        }
+  return Object.entries(services).flatMap(([name, s]) => serviceProblems(`http.services.${name}`, name, s, services))
+}
+
+/** What a name one service gives for another lacks: it is empty, or names no service of the file (nor another provider's). */
+const refProblems = (where: string, n: unknown, services: Record<string, unknown>): string[] => {
+  if (typeof n !== 'string' || !n) return [`${where}: a service name is required`]
+  if (!n.includes('@') && !Object.hasOwn(services, n)) return [`${where}: service ${JSON.stringify(n)} is not defined`]
+  return []
+}
+
+function serviceProblems(at: string, name: string, s: unknown, services: Record<string, unknown>): string[] {
+  const out: string[] = []
+  if (!/^[A-Za-z0-9_-]+$/.test(name)) out.push(`${at}: a service name has letters, digits, - and _ only`)
+  if (!isObj(s)) return [...out, `${at}: not a mapping`]
+  const kinds = Object.keys(s).filter((k) => (KINDS as readonly string[]).includes(k))
+  const other = Object.keys(s).filter((k) => !(KINDS as readonly string[]).includes(k))
+  if (kinds.length !== 1) out.push(`${at}: exactly one of ${KINDS.join(', ')} (has ${kinds.join(', ') || 'none'})`)
+  if (other.length) out.push(`${at}: unknown field ${other.join(', ')}`)
+  if (isObj(s.loadBalancer)) out.push(...loadBalancerProblems(`${at}.loadBalancer`, s.loadBalancer))
+  if (isObj(s.weighted)) out.push(...weightedProblems(`${at}.weighted`, s.weighted, services))
+  if (isObj(s.failover)) out.push(...failoverProblems(`${at}.failover`, s.failover, services))
+  return out
+}
+
+function loadBalancerProblems(at: string, lb: Record<string, unknown>): string[] {
+  const out: string[] = []
+  for (const k of Object.keys(lb)) if (!LB_FIELDS.has(k)) out.push(`${at}: unknown field ${k}`)
+  if (!Array.isArray(lb.servers) || !lb.servers.length) out.push(`${at}.servers: at least one server`)
+  else
+    lb.servers.forEach((sv, i) => {
+      if (!isObj(sv) || typeof sv.url !== 'string' || !/^https?:\/\/[^/\s]+\/?$/.test(sv.url)) out.push(`${at}.servers[${i}].url: an http:// or https:// URL`)
+    })
+  if (lb.passHostHeader !== undefined && typeof lb.passHostHeader !== 'boolean') out.push(`${at}.passHostHeader: a boolean`)
+  if (lb.healthCheck !== undefined) out.push(...healthCheckProblems(`${at}.healthCheck`, lb.healthCheck))
+  return out
+}
+
+function healthCheckProblems(at: string, hc: unknown): string[] {
+  if (!isObj(hc)) return [`${at}: not a mapping`]
+  const out: string[] = []
+  for (const k of Object.keys(hc)) if (!HC_FIELDS.has(k)) out.push(`${at}: unknown field ${k}`)
+  if (typeof hc.path !== 'string' || !hc.path.startsWith('/')) out.push(`${at}.path: a path`)
+  for (const k of ['interval', 'timeout'] as const) if (hc[k] !== undefined && !DURATION.test(String(hc[k]))) out.push(`${at}.${k}: a duration like 1s`)
+  return out
+}
+
+function weightedProblems(at: string, weighted: Record<string, unknown>, services: Record<string, unknown>): string[] {
+  const out: string[] = []
+  const list = weighted.services
+  if (!Array.isArray(list) || !list.length) out.push(`${at}.services: at least one service`)
+  else
+    list.forEach((w, i) => {
+      if (!isObj(w)) {
+        out.push(`${at}.services[${i}]: not a mapping`)
+        return
       }
-    }
-    if (isObj(s.weighted)) {
-      const list = s.weighted.services
-      if (!Array.isArray(list) || !list.length) out.push(`${at}.weighted.services: at least one service`)
-      else
-        list.forEach((w, i) => {
-          if (!isObj(w)) {
-            out.push(`${at}.weighted.services[${i}]: not a mapping`)
-            return
-          }
-          ref(`${at}.weighted.services[${i}].name`, w.name)
-          if (!Number.isInteger(w.weight) || (w.weight as number) < 0) out.push(`${at}.weighted.services[${i}].weight: a whole number ≥ 0`)
-        })
-      const sticky = s.weighted.sticky
-      if (sticky !== undefined && !(isObj(sticky) && isObj(sticky.cookie) && typeof sticky.cookie.name === 'string')) out.push(`${at}.weighted.sticky: cookie.name`)
-    }
-    if (isObj(s.failover)) {
-      ref(`${at}.failover.service`, s.failover.service)
-      ref(`${at}.failover.fallback`, s.failover.fallback)
-      const main = typeof s.failover.service === 'string' ? services[s.failover.service] : undefined
-      // Traefik fails over on the main service's health only: without a check it never does.
-      if (isObj(main) && isObj(main.loadBalancer) && !main.loadBalancer.healthCheck)
-        out.push(`${at}.failover.service: ${s.failover.service} has no healthCheck, so Traefik would never fail over`)
-    }
-  }
+      out.push(...refProblems(`${at}.services[${i}].name`, w.name, services))
+      if (!Number.isInteger(w.weight) || (w.weight as number) < 0) out.push(`${at}.services[${i}].weight: a whole number ≥ 0`)
+    })
+  const sticky = weighted.sticky
+  if (sticky !== undefined && !(isObj(sticky) && isObj(sticky.cookie) && typeof sticky.cookie.name === 'string')) out.push(`${at}.sticky: cookie.name`)
+  return out
+}
+
+function failoverProblems(at: string, failover: Record<string, unknown>, services: Record<string, unknown>): string[] {
+  const out = [...refProblems(`${at}.service`, failover.service, services), ...refProblems(`${at}.fallback`, failover.fallback, services)]
+  const main = typeof failover.service === 'string' ? services[failover.service] : undefined
+  // Traefik fails over on the main service's health only: without a check it never does.
+  if (isObj(main) && isObj(main.loadBalancer) && !main.loadBalancer.healthCheck) out.push(`${at}.service: ${failover.service} has no healthCheck, so Traefik would never fail over`)
   return out
 }
 

@@ -3,12 +3,12 @@
 import { existsSync } from 'node:fs'
 import { engineVersion } from '../builders/reads.ts'
 import { serviceName, stackName } from '../builders/swarm.ts'
-import { type Check, stateChecks } from '../checks.ts'
-import { withRelease } from '../config.ts'
+import { type Check, check, stateChecks } from '../checks.ts'
+import { type Config, withRelease } from '../config.ts'
 import type { Ctx } from '../context.ts'
 import { type LockInfo, lockHeld, readLock } from '../lock.ts'
 import { type NodePsi, nodePsi, psiSourceOf } from './node-pressure.ts'
-import { readStack, stackNotes, stackProblems } from './stack.ts'
+import { readStack, type StackFile, stackNotes, stackProblems } from './stack.ts'
 import { type SwarmJournal, swarmStore } from './state.ts'
 import { readNodes, readServices, readSwarmInfo, readTasks, type SwarmInfo, type SwarmNode, type UpdateStatus } from './view.ts'
 
@@ -142,90 +142,113 @@ export function formatSwarmStatus(r: SwarmStatusReport): string {
 
 export async function swarmDoctor(ctx: Ctx): Promise<Check[]> {
   const c = ctx.config
-  const checks: Check[] = []
-  const add = (name: string, ok: boolean, detail: string, fix?: string) => checks.push({ name, ok, detail, fix: ok ? undefined : fix })
+  const docker = await engineCheck(ctx)
+  const info = docker.ok ? await readSwarmInfo(ctx).catch(() => null) : null
+  const stack = await stackChecks(ctx)
+  const checks = [docker, swarmCheck(info), ...stack]
+  // Nodes and services are a manager's to list; a worker or a lone engine would only refuse.
+  if (info?.state === 'active' && info.manager) {
+    const nodes = await readNodes(ctx)
+    checks.push(nodesCheck(nodes), pressureCheck(c, nodes))
+    if (stack[0]?.ok) checks.push(await rollbackOrderCheck(ctx))
+  }
+  checks.push(...stateChecks(c.stateDir, 'deploy or rollback'))
+  return checks
+}
 
-  const v = await ctx.run(engineVersion(c))
-  add('docker engine', v.code === 0, v.code === 0 ? `server ${v.stdout.trim()}` : ((v.stderr || v.stdout).trim().split('\n').at(-1) ?? 'no answer'), 'start it, or fix DOCKER_HOST')
-  const info = v.code === 0 ? await readSwarmInfo(ctx).catch(() => null) : null
+async function engineCheck(ctx: Ctx): Promise<Check> {
+  const v = await ctx.run(engineVersion(ctx.config))
+  return check(
+    'docker engine',
+    v.code === 0,
+    v.code === 0 ? `server ${v.stdout.trim()}` : ((v.stderr || v.stdout).trim().split('\n').at(-1) ?? 'no answer'),
+    'start it, or fix DOCKER_HOST',
+  )
+}
+
+function swarmCheck(info: SwarmInfo | null): Check {
   const active = info?.state === 'active'
-  add(
+  return check(
     'swarm',
     Boolean(active && info?.manager),
     !info ? 'unknown' : !active ? `not in a swarm (${info.state})` : info.manager ? `manager of a swarm of ${info.nodes} node(s), ${info.managers} manager(s)` : 'a worker node',
     !active ? 'docker swarm init --advertise-addr <this node IP> (then docker swarm join on the other boxes)' : 'point DOCKER_HOST at a manager node',
   )
+}
 
-  let stackOk = false
+/** The stack file's check first (the services' checks need it to pass), then its routing. */
+async function stackChecks(ctx: Ctx): Promise<Check[]> {
+  const c = ctx.config
   try {
     const stack = await readStack(withSomeRelease(ctx))
     const problems = stackProblems(c, stack)
-    stackOk = problems.length === 0
     const notes = stackNotes(c, stack)
-    add(
+    const file = check(
       'stack file',
-      stackOk,
+      problems.length === 0,
       problems.length ? problems.join('\n') : `${c.composeFile}: every service has a role, the web a healthcheck${notes.length ? `\n${notes.join('\n')}` : ''}`,
       'see each line above',
     )
     // No IPVS: service VIPs and the ingress mesh cannot work on this kernel. Only meaningful
     // where calmswap runs on a node, which is where /proc/net/ip_vs would be.
-    if (!existsSync('/proc/net/ip_vs')) {
-      const vip = [...stack.services.values()].filter((s) => {
-        const deploy = (s.raw.deploy ?? {}) as Record<string, unknown>
-        return deploy.endpoint_mode !== 'dnsrr'
-      })
-      add(
-        'service routing',
-        vip.length === 0,
-        vip.length
-          ? `no IPVS in this kernel, and ${vip.map((s) => s.name).join(', ')} use a virtual IP, which nothing forwards here`
-          : 'no IPVS in this kernel; every service uses endpoint_mode: dnsrr',
-        'set deploy.endpoint_mode: dnsrr on each service, and publish the proxy with mode: host (or run on a kernel with IPVS)',
-      )
-    }
+    return existsSync('/proc/net/ip_vs') ? [file] : [file, routingCheck(stack)]
   } catch (e) {
-    add('stack file', false, (e as Error).message, `fix ${c.composeFile}`)
+    return [check('stack file', false, (e as Error).message, `fix ${c.composeFile}`)]
   }
+}
 
-  if (active && info?.manager) {
-    const nodes = await readNodes(ctx)
-    const down = nodes.filter((n) => n.status !== 'ready')
-    add(
-      'nodes',
-      down.length === 0,
-      `${nodes.length - down.length} of ${nodes.length} ready${down.length ? `; ${down.map((n) => `${n.hostname} ${n.status}`).join(', ')}` : ''}`,
-      'bring the node back, or docker node rm it',
-    )
-    const sources = nodes.map((n) => [n.hostname, psiSourceOf(c, n.hostname)] as const)
-    const unread = sources.filter(([, s]) => !s).map(([h]) => h)
-    add(
-      'cpu pressure per node',
-      true,
-      `${
-        sources
-          .filter(([, s]) => s)
-          .map(([h, s]) => `${h}: ${s!.file}`)
-          .join(', ') || 'no node'
-      } readable${unread.length ? `; ${unread.join(', ')} not readable from here: calm waits use the nodes that are, or this host's own PSI` : ''}`,
-    )
-    if (stackOk) {
-      const web = [...c.roles.web, ...c.roles.core]
-      const found = await readServices(ctx, web)
-      const stopFirst = [...found].filter(([, s]) => s.rollbackOrder !== 'start-first').map(([n]) => n)
-      add(
-        'web rollback order',
-        stopFirst.length === 0,
-        stopFirst.length
-          ? `${stopFirst.map((n) => serviceName(c, n)).join(', ')}: rollback_config.order is stop-first; a rollback to this spec would stop the web before its old task is up`
-          : found.size
-            ? 'start-first: a rollback keeps the web up'
-            : 'no web service yet (the first deploy creates it with a start-first rollback)',
-        'deploy once with calmswap: every deploy sets rollback_config.order start-first on the web, for the rollback to it',
-      )
-    }
-  }
+function routingCheck(stack: StackFile): Check {
+  const vip = [...stack.services.values()].filter((s) => {
+    const deploy = (s.raw.deploy ?? {}) as Record<string, unknown>
+    return deploy.endpoint_mode !== 'dnsrr'
+  })
+  return check(
+    'service routing',
+    vip.length === 0,
+    vip.length
+      ? `no IPVS in this kernel, and ${vip.map((s) => s.name).join(', ')} use a virtual IP, which nothing forwards here`
+      : 'no IPVS in this kernel; every service uses endpoint_mode: dnsrr',
+    'set deploy.endpoint_mode: dnsrr on each service, and publish the proxy with mode: host (or run on a kernel with IPVS)',
+  )
+}
 
-  checks.push(...stateChecks(c.stateDir, 'deploy or rollback'))
-  return checks
+function nodesCheck(nodes: readonly SwarmNode[]): Check {
+  const down = nodes.filter((n) => n.status !== 'ready')
+  return check(
+    'nodes',
+    down.length === 0,
+    `${nodes.length - down.length} of ${nodes.length} ready${down.length ? `; ${down.map((n) => `${n.hostname} ${n.status}`).join(', ')}` : ''}`,
+    'bring the node back, or docker node rm it',
+  )
+}
+
+function pressureCheck(c: Config, nodes: readonly SwarmNode[]): Check {
+  const sources = nodes.map((n) => [n.hostname, psiSourceOf(c, n.hostname)] as const)
+  const unread = sources.filter(([, s]) => !s).map(([h]) => h)
+  return check(
+    'cpu pressure per node',
+    true,
+    `${
+      sources
+        .filter(([, s]) => s)
+        .map(([h, s]) => `${h}: ${s!.file}`)
+        .join(', ') || 'no node'
+    } readable${unread.length ? `; ${unread.join(', ')} not readable from here: calm waits use the nodes that are, or this host's own PSI` : ''}`,
+  )
+}
+
+async function rollbackOrderCheck(ctx: Ctx): Promise<Check> {
+  const c = ctx.config
+  const found = await readServices(ctx, [...c.roles.web, ...c.roles.core])
+  const stopFirst = [...found].filter(([, s]) => s.rollbackOrder !== 'start-first').map(([n]) => n)
+  return check(
+    'web rollback order',
+    stopFirst.length === 0,
+    stopFirst.length
+      ? `${stopFirst.map((n) => serviceName(c, n)).join(', ')}: rollback_config.order is stop-first; a rollback to this spec would stop the web before its old task is up`
+      : found.size
+        ? 'start-first: a rollback keeps the web up'
+        : 'no web service yet (the first deploy creates it with a start-first rollback)',
+    'deploy once with calmswap: every deploy sets rollback_config.order start-first on the web, for the rollback to it',
+  )
 }
