@@ -24,7 +24,7 @@ export const listContainers = (c: Config): Cmd => ({
 })
 
 /** The daemon's version: `docker info` would also ask every CLI plugin for its metadata. */
-export const engineVersion = (c: Config): Cmd => ({
+export const dockerVersion = (c: Config): Cmd => ({
   argv: [c.docker, 'version', '--format', '{{.Server.Version}}'],
   mutates: false,
   timeoutMs: DEADLINE.read,
@@ -79,7 +79,7 @@ export const containerLogs = (c: Config, id: string, sinceS: number): Cmd => ({
 
 /**
  * CPU use of each container in % of one CPU, one line each: "ID\tNN.NN%". The CLI samples over
- * a second or more; through the engine it is two readings windowMs apart.
+ * a second or more; through the Engine API it is two readings windowMs apart.
  */
 export const containerCpu = (c: Config, ids: readonly string[], windowMs = 250): Cmd => ({
   argv: [c.docker, 'stats', '--no-stream', '--format', '{{.ID}}\t{{.CPUPerc}}', ...ids],

@@ -3,7 +3,7 @@
 import { createServer } from 'node:net'
 import { dirname } from 'node:path'
 import { composeV1Version, composeVersion } from '../builders/compose.ts'
-import { engineVersion } from '../builders/reads.ts'
+import { dockerVersion } from '../builders/reads.ts'
 import { type Check, check, stateChecks } from '../checks.ts'
 import { COLORS, type Config } from '../config.ts'
 import type { Ctx } from '../context.ts'
@@ -43,10 +43,10 @@ export async function doctor(ctx: Ctx): Promise<Check[]> {
 }
 
 async function engineCheck(ctx: Ctx): Promise<Check> {
-  const info = await ctx.run(engineVersion(ctx.config))
+  const info = await ctx.run(dockerVersion(ctx.config))
   const ok = info.code === 0
   return check(
-    'docker engine',
+    'docker',
     ok,
     ok ? `server ${info.stdout.trim()}` : ((info.stderr || info.stdout).trim().split('\n').at(-1) ?? 'no answer'),
     'start it: `make docker` (Debian: installs docker.io and starts dockerd), or `sudo systemctl start docker`; check DOCKER_HOST',

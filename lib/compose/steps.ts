@@ -2,7 +2,7 @@
 // and its health check beside the creation of the new workers. Each stands below both, so
 // an adoption does not import the deploy.
 import { build, up } from '../builders/compose.ts'
-import { engineVersion } from '../builders/reads.ts'
+import { dockerVersion } from '../builders/reads.ts'
 import { type Color, type Config, coloredServices } from '../config.ts'
 import type { Ctx } from '../context.ts'
 import { CommandError, ConfigError, StepError } from '../errors.ts'
@@ -18,7 +18,7 @@ export async function preflight(ctx: Ctx): Promise<ComposeModel> {
   // Both only read, and `compose config` does not need the daemon: side by side they cost
   // the time of the slower one, which comes first in every deploy.
   const [info, read] = await Promise.all([
-    ctx.run(engineVersion(ctx.config)),
+    ctx.run(dockerVersion(ctx.config)),
     readComposeModel(ctx).then(
       (m) => ({ m }),
       (e: Error) => ({ e }),

@@ -23,7 +23,7 @@
 import { readdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { quiesceNodes, quiesceNodesOnce, quiesceWorker } from '../builders/containers.ts'
-import { engineVersion } from '../builders/reads.ts'
+import { dockerVersion } from '../builders/reads.ts'
 import { serviceLogs, serviceName, serviceRemove, serviceRestart, serviceRollback, serviceScale, stackDeploy, stackName } from '../builders/swarm.ts'
 import { NOTHING_TO_QUIESCE, QUIESCED, STILL_BUSY } from '../celery.ts'
 import { type Cmd, type Result, render } from '../command.ts'
@@ -64,7 +64,7 @@ const unique = (xs: readonly string[]) => [...new Set(xs)]
 
 /** Docker reachable, this daemon a swarm manager, the stack file deployable: before anything changes. */
 export async function swarmPreflight(ctx: Ctx): Promise<{ stack: StackFile; nodes: SwarmNode[] }> {
-  const v = await ctx.run(engineVersion(ctx.config))
+  const v = await ctx.run(dockerVersion(ctx.config))
   if (v.code !== 0) {
     throw new StepError(`cannot reach the Docker daemon (${(v.stderr || v.stdout).trim().split('\n').at(-1)}). Nothing was changed. Start it or fix DOCKER_HOST.`)
   }

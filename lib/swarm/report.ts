@@ -1,7 +1,7 @@
 // status and doctor in swarm mode: nodes (with their CPU pressure where it can be read),
 // the stack's services with their update state, their tasks, the release, the lock.
 import { existsSync } from 'node:fs'
-import { engineVersion } from '../builders/reads.ts'
+import { dockerVersion } from '../builders/reads.ts'
 import { serviceName, stackName } from '../builders/swarm.ts'
 import { type Check, check, stateChecks } from '../checks.ts'
 import { type Config, withRelease } from '../config.ts'
@@ -157,9 +157,9 @@ export async function swarmDoctor(ctx: Ctx): Promise<Check[]> {
 }
 
 async function engineCheck(ctx: Ctx): Promise<Check> {
-  const v = await ctx.run(engineVersion(ctx.config))
+  const v = await ctx.run(dockerVersion(ctx.config))
   return check(
-    'docker engine',
+    'docker',
     v.code === 0,
     v.code === 0 ? `server ${v.stdout.trim()}` : ((v.stderr || v.stdout).trim().split('\n').at(-1) ?? 'no answer'),
     'start it, or fix DOCKER_HOST',

@@ -69,7 +69,7 @@ describe('every command is data with a deadline', () => {
     dc.unpauseContainers(c, ['a']),
     dc.waitExit(c, ['a'], 5000),
     dc.listContainers(c),
-    dc.engineVersion(c),
+    dc.dockerVersion(c),
     dc.healthStatus(c, 'a'),
     dc.imageIds(c, ['a']),
     dc.containerCpu(c, ['a']),

@@ -79,7 +79,7 @@ describe('API answers read like the CLI', () => {
   it('link aliases are not names', () => expect(containerList.api([{ ...container, Names: ['/a', '/b/alias'] }])[0]!.name).toBe('a'))
   it('a reader given data never parses text', () => expect(answer({ code: 0, stdout: 'not\tthe\tanswer\n', stderr: '', data: [] }, containerList)).toEqual([]))
   it('version through the API', async () =>
-    expect((await api(dc.engineVersion(c), new FakeDockerApi((_m, p) => (p === '/version' ? { json: { Version: '20.10.24' } } : undefined)))).stdout).toBe('20.10.24'))
+    expect((await api(dc.dockerVersion(c), new FakeDockerApi((_m, p) => (p === '/version' ? { json: { Version: '20.10.24' } } : undefined)))).stdout).toBe('20.10.24'))
   it('no healthcheck reads as none', async () =>
     expect(answer(await viaApi(dc.healthStatus(c, 'x'), new FakeDockerApi(() => ({ json: { Name: '/x', Image: 'i', State: {} } }))), healthStatusOf)).toBe(''))
   it('health status', async () =>
@@ -111,7 +111,7 @@ describe('API answers read like the CLI', () => {
   it('a missing container fails like the CLI', async () =>
     expect(await api(dc.healthStatus(c, 'gone'), new FakeDockerApi(() => undefined))).toMatchObject({ code: 1, stderr: expect.stringContaining('No such container') }))
   it("a refused read fails like the CLI, in the daemon's words", async () =>
-    expect(await api(dc.engineVersion(c), new FakeDockerApi(() => ({ status: 500, json: { message: 'boom' } })))).toEqual({
+    expect(await api(dc.dockerVersion(c), new FakeDockerApi(() => ({ status: 500, json: { message: 'boom' } })))).toEqual({
       code: 1,
       stdout: '',
       stderr: 'Error response from daemon: boom',
@@ -206,12 +206,12 @@ describe('the executor', () => {
     const x = new ProcessExecutor(e)
     const via: string[] = []
     x.onRun = (_cmd, _planned, v) => via.push(v!)
-    expect((await x.run(dc.engineVersion(c))).stdout).toBe('1')
+    expect((await x.run(dc.dockerVersion(c))).stdout).toBe('1')
     expect(via).toEqual(['api'])
   })
   it('a dead socket reads like the CLI', async () => {
     const e: DockerApi = { host: 'unix:///nonexistent.sock', call: async () => Promise.reject(Object.assign(new Error('connect ENOENT'), { code: 'ENOENT' })) }
-    expect(await new ProcessExecutor(e).run(dc.engineVersion(c))).toEqual({
+    expect(await new ProcessExecutor(e).run(dc.dockerVersion(c))).toEqual({
       code: 1,
       stdout: '',
       stderr: 'Cannot connect to the Docker daemon at unix:///nonexistent.sock. Is the docker daemon running?',
