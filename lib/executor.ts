@@ -88,22 +88,78 @@ function stopSignal(cmd: Cmd, signal: AbortSignal | undefined): { signal: AbortS
 
 const live = new Set<ChildProcess>()
 
+/** A process group may be gone already: nothing to end then. */
+function killGroup(child: ChildProcess, sig: NodeJS.Signals): void {
+  try {
+    process.kill(-child.pid!, sig)
+  } catch {}
+}
+
 /** Ends every child still running, with its process group: for a hard exit. */
 export function killChildren(sig: NodeJS.Signals = 'SIGKILL'): void {
-  for (const child of live) {
-    try {
-      process.kill(-child.pid!, sig)
-    } catch {}
-  }
+  for (const child of live) killGroup(child, sig)
 }
 
 /** Output kept per stream: enough for any answer calmswap reads, bounded for one that never ends. */
 const MAX_OUTPUT = 16 * 1024 * 1024
 
 /**
+ * One stream of a child, kept apart from the other: its bytes (bounded), and its unfinished
+ * last line, so that lines the operator follows live are never two streams' halves joined.
+ */
+class Captured {
+  private readonly chunks: Buffer[] = []
+  private size = 0
+  private partial = ''
+  constructor(private readonly onLine?: (line: string) => void) {}
+
+  readonly add = (b: Buffer): void => {
+    if (this.size < MAX_OUTPUT) this.chunks.push(b)
+    this.size += b.length
+    if (!this.onLine) return
+    const parts = (this.partial + b.toString('utf8')).split('\n')
+    this.partial = parts.pop() ?? ''
+    for (const l of parts) this.onLine(l)
+  }
+
+  text(): string {
+    if (this.onLine && this.partial) this.onLine(this.partial)
+    this.partial = ''
+    return Buffer.concat(this.chunks).toString('utf8')
+  }
+}
+
+/**
+ * At the deadline or abort: the group, not only the child (a child that exited can leave
+ * children of its own holding its output open, and they go too), SIGTERM, then SIGKILL after
+ * DEADLINE.killGrace. Returns why it ended, once it has; and a child that exits but leaves a
+ * process of its own holding its output is ended shortly after its exit.
+ */
+function endOnAbort(child: ChildProcess, signal: AbortSignal, timeoutMs: number): { why(): string | null; done(): void } {
+  let ended: string | null = null
+  const timers: NodeJS.Timeout[] = []
+  const end = () => {
+    if (ended !== null) return
+    const reason = signal.reason as Error | string | undefined
+    ended = reason instanceof Error && reason.name === 'TimeoutError' ? `timed out after ${timeoutMs}ms` : `interrupted (${String(reason ?? 'abort')})`
+    killGroup(child, 'SIGTERM')
+    timers.push(setTimeout(() => killGroup(child, 'SIGKILL'), DEADLINE.killGrace))
+  }
+  if (signal.aborted) end()
+  else signal.addEventListener('abort', end, { once: true })
+  child.on('exit', () => timers.push(setTimeout(() => killGroup(child, 'SIGKILL'), DEADLINE.killGrace)))
+  return {
+    why: () => ended,
+    done() {
+      for (const t of timers) clearTimeout(t)
+      signal.removeEventListener('abort', end)
+    },
+  }
+}
+
+/**
  * Spawns argv in its own process group (a Ctrl-C on the terminal reaches calmswap alone,
- * which decides how to land safely) and ends the whole group at the deadline or abort:
- * SIGTERM, then SIGKILL after DEADLINE.killGrace.
+ * which decides how to land safely) and ends the whole group at the deadline or abort.
  */
 async function runProcess(
   argv: readonly string[],
@@ -124,64 +180,20 @@ async function runProcess(
       child.stdin!.on('error', () => {})
       child.stdin!.end(o.input)
     }
-    // Each stream kept apart: its bytes (bounded), and its unfinished last line, so that lines
-    // the operator follows live are never two streams' halves joined.
-    const stream = () => ({ chunks: [] as Buffer[], size: 0, partial: '' })
-    const out = stream()
-    const err = stream()
-    const keep = (s: ReturnType<typeof stream>) => (b: Buffer) => {
-      if (s.size < MAX_OUTPUT) s.chunks.push(b)
-      s.size += b.length
-      if (!o.onLine) return
-      const parts = (s.partial + b.toString('utf8')).split('\n')
-      s.partial = parts.pop() ?? ''
-      for (const l of parts) o.onLine(l)
-    }
-    child.stdout!.on('data', keep(out))
-    child.stderr!.on('data', keep(err))
-    let ended: string | null = null
-    let killer: NodeJS.Timeout | undefined
-    // The group, not only the child: a child that exited can leave children of its own
-    // holding its output open, and they go too.
-    const end = () => {
-      if (ended !== null) return
-      const reason = o.signal.reason as Error | string | undefined
-      ended = reason instanceof Error && reason.name === 'TimeoutError' ? `timed out after ${o.timeoutMs}ms` : `interrupted (${String(reason ?? 'abort')})`
-      try {
-        process.kill(-child.pid!, 'SIGTERM')
-      } catch {}
-      killer = setTimeout(() => {
-        try {
-          process.kill(-child.pid!, 'SIGKILL')
-        } catch {}
-      }, DEADLINE.killGrace)
-    }
-    if (o.signal.aborted) end()
-    else o.signal.addEventListener('abort', end, { once: true })
-    let spawnError: Error | null = null
+    const out = new Captured(o.onLine)
+    const err = new Captured(o.onLine)
+    child.stdout!.on('data', out.add)
+    child.stderr!.on('data', err.add)
+    const ending = endOnAbort(child, o.signal, o.timeoutMs)
+    let spawnError: NodeJS.ErrnoException | null = null
     child.on('error', (e) => (spawnError = e))
-    // A child that exits but leaves a process of its own holding its output would keep the
-    // call open: what it left is ended shortly after.
-    let linger: NodeJS.Timeout | undefined
-    child.on('exit', () => {
-      linger = setTimeout(() => {
-        try {
-          process.kill(-child.pid!, 'SIGKILL')
-        } catch {}
-      }, DEADLINE.killGrace)
-    })
     child.on('close', (code, sig) => {
       live.delete(child)
-      clearTimeout(killer)
-      clearTimeout(linger)
-      for (const s of [out, err]) if (o.onLine && s.partial) o.onLine(s.partial)
-      o.signal.removeEventListener('abort', end)
-      const stderr = Buffer.concat(err.chunks).toString('utf8')
-      if (spawnError) {
-        const enoent = (spawnError as NodeJS.ErrnoException).code === 'ENOENT'
-        return resolve({ code: 127, stdout: '', stderr: enoent ? `${argv[0]}: command not found` : spawnError.message })
-      }
-      const stdout = Buffer.concat(out.chunks).toString('utf8')
+      ending.done()
+      const stdout = out.text()
+      const stderr = err.text()
+      if (spawnError) return resolve({ code: 127, stdout: '', stderr: spawnError.code === 'ENOENT' ? `${argv[0]}: command not found` : spawnError.message })
+      const ended = ending.why()
       if (ended) return resolve({ code: 124, stdout, stderr: `${stderr}${stderr && !stderr.endsWith('\n') ? '\n' : ''}${argv[0]}: ${ended}` })
       resolve({ code: code ?? (sig ? 128 : 1), stdout, stderr })
     })
