@@ -55,6 +55,8 @@ export interface Config {
   readonly stayUpMs: number
   /** A line a worker or singleton logs once it works (Celery's ready line): proof it is up sooner than stayUpMs. */
   readonly readyLog: string
+  /** A line a worker logs as it takes a task: where the gap in task processing ends. */
+  readonly taskLog: string
   readonly health: Readonly<{
     path: string
     host: string
@@ -243,6 +245,13 @@ export const SETTINGS = [
     def: 'celery@\\S+ ready\\.|Scheduler: Sending due task',
     kind: 'regex',
     doc: "A log line that proves a new worker or singleton works (Celery at -l info: the worker's ready line, beat's first due task): logged since its start with no restart, it ends CALMSWAP_STAY_UP's wait; empty: always wait",
+  },
+  {
+    key: 'taskLog',
+    env: 'CALMSWAP_TASK_LOG',
+    def: 'Task \\S+\\[\\S+\\] received',
+    kind: 'regex',
+    doc: "A log line a new worker writes as it takes a task (Celery at -l info): the end of the gap in task processing that history and --json report, looked for while the workers' check runs; empty: the gap ends at the ready line",
   },
   { key: 'healthPath', env: 'CALMSWAP_HEALTH_PATH', def: '/health/', kind: 'httpPath', doc: 'Path polled on the new web' },
   { key: 'healthHost', env: 'CALMSWAP_HEALTH_HOST', def: '', kind: 'host', doc: "Host header for the check (Django's ALLOWED_HOSTS)" },
@@ -820,6 +829,7 @@ function nested(v: Values, cwd: string, composeFile: string, template: string): 
     jobTimeoutMs: v.jobTimeout,
     stayUpMs: v.stayUp,
     readyLog: v.readyLog,
+    taskLog: v.taskLog,
     health: {
       path: v.healthPath,
       host: v.healthHost,

@@ -22,7 +22,7 @@ import { rollbackTo } from './rollback.ts'
 import { buildAndPin, healthAndCreate, preflight, startCore } from './steps.ts'
 import { stopRequestLog, switchTo, upstreamPort, verifyThroughProxy, writeUpstream } from './traffic.ts'
 import { lastWatchOf, newWatch, openLog, type PhaseReport, resetLog, watchRelease } from './watch.ts'
-import { freezeWorkers, startRest } from './workers.ts'
+import { drainFrozen, freezeWorkers, startRest } from './workers.ts'
 
 /** `canary` runs only with CALMSWAP_CANARY, `watch` with CALMSWAP_WATCH; neither on a first deploy. */
 export const DEPLOY_STEPS = ['build', 'shared', 'jobs', 'pause-workers', 'up-core', 'health', 'canary', 'switch', 'up-rest', 'verify', 'watch'] as const
@@ -130,6 +130,8 @@ export async function deploy(ctx0: Ctx, o: DeployOptions = {}): Promise<DeployRe
     op.release = release
 
     let created: Promise<void> | undefined
+    // Stop mode: the old workers' drain, begun once the new web has booted (see up-rest).
+    let drained: Promise<string[]> | undefined
     // When this run froze the old workers: the start of the gap in task processing.
     let frozenAt: number | null = null
     const watched: PhaseReport[] = []
@@ -140,6 +142,7 @@ export async function deploy(ctx0: Ctx, o: DeployOptions = {}): Promise<DeployRe
     const watch = watching ? newWatch(ctx, to, lastWatchOf(readHistory(ctx.config.stateDir), from)) : null
     const judged = () => (watch ? ctx.withSignal(anySignal([ctx.signal, watch.failed])) : ctx)
     const order = DEPLOY_STEPS.filter((s) => (s !== 'canary' || (from && ctx.config.canary.steps.length)) && (s !== 'watch' || watching))
+    const drainOld = Boolean(from) && ctx.config.pauseMode === 'stop' && ctx.config.roles.workers.length > 0 && !order.includes('canary')
     const oldWebRuns = async () => (from ? (await ctx.inventory()).runningServices(from, ctx.config.roles.web).length > 0 : false)
     // The new web as traffic moves to it, or as this run first sees it past the switch (a run
     // continued after a reboot): what verify holds it to. Restarts before that are not this
@@ -154,7 +157,10 @@ export async function deploy(ctx0: Ctx, o: DeployOptions = {}): Promise<DeployRe
         if ((await freezeWorkers(ctx, from)).length) frozenAt = Date.now()
       },
       'up-core': () => startCore(ctx, to),
-      health: async () => void ({ created } = await healthAndCreate(ctx, to)),
+      // Stop mode: the old workers drain while the web boots (thawed, told to stop consuming,
+      // SIGTERM) so that the new ones can consume right after the switch; not with a canary,
+      // which runs them again until its promotion.
+      health: async () => void ({ created, drained } = await healthAndCreate(ctx, to, drainOld ? () => drainFrozen(ctx, from!) : undefined)),
       canary: () => canary(ctx, from, to, watched),
       switch: async () => {
         await webAtSwitch()
@@ -165,7 +171,7 @@ export async function deploy(ctx0: Ctx, o: DeployOptions = {}): Promise<DeployRe
       'up-rest': async () => {
         await webAtSwitch()
         await created
-        const up = await startRest(judged(), to)
+        const up = await startRest(judged(), to, undefined, drained)
         if (up && frozenAt !== null) op.gap = { ms: Math.max(0, Math.round(up.at - frozenAt)), to: up.by }
       },
       // Once more after the workers started: a web that died right after the switch is
@@ -185,7 +191,7 @@ export async function deploy(ctx0: Ctx, o: DeployOptions = {}): Promise<DeployRe
     } catch (e) {
       watch?.stop()
       if (watch?.isStarted && !watched.some((r) => r.phase === 'watch')) watched.push(await watch.result)
-      await created?.catch(() => {})
+      await Promise.allSettled([created, drained])
       await rollBackFailed(ctx, op, { from, to, release }, watch?.error ?? (e as Error))
     }
     ctx.state.deployed(from, to, release)
