@@ -259,7 +259,7 @@ export const SETTINGS = [
   { key: 'healthBody', env: 'CALMSWAP_HEALTH_BODY', def: '', kind: 'regex', doc: 'Regex the first 4 KB of the body must match (empty: any)' },
   { key: 'healthTimeout', env: 'CALMSWAP_HEALTH_TIMEOUT', def: '2s', kind: 'duration', doc: 'Timeout of one try', min: 100, max: 120 * S },
   { key: 'healthDeadline', env: 'CALMSWAP_HEALTH_DEADLINE', def: '25s', kind: 'duration', doc: 'Give up on the new web after this long', min: 1 * S, max: 3600 * S },
-  { key: 'healthInterval', env: 'CALMSWAP_HEALTH_INTERVAL', def: '1s', kind: 'duration', doc: 'Longest pause between tries (backoff starts at 100ms)', min: 100, max: 60 * S },
+  { key: 'healthInterval', env: 'CALMSWAP_HEALTH_INTERVAL', def: '250ms', kind: 'duration', doc: 'Longest pause between tries (backoff starts at 100ms)', min: 100, max: 60 * S },
   { key: 'healthPasses', env: 'CALMSWAP_HEALTH_PASSES', def: '3', kind: 'int', doc: 'Consecutive passes needed before the switch', min: 1, max: 50 },
   {
     key: 'proxy',
