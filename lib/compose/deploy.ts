@@ -22,7 +22,7 @@ import { rollbackTo } from './rollback.ts'
 import { buildAndPin, healthAndCreate, preflight, startCore } from './steps.ts'
 import { stopRequestLog, switchTo, upstreamPort, verifyThroughProxy, writeUpstream } from './traffic.ts'
 import { lastWatchOf, newWatch, openLog, type PhaseReport, resetLog, watchRelease } from './watch.ts'
-import { drainFrozen, freezeWorkers, startRest } from './workers.ts'
+import { drainFrozen, freezeWorkers, startRest, startSingletons } from './workers.ts'
 
 /** `canary` runs only with CALMSWAP_CANARY, `watch` with CALMSWAP_WATCH; neither on a first deploy. */
 export const DEPLOY_STEPS = ['build', 'shared', 'jobs', 'pause-workers', 'up-core', 'health', 'canary', 'switch', 'up-rest', 'verify', 'watch'] as const
@@ -132,6 +132,8 @@ export async function deploy(ctx0: Ctx, o: DeployOptions = {}): Promise<DeployRe
     let created: Promise<void> | undefined
     // Stop mode: the old workers' drain, begun once the new web has booted (see up-rest).
     let drained: Promise<string[]> | undefined
+    // The new beat, started as the switch runs (see startSingletons).
+    let singletons: Promise<void> | undefined
     // When this run froze the old workers: the start of the gap in task processing.
     let frozenAt: number | null = null
     const watched: PhaseReport[] = []
@@ -164,6 +166,15 @@ export async function deploy(ctx0: Ctx, o: DeployOptions = {}): Promise<DeployRe
       canary: () => canary(ctx, from, to, watched),
       switch: async () => {
         await webAtSwitch()
+        // The old beat has been stopping since the freeze, the new web passed its check: the new
+        // beat boots beside the switch instead of after it (its first task comes seconds later).
+        if (from) {
+          singletons = (async () => {
+            await created
+            await startSingletons(ctx, to, from)
+          })()
+          singletons.catch(() => {})
+        }
         if (watching) resetLog(ctx)
         await switchTo(ctx, to, (await oldWebRuns()) ? from : null, { log: watching })
         if (!ctx.exec.dryRun) watch?.start(openLog(ctx))
@@ -171,7 +182,7 @@ export async function deploy(ctx0: Ctx, o: DeployOptions = {}): Promise<DeployRe
       'up-rest': async () => {
         await webAtSwitch()
         await created
-        const up = await startRest(judged(), to, undefined, drained)
+        const up = await startRest(judged(), to, undefined, { drained, singletons })
         if (up && frozenAt !== null) op.gap = { ms: Math.max(0, Math.round(up.at - frozenAt)), to: up.by }
       },
       // Once more after the workers started: a web that died right after the switch is
@@ -191,7 +202,7 @@ export async function deploy(ctx0: Ctx, o: DeployOptions = {}): Promise<DeployRe
     } catch (e) {
       watch?.stop()
       if (watch?.isStarted && !watched.some((r) => r.phase === 'watch')) watched.push(await watch.result)
-      await Promise.allSettled([created, drained])
+      await Promise.allSettled([created, drained, singletons])
       await rollBackFailed(ctx, op, { from, to, release }, watch?.error ?? (e as Error))
     }
     ctx.state.deployed(from, to, release)

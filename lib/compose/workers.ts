@@ -247,41 +247,56 @@ export async function createRest(ctx: Ctx, color: Color): Promise<void> {
   await ctx.must(create(ctx.config, color, [...singletons, ...workers]))
 }
 
+/** A stage of new services, on a calm CPU: started when createRest made them, else `compose up`. */
+async function startStage(ctx: Ctx, color: Color, stage: readonly string[]): Promise<void> {
+  const c = ctx.config
+  await calmBefore(ctx, `up ${stage.join(' ')}`)
+  ctx.checkpoint()
+  // Made by createRest while the web booted: a start is all that is left.
+  const made = (await ctx.inventory()).containers(color, stage)
+  const ready = stage.every((s) => made.some((x) => x.service === s)) && made.every((x) => x.state === 'created')
+  await ctx.must(ready ? startContainers(c, names(made)) : up(c, color, stage))
+}
+
+/**
+ * The new singletons (beat) start once the other color's have exited (SIGTERM since the
+ * freeze; waited for within the grace, then SIGKILL): never two beats. Nothing here waits
+ * for the old workers. A deploy starts it as the switch runs: beat only enqueues, and its
+ * tasks wait in the queue for the workers that start after the switch.
+ */
+export async function startSingletons(ctx: Ctx, color: Color, other: Project = otherColor(color)): Promise<void> {
+  const { singletons } = ctx.config.roles
+  await ensureStopped(ctx, other, singletons)
+  if (singletons.length) await startStage(ctx, color, singletons)
+}
+
 /**
  * The up-rest step, after traffic switched. Two lanes side by side: the new singletons
- * (beat) start once the other color's have exited (they got SIGTERM at the freeze: never two
- * beats); the new workers start once the other color's have stopped consuming: drained
- * (`drained`: the workers that said so, e.g. while the web booted) or, when none said so,
- * exited. Then each new one proves it is up while the old workers' warm shutdown ends
- * beside it, within the grace.
+ * (startSingletons, or `singletons`: that lane begun already), and the new workers, which
+ * start once the other color's have stopped consuming: drained (`drained`: the workers that
+ * said so, e.g. while the web booted) or, when none said so, exited. Then each new one proves
+ * it is up while the old workers' warm shutdown ends beside it, within the grace.
  */
-export async function startRest(ctx: Ctx, color: Color, other: Project = otherColor(color), drained?: Promise<string[]>): Promise<WorkersUp | null> {
+export async function startRest(
+  ctx: Ctx,
+  color: Color,
+  other: Project = otherColor(color),
+  begun: { drained?: Promise<string[]>; singletons?: Promise<void> } = {},
+): Promise<WorkersUp | null> {
   const c = ctx.config
   const { workers, singletons } = c.roles
   let firstWorker: number | null = null
-  const startStage = async (stage: readonly string[]) => {
-    await calmBefore(ctx, `up ${stage.join(' ')}`)
-    ctx.checkpoint()
-    // Made by createRest while the web booted: a start is all that is left.
-    const made = (await ctx.inventory()).containers(color, stage)
-    const ready = stage.every((s) => made.some((x) => x.service === s)) && made.every((x) => x.state === 'created')
-    await ctx.must(ready ? startContainers(c, names(made)) : up(c, color, stage))
-  }
-  const singletonLane = async () => {
-    await ensureStopped(ctx, other, singletons)
-    if (singletons.length) await startStage(singletons)
-  }
   const workerLane = async () => {
     // In stop mode the frozen workers are drained now, unless that began already; in pause
     // mode they stay frozen (not consuming) until cleanup.
-    const quiet = c.pauseMode === 'stop' ? await (drained ?? drainFrozen(ctx, other)) : []
+    const quiet = c.pauseMode === 'stop' ? await (begun.drained ?? drainFrozen(ctx, other)) : []
     await ensureStopped(ctx, other, workers, quiet)
     for (const w of workers) {
-      await startStage([w])
+      await startStage(ctx, color, [w])
       firstWorker ??= Date.now()
     }
   }
-  await settleAll([singletonLane(), workerLane()])
+  await settleAll([begun.singletons ?? startSingletons(ctx, color, other), workerLane()])
   // The old workers' warm shutdown, within the grace, beside the new ones' proof.
   const [proven] = await settleAll([confirmUp(ctx, color, [...singletons, ...workers]), awaitStopped(ctx, other)] as const)
   return proven ?? (firstWorker !== null ? { at: firstWorker, by: 'start' } : null)

@@ -177,13 +177,14 @@ describe('canary', () => {
       'pause app-blue-worker-1',
       'kill SIGTERM app-blue-beat-1',
       ...SWITCH,
-      // No drain beside the boot (the canary ran the old workers again): it runs after the
-      // switch, beside the old beat's exit, before the new worker starts.
-      'unpause app-blue-worker-1',
+      // Beside the switch, the old beat waited for and the new one started. No drain beside
+      // the boot (the canary ran the old workers again): it runs after the switch, before the
+      // new worker starts.
       'docker wait id-app-blue-beat-1',
+      'start app-green-beat-1',
+      'unpause app-blue-worker-1',
       'quiesce app-blue-worker-1',
       'kill SIGTERM app-blue-worker-1',
-      'start app-green-beat-1',
       'start app-green-worker-1',
       'docker wait id-app-blue-worker-1',
     ])

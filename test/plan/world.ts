@@ -364,8 +364,11 @@ export const BOOT_GREEN = ['green build web worker beat', 'pin green', 'pause ap
 export const DRAIN_BLUE = ['unpause app-blue-worker-1', 'quiesce app-blue-worker-1', 'kill SIGTERM app-blue-worker-1']
 export const SWITCH = ['write', 'reload']
 /**
- * After the switch: the new worker starts at once (the old one has stopped consuming), the
- * new beat once the old beat is gone, then the old worker's warm shutdown is waited for.
+ * Beside the switch, the new beat once the old beat is gone; after it, the new worker at once
+ * (the old one has stopped consuming); then the old worker's warm shutdown is waited for.
  */
-export const HAND_OVER = ['docker wait id-app-blue-beat-1', 'start app-green-worker-1', 'start app-green-beat-1', 'docker wait id-app-blue-worker-1']
+export const HAND_OVER = ['docker wait id-app-blue-beat-1', 'start app-green-beat-1', 'start app-green-worker-1', 'docker wait id-app-blue-worker-1']
 export const BLUE_TO_GREEN = [...BOOT_GREEN, ...DRAIN_BLUE, ...SWITCH, ...HAND_OVER]
+const BEAT_LANE = ['docker wait id-app-blue-beat-1', 'start app-green-beat-1']
+/** A plan without the new beat's lane, which runs beside the switch: where it lands among the switch's own commands is up to timing. */
+export const withoutBeatLane = (plan: readonly string[]) => plan.filter((x) => !BEAT_LANE.includes(x))
