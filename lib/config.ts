@@ -133,6 +133,13 @@ export const SETTINGS = [
     doc: 'Workers are frozen while the new web boots; stop: then SIGTERM + grace (warm shutdown) after the switch; pause: frozen until cleanup',
   },
   {
+    key: 'drain',
+    env: 'CALMSWAP_DRAIN',
+    def: 'after-switch',
+    kind: 'enum:after-switch|during-health',
+    doc: "Stop mode: when the old workers finish the tasks they hold and stop. after-switch: the old web serves undisturbed while the new one is checked, and a failed check thaws them at once; during-health: once the new web has booted, beside its check: the deploy ends sooner and tasks wait less, but their work runs beside the old web's answers (p99, CPU stall: docs/benchmark.md) and a failed check starts them again",
+  },
+  {
     key: 'quiesce',
     env: 'CALMSWAP_QUIESCE',
     def: 'celery',
@@ -156,13 +163,20 @@ export const SETTINGS = [
     kind: 'regex',
     doc: "A log line that proves a new worker or singleton works (Celery at -l info: the worker's ready line, beat's first due task): logged since its start with no restart, it ends CALMSWAP_STAY_UP's wait; empty: always wait",
   },
+  {
+    key: 'taskLog',
+    env: 'CALMSWAP_TASK_LOG',
+    def: 'Task \\S+\\[\\S+\\] received',
+    kind: 'regex',
+    doc: "A log line a new worker writes as it takes a task (Celery at -l info): the end of the gap in task processing that history and --json report, looked for while the workers' check runs; empty: the gap ends at the ready line",
+  },
   { key: 'healthPath', env: 'CALMSWAP_HEALTH_PATH', def: '/health/', kind: 'httpPath', doc: 'Path polled on the new web' },
   { key: 'healthHost', env: 'CALMSWAP_HEALTH_HOST', def: '', kind: 'host', doc: "Host header for the check (Django's ALLOWED_HOSTS)" },
   { key: 'healthStatus', env: 'CALMSWAP_HEALTH_STATUS', def: '200', kind: 'int', doc: 'Expected HTTP status', min: 100, max: 599 },
   { key: 'healthBody', env: 'CALMSWAP_HEALTH_BODY', def: '', kind: 'regex', doc: 'Regex the first 4 KB of the body must match (empty: any)' },
   { key: 'healthTimeout', env: 'CALMSWAP_HEALTH_TIMEOUT', def: '2s', kind: 'duration', doc: 'Timeout of one try', min: 100, max: 120 * S },
   { key: 'healthDeadline', env: 'CALMSWAP_HEALTH_DEADLINE', def: '25s', kind: 'duration', doc: 'Give up on the new web after this long', min: 1 * S, max: 3600 * S },
-  { key: 'healthInterval', env: 'CALMSWAP_HEALTH_INTERVAL', def: '1s', kind: 'duration', doc: 'Longest pause between tries (backoff starts at 100ms)', min: 100, max: 60 * S },
+  { key: 'healthInterval', env: 'CALMSWAP_HEALTH_INTERVAL', def: '250ms', kind: 'duration', doc: 'Longest pause between tries (backoff starts at 100ms)', min: 100, max: 60 * S },
   { key: 'healthPasses', env: 'CALMSWAP_HEALTH_PASSES', def: '3', kind: 'int', doc: 'Consecutive passes needed before the switch', min: 1, max: 50 },
   {
     key: 'proxy',
@@ -437,6 +451,7 @@ export function nested(v: Values, at: { readonly cwd: string; readonly composeFi
     portVar: v.portVar,
     roles: { web: v.web, core: v.core, jobs: v.jobs, workers: v.workers, singletons: v.singletons, shared: v.shared },
     pauseMode: v.pauseMode,
+    drain: v.drain,
     quiesce: v.quiesce,
     dockerApi: v.dockerApi,
     stopGraceS: Math.ceil(v.stopGrace / 1000),
@@ -445,6 +460,8 @@ export function nested(v: Values, at: { readonly cwd: string; readonly composeFi
     stayUpMs: v.stayUp,
     /** A line a worker or singleton logs once it works (Celery's ready line): proof it is up sooner than stayUpMs. */
     readyLog: v.readyLog,
+    /** A line a worker logs as it takes a task: where the gap in task processing ends. */
+    taskLog: v.taskLog,
     health: {
       path: v.healthPath,
       host: v.healthHost,

@@ -24,8 +24,10 @@ export interface HistoryEntry {
   readonly watch?: readonly PhaseReport[]
   readonly steps: readonly Timing[]
   /**
-   * No worker consumed from the old workers' freeze until the first new worker's ready line
-   * (`to: 'ready-log'`), or at least until its start when no such line showed (`to: 'start'`).
+   * The gap in task processing: from the old workers' freeze to a new worker's first task
+   * (`to: 'task'`, its CALMSWAP_TASK_LOG line), or to its ready line when it took none by the
+   * end of its check (`to: 'ready-log'`: nothing waited), or at least to its start when neither
+   * showed (`to: 'start'`).
    */
   readonly gap?: WorkerGap
   /** This calmswap process's own cost: peak RSS and CPU time (process.resourceUsage()). */
@@ -37,7 +39,7 @@ export interface HistoryEntry {
 
 export interface WorkerGap {
   readonly ms: number
-  readonly to: 'ready-log' | 'start'
+  readonly to: 'task' | 'ready-log' | 'start'
 }
 
 export interface Usage {
@@ -54,8 +56,9 @@ export function usage(): Usage {
   return { maxRssMb: r(u.maxRSS / 1024, 1), cpuS: r((u.userCPUTime + u.systemCPUTime) / 1e6, 3), userS: r(u.userCPUTime / 1e6, 3), systemS: r(u.systemCPUTime / 1e6, 3) }
 }
 
-const fmtGap = (g: WorkerGap) =>
-  `no worker consuming for ${g.to === 'start' ? 'at least ' : ''}${fmtMs(g.ms)} (old workers frozen → ${g.to === 'start' ? 'new workers started' : 'first new worker ready'})`
+const GAP_END: Record<WorkerGap['to'], string> = { task: 'first task of a new worker', 'ready-log': 'first new worker ready', start: 'new workers started' }
+
+const fmtGap = (g: WorkerGap) => `no worker consuming for ${g.to === 'start' ? 'at least ' : ''}${fmtMs(g.ms)} (old workers frozen → ${GAP_END[g.to] ?? g.to})`
 
 /** What recording an operation needs of a step's context: its output, whether it is a dry run, where history goes. */
 export interface OpLogCtx {

@@ -23,7 +23,7 @@ import { rollbackTo } from './rollback.ts'
 import { buildAndPin, healthAndCreate, preflight, startCore } from './steps.ts'
 import { stopRequestLog, switchTo, upstreamPort, verifyThroughProxy, writeUpstream } from './traffic.ts'
 import { lastWatchOf, newWatch, openLog, type PhaseReport, resetLog, watchRelease } from './watch.ts'
-import { freezeWorkers, startRest } from './workers.ts'
+import { drainFrozen, freezeWorkers, startRest, startSingletons } from './workers.ts'
 
 /** `canary` runs only with CALMSWAP_CANARY, `watch` with CALMSWAP_WATCH; neither on a first deploy. */
 export const DEPLOY_STEPS = ['build', 'shared', 'jobs', 'pause-workers', 'up-core', 'health', 'canary', 'switch', 'up-rest', 'verify', 'watch'] as const
@@ -131,6 +131,10 @@ export async function deploy(ctx0: Ctx, o: DeployOptions = {}): Promise<DeployRe
     op.release = release
 
     let created: Promise<void> | undefined
+    // Stop mode: the old workers' drain, begun once the new web has booted (see up-rest).
+    let drained: Promise<string[]> | undefined
+    // The new beat, started as the switch runs (see startSingletons).
+    let singletons: Promise<void> | undefined
     // When this run froze the old workers: the start of the gap in task processing.
     let frozenAt: number | null = null
     const watched: PhaseReport[] = []
@@ -141,6 +145,7 @@ export async function deploy(ctx0: Ctx, o: DeployOptions = {}): Promise<DeployRe
     const watch = watching ? newWatch(ctx, to, lastWatchOf(readHistory(ctx.config.stateDir), from)) : null
     const judged = () => (watch ? ctx.withSignal(anySignal([ctx.signal, watch.failed])) : ctx)
     const order = DEPLOY_STEPS.filter((s) => (s !== 'canary' || (from && ctx.config.canary.steps.length)) && (s !== 'watch' || watching))
+    const drainOld = Boolean(from) && ctx.config.pauseMode === 'stop' && ctx.config.drain === 'during-health' && ctx.config.roles.workers.length > 0 && !order.includes('canary')
     const oldWebRuns = async () => (from ? (await ctx.inventory()).runningServices(from, ctx.config.roles.web).length > 0 : false)
     // The new web as traffic moves to it, or as this run first sees it past the switch (a run
     // continued after a reboot): what verify holds it to. Restarts before that are not this
@@ -155,10 +160,22 @@ export async function deploy(ctx0: Ctx, o: DeployOptions = {}): Promise<DeployRe
         if ((await freezeWorkers(ctx, from)).length) frozenAt = Date.now()
       },
       'up-core': () => startCore(ctx, to),
-      health: async () => void ({ created } = await healthAndCreate(ctx, to)),
+      // CALMSWAP_DRAIN=during-health: the old workers drain once the web has booted (thawed,
+      // told to stop consuming, SIGTERM) so that the new ones can consume right after the
+      // switch; not with a canary, which runs them again until its promotion.
+      health: async () => void ({ created, drained } = await healthAndCreate(ctx, to, drainOld ? () => drainFrozen(ctx, from!) : undefined)),
       canary: () => canary(ctx, from, to, watched),
       switch: async () => {
         await webAtSwitch()
+        // The old beat has been stopping since the freeze, the new web passed its check: the new
+        // beat boots beside the switch instead of after it (its first task comes seconds later).
+        if (from) {
+          singletons = (async () => {
+            await created
+            await startSingletons(ctx, to, from)
+          })()
+          singletons.catch(() => {})
+        }
         if (watching) resetLog(ctx)
         await switchTo(ctx, to, (await oldWebRuns()) ? from : null, { log: watching })
         if (!ctx.exec.dryRun) watch?.start(openLog(ctx))
@@ -166,7 +183,7 @@ export async function deploy(ctx0: Ctx, o: DeployOptions = {}): Promise<DeployRe
       'up-rest': async () => {
         await webAtSwitch()
         await created
-        const up = await startRest(judged(), to)
+        const up = await startRest(judged(), to, undefined, { drained, singletons })
         if (up && frozenAt !== null) op.gap = { ms: Math.max(0, Math.round(up.at - frozenAt)), to: up.by }
       },
       // Once more after the workers started: a web that died right after the switch is
@@ -186,7 +203,7 @@ export async function deploy(ctx0: Ctx, o: DeployOptions = {}): Promise<DeployRe
     } catch (e) {
       watch?.stop()
       if (watch?.isStarted && !watched.some((r) => r.phase === 'watch')) watched.push(await watch.result)
-      await created?.catch(() => {})
+      await Promise.allSettled([created, drained, singletons])
       await rollBackFailed(ctx, op, { from, to, release }, watch?.error ?? (e as Error))
     }
     ctx.state.deployed(from, to, release)

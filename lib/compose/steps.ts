@@ -11,7 +11,7 @@ import type { KeptRelease } from '../state.ts'
 import { type ComposeModel, checkContract, readComposeModel, servicesWithBuild } from './contract.ts'
 import { checkHealth } from './health.ts'
 import { pinRelease } from './images.ts'
-import { createRest } from './workers.ts'
+import { createRest, webSettled } from './workers.ts'
 
 /** Docker reachable and the compose file within the contract, before anything changes. */
 export async function preflight(ctx: Ctx): Promise<ComposeModel> {
@@ -53,29 +53,39 @@ export async function buildAndPin(ctx: Ctx, color: Color, model: ComposeModel, k
 
 /**
  * The health step and the creation of the new workers, side by side: the containers are
- * created while the web boots (see createRest), and the switch does not wait for them.
- * A failing check waits for the create, so no rollback runs beside it; a create that has
- * already failed stops the deploy before the switch. Returns the create, for up-rest
- * (wrapped: an async function would otherwise wait for the promise it returns).
+ * created once the web has booted (see webSettled), and the switch does not wait for them.
+ * `drain` (stop mode: the old workers' drain) runs beside the create. A failing check waits
+ * for both, so no rollback runs beside them; one that has already failed stops the deploy
+ * before the switch. Returns both, for up-rest (wrapped: an async function would otherwise
+ * wait for the promises it returns).
  */
-export async function healthAndCreate(ctx: Ctx, to: Color): Promise<{ created: Promise<void> }> {
+export async function healthAndCreate(ctx: Ctx, to: Color, drain?: () => Promise<string[]>): Promise<{ created: Promise<void>; drained: Promise<string[]> | undefined }> {
   const checked = checkHealth(ctx, to)
-  const created = createRest(
-    ctx,
-    to,
-    checked.then(
-      () => true,
-      () => false,
-    ),
-  )
+  const { workers, singletons } = ctx.config.roles
+  const go =
+    workers.length || singletons.length
+      ? webSettled(
+          ctx,
+          to,
+          checked.then(
+            () => true,
+            () => false,
+          ),
+          `creating ${[...singletons, ...workers].join(', ')}${drain ? ', draining the old workers' : ''}`,
+        )
+      : Promise.resolve(false)
+  const created = go.then((ok) => (ok ? createRest(ctx, to) : undefined))
+  const drained = drain ? go.then((ok) => (ok ? drain() : [])) : undefined
   created.catch(() => {})
+  drained?.catch(() => {})
   await checked.catch(async (e: unknown) => {
-    await created.catch(() => {})
+    await Promise.allSettled([created, drained])
     throw e
   })
   // A race between settled promises goes to the first one listed.
   await Promise.race([created, undefined])
-  return { created }
+  await Promise.race([drained, undefined])
+  return { created, drained }
 }
 
 /** The up-core step: the new web (and core services) alone, on a calm CPU. */

@@ -13,7 +13,7 @@ import type { Ctx } from '../context.ts'
 import { DEADLINE, sleep } from '../deadlines.ts'
 import { CommandError, StepError } from '../errors.ts'
 import { type Container, names, notStayingUp, type RunState, runStates } from '../inventory.ts'
-import { bootedAfter, calmBefore, whenBooted } from '../pressure.ts'
+import { calmBefore, whenBooted } from '../pressure.ts'
 import { signalledAtMs } from '../state.ts'
 import { fmtMs, sanitize } from '../ui.ts'
 
@@ -94,36 +94,45 @@ async function sendSignal(ctx: Ctx, to: readonly string[], sig = 'SIGTERM'): Pro
 }
 
 /**
- * Stop mode, once traffic has switched: the frozen workers are thawed, quiesced, then get
- * SIGTERM; awaitStopped() waits for their warm shutdown. Thawed first, not signalled frozen:
- * a worker thawed by the signal itself gets it in the same instant as its backlog.
+ * Stop mode: the frozen workers are thawed, quiesced, then get SIGTERM; their warm shutdown
+ * is waited for later (awaitStopped). Thawed first, not signalled frozen: a worker thawed by
+ * the signal itself gets it in the same instant as its backlog. Returns those that said they
+ * stopped consuming: a new worker may consume beside their warm shutdown. Runs to its end
+ * once begun: a worker thawed and not yet signalled would be waited for as if it were stopping.
  */
-async function stopFrozen(ctx: Ctx, color: Project): Promise<void> {
+export async function drainFrozen(ctx0: Ctx, color: Project): Promise<string[]> {
+  const ctx = ctx0.uninterruptible()
   const thawed = await thaw(ctx, color, ctx.config.roles.workers)
-  if (!thawed.length) return
+  if (!thawed.length) return []
   // The grace counts from the thaw: the quiesce is part of the stop.
   ctx.journal.signalled(thawed)
-  await quiesce(ctx, thawed)
+  const quiet = await quiesce(ctx, thawed)
   await sendSignal(ctx, thawed)
   ctx.ui.detail(`  thawed ${thawed.join(', ')} and sent SIGTERM: warm shutdown`)
+  return quiet
 }
 
 /**
  * Before the SIGTERM of consuming workers: each is asked, in its own container, to stop
  * consuming and finish what it holds (lib/celery.ts), all at once, within what is left of
  * the grace. Whatever it answers, the SIGTERM follows: a quiesce only makes the stop clean.
+ * Returns the workers that said they no longer consume (idle, or still finishing what they
+ * had reserved); one that could not be asked may still read the queue until it exits.
  */
-export async function quiesce(ctx: Ctx, workers: readonly string[], graceLeftMs = graceLeft(ctx)): Promise<void> {
+export async function quiesce(ctx: Ctx, workers: readonly string[], graceLeftMs = graceLeft(ctx)): Promise<string[]> {
   const c = ctx.config
-  if (c.quiesce === 'off' || !workers.length) return
+  if (c.quiesce === 'off' || !workers.length) return []
   const maxS = Math.min(DEADLINE.quiesce / 1000, Math.floor((graceLeftMs - DEADLINE.quiesceMargin) / 1000))
-  if (maxS < 1) return
+  if (maxS < 1) return []
   const results = await Promise.all(workers.map((w) => ctx.run(quiesceWorker(c, w, maxS))))
+  const quiet: string[] = []
   for (const [i, r] of results.entries()) {
     const said = sanitize(r.stderr.trim().split('\n').at(-1) ?? '')
     const what = r.code === QUIESCED || r.code === STILL_BUSY || r.code === NOTHING_TO_QUIESCE ? said.replace(/^quiesce: /, '') : `could not run (exit ${r.code}): ${said}`
+    if (r.code === QUIESCED || r.code === STILL_BUSY) quiet.push(workers[i]!)
     ctx.ui.detail(`  ${workers[i]}: ${what}`)
   }
+  return quiet
 }
 
 /**
@@ -131,10 +140,10 @@ export async function quiesce(ctx: Ctx, workers: readonly string[], graceLeftMs 
  * and not started again since. A daemon restart (a power cut) brings containers back under
  * their restart policy: those are running afresh, not finishing a warm shutdown.
  */
-async function stillStopping(ctx: Ctx, color: Project): Promise<Container[]> {
+async function stillStopping(ctx: Ctx, color: Project, services: readonly string[]): Promise<Container[]> {
   const c = ctx.config
   const j = ctx.journal.current
-  const running = (await ctx.inventory(true)).runningContainers(color, [...c.roles.workers, ...c.roles.singletons])
+  const running = (await ctx.inventory(true)).runningContainers(color, services)
   // A journal that names no container but has a time (written before names were kept): every
   // running one may be stopping. No journal, or no SIGTERM in it: none is.
   const told = j?.signalled ? running.filter((x) => j.signalled!.includes(x.name)) : j?.signalledAt ? running : []
@@ -150,8 +159,8 @@ async function stillStopping(ctx: Ctx, color: Project): Promise<Container[]> {
  * second SIGTERM: Celery reads that as "shut down cold" and abandons its tasks. Frozen
  * workers are left frozen: they were not told to stop.
  */
-export async function awaitStopped(ctx: Ctx, color: Project): Promise<void> {
-  await waitForExit(ctx, color, await stillStopping(ctx, color), signalledAtMs(ctx.journal.current))
+export async function awaitStopped(ctx: Ctx, color: Project, services: readonly string[] = restServices(ctx)): Promise<void> {
+  await waitForExit(ctx, color, await stillStopping(ctx, color, services), signalledAtMs(ctx.journal.current))
 }
 
 /** Waits for these containers, sent SIGTERM at `since`, for what is left of the grace; then SIGKILL. */
@@ -184,14 +193,17 @@ async function waitForExit(ctx: Ctx, color: Project, stopping: readonly Containe
 }
 
 /**
- * Before the new color's workers start: nothing of the other color's workers or singletons
- * runs. Those told to stop are waited for; any other that runs (brought back by a daemon
- * restart, or started by hand) is told now, and waited for too.
+ * Before the new color's `services` start: none of the other color's runs, but `quiet`
+ * (workers told to stop that said they no longer consume: they finish their warm shutdown
+ * beside the new ones). Those told to stop are waited for; any other that runs (brought back
+ * by a daemon restart, or started by hand) is told now, and waited for too.
  */
-async function ensureStopped(ctx: Ctx, color: Project): Promise<void> {
-  await awaitStopped(ctx, color)
+async function ensureStopped(ctx: Ctx, color: Project, services: readonly string[], quiet: readonly string[] = []): Promise<void> {
+  if (!services.length) return
   const c = ctx.config
-  const alive = (await ctx.inventory(true)).aliveContainers(color, [...c.roles.workers, ...c.roles.singletons])
+  const stopping = (await stillStopping(ctx, color, services)).filter((x) => !quiet.includes(x.name))
+  await waitForExit(ctx, color, stopping, signalledAtMs(ctx.journal.current))
+  const alive = (await ctx.inventory(true)).aliveContainers(color, services).filter((x) => !quiet.includes(x.name))
   const looping = alive.filter((x) => x.state === 'restarting')
   if (looping.length) await ctx.must(stopContainers(c, names(looping), 0))
   const left = alive.filter((x) => x.state === 'running')
@@ -206,71 +218,106 @@ async function ensureStopped(ctx: Ctx, color: Project): Promise<void> {
 }
 
 /**
- * While the new web boots: creates (does not start) the color's workers and singletons.
- * Loading the project and creating containers is most of what `compose up` costs; done here
- * it overlaps a wait instead of running after the switch beside the backlog. It first lets
- * the web finish booting (its CPU settles), so the creates do not slow the boot they wait
- * for, and stops waiting once `webReady` has the health check's answer: passed, create at
- * once; failed, create nothing, the rollback is next.
+ * While the new web boots: resolves true once it has finished booting (its CPU settles) or
+ * passed its health check, false once the check failed first. What waits for it (the
+ * creation of the new workers, the old workers' drain) then does not slow the boot it waits
+ * for, and does nothing when the rollback is next.
  */
-export async function createRest(ctx: Ctx, color: Color, webReady?: Promise<boolean>): Promise<void> {
-  const { workers, singletons, web } = ctx.config.roles
-  if (!workers.length && !singletons.length) return
-  if (webReady) {
-    const answered = new AbortController()
-    const outcome = webReady.finally(() => answered.abort())
-    const booting = (await ctx.inventory()).runningContainers(color, web).map((x) => x.id)
-    const booted = whenBooted(ctx, booting, answered.signal)
-    const first = await Promise.race([booted.then(() => null), outcome])
-    // The check has answered (it also ended the boot wait): its answer decides.
-    if (first === false || (answered.signal.aborted && !(await outcome))) return
-    const s = await Promise.race([booted, null])
-    if (s)
-      ctx.ui.detail(
-        `  ${s.booted ? 'web booted' : 'web still busy'} after ${Math.round(s.waitedMs)}ms (${s.cpu.toFixed(0)}% of a CPU): creating ${[...singletons, ...workers].join(', ')}`,
-      )
-  }
-  await ctx.must(create(ctx.config, color, [...singletons, ...workers]))
+export async function webSettled(ctx: Ctx, color: Color, webReady: Promise<boolean>, then: string): Promise<boolean> {
+  const answered = new AbortController()
+  const outcome = webReady.finally(() => answered.abort())
+  const booting = (await ctx.inventory()).runningContainers(color, ctx.config.roles.web).map((x) => x.id)
+  const booted = whenBooted(ctx, booting, answered.signal)
+  const first = await Promise.race([booted.then(() => null), outcome])
+  // The check has answered (it also ended the boot wait): its answer decides.
+  if (first === false || (answered.signal.aborted && !(await outcome))) return false
+  const s = await Promise.race([booted, null])
+  if (s) ctx.ui.detail(`  ${s.booted ? 'web booted' : 'web still busy'} after ${Math.round(s.waitedMs)}ms (${s.cpu.toFixed(0)}% of a CPU): ${then}`)
+  return true
 }
 
 /**
- * The up-rest step, after traffic switched, once nothing of the other color's workers runs:
- * the new singletons first, alone (beat boots while no new worker is busy yet, and is done
- * booting before the first worker starts), then each worker service, each on a calm CPU.
+ * While the new web boots: creates (does not start) the color's workers and singletons.
+ * Loading the project and creating containers is most of what `compose up` costs; done here
+ * it overlaps a wait instead of running after the switch beside the backlog.
  */
-export async function startRest(ctx: Ctx, color: Color, other: Project = otherColor(color)): Promise<WorkersUp | null> {
+export async function createRest(ctx: Ctx, color: Color): Promise<void> {
+  const { workers, singletons } = ctx.config.roles
+  if (!workers.length && !singletons.length) return
+  await ctx.must(create(ctx.config, color, [...singletons, ...workers]))
+}
+
+/** A stage of new services, on a calm CPU: started when createRest made them, else `compose up`. */
+async function startStage(ctx: Ctx, color: Color, stage: readonly string[]): Promise<void> {
+  const c = ctx.config
+  await calmBefore(ctx, `up ${stage.join(' ')}`)
+  ctx.checkpoint()
+  // Made by createRest while the web booted: a start is all that is left.
+  const made = (await ctx.inventory()).containers(color, stage)
+  const ready = stage.every((s) => made.some((x) => x.service === s)) && made.every((x) => x.state === 'created')
+  await ctx.must(ready ? startContainers(c, names(made)) : up(c, color, stage))
+}
+
+/**
+ * The new singletons (beat) start once the other color's have exited (SIGTERM since the
+ * freeze; waited for within the grace, then SIGKILL): never two beats. Nothing here waits
+ * for the old workers. A deploy starts it as the switch runs: beat only enqueues, and its
+ * tasks wait in the queue for the workers that start after the switch.
+ */
+export async function startSingletons(ctx: Ctx, color: Color, other: Project = otherColor(color)): Promise<void> {
+  const { singletons } = ctx.config.roles
+  await ensureStopped(ctx, other, singletons)
+  if (singletons.length) await startStage(ctx, color, singletons)
+}
+
+/**
+ * The up-rest step, after traffic switched. Two lanes side by side: the new singletons
+ * (startSingletons, or `singletons`: that lane begun already), and the new workers, which
+ * start once the other color's have stopped consuming: drained (`drained`: the workers that
+ * said so, e.g. while the web booted) or, when none said so, exited. Then each new one proves
+ * it is up while the old workers' warm shutdown ends beside it, within the grace.
+ */
+export async function startRest(
+  ctx: Ctx,
+  color: Color,
+  other: Project = otherColor(color),
+  begun: { drained?: Promise<string[]>; singletons?: Promise<void> } = {},
+): Promise<WorkersUp | null> {
   const c = ctx.config
   const { workers, singletons } = c.roles
-  // Whatever the other side was told to stop has exited (or is killed after the grace)
-  // before anything here starts. In stop mode that includes the workers frozen so far; in
-  // pause mode they stay frozen.
-  if (c.pauseMode === 'stop') await stopFrozen(ctx, other)
-  await ensureStopped(ctx, other)
-  const batches = [singletons, ...workers.map((w) => [w])].filter((s) => s.length)
   let firstWorker: number | null = null
-  for (const [i, batch] of batches.entries()) {
-    await calmBefore(ctx, `up ${batch.join(' ')}`)
-    ctx.checkpoint()
-    // Made by createRest while the web booted: a start is all that is left.
-    const made = (await ctx.inventory()).containers(color, batch)
-    const ready = batch.every((s) => made.some((x) => x.service === s)) && made.every((x) => x.state === 'created')
-    await ctx.must(ready ? startContainers(c, names(made)) : up(c, color, batch))
-    if (firstWorker === null && batch !== singletons) firstWorker = Date.now()
-    // The last batch has no one to boot beside; a worker with a backlog never settles.
-    if (i < batches.length - 1 && batch === singletons) {
-      const started = (await ctx.inventory(true)).runningContainers(color, batch).map((x) => x.id)
-      await bootedAfter(ctx, batch.join(' '), started)
+  const workerLane = async () => {
+    // In stop mode the frozen workers are drained now, unless that began already; in pause
+    // mode they stay frozen (not consuming) until cleanup.
+    const quiet = c.pauseMode === 'stop' ? await (begun.drained ?? drainFrozen(ctx, other)) : []
+    await ensureStopped(ctx, other, workers, quiet)
+    for (const w of workers) {
+      await startStage(ctx, color, [w])
+      firstWorker ??= Date.now()
     }
   }
-  const ready = await confirmUp(ctx, color, [...singletons, ...workers])
-  return ready !== null ? { at: ready, by: 'ready-log' } : firstWorker !== null ? { at: firstWorker, by: 'start' } : null
+  await settleAll([begun.singletons ?? startSingletons(ctx, color, other), workerLane()])
+  // The old workers' warm shutdown, within the grace, beside the new ones' proof.
+  const [proven] = await settleAll([confirmUp(ctx, color, [...singletons, ...workers]), awaitStopped(ctx, other)] as const)
+  return proven ?? (firstWorker !== null ? { at: firstWorker, by: 'start' } : null)
+}
+
+/** Waits for all of them, then throws the first failure: nothing is left running beside a rollback. */
+async function settleAll<T extends readonly unknown[]>(ps: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
+  const rs = await Promise.allSettled(ps)
+  const bad = rs.find((r) => r.status === 'rejected')
+  if (bad) throw (bad as PromiseRejectedResult).reason
+  return rs.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T
 }
 
 /** When the first new worker began to consume, as far as this run could tell. */
 export interface WorkersUp {
-  /** Epoch ms: a worker's ready line (CALMSWAP_READY_LOG), else the start of the first worker. */
+  /**
+   * Epoch ms: a new worker's first task (CALMSWAP_TASK_LOG), else its ready line when no task
+   * showed by the end of its check (nothing waited), else the start of the first worker.
+   */
   readonly at: number
-  readonly by: 'ready-log' | 'start'
+  readonly by: 'task' | 'ready-log' | 'start'
 }
 
 /** The time (epoch ms) of the first line of `docker logs --timestamps` output that matches; NaN when none does. */
@@ -288,9 +335,11 @@ export function firstMatch(logs: string, ready: RegExp): number {
  * either by logging CALMSWAP_READY_LOG since its start (a Celery worker's ready line: its
  * consumer reads the queue), or by running CALMSWAP_STAY_UP since its start; in both cases
  * with no restart and no exit, which is looked at every 250 ms, so a crash fails the check
- * at once instead of at the end of a wait. Returns when the first worker was seen ready.
+ * at once instead of at the end of a wait. The same log reads look for each worker's first
+ * task (CALMSWAP_TASK_LOG), while the check runs anyway, and once more at its end: the end
+ * of the gap in task processing, measured, not waited for.
  */
-async function confirmUp(ctx: Ctx, color: Color, services: readonly string[]): Promise<number | null> {
+async function confirmUp(ctx: Ctx, color: Color, services: readonly string[]): Promise<WorkersUp | null> {
   const c = ctx.config
   const ms = c.stayUpMs
   const ids = names((await ctx.inventory(true)).containers(color, services))
@@ -298,6 +347,7 @@ async function confirmUp(ctx: Ctx, color: Color, services: readonly string[]): P
   const workers = new Set(names((await ctx.inventory()).containers(color, c.roles.workers)))
   const before = answer(await ctx.run(runState(c, ids)), runStates)
   const ready = c.readyLog ? new RegExp(c.readyLog) : null
+  const task = c.taskLog ? new RegExp(c.taskLog) : null
   const t0 = Date.now()
   const startOf = (b: RunState) => {
     const t = Date.parse(b.startedAt)
@@ -306,6 +356,7 @@ async function confirmUp(ctx: Ctx, color: Color, services: readonly string[]): P
   // Each container's log is read from its start, then from the last line read on.
   const since = new Map(before.map((b) => [b.name, startOf(b) / 1000]))
   const readyAt = new Map<string, number>()
+  const taskAt = new Map<string, number>()
   // Restarted already, or down, before the first look: crashing since its start.
   const early = before.flatMap((b) => notStayingUp({ ...b, status: 'running', restarts: 0 }, b) ?? [])
   if (early.length) throw new StepError(`the new ${color} workers do not stay up: ${early.join('; ')}`)
@@ -314,19 +365,24 @@ async function confirmUp(ctx: Ctx, color: Color, services: readonly string[]): P
     return before.map((b) => notStayingUp(b, now.get(b.name))).filter(Boolean)
   }
   const pending = () => before.filter((b) => !readyAt.has(b.name) && Date.now() - startOf(b) < ms)
+  // A worker whose first task is not seen yet: its log is read beside the others', never waited for.
+  const noTask = () => (task ? before.filter((b) => workers.has(b.name) && !taskAt.has(b.name)) : [])
+  const read = (list: readonly RunState[]) =>
+    Promise.all(
+      list.map(async (b) => {
+        const asked = Date.now() / 1000
+        const r = await ctx.run(containerLogs(c, b.name, since.get(b.name)!))
+        const text = `${r.stdout}\n${r.stderr}`
+        const at = ready && !readyAt.has(b.name) ? firstMatch(text, ready) : Number.NaN
+        if (!Number.isNaN(at)) readyAt.set(b.name, at)
+        const took = task && workers.has(b.name) && !taskAt.has(b.name) ? firstMatch(text, task) : Number.NaN
+        if (!Number.isNaN(took)) taskAt.set(b.name, took)
+        if (r.code === 0) since.set(b.name, asked - 1)
+      }),
+    )
   await ctx.ui.wait(`checking that ${services.join(', ')} come up (${ready ? 'their ready line, or ' : ''}${ms / 1000}s up)`, async () => {
     for (;;) {
-      if (ready) {
-        await Promise.all(
-          pending().map(async (b) => {
-            const asked = Date.now() / 1000
-            const r = await ctx.run(containerLogs(c, b.name, since.get(b.name)!))
-            const at = firstMatch(`${r.stdout}\n${r.stderr}`, ready)
-            if (!Number.isNaN(at)) readyAt.set(b.name, at)
-            else if (r.code === 0) since.set(b.name, asked - 1)
-          }),
-        )
-      }
+      await read([...new Set([...(ready ? pending() : []), ...noTask()])])
       const wrong = await wrongNow()
       if (wrong.length) throw new StepError(`the new ${color} workers do not stay up: ${wrong.join('; ')}`)
       const left = pending()
@@ -335,11 +391,20 @@ async function confirmUp(ctx: Ctx, color: Color, services: readonly string[]): P
       ctx.checkpoint()
     }
   })
-  const seen = [...readyAt].filter(([n]) => workers.has(n)).map(([, t]) => t)
+  // A worker that took no task during the check, looked at once more: one read, no wait.
+  const late = noTask().filter((b) => readyAt.has(b.name))
+  if (late.length) await read(late)
   ctx.ui.detail(
     `  ${before.map((b) => (readyAt.has(b.name) ? `${b.name} ready after ${fmtMs(Math.max(0, readyAt.get(b.name)! - startOf(b)))}` : `${b.name} up ${fmtMs(ms)}`)).join(', ')}`,
   )
-  return seen.length ? Math.min(...seen) : null
+  const first = (m: Map<string, number>) => {
+    const seen = [...m].filter(([n]) => workers.has(n)).map(([, t]) => t)
+    return seen.length ? Math.min(...seen) : null
+  }
+  const took = first(taskAt)
+  if (took !== null) return { at: took, by: 'task' }
+  const up = first(readyAt)
+  return up !== null ? { at: up, by: 'ready-log' } : null
 }
 
 /** The services that are not the web: what a stand-down stops and a rollback resumes. */

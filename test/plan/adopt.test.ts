@@ -146,7 +146,11 @@ describe('a step script run on its own', () => {
     })
     await startRest(h.ctx, 'green')
     const plan = h.plan()
-    expect(plan.indexOf('kill SIGTERM app-blue-worker-1 app-blue-beat-1')).toBeGreaterThanOrEqual(0)
-    expect(plan.indexOf('kill SIGTERM app-blue-worker-1 app-blue-beat-1')).toBeLessThan(plan.findIndex((p) => p.startsWith('docker wait')))
+    // Beat and the worker each in their own lane: each is told, then waited for, then replaced.
+    for (const s of ['beat', 'worker']) {
+      expect(plan.indexOf(`kill SIGTERM app-blue-${s}-1`)).toBeGreaterThanOrEqual(0)
+      expect(plan.indexOf(`kill SIGTERM app-blue-${s}-1`)).toBeLessThan(plan.indexOf(`docker wait id-app-blue-${s}-1`))
+      expect(plan.indexOf(`docker wait id-app-blue-${s}-1`)).toBeLessThan(plan.indexOf(`green up ${s}`))
+    }
   })
 })

@@ -28,12 +28,12 @@ describe('the live color is broken', () => {
     expect(h.plan().filter((p) => p.includes('app-blue-worker-1'))).toEqual([])
     expect(h.out.join('')).toMatch(new RegExp(`app-blue-worker-1 already ${state}`))
   })
-  it('a worker frozen already is kept frozen, then thawed and stopped after the switch', async () => {
+  it('a worker frozen already is kept frozen while the web boots, then drained and stopped', async () => {
     h = await harness({ state: { live: 'blue' }, setup: (w) => (blueLive(w), w.set('app-blue', 'worker', 'paused')) })
     await deploy(h.ctx)
     const plan = h.plan()
     expect(plan).not.toContain('pause app-blue-worker-1')
-    expect(plan.indexOf('unpause app-blue-worker-1')).toBeGreaterThan(plan.indexOf('reload'))
+    expect(plan.indexOf('unpause app-blue-worker-1')).toBeGreaterThan(plan.indexOf('green up web'))
     expect(plan).toContain('kill SIGTERM app-blue-worker-1')
     expect(h.world.state('app-blue', 'worker')).toBe('exited')
   })
@@ -57,7 +57,7 @@ describe('the live color is broken', () => {
 describe('the new workers crash-loop', () => {
   it('the deploy is not done: it rolls back, and blue serves with its workers', async () => {
     h = await harness({ state: { live: 'blue', upstream: { color: 'blue', port: 1, backup: null } }, setup: blueLive, env: { CALMSWAP_STAY_UP: '200ms' } })
-    h.world.crashLoop.add('worker')
+    h.world.crashLoop.add('app-green-worker')
     await expect(deploy(h.ctx)).rejects.toThrow(/rolled back; blue serves as before/)
     expect(h.out.join('')).toMatch(/the new green workers do not stay up: app-green-worker-1 is restarting/)
     expect([h.world.state('app-blue', 'worker'), h.world.state('app-blue', 'beat'), h.world.state('app-green', 'worker')]).toEqual(['running', 'running', 'exited'])

@@ -8,7 +8,7 @@ import { readHistory } from '../../lib/history.ts'
 import { lockPath } from '../../lib/lock.ts'
 import { dryRun } from './dry-run.ts'
 import { holdLock } from './hold-lock.ts'
-import { BLUE_TO_GREEN, BOOT_GREEN, blueLive, composeArgs, type Harness, harness } from './world.ts'
+import { BLUE_TO_GREEN, BOOT_GREEN, blueLive, composeArgs, DRAIN_BLUE, type Harness, harness } from './world.ts'
 
 let h: Harness
 afterEach(() => h?.close())
@@ -40,16 +40,16 @@ describe('deploy plan', () => {
     expect(h.ctx.state.load()).toMatchObject({ live: 'green', previous: 'blue', release: 'r2', previousRelease: 'r1' })
   })
 
-  it('the new worker starts only once beat has finished booting', async () => {
+  it('the new worker starts beside beat, not after its boot: consuming resumes right after the switch', async () => {
     h = await harness({ state: { live: 'blue' }, setup: blueLive, env: { CALMSWAP_CPU_CALM: '100', CALMSWAP_CPU_WAIT: '5s' } })
     h.world.cpu = { beat: [95, 60, 3] }
     await deploy(h.ctx)
     const seen = h.exec.calls
       .map((c) => (['stats', 'start'].includes(c.argv[1]!) ? c.argv.slice(1, 2).join(' ') : composeArgs(c.argv).slice(0, 2).join(' ')))
       .filter((x) => /^(stats|start|up)/.test(x))
-    expect(seen).toEqual(['up -d', 'stats', 'up --no-start', 'start', 'stats', 'stats', 'stats', 'start'])
-    expect(h.exec.calls.filter((c) => c.argv[1] === 'stats').map((c) => c.argv.slice(5))).toEqual([['id-app-green-web-1'], ...Array(3).fill(['id-app-green-beat-1'])])
-    expect(h.out.join('')).toMatch(/settled after \d+ms: beat \(3% of a CPU\)/)
+    // Only the web's boot is waited for; no look at beat's CPU holds the worker back.
+    expect(seen).toEqual(['up -d', 'stats', 'up --no-start', 'start', 'start'])
+    expect(h.exec.calls.filter((c) => c.argv[1] === 'stats').map((c) => c.argv.slice(5))).toEqual([['id-app-green-web-1']])
   })
 
   it('the workers are created once the new web has finished booting, not beside its boot', async () => {
@@ -69,15 +69,10 @@ describe('deploy plan', () => {
     h.world.webStatus.green = 500
     await expect(deploy(h.ctx)).rejects.toThrow(/rolled back; blue serves as before/)
     expect(h.plan()).not.toContain('green create beat worker')
+    // Nor drained: the frozen worker is thawed, at once.
+    expect(h.plan()).not.toContain('quiesce app-blue-worker-1')
+    expect(h.plan()).toContain('unpause app-blue-worker-1')
     expect(h.world.state('app-blue', 'worker')).toBe('running')
-  })
-
-  it('a beat that stays busy delays the workers no longer than CALMSWAP_CPU_WAIT', async () => {
-    h = await harness({ state: { live: 'blue' }, setup: blueLive, env: { CALMSWAP_CPU_CALM: '100', CALMSWAP_CPU_WAIT: '300ms' } })
-    h.world.cpu = { beat: [99] }
-    await deploy(h.ctx)
-    expect(h.plan().at(-1)).toBe('start app-green-worker-1')
-    expect(h.out.join('')).toMatch(/still busy, going on after \d+ms: beat \(99% of a CPU\)/)
   })
 
   it('pause mode freezes workers but stops beat, and leaves the workers frozen after the switch', async () => {
@@ -88,19 +83,71 @@ describe('deploy plan', () => {
     expect(h.world.state('app-blue', 'worker')).toBe('paused')
   })
 
-  it('stop mode: the frozen workers get their SIGTERM only after the switch, and exit before new ones start', async () => {
+  it('stop mode: the frozen workers drain once the new web has booted, before the switch; the new worker starts only after the old one said it stopped consuming', async () => {
     h = await harness({ state: { live: 'blue' }, setup: blueLive })
     await deploy(h.ctx)
     const plan = h.plan()
-    expect(plan.indexOf('unpause app-blue-worker-1')).toBeGreaterThan(plan.indexOf('reload'))
-    // Thawed, asked to stop consuming (lib/celery.ts), then SIGTERM.
-    expect(plan.slice(plan.indexOf('unpause app-blue-worker-1'), plan.indexOf('unpause app-blue-worker-1') + 3)).toEqual([
+    const at = (x: string) => plan.indexOf(x)
+    // Thawed, asked to stop consuming (lib/celery.ts), then SIGTERM: beside the health check.
+    expect(plan.slice(at('unpause app-blue-worker-1'), at('unpause app-blue-worker-1') + 3)).toEqual([
       'unpause app-blue-worker-1',
       'quiesce app-blue-worker-1',
       'kill SIGTERM app-blue-worker-1',
     ])
-    expect(plan.indexOf('kill SIGTERM app-blue-worker-1')).toBeLessThan(plan.indexOf('start app-green-worker-1'))
+    expect(at('unpause app-blue-worker-1')).toBeGreaterThan(at('green create beat worker'))
+    expect(at('kill SIGTERM app-blue-worker-1')).toBeLessThan(at('reload'))
+    // The new worker consumes beside the old one's warm shutdown, never before the quiesce.
+    expect(at('reload')).toBeLessThan(at('start app-green-worker-1'))
+    expect(at('quiesce app-blue-worker-1')).toBeLessThan(at('start app-green-worker-1'))
+    expect(at('start app-green-worker-1')).toBeLessThan(at('docker wait id-app-blue-worker-1'))
     expect(h.world.state('app-blue', 'worker')).toBe('exited')
+  })
+
+  it('CALMSWAP_DRAIN=after-switch (the default): the old workers stay frozen through the health check and drain after the switch; the new worker starts after the quiesce, beside the warm shutdown', async () => {
+    h = await harness({ state: { live: 'blue' }, setup: blueLive, env: { CALMSWAP_DRAIN: 'after-switch' } })
+    await deploy(h.ctx)
+    const plan = h.plan()
+    const at = (x: string) => plan.indexOf(x)
+    expect(at('unpause app-blue-worker-1')).toBeGreaterThan(at('reload'))
+    expect(plan.slice(at('unpause app-blue-worker-1'), at('unpause app-blue-worker-1') + 3)).toEqual([
+      'unpause app-blue-worker-1',
+      'quiesce app-blue-worker-1',
+      'kill SIGTERM app-blue-worker-1',
+    ])
+    expect(at('quiesce app-blue-worker-1')).toBeLessThan(at('start app-green-worker-1'))
+    expect(at('start app-green-worker-1')).toBeLessThan(at('docker wait id-app-blue-worker-1'))
+    expect(h.world.state('app-blue', 'worker')).toBe('exited')
+  })
+
+  it('CALMSWAP_DRAIN=after-switch: a failed health check thaws the frozen workers, never starts them again', async () => {
+    h = await harness({ state: { live: 'blue', upstream: { color: 'blue', port: 1, backup: null } }, setup: blueLive, env: { CALMSWAP_DRAIN: 'after-switch' } })
+    h.world.webStatus.green = 500
+    await expect(deploy(h.ctx)).rejects.toThrow(/failed and was rolled back; blue serves as before/)
+    const plan = h.plan()
+    expect(plan).toContain('unpause app-blue-worker-1')
+    expect(plan).not.toContain('start app-blue-worker-1 app-blue-beat-1')
+    expect(plan).not.toContain('quiesce app-blue-worker-1')
+    expect(plan).not.toContain('kill SIGTERM app-blue-worker-1')
+    expect(h.world.state('app-blue', 'worker')).toBe('running')
+  })
+
+  it('the new beat starts once the old beat is gone, before the old worker’s exit is awaited', async () => {
+    h = await harness({ state: { live: 'blue' }, setup: blueLive })
+    await deploy(h.ctx)
+    const plan = h.plan()
+    const at = (x: string) => plan.indexOf(x)
+    expect(at('docker wait id-app-blue-beat-1')).toBeGreaterThan(at('reload'))
+    expect(at('start app-green-beat-1')).toBeGreaterThan(at('docker wait id-app-blue-beat-1'))
+    expect(at('start app-green-beat-1')).toBeLessThan(at('docker wait id-app-blue-worker-1'))
+    expect(plan.filter((x) => x.startsWith('docker wait'))).toEqual(['docker wait id-app-blue-beat-1', 'docker wait id-app-blue-worker-1'])
+  })
+
+  it('a worker that cannot say it stopped consuming (no quiesce) is waited for before a new one starts', async () => {
+    h = await harness({ state: { live: 'blue' }, setup: blueLive, env: { CALMSWAP_QUIESCE: 'off' } })
+    await deploy(h.ctx)
+    const plan = h.plan()
+    expect(plan.indexOf('docker wait id-app-blue-worker-1')).toBeLessThan(plan.indexOf('start app-green-worker-1'))
+    expect(plan.indexOf('start app-green-beat-1')).toBeLessThan(plan.indexOf('start app-green-worker-1'))
   })
 
   it('waits for the old workers no longer than the grace, never signalling twice', async () => {
@@ -121,7 +168,10 @@ describe('deploy plan', () => {
     h = await harness({ state: { live: 'blue' }, setup: blueLive, env: { CALMSWAP_STOP_GRACE: '1s' } })
     h.world.hang = true
     await deploy(h.ctx)
-    expect(h.plan()).toContain('kill SIGKILL app-blue-worker-1 app-blue-beat-1')
+    const plan = h.plan()
+    expect(plan).toEqual(expect.arrayContaining(['kill SIGKILL app-blue-beat-1', 'kill SIGKILL app-blue-worker-1']))
+    // Its quiesce had no time left within the grace: not known to have stopped consuming.
+    expect(plan.indexOf('kill SIGKILL app-blue-worker-1')).toBeLessThan(plan.indexOf('start app-green-worker-1'))
     expect(h.out.join('')).toMatch(/app-blue-worker-1 was still running \d+s after its SIGTERM \(CALMSWAP_STOP_GRACE=1s\) and was killed/)
   })
 
@@ -152,7 +202,9 @@ describe('deploy plan', () => {
     h = await harness({ state: { live: 'blue', upstream: { color: 'blue', port: 1, backup: null } }, setup: blueLive })
     h.world.webStatus.green = 500
     await expect(deploy(h.ctx)).rejects.toThrow(/failed and was rolled back; blue serves as before/)
-    expect(h.plan()).toEqual([...BOOT_GREEN, 'docker wait id-app-blue-beat-1', 'unpause app-blue-worker-1', 'start app-blue-beat-1', 'green stop web'])
+    // The web booted before its check failed: the old worker had drained, and starts again.
+    expect(h.plan()).toEqual([...BOOT_GREEN, ...DRAIN_BLUE, 'docker wait id-app-blue-worker-1 id-app-blue-beat-1', 'start app-blue-worker-1 app-blue-beat-1', 'green stop web'])
+    expect(h.world.state('app-blue', 'worker')).toBe('running')
     expect(h.ctx.state.load()).toMatchObject({ live: 'blue', journal: null })
     expect(h.out.join('')).toMatch(/status 500, expected 200/)
   })
@@ -162,11 +214,12 @@ describe('deploy plan', () => {
     h.world.failOn = (a) => (a[1] === 'start' && a.includes('app-green-worker-1') ? 1 : undefined)
     await expect(deploy(h.ctx)).rejects.toThrow(/rolled back/)
     expect(h.plan()).toEqual([
-      ...BLUE_TO_GREEN,
-      // The failed start: back to blue.
+      ...BLUE_TO_GREEN.slice(0, -1),
+      // The failed start: back to blue, once beat's lane has ended too.
       'write',
       'reload',
       'green stop beat',
+      'docker wait id-app-blue-worker-1',
       'start app-blue-worker-1 app-blue-beat-1',
       'green stop web',
     ])

@@ -73,6 +73,25 @@ describe('the gap in task processing', () => {
     expect(e.gap?.to).toBe('start')
     expect(formatHistory([e])).toMatch(/no worker consuming for at least \S+ \(old workers frozen → new workers started\)/)
   })
+  it('ends at a new worker’s first task, taken from the time its log line carries, not from when it was read', async () => {
+    h = await harness({ state: { live: 'blue' }, setup: blueLive, env: { CALMSWAP_STAY_UP: '60s' } })
+    h.world.taskAfterMs = 30_000
+    const t0 = Date.now()
+    await deploy(h.ctx)
+    const e = readHistory(h.config.stateDir).at(-1)!
+    expect(Date.now() - t0).toBeLessThan(30_000)
+    expect(e.gap?.to).toBe('task')
+    expect(e.gap!.ms).toBeGreaterThanOrEqual(30_000)
+    expect(formatHistory([e])).toMatch(/workers: no worker consuming for \S+ \(old workers frozen → first task of a new worker\)/)
+  })
+  it('with CALMSWAP_TASK_LOG empty, ends at the ready line, as when no task waited', async () => {
+    h = await harness({ state: { live: 'blue' }, setup: blueLive, env: { CALMSWAP_STAY_UP: '60s', CALMSWAP_TASK_LOG: '' } })
+    h.world.taskAfterMs = 30_000
+    await deploy(h.ctx)
+    const e = readHistory(h.config.stateDir).at(-1)!
+    expect(e.gap?.to).toBe('ready-log')
+    expect(e.gap!.ms).toBeLessThan(30_000)
+  })
   it('is not recorded on a first deploy: no old workers were consuming', async () => {
     h = await harness({ env: { CALMSWAP_STAY_UP: '60s' } })
     await deploy(h.ctx)

@@ -33,14 +33,22 @@ export class World {
   hang = false
   /** `docker wait` takes this long (ms) before the workers are seen to exit: a slow warm shutdown. */
   slowStop = 0
-  /** Services whose containers fall into a restart loop once started: a broken release. */
+  /**
+   * Services (`worker`) or one project's service (`app-green-worker`) whose containers fall
+   * into a restart loop once started: a broken release.
+   */
   crashLoop = new Set<string>()
+  private loops(name: string, service: string): boolean {
+    return this.crashLoop.has(service) || this.crashLoop.has(name.replace(/-\d+$/, ''))
+  }
   /** Restarts each container has had, as `docker inspect` reports them. */
   readonly restarts = new Map<string, number>()
   /** When each container last started (epoch ms): `docker inspect`'s StartedAt. */
   readonly started = new Map<string, number>()
   /** Services whose containers log nothing (a worker at -l warning): no ready line. */
   readonly silent = new Set<string>()
+  /** When set, a running worker also logs taking its first task, stamped this long (ms) after the read: a backlog waited. */
+  taskAfterMs: number | null = null
   /** Image references and the ids they name; a build moves the compose file's reference to a new id. */
   readonly images = new Map<string, string>([['calmswap-example-app:latest', 'sha256:build0']])
   builds = 0
@@ -135,7 +143,7 @@ export class World {
       const line = (name: string) => {
         const c = this.containers.get(name)
         if (!c) return ''
-        if (this.crashLoop.has(c.service) && c.state !== 'exited') {
+        if (this.loops(name, c.service) && c.state !== 'exited') {
           c.state = 'restarting'
           this.restarts.set(name, (this.restarts.get(name) ?? 0) + 1)
         }
@@ -147,9 +155,13 @@ export class World {
     if (a[1] === 'logs') {
       // Celery at -l info: a running worker logs its ready line, beat its first due task.
       const c = this.containers.get(a.at(-1)!)
-      if (c?.state !== 'running' || this.crashLoop.has(c.service) || this.silent.has(c.service)) return { stdout: '' }
+      if (c?.state !== 'running' || this.loops(a.at(-1)!, c.service) || this.silent.has(c.service)) return { stdout: '' }
       const line = c.service === 'beat' ? 'Scheduler: Sending due task tick (tasks.tick)' : `celery@${a.at(-1)} ready.`
-      return { stdout: `${new Date().toISOString()} [INFO/MainProcess] ${line}\n` }
+      const task =
+        c.service === 'worker' && this.taskAfterMs !== null
+          ? `${new Date(Date.now() + this.taskAfterMs).toISOString()} [INFO/MainProcess] Task tasks.work[0b5e9c1a-7d2f-4a51-9f0e-2c3d4e5f6a7b] received\n`
+          : ''
+      return { stdout: `${new Date().toISOString()} [INFO/MainProcess] ${line}\n${task}` }
     }
     if (a[1] === 'wait') {
       // Workers finish within the grace unless a test says they hang.
@@ -287,6 +299,8 @@ export async function harness(
       CALMSWAP_GREEN_PORT: String(webs[1]![1]),
       CALMSWAP_PROXY_URL: `http://127.0.0.1:${proxyPort}`,
       CALMSWAP_CPU_CALM: '0',
+      // The plans below are drawn with the drain beside the health check; deploy.test.ts holds the default's own.
+      CALMSWAP_DRAIN: 'during-health',
       CALMSWAP_HEALTH_DEADLINE: '2s',
       CALMSWAP_HEALTH_TIMEOUT: '500ms',
       CALMSWAP_RELEASE: 'r2',
@@ -349,13 +363,15 @@ export function blueLive(w: World) {
  * and stopped, and only then green's beat and workers started.
  */
 export const BOOT_GREEN = ['green build web worker beat', 'pin green', 'pause app-blue-worker-1', 'kill SIGTERM app-blue-beat-1', 'green up web', 'green create beat worker']
+/** Stop mode, once the new web has booted: the old workers drain beside the health check. */
+export const DRAIN_BLUE = ['unpause app-blue-worker-1', 'quiesce app-blue-worker-1', 'kill SIGTERM app-blue-worker-1']
 export const SWITCH = ['write', 'reload']
-export const HAND_OVER = [
-  'unpause app-blue-worker-1',
-  'quiesce app-blue-worker-1',
-  'kill SIGTERM app-blue-worker-1',
-  'docker wait id-app-blue-worker-1 id-app-blue-beat-1',
-  'start app-green-beat-1',
-  'start app-green-worker-1',
-]
-export const BLUE_TO_GREEN = [...BOOT_GREEN, ...SWITCH, ...HAND_OVER]
+/**
+ * Beside the switch, the new beat once the old beat is gone; after it, the new worker at once
+ * (the old one has stopped consuming); then the old worker's warm shutdown is waited for.
+ */
+export const HAND_OVER = ['docker wait id-app-blue-beat-1', 'start app-green-beat-1', 'start app-green-worker-1', 'docker wait id-app-blue-worker-1']
+export const BLUE_TO_GREEN = [...BOOT_GREEN, ...DRAIN_BLUE, ...SWITCH, ...HAND_OVER]
+const BEAT_LANE = ['docker wait id-app-blue-beat-1', 'start app-green-beat-1']
+/** A plan without the new beat's lane, which runs beside the switch: where it lands among the switch's own commands is up to timing. */
+export const withoutBeatLane = (plan: readonly string[]) => plan.filter((x) => !BEAT_LANE.includes(x))

@@ -23,7 +23,8 @@ describe('defaults', () => {
   const c = load()
   it('ports match the original script', () => expect(c.ports).toEqual({ blue: 18001, green: 18002 }))
   it('roles', () => expect(c.roles).toEqual({ web: ['web'], core: [], jobs: [], workers: ['worker'], singletons: ['beat'], shared: ['redis', 'proxy'] }))
-  it('health: 2s per try, 1s apart at most', () => expect([c.health.timeoutMs, c.health.intervalMs, c.health.path]).toEqual([2000, 1000, '/health/']))
+  it('health: 2s per try, 250ms apart at most (a pause is time the switch may wait after the web is ready)', () =>
+    expect([c.health.timeoutMs, c.health.intervalMs, c.health.path]).toEqual([2000, 250, '/health/']))
   it('stop mode with a 30s grace', () => expect([c.pauseMode, c.stopGraceS]).toEqual(['stop', 30]))
   it('upstream file lives in the state dir', () => expect(c.proxy.upstreamFile).toBe(join(dir, '.calmswap', 'nginx', 'upstream.conf')))
   it('is frozen all the way down', () => expect(Object.isFrozen(c.roles.web)).toBe(true))
