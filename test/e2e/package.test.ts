@@ -118,6 +118,9 @@ describe.sequential('the package in a repo of its own', () => {
     const r = sh('make', ['--no-print-directory', 'deploy', 'ARGS=--verbose'], { CALMSWAP_RELEASE: 'p3' })
     expect(r.status, r.stderr).toBe(0)
     // Run from make test, MAKELEVEL is set: a sub-make would print 'Entering directory' on stdout.
+    // status and health run their one-file CommonJS build, not the command (peak RSS: docs/benchmark.md, Lean).
+    const plan = sh('make', ['-n', '--no-print-directory', 'status', 'health']).stdout
+    for (const step of ['status', 'health']) expect(plan).toContain(`node ${join(repo, 'node_modules/calmswap/dist', `${step}.cjs`)}`)
     const s = sh('make', ['--no-print-directory', 'status', 'ARGS=--json'])
     expect(s.status, s.stderr).toBe(0)
     expect(JSON.parse(s.stdout).live).toBe('green')
