@@ -29,7 +29,7 @@ dist/.built: node_modules/.package-lock.json $(SOURCES)
 	node build.mjs
 	@touch $@
 
-build: dist/.built ## build scripts/*.ts into dist/*.mjs (shared chunks in dist/chunks/) and the package's types
+build: dist/.built ## build scripts/*.ts into dist/*.mjs (shared chunks in dist/chunks/; status and health one CommonJS file each, dist/*.cjs) and the package's types
 
 docker: ## install and start Docker Engine + Compose v2 if missing (Debian, root)
 	@provision/docker.sh
@@ -50,10 +50,10 @@ cleanup: build ## remove the old color (asks first; ARGS=--yes to skip the quest
 	node dist/cleanup.mjs $(ARGS)
 
 status: build ## live color, containers, health, CPU pressure, lock (ARGS=--json)
-	@node dist/status.mjs $(ARGS)
+	@node dist/status.cjs $(ARGS)
 
 health: build ## health-check a color's web (ARGS="--color green")
-	node dist/health.mjs $(ARGS)
+	node dist/health.cjs $(ARGS)
 
 history: build ## past deploys, rollbacks and cleanups (ARGS=--json)
 	@node dist/history.mjs $(ARGS)

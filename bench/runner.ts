@@ -168,7 +168,7 @@ export async function runStrategy(ctx: RunContext, s: Strategy, ports: Ports): P
       }
       return m.spread(runs)
     }
-    return { status: await rss('status', ['node', 'dist/status.mjs']), health: await rss('health', ['node', 'dist/health.mjs']) }
+    return { status: await rss('status', ['node', 'dist/status.cjs']), health: await rss('health', ['node', 'dist/health.cjs']) }
   }
 
   try {

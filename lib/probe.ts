@@ -1,10 +1,10 @@
 // A retrying HTTP check polled from t=0 with backoff, a per-try timeout, an overall deadline
 // and N consecutive passes (no fixed sleep: a web that boots in 2 s switches at 2 s). Plain
 // HTTP: it needs no step context, so the proxy switch and the health step both stand on it.
-import { request as httpRequest, type IncomingMessage } from 'node:http'
 import type { Worker } from 'node:worker_threads'
 import type { Config } from './config.ts'
 import { sleep } from './deadlines.ts'
+import { exchange, type HttpHead } from './http1.ts'
 
 /** What a check reads of a body: enough for any health page, never a whole download. */
 const BODY_LIMIT = 4096
@@ -79,38 +79,30 @@ export interface ProbeResult {
   readonly ms: number
 }
 
-type Body = AsyncIterable<Buffer> & { destroy(): unknown; on(ev: 'error', f: () => void): unknown }
-
-/** Drops a body unread (the connection with it): its abort is expected, not an error. */
-function discard(body: Body): void {
-  body.on('error', () => {})
-  body.destroy()
-}
-
-/** Reads at most `limit` bytes of a body, then drops the connection. */
-async function readCapped(body: Body, limit: number): Promise<string> {
+/**
+ * One GET on a connection of its own (`connection: close`: each try must reach the web
+ * afresh), through lib/http1.ts: not undici (its load and llhttp WebAssembly parser cost a
+ * deploy about 22 MB of RSS), nor node:http (0.6 MB more for each `health`), for one small
+ * GET a few times a second. The body is read only when `wanted`, at most `limit` bytes: then
+ * the connection is dropped.
+ */
+async function get(url: string, headers: Record<string, string>, signal: AbortSignal, wanted: (status: number) => boolean, limit: number): Promise<HttpHead & { body: string }> {
+  const u = new URL(url)
+  if (u.protocol !== 'http:') throw Object.assign(new Error(`${u.protocol} is not http:`), { code: 'ERR_INVALID_PROTOCOL' })
   const chunks: Buffer[] = []
   let size = 0
-  for await (const chunk of body) {
-    chunks.push(chunk)
-    size += chunk.length
-    if (size >= limit) break
-  }
-  discard(body)
-  return Buffer.concat(chunks).subarray(0, limit).toString('utf8')
-}
-
-/**
- * One GET through node:http, on a connection of its own (no agent: `connection: close`, as
- * each try must reach the web afresh). Not undici: loading it and its llhttp WebAssembly
- * parser cost a deploy about 22 MB of RSS, for one small GET a few times a second.
- */
-function get(url: string, headers: Record<string, string>, signal: AbortSignal): Promise<IncomingMessage> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { headers, agent: false, signal }, resolve)
-    req.on('error', reject)
-    req.end()
-  })
+  const head = await exchange(
+    { host: u.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(u.port || 80), method: 'GET', path: `${u.pathname}${u.search}`, headers, signal },
+    {
+      head: (h) => wanted(h.status),
+      data: (c) => {
+        chunks.push(c)
+        size += c.length
+        return size < limit
+      },
+    },
+  )
+  return { ...head, body: Buffer.concat(chunks).subarray(0, limit).toString('utf8') }
 }
 
 export async function probe(url: string, o: ProbeOptions): Promise<ProbeResult> {
@@ -124,19 +116,11 @@ export async function probe(url: string, o: ProbeOptions): Promise<ProbeResult> 
   o.signal?.addEventListener('abort', onAbort, { once: true })
   try {
     // The timer covers the connect, the headers and the body: one deadline per try.
-    const res = await get(url, headers, stop.signal)
-    const status = res.statusCode ?? 0
-    const h = res.headers
-    if (status !== o.status) {
-      // The answer is already wrong: none of its body is read.
-      discard(res)
-      return { ok: false, status: status, error: `status ${status}, expected ${o.status}`, headers: h, ms: performance.now() - t0 }
-    }
-    if (!o.body) {
-      discard(res)
-      return { ok: true, status: status, headers: h, ms: performance.now() - t0 }
-    }
-    const text = await readCapped(res, BODY_LIMIT)
+    // The answer is already wrong, or no pattern asks for it: none of its body is read.
+    const res = await get(url, headers, stop.signal, (s) => s === o.status && !!o.body, BODY_LIMIT)
+    const { status, headers: h, body: text } = res
+    if (status !== o.status) return { ok: false, status: status, error: `status ${status}, expected ${o.status}`, headers: h, ms: performance.now() - t0 }
+    if (!o.body) return { ok: true, status: status, headers: h, ms: performance.now() - t0 }
     const pattern = typeof o.body === 'string' ? o.body : o.body.pattern
     const matcher = typeof o.body === 'string' ? new BoundedRegex(o.body) : o.body
     const left = Math.max(50, o.timeoutMs - (performance.now() - t0))

@@ -118,6 +118,9 @@ describe.sequential('the package in a repo of its own', () => {
     const r = sh('make', ['--no-print-directory', 'deploy', 'ARGS=--verbose'], { CALMSWAP_RELEASE: 'p3' })
     expect(r.status, r.stderr).toBe(0)
     // Run from make test, MAKELEVEL is set: a sub-make would print 'Entering directory' on stdout.
+    // status and health run their one-file CommonJS build, not the command (peak RSS: docs/benchmark.md, Lean).
+    const plan = sh('make', ['-n', '--no-print-directory', 'status', 'health']).stdout
+    for (const step of ['status', 'health']) expect(plan).toContain(`node ${join(repo, 'node_modules/calmswap/dist', `${step}.cjs`)}`)
     const s = sh('make', ['--no-print-directory', 'status', 'ARGS=--json'])
     expect(s.status, s.stderr).toBe(0)
     expect(JSON.parse(s.stdout).live).toBe('green')
@@ -161,6 +164,12 @@ describe.sequential('the package in a repo of its own', () => {
     const status = inNode18(['node_modules/.bin/calmswap', 'status', '--json'])
     expect(status.status, status.stderr).toBe(0)
     expect(JSON.parse(status.stdout).live).toBe('green')
+    // status and health are also one CommonJS file each, run by path (the Make targets' way).
+    const alone = inNode18(['node', 'node_modules/calmswap/dist/status.cjs', '--json'])
+    expect(alone.status, alone.stderr).toBe(0)
+    expect(JSON.parse(alone.stdout).live).toBe('green')
+    const health = inNode18(['node', 'node_modules/calmswap/dist/health.cjs', '--help'])
+    expect([health.status, health.stdout], health.stderr).toEqual([0, expect.stringMatching(/^health: wait until a color's web passes its health check/)])
     const dry = inNode18(['node_modules/.bin/calmswap', 'deploy', '--dry-run'], { CALMSWAP_RELEASE: 'p4' })
     expect(dry.status, dry.stderr).toBe(0)
     expect(dry.stdout).toMatch(/docker compose -p \S+-blue .*up -d/)

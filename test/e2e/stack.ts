@@ -14,6 +14,12 @@ import { request } from 'undici'
 import { proxyLogDir } from '../../lib/config.ts'
 
 export const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..')
+
+/** A script as build.mjs writes it: dist/<name>.cjs for the one-file CommonJS steps, else dist/<name>.mjs. */
+export const builtScript = (name: string): string => {
+  const cjs = join(ROOT, 'dist', `${name}.cjs`)
+  return existsSync(cjs) ? cjs : join(ROOT, 'dist', `${name}.mjs`)
+}
 export const COMPOSE_FILE = join(ROOT, 'compose.yml')
 export type Color = 'blue' | 'green'
 export type Project = Color | 'shared'
@@ -394,7 +400,7 @@ export class Stack {
     return env
   }
 
-  /** Runs dist/<script>.mjs to the end. */
+  /** Runs the built script (dist/<script>.mjs, or .cjs: status and health) to the end. */
   run(script: string, args: string[] = [], extra: Record<string, string | undefined> = {}, timeoutMs = 240_000): Promise<RunResult> {
     const bg = this.spawn(script, args, extra)
     const t = setTimeout(() => bg.kill('SIGKILL'), timeoutMs)
@@ -412,9 +418,9 @@ export class Stack {
     )
   }
 
-  /** Starts dist/<script>.mjs in the background; stdin is not a terminal. */
+  /** Starts the built script in the background; stdin is not a terminal. */
   spawn(script: string, args: string[] = [], extra: Record<string, string | undefined> = {}): Background {
-    const child = spawn(process.execPath, [join(ROOT, 'dist', `${script}.mjs`), ...args], { cwd: ROOT, env: this.scriptEnv(extra), stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, [builtScript(script), ...args], { cwd: ROOT, env: this.scriptEnv(extra), stdio: ['ignore', 'pipe', 'pipe'] })
     this.children.add(child)
     const waiters: { re: RegExp; res: () => void; rej: (e: Error) => void }[] = []
     let exited = false
