@@ -55,7 +55,7 @@ export async function ensureDockerLock(log: (m: string) => void): Promise<true> 
   closeSync(openSync(DOCKER_LOCK, 'a'))
   if (lockHolders().length) log(`waiting for ${DOCKER_LOCK} (another Docker run holds it)…`)
   // flock(1) takes the lock, then runs us again as its child: heldByAncestor() is then true.
-  const child = spawn('flock', [DOCKER_LOCK, process.execPath, ...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit' })
+  const child = spawn('flock', ['--close', DOCKER_LOCK, process.execPath, ...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit' })
   const forward = (sig: NodeJS.Signals) => child.kill(sig)
   process.on('SIGINT', forward)
   process.on('SIGTERM', forward)

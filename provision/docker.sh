@@ -42,7 +42,15 @@ fi
 if ! docker info >/dev/null 2>&1; then
   need_root "and start dockerd"
   log "starting dockerd in the background (log: /var/log/dockerd.log)"
-  setsid dockerd --storage-driver=overlay2 >/var/log/dockerd.log 2>&1 < /dev/null &
+  # Only stdin, stdout and stderr go along: a dockerd started under someone's flock (a bench,
+  # a test that restarts it) would otherwise hold that lock for as long as it runs.
+  (
+    for fd in /proc/$BASHPID/fd/*; do
+      n=${fd##*/}
+      [ "$n" -gt 2 ] && eval "exec $n>&-" 2>/dev/null
+    done
+    exec setsid dockerd --storage-driver=overlay2 >/var/log/dockerd.log 2>&1 </dev/null
+  ) &
   for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
   docker info >/dev/null 2>&1 || { log "dockerd did not come up; see /var/log/dockerd.log"; exit 1; }
 fi
