@@ -27,7 +27,7 @@ export { type Counts, formatReport, type PhaseReport, type Tally, type Verdict }
 
 // Each proxy's log line is read by its driver (lib/proxy/); nginx's reader keeps its old names here.
 export type { LoggedRequest } from '../proxy/driver.ts'
-export { parseRecord } from '../proxy/nginx.ts'
+export { parseNginxLine } from '../proxy/nginx.ts'
 
 export const emptyTally = (): Tally => ({ blue: { requests: 0, errors: 0, answered: 0, failed: 0 }, green: { requests: 0, errors: 0, answered: 0, failed: 0 } })
 
@@ -39,7 +39,7 @@ export { isHealthRequest, normalPath }
  * that request: with a health path of "/" or "/healthz", "/about" and "/healthz-dashboard/"
  * are judged.
  */
-export function addRecord(t: Tally, r: LoggedRequest, c: Pick<Config, 'ports' | 'health'>): void {
+export function countRequest(t: Tally, r: LoggedRequest, c: Pick<Config, 'ports' | 'health'>): void {
   if (isHealthRequest(r.uri, c.health.path)) return
   const colorOf = (port: number | null) => COLORS.find((col) => c.ports[col] === port)
   for (const tr of r.tries) {
@@ -603,7 +603,7 @@ export class Watch {
     const driver = proxyDriver(c)
     for (const line of this.tail?.read() ?? []) {
       const r = driver.parse(line, c.ports)
-      if (r) addRecord(isProbe(r.uri, this.token) ? this.probes : this.counts, r, c)
+      if (r) countRequest(isProbe(r.uri, this.token) ? this.probes : this.counts, r, c)
     }
     const j = assess(this.counts[this.p.color], this.probes[this.p.color], this.limits(), this.baseline())
     const now = Date.now()

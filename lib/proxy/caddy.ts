@@ -80,7 +80,7 @@ export function caddyLivePort(text: string): number | null {
  * does not log the upstreams it gave up on (a failed dial moves on silently), so a record
  * has one try at most.
  */
-export function parseCaddyRecord(line: string): LoggedRequest | null {
+export function parseCaddyLine(line: string): LoggedRequest | null {
   const x = jsonLine(line)
   const req = x?.request
   if (!x || !Number.isInteger(x.status) || !req || typeof req !== 'object') return null
@@ -125,5 +125,5 @@ export const caddy: ProxyDriver = {
   commands: (c, _color, container) => caddyCommands(c, container),
   check: caddyCheck,
   livePort: caddyLivePort,
-  parse: parseCaddyRecord,
+  parse: parseCaddyLine,
 }

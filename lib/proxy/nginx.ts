@@ -102,7 +102,7 @@ const splitUpstream = (v: string) => (v ? v.split(/\s*,\s*|\s+:\s+/).map((x) => 
  * $upstream_status, the last server tried gets the client's status and the earlier ones
  * (nginx moved on from them) a 502.
  */
-export function parseRecord(line: string): LoggedRequest | null {
+export function parseNginxLine(line: string): LoggedRequest | null {
   const x = jsonLine(line)
   if (!x || !Number.isInteger(x.status)) return null
   const status = x.status as number
@@ -152,5 +152,5 @@ export const nginx: ProxyDriver = {
   commands: (c, _color, container) => nginxCommands(c, container),
   check: nginxCheck,
   livePort: nginxLivePort,
-  parse: parseRecord,
+  parse: parseNginxLine,
 }

@@ -163,7 +163,7 @@ export function validateTraefik(text: string): string[] {
  * ServiceName does (`<name>-<color>@file`). OriginStatus is the server's answer,
  * DownstreamStatus the client's. Traefik logs one line per request, not per try.
  */
-export function parseTraefikRecord(line: string, ports?: Readonly<Record<Color, number>>): LoggedRequest | null {
+export function parseTraefikLine(line: string, ports?: Readonly<Record<Color, number>>): LoggedRequest | null {
   const x = jsonLine(line)
   if (!x || !Number.isInteger(x.DownstreamStatus)) return null
   const status = x.DownstreamStatus as number
@@ -191,5 +191,5 @@ export const traefik: ProxyDriver = {
   commands: () => null,
   check: () => null,
   livePort: traefikLivePort,
-  parse: (line, ports) => parseTraefikRecord(line, ports),
+  parse: (line, ports) => parseTraefikLine(line, ports),
 }

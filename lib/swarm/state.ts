@@ -82,7 +82,7 @@ function marksProblems(where: string, v: unknown): string[] {
 }
 
 /** Every way a swarm.json is not one calmswap wrote; empty when it is fine. */
-export function swarmRecordProblems(v: unknown): string[] {
+export function swarmStateProblems(v: unknown): string[] {
   if (!isObj(v)) return ['it must hold a JSON object']
   const p: string[] = []
   if (v.version !== 1) p.push(`"version" is ${JSON.stringify(v.version)}; this calmswap reads version 1`)
@@ -117,7 +117,7 @@ export class SwarmStore {
     const file = join(dir, 'swarm.json')
     this.record = new JsonFile(dir, file, readOnly, {
       empty: EMPTY_SWARM,
-      problems: swarmRecordProblems,
+      problems: swarmStateProblems,
       name: `swarm record ${file}`,
       fixJson: 'restore it, or delete it (calmswap then knows no release and nothing to roll back)',
       fixShape: 'Restore it, or delete it.',

@@ -12,7 +12,7 @@ import { join } from 'node:path'
 import { Client, request } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { switchTraffic } from '../../lib/compose/traffic.ts'
-import { addRecord, emptyTally } from '../../lib/compose/watch.ts'
+import { countRequest, emptyTally } from '../../lib/compose/watch.ts'
 import type { Color, Config } from '../../lib/config.ts'
 import { loadConfig } from '../../lib/config-loader.ts'
 import { type Ctx, makeContext } from '../../lib/context.ts'
@@ -234,7 +234,7 @@ describe.skipIf(!hasCaddy)('Caddy on the host, the real binary', () => {
     const t = emptyTally()
     for (const l of lines) {
       const rec = proxyDriver(config).parse(l, config.ports)
-      if (rec) addRecord(t, rec, config)
+      if (rec) countRequest(t, rec, config)
     }
     expect(t.blue.answered + t.green.answered).toBeGreaterThan(0)
     expect(t.green.answered).toBeGreaterThan(0)

@@ -7,7 +7,7 @@ import { appendFileSync, chmodSync, lstatSync, mkdirSync, mkdtempSync, readFileS
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { addRecord, emptyTally, isHealthRequest, LogTail, logProblem, MAX_LINE, normalPath, openLog, parseRecord, resetLog } from '../../lib/compose/watch.ts'
+import { countRequest, emptyTally, isHealthRequest, LogTail, logProblem, MAX_LINE, normalPath, openLog, parseNginxLine, resetLog } from '../../lib/compose/watch.ts'
 import type { Ctx } from '../../lib/context.ts'
 
 const root = mkdtempSync(join(tmpdir(), 'calmswap-proxy-log-'))
@@ -293,20 +293,20 @@ describe('the health request, and only it, is left out of the watch', () => {
   ])('health path %s: %s left out: %s', (health, uri, out) => {
     expect(isHealthRequest(uri, health)).toBe(out)
     const t = emptyTally()
-    addRecord(t, parseRecord(JSON.stringify({ status: 500, upstream_addr: '127.0.0.1:18002', request_uri: uri }))!, { ...ports, health: { path: health } } as Parameters<
-      typeof addRecord
+    countRequest(t, parseNginxLine(JSON.stringify({ status: 500, upstream_addr: '127.0.0.1:18002', request_uri: uri }))!, { ...ports, health: { path: health } } as Parameters<
+      typeof countRequest
     >[2])
     expect(t.green.errors).toBe(out ? 0 : 1)
   })
 
   it('with the health path "/", a release answering 100 of 500 with 5xx is counted whole', () => {
-    const c = { ...ports, health: { path: '/' } } as Parameters<typeof addRecord>[2]
+    const c = { ...ports, health: { path: '/' } } as Parameters<typeof countRequest>[2]
     const t = emptyTally()
     for (let i = 0; i < 500; i++) {
       const status = i % 5 === 0 ? 500 : 200
       const uri = ['/', '/about/', '/cart?id=3', '/api/items'][i % 4]
-      const r = parseRecord(JSON.stringify({ status, upstream_addr: '127.0.0.1:18002', upstream_status: String(status), request_uri: uri }))!
-      addRecord(t, r, c)
+      const r = parseNginxLine(JSON.stringify({ status, upstream_addr: '127.0.0.1:18002', upstream_status: String(status), request_uri: uri }))!
+      countRequest(t, r, c)
     }
     // A quarter of them asked for "/" itself: the health request.
     expect(t.green).toEqual({ requests: 375, errors: 75, answered: 375, failed: 75 })

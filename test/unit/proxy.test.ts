@@ -5,14 +5,14 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { addRecord, emptyTally } from '../../lib/compose/watch.ts'
+import { countRequest, emptyTally } from '../../lib/compose/watch.ts'
 import type { Config } from '../../lib/config.ts'
 import { loadConfig } from '../../lib/config-loader.ts'
-import { caddyLivePort, parseCaddyRecord, renderCaddy } from '../../lib/proxy/caddy.ts'
+import { caddyLivePort, parseCaddyLine, renderCaddy } from '../../lib/proxy/caddy.ts'
 import { shareCounts } from '../../lib/proxy/driver.ts'
 import { proxyCheck, proxyCommands, proxyDriver } from '../../lib/proxy/index.ts'
-import { parseRecord } from '../../lib/proxy/nginx.ts'
-import { parseTraefikRecord, renderTraefik, traefikConfig, traefikLivePort, traefikProblems, validateTraefik } from '../../lib/proxy/traefik.ts'
+import { parseNginxLine } from '../../lib/proxy/nginx.ts'
+import { parseTraefikLine, renderTraefik, traefikConfig, traefikLivePort, traefikProblems, validateTraefik } from '../../lib/proxy/traefik.ts'
 import { fromYaml, toYaml } from '../../lib/proxy/yaml.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'calmswap-proxy-'))
@@ -131,14 +131,14 @@ const CADDY_LINE =
   '{"level":"info","ts":1796424344.6030824,"logger":"http.log.access.log0","msg":"handled request","request":{"remote_ip":"127.0.0.1","remote_port":"49848","proto":"HTTP/1.1","method":"GET","host":"127.0.0.1:28080","uri":"/x","headers":{"User-Agent":["curl/7.88.1"],"Accept":["*/*"]}},"user_id":"","duration":0.00075742,"size":6,"status":200,"resp_headers":{"Server":["Caddy"],"X-Calmswap-Color":["green"],"X-Calmswap-Upstream":["127.0.0.1:28002"],"Content-Length":["6"],"X-Deploy-Color":["green"],"Date":["Fri, 04 Dec 2026 22:45:44 GMT"]}}'
 
 describe("Caddy's JSON access log", () => {
-  it('a request and the upstream that answered', () => expect(parseCaddyRecord(CADDY_LINE)).toEqual({ status: 200, uri: '/x', tries: [{ port: 28002, status: 200 }] }))
+  it('a request and the upstream that answered', () => expect(parseCaddyLine(CADDY_LINE)).toEqual({ status: 200, uri: '/x', tries: [{ port: 28002, status: 200 }] }))
   it("a 502 of Caddy's own: no upstream to blame", () => {
     const x = JSON.parse(CADDY_LINE)
     x.status = 502
     x.resp_headers = { Server: ['Caddy'] }
-    expect(parseCaddyRecord(JSON.stringify(x))?.tries).toEqual([])
+    expect(parseCaddyLine(JSON.stringify(x))?.tries).toEqual([])
   })
-  it.each(['', 'not json', '{"level":"info","msg":"serving initial configuration"}', '{"status":200}'])('%j is no record', (l) => expect(parseCaddyRecord(l)).toBeNull())
+  it.each(['', 'not json', '{"level":"info","msg":"serving initial configuration"}', '{"status":200}'])('%j is no record', (l) => expect(parseCaddyLine(l)).toBeNull())
   it('counts for the color on that port, the health path left out', () => {
     const c = caddyCfg({ CALMSWAP_BLUE_PORT: '28001', CALMSWAP_GREEN_PORT: '28002' })
     const t = emptyTally()
@@ -148,15 +148,15 @@ describe("Caddy's JSON access log", () => {
       ['/y', 500],
       ['/health/', 500],
     ] as const)
-      addRecord(t, proxyDriver(c).parse(JSON.stringify({ ...x, status, request: { ...x.request, uri } }), c.ports)!, c)
+      countRequest(t, proxyDriver(c).parse(JSON.stringify({ ...x, status, request: { ...x.request, uri } }), c.ports)!, c)
     expect(t.green).toEqual({ requests: 2, errors: 1, answered: 2, failed: 1 })
   })
 })
 
 describe('the nginx driver reads what it always read', () => {
-  it('parse is the watch parseRecord', () => {
+  it('parse is the watch parseNginxLine', () => {
     const line = JSON.stringify({ status: 200, upstream_addr: '127.0.0.1:18002', upstream_status: '200', request_uri: '/' })
-    expect(proxyDriver(cfg()).parse(line)).toEqual(parseRecord(line))
+    expect(proxyDriver(cfg()).parse(line)).toEqual(parseNginxLine(line))
   })
 })
 
@@ -264,11 +264,10 @@ describe("Traefik's JSON access log (accessLog.format=json, its documented field
       ...x,
     })
   const ports = (c: Config) => c.ports
-  it('by the service URL', () => expect(parseTraefikRecord(line({}), ports(traefikCfg()))).toEqual({ status: 200, uri: '/x', tries: [{ port: 18002, status: 200 }] }))
+  it('by the service URL', () => expect(parseTraefikLine(line({}), ports(traefikCfg()))).toEqual({ status: 200, uri: '/x', tries: [{ port: 18002, status: 200 }] }))
   it('by the service name when the URL is dropped', () =>
-    expect(parseTraefikRecord(line({ ServiceURL: undefined, ServiceName: 'calmswap_web-blue@file' }), ports(traefikCfg()))?.tries).toEqual([{ port: 18001, status: 200 }]))
-  it("the server's status, not the client's", () => expect(parseTraefikRecord(line({ OriginStatus: 500, DownstreamStatus: 500 }))?.tries[0]?.status).toBe(500))
-  it('no service (no router matched): no try', () =>
-    expect(parseTraefikRecord(line({ ServiceURL: '', ServiceName: '', DownstreamStatus: 404, OriginStatus: 0 }))?.tries).toEqual([]))
-  it.each(['', 'x', '{"level":"info","msg":"Configuration loaded from file"}'])('%j is no record', (l) => expect(parseTraefikRecord(l)).toBeNull())
+    expect(parseTraefikLine(line({ ServiceURL: undefined, ServiceName: 'calmswap_web-blue@file' }), ports(traefikCfg()))?.tries).toEqual([{ port: 18001, status: 200 }]))
+  it("the server's status, not the client's", () => expect(parseTraefikLine(line({ OriginStatus: 500, DownstreamStatus: 500 }))?.tries[0]?.status).toBe(500))
+  it('no service (no router matched): no try', () => expect(parseTraefikLine(line({ ServiceURL: '', ServiceName: '', DownstreamStatus: 404, OriginStatus: 0 }))?.tries).toEqual([]))
+  it.each(['', 'x', '{"level":"info","msg":"Configuration loaded from file"}'])('%j is no record', (l) => expect(parseTraefikLine(l)).toBeNull())
 })

@@ -12,7 +12,7 @@ import { ConfigError } from '../../lib/errors.ts'
 import { ProcessExecutor } from '../../lib/executor.ts'
 import { LOCAL_PSI, psiSourceOf } from '../../lib/swarm/node-pressure.ts'
 import { asStackService, knobsFor, parseStack, stackNotes, stackProblems, stepFile } from '../../lib/swarm/stack.ts'
-import { swarmRecordProblems } from '../../lib/swarm/state.ts'
+import { swarmStateProblems } from '../../lib/swarm/state.ts'
 import {
   nodesReader,
   parseNodes,
@@ -356,9 +356,9 @@ describe('CPU pressure per node', () => {
 
 describe('swarm.json', () => {
   it('a record calmswap wrote', () =>
-    expect(swarmRecordProblems({ version: 1, release: 'r1', journal: null, last: { release: 'r1', services: { web: { role: 'web', deployedFrom: 3 } } } })).toEqual([]))
+    expect(swarmStateProblems({ version: 1, release: 'r1', journal: null, last: { release: 'r1', services: { web: { role: 'web', deployedFrom: 3 } } } })).toEqual([]))
   it('anything else is refused, each problem named', () =>
-    expect(swarmRecordProblems({ version: 2, journal: { op: 'drop', release: 1, pid: 'x', done: 'all', services: { web: { role: 'boss', replicas: 1.5 } } } })).toHaveLength(6))
+    expect(swarmStateProblems({ version: 2, journal: { op: 'drop', release: 1, pid: 'x', done: 'all', services: { web: { role: 'boss', replicas: 1.5 } } } })).toHaveLength(6))
 })
 
 describe('the Celery app of a worker', () => {

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { formatWatch } from '../../lib/compose/status.ts'
-import { addRecord, containerTrouble, describeErrors, emptyTally, judge, LogTail, parseRecord, wilsonLower } from '../../lib/compose/watch.ts'
+import { containerTrouble, countRequest, describeErrors, emptyTally, judge, LogTail, parseNginxLine, wilsonLower } from '../../lib/compose/watch.ts'
 import { loadConfig } from '../../lib/config-loader.ts'
 import type { Journal } from '../../lib/state.ts'
 import { workersSignalled } from '../../lib/state.ts'
@@ -17,26 +17,26 @@ const line = (o: Record<string, unknown>) => JSON.stringify({ msec: 1.5, status:
 const limits = { max5xxPct: 5, minRequests: 20 }
 
 describe('a proxy log line', () => {
-  it('one try', () => expect(parseRecord(line({}))).toEqual({ status: 200, uri: '/', tries: [{ port: 18002, status: 200 }] }))
+  it('one try', () => expect(parseNginxLine(line({}))).toEqual({ status: 200, uri: '/', tries: [{ port: 18002, status: 200 }] }))
   it('a retry on the backup', () =>
-    expect(parseRecord(line({ upstream_addr: '127.0.0.1:18002, 127.0.0.1:18001', upstream_status: '502, 200' }))?.tries).toEqual([
+    expect(parseNginxLine(line({ upstream_addr: '127.0.0.1:18002, 127.0.0.1:18001', upstream_status: '502, 200' }))?.tries).toEqual([
       { port: 18002, status: 502 },
       { port: 18001, status: 200 },
     ]))
-  it('an internal redirect', () => expect(parseRecord(line({ upstream_addr: '127.0.0.1:18002 : 127.0.0.1:18001', upstream_status: '200 : 500' }))?.tries.length).toBe(2))
+  it('an internal redirect', () => expect(parseNginxLine(line({ upstream_addr: '127.0.0.1:18002 : 127.0.0.1:18001', upstream_status: '200 : 500' }))?.tries.length).toBe(2))
   it('without $upstream_status, the last try has the client status and earlier ones a 502', () =>
-    expect(parseRecord(line({ status: 500, upstream_addr: '127.0.0.1:18002, 127.0.0.1:18001', upstream_status: undefined }))?.tries).toEqual([
+    expect(parseNginxLine(line({ status: 500, upstream_addr: '127.0.0.1:18002, 127.0.0.1:18001', upstream_status: undefined }))?.tries).toEqual([
       { port: 18002, status: 502 },
       { port: 18001, status: 500 },
     ]))
-  it('no upstream at all', () => expect(parseRecord(line({ status: 499, upstream_addr: '', upstream_status: '' }))?.tries).toEqual([]))
-  it.each(['', 'not json', '[]', '{"status":"x"}', 'null'])('%j is no record', (l) => expect(parseRecord(l)).toBeNull())
+  it('no upstream at all', () => expect(parseNginxLine(line({ status: 499, upstream_addr: '', upstream_status: '' }))?.tries).toEqual([]))
+  it.each(['', 'not json', '[]', '{"status":"x"}', 'null'])('%j is no record', (l) => expect(parseNginxLine(l)).toBeNull())
 })
 
 describe('the tally by color', () => {
   const tally = (...lines: string[]) => {
     const t = emptyTally()
-    for (const l of lines) addRecord(t, parseRecord(l)!, cfg)
+    for (const l of lines) countRequest(t, parseNginxLine(l)!, cfg)
     return t
   }
   it('counts tries and answers per color', () =>
