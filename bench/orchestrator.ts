@@ -29,7 +29,7 @@ export interface OrchestratorRun {
   readonly maxRssMb: number
   /** Largest sum of RSS over the whole tree at one sample (every 200 ms), MB. */
   readonly treePeakRssMb: number
-  /** For a node orchestrator: CPU seconds of the node process alone (bench/selfcpu.mjs). */
+  /** For a node orchestrator: CPU seconds of the node process alone (bench/selfcpu.cjs). */
   readonly nodeSelfCpuS: number | null
   /** For a node orchestrator: the node process's own peak RSS (its children excluded), MB. */
   readonly nodeMaxRssMb: number | null
@@ -105,10 +105,10 @@ export async function runOrchestrator(o: RunOptions): Promise<OrchestratorRun> {
   const steps: Step[] = []
   const commands: { t: number; text: string }[] = []
   const events: ({ t: number } & Record<string, unknown>)[] = []
-  // A node orchestrator gets bench/selfcpu.mjs preloaded: its own CPU time, apart from its children's.
+  // A node orchestrator gets bench/selfcpu.cjs preloaded: its own CPU time, apart from its children's.
   const selfFile = `${o.usageFile}.self.json`
   rmSync(selfFile, { force: true })
-  const argv = o.argv[0] === 'node' ? ['node', '--import', join(o.cwd, 'bench/selfcpu.mjs'), ...o.argv.slice(1)] : o.argv
+  const argv = o.argv[0] === 'node' ? ['node', '--require', join(o.cwd, 'bench/selfcpu.cjs'), ...o.argv.slice(1)] : o.argv
   const t0 = now()
   const wrapped = [PYTHON, '-S', '-E', join(o.cwd, 'bench/rusage.py'), o.usageFile, ...argv]
   // Under a quota the wrapper moves itself into the cgroup before it execs: everything it

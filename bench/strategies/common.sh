@@ -57,6 +57,9 @@ write_upstream() {
     if [ -n "$backup" ]; then echo "  server 127.0.0.1:${PORT[$backup]} backup;"; fi
     echo "  keepalive 8;"
     echo "}"
+    # example/nginx/nginx.conf proxies to $calmswap_live (set from calmswap's flag files when they
+    # exist): without flags, this map names the group.
+    echo "map \$host \$calmswap_live { default \"calmswap_web\"; }"
     echo "map \$host \$calmswap_color { default \"$color\"; }"
     # The proxy's access log is off, as calmswap leaves it between deploys (example/nginx/nginx.conf needs the variable).
     echo "map \$host \$calmswap_log { default \"0\"; }"
