@@ -159,7 +159,7 @@ export async function runStrategy(ctx: RunContext, s: Strategy, ports: Ports): P
     })
 
   /** `status` and `health` of the live color, each run `n` times: node's own peak RSS. */
-  const readers = async (n: number) => {
+  const readers = async (n: number, live: Color) => {
     const rss = async (label: string, argv: string[]) => {
       const runs: number[] = []
       for (let i = 0; i < n; i++) {
@@ -168,7 +168,7 @@ export async function runStrategy(ctx: RunContext, s: Strategy, ports: Ports): P
       }
       return m.spread(runs)
     }
-    return { status: await rss('status', ['node', 'dist/status.cjs']), health: await rss('health', ['node', 'dist/health.cjs']) }
+    return { status: await rss('status', ['node', 'dist/status.cjs']), health: await rss('health', ['node', 'dist/health.cjs', '--color', live]) }
   }
 
   try {
@@ -213,7 +213,7 @@ export async function runStrategy(ctx: RunContext, s: Strategy, ports: Ports): P
         await boxSampler.stop()
         await taskSampler.stop()
         const opEnd = dep.events.find((e) => e.type === 'op-end') as { gap?: { ms: number; to: string }; usage?: { maxRssMb: number; cpuS: number } } | undefined
-        const read = name === 'good' && s.name.startsWith('calmswap-') && dep.code === 0 ? await readers(p.mode === 'smoke' ? 2 : 5) : null
+        const read = name === 'good' && s.name.startsWith('calmswap-') && dep.code === 0 ? await readers(p.mode === 'smoke' ? 2 : 5, to) : null
         const d = await drain(redis!, base, p.drainTimeoutS)
 
         const t0 = dep.t0
