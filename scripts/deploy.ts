@@ -1,5 +1,5 @@
 #!/usr/bin/env -S npx tsx
-// deploy: the whole staged deploy (lib/compose/deploy.ts). A failure, or Ctrl-C, rolls back.
+// deploy: the whole staged deploy, in the engine CALMSWAP_ENGINE picks. A failure, or Ctrl-C, rolls back.
 // The step itself, its flags and --help are lib/steps/deploy.ts; `calmswap deploy` runs the same one.
 
 import { startMain } from '../lib/main.ts'
