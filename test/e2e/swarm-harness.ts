@@ -10,6 +10,7 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from '
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { execFileText, pipeFiles, ROOT, type RunResult, type Sampler, sampleBeats, waitFor } from './harness.ts'
+import { builtScript } from './stack.ts'
 
 export const SWARM_HOST = process.env.SWARM_DOCKER_HOST
 const APP = 'calmswap-example-app'
@@ -122,7 +123,7 @@ export class SwarmStack {
   }
 
   run(script: string, args: string[] = [], extra: Record<string, string | undefined> = {}): Promise<RunResult> {
-    return execFileText(process.execPath, [join(ROOT, 'dist', `${script}.mjs`), ...args], this.env(extra), 280_000)
+    return execFileText(process.execPath, [builtScript(script), ...args], this.env(extra), 280_000)
   }
 
   /** The running container of a service of this stack (single node: the only one). */
