@@ -109,6 +109,19 @@ describe.sequential('a real Django stack', () => {
     // The proxy's unprivileged workers wrote what the watch judged; once it is over, nothing more.
     expect(r.stderr).toMatch(/watched green for .*: [1-9]\d* requests, 0 5xx/)
     const log = join(proxyLogDir(stack.stateDir), 'access.jsonl')
+    // `nginx -s reload` returns before the master has started workers on the new config: a
+    // request in that moment is served, and logged, by an old one. Once a GET leaves the log
+    // as it was, the reload has taken; from then on nothing more may be written.
+    await waitFor(
+      'the reload that turns the log off to take',
+      async () => {
+        const was = statSync(log).size
+        await stack.get('/')
+        return statSync(log).size === was
+      },
+      10_000,
+      200,
+    )
     const size = statSync(log).size
     for (let i = 0; i < 5; i++) await stack.get('/')
     expect(statSync(log).size, 'the log grows between deploys').toBe(size)
