@@ -31,21 +31,24 @@ export function formatChecks(checks: readonly Check[], c: { green: (s: string) =
  * who holds the lock. `ops` names the operations that take a dead holder's lock over.
  */
 export function stateChecks(stateDir: string, ops: string): Check[] {
-  const checks: Check[] = []
-  const add = (name: string, ok: boolean, detail: string, fix?: string) => checks.push({ name, ok, detail, fix: ok ? undefined : fix })
-  try {
-    if (existsSync(stateDir)) probeWritable(stateDir, 4096, false)
-    add('state folder', true, existsSync(stateDir) ? stateDir : `${stateDir} (created by the first deploy)`)
-  } catch (e) {
-    add('state folder', false, `${stateDir} cannot be written: ${fsProblem(e)}`, `make ${stateDir} writable, or set CALMSWAP_STATE_DIR`)
-  }
   const note = readLock(stateDir)
   const held = lockHeld(stateDir)
-  add(
-    'lock',
-    !note || held,
-    note ? `${note.op} by pid ${note.pid} (${note.who}) since ${note.since}${held ? ', running' : ', holder gone'}` : held ? 'held' : 'free',
-    `the holder died; the next ${ops} takes the lock over by itself`,
-  )
-  return checks
+  return [
+    stateFolderCheck(stateDir),
+    check(
+      'lock',
+      !note || held,
+      note ? `${note.op} by pid ${note.pid} (${note.who}) since ${note.since}${held ? ', running' : ', holder gone'}` : held ? 'held' : 'free',
+      `the holder died; the next ${ops} takes the lock over by itself`,
+    ),
+  ]
+}
+
+function stateFolderCheck(stateDir: string): Check {
+  try {
+    if (existsSync(stateDir)) probeWritable(stateDir, 4096, false)
+    return check('state folder', true, existsSync(stateDir) ? stateDir : `${stateDir} (created by the first deploy)`)
+  } catch (e) {
+    return check('state folder', false, `${stateDir} cannot be written: ${fsProblem(e)}`, `make ${stateDir} writable, or set CALMSWAP_STATE_DIR`)
+  }
 }

@@ -130,14 +130,14 @@ export const SETTINGS = [
     env: 'CALMSWAP_PAUSE_MODE',
     def: 'stop',
     kind: 'enum:stop|pause',
-    doc: 'Workers are frozen while the new web boots; stop: then SIGTERM + grace (warm shutdown) after the switch; pause: frozen until cleanup',
+    doc: 'Workers are frozen while the new web boots; stop: then quiesced and sent SIGTERM (warm shutdown within the grace), when CALMSWAP_DRAIN says; pause: frozen until cleanup',
   },
   {
     key: 'drain',
     env: 'CALMSWAP_DRAIN',
-    def: 'after-switch',
-    kind: 'enum:after-switch|during-health',
-    doc: "Stop mode: when the old workers finish the tasks they hold and stop. after-switch: the old web serves undisturbed while the new one is checked, and a failed check thaws them at once; during-health: once the new web has booted, beside its check: the deploy ends sooner and tasks wait less, but their work runs beside the old web's answers (p99, CPU stall: docs/benchmark.md) and a failed check starts them again",
+    def: 'during-health',
+    kind: 'enum:during-health|after-switch',
+    doc: 'Stop mode: when the old workers finish the tasks they hold and stop. during-health: once the new web has booted (its CPU settled), beside its check, so the new workers consume right after the switch; a check that fails after that starts them again (a Python start). after-switch: frozen until the switch, so a failed check thaws them at once, and every deploy waits for their drain after it (docs/benchmark.md, Lean)',
   },
   {
     key: 'quiesce',

@@ -160,7 +160,7 @@ export async function deploy(ctx0: Ctx, o: DeployOptions = {}): Promise<DeployRe
         if ((await freezeWorkers(ctx, from)).length) frozenAt = Date.now()
       },
       'up-core': () => startCore(ctx, to),
-      // CALMSWAP_DRAIN=during-health: the old workers drain once the web has booted (thawed,
+      // CALMSWAP_DRAIN=during-health (the default): the old workers drain once the web has booted (thawed,
       // told to stop consuming, SIGTERM) so that the new ones can consume right after the
       // switch; not with a canary, which runs them again until its promotion.
       health: async () => void ({ created, drained } = await healthAndCreate(ctx, to, drainOld ? () => drainFrozen(ctx, from!) : undefined)),

@@ -3,12 +3,15 @@
 // called: `status` takes the status report along, not the deploy, rollback and doctor
 // (the process's peak RSS: docs/benchmark.md, Lean).
 
-import type { Engine } from '../context.ts'
+import type { Ctx, Engine } from '../context.ts'
 import { StateStore } from '../state.ts'
 import type { Resumable } from './recover.ts'
 
+/** Continued by recover, a deploy is the journal's: no options of its own. */
+const deploy = async (ctx: Ctx, o: { readonly rerunJobs?: boolean; readonly release?: string } = {}) => (await import('./deploy.ts')).deploy(ctx, o)
+
 const ops: Resumable = {
-  deploy: async (ctx) => (await import('./deploy.ts')).deploy(ctx),
+  deploy,
   rollback: async (ctx) => (await import('./rollback.ts')).rollback(ctx),
   cleanup: async (ctx, o) => (await import('./cleanup.ts')).cleanup(ctx, o),
   adopt: async (ctx) => (await import('./adopt.ts')).adopt(ctx),
@@ -19,7 +22,7 @@ export const composeEngine: Engine = {
   name: 'compose',
   storeFile: (stateDir) => new StateStore(stateDir).file,
   refuses: () => null,
-  deploy: async (ctx, o) => (await import('./deploy.ts')).deploy(ctx, { rerunJobs: o.rerunJobs, release: o.release }),
+  deploy: (ctx, o) => deploy(ctx, { rerunJobs: o.rerunJobs, release: o.release }),
   rollback: (ctx) => ops.rollback(ctx),
   cleanup: (ctx, o) => ops.cleanup(ctx, { yes: Boolean(o.yes) }),
   async status(ctx, json) {

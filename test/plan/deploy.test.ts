@@ -103,7 +103,7 @@ describe('deploy plan', () => {
     expect(h.world.state('app-blue', 'worker')).toBe('exited')
   })
 
-  it('CALMSWAP_DRAIN=after-switch (the default): the old workers stay frozen through the health check and drain after the switch; the new worker starts after the quiesce, beside the warm shutdown', async () => {
+  it('CALMSWAP_DRAIN=after-switch: the old workers stay frozen through the health check and drain after the switch; the new worker starts after the quiesce, beside the warm shutdown', async () => {
     h = await harness({ state: { live: 'blue' }, setup: blueLive, env: { CALMSWAP_DRAIN: 'after-switch' } })
     await deploy(h.ctx)
     const plan = h.plan()

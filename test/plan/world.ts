@@ -299,8 +299,6 @@ export async function harness(
       CALMSWAP_GREEN_PORT: String(webs[1]![1]),
       CALMSWAP_PROXY_URL: `http://127.0.0.1:${proxyPort}`,
       CALMSWAP_CPU_CALM: '0',
-      // The plans below are drawn with the drain beside the health check; deploy.test.ts holds the default's own.
-      CALMSWAP_DRAIN: 'during-health',
       CALMSWAP_HEALTH_DEADLINE: '2s',
       CALMSWAP_HEALTH_TIMEOUT: '500ms',
       CALMSWAP_RELEASE: 'r2',
