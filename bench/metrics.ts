@@ -24,6 +24,25 @@ export function latency(samples: readonly Sample[], from: number, to: number): L
   return { n: ms.length, p50: percentile(ms, 50), p99: percentile(ms, 99), max: ms.length ? ms.at(-1)! : NaN }
 }
 
+/** A slow request of a deploy: seconds after the deploy began, its latency, the step it was sent in. */
+export interface SlowRequest {
+  readonly atS: number
+  readonly ms: number
+  readonly step: string
+}
+
+/**
+ * The `n` slowest requests sent in [from, to], each with the step it was sent in: a p99 of a
+ * few hundred requests is one or two of them, and this says which and when.
+ */
+export function slowest(samples: readonly Sample[], from: number, to: number, steps: readonly { name: string; start: number; end?: number }[], n: number): SlowRequest[] {
+  return samples
+    .filter((s) => s.t >= from && s.t <= to && !failed(s))
+    .sort((a, b) => b.ms - a.ms)
+    .slice(0, n)
+    .map((s) => ({ atS: (s.t - from) / 1000, ms: s.ms, step: steps.find((x) => s.t >= x.start && s.t <= (x.end ?? to))?.name ?? 'between steps' }))
+}
+
 export interface Requests {
   readonly total: number
   readonly failed: number

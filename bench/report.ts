@@ -163,7 +163,8 @@ export function p99ByStep(results: readonly StrategyResult[]): string {
         const p = r.phases[ph]
         if (!p) return []
         const steps = p.latencyByStep.filter((x) => x.n > 0).map((x) => `${x.step} ${f(x.p99, 0)} (${x.n})`)
-        return [`  ${r.name} ${ph}: steady ${f(p.latencyMs.steady.p99, 0)}; ${steps.join(', ')}`]
+        const slow = (p.slowest ?? []).map((x) => `${f(x.ms, 0)} ms at ${f(x.atS, 1)} s (${x.step})`)
+        return [`  ${r.name} ${ph}: steady ${f(p.latencyMs.steady.p99, 0)}; ${steps.join(', ')}`, ...(slow.length ? [`    slowest: ${slow.join(', ')}`] : [])]
       }),
     )
     .join('\n')

@@ -59,6 +59,8 @@ export interface PhaseResult {
   readonly latencyMs: { readonly steady: m.Latency; readonly deploy: m.Latency }
   /** Latency of the requests sent during each step of the deploy: where the p99 goes. */
   readonly latencyByStep: readonly ({ readonly step: string } & m.Latency)[]
+  /** The deploy's slowest requests, with their step: what its p99 is made of. */
+  readonly slowest: readonly m.SlowRequest[]
   readonly cpu: m.Cpu
   readonly beatMaxAtOnce: number
   readonly workerMaxAtOnce: number
@@ -241,6 +243,7 @@ export async function runStrategy(ctx: RunContext, s: Strategy, ports: Ports): P
           requests: m.requests(load.samples, newPort),
           latencyMs: { steady: m.latency(load.samples, steadyFrom, steadyTo), deploy: m.latency(load.samples, dep.t0, dep.t1) },
           latencyByStep: dep.steps.map((x) => ({ step: x.name, ...m.latency(load.samples, x.start, x.end ?? dep.t1) })),
+          slowest: m.slowest(load.samples, dep.t0, dep.t1, dep.steps, 5),
           cpu,
           beatMaxAtOnce: m.maxRunning(boxSampler.samples, 'beat', loadT0, loadT1),
           workerMaxAtOnce: m.maxRunning(boxSampler.samples, 'worker', loadT0, loadT1),
