@@ -10,7 +10,7 @@ import { percentile } from './metrics.ts'
 import { now } from './samplers.ts'
 import { sh } from './stack.ts'
 
-const HELP = `Usage: node --import tsx bench/p99.ts [--actions a,b] [--times N] [--rate R] [--window MS]
+const HELP = `Usage: node --import tsx bench/p99.ts [--actions a,b] [--times N] [--rate R] [--window MS] [--nice N]
 
 Repeats each action N times (default 15), 2.5 s apart, under R GETs/s (default 20) through the
 example stack's proxy (http://127.0.0.1:\${PROXY_PORT:-8080}/), and prints the p50/p99/max of the requests sent
@@ -24,6 +24,8 @@ Actions (default: all):
   compose     docker compose config --format json: what each calmswap step script reads first
   node        node dist/deploy.mjs --help: the start of calmswap's own process
 
+--nice N runs each action's command at that niceness (what is done inside dockerd is not).
+
 Run it on a quiet box: the figures are only comparable within one run.`
 
 const { values: o } = parseArgs({
@@ -32,13 +34,14 @@ const { values: o } = parseArgs({
     times: { type: 'string', default: '15' },
     rate: { type: 'string', default: '20' },
     window: { type: 'string', default: '400' },
+    nice: { type: 'string', default: '0' },
     help: { type: 'boolean', short: 'h' },
   },
 })
 
 const prefix = process.env.CALMSWAP_PREFIX ?? 'calmswap'
 const must = async (argv: string[]) => {
-  const r = await sh(argv, {}, process.cwd(), 60_000)
+  const r = await sh(Number(o.nice) ? ['nice', '-n', o.nice!, ...argv] : argv, {}, process.cwd(), 60_000)
   if (r.code !== 0) throw new Error(`${argv.join(' ')}: exit ${r.code}: ${r.stderr.trim().split('\n').at(-1)}`)
 }
 const live = async (): Promise<string> => {
