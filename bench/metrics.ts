@@ -33,11 +33,12 @@ export interface SlowRequest {
 
 /**
  * The `n` slowest requests sent in [from, to], each with the step it was sent in: a p99 of a
- * few hundred requests is one or two of them, and this says which and when.
+ * few hundred requests is one or two of them, and this says which and when. Counted as
+ * `latency` counts them: a failed request by the time its failure took.
  */
 export function slowest(samples: readonly Sample[], from: number, to: number, steps: readonly { name: string; start: number; end?: number }[], n: number): SlowRequest[] {
   return samples
-    .filter((s) => s.t >= from && s.t <= to && !failed(s))
+    .filter((s) => s.t >= from && s.t <= to)
     .sort((a, b) => b.ms - a.ms)
     .slice(0, n)
     .map((s) => ({ atS: (s.t - from) / 1000, ms: s.ms, step: steps.find((x) => s.t >= x.start && s.t <= (x.end ?? to))?.name ?? 'between steps' }))

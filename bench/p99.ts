@@ -51,13 +51,15 @@ const live = async (): Promise<string> => {
   return name.replace(/-web-1$/, '')
 }
 
+// The spare beat's stops still to come: awaited before the live beat is started again.
+const stops: Promise<unknown>[] = []
 const ACTIONS: Record<string, (color: string) => Promise<unknown>> = {
   none: async () => {},
   reload: () => must(['docker', 'exec', `${prefix}-shared-proxy-1`, 'sh', '-c', 'nginx -t 2>/dev/null || exit 65; exec nginx -s reload']),
   start: async (color) => {
     await must(['docker', 'start', `${color}-beat-1`])
     // Stopped outside the window: a stop is not what this action measures.
-    setTimeout(() => void sh(['docker', 'stop', '-t', '1', `${color}-beat-1`]), 1500)
+    stops.push(new Promise((r) => setTimeout(() => void sh(['docker', 'stop', '-t', '1', `${color}-beat-1`]).then(r), 1500)))
   },
   compose: () => must(['docker', 'compose', 'config', '--format', 'json']),
   node: () => must(['node', 'dist/deploy.mjs', '--help']),
@@ -102,6 +104,7 @@ async function main(): Promise<void> {
     for (const a of actions) process.stdout.write(`${await measure(a, color, load, times, Number(o.window))}\n`)
   } finally {
     await load.stop()
+    await Promise.all(stops)
     await sh(['docker', 'start', `${color}-beat-1`])
   }
 }

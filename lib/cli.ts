@@ -1,7 +1,6 @@
 // What turns a module into a script: flags, --help, config, the executor, signals, the
 // lock for scripts that change the host, and the exit code. Every script's main is one call
 // of `run` with one step from lib/.
-import { getPriority, setPriority } from 'node:os'
 import { type ParseArgsConfig, parseArgs } from 'node:util'
 import { COLORS, type Color, type Config, otherColor, SETTINGS } from './config.ts'
 import { loadConfig } from './config-loader.ts'
@@ -142,7 +141,6 @@ async function runInner(spec: ScriptSpec, main: Main, deps: RunDeps): Promise<nu
   } catch (e) {
     return report(ui, e)
   }
-  yieldCpu(config.nice)
   const engine = spec.engines?.[config.engine]
   const refusal = engine ? engine.refuses(spec.name) : config.engine === 'compose' || spec.anyEngine ? null : composeStepRefusal(spec.name)
   if (refusal) return report(ui, new UsageError(refusal))
@@ -186,20 +184,6 @@ async function runInner(spec: ScriptSpec, main: Main, deps: RunDeps): Promise<nu
 export function secondSignalMessage(sig: string, script: string, c: Config, engine?: Engine): string {
   const file = engine?.storeFile(c.stateDir) ?? new StateStore(c.stateDir).file
   return `${sig} again: exiting now. ${file} records how far it got: ${script} run again continues from there, or names the command that does.`
-}
-
-/**
- * From here on calmswap, and every process it starts (they inherit it), yields the CPU to the
- * site's: a compose or docker CLI start beside the web costs its answers milliseconds
- * (bench/p99.ts). Never lowered: raising it back needs privileges, and whoever started calmswap
- * nicer meant it.
- */
-export function yieldCpu(nice: number): void {
-  try {
-    if (nice > getPriority()) setPriority(nice)
-  } catch {
-    // A sandbox that forbids it: calmswap runs as started.
-  }
 }
 
 function report(ui: Ui, e: unknown): number {

@@ -229,15 +229,7 @@ export const SETTINGS = [
     max: 600 * S,
   },
   { key: 'cpuCalm', env: 'CALMSWAP_CPU_CALM', def: '60', kind: 'percent', doc: 'Before each step wait until CPU pressure (PSI some, % over 100ms) is below this; 0 turns it off' },
-  {
-    key: 'nice',
-    env: 'CALMSWAP_NICE',
-    def: '10',
-    kind: 'int',
-    doc: "calmswap and every command it runs (compose, the docker CLI, builds) run at this niceness, so the site's own processes get the CPU first when both want it; what dockerd does for them is not affected; 0: as started (docs/benchmark.md, Lean)",
-    min: 0,
-    max: 19,
-  },
+
   { key: 'cpuWait', env: 'CALMSWAP_CPU_WAIT', def: '20s', kind: 'duration', doc: 'Longest wait for calm before going on anyway', min: 0, max: 600 * S },
   { key: 'build', env: 'CALMSWAP_BUILD', def: 'auto', kind: 'enum:auto|never', doc: 'auto: build images with a build: section before anything pauses' },
   { key: 'release', env: 'CALMSWAP_RELEASE', def: '', kind: 'text', doc: 'Release label for state and history (default: git short hash, else a timestamp)' },
@@ -459,8 +451,6 @@ export function nested(v: Values, at: { readonly cwd: string; readonly composeFi
     ports: { blue: v.bluePort, green: v.greenPort },
     portVar: v.portVar,
     roles: { web: v.web, core: v.core, jobs: v.jobs, workers: v.workers, singletons: v.singletons, shared: v.shared },
-    /** The niceness calmswap runs at, and with it everything it starts. */
-    nice: v.nice,
     pauseMode: v.pauseMode,
     drain: v.drain,
     quiesce: v.quiesce,

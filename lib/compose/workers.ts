@@ -1,6 +1,7 @@
 // The worker lifecycle across a deploy: the old color's workers are frozen while the new web
-// boots and its singletons (beat) are stopped at once; after the switch the frozen workers
-// get their SIGTERM (stop mode) and the new color's singletons, then workers, start, each
+// boots and its singletons (beat) are stopped at once; in stop mode the frozen workers are
+// drained (quiesced, SIGTERM) once the web has booted, or after the switch; the new color's
+// singletons start as traffic switches, its workers once the old ones stopped consuming, each
 // once the CPU is calm. Never two sets of workers running, never two singletons.
 
 import { create, up } from '../builders/compose.ts'
@@ -48,7 +49,7 @@ export async function freezeWorkers(ctx: Ctx, color: Project | null, retried = f
     // Between the inventory and the pause a container can fall into a restart loop: look again, once.
     if (r.code !== 0 && !retried) return freezeWorkers(ctx, color, true)
     if (r.code !== 0) throw new CommandError(render(cmd), r.code, r.stderr, r.stdout)
-    said.push(`froze ${names(running).join(', ')} ${c.pauseMode === 'stop' ? 'until the switch' : 'until cleanup'}`)
+    said.push(`froze ${names(running).join(', ')} ${c.pauseMode === 'stop' ? 'until they drain' : 'until cleanup'}`)
   }
   const beats = singletons.filter((x) => x.state === 'running')
   if (beats.length) {

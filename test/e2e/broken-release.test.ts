@@ -35,7 +35,7 @@ describe.sequential('broken releases', () => {
     expect(r.code, r.stderr).toBe(0)
     // A restart loop flips between restarting and a moment of running: caught restarting it is
     // stopped at once; caught running it is frozen like any worker and drained after the switch.
-    expect(r.stderr).toMatch(/stopped \S+-green-worker-1 \(restarting in a loop: nothing to finish\)|froze \S+-green-worker-1 until the switch/)
+    expect(r.stderr).toMatch(/stopped \S+-green-worker-1 \(restarting in a loop: nothing to finish\)|froze \S+-green-worker-1 until they drain/)
     expect(stats.failed, describeLoad(stats)).toBe(0)
     expect(await stack.servingColor()).toBe('blue')
     expect(await stack.states('blue')).toEqual({ web: 'running', worker: 'running', beat: 'running' })

@@ -118,7 +118,7 @@ describe.sequential('a real Django stack', () => {
       async () => {
         const n = lines()
         await stack.get('/')
-        // nginx writes a request's line as it closes the connection, after the answer went out.
+        // nginx writes a request's line as the request ends, after its answer went out.
         await new Promise((r) => setTimeout(r, 100))
         return lines() === n
       },
