@@ -4,9 +4,10 @@
 // `--window` after each repetition against the rest. Needs the example stack deployed
 // (`make deploy`); it changes nothing that stays changed: the proxy reloads its unchanged
 // config, the spare beat container is started and stopped again.
+import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import { type Load, type Sample, startLoad } from './load.ts'
-import { percentile } from './metrics.ts'
+import { type Latency, latency } from './metrics.ts'
 import { now } from './samplers.ts'
 import { sh } from './stack.ts'
 
@@ -65,9 +66,8 @@ const ACTIONS: Record<string, (color: string) => Promise<unknown>> = {
   node: () => must(['node', 'dist/deploy.mjs', '--help']),
 }
 
-function figures(ms: number[]): string {
-  const s = [...ms].sort((a, b) => a - b)
-  return `n ${String(s.length).padStart(4)}  p50 ${percentile(s, 50).toFixed(1).padStart(5)}  p99 ${percentile(s, 99).toFixed(1).padStart(5)}  max ${(s.at(-1) ?? NaN).toFixed(1).padStart(6)} ms`
+function figures(l: Latency): string {
+  return `n ${String(l.n).padStart(4)}  p50 ${l.p50.toFixed(1).padStart(5)}  p99 ${l.p99.toFixed(1).padStart(5)}  max ${l.max.toFixed(1).padStart(6)} ms`
 }
 
 async function measure(action: string, color: string, load: Load, times: number, windowMs: number): Promise<string> {
@@ -76,13 +76,19 @@ async function measure(action: string, color: string, load: Load, times: number,
   for (let i = 0; i < times; i++) {
     marks.push(now())
     await ACTIONS[action]!(color)
-    await new Promise((r) => setTimeout(r, 2500))
+    await sleep(2500)
   }
   const to = now()
   const mine = load.samples.filter((s: Sample) => s.t >= from && s.t <= to && !s.error)
   const near = (s: Sample) => marks.some((m) => s.t >= m && s.t <= m + windowMs)
   const failed = load.samples.filter((s) => s.t >= from && s.t <= to && (s.error || s.status !== 200)).length
-  return `${action.padEnd(8)} after it: ${figures(mine.filter(near).map((s) => s.ms))}   otherwise: ${figures(mine.filter((s) => !near(s)).map((s) => s.ms))}   failed ${failed}`
+  const after = latency(mine.filter(near), from, to)
+  const otherwise = latency(
+    mine.filter((s) => !near(s)),
+    from,
+    to,
+  )
+  return `${action.padEnd(8)} after it: ${figures(after)}   otherwise: ${figures(otherwise)}   failed ${failed}`
 }
 
 async function main(): Promise<void> {
@@ -100,7 +106,7 @@ async function main(): Promise<void> {
   const times = Number(o.times)
   const load = startLoad({ port: Number(process.env.PROXY_PORT ?? 8080), rate: Number(o.rate), maxSeconds: actions.length * times * 4 + 30 })
   try {
-    await new Promise((r) => setTimeout(r, 2000))
+    await sleep(2000)
     for (const a of actions) process.stdout.write(`${await measure(a, color, load, times, Number(o.window))}\n`)
   } finally {
     await load.stop()

@@ -229,7 +229,6 @@ export const SETTINGS = [
     max: 600 * S,
   },
   { key: 'cpuCalm', env: 'CALMSWAP_CPU_CALM', def: '60', kind: 'percent', doc: 'Before each step wait until CPU pressure (PSI some, % over 100ms) is below this; 0 turns it off' },
-
   { key: 'cpuWait', env: 'CALMSWAP_CPU_WAIT', def: '20s', kind: 'duration', doc: 'Longest wait for calm before going on anyway', min: 0, max: 600 * S },
   { key: 'build', env: 'CALMSWAP_BUILD', def: 'auto', kind: 'enum:auto|never', doc: 'auto: build images with a build: section before anything pauses' },
   { key: 'release', env: 'CALMSWAP_RELEASE', def: '', kind: 'text', doc: 'Release label for state and history (default: git short hash, else a timestamp)' },

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
 import { proxyLogDir } from '../../lib/config.ts'
-import { beatPeak, DJANGO_DIR, DJANGO_STACK, describeLoad, docker, execFileText, jsonDocument, ROOT, type Stack, useStack, waitFor } from './harness.ts'
+import { beatPeak, DJANGO_DIR, DJANGO_STACK, describeLoad, docker, execFileText, jsonDocument, ROOT, type Stack, sleep, useStack, waitFor } from './harness.ts'
 
 const PLAIN = join(DJANGO_DIR, 'plain.yml')
 let stack: Stack
@@ -119,14 +119,14 @@ describe.sequential('a real Django stack', () => {
         const n = lines()
         await stack.get('/')
         // nginx writes a request's line as the request ends, after its answer went out.
-        await new Promise((r) => setTimeout(r, 100))
+        await sleep(100)
         return lines() === n
       },
       10_000,
     )
     const logged = lines()
     for (let i = 0; i < 5; i++) await stack.get('/')
-    await new Promise((r) => setTimeout(r, 100))
+    await sleep(100)
     expect(lines() - logged, 'the log grows between deploys').toBe(0)
   })
 
