@@ -151,11 +151,12 @@ async function main(): Promise<number> {
       ),
     )
 
-    // A release failing 30% of its requests, health passing: no canary, then a 10% canary.
+    // A release failing 30% of its requests, health passing: no canary, then a 10% canary. No
+    // warm-up: it stops a release whose every page fails before the watch sees it.
     for (const [name, env] of [
-      ['bad release (30% 5xx), watched', { APP_FAULT: 'fail:30', CALMSWAP_WATCH: window }],
-      ['bad release (30% 5xx), 10% canary', { APP_FAULT: 'fail:30', CALMSWAP_WATCH: window, CALMSWAP_CANARY: '10%', CALMSWAP_CANARY_HOLD: window }],
-      ['bad release (100% 5xx), 10% canary', { APP_FAULT: 'fail:100', CALMSWAP_WATCH: window, CALMSWAP_CANARY: '10%', CALMSWAP_CANARY_HOLD: window }],
+      ['bad release (30% 5xx), watched', { APP_FAULT: 'fail:30', CALMSWAP_WATCH: window, CALMSWAP_WARMUP: '' }],
+      ['bad release (30% 5xx), 10% canary', { APP_FAULT: 'fail:30', CALMSWAP_WATCH: window, CALMSWAP_WARMUP: '', CALMSWAP_CANARY: '10%', CALMSWAP_CANARY_HOLD: window }],
+      ['bad release (100% 5xx), 10% canary', { APP_FAULT: 'fail:100', CALMSWAP_WATCH: window, CALMSWAP_WARMUP: '', CALMSWAP_CANARY: '10%', CALMSWAP_CANARY_HOLD: window }],
     ] as const) {
       const live = stack.state().live as 'blue' | 'green'
       const d = await deployUnderLoad(stack, rps, env)

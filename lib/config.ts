@@ -140,6 +140,13 @@ export const SETTINGS = [
     doc: 'Stop mode: when the old workers finish the tasks they hold and stop. during-health: once the new web has booted (its CPU settled), beside its check, so the new workers consume right after the switch; a check that fails after that starts them again (a Python start). after-switch: frozen until the switch, so a failed check thaws them at once, and every deploy waits for their drain after it (docs/benchmark.md, Lean)',
   },
   {
+    key: 'beatStart',
+    env: 'CALMSWAP_BEAT_START',
+    def: 'booted',
+    kind: 'enum:booted|switch',
+    doc: 'When the new singletons (beat) start, once the old ones exited. booted: once the new web has booted, beside its check, so their proof (CALMSWAP_READY_LOG, else CALMSWAP_STAY_UP) is mostly done by the switch, and one that exited or restarted by then stops the deploy before it; a check that fails after their start stops them, and what they enqueued meanwhile runs on the old workers. switch: as traffic switches, so a release that fails its check never ran its beat, and every deploy waits for that proof after the switch (docs/benchmark.md, Lean)',
+  },
+  {
     key: 'quiesce',
     env: 'CALMSWAP_QUIESCE',
     def: 'celery',
@@ -178,6 +185,22 @@ export const SETTINGS = [
   { key: 'healthDeadline', env: 'CALMSWAP_HEALTH_DEADLINE', def: '25s', kind: 'duration', doc: 'Give up on the new web after this long', min: 1 * S, max: 3600 * S },
   { key: 'healthInterval', env: 'CALMSWAP_HEALTH_INTERVAL', def: '250ms', kind: 'duration', doc: 'Longest pause between tries (backoff starts at 100ms)', min: 100, max: 60 * S },
   { key: 'healthPasses', env: 'CALMSWAP_HEALTH_PASSES', def: '3', kind: 'int', doc: 'Consecutive passes needed before the switch', min: 1, max: 50 },
+  {
+    key: 'warmup',
+    env: 'CALMSWAP_WARMUP',
+    def: '/',
+    kind: 'httpPaths',
+    doc: "Pages GET on the new web once its check passed, before traffic moves (comma-separated; compose engine): a process's first real request pays for what it loads lazily, so users' do not. Real requests: name pages that only read. A page whose every request answers 5xx or nothing fails the deploy before the switch; empty: none",
+  },
+  {
+    key: 'warmupTimes',
+    env: 'CALMSWAP_WARMUP_TIMES',
+    def: '3',
+    kind: 'int',
+    doc: 'Requests to each warm-up page, one after another (each within CALMSWAP_HEALTH_TIMEOUT, at least 10s; all of them within CALMSWAP_HEALTH_DEADLINE)',
+    min: 1,
+    max: 100,
+  },
   {
     key: 'proxy',
     env: 'CALMSWAP_PROXY',
@@ -452,6 +475,7 @@ export function nested(v: Values, at: { readonly cwd: string; readonly composeFi
     roles: { web: v.web, core: v.core, jobs: v.jobs, workers: v.workers, singletons: v.singletons, shared: v.shared },
     pauseMode: v.pauseMode,
     drain: v.drain,
+    beatStart: v.beatStart,
     quiesce: v.quiesce,
     dockerApi: v.dockerApi,
     stopGraceS: Math.ceil(v.stopGrace / 1000),
@@ -472,6 +496,8 @@ export function nested(v: Values, at: { readonly cwd: string; readonly composeFi
       intervalMs: v.healthInterval,
       passes: v.healthPasses,
     },
+    /** Pages requested on the new web before the switch, `times` each: its first requests, not users'. */
+    warmup: { paths: v.warmup, times: v.warmupTimes },
     proxy: {
       mode: v.proxy,
       service: v.proxyService,

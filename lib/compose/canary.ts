@@ -2,9 +2,11 @@
 // (nginx upstream weights), step by step, each step held and judged like the watch. One
 // set of workers throughout: the old color's, thawed for the canary, run every task either
 // web enqueues; the new workers start only at promotion, after the switch, as in any deploy.
+import { stopContainers } from '../builders/containers.ts'
 import { type Color, fmtDuration } from '../config.ts'
 import type { Ctx } from '../context.ts'
 import { Interrupted, StepError } from '../errors.ts'
+import { names } from '../inventory.ts'
 import { workersSignalled } from '../state.ts'
 import { switchTraffic } from './traffic.ts'
 import { formatReport, observe, openLog, type PhaseReport, resetLog } from './watch.ts'
@@ -21,7 +23,10 @@ export async function canary(ctx: Ctx, from: Color | null, to: Color, reports: P
   const oldWeb = from ? (await ctx.inventory()).runningServices(from, c.roles.web) : []
   if (!from || !oldWeb.length) return ctx.ui.detail('  no old web runs to share the traffic with: straight to the switch')
   // The old workers were frozen (and its beat stopped) for the new web's boot; the canary
-  // can last minutes, and the tasks both webs enqueue must run meanwhile.
+  // can last minutes, and the tasks both webs enqueue must run meanwhile. A new beat that a
+  // run cut short started before the canary was configured stops first: never two beats.
+  const early = (await ctx.inventory(true)).aliveContainers(to, c.roles.singletons)
+  if (early.length) await ctx.must(stopContainers(c, names(early), c.stopGraceS))
   await resumeRest(ctx, from, workersSignalled(ctx.journal.current))
   ctx.journal.resumed()
   resetLog(ctx)

@@ -15,7 +15,7 @@ import { reportInterrupted, runOp, runSteps } from '../operation.ts'
 import { detectRelease } from '../release.ts'
 import type { Journal, KeptRelease } from '../state.ts'
 import { canary } from './canary.ts'
-import { checkHealth, confirmWebUp, webRunState } from './health.ts'
+import { checkHealth, confirmWebUp, warmUp, webRunState } from './health.ts'
 import { keptRelease, pruneReleases } from './images.ts'
 import { checkUnfinishedJobs, runJobs } from './jobs.ts'
 import { plainProjectProblems } from './plain.ts'
@@ -23,7 +23,7 @@ import { rollbackTo } from './rollback.ts'
 import { buildAndPin, healthAndCreate, preflight, startCore } from './steps.ts'
 import { stopRequestLog, switchTo, upstreamPort, verifyThroughProxy, writeUpstream } from './traffic.ts'
 import { lastWatchOf, newWatch, openLog, type PhaseReport, resetLog, watchRelease } from './watch.ts'
-import { drainFrozen, freezeWorkers, startRest, startSingletons } from './workers.ts'
+import { drainFrozen, freezeWorkers, singletonsRunning, startRest, startSingletons } from './workers.ts'
 
 /** `canary` runs only with CALMSWAP_CANARY, `watch` with CALMSWAP_WATCH; neither on a first deploy. */
 export const DEPLOY_STEPS = ['build', 'shared', 'jobs', 'pause-workers', 'up-core', 'health', 'canary', 'switch', 'up-rest', 'verify', 'watch'] as const
@@ -93,7 +93,7 @@ export interface DeployOptions {
 }
 
 /** Where this deploy goes: from the journal of an interrupted one, else from the live color. */
-async function planDeploy(ctx: Ctx, o: DeployOptions): Promise<Plan> {
+async function planDeploy(ctx: Ctx, o: DeployOptions, detected?: string): Promise<Plan> {
   const s = ctx.state.load()
   if (s.journal && s.journal.op !== 'deploy') {
     reportInterrupted(ctx, s.journal, false)
@@ -108,13 +108,27 @@ async function planDeploy(ctx: Ctx, o: DeployOptions): Promise<Plan> {
   if (o.release && !kept) {
     throw new UsageError(`release ${o.release} cannot be deployed again: its images are not kept (CALMSWAP_KEEP_RELEASES; \`history\` lists past releases). Nothing was changed.`)
   }
-  const release = j?.release || o.release || (await detectRelease(ctx))
+  const release = j?.release || o.release || detected || (await detectRelease(ctx))
   return { from, to, release, resumed: j, kept }
+}
+
+/**
+ * The color and release a deploy goes to, when the state file alone tells (a live color, or
+ * a deploy to continue): preflight then reads the compose file as the build will. Null when
+ * only Docker can tell (no state: a first deploy, or a running color to adopt).
+ */
+async function knownTarget(ctx: Ctx, o: DeployOptions): Promise<{ to: Color; release: string } | null> {
+  const s = ctx.state.load()
+  const to = s.journal ? (s.journal.op === 'deploy' ? s.journal.to : null) : s.live ? otherColor(s.live) : null
+  if (!to) return null
+  return { to, release: s.journal?.release || o.release || (await detectRelease(ctx)) }
 }
 
 export async function deploy(ctx0: Ctx, o: DeployOptions = {}): Promise<DeployResult> {
   return runOp(ctx0, 'deploy', async () => {
-    const model = await preflight(ctx0)
+    const target = await knownTarget(ctx0, o)
+    const read = target ? { config: withRelease(ctx0.config, target.release), color: target.to } : { config: ctx0.config, color: 'blue' as const }
+    const model = await preflight(ctx0.withConfig(read.config), read.color)
     const first = ctx0.state.load()
     if (!first.live && !first.journal) {
       // A first deploy beside a plain project that runs the same app: refuse rather than start
@@ -122,7 +136,7 @@ export async function deploy(ctx0: Ctx, o: DeployOptions = {}): Promise<DeployRe
       const problems = await plainProjectProblems(ctx0, model)
       if (problems.length) throw new ConfigError(problems)
     }
-    const { from, to, release, resumed, kept } = await planDeploy(ctx0, o)
+    const { from, to, release, resumed, kept } = await planDeploy(ctx0, o, target?.release)
     // Replaced once the build has pinned the new color's images: the steps read it when they run.
     let ctx = ctx0.withConfig(withRelease(ctx0.config, release))
     ctx.ui.info(`${release}: ${from ?? 'nothing'} → ${to}${ctx.exec.dryRun ? ' (dry run: nothing changes)' : ''}`, 'calmswap deploy')
@@ -133,8 +147,9 @@ export async function deploy(ctx0: Ctx, o: DeployOptions = {}): Promise<DeployRe
     let created: Promise<void> | undefined
     // Stop mode: the old workers' drain, begun once the new web has booted (see up-rest).
     let drained: Promise<string[]> | undefined
-    // The new beat, started as the switch runs (see startSingletons).
+    // The new beat, started once the new web has booted (after a canary: as the switch runs).
     let singletons: Promise<void> | undefined
+    let beatStarted = false
     // When this run froze the old workers: the start of the gap in task processing.
     let frozenAt: number | null = null
     const watched: PhaseReport[] = []
@@ -146,6 +161,8 @@ export async function deploy(ctx0: Ctx, o: DeployOptions = {}): Promise<DeployRe
     const judged = () => (watch ? ctx.withSignal(anySignal([ctx.signal, watch.failed])) : ctx)
     const order = DEPLOY_STEPS.filter((s) => (s !== 'canary' || (from && ctx.config.canary.steps.length)) && (s !== 'watch' || watching))
     const drainOld = Boolean(from) && ctx.config.pauseMode === 'stop' && ctx.config.drain === 'during-health' && ctx.config.roles.workers.length > 0 && !order.includes('canary')
+    // Not with a canary either: its hold judges the new web while the old color runs as before.
+    const beatEarly = Boolean(from) && ctx.config.beatStart === 'booted' && ctx.config.roles.singletons.length > 0 && !order.includes('canary')
     const oldWebRuns = async () => (from ? (await ctx.inventory()).runningServices(from, ctx.config.roles.web).length > 0 : false)
     // The new web as traffic moves to it, or as this run first sees it past the switch (a run
     // continued after a reboot): what verify holds it to. Restarts before that are not this
@@ -153,23 +170,40 @@ export async function deploy(ctx0: Ctx, o: DeployOptions = {}): Promise<DeployRe
     let webBefore: Promise<RunState[]> | undefined
     const webAtSwitch = () => (webBefore ??= webRunState(ctx, to))
     const steps: Record<DeployStep, () => Promise<unknown>> = {
-      build: async () => (ctx = ctx.withConfig(await buildAndPin(ctx, to, model, kept))),
+      build: async () => (ctx = ctx.withConfig(await buildAndPin(ctx, to, model, kept, { ...read, model }))),
       shared: () => ensureShared(ctx, to),
       jobs: () => runJobs(ctx, op, to),
       'pause-workers': async () => {
         if ((await freezeWorkers(ctx, from)).length) frozenAt = Date.now()
       },
       'up-core': () => startCore(ctx, to),
-      // CALMSWAP_DRAIN=during-health (the default): the old workers drain once the web has booted (thawed,
-      // told to stop consuming, SIGTERM) so that the new ones can consume right after the
-      // switch; not with a canary, which runs them again until its promotion.
-      health: async () => void ({ created, drained } = await healthAndCreate(ctx, to, drainOld ? () => drainFrozen(ctx, from!) : undefined)),
+      // Once the web has booted: with CALMSWAP_DRAIN=during-health (the default) the old workers
+      // drain (thawed, told to stop consuming, SIGTERM) so that the new ones can consume right
+      // after the switch; the new beat starts, once the old one exited, and proves itself
+      // while the check runs. Neither with a canary, which runs the old color until its
+      // promotion. Then the warm-up, the last thing before traffic moves.
+      health: async () => {
+        const h = await healthAndCreate(ctx, to, {
+          drain: drainOld ? () => drainFrozen(ctx, from!) : undefined,
+          singletons: beatEarly ? (halted) => startSingletons(ctx.withSignal(anySignal([ctx.signal, halted])), to, from!) : undefined,
+        })
+        ;({ created, drained, singletons } = h)
+        singletons?.then(() => void (beatStarted = true)).catch(() => {})
+        await warmUp(ctx, to).catch((e: unknown) => {
+          h.halt()
+          throw e
+        })
+      },
       canary: () => canary(ctx, from, to, watched),
       switch: async () => {
         await webAtSwitch()
-        // The old beat has been stopping since the freeze, the new web passed its check: the new
-        // beat boots beside the switch instead of after it (its first task comes seconds later).
-        if (from) {
+        // A new beat that failed to start since the web booted, or that exited or restarts
+        // since its start, stops the deploy before the switch. Its proof is up-rest's.
+        if (singletons) await Promise.race([singletons, undefined])
+        if (beatStarted) await singletonsRunning(ctx, to)
+        // After a canary (or in a run continued past the health step): the old beat has been
+        // stopping since the freeze, the new one boots beside the switch instead of after it.
+        if (from && !singletons) {
           singletons = (async () => {
             await created
             await startSingletons(ctx, to, from)

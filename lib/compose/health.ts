@@ -7,7 +7,7 @@ import type { Ctx } from '../context.ts'
 import { anySignal } from '../deadlines.ts'
 import { StepError } from '../errors.ts'
 import { healthStatusOf, names, notStayingUp, type RunState, runStates } from '../inventory.ts'
-import { checkOptions, type WaitResult, waitHealthy } from '../probe.ts'
+import { checkOptions, probe, type WaitResult, waitHealthy } from '../probe.ts'
 
 const healthUrl = (ctx: Ctx, color: Color) => `http://${LOOPBACK}:${ctx.config.ports[color]}${ctx.config.health.path}`
 
@@ -68,6 +68,56 @@ export async function checkHealth(ctx: Ctx, color: Color): Promise<WaitResult | 
     gone.abort('done')
     clearTimeout(watch)
   }
+}
+
+/** A warm-up request's deadline: a first request may load much that the health page never does. */
+const WARMUP_TIMEOUT_MS = 10_000
+
+/**
+ * The warm-up, after the check passed and before traffic moves: each CALMSWAP_WARMUP page
+ * requested a few times on the new web itself (not through the proxy, so no user waits on
+ * it). A process's first real request pays for what it loads lazily: the URL conf and
+ * templates, a database connection, the broker's producer. The health page never asks for
+ * them, and the first users after the switch would. Any status below 500 passes (a redirect
+ * to a login page is a page); a page none of whose requests answers below 500 fails the
+ * deploy while the old color still serves. One 5xx among them does not: the watch judges
+ * rates, against the old color's. A page that does not answer at all is not asked again, and
+ * the whole warm-up has CALMSWAP_HEALTH_DEADLINE: meanwhile no worker consumes.
+ */
+export async function warmUp(ctx: Ctx, color: Color): Promise<void> {
+  const c = ctx.config
+  const base = `http://${LOOPBACK}:${c.ports[color]}`
+  if (!c.warmup.paths.length) return
+  if (ctx.exec.dryRun) {
+    ctx.ui.data(`GET ${c.warmup.paths.map((p) => base + p).join(', ')}, ${c.warmup.times}× each; a page with no answer below 500 fails the deploy`)
+    return
+  }
+  const t0 = performance.now()
+  const left = () => c.health.deadlineMs - (performance.now() - t0)
+  const said: string[] = []
+  for (const path of c.warmup.paths) {
+    const answers: string[] = []
+    let good = false
+    for (let i = 0; i < c.warmup.times; i++) {
+      ctx.checkpoint()
+      if (left() < 50)
+        throw new StepError(
+          `warming up the new ${color} web took longer than CALMSWAP_HEALTH_DEADLINE (${c.health.deadlineMs}ms): ${[...said, `${path}: ${answers.join(', ')}`].join('; ')}`,
+        )
+      // Any status: `ok` is never true for -1, and the status is read whatever it is.
+      const r = await probe(base + path, { host: c.health.host, status: -1, timeoutMs: Math.min(Math.max(c.health.timeoutMs, WARMUP_TIMEOUT_MS), left()), signal: ctx.signal })
+      good ||= r.status !== undefined && r.status < 500
+      answers.push(r.status !== undefined ? `${r.status} in ${Math.round(r.ms)}ms` : (r.error ?? 'no answer'))
+      if (r.status === undefined) break
+    }
+    ctx.checkpoint()
+    if (!good)
+      throw new StepError(
+        `the new ${color} web passed its health check, but ${base}${path} answered ${[...new Set(answers.map((a) => a.replace(/ in \d+ms$/, '')))].join(', ')} to ${answers.length === 1 ? 'its first warm-up request' : `all ${answers.length} warm-up requests`} (CALMSWAP_WARMUP)`,
+      )
+    said.push(`${path}: ${answers.join(', ')}`)
+  }
+  ctx.ui.detail(`  warmed up ${said.join('; ')}`)
 }
 
 /** The run state (restart count, start time) of a color's web containers; none in a dry run. */

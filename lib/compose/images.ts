@@ -8,7 +8,7 @@ import { imageId, tagImage, untagImage } from '../builders/images.ts'
 import { type Color, type Config, coloredServices, pinFile, projectName, withPin } from '../config.ts'
 import type { Ctx } from '../context.ts'
 import type { KeptRelease } from '../state.ts'
-import { readComposeModel } from './contract.ts'
+import { type ComposeModel, readComposeModel } from './contract.ts'
 
 /** A release label as a Docker tag: tags allow [A-Za-z0-9_.-]. */
 const tagOf = (release: string) => release.replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 128) || 'release'
@@ -39,9 +39,9 @@ export async function keptRelease(ctx: Ctx, release: string): Promise<KeptReleas
  * for this release, the override file is written, and the state records both. Returns the
  * config every later compose call of the deploy must use.
  */
-export async function pinRelease(ctx: Ctx, color: Color, kept: KeptRelease | null): Promise<Config> {
+export async function pinRelease(ctx: Ctx, color: Color, kept: KeptRelease | null, model?: ComposeModel): Promise<Config> {
   const c = ctx.config
-  const record = kept ?? (await tagRelease(ctx, color))
+  const record = kept ?? (await tagRelease(ctx, color, model))
   const images = Object.fromEntries(Object.entries(record.images).map(([s, i]) => [s, i.tag]))
   if (!Object.keys(images).length) {
     ctx.ui.detail('  no local images to pin')
@@ -59,9 +59,9 @@ export async function pinRelease(ctx: Ctx, color: Color, kept: KeptRelease | nul
 }
 
 /** The images the compose file names for this color now, each tagged as this release's. */
-async function tagRelease(ctx: Ctx, color: Color): Promise<KeptRelease> {
+async function tagRelease(ctx: Ctx, color: Color, read?: ComposeModel): Promise<KeptRelease> {
   const c = ctx.config
-  const model = await readComposeModel(ctx, color)
+  const model = read ?? (await readComposeModel(ctx, color))
   const images: Record<string, KeptRelease['images'][string]> = {}
   for (const service of coloredServices(c)) {
     const svc = model.services[service]

@@ -1,8 +1,9 @@
 // The worker lifecycle across a deploy: the old color's workers are frozen while the new web
 // boots and its singletons (beat) are stopped at once; in stop mode the frozen workers are
 // drained (quiesced, SIGTERM) once the web has booted, or after the switch; the new color's
-// singletons start as traffic switches, its workers once the old ones stopped consuming, each
-// once the CPU is calm. Never two sets of workers running, never two singletons.
+// singletons start once the new web has booted, its workers after the switch once the old
+// ones stopped consuming, each once the CPU is calm. Never two sets of workers running,
+// never two singletons.
 
 import { create, up } from '../builders/compose.ts'
 import { kill, pauseContainers, quiesceWorker, startContainers, stopContainers, unpauseContainers, waitExit } from '../builders/containers.ts'
@@ -262,13 +263,28 @@ async function startStage(ctx: Ctx, color: Color, stage: readonly string[]): Pro
 /**
  * The new singletons (beat) start once the other color's have exited (SIGTERM since the
  * freeze; waited for within the grace, then SIGKILL): never two beats. Nothing here waits
- * for the old workers. A deploy starts it as the switch runs: beat only enqueues, and its
- * tasks wait in the queue for the workers that start after the switch.
+ * for the old workers. A deploy starts it once the new web has booted: beat only enqueues,
+ * and its tasks wait in the queue for the workers that start after the switch (or, should
+ * the deploy roll back, for the old ones).
  */
 export async function startSingletons(ctx: Ctx, color: Color, other: Project = otherColor(color)): Promise<void> {
   const { singletons } = ctx.config.roles
   await ensureStopped(ctx, other, singletons)
   if (singletons.length) await startStage(ctx, color, singletons)
+}
+
+/**
+ * The new singletons, started before the switch, still run as they started: not exited, not
+ * restarted by a restart policy (a new container's restart count starts at 0).
+ */
+export async function singletonsRunning(ctx: Ctx, color: Color): Promise<void> {
+  const started = names((await ctx.inventory(true)).containers(color, ctx.config.roles.singletons))
+  if (ctx.exec.dryRun || !started.length) return
+  const now = answer(await ctx.run(runState(ctx.config, started)), runStates)
+  const wrong = now.filter((x) => x.status !== 'running' || x.restarts > 0)
+  if (wrong.length) {
+    throw new StepError(`the new ${wrong.map((x) => `${x.name} is ${x.status}, ${x.restarts} restart(s) (exit code ${x.exitCode})`).join('; ')} since its start, before the switch`)
+  }
 }
 
 /**

@@ -84,7 +84,7 @@ describe.sequential('Caddy in front', () => {
 
   test("a release that fails its requests is rolled back by the watch, judged on Caddy's access log", async () => {
     const load = stack.load({ rps: 20 })
-    const r = await stack.run('deploy', ['--json'], { APP_FAULT: 'fail:100', CALMSWAP_WATCH: '60s', CALMSWAP_WATCH_MIN_REQUESTS: '10' })
+    const r = await stack.run('deploy', ['--json'], { APP_FAULT: 'fail:100', CALMSWAP_WARMUP: '', CALMSWAP_WATCH: '60s', CALMSWAP_WATCH_MIN_REQUESTS: '10' })
     const stats = await load.stop()
     expect(r.code, r.stderr).toBe(1)
     expect(stepResults(r)).toMatchObject({ switch: true, 'rollback to blue': true })

@@ -41,7 +41,13 @@ describe.sequential('canary', () => {
   test('a bad release at 10% costs about 10% of the requests during its step, and is rolled back', async () => {
     const load = stack.load({ rps: 20 })
     const sampler = stack.sampleBeats()
-    const r = await stack.run('deploy', ['--json'], { APP_FAULT: 'fail:100', CALMSWAP_CANARY: '10%', CALMSWAP_CANARY_HOLD: '60s', CALMSWAP_WATCH_MIN_REQUESTS: '10' })
+    const r = await stack.run('deploy', ['--json'], {
+      APP_FAULT: 'fail:100',
+      CALMSWAP_WARMUP: '',
+      CALMSWAP_CANARY: '10%',
+      CALMSWAP_CANARY_HOLD: '60s',
+      CALMSWAP_WATCH_MIN_REQUESTS: '10',
+    })
     const { doubled } = beatPeak(await sampler.stop())
     const stats = await load.stop()
     expect(doubled, 'two beats ran at once').toEqual([])

@@ -14,7 +14,9 @@ let stack: Stack
 // Its own image tag: the other e2e files build `e2e` from the same compose file.
 useStack(import.meta.url, (s) => (stack = s), { stack: { env: () => ({ CALMSWAP_RELEASE: 'e2e-watch' }) } })
 
-const WINDOW = { CALMSWAP_WATCH: '60s' }
+// No warm-up in the bad releases' cases: it would stop a release whose every page fails
+// before the switch, before the watch has anything to judge (that case is its own test).
+const WINDOW = { CALMSWAP_WATCH: '60s', CALMSWAP_WARMUP: '' }
 
 /** A deploy under 20 req/s with the beat sampler on; what the load saw from the deploy's start. */
 async function deployUnderLoad(env: Record<string, string>): Promise<{ r: RunResult; stats: LoadStats }> {
@@ -109,6 +111,20 @@ describe.sequential('watch', () => {
     console.log(
       `fail:100 at 0 req/s: rolled back ${at(r, 'step-end', 'rollback to blue') - at(r, 'step-end', 'switch')} ms after the switch, on ${w.probes.green.requests} requests of its own`,
     )
+  })
+
+  test('a release whose every page answers 500 is stopped by the warm-up, before the switch: no request of 20/s fails', async () => {
+    const { r, stats } = await deployUnderLoad({ CALMSWAP_WATCH: '60s', APP_FAULT: 'fail:100' })
+    expect(r.code, r.stderr).toBe(1)
+    expect(r.stderr).toMatch(/the new green web passed its health check, but http:\/\/127\.0\.0\.1:\d+\/ answered 500 to all 3 warm-up requests/)
+    expect(stepResults(r)).toMatchObject({ health: false })
+    expect(stepResults(r)).not.toHaveProperty('switch')
+    expect(stats.failed, describeLoad(stats)).toBe(0)
+    expect(stats.sent).toBeGreaterThan(20)
+    expect(await stack.servingColor()).toBe('blue')
+    expect(await stack.states('blue')).toEqual({ web: 'running', worker: 'running', beat: 'running' })
+    expect(await stack.runningBeats()).toEqual([stack.project('blue')])
+    console.log(`fail:100 with the warm-up: stopped before the switch; ${describeLoad(stats)}`)
   })
 
   test('good releases, clean and with a 1% 5xx baseline, are never rolled back: 4 deploys under load', async () => {

@@ -8,7 +8,7 @@ import { readHistory } from '../../lib/history.ts'
 import { lockPath } from '../../lib/lock.ts'
 import { dryRun } from './dry-run.ts'
 import { holdLock } from './hold-lock.ts'
-import { BLUE_TO_GREEN, BOOT_GREEN, blueLive, composeArgs, DRAIN_BLUE, type Harness, harness } from './world.ts'
+import { BEAT_LANE, BLUE_TO_GREEN, BOOT_GREEN, blueLive, composeArgs, DRAIN_BLUE, type Harness, harness } from './world.ts'
 
 let h: Harness
 afterEach(() => h?.close())
@@ -131,15 +131,38 @@ describe('deploy plan', () => {
     expect(h.world.state('app-blue', 'worker')).toBe('running')
   })
 
-  it('the new beat starts once the old beat is gone, before the old worker’s exit is awaited', async () => {
+  it('the new beat starts once the web booted and the old beat is gone, before the switch and before the old worker’s exit is awaited', async () => {
     h = await harness({ state: { live: 'blue' }, setup: blueLive })
     await deploy(h.ctx)
     const plan = h.plan()
     const at = (x: string) => plan.indexOf(x)
-    expect(at('docker wait id-app-blue-beat-1')).toBeGreaterThan(at('reload'))
+    expect(at('docker wait id-app-blue-beat-1')).toBeGreaterThan(at('green create beat worker'))
     expect(at('start app-green-beat-1')).toBeGreaterThan(at('docker wait id-app-blue-beat-1'))
+    expect(at('start app-green-beat-1')).toBeLessThan(at('reload'))
     expect(at('start app-green-beat-1')).toBeLessThan(at('docker wait id-app-blue-worker-1'))
     expect(plan.filter((x) => x.startsWith('docker wait'))).toEqual(['docker wait id-app-blue-beat-1', 'docker wait id-app-blue-worker-1'])
+  })
+
+  it('CALMSWAP_BEAT_START=switch: the new beat starts only as traffic switches; a failed check never started it', async () => {
+    h = await harness({ state: { live: 'blue' }, setup: blueLive, env: { CALMSWAP_BEAT_START: 'switch' } })
+    await deploy(h.ctx)
+    const plan = h.plan()
+    expect(plan.indexOf('start app-green-beat-1')).toBeGreaterThan(plan.indexOf('write'))
+    expect(plan.indexOf('start app-green-beat-1')).toBeLessThan(plan.indexOf('docker wait id-app-blue-worker-1'))
+    await h.close()
+    h = await harness({ state: { live: 'blue', upstream: { color: 'blue', port: 1, backup: null } }, setup: blueLive, env: { CALMSWAP_BEAT_START: 'switch' } })
+    h.world.webStatus.green = 500
+    await expect(deploy(h.ctx)).rejects.toThrow(/rolled back; blue serves as before/)
+    expect(h.plan().filter((x) => x.includes('green-beat') || x.includes('green stop beat'))).toEqual([])
+  })
+
+  it('a new beat that restarts in a loop after its start, before the switch: no switch, rolled back', async () => {
+    h = await harness({ state: { live: 'blue', upstream: { color: 'blue', port: 1, backup: null } }, setup: blueLive })
+    h.world.crashLoop.add('app-green-beat')
+    await expect(deploy(h.ctx)).rejects.toThrow(/rolled back; blue serves as before/)
+    expect(h.out.join('')).toMatch(/the new app-green-beat-1 is restarting, 1 restart\(s\) \(exit code 1\) since its start, before the switch/)
+    expect(h.plan()).not.toContain('reload')
+    expect(h.world.state('app-blue', 'beat')).toBe('running')
   })
 
   it('a worker that cannot say it stopped consuming (no quiesce) is waited for before a new one starts', async () => {
@@ -202,8 +225,17 @@ describe('deploy plan', () => {
     h = await harness({ state: { live: 'blue', upstream: { color: 'blue', port: 1, backup: null } }, setup: blueLive })
     h.world.webStatus.green = 500
     await expect(deploy(h.ctx)).rejects.toThrow(/failed and was rolled back; blue serves as before/)
-    // The web booted before its check failed: the old worker had drained, and starts again.
-    expect(h.plan()).toEqual([...BOOT_GREEN, ...DRAIN_BLUE, 'docker wait id-app-blue-worker-1 id-app-blue-beat-1', 'start app-blue-worker-1 app-blue-beat-1', 'green stop web'])
+    // The web booted before its check failed: the old worker had drained and the new beat
+    // started; the new beat stops before the old worker and beat start again.
+    expect(h.plan()).toEqual([
+      ...BOOT_GREEN,
+      ...DRAIN_BLUE,
+      ...BEAT_LANE,
+      'green stop beat',
+      'docker wait id-app-blue-worker-1',
+      'start app-blue-worker-1 app-blue-beat-1',
+      'green stop web',
+    ])
     expect(h.world.state('app-blue', 'worker')).toBe('running')
     expect(h.ctx.state.load()).toMatchObject({ live: 'blue', journal: null })
     expect(h.out.join('')).toMatch(/status 500, expected 200/)
@@ -225,6 +257,19 @@ describe('deploy plan', () => {
     ])
     expect([...h.exec.files.values()].at(-1)).toContain(`server 127.0.0.1:${h.config.ports.blue};`)
     expect(h.world.state('app-blue', 'beat')).toBe('running')
+  })
+
+  it('reads the compose file once, as the new color and release run it, and the build reuses that read', async () => {
+    const configReads = (h: Harness) => h.exec.calls.filter((c) => c.argv[1] === 'compose' && composeArgs(c.argv)[0] === 'config')
+    h = await harness({ state: { live: 'blue' }, setup: blueLive })
+    await deploy(h.ctx)
+    expect(configReads(h).map((c) => [c.argv[c.argv.indexOf('-p') + 1], c.env?.CALMSWAP_RELEASE])).toEqual([['app-green', 'r2']])
+    await h.close()
+    // A first deploy with no release set: no state names the color and release (the plan may
+    // have to ask Docker, for a running color to adopt); read again as the build will use it.
+    h = await harness({ env: { CALMSWAP_RELEASE: '' } })
+    await deploy(h.ctx)
+    expect(configReads(h).map((c) => c.env?.CALMSWAP_RELEASE)).toEqual([undefined, expect.stringMatching(/./)])
   })
 
   it('refuses to start while another operation holds the lock, and runs nothing', async () => {
@@ -264,7 +309,7 @@ describe('deploy plan', () => {
       },
     })
     await deploy(h.ctx)
-    expect(h.plan()).toEqual(['green create beat worker', 'write', 'reload', 'start app-green-beat-1', 'start app-green-worker-1'])
+    expect(h.plan()).toEqual(['green create beat worker', 'start app-green-beat-1', 'write', 'reload', 'start app-green-worker-1'])
     expect(h.out.join('')).toMatch(/earlier deploy blue → green .* was interrupted after step "up-core"/)
   })
 

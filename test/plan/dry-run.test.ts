@@ -96,7 +96,7 @@ describe('--dry-run prints what the real run does', () => {
     h.exec.events.length = 0
     await op(h.ctx)
     // The workers' create runs beside the health check and the switch (healthAndCreate), and
-    // the new beat's start (the old beat waited for, then the start) beside the switch: where
+    // the new beat's start (the old beat waited for, then the start) beside the check: where
     // they land among them is up to timing, in either run. Everything else is in one order.
     const beside = (l: string) => l.includes(' up --no-start ') || (/^docker (wait|start) /.test(l) && l.includes('-beat-1') && !l.includes('worker'))
     const recorded = recordedChanges(h)

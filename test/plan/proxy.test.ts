@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { deploy } from '../../lib/compose/deploy.ts'
 import { changeProxy } from '../../lib/compose/proxy.ts'
 import { rollback } from '../../lib/compose/rollback.ts'
-import { BLUE_TO_GREEN, BOOT_GREEN, blueLive, DRAIN_BLUE, HAND_OVER, type Harness, harness } from './world.ts'
+import { BEAT_LANE, BLUE_TO_GREEN, BOOT_GREEN, blueLive, DRAIN_BLUE, HAND_OVER, type Harness, harness } from './world.ts'
 
 let h: Harness
 afterEach(() => h?.close())
@@ -48,7 +48,7 @@ describe("Traefik's file provider (CALMSWAP_PROXY=traefik)", () => {
   it('blue → green: the dynamic file is written and nothing runs (Traefik watches it); the check through the proxy passes', async () => {
     h = await harness({ state: { live: 'blue', release: 'r1' }, setup: blueLive, env: { CALMSWAP_PROXY: 'traefik' } })
     await deploy(h.ctx)
-    expect(h.plan()).toEqual([...BOOT_GREEN, ...DRAIN_BLUE, 'write', ...HAND_OVER])
+    expect(h.plan()).toEqual([...BOOT_GREEN, ...DRAIN_BLUE, ...BEAT_LANE, 'write', ...HAND_OVER])
     const file = h.exec.files.get(h.config.proxy.upstreamFile)!
     expect(file).toContain('failover:\n        service: "calmswap_web-green"\n        fallback: "calmswap_web-blue"')
     expect(h.ctx.state.load()).toMatchObject({ live: 'green', previous: 'blue' })

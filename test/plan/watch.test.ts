@@ -6,7 +6,7 @@ import { dirname } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { deploy } from '../../lib/compose/deploy.ts'
 import { readHistory } from '../../lib/history.ts'
-import { BLUE_TO_GREEN, BOOT_GREEN, blueLive, type Harness, harness, SWITCH, World } from './world.ts'
+import { BLUE_TO_GREEN, BOOT_GREEN, blueLive, cutShort, type Harness, harness, SWITCH, World } from './world.ts'
 
 let h: Harness
 let writer: NodeJS.Timeout | undefined
@@ -161,6 +161,27 @@ describe('canary', () => {
   const canaryEnv = { ...watchEnv, CALMSWAP_WATCH: '0', CALMSWAP_CANARY: '10%,50%', CALMSWAP_CANARY_HOLD: '1s', CALMSWAP_WATCH_MIN_REQUESTS: '5' }
   // The old workers come back for the canary: its beat exited on its SIGTERM; a start brings it back.
   const RESUME_BLUE = ['docker wait id-app-blue-beat-1', 'unpause app-blue-worker-1', 'start app-blue-beat-1']
+
+  it('a new beat left running by a run cut short before the canary was configured stops before the old beat starts again', async () => {
+    // Cut short after the health step: this run does not create (recreate) the workers again.
+    const journal = cutShort(['build', 'shared', 'jobs', 'pause-workers', 'up-core', 'health'])
+    h = await harness({
+      state: { live: 'blue', journal },
+      env: canaryEnv,
+      setup: (w) => {
+        blueLive(w)
+        w.set('app-blue', 'worker', 'paused')
+        w.set('app-blue', 'beat', 'exited')
+        w.set('app-green', 'web', 'running')
+        w.set('app-green', 'beat', 'running')
+      },
+    })
+    proxyLog(h, () => h.config.ports.green, 0)
+    await deploy(h.ctx)
+    const plan = h.plan()
+    expect(plan.indexOf('stop app-green-beat-1')).toBeGreaterThan(-1)
+    expect(plan.indexOf('stop app-green-beat-1')).toBeLessThan(plan.indexOf('start app-blue-beat-1'))
+  })
 
   it('steps through the shares with the old workers running, then promotes as any deploy switches', async () => {
     h = await harness({ state: { live: 'blue' }, setup: blueLive, env: canaryEnv })

@@ -29,6 +29,10 @@ export class World {
   webStatus: Record<Color, number> = { blue: 200, green: 200 }
   /** Health tries a web answers 503 to before its webStatus: still booting. */
   booting: Partial<Record<Color, number>> = {}
+  /** What each web answers to pages other than the health check, in turn (0: drops the connection); then webStatus. */
+  pages: Partial<Record<Color, number[]>> = {}
+  /** The paths each web was asked for, in order. */
+  asked: Record<Color, string[]> = { blue: [], green: [] }
   /** Signalled workers ignore SIGTERM and outlive their grace. */
   hang = false
   /** `docker wait` takes this long (ms) before the workers are seen to exit: a slow warm shutdown. */
@@ -264,7 +268,12 @@ export async function harness(
   // Two webs and a proxy on loopback; the proxy reports the port the upstream file names.
   const webs = await Promise.all(
     (['blue', 'green'] as const).map((color) =>
-      listen((_, res) => {
+      listen((req, res) => {
+        world.asked[color].push(req.url ?? '')
+        const page = req.url?.startsWith(config.health.path) ? undefined : world.pages[color]?.shift()
+        // 0: no answer at all, the connection dropped.
+        if (page === 0) return req.socket.destroy()
+        if (page) return res.writeHead(page).end(color)
         const booting = (world.booting[color] ?? 0) > 0
         if (booting) world.booting[color]!--
         res.writeHead(booting ? 503 : world.webStatus[color]).end(color)
@@ -363,13 +372,13 @@ export function blueLive(w: World) {
 export const BOOT_GREEN = ['green build web worker beat', 'pin green', 'pause app-blue-worker-1', 'kill SIGTERM app-blue-beat-1', 'green up web', 'green create beat worker']
 /** Stop mode, once the new web has booted: the old workers drain beside the health check. */
 export const DRAIN_BLUE = ['unpause app-blue-worker-1', 'quiesce app-blue-worker-1', 'kill SIGTERM app-blue-worker-1']
+/** Once the new web has booted and the workers are created: the new beat, once the old one is gone. */
+export const BEAT_LANE = ['docker wait id-app-blue-beat-1', 'start app-green-beat-1']
 export const SWITCH = ['write', 'reload']
-/**
- * Beside the switch, the new beat once the old beat is gone; after it, the new worker at once
- * (the old one has stopped consuming); then the old worker's warm shutdown is waited for.
- */
-export const HAND_OVER = ['docker wait id-app-blue-beat-1', 'start app-green-beat-1', 'start app-green-worker-1', 'docker wait id-app-blue-worker-1']
-export const BLUE_TO_GREEN = [...BOOT_GREEN, ...DRAIN_BLUE, ...SWITCH, ...HAND_OVER]
-const BEAT_LANE = ['docker wait id-app-blue-beat-1', 'start app-green-beat-1']
+/** After the switch, the new worker at once (the old one has stopped consuming); then the old worker's warm shutdown is waited for. */
+export const HAND_OVER = ['start app-green-worker-1', 'docker wait id-app-blue-worker-1']
+export const BLUE_TO_GREEN = [...BOOT_GREEN, ...DRAIN_BLUE, ...BEAT_LANE, ...SWITCH, ...HAND_OVER]
+/** The journal of a blue → green deploy cut short after these steps. */
+export const cutShort = (done: readonly string[]) => ({ op: 'deploy', from: 'blue', to: 'green', release: 'r2', startedAt: 'then', pid: 1, done }) as const
 /** A plan without the new beat's lane, which runs beside the switch: where it lands among the switch's own commands is up to timing. */
 export const withoutBeatLane = (plan: readonly string[]) => plan.filter((x) => !BEAT_LANE.includes(x))
