@@ -144,7 +144,7 @@ export const SETTINGS = [
     env: 'CALMSWAP_BEAT_START',
     def: 'booted',
     kind: 'enum:booted|switch',
-    doc: 'When the new singletons (beat) start, once the old ones exited. booted: once the new web has booted, beside its check, so their proof (CALMSWAP_READY_LOG, else CALMSWAP_STAY_UP) is mostly done by the switch, and one that exited or restarted by then stops the deploy before it; a check that fails after their start stops them, and what they enqueued meanwhile runs on the old workers. switch: as traffic switches, so a release that fails its check never ran its beat, and every deploy waits for that proof after the switch (docs/benchmark.md, Lean)',
+    doc: 'When the new singletons (beat) start, once the old ones exited. booted: once the new web has booted, beside its check, so their proof (CALMSWAP_READY_LOG, else CALMSWAP_STAY_UP) is mostly done by the switch, and one started by then that exited or restarted since stops the deploy before it; a check that fails after their start stops them, and what they enqueued meanwhile runs on the old workers. switch: as traffic switches, so a release that fails its check never ran its beat, and every deploy waits for that proof after the switch (docs/benchmark.md, Lean)',
   },
   {
     key: 'quiesce',

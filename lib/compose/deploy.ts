@@ -150,6 +150,8 @@ export async function deploy(ctx0: Ctx, o: DeployOptions = {}): Promise<DeployRe
     // The new beat, started once the new web has booted (after a canary: as the switch runs).
     let singletons: Promise<void> | undefined
     let beatStarted = false
+    // Stops that start where it has not happened yet: a deploy that fails from here on rolls back.
+    let haltBeat: (() => void) | undefined
     // When this run froze the old workers: the start of the gap in task processing.
     let frozenAt: number | null = null
     const watched: PhaseReport[] = []
@@ -188,11 +190,9 @@ export async function deploy(ctx0: Ctx, o: DeployOptions = {}): Promise<DeployRe
           singletons: beatEarly ? (halted) => startSingletons(ctx.withSignal(anySignal([ctx.signal, halted])), to, from!) : undefined,
         })
         ;({ created, drained, singletons } = h)
+        haltBeat = h.halt
         singletons?.then(() => void (beatStarted = true)).catch(() => {})
-        await warmUp(ctx, to).catch((e: unknown) => {
-          h.halt()
-          throw e
-        })
+        await warmUp(ctx, to)
       },
       canary: () => canary(ctx, from, to, watched),
       switch: async () => {
@@ -237,6 +237,7 @@ export async function deploy(ctx0: Ctx, o: DeployOptions = {}): Promise<DeployRe
     } catch (e) {
       watch?.stop()
       if (watch?.isStarted && !watched.some((r) => r.phase === 'watch')) watched.push(await watch.result)
+      haltBeat?.()
       await Promise.allSettled([created, drained, singletons])
       await rollBackFailed(ctx, op, { from, to, release }, watch?.error ?? (e as Error))
     }

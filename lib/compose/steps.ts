@@ -115,8 +115,14 @@ export async function healthAndCreate(
     await Promise.allSettled([created, drained, started])
     throw e
   })
-  // A race between settled promises goes to the first one listed.
-  for (const p of [created, drained, started]) await Promise.race([p, undefined])
+  try {
+    // A race between settled promises goes to the first one listed.
+    for (const p of [created, drained, started]) await Promise.race([p, undefined])
+  } catch (e) {
+    halt()
+    await Promise.allSettled([created, drained, started])
+    throw e
+  }
   return { created, drained, singletons: started, halt }
 }
 

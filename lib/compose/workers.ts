@@ -254,10 +254,11 @@ async function startStage(ctx: Ctx, color: Color, stage: readonly string[]): Pro
   const c = ctx.config
   await calmBefore(ctx, `up ${stage.join(' ')}`)
   ctx.checkpoint()
-  // Made by createRest while the web booted: a start is all that is left.
+  // Made by createRest while the web booted: a start is all that is left. Not cut off once
+  // asked for: the daemon would finish a start its caller gave up on, after a rollback looked.
   const made = (await ctx.inventory()).containers(color, stage)
   const ready = stage.every((s) => made.some((x) => x.service === s)) && made.every((x) => x.state === 'created')
-  await ctx.must(ready ? startContainers(c, names(made)) : up(c, color, stage))
+  await (ready ? ctx.uninterruptible().must(startContainers(c, names(made))) : ctx.must(up(c, color, stage)))
 }
 
 /**

@@ -125,7 +125,8 @@ describe.sequential('core', () => {
     // The sampler saw the hand-over both ways, so the check above was not vacuous.
     const seen = new Set(samples.flatMap((s) => s.beats))
     expect([...seen].sort()).toEqual([stack.project('blue'), stack.project('green')])
-    expect(samples.at(-1)!.beats).toEqual([stack.project('green')])
+    // It ends with green's beat alone (read now: the last sample may predate the rollback's start of it).
+    expect(await stack.runningBeats()).toEqual([stack.project('green')])
     expect(samples.length).toBeGreaterThan(10)
   })
 

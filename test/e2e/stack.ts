@@ -647,8 +647,10 @@ export const DJANGO_STACK: StackOptions = {
     CALMSWAP_JOBS: 'migrations',
     CALMSWAP_SHARED: 'postgres,redis,proxy',
     CALMSWAP_PROXY_LOG_DIR: proxyLogDir(stateDir),
-    // Its "/" places an order on GET (the load's convenience): the watch's own requests read.
+    // Its "/" places an order on GET (the load's convenience): calmswap's own requests (the
+    // watch's, the warm-up's) read.
     CALMSWAP_WATCH_PROBE: '/stats/',
+    CALMSWAP_WARMUP: '/stats/',
     APP_NETWORK: `${plainProject(prefix)}_default`,
     POSTGRES_VOLUME: `${plainProject(prefix)}_postgres_data`,
     REDIS_VOLUME: `${plainProject(prefix)}_redis_data`,

@@ -214,6 +214,15 @@ describe('deploy plan', () => {
     expect(h.ctx.state.load()).toMatchObject({ live: 'blue', upstream: { color: 'blue', port: 1 } })
   })
 
+  it('a switch that fails while the new beat still waits for the old one to exit: the new beat is never started', async () => {
+    h = await harness({ state: { live: 'blue', upstream: { color: 'blue', port: 1, backup: null } }, setup: blueLive })
+    h.world.slowStop = 1500
+    h.world.failOn = (a) => (a[1] === 'exec' && /nginx -s reload/.test(a.at(-1)!) ? 65 : undefined)
+    await expect(deploy(h.ctx)).rejects.toThrow(/rolled back/)
+    expect(h.plan()).toContain('docker wait id-app-blue-beat-1')
+    expect(h.plan()).not.toContain('start app-green-beat-1')
+  })
+
   it('a reload that fails for another reason says so, and rolls back', async () => {
     h = await harness({ state: { live: 'blue', upstream: { color: 'blue', port: 1, backup: null } }, setup: blueLive })
     h.world.failOn = (a) => (a[1] === 'exec' && /nginx -s reload/.test(a.at(-1)!) ? 1 : undefined)

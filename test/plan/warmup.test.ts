@@ -37,9 +37,21 @@ describe('warm-up (CALMSWAP_WARMUP)', () => {
     expect(h.out.join('')).toMatch(/passed its health check, but http:\/\/127\.0\.0\.1:\d+\/ answered 500, 502 to all 3 warm-up requests \(CALMSWAP_WARMUP\)/)
     expect(h.world.state('app-blue', 'worker')).toBe('running')
     // The new beat, started once the web booted, stopped before blue's came back: one beat.
+    expect(h.plan().indexOf('green stop beat')).toBeGreaterThan(-1)
     expect(h.plan().indexOf('green stop beat')).toBeLessThan(h.plan().indexOf('start app-blue-worker-1 app-blue-beat-1'))
     expect(h.world.state('app-green', 'beat')).not.toBe('running')
     expect(h.world.state('app-blue', 'beat')).toBe('running')
+  })
+
+  it('a warm-up that fails while the new beat still waits for the old one to exit: the new beat is never started', async () => {
+    h = await harness({ state: { live: 'blue', upstream: { color: 'blue', port: 1, backup: null } }, setup: blueLive })
+    // The old beat's exit takes a while to be seen; the check and the warm-up take less.
+    h.world.slowStop = 1500
+    h.world.pages.green = [500, 500, 500]
+    await expect(deploy(h.ctx)).rejects.toThrow(/rolled back; blue serves as before/)
+    expect(h.plan()).toContain('docker wait id-app-blue-beat-1')
+    expect(h.plan()).not.toContain('start app-green-beat-1')
+    expect(h.world.state('app-green', 'beat')).not.toBe('running')
   })
 
   it('a page that does not answer is not asked again: the deploy fails before the switch', async () => {
