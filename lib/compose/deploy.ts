@@ -93,7 +93,10 @@ export interface DeployOptions {
 }
 
 /** Where this deploy goes: from the journal of an interrupted one, else from the live color. */
-async function planDeploy(ctx: Ctx, o: DeployOptions, detected?: string): Promise<Plan> {
+/** The release a deploy labels: the one an interrupted deploy began, the one asked for, or the checkout's. */
+const releaseOf = async (ctx: Ctx, o: DeployOptions): Promise<string> => ctx.state.load().journal?.release || o.release || (await detectRelease(ctx))
+
+async function planDeploy(ctx: Ctx, o: DeployOptions, known?: string): Promise<Plan> {
   const s = ctx.state.load()
   if (s.journal && s.journal.op !== 'deploy') {
     reportInterrupted(ctx, s.journal, false)
@@ -108,7 +111,7 @@ async function planDeploy(ctx: Ctx, o: DeployOptions, detected?: string): Promis
   if (o.release && !kept) {
     throw new UsageError(`release ${o.release} cannot be deployed again: its images are not kept (CALMSWAP_KEEP_RELEASES; \`history\` lists past releases). Nothing was changed.`)
   }
-  const release = j?.release || o.release || detected || (await detectRelease(ctx))
+  const release = known ?? (await releaseOf(ctx, o))
   return { from, to, release, resumed: j, kept }
 }
 
@@ -121,7 +124,7 @@ async function knownTarget(ctx: Ctx, o: DeployOptions): Promise<{ to: Color; rel
   const s = ctx.state.load()
   const to = s.journal ? (s.journal.op === 'deploy' ? s.journal.to : null) : s.live ? otherColor(s.live) : null
   if (!to) return null
-  return { to, release: s.journal?.release || o.release || (await detectRelease(ctx)) }
+  return { to, release: await releaseOf(ctx, o) }
 }
 
 export async function deploy(ctx0: Ctx, o: DeployOptions = {}): Promise<DeployResult> {

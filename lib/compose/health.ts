@@ -7,7 +7,7 @@ import type { Ctx } from '../context.ts'
 import { anySignal } from '../deadlines.ts'
 import { StepError } from '../errors.ts'
 import { healthStatusOf, names, notStayingUp, type RunState, runStates } from '../inventory.ts'
-import { checkOptions, probe, type WaitResult, waitHealthy } from '../probe.ts'
+import { checkOptions, type ProbeResult, probe, type WaitResult, waitHealthy } from '../probe.ts'
 
 const healthUrl = (ctx: Ctx, color: Color) => `http://${LOOPBACK}:${ctx.config.ports[color]}${ctx.config.health.path}`
 
@@ -94,28 +94,27 @@ export async function warmUp(ctx: Ctx, color: Color): Promise<void> {
   }
   const t0 = performance.now()
   const left = () => c.health.deadlineMs - (performance.now() - t0)
+  const answer = (r: ProbeResult) => (r.status !== undefined ? `${r.status} in ${Math.round(r.ms)}ms` : (r.error ?? 'no answer'))
   const said: string[] = []
   for (const path of c.warmup.paths) {
-    const answers: string[] = []
-    let good = false
+    const tries: ProbeResult[] = []
     for (let i = 0; i < c.warmup.times; i++) {
       ctx.checkpoint()
       if (left() < 50)
         throw new StepError(
-          `warming up the new ${color} web took longer than CALMSWAP_HEALTH_DEADLINE (${c.health.deadlineMs}ms): ${[...said, `${path}: ${answers.join(', ')}`].join('; ')}`,
+          `warming up the new ${color} web took longer than CALMSWAP_HEALTH_DEADLINE (${c.health.deadlineMs}ms): ${[...said, `${path}: ${tries.map(answer).join(', ')}`].join('; ')}`,
         )
       // Any status: `ok` is never true for -1, and the status is read whatever it is.
       const r = await probe(base + path, { host: c.health.host, status: -1, timeoutMs: Math.min(Math.max(c.health.timeoutMs, WARMUP_TIMEOUT_MS), left()), signal: ctx.signal })
-      good ||= r.status !== undefined && r.status < 500
-      answers.push(r.status !== undefined ? `${r.status} in ${Math.round(r.ms)}ms` : (r.error ?? 'no answer'))
+      tries.push(r)
       if (r.status === undefined) break
     }
     ctx.checkpoint()
-    if (!good)
+    if (!tries.some((r) => r.status !== undefined && r.status < 500))
       throw new StepError(
-        `the new ${color} web passed its health check, but ${base}${path} answered ${[...new Set(answers.map((a) => a.replace(/ in \d+ms$/, '')))].join(', ')} to ${answers.length === 1 ? 'its first warm-up request' : `all ${answers.length} warm-up requests`} (CALMSWAP_WARMUP)`,
+        `the new ${color} web passed its health check, but ${base}${path} answered ${[...new Set(tries.map((r) => r.status ?? r.error ?? 'no answer'))].join(', ')} to ${tries.length === 1 ? 'its first warm-up request' : `all ${tries.length} warm-up requests`} (CALMSWAP_WARMUP)`,
       )
-    said.push(`${path}: ${answers.join(', ')}`)
+    said.push(`${path}: ${tries.map(answer).join(', ')}`)
   }
   ctx.ui.detail(`  warmed up ${said.join('; ')}`)
 }

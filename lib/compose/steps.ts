@@ -110,12 +110,8 @@ export async function healthAndCreate(
   const drained = then.drain ? go.then((ok) => (ok ? then.drain!() : [])) : undefined
   const started = then.singletons ? created.then(() => go).then((ok) => (ok && !halted.signal.aborted ? then.singletons!(halted.signal) : undefined)) : undefined
   for (const p of [created, drained, started]) p?.catch(() => {})
-  await checked.catch(async (e: unknown) => {
-    halt()
-    await Promise.allSettled([created, drained, started])
-    throw e
-  })
   try {
+    await checked
     // A race between settled promises goes to the first one listed.
     for (const p of [created, drained, started]) await Promise.race([p, undefined])
   } catch (e) {
