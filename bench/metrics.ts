@@ -24,6 +24,38 @@ export function latency(samples: readonly Sample[], from: number, to: number): L
   return { n: ms.length, p50: percentile(ms, 50), p99: percentile(ms, 99), max: ms.length ? ms.at(-1)! : NaN }
 }
 
+/** A run's requests, seconds from its deploy's start, and the windows that make its figures. */
+export interface PoolRun {
+  readonly requests: readonly { readonly t: number; readonly ms: number }[]
+  readonly steadyS: readonly [number, number]
+  readonly doneS: number
+}
+
+/**
+ * The steady and deploy latencies of several runs taken together: one deploy of 7 s at 20
+ * requests/s sends about 135 requests, so its p99 is its second slowest and moves with one
+ * request; three deploys' 400 make a p99 that one request cannot make alone.
+ */
+export function pooled(runs: readonly PoolRun[]): { steady: Latency; deploy: Latency } {
+  const pick = (w: (r: PoolRun) => readonly [number, number]) =>
+    runs.flatMap((r) => {
+      const [from, to] = w(r)
+      return r.requests.filter((x) => x.t >= from && x.t <= to).map((x) => ({ t: x.t, ms: x.ms, status: 200 }))
+    })
+  return {
+    steady: latency(
+      pick((r) => r.steadyS),
+      -Infinity,
+      Infinity,
+    ),
+    deploy: latency(
+      pick((r) => [0, r.doneS]),
+      -Infinity,
+      Infinity,
+    ),
+  }
+}
+
 /** A slow request of a deploy: seconds after the deploy began, its latency, the step it was sent in. */
 export interface SlowRequest {
   readonly atS: number

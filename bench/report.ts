@@ -99,10 +99,10 @@ function phaseRows(results: readonly StrategyResult[], which: 'good' | 'failing'
     ['node process peak RSS MB', ...col((p) => f(p.orchestrator.nodeMaxRssMb, 1))],
     ['no task processed, longest s', ...col((p) => f(p.processingGapS, 2))],
     [
-      '  calmswap reports: gap s / RSS MB / CPU s',
+      '  calmswap reports: gap s (no task run, at most) / RSS MB / CPU s',
       ...col((p) =>
         p.reported
-          ? `${p.reported.gapS === null ? '—' : `${p.reported.gapTo === 'start' ? '≥' : ''}${f(p.reported.gapS, 2)}`} / ${f(p.reported.maxRssMb, 1)} / ${f(p.reported.cpuS, 2)}`
+          ? `${p.reported.gapS === null ? '—' : `${p.reported.gapTo === 'start' ? '≥' : ''}${f(p.reported.gapS, 2)}`}${p.reported.noTaskS != null ? ` (${f(p.reported.noTaskS, 2)})` : ''} / ${f(p.reported.maxRssMb, 1)} / ${f(p.reported.cpuS, 2)}`
           : '—',
       ),
     ],

@@ -72,7 +72,13 @@ export interface PhaseResult {
    */
   readonly processingGapS: number | null
   /** What calmswap itself reported at the end (--json op-end): its gap and its process's cost. */
-  readonly reported: { readonly gapS: number | null; readonly gapTo: string | null; readonly maxRssMb: number | null; readonly cpuS: number | null } | null
+  readonly reported: {
+    readonly gapS: number | null
+    readonly gapTo: string | null
+    readonly noTaskS?: number | null
+    readonly maxRssMb: number | null
+    readonly cpuS: number | null
+  } | null
   /** Peak RSS of `status` and `health` alone (node's own, MB), run after the good deploy (calmswap only). */
   readonly readers: { readonly status: ReturnType<typeof m.spread>; readonly health: ReturnType<typeof m.spread> } | null
   readonly dockerCommands: string[]
@@ -214,7 +220,7 @@ export async function runStrategy(ctx: RunContext, s: Strategy, ports: Ports): P
         await cpuSampler.stop()
         await boxSampler.stop()
         await taskSampler.stop()
-        const opEnd = dep.events.find((e) => e.type === 'op-end') as { gap?: { ms: number; to: string }; usage?: { maxRssMb: number; cpuS: number } } | undefined
+        const opEnd = dep.events.find((e) => e.type === 'op-end') as { gap?: { ms: number; to: string; noTaskMs?: number }; usage?: { maxRssMb: number; cpuS: number } } | undefined
         const read = name === 'good' && s.name.startsWith('calmswap-') && dep.code === 0 ? await readers(p.mode === 'smoke' ? 2 : 5, to) : null
         const d = await drain(redis!, base, p.drainTimeoutS)
 
@@ -260,7 +266,13 @@ export async function runStrategy(ctx: RunContext, s: Strategy, ports: Ports): P
           orchestrator: m.orchestrator(dep),
           processingGapS: m.processingGapS(taskSampler.samples, dep.t0, loadT1),
           reported: opEnd
-            ? { gapS: opEnd.gap ? opEnd.gap.ms / 1000 : null, gapTo: opEnd.gap?.to ?? null, maxRssMb: opEnd.usage?.maxRssMb ?? null, cpuS: opEnd.usage?.cpuS ?? null }
+            ? {
+                gapS: opEnd.gap ? opEnd.gap.ms / 1000 : null,
+                gapTo: opEnd.gap?.to ?? null,
+                noTaskS: opEnd.gap?.noTaskMs != null ? opEnd.gap.noTaskMs / 1000 : null,
+                maxRssMb: opEnd.usage?.maxRssMb ?? null,
+                cpuS: opEnd.usage?.cpuS ?? null,
+              }
             : null,
           readers: read,
           dockerCommands: dep.commands.map((c) => c.text),

@@ -38,12 +38,21 @@ while time.monotonic() - t0 < 1.2:
         break
     time.sleep(0.1)
 busy = None
+# Each answer that showed a task running, as (asked, answered) wall-clock times: what the
+# caller can prove the workers ran after their thaw, for the gap in task processing.
+seen = []
 while time.monotonic() < deadline:
     i = ctl.inspect(destination=list(queues), timeout=1.0, limit=len(queues))
-    busy = sum(len(v) for r in (i.active(), i.reserved()) for v in (r or {}).values())
+    asked = time.time()
+    running = sum(len(v) for v in (i.active() or {}).values())
+    if running:
+        seen.append([round(asked, 3), round(time.time(), 3)])
+    busy = running + sum(len(v) for v in (i.reserved() or {}).values())
     if not busy:
         break
     time.sleep(0.3)
+if seen:
+    print("quiesce-active", " ".join(f"{a},{b}" for a, b in seen), flush=True)
 names = sorted({q["name"] for qs in queues.values() for q in qs})
 if busy:
     say(f"{','.join(queues)} stopped consuming {names}; {busy} task(s) still active or reserved", 4)

@@ -40,6 +40,11 @@ export interface HistoryEntry {
 export interface WorkerGap {
   readonly ms: number
   readonly to: 'task' | 'ready-log' | 'start'
+  /**
+   * When the old workers, thawed to drain, were seen running tasks within the gap: the longest
+   * stretch in which no worker is known to have run one, at most (see workerGap).
+   */
+  readonly noTaskMs?: number
 }
 
 export interface Usage {
@@ -58,7 +63,10 @@ export function usage(): Usage {
 
 const GAP_END: Record<WorkerGap['to'], string> = { task: 'first task of a new worker', 'ready-log': 'first new worker ready', start: 'new workers started' }
 
-const fmtGap = (g: WorkerGap) => `no worker consuming for ${g.to === 'start' ? 'at least ' : ''}${fmtMs(g.ms)} (old workers frozen → ${GAP_END[g.to] ?? g.to})`
+const fmtGap = (g: WorkerGap) =>
+  g.noTaskMs !== undefined && g.noTaskMs < g.ms
+    ? `no task run for at most ${fmtMs(g.noTaskMs)} (old workers frozen → ${GAP_END[g.to] ?? g.to}: ${fmtMs(g.ms)}, the old ones seen running tasks in between)`
+    : `no worker consuming for ${g.to === 'start' ? 'at least ' : ''}${fmtMs(g.ms)} (old workers frozen → ${GAP_END[g.to] ?? g.to})`
 
 /** What recording an operation needs of a step's context: its output, whether it is a dry run, where history goes. */
 export interface OpLogCtx {

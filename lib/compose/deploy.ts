@@ -23,7 +23,7 @@ import { rollbackTo } from './rollback.ts'
 import { buildAndPin, healthAndCreate, preflight, startCore } from './steps.ts'
 import { stopRequestLog, switchTo, upstreamPort, verifyThroughProxy, writeUpstream } from './traffic.ts'
 import { lastWatchOf, newWatch, openLog, type PhaseReport, resetLog, watchRelease } from './watch.ts'
-import { drainFrozen, freezeWorkers, singletonsRunning, startRest, startSingletons } from './workers.ts'
+import { drainFrozen, freezeWorkers, type Quiesced, singletonsRunning, startRest, startSingletons, workerGap } from './workers.ts'
 
 /** `canary` runs only with CALMSWAP_CANARY, `watch` with CALMSWAP_WATCH; neither on a first deploy. */
 export const DEPLOY_STEPS = ['build', 'shared', 'jobs', 'pause-workers', 'up-core', 'health', 'canary', 'switch', 'up-rest', 'verify', 'watch'] as const
@@ -149,7 +149,7 @@ export async function deploy(ctx0: Ctx, o: DeployOptions = {}): Promise<DeployRe
 
     let created: Promise<void> | undefined
     // Stop mode: the old workers' drain, begun once the new web has booted (see up-rest).
-    let drained: Promise<string[]> | undefined
+    let drained: Promise<Quiesced> | undefined
     // The new beat, started once the new web has booted (after a canary: as the switch runs).
     let singletons: Promise<void> | undefined
     let beatStarted = false
@@ -221,7 +221,7 @@ export async function deploy(ctx0: Ctx, o: DeployOptions = {}): Promise<DeployRe
         await webAtSwitch()
         await created
         const up = await startRest(judged(), to, undefined, { drained, singletons })
-        if (up && frozenAt !== null) op.gap = { ms: Math.max(0, Math.round(up.at - frozenAt)), to: up.by }
+        if (up && frozenAt !== null) op.gap = workerGap(frozenAt, up)
       },
       // Once more after the workers started: a web that died right after the switch is
       // caught here, while the old web still runs and can take the traffic back.

@@ -12,7 +12,7 @@ import type { KeptRelease } from '../state.ts'
 import { type ComposeModel, checkContract, readComposeModel, servicesWithBuild } from './contract.ts'
 import { checkHealth } from './health.ts'
 import { pinRelease } from './images.ts'
-import { createRest, webSettled } from './workers.ts'
+import { createRest, type Quiesced, webSettled } from './workers.ts'
 
 /**
  * Docker reachable and the compose file within the contract, before anything changes. The
@@ -87,8 +87,8 @@ export function modelFor(c: Config, color: Color, read?: ReadModel): ComposeMode
 export async function healthAndCreate(
   ctx: Ctx,
   to: Color,
-  then: { drain?: () => Promise<string[]>; singletons?: (signal: AbortSignal) => Promise<void> } = {},
-): Promise<{ created: Promise<void>; drained: Promise<string[]> | undefined; singletons: Promise<void> | undefined; halt: () => void }> {
+  then: { drain?: () => Promise<Quiesced>; singletons?: (signal: AbortSignal) => Promise<void> } = {},
+): Promise<{ created: Promise<void>; drained: Promise<Quiesced> | undefined; singletons: Promise<void> | undefined; halt: () => void }> {
   const checked = checkHealth(ctx, to)
   const { workers, singletons } = ctx.config.roles
   const halted = new AbortController()
@@ -107,7 +107,7 @@ export async function healthAndCreate(
         )
       : Promise.resolve(false)
   const created = go.then((ok) => (ok ? createRest(ctx, to) : undefined))
-  const drained = then.drain ? go.then((ok) => (ok ? then.drain!() : [])) : undefined
+  const drained = then.drain ? go.then((ok) => (ok ? then.drain!() : { quiet: [], ran: [] })) : undefined
   const started = then.singletons ? created.then(() => go).then((ok) => (ok && !halted.signal.aborted ? then.singletons!(halted.signal) : undefined)) : undefined
   for (const p of [created, drained, started]) p?.catch(() => {})
   try {

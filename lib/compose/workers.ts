@@ -14,6 +14,7 @@ import { type Color, otherColor, type Project } from '../config.ts'
 import type { Ctx } from '../context.ts'
 import { DEADLINE, sleep } from '../deadlines.ts'
 import { CommandError, StepError } from '../errors.ts'
+import type { WorkerGap } from '../history.ts'
 import { type Container, names, notStayingUp, type RunState, runStates } from '../inventory.ts'
 import { calmBefore, whenBooted } from '../pressure.ts'
 import { signalledAtMs } from '../state.ts'
@@ -102,16 +103,26 @@ async function sendSignal(ctx: Ctx, to: readonly string[], sig = 'SIGTERM'): Pro
  * stopped consuming: a new worker may consume beside their warm shutdown. Runs to its end
  * once begun: a worker thawed and not yet signalled would be waited for as if it were stopping.
  */
-export async function drainFrozen(ctx0: Ctx, color: Project): Promise<string[]> {
+export async function drainFrozen(ctx0: Ctx, color: Project): Promise<Quiesced> {
   const ctx = ctx0.uninterruptible()
   const thawed = await thaw(ctx, color, ctx.config.roles.workers)
-  if (!thawed.length) return []
+  if (!thawed.length) return { quiet: [], ran: [] }
   // The grace counts from the thaw: the quiesce is part of the stop.
   ctx.journal.signalled(thawed)
-  const quiet = await quiesce(ctx, thawed)
+  const q = await quiesce(ctx, thawed)
   await sendSignal(ctx, thawed)
   ctx.ui.detail(`  thawed ${thawed.join(', ')} and sent SIGTERM: warm shutdown`)
-  return quiet
+  return q
+}
+
+export interface Quiesced {
+  /** The workers that said they no longer consume (idle, or still finishing what they had reserved). */
+  readonly quiet: string[]
+  /**
+   * Epoch-ms spans [asked, answered] of each answer that showed a worker running a task after
+   * its consumer was cancelled: what the old workers are proven to have run after their thaw.
+   */
+  readonly ran: readonly (readonly [number, number])[]
 }
 
 /**
@@ -119,22 +130,34 @@ export async function drainFrozen(ctx0: Ctx, color: Project): Promise<string[]> 
  * consuming and finish what it holds (lib/celery.ts), all at once, within what is left of
  * the grace. Whatever it answers, the SIGTERM follows: a quiesce only makes the stop clean.
  * Returns the workers that said they no longer consume (idle, or still finishing what they
- * had reserved); one that could not be asked may still read the queue until it exits.
+ * had reserved), and when they were seen running tasks meanwhile; one that could not be asked
+ * may still read the queue until it exits.
  */
-export async function quiesce(ctx: Ctx, workers: readonly string[], graceLeftMs = graceLeft(ctx)): Promise<string[]> {
+export async function quiesce(ctx: Ctx, workers: readonly string[], graceLeftMs = graceLeft(ctx)): Promise<Quiesced> {
   const c = ctx.config
-  if (c.quiesce === 'off' || !workers.length) return []
+  if (c.quiesce === 'off' || !workers.length) return { quiet: [], ran: [] }
   const maxS = Math.min(DEADLINE.quiesce / 1000, Math.floor((graceLeftMs - DEADLINE.quiesceMargin) / 1000))
-  if (maxS < 1) return []
+  if (maxS < 1) return { quiet: [], ran: [] }
   const results = await Promise.all(workers.map((w) => ctx.run(quiesceWorker(c, w, maxS))))
   const quiet: string[] = []
+  const ran: [number, number][] = []
   for (const [i, r] of results.entries()) {
     const said = sanitize(r.stderr.trim().split('\n').at(-1) ?? '')
     const what = r.code === QUIESCED || r.code === STILL_BUSY || r.code === NOTHING_TO_QUIESCE ? said.replace(/^quiesce: /, '') : `could not run (exit ${r.code}): ${said}`
     if (r.code === QUIESCED || r.code === STILL_BUSY) quiet.push(workers[i]!)
+    ran.push(...taskSpans(r.stdout))
     ctx.ui.detail(`  ${workers[i]}: ${what}`)
   }
-  return quiet
+  return { quiet, ran: ran.sort((a, b) => a[0] - b[0]) }
+}
+
+/** The spans a quiesce printed ("quiesce-active asked,answered ...", epoch seconds), in epoch ms. */
+export function taskSpans(stdout: string): [number, number][] {
+  const line = stdout.split('\n').find((l) => l.startsWith('quiesce-active '))
+  return (line?.split(' ').slice(1) ?? []).flatMap((pair) => {
+    const [a, b] = pair.split(',').map((x) => Math.round(Number(x) * 1000))
+    return Number.isFinite(a) && Number.isFinite(b) && a! <= b! ? [[a!, b!] as [number, number]] : []
+  })
 }
 
 /**
@@ -299,16 +322,18 @@ export async function startRest(
   ctx: Ctx,
   color: Color,
   other: Project = otherColor(color),
-  begun: { drained?: Promise<string[]>; singletons?: Promise<void> } = {},
+  begun: { drained?: Promise<Quiesced>; singletons?: Promise<void> } = {},
 ): Promise<WorkersUp | null> {
   const c = ctx.config
   const { workers, singletons } = c.roles
   let firstWorker: number | null = null
+  let ran: Quiesced['ran'] = []
   const workerLane = async () => {
     // In stop mode the frozen workers are drained now, unless that began already; in pause
     // mode they stay frozen (not consuming) until cleanup.
-    const quiet = c.pauseMode === 'stop' ? await (begun.drained ?? drainFrozen(ctx, other)) : []
-    await ensureStopped(ctx, other, workers, quiet)
+    const q = c.pauseMode === 'stop' ? await (begun.drained ?? drainFrozen(ctx, other)) : { quiet: [], ran: [] }
+    ran = q.ran
+    await ensureStopped(ctx, other, workers, q.quiet)
     for (const w of workers) {
       await startStage(ctx, color, [w])
       firstWorker ??= Date.now()
@@ -317,7 +342,8 @@ export async function startRest(
   await settleAll([begun.singletons ?? startSingletons(ctx, color, other), workerLane()])
   // The old workers' warm shutdown, within the grace, beside the new ones' proof.
   const [proven] = await settleAll([confirmUp(ctx, color, [...singletons, ...workers]), awaitStopped(ctx, other)] as const)
-  return proven ?? (firstWorker !== null ? { at: firstWorker, by: 'start' } : null)
+  const up = proven ?? (firstWorker !== null ? { at: firstWorker, by: 'start' as const } : null)
+  return up && { ...up, oldRan: ran }
 }
 
 /** Waits for all of them, then throws the first failure: nothing is left running beside a rollback. */
@@ -336,6 +362,26 @@ export interface WorkersUp {
    */
   readonly at: number
   readonly by: 'task' | 'ready-log' | 'start'
+  /** When the old workers were seen running tasks after their thaw (Quiesced.ran). */
+  readonly oldRan?: Quiesced['ran']
+}
+
+/**
+ * The gap in task processing of a deploy that froze the old workers at `frozenAt`: from the
+ * freeze to `up` (ms), and, when the old workers were seen running tasks after their thaw,
+ * the longest stretch in which no worker is known to have run one (noTaskMs). That is an
+ * upper bound: a stretch starts at the last answer that showed a task running (when it was
+ * asked) and ends at the next one (when it was answered), or at the new worker's first task.
+ * Not with a gap that ends at the workers' start: its true end is later, unknown.
+ */
+export function workerGap(frozenAt: number, up: WorkersUp): WorkerGap {
+  const ms = Math.max(0, Math.round(up.at - frozenAt))
+  const ran = (up.oldRan ?? []).filter(([a, b]) => b >= frozenAt && a <= up.at)
+  if (!ran.length || up.by === 'start') return { ms, to: up.by }
+  let longest = ran[0]![1] - frozenAt
+  for (let i = 1; i < ran.length; i++) longest = Math.max(longest, ran[i]![1] - ran[i - 1]![0])
+  longest = Math.max(longest, up.at - ran.at(-1)![0])
+  return { ms, to: up.by, noTaskMs: Math.min(ms, Math.max(0, Math.round(longest))) }
 }
 
 /** The time (epoch ms) of the first line of `docker logs --timestamps` output that matches; NaN when none does. */

@@ -84,6 +84,16 @@ describe('the gap in task processing', () => {
     expect(e.gap!.ms).toBeGreaterThanOrEqual(30_000)
     expect(formatHistory([e])).toMatch(/workers: no worker consuming for \S+ \(old workers frozen → first task of a new worker\)/)
   })
+  it('says how long no task ran, at most, when the old workers drained were seen running tasks', async () => {
+    h = await harness({ state: { live: 'blue' }, setup: blueLive, env: { CALMSWAP_STAY_UP: '60s' } })
+    h.world.taskAfterMs = 30_000
+    h.world.quiesceSays = () => `quiesce-active ${(Date.now() + 1000) / 1000},${(Date.now() + 1100) / 1000}\n`
+    await deploy(h.ctx)
+    const e = readHistory(h.config.stateDir).at(-1)!
+    expect(e.gap!.noTaskMs).toBeGreaterThan(25_000)
+    expect(e.gap!.noTaskMs).toBeLessThan(e.gap!.ms)
+    expect(formatHistory([e])).toMatch(/workers: no task run for at most \S+ \(old workers frozen → first task of a new worker: \S+, the old ones seen running tasks in between\)/)
+  })
   it('with CALMSWAP_TASK_LOG empty, ends at the ready line, as when no task waited', async () => {
     h = await harness({ state: { live: 'blue' }, setup: blueLive, env: { CALMSWAP_STAY_UP: '60s', CALMSWAP_TASK_LOG: '' } })
     h.world.taskAfterMs = 30_000

@@ -53,6 +53,8 @@ export class World {
   readonly silent = new Set<string>()
   /** When set, a running worker also logs taking its first task, stamped this long (ms) after the read: a backlog waited. */
   taskAfterMs: number | null = null
+  /** What a quiesce prints on stdout (the answers that showed a task running), made as it runs. */
+  quiesceSays: (() => string) | null = null
   /** Image references and the ids they name; a build moves the compose file's reference to a new id. */
   readonly images = new Map<string, string>([['calmswap-example-app:latest', 'sha256:build0']])
   builds = 0
@@ -201,6 +203,7 @@ export class World {
       }
       return {}
     }
+    if (a[1] === 'exec' && a[3] === 'python3') return { stdout: this.quiesceSays?.() ?? '' }
     if (a[1] !== 'compose') return {}
     const project = a[3]!
     // A pinned color's calls carry a second -f: the pin override.

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { Sample } from '../../bench/load.ts'
-import { latency, slowest } from '../../bench/metrics.ts'
+import { latency, pooled, slowest } from '../../bench/metrics.ts'
 
 const req = (t: number, ms: number, status = 200): Sample => ({ t, ms, status })
 const steps = [
@@ -19,4 +19,13 @@ describe('bench figures', () => {
     ]))
   it('a failed request counts as the p99 counts it, by the time it took', () =>
     expect(slowest([req(1500, 50, 502), req(1600, 4)], 1000, 3000, steps, 1)).toEqual([{ atS: 0.5, ms: 50, step: 'health' }]))
+  it('pooled: each run windowed on its own clock, then one p99 of them all', () => {
+    const run = (slow: number) => ({
+      requests: [{ t: -5, ms: 50 }, ...Array.from({ length: 99 }, (_, i) => ({ t: -4 + i / 100, ms: 1 })), { t: 1, ms: slow }, { t: 2, ms: 2 }, { t: 9, ms: 70 }],
+      steadyS: [-4, 0] as const,
+      doneS: 5,
+    })
+    const p = pooled([run(30), run(3)])
+    expect([p.steady.n, p.steady.max, p.deploy.n, p.deploy.p99, p.deploy.max]).toEqual([198, 1, 4, 30, 30])
+  })
 })

@@ -70,16 +70,17 @@ describe('the quiesce script', () => {
  * The common end of the quiesce scripts, run against a pretend Celery control and broker on a
  * pretend clock: what it waits for before it asks whether the workers are idle.
  */
-function quiesceEnd(driver: string, blocked: number[]): { code: number | null; sleeps: number[] } {
+function quiesceEnd(driver: string, blocked: number[], active: number[] = []): { code: number | null; sleeps: number[]; stdout: string } {
   const harness = `import json, sys, types
 clock = [0.0]
 sleeps = []
 def _sleep(s):
     sleeps.append(round(s, 3))
     clock[0] += s
-time = types.SimpleNamespace(monotonic=lambda: clock[0], sleep=_sleep)
+time = types.SimpleNamespace(monotonic=lambda: clock[0], time=lambda: 1000 + clock[0], sleep=_sleep)
 deadline = 100.0
 blocked = ${JSON.stringify(blocked)}
+active = ${JSON.stringify(active)}
 class Client:
     def client_list(self):
         return [{"flags": "b"}] * (blocked.pop(0) if blocked else 0)
@@ -92,7 +93,7 @@ class Conn:
         return False
 class Inspect:
     def active(self):
-        return {}
+        return {"celery@w1": [{}] * (active.pop(0) if active else 0)}
     def reserved(self):
         return {}
 class Control:
@@ -100,7 +101,8 @@ class Control:
     def cancel_consumer(self, *a, **k):
         pass
     def inspect(self, *a, **k):
-        print(json.dumps(sleeps))
+        print(json.dumps(sleeps), file=sys.stderr)
+        clock[0] += 0.05
         return Inspect()
 ctl = Control()
 queues = {"celery@w1": [{"name": "celery"}]}
@@ -108,11 +110,12 @@ def say(msg, code):
     sys.exit(code)
 ${QUIESCE_QUEUES_PY}`
   const r = spawnSync('python3', ['-c', harness], { encoding: 'utf8', timeout: 20_000 })
-  return { code: r.status, sleeps: JSON.parse(r.stdout.trim().split('\n')[0] || 'null') }
+  return { code: r.status, sleeps: JSON.parse(r.stderr.trim().split('\n')[0] || 'null'), stdout: r.stdout }
 }
 
 describe('the wait for the read outstanding at the cancel', () => {
-  it('ends when the Redis broker has no client blocked in a read any more', () => expect(quiesceEnd('redis', [2, 1, 1, 0, 1])).toEqual({ code: QUIESCED, sleeps: [0.1, 0.1, 0.1] }))
+  it('ends when the Redis broker has no client blocked in a read any more', () =>
+    expect(quiesceEnd('redis', [2, 1, 1, 0, 1])).toEqual({ code: QUIESCED, sleeps: [0.1, 0.1, 0.1], stdout: '' }))
   it('is the whole 1.2 s when the broker cannot say (not Redis)', () => {
     const r = quiesceEnd('amqp', [])
     expect(r.code).toBe(QUIESCED)
@@ -122,4 +125,10 @@ describe('the wait for the read outstanding at the cancel', () => {
     const r = quiesceEnd('redis', Array(20).fill(1))
     expect(r.sleeps.reduce((a, b) => a + b, 0)).toBeCloseTo(1.2, 5)
   })
+})
+
+describe('what the workers were seen running after the cancel', () => {
+  it('each answer that showed a task running, as asked and answered wall-clock times, on stdout', () =>
+    expect(quiesceEnd('redis', [0], [1, 1, 0]).stdout).toBe('quiesce-active 1000.05,1000.05 1000.4,1000.4\n'))
+  it('nothing when no task ran', () => expect(quiesceEnd('redis', [0], [0]).stdout).toBe(''))
 })

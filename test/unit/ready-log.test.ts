@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { firstMatch } from '../../lib/compose/workers.ts'
+import { firstMatch, taskSpans, workerGap } from '../../lib/compose/workers.ts'
 import { SETTINGS } from '../../lib/config.ts'
 import { loadConfig } from '../../lib/config-loader.ts'
 
@@ -23,4 +23,38 @@ describe("a worker's ready line in `docker logs --timestamps`", () => {
     const c = loadConfig({ env: { CALMSWAP_READY_LOG: 'consumer up' }, cwd: process.cwd() })
     expect(firstMatch('2026-12-04T22:35:07Z worker: consumer up\n', new RegExp(c.readyLog))).toBe(Date.parse('2026-12-04T22:35:07Z'))
   })
+})
+
+describe('the gap in task processing, with the old workers seen running tasks after their thaw', () => {
+  const up = (at: number, oldRan: [number, number][], by: 'task' | 'ready-log' | 'start' = 'task') => ({ at, by, oldRan })
+  it('nothing seen: the freeze to the first new task', () => expect(workerGap(1000, up(8000, []))).toEqual({ ms: 7000, to: 'task' }))
+  it('the longest stretch, each bounded by when an answer was asked and answered', () =>
+    expect(
+      workerGap(
+        1000,
+        up(8000, [
+          [2000, 2500],
+          [2800, 3000],
+          [3300, 3400],
+        ]),
+      ),
+    ).toEqual({ ms: 7000, to: 'task', noTaskMs: 4700 }))
+  it('freeze to the first answer, when that is the longest', () => expect(workerGap(0, up(3000, [[2000, 2600]]))).toEqual({ ms: 3000, to: 'task', noTaskMs: 2600 }))
+  it('answers outside the gap do not count', () =>
+    expect(
+      workerGap(
+        1000,
+        up(8000, [
+          [100, 900],
+          [9000, 9100],
+        ]),
+      ),
+    ).toEqual({ ms: 7000, to: 'task' }))
+  it('not when the gap ends at the workers’ start: its end is not known', () => expect(workerGap(1000, up(8000, [[2000, 2500]], 'start'))).toEqual({ ms: 7000, to: 'start' }))
+  it('what a quiesce printed, in epoch ms', () =>
+    expect(taskSpans('x\nquiesce-active 1796459917.213,1796459917.5 1796459918,1796459918.25\n')).toEqual([
+      [1796459917213, 1796459917500],
+      [1796459918000, 1796459918250],
+    ]))
+  it('a quiesce that printed none, or nonsense', () => expect([taskSpans(''), taskSpans('quiesce-active a,b 5,4')]).toEqual([[], []]))
 })
