@@ -13,7 +13,8 @@
  * the queues it consumes), `deadline` and `say`: cancel every consumer, then wait until no
  * node holds an active or reserved task. Exit 0 idle, 4 still busy at the deadline.
  */
-export const QUIESCE_QUEUES_PY = `for node, qs in queues.items():
+export const QUIESCE_QUEUES_PY = `import math
+for node, qs in queues.items():
     for q in qs:
         ctl.cancel_consumer(q["name"], destination=[node], reply=True, timeout=2.0, limit=1)
 t0 = time.monotonic()
@@ -46,13 +47,15 @@ while time.monotonic() < deadline:
     asked = time.time()
     running = sum(len(v) for v in (i.active() or {}).values())
     if running:
-        seen.append([round(asked, 3), round(time.time(), 3)])
+        # Widened to the millisecond, never narrowed: the caller's bound stays a bound.
+        seen.append([math.floor(asked * 1000) / 1000, math.ceil(time.time() * 1000) / 1000])
     busy = running + sum(len(v) for v in (i.reserved() or {}).values())
     if not busy:
         break
     time.sleep(0.3)
 if seen:
-    print("quiesce-active", " ".join(f"{a},{b}" for a, b in seen), flush=True)
+    # On a line of its own, whatever the app's import printed before.
+    print("\\nquiesce-active", " ".join(f"{a:.3f},{b:.3f}" for a, b in seen), flush=True)
 names = sorted({q["name"] for qs in queues.values() for q in qs})
 if busy:
     say(f"{','.join(queues)} stopped consuming {names}; {busy} task(s) still active or reserved", 4)

@@ -179,7 +179,8 @@ export async function deploy(ctx0: Ctx, o: DeployOptions = {}): Promise<DeployRe
       shared: () => ensureShared(ctx, to),
       jobs: () => runJobs(ctx, op, to),
       'pause-workers': async () => {
-        if ((await freezeWorkers(ctx, from)).length) frozenAt = Date.now()
+        const before = Date.now()
+        if ((await freezeWorkers(ctx, from)).length) frozenAt = before
       },
       'up-core': () => startCore(ctx, to),
       // Once the web has booted: with CALMSWAP_DRAIN=during-health (the default) the old workers

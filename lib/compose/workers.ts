@@ -148,7 +148,7 @@ export async function quiesce(ctx: Ctx, workers: readonly string[], graceLeftMs 
     ran.push(...taskSpans(r.stdout))
     ctx.ui.detail(`  ${workers[i]}: ${what}`)
   }
-  return { quiet, ran: ran.sort((a, b) => a[0] - b[0]) }
+  return { quiet, ran }
 }
 
 /** The spans a quiesce printed ("quiesce-active asked,answered ...", epoch seconds), in epoch ms. */
@@ -372,12 +372,13 @@ export interface WorkersUp {
  * the longest stretch in which no worker is known to have run one (noTaskMs). That is an
  * upper bound: a stretch starts at the last answer that showed a task running (when it was
  * asked) and ends at the next one (when it was answered), or at the new worker's first task.
- * Not with a gap that ends at the workers' start: its true end is later, unknown.
+ * Only when the gap ends at a task: a ready line or the workers' start comes before the first
+ * new task, which is later, unknown.
  */
 export function workerGap(frozenAt: number, up: WorkersUp): WorkerGap {
   const ms = Math.max(0, Math.round(up.at - frozenAt))
-  const ran = (up.oldRan ?? []).filter(([a, b]) => b >= frozenAt && a <= up.at)
-  if (!ran.length || up.by === 'start') return { ms, to: up.by }
+  const ran = (up.oldRan ?? []).filter(([a, b]) => b >= frozenAt && a <= up.at).sort((x, y) => x[0] - y[0])
+  if (!ran.length || up.by !== 'task') return { ms, to: up.by }
   let longest = ran[0]![1] - frozenAt
   for (let i = 1; i < ran.length; i++) longest = Math.max(longest, ran[i]![1] - ran[i - 1]![0])
   longest = Math.max(longest, up.at - ran.at(-1)![0])

@@ -93,6 +93,7 @@ class Conn:
         return False
 class Inspect:
     def active(self):
+        clock[0] += 0.05
         return {"celery@w1": [{}] * (active.pop(0) if active else 0)}
     def reserved(self):
         return {}
@@ -129,6 +130,6 @@ describe('the wait for the read outstanding at the cancel', () => {
 
 describe('what the workers were seen running after the cancel', () => {
   it('each answer that showed a task running, as asked and answered wall-clock times, on stdout', () =>
-    expect(quiesceEnd('redis', [0], [1, 1, 0]).stdout).toBe('quiesce-active 1000.05,1000.05 1000.4,1000.4\n'))
+    expect(quiesceEnd('redis', [0], [1, 1, 0]).stdout).toBe('\nquiesce-active 1000.050,1000.100 1000.450,1000.500\n'))
   it('nothing when no task ran', () => expect(quiesceEnd('redis', [0], [0]).stdout).toBe(''))
 })

@@ -50,7 +50,31 @@ describe('the gap in task processing, with the old workers seen running tasks af
         ]),
       ),
     ).toEqual({ ms: 7000, to: 'task' }))
+  it('between two answers, from when the first was asked to when the next was answered', () =>
+    expect(
+      workerGap(
+        0,
+        up(6000, [
+          [1000, 1100],
+          [4000, 4200],
+          [5000, 5100],
+        ]),
+      ),
+    ).toEqual({ ms: 6000, to: 'task', noTaskMs: 3200 }))
+  it('two workers’ answers interleaved, in any order', () =>
+    expect(
+      workerGap(
+        0,
+        up(5000, [
+          [3000, 3100],
+          [1000, 1050],
+          [2900, 2950],
+          [1200, 1300],
+        ]),
+      ),
+    ).toEqual({ ms: 5000, to: 'task', noTaskMs: 2000 }))
   it('not when the gap ends at the workers’ start: its end is not known', () => expect(workerGap(1000, up(8000, [[2000, 2500]], 'start'))).toEqual({ ms: 7000, to: 'start' }))
+  it('nor at a ready line: the first new task comes later', () => expect(workerGap(1000, up(8000, [[2000, 2500]], 'ready-log'))).toEqual({ ms: 7000, to: 'ready-log' }))
   it('what a quiesce printed, in epoch ms', () =>
     expect(taskSpans('x\nquiesce-active 1796459917.213,1796459917.5 1796459918,1796459918.25\n')).toEqual([
       [1796459917213, 1796459917500],
