@@ -17,10 +17,11 @@ export function percentile(sorted: readonly number[], p: number): number {
 }
 
 export function latency(samples: readonly Sample[], from: number, to: number): Latency {
-  const ms = samples
-    .filter((s) => s.t >= from && s.t <= to)
-    .map((s) => s.ms)
-    .sort((a, b) => a - b)
+  return summary(samples.filter((s) => s.t >= from && s.t <= to).map((s) => s.ms))
+}
+
+function summary(latencies: readonly number[]): Latency {
+  const ms = [...latencies].sort((a, b) => a - b)
   return { n: ms.length, p50: percentile(ms, 50), p99: percentile(ms, 99), max: ms.length ? ms.at(-1)! : NaN }
 }
 
@@ -37,23 +38,14 @@ export interface PoolRun {
  * request; three deploys' 400 make a p99 that one request cannot make alone.
  */
 export function pooled(runs: readonly PoolRun[]): { steady: Latency; deploy: Latency } {
-  const pick = (w: (r: PoolRun) => readonly [number, number]) =>
-    runs.flatMap((r) => {
-      const [from, to] = w(r)
-      return r.requests.filter((x) => x.t >= from && x.t <= to).map((x) => ({ t: x.t, ms: x.ms, status: 200 }))
-    })
-  return {
-    steady: latency(
-      pick((r) => r.steadyS),
-      -Infinity,
-      Infinity,
-    ),
-    deploy: latency(
-      pick((r) => [0, r.doneS]),
-      -Infinity,
-      Infinity,
-    ),
-  }
+  const within = (w: (r: PoolRun) => readonly [number, number]) =>
+    summary(
+      runs.flatMap((r) => {
+        const [from, to] = w(r)
+        return r.requests.filter((x) => x.t >= from && x.t <= to).map((x) => x.ms)
+      }),
+    )
+  return { steady: within((r) => r.steadyS), deploy: within((r) => [0, r.doneS]) }
 }
 
 /** A slow request of a deploy: seconds after the deploy began, its latency, the step it was sent in. */

@@ -12,7 +12,7 @@ import type { KeptRelease } from '../state.ts'
 import { type ComposeModel, checkContract, readComposeModel, servicesWithBuild } from './contract.ts'
 import { checkHealth } from './health.ts'
 import { pinRelease } from './images.ts'
-import { createRest, type Quiesced, webSettled } from './workers.ts'
+import { createRest, NOTHING_QUIESCED, type Quiesced, webSettled } from './workers.ts'
 
 /**
  * Docker reachable and the compose file within the contract, before anything changes. The
@@ -107,7 +107,7 @@ export async function healthAndCreate(
         )
       : Promise.resolve(false)
   const created = go.then((ok) => (ok ? createRest(ctx, to) : undefined))
-  const drained = then.drain ? go.then((ok) => (ok ? then.drain!() : { quiet: [], ran: [] })) : undefined
+  const drained = then.drain ? go.then((ok) => (ok ? then.drain!() : NOTHING_QUIESCED)) : undefined
   const started = then.singletons ? created.then(() => go).then((ok) => (ok && !halted.signal.aborted ? then.singletons!(halted.signal) : undefined)) : undefined
   for (const p of [created, drained, started]) p?.catch(() => {})
   try {

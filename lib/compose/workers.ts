@@ -106,7 +106,7 @@ async function sendSignal(ctx: Ctx, to: readonly string[], sig = 'SIGTERM'): Pro
 export async function drainFrozen(ctx0: Ctx, color: Project): Promise<Quiesced> {
   const ctx = ctx0.uninterruptible()
   const thawed = await thaw(ctx, color, ctx.config.roles.workers)
-  if (!thawed.length) return { quiet: [], ran: [] }
+  if (!thawed.length) return NOTHING_QUIESCED
   // The grace counts from the thaw: the quiesce is part of the stop.
   ctx.journal.signalled(thawed)
   const q = await quiesce(ctx, thawed)
@@ -117,13 +117,16 @@ export async function drainFrozen(ctx0: Ctx, color: Project): Promise<Quiesced> 
 
 export interface Quiesced {
   /** The workers that said they no longer consume (idle, or still finishing what they had reserved). */
-  readonly quiet: string[]
+  readonly quiet: readonly string[]
   /**
    * Epoch-ms spans [asked, answered] of each answer that showed a worker running a task after
    * its consumer was cancelled: what the old workers are proven to have run after their thaw.
    */
   readonly ran: readonly (readonly [number, number])[]
 }
+
+/** No worker quiesced: none thawed, none asked, or not stop mode. */
+export const NOTHING_QUIESCED: Quiesced = Object.freeze({ quiet: Object.freeze([]), ran: Object.freeze([]) })
 
 /**
  * Before the SIGTERM of consuming workers: each is asked, in its own container, to stop
@@ -135,9 +138,9 @@ export interface Quiesced {
  */
 export async function quiesce(ctx: Ctx, workers: readonly string[], graceLeftMs = graceLeft(ctx)): Promise<Quiesced> {
   const c = ctx.config
-  if (c.quiesce === 'off' || !workers.length) return { quiet: [], ran: [] }
+  if (c.quiesce === 'off' || !workers.length) return NOTHING_QUIESCED
   const maxS = Math.min(DEADLINE.quiesce / 1000, Math.floor((graceLeftMs - DEADLINE.quiesceMargin) / 1000))
-  if (maxS < 1) return { quiet: [], ran: [] }
+  if (maxS < 1) return NOTHING_QUIESCED
   const results = await Promise.all(workers.map((w) => ctx.run(quiesceWorker(c, w, maxS))))
   const quiet: string[] = []
   const ran: [number, number][] = []
@@ -331,7 +334,7 @@ export async function startRest(
   const workerLane = async () => {
     // In stop mode the frozen workers are drained now, unless that began already; in pause
     // mode they stay frozen (not consuming) until cleanup.
-    const q = c.pauseMode === 'stop' ? await (begun.drained ?? drainFrozen(ctx, other)) : { quiet: [], ran: [] }
+    const q = c.pauseMode === 'stop' ? await (begun.drained ?? drainFrozen(ctx, other)) : NOTHING_QUIESCED
     ran = q.ran
     await ensureStopped(ctx, other, workers, q.quiet)
     for (const w of workers) {
